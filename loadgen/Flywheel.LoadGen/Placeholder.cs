@@ -1,0 +1,1 @@
+namespace Flywheel.LoadGen; internal static class Placeholder { }

@@ -1,0 +1,1 @@
+return Flywheel.Cli.CliApp.Run(args);

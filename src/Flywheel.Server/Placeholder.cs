@@ -1,0 +1,1 @@
+namespace Flywheel.Server; internal static class Placeholder { }
