@@ -1,0 +1,178 @@
+using System.Runtime.InteropServices;
+
+namespace Flywheel.Onnx.Proto;
+
+/// <summary>ONNX TensorProto.DataType values (the numbers are the ONNX enum's).</summary>
+public enum TensorDataType
+{
+    Undefined = 0,
+    Float = 1,
+    UInt8 = 2,
+    Int8 = 3,
+    UInt16 = 4,
+    Int16 = 5,
+    Int32 = 6,
+    Int64 = 7,
+    String = 8,
+    Bool = 9,
+    Float16 = 10,
+    Double = 11,
+    UInt32 = 12,
+    UInt64 = 13,
+    BFloat16 = 16,
+}
+
+/// <summary>A constant tensor in a graph (an initializer), stored as little-endian raw bytes.</summary>
+public sealed class OnnxTensor
+{
+    public OnnxTensor(string name, TensorDataType dataType, long[] dims, byte[] rawData)
+    {
+        Name = name;
+        DataType = dataType;
+        Dims = dims;
+        RawData = rawData;
+    }
+
+    public string Name { get; }
+
+    public TensorDataType DataType { get; }
+
+    public long[] Dims { get; }
+
+    /// <summary>The elements, little-endian, row-major.</summary>
+    public byte[] RawData { get; }
+
+    public long ElementCount => Dims.Aggregate(1L, (a, d) => a * d);
+
+    public static OnnxTensor FromFloats(string name, long[] dims, ReadOnlySpan<float> values) =>
+        new(name, TensorDataType.Float, dims, MemoryMarshal.AsBytes(values).ToArray());
+
+    public static OnnxTensor FromInt64s(string name, long[] dims, ReadOnlySpan<long> values) =>
+        new(name, TensorDataType.Int64, dims, MemoryMarshal.AsBytes(values).ToArray());
+
+    public static OnnxTensor FromInt32s(string name, long[] dims, ReadOnlySpan<int> values) =>
+        new(name, TensorDataType.Int32, dims, MemoryMarshal.AsBytes(values).ToArray());
+
+    /// <summary>The elements as floats; throws unless the tensor is float32.</summary>
+    public float[] ToFloats()
+    {
+        if (DataType != TensorDataType.Float)
+        {
+            throw new InvalidOperationException($"Tensor '{Name}' is {DataType}, not Float.");
+        }
+
+        return MemoryMarshal.Cast<byte, float>(RawData).ToArray();
+    }
+}
+
+/// <summary>A graph input or output: name, element type and shape (each dim a number or a symbolic name).</summary>
+public sealed record OnnxValueInfo(string Name, TensorDataType DataType, IReadOnlyList<OnnxDim> Shape);
+
+/// <summary>One dimension of a declared shape: a fixed size or a symbolic name such as "batch_size".</summary>
+public readonly record struct OnnxDim(long Value, string? Symbol)
+{
+    public static implicit operator OnnxDim(long value) => new(value, null);
+
+    public static implicit operator OnnxDim(string symbol) => new(0, symbol);
+
+    public override string ToString() => Symbol ?? Value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+}
+
+/// <summary>ONNX AttributeProto.AttributeType values.</summary>
+public enum OnnxAttributeType
+{
+    Float = 1,
+    Int = 2,
+    String = 3,
+    Tensor = 4,
+    Floats = 6,
+    Ints = 7,
+}
+
+/// <summary>A node attribute. Create with the static factories.</summary>
+public sealed class OnnxAttribute
+{
+    private OnnxAttribute(string name, OnnxAttributeType type)
+    {
+        Name = name;
+        Type = type;
+    }
+
+    public string Name { get; }
+
+    public OnnxAttributeType Type { get; }
+
+    public long IntValue { get; private init; }
+
+    public float FloatValue { get; private init; }
+
+    public string? StringValue { get; private init; }
+
+    public OnnxTensor? TensorValue { get; private init; }
+
+    public long[] Ints { get; private init; } = [];
+
+    public float[] Floats { get; private init; } = [];
+
+    public static OnnxAttribute Int(string name, long value) => new(name, OnnxAttributeType.Int) { IntValue = value };
+
+    public static OnnxAttribute Float(string name, float value) => new(name, OnnxAttributeType.Float) { FloatValue = value };
+
+    public static OnnxAttribute String(string name, string value) => new(name, OnnxAttributeType.String) { StringValue = value };
+
+    public static OnnxAttribute Tensor(string name, OnnxTensor value) => new(name, OnnxAttributeType.Tensor) { TensorValue = value };
+
+    public static OnnxAttribute IntList(string name, params long[] values) => new(name, OnnxAttributeType.Ints) { Ints = values };
+
+    public static OnnxAttribute FloatList(string name, params float[] values) => new(name, OnnxAttributeType.Floats) { Floats = values };
+}
+
+/// <summary>One operator application.</summary>
+public sealed record OnnxNode(
+    string OpType,
+    IReadOnlyList<string> Inputs,
+    IReadOnlyList<string> Outputs,
+    string Name,
+    string Domain,
+    IReadOnlyList<OnnxAttribute> Attributes);
+
+/// <summary>A graph: nodes in topological order, declared inputs/outputs, and constant initializers.</summary>
+public sealed class OnnxGraph
+{
+    public string Name { get; set; } = "main_graph";
+
+    public List<OnnxNode> Nodes { get; } = [];
+
+    public List<OnnxValueInfo> Inputs { get; } = [];
+
+    public List<OnnxValueInfo> Outputs { get; } = [];
+
+    public List<OnnxTensor> Initializers { get; } = [];
+
+    /// <summary>Adds a node; an empty input name means an omitted optional input.</summary>
+    public void AddNode(string opType, string[] inputs, string[] outputs, string name, string domain = "", params OnnxAttribute[] attributes) =>
+        Nodes.Add(new OnnxNode(opType, inputs, outputs, name, domain, attributes));
+}
+
+/// <summary>An ONNX ModelProto held in memory: write with <see cref="Save"/>, read with <see cref="Load"/>.</summary>
+public sealed class OnnxModel
+{
+    public long IrVersion { get; set; } = 10;
+
+    public string ProducerName { get; set; } = "flywheel";
+
+    public string ProducerVersion { get; set; } = "0.1";
+
+    /// <summary>Operator set versions by domain ("" is the default ONNX domain, "com.microsoft" ORT's contrib ops).</summary>
+    public Dictionary<string, long> OpsetImports { get; } = new() { [""] = 21 };
+
+    public OnnxGraph Graph { get; set; } = new();
+
+    public byte[] ToBytes() => OnnxSerializer.Write(this);
+
+    public void Save(string path) => File.WriteAllBytes(path, ToBytes());
+
+    public static OnnxModel Load(string path) => OnnxSerializer.Read(File.ReadAllBytes(path));
+
+    public static OnnxModel FromBytes(ReadOnlySpan<byte> bytes) => OnnxSerializer.Read(bytes);
+}
