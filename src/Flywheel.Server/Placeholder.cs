@@ -1,1 +1,0 @@
-namespace Flywheel.Server; internal static class Placeholder { }
