@@ -8,6 +8,10 @@ Not run by the tests (they read the stored expectations); run it by hand after a
     python3 jinja2-reference.py JinjaCases.json --update   # rewrite "expected" / "error" in place
 Cases with "python": false keep their hand-written expectation (deliberate differences, documented in "why").
 Each case renders with messages=[], add_generation_prompt=False, tools=None, documents=None, then "context".
+
+Chat mode stores Python's rendering of every conversation of ChatTemplateConversations.json under
+"python_expected"[name], for each named tokenizer_config.json (its chat_template and special tokens):
+    python3 jinja2-reference.py --chat ChatTemplateConversations.json llama3=.../tokenizer_config.json qwen3=...
 """
 import json
 import sys
@@ -56,7 +60,39 @@ def render(env, case):
         return {"error": f"{type(e).__name__}: {e}"}
 
 
+def token_text(value):
+    return value.get("content") if isinstance(value, dict) else value
+
+
+def chat_main(path, configs):
+    with open(path, encoding="utf-8") as f:
+        conversations = json.load(f)
+    env = make_env()
+    for spec in configs:
+        name, config_path = spec.split("=", 1)
+        with open(config_path, encoding="utf-8") as f:
+            config = json.load(f)
+        template = env.from_string(config["chat_template"])
+        special = {k: token_text(config.get(k)) for k in ("bos_token", "eos_token", "unk_token", "pad_token")}
+        special = {k: v for k, v in special.items() if v}
+        for c in conversations:
+            context = {"messages": c["messages"], "tools": None, "documents": None,
+                       "add_generation_prompt": c["add_generation_prompt"], **special, **c.get("kwargs", {})}
+            try:
+                rendered = template.render(**context)
+            except Exception as e:  # noqa: BLE001
+                rendered = {"error": f"{type(e).__name__}: {e}"}
+            c.setdefault("python_expected", {})[name] = rendered
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(conversations, f, ensure_ascii=False, indent=1)
+        f.write("\n")
+    print(f"jinja2 {jinja2.__version__}: rendered {len(conversations)} conversations with {len(configs)} templates")
+
+
 def main():
+    if sys.argv[1] == "--chat":
+        chat_main(sys.argv[2], sys.argv[3:])
+        return
     path = sys.argv[1]
     update = "--update" in sys.argv
     with open(path, encoding="utf-8") as f:
