@@ -307,7 +307,7 @@ internal sealed partial class TemplateParser
             }
             else if (Current.IsOperator("("))
             {
-                node = new CallExpr(Current.Offset, node, ParseCallArguments());
+                node = new CallExpr(node.Offset, node, ParseCallArguments());
             }
             else
             {
@@ -391,8 +391,9 @@ internal sealed partial class TemplateParser
         {
             if (Current.IsOperator("|"))
             {
-                var pipe = _tokens[_i++];
-                node = new FilterExpr(pipe.Offset, node, ParseFilterCall());
+                _i++;
+                var filter = ParseFilterCall();
+                node = new FilterExpr(filter.Offset, node, filter);
             }
             else if (Current.IsName("is"))
             {
@@ -400,7 +401,7 @@ internal sealed partial class TemplateParser
             }
             else if (Current.IsOperator("("))
             {
-                node = new CallExpr(Current.Offset, node, ParseCallArguments());
+                node = new CallExpr(node.Offset, node, ParseCallArguments());
             }
             else
             {
