@@ -1,0 +1,106 @@
+using System.Text.Json.Serialization;
+
+namespace Flywheel.Server.OpenAi;
+
+// Response bodies exactly as OpenAI sends them. Null fields are written (OpenAI sends
+// "logprobs": null, "usage": null in stream chunks), except where marked WhenWritingNull.
+
+public sealed record Usage(
+    [property: JsonPropertyName("prompt_tokens")] int PromptTokens,
+    [property: JsonPropertyName("completion_tokens")] int CompletionTokens,
+    [property: JsonPropertyName("total_tokens")] int TotalTokens);
+
+public sealed record ChatMessageBody(
+    [property: JsonPropertyName("role")] string Role,
+    [property: JsonPropertyName("content")] string? Content);
+
+public sealed record ChatDelta(
+    [property: JsonPropertyName("role"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Role,
+    [property: JsonPropertyName("content"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Content);
+
+public sealed record TopLogprob(
+    [property: JsonPropertyName("token")] string Token,
+    [property: JsonPropertyName("logprob")] double Logprob,
+    [property: JsonPropertyName("bytes")] int[] Bytes);
+
+public sealed record TokenLogprob(
+    [property: JsonPropertyName("token")] string Token,
+    [property: JsonPropertyName("logprob")] double Logprob,
+    [property: JsonPropertyName("bytes")] int[] Bytes,
+    [property: JsonPropertyName("top_logprobs")] IReadOnlyList<TopLogprob> TopLogprobs);
+
+public sealed record ChatLogprobs([property: JsonPropertyName("content")] IReadOnlyList<TokenLogprob> Content);
+
+public sealed record ChatChoice(
+    [property: JsonPropertyName("index")] int Index,
+    [property: JsonPropertyName("message")] ChatMessageBody Message,
+    [property: JsonPropertyName("logprobs")] ChatLogprobs? Logprobs,
+    [property: JsonPropertyName("finish_reason")] string? FinishReason);
+
+public sealed record ChatChunkChoice(
+    [property: JsonPropertyName("index")] int Index,
+    [property: JsonPropertyName("delta")] ChatDelta Delta,
+    [property: JsonPropertyName("logprobs")] ChatLogprobs? Logprobs,
+    [property: JsonPropertyName("finish_reason")] string? FinishReason);
+
+public sealed record ChatCompletion(
+    [property: JsonPropertyName("id")] string Id,
+    [property: JsonPropertyName("created")] long Created,
+    [property: JsonPropertyName("model")] string Model,
+    [property: JsonPropertyName("choices")] IReadOnlyList<ChatChoice> Choices,
+    [property: JsonPropertyName("usage")] Usage Usage)
+{
+    [JsonPropertyName("object")]
+    public string Object => "chat.completion";
+}
+
+public sealed record ChatCompletionChunk(
+    [property: JsonPropertyName("id")] string Id,
+    [property: JsonPropertyName("created")] long Created,
+    [property: JsonPropertyName("model")] string Model,
+    [property: JsonPropertyName("choices")] IReadOnlyList<ChatChunkChoice> Choices,
+    [property: JsonPropertyName("usage"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Usage? Usage)
+{
+    [JsonPropertyName("object")]
+    public string Object => "chat.completion.chunk";
+}
+
+/// <summary>Legacy completions log probabilities (parallel arrays).</summary>
+public sealed record CompletionLogprobs(
+    [property: JsonPropertyName("tokens")] IReadOnlyList<string> Tokens,
+    [property: JsonPropertyName("token_logprobs")] IReadOnlyList<double> TokenLogprobs,
+    [property: JsonPropertyName("top_logprobs")] IReadOnlyList<IReadOnlyDictionary<string, double>> TopLogprobs,
+    [property: JsonPropertyName("text_offset")] IReadOnlyList<int> TextOffset);
+
+public sealed record CompletionChoice(
+    [property: JsonPropertyName("text")] string Text,
+    [property: JsonPropertyName("index")] int Index,
+    [property: JsonPropertyName("logprobs")] CompletionLogprobs? Logprobs,
+    [property: JsonPropertyName("finish_reason")] string? FinishReason);
+
+public sealed record TextCompletion(
+    [property: JsonPropertyName("id")] string Id,
+    [property: JsonPropertyName("created")] long Created,
+    [property: JsonPropertyName("model")] string Model,
+    [property: JsonPropertyName("choices")] IReadOnlyList<CompletionChoice> Choices,
+    [property: JsonPropertyName("usage"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Usage? Usage)
+{
+    [JsonPropertyName("object")]
+    public string Object => "text_completion";
+}
+
+public sealed record ModelCard(
+    [property: JsonPropertyName("id")] string Id,
+    [property: JsonPropertyName("created")] long Created,
+    [property: JsonPropertyName("owned_by")] string OwnedBy,
+    [property: JsonPropertyName("max_model_len")] int MaxModelLength)
+{
+    [JsonPropertyName("object")]
+    public string Object => "model";
+}
+
+public sealed record ModelList([property: JsonPropertyName("data")] IReadOnlyList<ModelCard> Data)
+{
+    [JsonPropertyName("object")]
+    public string Object => "list";
+}
