@@ -63,6 +63,10 @@ public sealed record ChatCompletionChunk(
 {
     [JsonPropertyName("object")]
     public string Object => "chat.completion.chunk";
+
+    /// <summary>Write <c>"usage": null</c> when there is no usage (stream_options.include_usage asks for that).</summary>
+    [JsonIgnore]
+    public bool WriteNullUsage { get; init; }
 }
 
 /// <summary>Legacy completions log probabilities (parallel arrays).</summary>
@@ -87,6 +91,10 @@ public sealed record TextCompletion(
 {
     [JsonPropertyName("object")]
     public string Object => "text_completion";
+
+    /// <summary>Write <c>"usage": null</c> when there is no usage (stream_options.include_usage asks for that).</summary>
+    [JsonIgnore]
+    public bool WriteNullUsage { get; init; }
 }
 
 public sealed record ModelCard(

@@ -1,0 +1,75 @@
+using Flywheel.Server.OpenAi;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace Flywheel.Server.Hosting;
+
+/// <summary>
+/// Admits a generation request: readiness and drain checks, body parsing, model check, Prepare, TrySubmit.
+/// Every refusal is an OpenAI-shaped error; an admitted request comes back as a <see cref="Generation"/>.
+/// </summary>
+internal sealed class GenerationGateway(IGenerationBackend backend, RequestDrain drain, ServerOptions options, ILogger<GenerationGateway> logger)
+{
+    /// <summary>Either <paramref name="Generation"/> (caller disposes it) or <paramref name="Error"/>.</summary>
+    public sealed record Admission(Generation? Generation, OpenAiErrorResult? Error);
+
+    public async Task<Admission> AdmitAsync(HttpContext http, bool isChat)
+    {
+        if (!backend.IsReady)
+        {
+            return Refuse(ServerErrors.NotReady());
+        }
+
+        if (!drain.TryEnter())
+        {
+            return Refuse(ServerErrors.Draining());
+        }
+
+        RequestScope? scope = null;
+        try
+        {
+            using var body = await RequestBody.ReadJsonAsync(http.Request, options.MaxRequestBodyBytes, http.RequestAborted).ConfigureAwait(false);
+            var request = isChat ? OpenAiRequestParser.ParseChat(body.RootElement) : OpenAiRequestParser.ParseCompletion(body.RootElement);
+            if (!string.Equals(request.Model, backend.ModelId, StringComparison.Ordinal))
+            {
+                throw ServerErrors.ModelNotFound(request.Model);
+            }
+
+            scope = new RequestScope(http.RequestAborted, drain.AbortToken, options.RequestTimeout);
+            var prompt = backend.Prepare(request);
+            var submit = backend.TrySubmit(prompt, request, scope.Token);
+            switch (submit.Status)
+            {
+                case SubmitStatus.Accepted:
+                    var generation = new Generation(request, prompt, submit.Updates!, scope, drain, logger);
+                    scope = null;
+                    return new Admission(generation, null);
+                case SubmitStatus.QueueFull:
+                    Release(scope);
+                    return Refuse(ServerErrors.QueueFull(submit.RetryAfterSeconds), submit.RetryAfterSeconds);
+                default:
+                    Release(scope);
+                    return Refuse(submit.Error!);
+            }
+        }
+        catch (OpenAiError error)
+        {
+            Release(scope);
+            return Refuse(error);
+        }
+        catch
+        {
+            Release(scope);
+            throw;
+        }
+    }
+
+    private void Release(RequestScope? scope)
+    {
+        scope?.Dispose();
+        drain.Exit();
+    }
+
+    private static Admission Refuse(OpenAiError error, int? retryAfterSeconds = null) =>
+        new(null, new OpenAiErrorResult(error, retryAfterSeconds));
+}

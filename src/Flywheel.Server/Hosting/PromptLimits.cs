@@ -1,0 +1,44 @@
+using Flywheel.Server.OpenAi;
+
+namespace Flywheel.Server.Hosting;
+
+/// <summary>Checks a tokenized prompt against the context length, as every backend's Prepare must.</summary>
+public static class PromptLimits
+{
+    /// <summary>
+    /// Returns the completion budget: the request's max_tokens, or what the context leaves after the prompt.
+    /// </summary>
+    /// <exception cref="OpenAiError">
+    /// 400 <c>context_length_exceeded</c> when the prompt leaves no room, or prompt + max_tokens exceeds the context.
+    /// </exception>
+    public static int ResolveMaxTokens(int promptTokenCount, ApiRequest request, int contextLength)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var what = request.IsChat ? "messages" : "prompt";
+        if (promptTokenCount >= contextLength)
+        {
+            throw OpenAiError.BadRequest(
+                $"This model's maximum context length is {contextLength} tokens. However, your {what} resulted in " +
+                $"{promptTokenCount} tokens, which leaves no room for a completion. Please reduce the length of the {what}.",
+                what,
+                "context_length_exceeded");
+        }
+
+        if (request.MaxTokens is not { } maxTokens)
+        {
+            return contextLength - promptTokenCount;
+        }
+
+        if ((long)promptTokenCount + maxTokens > contextLength)
+        {
+            throw OpenAiError.BadRequest(
+                $"This model's maximum context length is {contextLength} tokens. However, you requested " +
+                $"{(long)promptTokenCount + maxTokens} tokens ({promptTokenCount} in the {what}, {maxTokens} in the completion). " +
+                $"Please reduce the length of the {what} or the completion.",
+                what,
+                "context_length_exceeded");
+        }
+
+        return maxTokens;
+    }
+}

@@ -1,0 +1,74 @@
+using Flywheel.Server.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+
+namespace Flywheel.Server.OpenAi;
+
+/// <summary>The OpenAI-compatible routes under <c>/v1</c>.</summary>
+public static class OpenAiEndpoints
+{
+    public static IEndpointRouteBuilder MapOpenAiEndpoints(this IEndpointRouteBuilder app)
+    {
+        var v1 = app.MapGroup("/v1");
+        v1.MapGet("/models", ListModels);
+        v1.MapGet("/models/{**id}", GetModel); // catch-all: ids like "org/name" contain slashes
+        v1.MapPost("/completions", Completions);
+        v1.MapPost("/chat/completions", ChatCompletions);
+        return app;
+    }
+
+    private static Ok<ModelList> ListModels(ModelCatalog catalog) => TypedResults.Ok(new ModelList([catalog.Card]));
+
+    private static Results<Ok<ModelCard>, OpenAiErrorResult> GetModel(string id, ModelCatalog catalog) =>
+        id == catalog.Card.Id ? TypedResults.Ok(catalog.Card) : new OpenAiErrorResult(ServerErrors.ModelNotFound(id));
+
+    private static async Task<Results<JsonHttpResult<TextCompletion>, CompletionStreamResult, OpenAiErrorResult>> Completions(
+        HttpContext http, GenerationGateway gateway)
+    {
+        var admission = await gateway.AdmitAsync(http, isChat: false);
+        if (admission.Generation is not { } generation)
+        {
+            return admission.Error!;
+        }
+
+        if (generation.Request.Stream)
+        {
+            return new CompletionStreamResult(generation);
+        }
+
+        using (generation)
+        {
+            var (body, error) = await CompletionResponses.CompleteAsync(generation);
+            return body is null ? new OpenAiErrorResult(error!) : TypedResults.Json(body, OpenAiJson.Options);
+        }
+    }
+
+    private static async Task<Results<JsonHttpResult<ChatCompletion>, ChatStreamResult, OpenAiErrorResult>> ChatCompletions(
+        HttpContext http, GenerationGateway gateway)
+    {
+        var admission = await gateway.AdmitAsync(http, isChat: true);
+        if (admission.Generation is not { } generation)
+        {
+            return admission.Error!;
+        }
+
+        if (generation.Request.Stream)
+        {
+            return new ChatStreamResult(generation);
+        }
+
+        using (generation)
+        {
+            var (body, error) = await ChatResponses.CompleteAsync(generation);
+            return body is null ? new OpenAiErrorResult(error!) : TypedResults.Json(body, OpenAiJson.Options);
+        }
+    }
+}
+
+/// <summary>The one model this server serves, as <c>/v1/models</c> lists it.</summary>
+internal sealed class ModelCatalog(IGenerationBackend backend)
+{
+    public ModelCard Card { get; } = new(backend.ModelId, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), "flywheel", backend.ContextLength);
+}

@@ -1,0 +1,51 @@
+namespace Flywheel.Server.OpenAi;
+
+/// <summary>The server-side errors clients can get, in one place so messages and codes stay consistent.</summary>
+internal static class ServerErrors
+{
+    public static OpenAiError Internal() =>
+        new(500, "The server had an error while processing your request.", "server_error", null, "internal_error");
+
+    public static OpenAiError EngineFailed(string? message) =>
+        new(500, $"The engine failed while generating: {message ?? "unknown error"}", "server_error", null, "engine_error");
+
+    public static OpenAiError EngineAborted() =>
+        new(503, "The engine aborted the request.", "server_error", null, "aborted");
+
+    public static OpenAiError NotReady() =>
+        new(503, "The model is still loading; retry shortly.", "server_error", null, "model_loading");
+
+    public static OpenAiError Draining() =>
+        new(503, "The server is shutting down and accepts no new requests.", "server_error", null, "server_shutdown");
+
+    public static OpenAiError ShutdownAbort() =>
+        new(503, "The server is shutting down; the request was aborted.", "server_error", null, "server_shutdown");
+
+    public static OpenAiError Timeout(TimeSpan limit) =>
+        new(504, $"The request did not finish within the server's limit of {limit.TotalSeconds:0.###} s and was aborted.", "timeout_error", null, "request_timeout");
+
+    // Never reaches anyone (the connection is gone); 499 is nginx's "client closed request".
+    public static OpenAiError ClientGone() =>
+        new(499, "The client closed the request.", "invalid_request_error", null, "client_closed_request");
+
+    public static OpenAiError QueueFull(int retryAfterSeconds) =>
+        new(429, $"The server is at capacity (its request queue is full); retry after {retryAfterSeconds} s.", "rate_limit_error", null, "queue_full");
+
+    public static OpenAiError ModelNotFound(string model) =>
+        new(404, $"The model `{model}` does not exist.", "invalid_request_error", "model", "model_not_found");
+
+    public static OpenAiError InvalidJson(string detail) =>
+        OpenAiError.BadRequest($"The request body is not valid JSON: {detail}", null, "invalid_json");
+
+    public static OpenAiError BodyTooLarge(long limit) =>
+        new(413, $"The request body is larger than the server's limit of {limit} bytes.", "invalid_request_error", null, "request_too_large");
+
+    public static OpenAiError UnsupportedMediaType(string contentType) =>
+        new(415, $"Content-Type must be application/json; got '{contentType}'.", "invalid_request_error", null, "unsupported_media_type");
+
+    public static OpenAiError UnknownUrl(string method, string path) =>
+        new(404, $"Invalid URL ({method} {path}).", "invalid_request_error", null, "unknown_url");
+
+    public static OpenAiError MethodNotAllowed(string method, string path) =>
+        new(405, $"Method {method} is not allowed for {path}.", "invalid_request_error", null, "method_not_allowed");
+}
