@@ -19,6 +19,7 @@ public static class FlywheelServer
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(backend);
+        options.Validate();
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
             Args = [],
@@ -78,11 +79,6 @@ public static class FlywheelServer
     {
         kestrel.AddServerHeader = false;
         kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
-        if (options.Port is < 0 or > 65535)
-        {
-            throw new ArgumentOutOfRangeException(nameof(options), $"Port must be 0-65535; got {options.Port}.");
-        }
-
         if (options.Host.Equals("localhost", StringComparison.OrdinalIgnoreCase) && options.Port != 0)
         {
             kestrel.ListenLocalhost(options.Port); // IPv4 and IPv6 loopback
@@ -91,13 +87,9 @@ public static class FlywheelServer
         {
             kestrel.Listen(IPAddress.Loopback, 0); // Kestrel cannot pick one free port for both loopbacks
         }
-        else if (IPAddress.TryParse(options.Host, out var address))
-        {
-            kestrel.Listen(address, options.Port);
-        }
         else
         {
-            throw new ArgumentException($"Host must be an IP address or 'localhost'; got '{options.Host}'.", nameof(options));
+            kestrel.Listen(IPAddress.Parse(options.Host), options.Port); // Validate() checked it parses
         }
     }
 

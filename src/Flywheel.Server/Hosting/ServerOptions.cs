@@ -30,6 +30,35 @@ public sealed class ServerOptions
     /// <summary>Where the startup lines go (where it listens, what it loaded).</summary>
     public TextWriter Output { get; set; } = Console.Out;
 
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first setting that cannot work.</summary>
+    public void Validate()
+    {
+        if (Port is < 0 or > 65535)
+        {
+            throw new ArgumentException($"Port must be 0-65535; got {Port}.", nameof(Port));
+        }
+
+        if (RequestTimeout is { } timeout && (timeout <= TimeSpan.Zero || timeout.TotalMilliseconds > int.MaxValue))
+        {
+            throw new ArgumentException($"RequestTimeout must be positive and under 24 days; got {timeout}.", nameof(RequestTimeout));
+        }
+
+        if (MaxRequestBodyBytes <= 0)
+        {
+            throw new ArgumentException($"MaxRequestBodyBytes must be positive; got {MaxRequestBodyBytes}.", nameof(MaxRequestBodyBytes));
+        }
+
+        if (DrainTimeout < TimeSpan.Zero || DrainTimeout > TimeSpan.FromHours(1))
+        {
+            throw new ArgumentException($"DrainTimeout must be between 0 and 1 hour; got {DrainTimeout}.", nameof(DrainTimeout));
+        }
+
+        if (!Host.Equals("localhost", StringComparison.OrdinalIgnoreCase) && !System.Net.IPAddress.TryParse(Host, out _))
+        {
+            throw new ArgumentException($"Host must be an IP address or 'localhost'; got '{Host}'.", nameof(Host));
+        }
+    }
+
     /// <summary>Logging setup; by default console, warnings from ASP.NET Core, information from Flywheel.</summary>
     public Action<ILoggingBuilder>? ConfigureLogging { get; set; }
 }

@@ -4,6 +4,7 @@ namespace Flywheel.Server.OpenAi;
 
 // Response bodies exactly as OpenAI sends them. Null fields are written (OpenAI sends
 // "logprobs": null, "usage": null in stream chunks), except where marked WhenWritingNull.
+// Property order follows OpenAI's ("id", "object" first) so bodies read the same.
 
 public sealed record Usage(
     [property: JsonPropertyName("prompt_tokens")] int PromptTokens,
@@ -44,24 +45,24 @@ public sealed record ChatChunkChoice(
     [property: JsonPropertyName("finish_reason")] string? FinishReason);
 
 public sealed record ChatCompletion(
-    [property: JsonPropertyName("id")] string Id,
+    [property: JsonPropertyName("id"), JsonPropertyOrder(-2)] string Id,
     [property: JsonPropertyName("created")] long Created,
     [property: JsonPropertyName("model")] string Model,
     [property: JsonPropertyName("choices")] IReadOnlyList<ChatChoice> Choices,
     [property: JsonPropertyName("usage")] Usage Usage)
 {
-    [JsonPropertyName("object")]
+    [JsonPropertyName("object"), JsonPropertyOrder(-1)]
     public string Object => "chat.completion";
 }
 
 public sealed record ChatCompletionChunk(
-    [property: JsonPropertyName("id")] string Id,
+    [property: JsonPropertyName("id"), JsonPropertyOrder(-2)] string Id,
     [property: JsonPropertyName("created")] long Created,
     [property: JsonPropertyName("model")] string Model,
     [property: JsonPropertyName("choices")] IReadOnlyList<ChatChunkChoice> Choices,
     [property: JsonPropertyName("usage"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Usage? Usage)
 {
-    [JsonPropertyName("object")]
+    [JsonPropertyName("object"), JsonPropertyOrder(-1)]
     public string Object => "chat.completion.chunk";
 
     /// <summary>Write <c>"usage": null</c> when there is no usage (stream_options.include_usage asks for that).</summary>
@@ -83,13 +84,13 @@ public sealed record CompletionChoice(
     [property: JsonPropertyName("finish_reason")] string? FinishReason);
 
 public sealed record TextCompletion(
-    [property: JsonPropertyName("id")] string Id,
+    [property: JsonPropertyName("id"), JsonPropertyOrder(-2)] string Id,
     [property: JsonPropertyName("created")] long Created,
     [property: JsonPropertyName("model")] string Model,
     [property: JsonPropertyName("choices")] IReadOnlyList<CompletionChoice> Choices,
     [property: JsonPropertyName("usage"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] Usage? Usage)
 {
-    [JsonPropertyName("object")]
+    [JsonPropertyName("object"), JsonPropertyOrder(-1)]
     public string Object => "text_completion";
 
     /// <summary>Write <c>"usage": null</c> when there is no usage (stream_options.include_usage asks for that).</summary>
@@ -98,17 +99,17 @@ public sealed record TextCompletion(
 }
 
 public sealed record ModelCard(
-    [property: JsonPropertyName("id")] string Id,
+    [property: JsonPropertyName("id"), JsonPropertyOrder(-2)] string Id,
     [property: JsonPropertyName("created")] long Created,
     [property: JsonPropertyName("owned_by")] string OwnedBy,
     [property: JsonPropertyName("max_model_len")] int MaxModelLength)
 {
-    [JsonPropertyName("object")]
+    [JsonPropertyName("object"), JsonPropertyOrder(-1)]
     public string Object => "model";
 }
 
 public sealed record ModelList([property: JsonPropertyName("data")] IReadOnlyList<ModelCard> Data)
 {
-    [JsonPropertyName("object")]
+    [JsonPropertyName("object"), JsonPropertyOrder(-1)]
     public string Object => "list";
 }

@@ -19,10 +19,10 @@ public static class OpenAiEndpoints
         return app;
     }
 
-    private static Ok<ModelList> ListModels(ModelCatalog catalog) => TypedResults.Ok(new ModelList([catalog.Card]));
+    private static JsonHttpResult<ModelList> ListModels(ModelCatalog catalog) => TypedResults.Json(new ModelList([catalog.Card]), OpenAiJson.Options);
 
-    private static Results<Ok<ModelCard>, OpenAiErrorResult> GetModel(string id, ModelCatalog catalog) =>
-        id == catalog.Card.Id ? TypedResults.Ok(catalog.Card) : new OpenAiErrorResult(ServerErrors.ModelNotFound(id));
+    private static Results<JsonHttpResult<ModelCard>, OpenAiErrorResult> GetModel(string id, ModelCatalog catalog) =>
+        id == catalog.Card.Id ? TypedResults.Json(catalog.Card, OpenAiJson.Options) : new OpenAiErrorResult(ServerErrors.ModelNotFound(id));
 
     private static async Task<Results<JsonHttpResult<TextCompletion>, CompletionStreamResult, OpenAiErrorResult>> Completions(
         HttpContext http, GenerationGateway gateway)

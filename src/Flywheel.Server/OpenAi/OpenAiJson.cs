@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 
@@ -12,6 +13,8 @@ internal static class OpenAiJson
     {
         var options = new JsonSerializerOptions(JsonSerializerDefaults.Web)
         {
+            // Bodies are JSON for API clients, never embedded in HTML: keep text readable ("'" not "\u0027").
+            Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
             TypeInfoResolver = new DefaultJsonTypeInfoResolver { Modifiers = { WriteNullUsageWhenAsked } },
         };
         options.MakeReadOnly();

@@ -188,7 +188,7 @@ public sealed class ScriptedBackend : IGenerationBackend
             return new GeneratedToken(id, text);
         }
 
-        var logprob = -0.25 * (index % 4);
+        var logprob = 0.0 - (0.25 * (index % 4)); // 0.0 - x: never "-0"
         var top = Enumerable.Range(0, n).Select(j => j == 0 ? new TokenCandidate(id, text, logprob) : new TokenCandidate(50_000 + j, $" alt{j}", logprob - j)).ToList();
         return new GeneratedToken(id, text, logprob, top);
     }

@@ -41,9 +41,12 @@ public sealed class RequestLifetimeTests
         backend.Pause();
         using var cancel = new CancellationTokenSource();
         var request = server.PostAsync("/v1/completions", Completion("a b"), cancel.Token);
-        while (backend.ActiveCount == 0)
+        using (var bound = new CancellationTokenSource(Bound))
         {
-            await Task.Delay(10); // until the request has reached the backend
+            while (backend.ActiveCount == 0)
+            {
+                await Task.Delay(10, bound.Token); // until the request has reached the backend
+            }
         }
 
         await cancel.CancelAsync();
