@@ -1,0 +1,51 @@
+using System.Runtime.InteropServices;
+
+namespace Flywheel.Onnx;
+
+/// <summary>The process-wide ORT environment (logging, thread pools). Created on first use, never released.</summary>
+public static unsafe class OrtEnvironment
+{
+    private static readonly Lazy<nint> Env = new(Create, LazyThreadSafetyMode.ExecutionAndPublication);
+    private static readonly Lazy<nint> CpuMemory = new(CreateCpuMemoryInfo, LazyThreadSafetyMode.ExecutionAndPublication);
+
+    /// <summary>The library file ONNX Runtime was loaded from.</summary>
+    public static string LibraryPath
+    {
+        get
+        {
+            _ = Env.Value;
+            return OrtNative.LibraryPath!;
+        }
+    }
+
+    internal static nint Handle => Env.Value;
+
+    /// <summary>OrtMemoryInfo for CPU memory (arena allocator, default mem type).</summary>
+    internal static nint CpuMemoryInfo => CpuMemory.Value;
+
+    private static nint Create()
+    {
+        nint env;
+        var logId = Marshal.StringToCoTaskMemUTF8("flywheel");
+        try
+        {
+            // Logging level 2 = ORT_LOGGING_LEVEL_WARNING.
+            OrtNative.Check(((delegate* unmanaged<int, nint, nint*, nint>)OrtNative.Fn(OrtNative.CreateEnv))(2, logId, &env));
+        }
+        finally
+        {
+            Marshal.FreeCoTaskMem(logId);
+        }
+
+        return env;
+    }
+
+    private static nint CreateCpuMemoryInfo()
+    {
+        _ = Env.Value;
+        nint info;
+        // OrtArenaAllocator = 1, OrtMemTypeDefault = 0.
+        OrtNative.Check(((delegate* unmanaged<int, int, nint*, nint>)OrtNative.Fn(OrtNative.CreateCpuMemoryInfo))(1, 0, &info));
+        return info;
+    }
+}
