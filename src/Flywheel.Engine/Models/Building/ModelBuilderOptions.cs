@@ -1,0 +1,69 @@
+namespace Flywheel.Models.Building;
+
+/// <summary>Sizes and seed of a LLaMA-architecture decoder made with dummy weights.</summary>
+public sealed record ModelBuilderOptions
+{
+    public int LayerCount { get; init; } = 2;
+
+    public int HiddenSize { get; init; } = 64;
+
+    public int HeadCount { get; init; } = 4;
+
+    public int KvHeadCount { get; init; } = 2;
+
+    public int IntermediateSize { get; init; } = 128;
+
+    public int VocabSize { get; init; } = 512;
+
+    public int ContextLength { get; init; } = 256;
+
+    public double RopeTheta { get; init; } = 10000;
+
+    public float RmsNormEpsilon { get; init; } = 1e-5f;
+
+    public int Seed { get; init; } = 1234;
+
+    public int HeadSize => HiddenSize / HeadCount;
+
+    /// <summary>Tests: 2 layers, hidden 64; builds and runs in milliseconds.</summary>
+    public static ModelBuilderOptions Tiny => new();
+
+    /// <summary>Benchmarks: about 25M parameters plus embeddings (hidden 512, 8 layers, 8 heads, 4 KV heads).</summary>
+    public static ModelBuilderOptions Bench => new()
+    {
+        LayerCount = 8,
+        HiddenSize = 512,
+        HeadCount = 8,
+        KvHeadCount = 4,
+        IntermediateSize = 1408,
+        VocabSize = 32000,
+        ContextLength = 2048,
+    };
+
+    public static ModelBuilderOptions Preset(string name) => name switch
+    {
+        "tiny" => Tiny,
+        "bench" => Bench,
+        _ => throw new ArgumentException($"unknown preset '{name}' (expected tiny or bench)", nameof(name)),
+    };
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first inconsistent size.</summary>
+    public void Validate()
+    {
+        Check(LayerCount >= 1, "layers must be at least 1");
+        Check(HeadCount >= 1 && KvHeadCount >= 1, "heads and kv-heads must be at least 1");
+        Check(HiddenSize % HeadCount == 0, $"hidden ({HiddenSize}) must be a multiple of heads ({HeadCount})");
+        Check(HeadCount % KvHeadCount == 0, $"heads ({HeadCount}) must be a multiple of kv-heads ({KvHeadCount})");
+        Check(HeadSize % 2 == 0, $"head size (hidden/heads = {HeadSize}) must be even for rotary embeddings");
+        Check(IntermediateSize >= 1 && VocabSize >= 2, "intermediate size must be positive and vocab at least 2");
+        Check(ContextLength >= 2, "context must be at least 2");
+    }
+
+    private static void Check(bool ok, string message)
+    {
+        if (!ok)
+        {
+            throw new ArgumentException(message);
+        }
+    }
+}

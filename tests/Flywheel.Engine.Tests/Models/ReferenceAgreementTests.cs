@@ -1,0 +1,104 @@
+using Flywheel.Execution;
+using Flywheel.Models;
+using Flywheel.Models.Reference;
+using Flywheel.Onnx;
+
+namespace Flywheel.Engine.Tests.Models;
+
+/// <summary>
+/// ONNX Runtime's logits for the built graph match a plain double-precision forward pass of the LLaMA
+/// architecture: for prompts, decode steps on the shared-buffer KV cache, chunks on top of a past, and a
+/// batch of decode rows with different past lengths. Relative error = max|ort - ref| / max|ref| per row.
+/// </summary>
+public sealed class ReferenceAgreementTests : IDisposable
+{
+    private const double Tolerance = 1e-4;
+    private readonly GenAiConfig _config;
+    private readonly InferenceSession _session;
+    private readonly KvCache _cache;
+    private readonly DecoderRunner _runner;
+
+    public ReferenceAgreementTests()
+    {
+        _config = GenAiConfig.Load(Path.Combine(TinyModel.Dir, "genai_config.json"));
+        _session = new InferenceSession(Path.Combine(TinyModel.Dir, "model.onnx"));
+        var d = _config.Decoder;
+        _cache = new KvCache(d.NumHiddenLayers, slotCount: 4, d.NumKeyValueHeads, _config.ContextLength, d.HeadSize);
+        _runner = new DecoderRunner(_session, _config, _cache, maxTokensPerRun: 64);
+    }
+
+    public void Dispose()
+    {
+        _runner.Dispose();
+        _cache.Dispose();
+        _session.Dispose();
+    }
+
+    private ReferenceModel NewReference() => new(Path.Combine(TinyModel.Dir, "model.onnx"), _config);
+
+    private static void AssertClose(double[] expected, ReadOnlySpan<float> actual, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        double maxDiff = 0, maxRef = 0;
+        for (var i = 0; i < expected.Length; i++)
+        {
+            maxDiff = Math.Max(maxDiff, Math.Abs(expected[i] - actual[i]));
+            maxRef = Math.Max(maxRef, Math.Abs(expected[i]));
+        }
+
+        Assert.True(maxDiff / maxRef < Tolerance, $"{what}: relative error {maxDiff / maxRef:E2} (max |ref| {maxRef:F3})");
+    }
+
+    private ReadOnlySpan<float> Run(int slot, int[] tokens, int past) =>
+        _runner.Run(slot, 1, tokens.Length, tokens.Select(t => (long)t).ToArray(), new[] { past }, new[] { tokens.Length });
+
+    [Fact]
+    public void PromptDecodeAndChunkMatchTheReference()
+    {
+        var vocab = _config.VocabSize;
+        var reference = NewReference();
+        int[] prompt = [5, 17, 42, 7, 250, 3];
+        var expected = reference.Forward(prompt);
+        var logits = Run(0, prompt, 0);
+        for (var t = 0; t < prompt.Length; t++)
+        {
+            AssertClose(expected[t], logits.Slice(t * vocab, vocab), $"prompt position {t}");
+        }
+
+        var past = prompt.Length;
+        foreach (var token in new[] { 11, 99, 123 })
+        {
+            var exp = reference.Forward([token])[0];
+            AssertClose(exp, Run(0, [token], past), $"decode at {past}");
+            past++;
+        }
+
+        int[] chunk = [8, 9, 10, 11];
+        var chunkExpected = reference.Forward(chunk);
+        var chunkLogits = Run(0, chunk, past);
+        for (var t = 0; t < chunk.Length; t++)
+        {
+            AssertClose(chunkExpected[t], chunkLogits.Slice(t * vocab, vocab), $"chunk position {t}");
+        }
+    }
+
+    [Fact]
+    public void DecodeBatchWithDifferentPastLengthsMatchesSingleRows()
+    {
+        var vocab = _config.VocabSize;
+        int[][] prompts = [[1, 2, 3], [4, 5, 6, 7, 8, 9, 10], [11]];
+        var references = prompts.Select(_ => NewReference()).ToArray();
+        for (var r = 0; r < prompts.Length; r++)
+        {
+            references[r].Forward(prompts[r]);
+            Run(r, prompts[r], 0);
+        }
+
+        int[] next = [20, 21, 22];
+        var logits = _runner.Run(0, 3, 1, next.Select(t => (long)t).ToArray(), prompts.Select(p => p.Length).ToArray(), new[] { 1, 1, 1 });
+        for (var r = 0; r < prompts.Length; r++)
+        {
+            AssertClose(references[r].Forward([next[r]])[0], logits.Slice(r * vocab, vocab), $"row {r}");
+        }
+    }
+}
