@@ -1,0 +1,136 @@
+using System.Collections.Concurrent;
+
+namespace Flywheel.Tokenization;
+
+/// <summary>
+/// Byte-pair encoding over a vocabulary and ranked merges. A word (one pre-token, already in the
+/// vocabulary's alphabet) starts as its characters and the adjacent pair with the lowest merge rank is
+/// merged until none is left. Results are cached per word (bounded).
+/// </summary>
+internal sealed class BpeModel
+{
+    private const int CacheLimit = 100_000;
+    private readonly Dictionary<string, int> _vocab;
+    private readonly Dictionary<(int Left, int Right), (int Rank, int Merged)> _merges;
+    private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
+
+    public BpeModel(Dictionary<string, int> vocab, Dictionary<(int, int), (int, int)> merges, bool ignoreMerges, bool byteFallback, int? unkId)
+    {
+        _vocab = vocab;
+        _merges = merges;
+        IgnoreMerges = ignoreMerges;
+        ByteFallback = byteFallback;
+        UnkId = unkId;
+        if (byteFallback)
+        {
+            ByteTokenIds = new int[256];
+            for (var b = 0; b < 256; b++)
+            {
+                ByteTokenIds[b] = vocab.TryGetValue($"<0x{b:X2}>", out var id) ? id : -1;
+            }
+        }
+    }
+
+    /// <summary>Look the whole word up first (Llama-3's ignore_merges).</summary>
+    public bool IgnoreMerges { get; }
+
+    /// <summary>Characters missing from the vocabulary become their UTF-8 bytes' &lt;0xNN&gt; tokens.</summary>
+    public bool ByteFallback { get; }
+
+    public int? UnkId { get; }
+
+    public int[]? ByteTokenIds { get; }
+
+    public IReadOnlyDictionary<string, int> Vocab => _vocab;
+
+    public void Encode(string word, List<int> ids)
+    {
+        if (_cache.TryGetValue(word, out var cached))
+        {
+            ids.AddRange(cached);
+            return;
+        }
+
+        var result = EncodeUncached(word);
+        if (_cache.Count < CacheLimit)
+        {
+            _cache.TryAdd(word, result);
+        }
+
+        ids.AddRange(result);
+    }
+
+    private int[] EncodeUncached(string word)
+    {
+        if (IgnoreMerges && _vocab.TryGetValue(word, out var whole))
+        {
+            return [whole];
+        }
+
+        // Initial symbols: one per character (a surrogate pair is one character).
+        var symbols = new List<int>(word.Length);
+        for (var i = 0; i < word.Length; i++)
+        {
+            var length = char.IsHighSurrogate(word[i]) && i + 1 < word.Length && char.IsLowSurrogate(word[i + 1]) ? 2 : 1;
+            var piece = word.Substring(i, length);
+            i += length - 1;
+            if (_vocab.TryGetValue(piece, out var id))
+            {
+                symbols.Add(id);
+            }
+            else if (ByteFallback && ByteTokenIds is not null)
+            {
+                foreach (var b in System.Text.Encoding.UTF8.GetBytes(piece))
+                {
+                    symbols.Add(ByteTokenIds[b] >= 0 ? ByteTokenIds[b] : UnkId ?? throw Unknown(piece));
+                }
+            }
+            else
+            {
+                symbols.Add(UnkId ?? throw Unknown(piece));
+            }
+        }
+
+        while (symbols.Count > 1)
+        {
+            var bestRank = int.MaxValue;
+            var bestAt = -1;
+            var bestMerged = 0;
+            for (var i = 0; i + 1 < symbols.Count; i++)
+            {
+                if (_merges.TryGetValue((symbols[i], symbols[i + 1]), out var m) && m.Rank < bestRank)
+                {
+                    (bestRank, bestAt, bestMerged) = (m.Rank, i, m.Merged);
+                }
+            }
+
+            if (bestAt < 0)
+            {
+                break;
+            }
+
+            // Merge every non-overlapping occurrence of the best pair, left to right, as BPE does.
+            var (left, right) = (symbols[bestAt], symbols[bestAt + 1]);
+            var write = 0;
+            for (var read = 0; read < symbols.Count; read++)
+            {
+                if (read + 1 < symbols.Count && read >= bestAt && symbols[read] == left && symbols[read + 1] == right)
+                {
+                    symbols[write++] = bestMerged;
+                    read++;
+                }
+                else
+                {
+                    symbols[write++] = symbols[read];
+                }
+            }
+
+            symbols.RemoveRange(write, symbols.Count - write);
+        }
+
+        return symbols.ToArray();
+    }
+
+    private static InvalidOperationException Unknown(string piece) =>
+        new($"The vocabulary has no token for '{piece}' and no unk_token or byte fallback.");
+}
