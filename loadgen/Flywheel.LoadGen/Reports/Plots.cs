@@ -65,7 +65,7 @@ internal static class Plots
         return chart.AddLine("output tokens/s", bins.Select((b, i) => (start + (i + 0.5) * binSeconds, b / binSeconds))).Render();
     }
 
-    /// <summary>A histogram with 30 bins up to the 99.5th percentile (the rare tail is folded into the last bin) and p50/p99 markers.</summary>
+    /// <summary>A histogram with 30 bins from the 0.5th to the 99.5th percentile (the rare tails fold into the end bins), with p50/p99 markers.</summary>
     internal static string Histogram(string title, string xLabel, double[] values)
     {
         var chart = new SvgChart(title, xLabel, "count");
@@ -74,7 +74,7 @@ internal static class Plots
             return chart.Render();
         }
         Array.Sort(values);
-        var low = values[0];
+        var low = Percentiles.OfSorted(values, 0.5);
         var high = Math.Max(Percentiles.OfSorted(values, 99.5), low + 1e-6);
         const int binCount = 30;
         var width = (high - low) / binCount;

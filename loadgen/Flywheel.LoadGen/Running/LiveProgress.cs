@@ -43,23 +43,12 @@ internal static class LiveProgress
         var requestRate = span > 0 ? (now.Completed + now.Failed - first.Completed - first.Failed) / span : 0;
         var tokenRate = span > 0 ? (now.ContentChunks - first.ContentChunks) / span : 0;
 
-        var table = new Table().Border(TableBorder.Rounded).Title("[bold]flywheel loadgen[/]");
-        foreach (var header in new[] { "phase", "elapsed", "sent", "ok", "failed", "in flight", "req/s", "tok/s", "p50 TTFT", "p50 ITL" })
-        {
-            table.AddColumn(new TableColumn(header).RightAligned());
-        }
-        table.AddRow(
-            Markup.Escape(now.Phase),
-            $"{now.ElapsedSeconds:0.0} s",
-            Count(now.Sent),
-            Count(now.Completed),
-            now.Failed > 0 ? $"[red]{Count(now.Failed)}[/]" : "0",
-            Count(now.InFlight),
-            requestRate.ToString("0.00", CultureInfo.InvariantCulture),
-            tokenRate.ToString("0.0", CultureInfo.InvariantCulture),
-            Milliseconds(now.RecentTtftP50Seconds),
-            Milliseconds(now.RecentItlP50Seconds));
-        return table;
+        // Two short lines in a panel: fits an 80-column terminal, where a ten-column table wraps.
+        var counts = $"[bold]{Markup.Escape(now.Phase)}[/]  {now.ElapsedSeconds:0.0} s   sent {Count(now.Sent)}   ok {Count(now.Completed)}   " +
+                     $"{(now.Failed > 0 ? $"[red]failed {Count(now.Failed)}[/]" : "failed 0")}   in flight {Count(now.InFlight)}";
+        var rates = $"{requestRate.ToString("0.00", CultureInfo.InvariantCulture)} req/s   {tokenRate.ToString("0.0", CultureInfo.InvariantCulture)} tok/s   " +
+                    $"p50 TTFT {Milliseconds(now.RecentTtftP50Seconds)}   p50 ITL {Milliseconds(now.RecentItlP50Seconds)}";
+        return new Panel(new Rows(new Markup(counts), new Markup(rates))).Header("flywheel loadgen").Border(BoxBorder.Rounded);
     }
 
     private static string Count(long n) => n.ToString(CultureInfo.InvariantCulture);

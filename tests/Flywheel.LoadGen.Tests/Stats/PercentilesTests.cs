@@ -43,9 +43,19 @@ public sealed class PercentilesTests
     {
         RequestRecord Make(int index, double start, double ttft, double e2e, int tokens, bool ok = true, bool warmup = false) => new()
         {
-            Index = index, StartSeconds = start, Success = ok, ErrorKind = ok ? null : "http_500", Endpoint = ApiEndpoint.Chat,
-            PlannedPromptTokens = 10, PlannedOutputTokens = tokens, PromptTokens = 12, OutputTokens = tokens,
-            TtftSeconds = ok ? ttft : null, E2eSeconds = e2e, IsWarmup = warmup, ContentChunkCount = tokens,
+            Index = index,
+            StartSeconds = start,
+            Success = ok,
+            ErrorKind = ok ? null : "http_500",
+            Endpoint = ApiEndpoint.Chat,
+            PlannedPromptTokens = 10,
+            PlannedOutputTokens = tokens,
+            PromptTokens = 12,
+            OutputTokens = tokens,
+            TtftSeconds = ok ? ttft : null,
+            E2eSeconds = e2e,
+            IsWarmup = warmup,
+            ContentChunkCount = tokens,
             ItlSeconds = Enumerable.Repeat((e2e - ttft) / Math.Max(1, tokens - 1), Math.Max(0, tokens - 1)).ToArray(),
         };
         var records = new[]

@@ -1,4 +1,4 @@
-namespace Flywheel.LoadGen.Workload;
+namespace Flywheel.LoadGen;
 
 /// <summary>
 /// Counts the tokens a server's tokenizer would produce for a piece of text, so synthetic prompts

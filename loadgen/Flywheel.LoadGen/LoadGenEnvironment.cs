@@ -1,6 +1,4 @@
-using Flywheel.LoadGen.Workload;
-
-namespace Flywheel.LoadGen.Cli;
+namespace Flywheel.LoadGen;
 
 /// <summary>
 /// What the host supplies to <see cref="LoadGenCommand"/>: where text goes and how to load a

@@ -1,8 +1,8 @@
+using Flywheel.LoadGen.Cli;
 using Flywheel.LoadGen.Reports;
-using Flywheel.LoadGen.Workload;
 using Spectre.Console;
 
-namespace Flywheel.LoadGen.Cli;
+namespace Flywheel.LoadGen;
 
 /// <summary>
 /// The <c>flywheel loadgen</c> command. Bad arguments print a message and the usage to stderr and
