@@ -1,3 +1,4 @@
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Flywheel.LoadGen.Running;
@@ -12,6 +13,9 @@ namespace Flywheel.LoadGen.Reports;
 /// </summary>
 internal static class SummaryJson
 {
+    // Relaxed escaping keeps "+00:00" and non-ASCII names readable; the file is never embedded in HTML.
+    private static readonly JsonSerializerOptions Options = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     public static string Render(RunReport report)
     {
         var o = report.Options;
@@ -65,7 +69,7 @@ internal static class SummaryJson
                 : null,
             ["serverMetricsNote"] = report.ServerMetricsNote,
         };
-        return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
+        return root.ToJsonString(Options) + "\n";
     }
 
     private static JsonObject Phase(PhaseReport p)
