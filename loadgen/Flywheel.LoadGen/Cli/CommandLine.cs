@@ -17,7 +17,7 @@ internal sealed record CommandLine(LoadGenOptions Options, string? TokenizerPath
         "--slo-ttft", "--slo-itl", "--slo-attainment", "--out",
     ];
 
-    private static readonly HashSet<string> Flags = ["--sweep", "--no-progress", "--help"];
+    private static readonly HashSet<string> Flags = ["--sweep", "--no-progress", "--no-ignore-eos", "--help"];
 
     /// <summary>Parses arguments; throws <see cref="UsageException"/> naming the option at fault.</summary>
     public static CommandLine Parse(IReadOnlyList<string> args)

@@ -20,6 +20,7 @@ internal static class Usage
           --scenario FILE         JSON scenario (lengths, endpoint, streaming, structured share; see loadgen/README.md)
           --max-context N         scale mixes to, and clip requests into, an N-token context (mixes default to 2048)
           --endpoint chat|completions   override the workload's endpoint
+          --no-ignore-eos         do not send ignore_eos (for servers that reject unknown fields)
           --tokenizer FILE        tokenizer for exact prompt lengths (default: about one token per word)
           --seed N                seed of prompts, lengths and arrivals (default 0)
 

@@ -2,7 +2,7 @@ using Flywheel.LoadGen.Workload;
 
 namespace Flywheel.LoadGen.Cli;
 
-/// <summary>Resolves --mix / --scenario / --endpoint into a scenario.</summary>
+/// <summary>Resolves --mix / --scenario / --endpoint / --no-ignore-eos into a scenario.</summary>
 internal static class WorkloadArguments
 {
     public static Scenario LoadScenario(ArgumentReader a, int? maxContext)
@@ -42,6 +42,10 @@ internal static class WorkloadArguments
             throw new UsageException("a workload is required: --mix NAME or --scenario FILE");
         }
 
+        if (a.Has("--no-ignore-eos"))
+        {
+            scenario = scenario with { IgnoreEos = false };
+        }
         return a.String("--endpoint") switch
         {
             null => scenario,

@@ -26,6 +26,7 @@ internal static class ChunkReader
     /// <summary>
     /// True when any choice carries text: delta.content (chat chunk), message.content (chat
     /// response) or text (completions). The role-only first chunk of a chat stream has none.
+    /// Reasoning text (reasoning_content, or reasoning) counts too: those are generated tokens.
     /// </summary>
     public static bool HasContent(JsonElement root, ApiEndpoint endpoint, bool streaming)
     {
@@ -35,16 +36,27 @@ internal static class ChunkReader
         }
         foreach (var choice in choices.EnumerateArray())
         {
-            var text = endpoint == ApiEndpoint.Completions
-                ? Property(choice, "text")
-                : Property(Property(choice, streaming ? "delta" : "message"), "content");
-            if (text is { ValueKind: JsonValueKind.String } t && t.GetString()!.Length > 0)
+            if (endpoint == ApiEndpoint.Completions)
+            {
+                if (IsNonEmptyString(Property(choice, "text")))
+                {
+                    return true;
+                }
+                continue;
+            }
+            var message = Property(choice, streaming ? "delta" : "message");
+            if (IsNonEmptyString(Property(message, "content"))
+                || IsNonEmptyString(Property(message, "reasoning_content"))
+                || IsNonEmptyString(Property(message, "reasoning")))
             {
                 return true;
             }
         }
         return false;
     }
+
+    private static bool IsNonEmptyString(JsonElement? element) =>
+        element is { ValueKind: JsonValueKind.String } e && e.GetString()!.Length > 0;
 
     private static JsonElement? Property(JsonElement? element, string name) =>
         element is { ValueKind: JsonValueKind.Object } e && e.TryGetProperty(name, out var value) ? value : null;

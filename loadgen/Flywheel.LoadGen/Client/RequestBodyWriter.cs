@@ -6,8 +6,8 @@ namespace Flywheel.LoadGen.Client;
 /// <summary>
 /// Writes the JSON body of a request. Besides the OpenAI fields it sets <c>ignore_eos: true</c>,
 /// a vLLM extension (also honoured by Flywheel) that keeps generating to <c>max_tokens</c> so output
-/// lengths are as planned; servers that do not know it ignore it, and outputs may then end early.
-/// Structured requests leave it out: a schema-constrained answer must be allowed to end when the
+/// lengths are as planned; servers that do not know it usually ignore it (outputs may then end early),
+/// and a scenario can turn it off for servers that reject unknown fields. Structured requests leave it out: a schema-constrained answer must be allowed to end when the
 /// JSON value is complete, so for them max_tokens is only a cap.
 /// </summary>
 internal static class RequestBodyWriter
@@ -36,7 +36,7 @@ internal static class RequestBodyWriter
                 json.WriteString("prompt", plan.Prompt);
             }
             json.WriteNumber("max_tokens", plan.MaxTokens);
-            if (!plan.IsStructured)
+            if (plan.IgnoreEos)
             {
                 json.WriteBoolean("ignore_eos", true);
             }

@@ -6,6 +6,7 @@ namespace Flywheel.LoadGen.Workload;
 /// <param name="PromptTokenCount">Tokens in <paramref name="Prompt"/> by the generator's counter (no template).</param>
 /// <param name="MaxTokens">Planned output tokens, sent as max_tokens.</param>
 /// <param name="SchemaJson">JSON Schema of the response_format when structured, else null.</param>
+/// <param name="IgnoreEos">Whether to send ignore_eos (never for structured requests).</param>
 public sealed record RequestPlan(
     int Index,
     ApiEndpoint Endpoint,
@@ -14,7 +15,8 @@ public sealed record RequestPlan(
     int PromptTokenCount,
     int MaxTokens,
     string? SchemaJson,
-    double? Temperature)
+    double? Temperature,
+    bool IgnoreEos = true)
 {
     public bool IsStructured => SchemaJson is not null;
 }

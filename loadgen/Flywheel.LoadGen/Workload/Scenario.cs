@@ -39,6 +39,12 @@ public sealed record Scenario
     /// <summary>Sampling temperature to send; null sends none (server default).</summary>
     public double? Temperature { get; init; }
 
+    /// <summary>
+    /// Send <c>ignore_eos: true</c> (a vLLM extension, honoured by Flywheel) so outputs run to max_tokens.
+    /// Turn off for servers that reject unknown fields; outputs may then end early.
+    /// </summary>
+    public bool IgnoreEos { get; init; } = true;
+
     /// <summary>One line for reports.</summary>
     public string Describe() =>
         $"{Name}: {Endpoint.ToString().ToLowerInvariant()}{(Stream ? ", streaming" : "")}, prompt {PromptTokens.Describe()}, " +

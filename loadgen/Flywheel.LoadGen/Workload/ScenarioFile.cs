@@ -13,7 +13,8 @@ namespace Flywheel.LoadGen.Workload;
 ///   "outputTokens": { "kind": "uniform", "min": 32, "max": 128 },
 ///   "structuredShare": 0.25,            // share of requests with a json_schema response_format; default 0
 ///   "schema": { "type": "object", ... }, // optional JSON Schema for those requests
-///   "temperature": 0.0                  // optional; omitted from requests when absent
+///   "temperature": 0.0,                 // optional; omitted from requests when absent
+///   "ignoreEos": true                   // default true: send ignore_eos so outputs run to max_tokens
 /// }
 /// </code>
 /// Length distributions: <c>{"kind":"fixed","value":N}</c> (or just <c>N</c>),
@@ -71,6 +72,7 @@ public static class ScenarioFile
                 StructuredShare = reader.OptionalNumber("structuredShare", 0, 1) ?? 0,
                 SchemaJson = reader.OptionalObjectText("schema"),
                 Temperature = reader.OptionalNumber("temperature", 0, 100),
+                IgnoreEos = reader.OptionalBool("ignoreEos") ?? true,
             };
             reader.RejectUnknown();
             return scenario;

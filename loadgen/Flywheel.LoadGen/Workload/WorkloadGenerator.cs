@@ -6,8 +6,10 @@ namespace Flywheel.LoadGen.Workload;
 /// </summary>
 public sealed class WorkloadGenerator
 {
+    // No punctuation: with the words that follow it is exactly one token per word in the Llama 3
+    // and Qwen 3 tokenizers, so the approximate count stays exact for structured prompts too.
     private const string StructuredPreamble =
-        "Reply with only a JSON object that matches the given schema, describing a task ticket for these notes:";
+        "Reply with only a JSON object that matches the given schema and describes a task ticket for these notes";
 
     private readonly PromptBuilder _prompts;
 
@@ -53,7 +55,8 @@ public sealed class WorkloadGenerator
             count,
             outputTokens,
             structured ? Scenario.SchemaJson ?? BuiltInMixes.DefaultSchemaJson : null,
-            Scenario.Temperature);
+            Scenario.Temperature,
+            Scenario.IgnoreEos && !structured);
     }
 
     // SplitMix64 finaliser over (seed, index): neighbouring indices get unrelated streams, and

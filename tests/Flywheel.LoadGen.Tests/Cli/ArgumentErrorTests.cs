@@ -83,5 +83,7 @@ public sealed class ArgumentErrorTests
 
         var defaults = CommandLine.Parse(["--url", "http://h:1", "--mix", "balanced", "--requests", "5"]).Options;
         Assert.Equal((LoadMode.Concurrency, 4, (double?)null, 5), (defaults.Mode, defaults.Concurrency, defaults.DurationSeconds, defaults.RequestCount));
+        Assert.True(defaults.Scenario.IgnoreEos);
+        Assert.False(CommandLine.Parse(["--url", "http://h:1", "--mix", "balanced", "--no-ignore-eos"]).Options.Scenario.IgnoreEos);
     }
 }

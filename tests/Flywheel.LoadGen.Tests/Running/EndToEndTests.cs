@@ -165,6 +165,25 @@ public sealed class EndToEndTests
     }
 
     [Fact]
+    public async Task Warmup_requests_are_recorded_but_not_measured_and_issuing_stops_on_time()
+    {
+        await using var server = await ScriptedServer.StartAsync(Fast);
+        using var run = await LoadGenRun.RunAsync("--url", server.Url, "--scenario", FixedScenario(8, 4),
+            "--concurrency", "2", "--warmup", "300ms", "--duration", "500ms");
+
+        Assert.True(run.ExitCode == 0, run.Error);
+        var phase = run.Summary().GetProperty("phases")[0];
+        var warmup = phase.GetProperty("warmupRequests").GetInt32();
+        Assert.True(warmup > 0 && phase.GetProperty("requests").GetInt32() > 0);
+        var rows = run.CsvRows().Skip(1).Select(r => r.Split(',')).ToList();
+        Assert.Equal(warmup, rows.Count(r => r[2] == "1"));
+        Assert.Equal(phase.GetProperty("requests").GetInt32(), rows.Count(r => r[2] == "0"));
+        var starts = rows.Where(r => r[2] == "0").Select(r => double.Parse(r[3], CultureInfo.InvariantCulture)).ToList();
+        Assert.True(starts.Min() >= 0.3);
+        Assert.True(starts.Max() < 0.8 + 0.5, $"last request sent at {starts.Max()} s");
+    }
+
+    [Fact]
     public async Task Sweep_probes_then_steps_and_reports_where_slos_hold()
     {
         await using var server = await ScriptedServer.StartAsync(new(TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(2)));
@@ -185,6 +204,5 @@ public sealed class EndToEndTests
         Assert.True(File.Exists(Path.Combine(run.Directory, "sweep_ttft.svg")));
         Assert.Equal(12, run.CsvRows().Length - 1);
         Assert.Equal(["0", "1", "2"], run.CsvRows().Skip(1).Select(r => r.Split(',')[0]).Distinct().Order());
-        _ = CultureInfo.InvariantCulture;
     }
 }

@@ -18,6 +18,7 @@ public sealed class ScenarioFileTests
               "structuredShare": 0.25,
               "schema": { "type": "object" },
               "temperature": 0.5,
+              "ignoreEos": false,
             }
             """, "file");
 
@@ -29,9 +30,10 @@ public sealed class ScenarioFileTests
         Assert.Equal(0.25, scenario.StructuredShare);
         Assert.Equal("""{ "type": "object" }""", scenario.SchemaJson);
         Assert.Equal(0.5, scenario.Temperature);
+        Assert.False(scenario.IgnoreEos);
 
         var minimal = ScenarioFile.Parse("""{"promptTokens": 32, "outputTokens": {"kind":"uniform","min":1,"max":4}}""", "file");
-        Assert.Equal(("file", ApiEndpoint.Chat, true), (minimal.Name, minimal.Endpoint, minimal.Stream));
+        Assert.Equal(("file", ApiEndpoint.Chat, true, true), (minimal.Name, minimal.Endpoint, minimal.Stream, minimal.IgnoreEos));
         Assert.Equal(new FixedLength(32), minimal.PromptTokens);
         Assert.Equal(new UniformLength(1, 4), minimal.OutputTokens);
     }
