@@ -29,13 +29,23 @@ internal sealed class LoadGenRun : IDisposable
 
     public string[] CsvRows() => File.ReadAllLines(Path.Combine(Directory, "requests.csv"));
 
-    /// <summary>Writes a scenario file into the report folder's parent and returns its path.</summary>
+    /// <summary>
+    /// Writes a scenario file and returns its path. Named by a hash of its content, so repeated
+    /// test runs reuse the same few files instead of piling up new ones in the temp folder.
+    /// </summary>
     public static string WriteScenario(string json)
     {
         var dir = Path.Combine(Path.GetTempPath(), "flywheel-loadgen-tests");
         System.IO.Directory.CreateDirectory(dir);
-        var path = Path.Combine(dir, $"scenario-{Guid.NewGuid():N}.json");
-        File.WriteAllText(path, json);
+        var hash = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(json)))[..16];
+        var path = Path.Combine(dir, $"scenario-{hash}.json");
+        if (!File.Exists(path))
+        {
+            // Write then rename: tests running in parallel may write the same file at once.
+            var temp = path + "." + Guid.NewGuid().ToString("N");
+            File.WriteAllText(temp, json);
+            File.Move(temp, path, overwrite: true);
+        }
         return path;
     }
 
