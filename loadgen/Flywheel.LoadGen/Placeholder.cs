@@ -1,1 +1,0 @@
-namespace Flywheel.LoadGen; internal static class Placeholder { }
