@@ -83,3 +83,91 @@ public sealed class TokenizerCrossCheckTests
         Assert.Equal([qwen.TokenToId("<|im_end|>")!.Value], qwen.EosTokenIds);
     }
 }
+
+public sealed class SyntheticTokenizerTests
+{
+    [Theory]
+    [InlineData(300)]
+    [InlineData(2000)]
+    public void SyntheticTokenizerLoadsHereAndInTheReference(int vocabSize)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"synthetic-{vocabSize}-{Guid.NewGuid():N}");
+        SyntheticTokenizer.Write(dir, vocabSize);
+        var tokenizer = Tokenizer.Load(Path.Combine(dir, "tokenizer.json"));
+        Assert.Equal(vocabSize, tokenizer.VocabSize);
+        Assert.Equal(vocabSize - 5, tokenizer.BosTokenId);
+        Assert.Equal([vocabSize - 1], tokenizer.EosTokenIds);
+        Assert.NotNull(tokenizer.ChatTemplate);
+        var (plain, special) = TokenizerCrossCheckTests.Reference(dir, TokenizerCorpus.Texts);
+        for (var i = 0; i < TokenizerCorpus.Texts.Length; i++)
+        {
+            var text = TokenizerCorpus.Texts[i];
+            Assert.Equal(plain[i], tokenizer.Encode(text));
+            Assert.Equal(special[i], tokenizer.Encode(text, addSpecialTokens: true));
+            Assert.Equal(text, tokenizer.Decode(tokenizer.Encode(text)));
+        }
+
+        // Merges were learned: common words take fewer tokens than bytes.
+        Assert.True(tokenizer.Encode(" the engine runs").Length < " the engine runs".Length);
+    }
+
+    [Fact]
+    public void BadTokenizerFilesFailClearly()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"bad-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        var path = Path.Combine(dir, "tokenizer.json");
+        File.WriteAllText(path, """{"model": {"type": "WordPiece", "vocab": {}}}""");
+        Assert.Contains("model.type", Assert.Throws<NotSupportedException>(() => Tokenizer.Load(path)).Message);
+        File.WriteAllText(path, """{"normalizer": null}""");
+        Assert.Contains("model", Assert.Throws<FormatException>(() => Tokenizer.Load(path)).Message);
+        File.WriteAllText(path, """{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "pre_tokenizer": {"type": "BertPreTokenizer"}}""");
+        Assert.Contains("pre_tokenizer.type", Assert.Throws<NotSupportedException>(() => Tokenizer.Load(path)).Message);
+        Assert.Throws<FileNotFoundException>(() => Tokenizer.Load(Path.Combine(dir, "missing.json")));
+    }
+
+    [Fact]
+    public void SentencePieceStyleTokenizerRoundTrips()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"sp-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        // Llama-2 style: Prepend + Replace normalizer, no pre-tokenizer, byte fallback for unknown characters.
+        var vocab = new Dictionary<string, int> { ["<unk>"] = 0, ["<s>"] = 1, ["</s>"] = 2 };
+        for (var b = 0; b < 256; b++)
+        {
+            vocab[$"<0x{b:X2}>"] = 3 + b;
+        }
+
+        foreach (var piece in new[] { "▁", "h", "e", "l", "o", "w", "r", "d", "▁h", "el", "lo", "▁hel", "▁hello", "▁w", "or", "▁wor", "ld", "▁world" })
+        {
+            vocab[piece] = vocab.Count;
+        }
+
+        string[][] merges = [["▁", "h"], ["e", "l"], ["l", "o"], ["▁h", "el"], ["▁hel", "lo"], ["▁", "w"], ["o", "r"], ["▁w", "or"], ["l", "d"], ["▁wor", "ld"]];
+        var json = new
+        {
+            normalizer = new { type = "Sequence", normalizers = new object[] { new { type = "Prepend", prepend = "▁" }, new { type = "Replace", pattern = new { String = " " }, content = "▁" } } },
+            pre_tokenizer = (object?)null,
+            added_tokens = new[] { new { id = 1, content = "<s>", special = true, lstrip = false, rstrip = false, normalized = false, single_word = false } },
+            post_processor = new { type = "TemplateProcessing", single = new object[] { new { SpecialToken = new { id = "<s>", type_id = 0 } }, new { Sequence = new { id = "A", type_id = 0 } } }, special_tokens = new Dictionary<string, object> { ["<s>"] = new { id = "<s>", ids = new[] { 1 }, tokens = new[] { "<s>" } } } },
+            decoder = new { type = "Sequence", decoders = new object[] { new { type = "Replace", pattern = new { String = "▁" }, content = " " }, new { type = "ByteFallback" }, new { type = "Fuse" }, new { type = "Strip", content = " ", start = 1, stop = 0 } } },
+            model = new { type = "BPE", byte_fallback = true, unk_token = "<unk>", fuse_unk = true, vocab, merges },
+        };
+        File.WriteAllText(Path.Combine(dir, "tokenizer.json"), JsonSerializer.Serialize(json));
+        File.WriteAllText(Path.Combine(dir, "tokenizer_config.json"), """{"tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<s>"}""");
+        var tokenizer = Tokenizer.Load(Path.Combine(dir, "tokenizer.json"));
+        var ids = tokenizer.Encode("hello world é");
+        Assert.Equal(vocab["▁hello"], ids[0]);
+        Assert.Equal(vocab["▁world"], ids[1]);
+        Assert.Equal([vocab["▁"], vocab["<0xC3>"], vocab["<0xA9>"]], ids[2..]);
+        Assert.Equal("hello world é", tokenizer.Decode(ids));
+        Assert.Equal(1, tokenizer.Encode("hello", addSpecialTokens: true)[0]);
+        var stream = tokenizer.CreateStreamDecoder();
+        Assert.Equal("hello world é", string.Concat(ids.Select(stream.Append).Append(stream.Flush())));
+
+        var (plain, special) = TokenizerCrossCheckTests.Reference(dir, ["hello world é", "hello", " hello  world"]);
+        Assert.Equal(plain[0], ids);
+        Assert.Equal(plain[2], tokenizer.Encode(" hello  world"));
+        Assert.Equal(special[1], tokenizer.Encode("hello", addSpecialTokens: true));
+    }
+}
