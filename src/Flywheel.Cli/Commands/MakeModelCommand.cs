@@ -1,0 +1,71 @@
+using Flywheel.Models.Building;
+using Flywheel.Tokenization;
+
+namespace Flywheel.Cli;
+
+/// <summary><c>flywheel make-model</c>: writes a model folder with seeded dummy weights.</summary>
+internal static class MakeModelCommand
+{
+    public static readonly CliApp.Command Definition = new(
+        "make-model",
+        "write an ORT GenAI model folder (LLaMA architecture, dummy weights)",
+        "usage: flywheel make-model --preset tiny|bench --out DIR [--tokenizer FILE] [--seed N]\n" +
+        "                           [--layers N --hidden N --heads N --kv-heads N --intermediate N --context N --vocab N]",
+        Run);
+
+    private static int Run(CliApp.CommandArgsInput input)
+    {
+        var args = CommandArgs.Parse(input.Args);
+        var preset = args.String("preset") ?? "tiny";
+        var output = args.Required("out");
+        var tokenizer = args.String("tokenizer");
+        ModelBuilderOptions options;
+        try
+        {
+            options = ModelBuilderOptions.Preset(preset);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
+        }
+
+        options = options with
+        {
+            Seed = args.Int("seed") ?? options.Seed,
+            LayerCount = args.Int("layers", 1, 256) ?? options.LayerCount,
+            HiddenSize = args.Int("hidden", 2, 65536) ?? options.HiddenSize,
+            HeadCount = args.Int("heads", 1, 1024) ?? options.HeadCount,
+            KvHeadCount = args.Int("kv-heads", 1, 1024) ?? options.KvHeadCount,
+            IntermediateSize = args.Int("intermediate", 1, 262144) ?? options.IntermediateSize,
+            ContextLength = args.Int("context", 2, 1 << 20) ?? options.ContextLength,
+            VocabSize = args.Int("vocab", 262, 1 << 20) ?? options.VocabSize,
+        };
+        args.EnsureAllUsed();
+        try
+        {
+            options.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
+        }
+
+        if (tokenizer is not null && !File.Exists(tokenizer))
+        {
+            throw new CliException($"tokenizer file not found: {tokenizer}");
+        }
+
+        var used = ModelFolderWriter.Write(output, options, tokenizer, SyntheticTokenizer.Write);
+        var parameters = ParameterCount(used);
+        input.Out.WriteLine($"wrote {Path.GetFullPath(output)}: llama, {used.LayerCount} layers, hidden {used.HiddenSize}, heads {used.HeadCount}/{used.KvHeadCount} kv, " +
+            $"vocab {used.VocabSize}, context {used.ContextLength}, {parameters / 1e6:F1}M parameters, seed {used.Seed}");
+        return 0;
+    }
+
+    internal static long ParameterCount(ModelBuilderOptions o)
+    {
+        long h = o.HiddenSize, kv = o.KvHeadCount * o.HeadSize, i = o.IntermediateSize, v = o.VocabSize;
+        var perLayer = (2 * h * h) + (2 * h * kv) + (3 * h * i) + (2 * h);
+        return (o.LayerCount * perLayer) + (2 * v * h) + h;
+    }
+}

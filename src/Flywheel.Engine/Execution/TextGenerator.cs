@@ -1,0 +1,144 @@
+using System.Diagnostics;
+using Flywheel.Models;
+using Flywheel.Sampling;
+using Flywheel.Tokenization;
+
+namespace Flywheel.Execution;
+
+/// <summary>Settings of one generation.</summary>
+public sealed record GenerateParams
+{
+    public int MaxTokens { get; init; } = 64;
+
+    /// <summary>0 = greedy.</summary>
+    public double Temperature { get; init; }
+
+    public int TopK { get; init; }
+
+    public double TopP { get; init; } = 1.0;
+
+    public long? Seed { get; init; }
+
+    /// <summary>Keep going past end-of-sequence tokens (benchmarks).</summary>
+    public bool IgnoreEos { get; init; }
+}
+
+/// <summary>What one generation produced, with its timings.</summary>
+public sealed record GenerateResult(string Text, IReadOnlyList<int> TokenIds, int PromptTokenCount, string FinishReason, double PrefillSeconds, double DecodeSeconds)
+{
+    /// <summary>Decode speed: tokens after the first, per second of decode time.</summary>
+    public double DecodeTokensPerSecond => TokenIds.Count > 1 && DecodeSeconds > 0 ? (TokenIds.Count - 1) / DecodeSeconds : 0;
+}
+
+/// <summary>
+/// Single-request generation: the prompt runs in chunks on one KV slot, then one token per step.
+/// The simplest complete path from text to text over a model folder; the batching engine serves many.
+/// </summary>
+public sealed class TextGenerator : IDisposable
+{
+    private readonly ModelFolder _model;
+    private readonly Tokenizer _tokenizer;
+    private readonly KvCache _cache;
+    private readonly DecoderRunner _runner;
+    private readonly HashSet<int> _eos;
+    private readonly int _chunkSize;
+
+    public TextGenerator(ModelFolder model, Tokenizer tokenizer, int chunkSize = 256)
+    {
+        _model = model;
+        _tokenizer = tokenizer;
+        var c = model.Config;
+        _chunkSize = Math.Min(chunkSize, c.ContextLength);
+        _cache = new KvCache(c.Decoder.NumHiddenLayers, 1, c.Decoder.NumKeyValueHeads, c.ContextLength, c.Decoder.HeadSize);
+        _runner = new DecoderRunner(model.Session, c, _cache, _chunkSize);
+        _eos = [.. c.EosTokenIds, .. tokenizer.EosTokenIds];
+    }
+
+    /// <summary>Prompt token ids: the tokenizer's special tokens, plus BOS in front when the tokenizer names one and did not add it.</summary>
+    public int[] EncodePrompt(string prompt)
+    {
+        var ids = _tokenizer.Encode(prompt, addSpecialTokens: true);
+        return _tokenizer.BosTokenId is { } bos && (ids.Length == 0 || ids[0] != bos) ? [bos, .. ids] : ids;
+    }
+
+    /// <summary>Generates from <paramref name="promptIds"/>; <paramref name="onText"/> receives text as it completes.</summary>
+    public GenerateResult Generate(IReadOnlyList<int> promptIds, GenerateParams p, Action<string>? onText = null)
+    {
+        var context = _model.Config.ContextLength;
+        if (promptIds.Count == 0 || promptIds.Count >= context)
+        {
+            throw new ArgumentException($"the prompt has {promptIds.Count} tokens; it must have between 1 and {context - 1} (the model's context length is {context})");
+        }
+
+        var sampler = new TokenSampler(_runner.VocabSize, p.Seed);
+        var decoder = _tokenizer.CreateStreamDecoder();
+        var text = new System.Text.StringBuilder();
+        var generated = new List<int>();
+        var tokens = new long[_chunkSize];
+        int[] past = [0], valid = [0];
+        var clock = Stopwatch.StartNew();
+
+        // Prefill: the prompt in chunks (batch 1, so each chunk may sit on top of the previous ones).
+        ReadOnlySpan<float> last = default;
+        for (var start = 0; start < promptIds.Count; start += _chunkSize)
+        {
+            var length = Math.Min(_chunkSize, promptIds.Count - start);
+            for (var i = 0; i < length; i++)
+            {
+                tokens[i] = promptIds[start + i];
+            }
+
+            (past[0], valid[0]) = (start, length);
+            var logits = _runner.Run(0, 1, length, tokens.AsSpan(0, length), past, valid);
+            last = logits.Slice((length - 1) * _runner.VocabSize, _runner.VocabSize);
+        }
+
+        var prefillSeconds = clock.Elapsed.TotalSeconds;
+        clock.Restart();
+        var position = promptIds.Count;
+        var maxTokens = Math.Min(p.MaxTokens, context - promptIds.Count);
+        var finish = "length";
+        while (generated.Count < maxTokens)
+        {
+            var next = sampler.Sample(last, p.Temperature, p.TopK, p.TopP);
+            generated.Add(next);
+            if (!p.IgnoreEos && _eos.Contains(next))
+            {
+                finish = "stop";
+                break;
+            }
+
+            var piece = decoder.Append(next);
+            text.Append(piece);
+            if (piece.Length > 0)
+            {
+                onText?.Invoke(piece);
+            }
+
+            if (generated.Count == maxTokens)
+            {
+                break;
+            }
+
+            tokens[0] = next;
+            (past[0], valid[0]) = (position, 1);
+            last = _runner.Run(0, 1, 1, tokens.AsSpan(0, 1), past, valid);
+            position++;
+        }
+
+        var tail = decoder.Flush();
+        text.Append(tail);
+        if (tail.Length > 0)
+        {
+            onText?.Invoke(tail);
+        }
+
+        return new GenerateResult(text.ToString(), generated, promptIds.Count, finish, prefillSeconds, clock.Elapsed.TotalSeconds);
+    }
+
+    public void Dispose()
+    {
+        _runner.Dispose();
+        _cache.Dispose();
+    }
+}
