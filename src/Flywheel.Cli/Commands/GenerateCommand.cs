@@ -37,10 +37,11 @@ internal static class GenerateCommand
         GenerateResult result;
         try
         {
-            result = generator.Generate(ids, parameters, text =>
+            result = generator.Generate(ids, parameters, (_, text) =>
             {
                 input.Out.Write(text);
                 input.Out.Flush();
+                return true;
             });
         }
         catch (ArgumentException e)

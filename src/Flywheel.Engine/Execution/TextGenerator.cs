@@ -61,8 +61,12 @@ public sealed class TextGenerator : IDisposable
         return _tokenizer.BosTokenId is { } bos && (ids.Length == 0 || ids[0] != bos) ? [bos, .. ids] : ids;
     }
 
-    /// <summary>Generates from <paramref name="promptIds"/>; <paramref name="onText"/> receives text as it completes.</summary>
-    public GenerateResult Generate(IReadOnlyList<int> promptIds, GenerateParams p, Action<string>? onText = null)
+    /// <summary>
+    /// Generates from <paramref name="promptIds"/>. <paramref name="onToken"/> receives each token with the text it
+    /// completed (possibly empty) and returns false to stop there (finish reason "stop"); cancellation ends
+    /// the generation with finish reason "abort".
+    /// </summary>
+    public GenerateResult Generate(IReadOnlyList<int> promptIds, GenerateParams p, Func<int, string, bool>? onToken = null, CancellationToken cancellationToken = default)
     {
         var context = _model.Config.ContextLength;
         if (promptIds.Count == 0 || promptIds.Count >= context)
@@ -100,6 +104,12 @@ public sealed class TextGenerator : IDisposable
         var finish = "length";
         while (generated.Count < maxTokens)
         {
+            if (cancellationToken.IsCancellationRequested)
+            {
+                finish = "abort";
+                break;
+            }
+
             var next = sampler.Sample(last, p.Temperature, p.TopK, p.TopP);
             generated.Add(next);
             if (!p.IgnoreEos && _eos.Contains(next))
@@ -110,9 +120,10 @@ public sealed class TextGenerator : IDisposable
 
             var piece = decoder.Append(next);
             text.Append(piece);
-            if (piece.Length > 0)
+            if (onToken is not null && !onToken(next, piece))
             {
-                onText?.Invoke(piece);
+                finish = "stop";
+                break;
             }
 
             if (generated.Count == maxTokens)
@@ -128,9 +139,9 @@ public sealed class TextGenerator : IDisposable
 
         var tail = decoder.Flush();
         text.Append(tail);
-        if (tail.Length > 0)
+        if (tail.Length > 0 && finish != "stop")
         {
-            onText?.Invoke(tail);
+            onToken?.Invoke(-1, tail);
         }
 
         return new GenerateResult(text.ToString(), generated, promptIds.Count, finish, prefillSeconds, clock.Elapsed.TotalSeconds);

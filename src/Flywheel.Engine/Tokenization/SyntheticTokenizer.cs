@@ -174,20 +174,24 @@ public static class SyntheticTokenizer
             }
         }
 
-        // A tiny corpus can run out of pairs before a large vocabulary is full: fill the rest with
-        // merges of existing tokens (byte pairs), so every id below the special tokens exists.
-        for (var a = 'a'; vocab.Count < targetSize && a <= 'z'; a++)
+        // A small corpus runs out of pairs long before a large vocabulary is full: fill the rest with
+        // merges of two byte tokens, so every id below the special tokens exists.
+        for (var a = 0; vocab.Count < targetSize && a < 256; a++)
         {
             for (var b = 0; vocab.Count < targetSize && b < 256; b++)
             {
-                var right = ByteLevel.ByteToChar[b].ToString();
-                var merged = a + right;
-                if (known.Add(merged))
+                var (left, right) = (ByteLevel.ByteToChar[a].ToString(), ByteLevel.ByteToChar[b].ToString());
+                if (known.Add(left + right))
                 {
-                    merges.Add((a.ToString(), right));
-                    vocab.Add(merged);
+                    merges.Add((left, right));
+                    vocab.Add(left + right);
                 }
             }
+        }
+
+        if (vocab.Count < targetSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(targetSize), $"the synthetic tokenizer supports at most {vocab.Count + SpecialTokens.Length} tokens");
         }
 
         return merges;

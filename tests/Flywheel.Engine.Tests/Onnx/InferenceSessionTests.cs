@@ -130,7 +130,8 @@ public sealed class InferenceSessionTests
         {
             for (var i = 0; i < sessions; i++)
             {
-                using var s = new InferenceSession(model);
+                using var options = new SessionOptions { IntraOpThreadCount = 1 };
+                using var s = new InferenceSession(model, options);
                 using var x = OrtValue.CreateTensor(data, [1, 3]);
                 foreach (var o in s.Run(["x"], [x], ["y", "z"]))
                 {
