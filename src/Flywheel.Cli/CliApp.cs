@@ -11,9 +11,11 @@ internal static class CliApp
 
     private static readonly Command[] Commands =
     [
-        MakeModelCommand.Definition,
+        ServeCommand.Definition,
         GenerateCommand.Definition,
+        MakeModelCommand.Definition,
         TokenizeCommand.Definition,
+        LoadGenCliCommand.Definition,
     ];
 
     public static int Run(string[] args) => Run(args, Console.Out, Console.Error);
@@ -35,7 +37,7 @@ internal static class CliApp
         }
 
         var rest = args[1..];
-        if (rest.Contains("--help") || rest.Contains("-h"))
+        if ((rest.Contains("--help") || rest.Contains("-h")) && command.Name != "loadgen")
         {
             stdout.WriteLine(command.Usage);
             return 0;

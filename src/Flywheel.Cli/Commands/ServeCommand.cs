@@ -1,0 +1,68 @@
+using Flywheel.Models.Building;
+using Flywheel.Server.Hosting;
+using Flywheel.Tokenization;
+
+namespace Flywheel.Cli;
+
+/// <summary><c>flywheel serve</c>: the OpenAI-compatible server over a model folder (or the built-in demo model).</summary>
+internal static class ServeCommand
+{
+    public static readonly CliApp.Command Definition = new(
+        "serve",
+        "serve a model over the OpenAI-compatible REST API",
+        "usage: flywheel serve [--model DIR] [--host 127.0.0.1] [--port 8000] [--threads N] [--queue N]\n" +
+        "  without --model, serves a small built-in demo model (built once into the cache)",
+        Run);
+
+    private static int Run(CliApp.CommandArgsInput input)
+    {
+        var args = CommandArgs.Parse(input.Args);
+        var modelDir = args.String("model");
+        var options = new ServerOptions
+        {
+            Host = args.String("host") ?? "127.0.0.1",
+            Port = args.Int("port", 0, 65535) ?? 8000,
+            Output = input.Out,
+        };
+        var threads = args.Int("threads", 0, 1024);
+        var queue = args.Int("queue", 1, 1 << 20) ?? 64;
+        args.EnsureAllUsed();
+        try
+        {
+            options.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
+        }
+
+        modelDir ??= DemoModel(input.Error);
+        using var model = GenerateCommand.OpenModel(modelDir, threads);
+        var tokenizer = TokenizeCommand.LoadTokenizer(model.TokenizerPath);
+        using var backend = new SequentialBackend(model, tokenizer, queue);
+        return FlywheelServer.RunAsync(options, backend).GetAwaiter().GetResult();
+    }
+
+    /// <summary>The built-in demo model: the tiny preset with a 2,000-token synthetic tokenizer, built once into the cache.</summary>
+    internal static string DemoModel(TextWriter log)
+    {
+        var cache = Environment.GetEnvironmentVariable("FLYWHEEL_CACHE") is { Length: > 0 } c ? c
+            : Path.Combine(Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } x ? x
+                : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"), "flywheel");
+        var dir = Path.Combine(cache, "models", "flywheel-demo");
+        if (!File.Exists(Path.Combine(dir, "genai_config.json")))
+        {
+            log.WriteLine($"building the demo model into {dir} (once)");
+            var staging = dir + ".tmp-" + Environment.ProcessId;
+            ModelFolderWriter.Write(staging, ModelBuilderOptions.Tiny with { VocabSize = 2000, ContextLength = 1024 }, null, SyntheticTokenizer.Write);
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+
+            Directory.Move(staging, dir);
+        }
+
+        return dir;
+    }
+}

@@ -1,0 +1,90 @@
+using System.Text.Json;
+using Flywheel.Cli;
+
+namespace Flywheel.Cli.Tests;
+
+public sealed class CliTests
+{
+    private static (int Code, string Out, string Err) Run(params string[] args)
+    {
+        var (stdout, stderr) = (new StringWriter(), new StringWriter());
+        var code = CliApp.Run(args, stdout, stderr);
+        return (code, stdout.ToString(), stderr.ToString());
+    }
+
+    private static readonly Lazy<string> Model = new(() =>
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", "cli-" + Environment.ProcessId);
+        var (code, _, err) = Run("make-model", "--preset", "tiny", "--out", dir, "--vocab", "400", "--seed", "7");
+        Assert.True(code == 0, err);
+        return dir;
+    });
+
+    [Theory]
+    [InlineData("frobnicate")]
+    [InlineData("generate", "--model")]
+    [InlineData("generate", "--prompt", "x")]
+    [InlineData("generate", "--model", "m", "--prompt", "x", "--max-tokens", "zero")]
+    [InlineData("generate", "--model", "m", "--prompt", "x", "--temprature", "1")]
+    [InlineData("make-model", "--preset", "huge", "--out", "x")]
+    [InlineData("make-model", "--out", "x", "--hidden", "63")]
+    [InlineData("tokenize", "--tokenizer", "t.json")]
+    [InlineData("serve", "--port", "70000")]
+    public void BadArgumentsPrintUsageAndExit2(params string[] args)
+    {
+        var (code, _, err) = Run(args);
+        Assert.Equal(2, code);
+        Assert.Contains("usage:", err);
+        Assert.DoesNotContain("   at ", err);
+    }
+
+    [Fact]
+    public void NoArgumentsListsCommands()
+    {
+        var (code, _, err) = Run();
+        Assert.Equal(2, code);
+        foreach (var command in new[] { "serve", "generate", "make-model", "tokenize", "loadgen" })
+        {
+            Assert.Contains(command, err);
+        }
+    }
+
+    [Fact]
+    public void MissingModelFolderIsAClearError()
+    {
+        var (code, _, err) = Run("generate", "--model", "/nonexistent/model", "--prompt", "hi");
+        Assert.Equal(1, code);
+        Assert.Contains("model folder not found", err);
+    }
+
+    [Fact]
+    public void MakeModelThenGenerateIsDeterministicForASeed()
+    {
+        string[] sampled = ["generate", "--model", Model.Value, "--prompt", "The engine", "--max-tokens", "12", "--temperature", "0.8", "--top-k", "50", "--seed", "42", "--ignore-eos"];
+        var first = Run(sampled);
+        var second = Run(sampled);
+        Assert.Equal(0, first.Code);
+        Assert.Equal(first.Out, second.Out);
+        Assert.Contains("completion_tokens=12", first.Err);
+        Assert.Contains("finish_reason=length", first.Err);
+
+        var greedy = Run("generate", "--model", Model.Value, "--prompt", "The engine", "--max-tokens", "12", "--ignore-eos");
+        Assert.Equal(greedy.Out, Run("generate", "--model", Model.Value, "--prompt", "The engine", "--max-tokens", "12", "--ignore-eos").Out);
+        string[] otherSeed = [.. sampled[..^2], "43", "--ignore-eos"];
+        Assert.NotEqual(first.Out, Run(otherSeed).Out);
+    }
+
+    [Fact]
+    public void TokenizePrintsAJsonArray()
+    {
+        var tokenizer = Path.Combine(Model.Value, "tokenizer.json");
+        var (code, stdout, _) = Run("tokenize", "--tokenizer", tokenizer, "--text", "hello world");
+        Assert.Equal(0, code);
+        var ids = JsonSerializer.Deserialize<int[]>(stdout)!;
+        Assert.NotEmpty(ids);
+        Assert.All(ids, id => Assert.InRange(id, 0, 399));
+        var file = Path.Combine(Path.GetTempPath(), $"flywheel-text-{Guid.NewGuid():N}.txt");
+        File.WriteAllText(file, "hello world");
+        Assert.Equal(stdout, Run("tokenize", "--tokenizer", tokenizer, "--text-file", file).Out);
+    }
+}

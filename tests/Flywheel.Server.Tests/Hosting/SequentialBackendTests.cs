@@ -1,0 +1,88 @@
+using System.Net;
+using System.Text.Json;
+using Flywheel.Models;
+using Flywheel.Models.Building;
+using Flywheel.Server.Hosting;
+using Flywheel.Tokenization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Logging;
+
+namespace Flywheel.Server.Tests.Hosting;
+
+/// <summary>The real path: Kestrel on 127.0.0.1, the sequential backend, ONNX Runtime and a tiny built model.</summary>
+public sealed class SequentialBackendTests : IAsyncLifetime
+{
+    private ModelFolder _model = null!;
+    private SequentialBackend _backend = null!;
+    private WebApplication _app = null!;
+    private HttpClient _client = null!;
+    private Tokenizer _tokenizer = null!;
+
+    public async Task InitializeAsync()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", "server-tiny-" + Environment.ProcessId);
+        ModelFolderWriter.Write(dir, ModelBuilderOptions.Tiny with { VocabSize = 600 }, null, SyntheticTokenizer.Write);
+        _model = ModelFolder.Open(dir);
+        _tokenizer = Tokenizer.Load(_model.TokenizerPath);
+        _backend = new SequentialBackend(_model, _tokenizer);
+        _app = FlywheelServer.Build(new ServerOptions { Port = 0, Output = TextWriter.Null, ConfigureLogging = l => l.ClearProviders() }, _backend);
+        await _app.StartAsync();
+        _client = new HttpClient { BaseAddress = FlywheelServer.ListeningUris(_app).Single(), Timeout = TimeSpan.FromSeconds(60) };
+    }
+
+    public async Task DisposeAsync()
+    {
+        _client.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        _backend.Dispose();
+        _model.Dispose();
+    }
+
+    private async Task<(HttpStatusCode Status, JsonElement Body)> PostAsync(string path, string json)
+    {
+        using var response = await _client.PostAsync(path, new StringContent(json, System.Text.Encoding.UTF8, "application/json"));
+        return (response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
+    }
+
+    [Fact]
+    public async Task ChatCompletionCountsTheTemplatedPromptAndGeneratesMaxTokens()
+    {
+        var model = _model.Name;
+        var (status, body) = await PostAsync("/v1/chat/completions", $$"""{"model":"{{model}}","messages":[{"role":"user","content":"Hello there"}],"max_tokens":7,"ignore_eos":true}""");
+        Assert.Equal(HttpStatusCode.OK, status);
+        var usage = body.GetProperty("usage");
+        var rendered = "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHello there<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n";
+        Assert.Equal(_tokenizer.Encode(rendered).Length, usage.GetProperty("prompt_tokens").GetInt32());
+        Assert.Equal(7, usage.GetProperty("completion_tokens").GetInt32());
+        Assert.Equal("length", body.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+    }
+
+    [Fact]
+    public async Task SeededCompletionsAreReproducibleAndGreedyMatchesTheGenerator()
+    {
+        var model = _model.Name;
+        var request = $$"""{"model":"{{model}}","prompt":"The engine runs","max_tokens":10,"temperature":0.9,"seed":5,"ignore_eos":true}""";
+        var first = (await PostAsync("/v1/completions", request)).Body.GetProperty("choices")[0].GetProperty("text").GetString();
+        var second = (await PostAsync("/v1/completions", request)).Body.GetProperty("choices")[0].GetProperty("text").GetString();
+        Assert.Equal(first, second);
+
+        var greedy = (await PostAsync("/v1/completions", $$"""{"model":"{{model}}","prompt":"The engine runs","max_tokens":10,"temperature":0,"ignore_eos":true}""")).Body;
+        using var generator = new Flywheel.Execution.TextGenerator(_model, _tokenizer);
+        var expected = generator.Generate(generator.EncodePrompt("The engine runs"), new Flywheel.Execution.GenerateParams { MaxTokens = 10, IgnoreEos = true });
+        Assert.Equal(expected.Text, greedy.GetProperty("choices")[0].GetProperty("text").GetString());
+    }
+
+    [Fact]
+    public async Task OverlongPromptAndUnsupportedOptionsAre400()
+    {
+        var model = _model.Name;
+        var longPrompt = string.Join(" ", Enumerable.Repeat("token", 2000));
+        var (status, body) = await PostAsync("/v1/completions", $$"""{"model":"{{model}}","prompt":"{{longPrompt}}"}""");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("context_length_exceeded", body.GetProperty("error").GetProperty("code").GetString());
+        (status, body) = await PostAsync("/v1/completions", $$"""{"model":"{{model}}","prompt":"x","frequency_penalty":0.5}""");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("frequency_penalty", body.GetProperty("error").GetProperty("param").GetString());
+    }
+}
