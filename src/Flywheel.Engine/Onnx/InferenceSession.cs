@@ -102,6 +102,9 @@ public sealed unsafe class InferenceSession : IDisposable
         }
     }
 
+    /// <summary>An IoBinding for this session (dispose it before the session).</summary>
+    public IoBinding CreateIoBinding() => new(this);
+
     public void Dispose() => _handle.Dispose();
 
     private List<TensorInfo> ReadInfos(bool isInput)

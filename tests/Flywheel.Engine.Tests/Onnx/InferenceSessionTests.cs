@@ -68,6 +68,29 @@ public sealed class InferenceSessionTests
     }
 
     [Fact]
+    public void IoBindingWritesIntoBoundOutputs()
+    {
+        using var session = new InferenceSession(AddMatMulModel());
+        using var binding = session.CreateIoBinding();
+        var xs = new float[] { 1, 2, 3 };
+        var ys = new float[3];
+        using var x = OrtValue.CreateTensor(xs, [1, 3]);
+        using var y = OrtValue.CreateTensor(ys, [1, 3]);
+        binding.BindInput("x", x);
+        binding.BindOutput("y", y);
+        binding.Run();
+        Assert.Equal([2f, 4f, 6f], ys);
+        xs[2] = 10;
+        binding.Run();
+        Assert.Equal(13f, ys[2]);
+        var bound = binding.GetBoundOutputValues();
+        Assert.Equal([2f, 4f, 13f], Assert.Single(bound).GetTensorData<float>().ToArray());
+        bound[0].Dispose();
+        binding.ClearBoundOutputs();
+        Assert.Throws<OrtException>(() => binding.BindInput("nope", x));
+    }
+
+    [Fact]
     public void OrtErrorsSurfaceWithOrtsMessage()
     {
         var missing = Assert.Throws<OrtException>(() => new InferenceSession("/nonexistent/model.onnx"));
