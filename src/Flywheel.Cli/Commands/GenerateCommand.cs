@@ -1,6 +1,7 @@
 using Flywheel.Execution;
 using Flywheel.Models;
 using Flywheel.Onnx;
+using Flywheel.Sampling;
 
 namespace Flywheel.Cli;
 
@@ -10,7 +11,7 @@ internal static class GenerateCommand
     public static readonly CliApp.Command Definition = new(
         "generate",
         "generate text for one prompt",
-        "usage: flywheel generate --model DIR --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S] [--ignore-eos] [--threads N]",
+        "usage: flywheel generate --model DIR --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repetition-penalty R] [--seed S] [--ignore-eos] [--threads N]",
         Run);
 
     private static int Run(CliApp.CommandArgsInput input)
@@ -21,10 +22,15 @@ internal static class GenerateCommand
         var parameters = new GenerateParams
         {
             MaxTokens = args.Int("max-tokens", 1, 1 << 20) ?? 64,
-            Temperature = args.Double("temperature", 0, 100) ?? 0,
-            TopK = args.Int("top-k", 0, int.MaxValue) ?? 0,
-            TopP = args.Double("top-p", 1e-9, 1) ?? 1,
-            Seed = args.Int("seed"),
+            Sampling = new SamplingParams
+            {
+                Temperature = args.Double("temperature", 0, 100) ?? 0,
+                TopK = args.Int("top-k", 0, int.MaxValue) ?? 0,
+                TopP = args.Double("top-p", 1e-9, 1) ?? 1,
+                MinP = args.Double("min-p", 0, 1) ?? 0,
+                RepetitionPenalty = args.Double("repetition-penalty", 1e-6, 100) ?? 1,
+                Seed = args.Int("seed"),
+            },
             IgnoreEos = args.Flag("ignore-eos"),
         };
         var threads = args.Int("threads", 0, 1024);

@@ -10,21 +10,15 @@ public sealed record GenerateParams
 {
     public int MaxTokens { get; init; } = 64;
 
-    /// <summary>0 = greedy.</summary>
-    public double Temperature { get; init; }
-
-    public int TopK { get; init; }
-
-    public double TopP { get; init; } = 1.0;
-
-    public long? Seed { get; init; }
+    /// <summary>How tokens are picked (greedy by default).</summary>
+    public SamplingParams Sampling { get; init; } = new();
 
     /// <summary>Keep going past end-of-sequence tokens (benchmarks).</summary>
     public bool IgnoreEos { get; init; }
 }
 
 /// <summary>What one generation produced, with its timings.</summary>
-public sealed record GenerateResult(string Text, IReadOnlyList<int> TokenIds, int PromptTokenCount, string FinishReason, double PrefillSeconds, double DecodeSeconds)
+public sealed record GenerateResult(string Text, IReadOnlyList<int> TokenIds, IReadOnlyList<SampledToken> Tokens, int PromptTokenCount, string FinishReason, double PrefillSeconds, double DecodeSeconds)
 {
     /// <summary>Decode speed: tokens after the first, per second of decode time.</summary>
     public double DecodeTokensPerSecond => TokenIds.Count > 1 && DecodeSeconds > 0 ? (TokenIds.Count - 1) / DecodeSeconds : 0;
@@ -63,10 +57,10 @@ public sealed class TextGenerator : IDisposable
 
     /// <summary>
     /// Generates from <paramref name="promptIds"/>. <paramref name="onToken"/> receives each token with the text it
-    /// completed (possibly empty) and returns false to stop there (finish reason "stop"); cancellation ends
-    /// the generation with finish reason "abort".
+    /// completed (possibly empty) and returns false to stop there (finish reason "stop"); after the last token
+    /// it may receive held-back text with a token id of -1. Cancellation ends the generation with finish reason "abort".
     /// </summary>
-    public GenerateResult Generate(IReadOnlyList<int> promptIds, GenerateParams p, Func<int, string, bool>? onToken = null, CancellationToken cancellationToken = default)
+    public GenerateResult Generate(IReadOnlyList<int> promptIds, GenerateParams p, Func<SampledToken, string, bool>? onToken = null, CancellationToken cancellationToken = default)
     {
         var context = _model.Config.ContextLength;
         if (promptIds.Count == 0 || promptIds.Count >= context)
@@ -74,7 +68,8 @@ public sealed class TextGenerator : IDisposable
             throw new ArgumentException($"the prompt has {promptIds.Count} tokens; it must have between 1 and {context - 1} (the model's context length is {context})");
         }
 
-        var sampler = new TokenSampler(_runner.VocabSize, p.Seed);
+        var sampler = new TokenSampler(_runner.VocabSize, p.Sampling, promptIds);
+        var sampled = new List<SampledToken>();
         var decoder = _tokenizer.CreateStreamDecoder();
         var text = new System.Text.StringBuilder();
         var generated = new List<int>();
@@ -110,8 +105,10 @@ public sealed class TextGenerator : IDisposable
                 break;
             }
 
-            var next = sampler.Sample(last, p.Temperature, p.TopK, p.TopP);
+            var token = sampler.Sample(last);
+            var next = token.Id;
             generated.Add(next);
+            sampled.Add(token);
             if (!p.IgnoreEos && _eos.Contains(next))
             {
                 finish = "stop";
@@ -120,7 +117,7 @@ public sealed class TextGenerator : IDisposable
 
             var piece = decoder.Append(next);
             text.Append(piece);
-            if (onToken is not null && !onToken(next, piece))
+            if (onToken is not null && !onToken(token, piece))
             {
                 finish = "stop";
                 break;
@@ -141,10 +138,10 @@ public sealed class TextGenerator : IDisposable
         text.Append(tail);
         if (tail.Length > 0 && finish != "stop")
         {
-            onToken?.Invoke(-1, tail);
+            onToken?.Invoke(new SampledToken(-1, 0, null), tail);
         }
 
-        return new GenerateResult(text.ToString(), generated, promptIds.Count, finish, prefillSeconds, clock.Elapsed.TotalSeconds);
+        return new GenerateResult(text.ToString(), generated, sampled, promptIds.Count, finish, prefillSeconds, clock.Elapsed.TotalSeconds);
     }
 
     public void Dispose()

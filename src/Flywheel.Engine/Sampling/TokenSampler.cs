@@ -1,30 +1,51 @@
 namespace Flywheel.Sampling;
 
 /// <summary>
-/// Picks the next token from one row of logits: greedy when temperature is 0, else temperature,
-/// top-k and top-p over a softmax, drawn from a per-sequence seeded random stream (same seed, same
-/// draws, whatever else runs). Scratch buffers are allocated once per vocabulary size.
+/// Picks the next token of one sequence from its row of logits: repetition / presence / frequency
+/// penalties on the sequence's own history, then greedy (temperature 0) or temperature, top-k, top-p
+/// and min-p over a softmax, drawn from the sequence's own seeded random stream, so the same seed gives
+/// the same tokens whatever else runs. Scratch buffers are allocated once per sequence; sampling a token
+/// allocates nothing unless log probabilities were asked for.
 /// </summary>
 public sealed class TokenSampler
 {
+    private readonly SamplingParams _params;
     private readonly Random _random;
-    private readonly float[] _probabilities;
-    private readonly int[] _order;
+    private readonly float[] _logits;          // [vocab] penalized logits
+    private readonly float[] _probabilities;   // [vocab]
+    private readonly int[] _order;             // [vocab] candidate ids, best first
+    private readonly int[] _generatedCount;    // [vocab] times each token was generated
+    private readonly bool[] _seen;             // [vocab] token appeared in prompt or output
+    private readonly Comparison<int> _byProbability;
 
-    public TokenSampler(int vocabSize, long? seed)
+    public TokenSampler(int vocabSize, SamplingParams parameters, IEnumerable<int>? promptIds = null)
     {
-        _random = seed is { } s ? new Random(unchecked((int)(s ^ (s >> 32)))) : new Random();
+        _params = parameters;
+        _random = parameters.Seed is { } s ? new Random(unchecked((int)(s ^ (s >> 32)))) : new Random();
+        _logits = new float[vocabSize];
         _probabilities = new float[vocabSize];
         _order = new int[vocabSize];
+        _generatedCount = new int[vocabSize];
+        _seen = new bool[vocabSize];
+        foreach (var id in promptIds ?? [])
+        {
+            if ((uint)id < (uint)vocabSize)
+            {
+                _seen[id] = true;
+            }
+        }
+
+        var probabilities = _probabilities;
+        _byProbability = (a, b) => probabilities[b] != probabilities[a] ? probabilities[b].CompareTo(probabilities[a]) : a.CompareTo(b);
     }
 
-    /// <summary>Index of the largest logit (the lowest index among ties).</summary>
-    public static int Argmax(ReadOnlySpan<float> logits)
+    /// <summary>Index of the largest value (the lowest index among ties).</summary>
+    public static int Argmax(ReadOnlySpan<float> values)
     {
         var best = 0;
-        for (var i = 1; i < logits.Length; i++)
+        for (var i = 1; i < values.Length; i++)
         {
-            if (logits[i] > logits[best])
+            if (values[i] > values[best])
             {
                 best = i;
             }
@@ -33,44 +54,88 @@ public sealed class TokenSampler
         return best;
     }
 
-    /// <param name="topK">0 = no limit.</param>
-    /// <param name="topP">1 = no limit.</param>
-    public int Sample(ReadOnlySpan<float> logits, double temperature, int topK, double topP)
+    /// <summary>Samples the next token from <paramref name="rawLogits"/> [vocab] and records it in the history.</summary>
+    public SampledToken Sample(ReadOnlySpan<float> rawLogits)
     {
-        if (temperature <= 0)
+        var p = _params;
+        var n = _logits.Length;
+        rawLogits[..n].CopyTo(_logits);
+        ApplyPenalties();
+
+        var chosen = p.Temperature <= 0 ? Argmax(_logits) : Draw(p);
+        var result = p.TopLogprobs is { } top ? WithLogprobs(chosen, top) : new SampledToken(chosen, 0, null);
+        _generatedCount[chosen]++;
+        _seen[chosen] = true;
+        return result;
+    }
+
+    private void ApplyPenalties()
+    {
+        var p = _params;
+        if (p.RepetitionPenalty == 1 && p.PresencePenalty == 0 && p.FrequencyPenalty == 0)
         {
-            return Argmax(logits);
+            return;
         }
 
-        var n = logits.Length;
-        var max = logits[Argmax(logits)];
+        var r = (float)p.RepetitionPenalty;
+        for (var i = 0; i < _logits.Length; i++)
+        {
+            if (_seen[i] && r != 1)
+            {
+                _logits[i] = _logits[i] > 0 ? _logits[i] / r : _logits[i] * r;
+            }
+
+            var count = _generatedCount[i];
+            if (count > 0)
+            {
+                _logits[i] -= (float)(p.PresencePenalty + (p.FrequencyPenalty * count));
+            }
+        }
+    }
+
+    private int Draw(SamplingParams p)
+    {
+        var n = _logits.Length;
+        var max = _logits[Argmax(_logits)];
+        var inverseTemperature = 1 / p.Temperature;
         var sum = 0.0;
         for (var i = 0; i < n; i++)
         {
-            _probabilities[i] = MathF.Exp((float)((logits[i] - max) / temperature));
+            _probabilities[i] = MathF.Exp((float)((_logits[i] - max) * inverseTemperature));
             sum += _probabilities[i];
             _order[i] = i;
         }
 
         var candidates = n;
-        if (topK > 0 && topK < n || topP < 1)
+        if ((p.TopK > 0 && p.TopK < n) || p.TopP < 1 || p.MinP > 0)
         {
-            // Sort candidates by probability, descending (ties by id for determinism).
-            var probs = _probabilities;
-            Array.Sort(_order, 0, n, Comparer<int>.Create((a, b) => probs[b] != probs[a] ? probs[b].CompareTo(probs[a]) : a.CompareTo(b)));
-            if (topK > 0)
+            Array.Sort(_order, 0, n, Comparer<int>.Create(_byProbability));
+            if (p.TopK > 0)
             {
-                candidates = Math.Min(candidates, topK);
+                candidates = Math.Min(candidates, p.TopK);
             }
 
-            if (topP < 1)
+            if (p.MinP > 0)
+            {
+                // The best token has probability 1/sum here (its weight is exp(0) = 1).
+                var floor = p.MinP * _probabilities[_order[0]];
+                var kept = 1;
+                while (kept < candidates && _probabilities[_order[kept]] >= floor)
+                {
+                    kept++;
+                }
+
+                candidates = kept;
+            }
+
+            if (p.TopP < 1)
             {
                 var cumulative = 0.0;
                 var kept = 0;
                 while (kept < candidates)
                 {
                     cumulative += _probabilities[_order[kept++]] / sum;
-                    if (cumulative >= topP)
+                    if (cumulative >= p.TopP)
                     {
                         break;
                     }
@@ -97,5 +162,44 @@ public sealed class TokenSampler
         }
 
         return _order[candidates - 1];
+    }
+
+    /// <summary>Log-softmax of the penalized logits (before temperature): the chosen token's and the top N.</summary>
+    private SampledToken WithLogprobs(int chosen, int top)
+    {
+        var max = _logits[Argmax(_logits)];
+        var sum = 0.0;
+        foreach (var v in _logits)
+        {
+            sum += Math.Exp(v - max);
+        }
+
+        var logSum = (float)(max + Math.Log(sum));
+        var best = new (int Id, float Logprob)[Math.Min(top, _logits.Length)];
+        var filled = 0;
+        for (var i = 0; i < _logits.Length; i++)
+        {
+            var lp = _logits[i] - logSum;
+            if (filled < best.Length)
+            {
+                best[filled++] = (i, lp);
+            }
+            else if (best.Length > 0 && lp > best[^1].Logprob)
+            {
+                best[^1] = (i, lp);
+            }
+            else
+            {
+                continue;
+            }
+
+            // Keep best sorted, descending (insertion step).
+            for (var k = filled - 1; k > 0 && best[k].Logprob > best[k - 1].Logprob; k--)
+            {
+                (best[k], best[k - 1]) = (best[k - 1], best[k]);
+            }
+        }
+
+        return new SampledToken(chosen, _logits[chosen] - logSum, best);
     }
 }

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Flywheel.Execution;
 using Flywheel.Models;
+using Flywheel.Sampling;
 using Flywheel.Server.OpenAi;
 using Flywheel.Templates;
 using Flywheel.Tokenization;
@@ -10,8 +11,9 @@ namespace Flywheel.Server.Hosting;
 
 /// <summary>
 /// Serves a model folder one request at a time on a dedicated thread (the <c>sequential</c> policy): requests
-/// wait in a bounded queue (full => 429) and run to completion in order. Supports temperature, top_k,
-/// top_p, seed, max_tokens, stop and ignore_eos; refuses options it cannot honour (400) rather than ignoring them.
+/// wait in a bounded queue (full => 429) and run to completion in order. Supports every sampling option
+/// of the API (temperature, top_k, top_p, min_p, penalties, seed, logprobs), max_tokens, stop and ignore_eos;
+/// refuses response_format other than text (400) until structured output lands, rather than ignoring it.
 /// </summary>
 public sealed class SequentialBackend : IGenerationBackend, IDisposable
 {
@@ -92,11 +94,6 @@ public sealed class SequentialBackend : IGenerationBackend, IDisposable
         static void Refuse(bool asked, string param) =>
             _ = asked ? throw OpenAiError.BadRequest($"'{param}' is not supported by the sequential engine yet.", param) : 0;
 
-        Refuse(r.MinP > 0, "min_p");
-        Refuse(r.PresencePenalty != 0, "presence_penalty");
-        Refuse(r.FrequencyPenalty != 0, "frequency_penalty");
-        Refuse(r.RepetitionPenalty != 1, "repetition_penalty");
-        Refuse(r.TopLogprobs is not null, r.IsChat ? "logprobs" : "logprobs");
         Refuse(r.ResponseFormat.Kind != ResponseFormatKind.Text, "response_format");
     }
 
@@ -129,21 +126,29 @@ public sealed class SequentialBackend : IGenerationBackend, IDisposable
                 new GenerateParams
                 {
                     MaxTokens = job.MaxNewTokens,
-                    Temperature = request.Temperature,
-                    TopK = request.TopK,
-                    TopP = request.TopP,
-                    Seed = request.Seed,
                     IgnoreEos = request.IgnoreEos,
+                    Sampling = new SamplingParams
+                    {
+                        Temperature = request.Temperature,
+                        TopK = request.TopK,
+                        TopP = request.TopP,
+                        MinP = request.MinP,
+                        PresencePenalty = request.PresencePenalty,
+                        FrequencyPenalty = request.FrequencyPenalty,
+                        RepetitionPenalty = request.RepetitionPenalty,
+                        Seed = request.Seed,
+                        TopLogprobs = request.TopLogprobs,
+                    },
                 },
-                (id, text) =>
+                (token, text) =>
                 {
                     var released = filter.Push(text);
-                    if (id >= 0)
+                    if (token.Id >= 0)
                     {
                         count++;
                     }
 
-                    var tokens = id >= 0 ? new[] { new GeneratedToken(id, _tokenizer.Decode([id])) } : [];
+                    var tokens = token.Id >= 0 ? new[] { ToGenerated(token, request.TopLogprobs is not null) } : [];
                     if (released.Length > 0 || tokens.Length > 0)
                     {
                         job.Output.TryWrite(new TextDelta(released, tokens));
@@ -176,6 +181,12 @@ public sealed class SequentialBackend : IGenerationBackend, IDisposable
             job.Output.TryComplete();
         }
     }
+
+    private GeneratedToken ToGenerated(SampledToken token, bool withLogprobs) =>
+        withLogprobs
+            ? new GeneratedToken(token.Id, _tokenizer.Decode([token.Id]), token.Logprob,
+                token.TopLogprobs!.Select(t => new TokenCandidate(t.Id, _tokenizer.Decode([t.Id]), t.Logprob)).ToList())
+            : new GeneratedToken(token.Id, _tokenizer.Decode([token.Id]));
 
     private sealed record Job(int[] PromptIds, int MaxNewTokens, ApiRequest Request, ChannelWriter<GenerationUpdate> Output, CancellationToken Cancellation);
 }

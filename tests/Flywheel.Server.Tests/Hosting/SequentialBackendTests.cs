@@ -74,15 +74,66 @@ public sealed class SequentialBackendTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task OverlongPromptAndUnsupportedOptionsAre400()
+    public async Task ChatLogprobsAndPenaltiesAreHonoured()
+    {
+        var model = _model.Name;
+        var (status, body) = await PostAsync("/v1/chat/completions",
+            $$"""{"model":"{{model}}","messages":[{"role":"user","content":"hi"}],"max_tokens":5,"ignore_eos":true,"logprobs":true,"top_logprobs":3,"presence_penalty":1.5,"min_p":0.01,"temperature":0.7,"seed":1}""");
+        Assert.Equal(HttpStatusCode.OK, status);
+        var content = body.GetProperty("choices")[0].GetProperty("logprobs").GetProperty("content");
+        Assert.Equal(5, content.GetArrayLength());
+        foreach (var token in content.EnumerateArray())
+        {
+            var top = token.GetProperty("top_logprobs");
+            Assert.Equal(3, top.GetArrayLength());
+            Assert.True(token.GetProperty("logprob").GetDouble() <= 0);
+            Assert.True(top[0].GetProperty("logprob").GetDouble() >= top[2].GetProperty("logprob").GetDouble());
+        }
+    }
+
+    [Fact]
+    public async Task OverlongPromptAndUnsupportedResponseFormatAre400()
     {
         var model = _model.Name;
         var longPrompt = string.Join(" ", Enumerable.Repeat("token", 2000));
         var (status, body) = await PostAsync("/v1/completions", $$"""{"model":"{{model}}","prompt":"{{longPrompt}}"}""");
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Equal("context_length_exceeded", body.GetProperty("error").GetProperty("code").GetString());
-        (status, body) = await PostAsync("/v1/completions", $$"""{"model":"{{model}}","prompt":"x","frequency_penalty":0.5}""");
+        (status, body) = await PostAsync("/v1/completions", $$$"""{"model":"{{{model}}}","prompt":"x","response_format":{"type":"json_object"}}""");
         Assert.Equal(HttpStatusCode.BadRequest, status);
-        Assert.Equal("frequency_penalty", body.GetProperty("error").GetProperty("param").GetString());
+        Assert.Equal("response_format", body.GetProperty("error").GetProperty("param").GetString());
+    }
+}
+
+/// <summary>Many concurrent streams over the real model: every one completes with its own output.</summary>
+public sealed class SequentialBackendConcurrencyTests
+{
+    [Fact]
+    public async Task TwoHundredConcurrentStreamsGetTheirOwnOutputs()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", "server-conc-" + Environment.ProcessId);
+        ModelFolderWriter.Write(dir, ModelBuilderOptions.Tiny with { VocabSize = 600 }, null, SyntheticTokenizer.Write);
+        using var model = ModelFolder.Open(dir);
+        var tokenizer = Tokenizer.Load(model.TokenizerPath);
+        using var backend = new SequentialBackend(model, tokenizer, queueCapacity: 256);
+        await using var app = FlywheelServer.Build(new ServerOptions { Port = 0, Output = TextWriter.Null, ConfigureLogging = l => l.ClearProviders() }, backend);
+        await app.StartAsync();
+        using var client = new HttpClient { BaseAddress = FlywheelServer.ListeningUris(app).Single(), Timeout = TimeSpan.FromSeconds(120) };
+
+        // Expected: what the single-request generator produces for each prompt, greedily.
+        var prompts = Enumerable.Range(0, 200).Select(i => $"request number {i} says {i * 7919 % 1000}").ToArray();
+        using var generator = new Flywheel.Execution.TextGenerator(model, tokenizer);
+        var expected = prompts.Select(p => generator.Generate(generator.EncodePrompt(p), new Flywheel.Execution.GenerateParams { MaxTokens = 6, IgnoreEos = true }).Text).ToArray();
+
+        var results = await Task.WhenAll(prompts.Select(async prompt =>
+        {
+            var body = $$"""{"model":"{{model.Name}}","prompt":{{JsonSerializer.Serialize(prompt)}},"max_tokens":6,"temperature":0,"ignore_eos":true,"stream":true}""";
+            using var response = await client.PostAsync("/v1/completions", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var chunks = Sse.Parse(await response.Content.ReadAsStringAsync());
+            return string.Concat(chunks.SelectMany(c => c.GetProperty("choices").EnumerateArray()).Select(c => c.GetProperty("text").GetString()));
+        }));
+        Assert.Equal(expected, results);
+        Assert.True(expected.Distinct().Count() > 100, "prompts should lead to different outputs");
     }
 }
