@@ -68,7 +68,7 @@ public sealed unsafe class DecoderRunner : IDisposable
     /// positions pastLengths[r] onward; <paramref name="validLengths"/>[r] (≤ S) says how many of them are real
     /// (the rest is right padding, allowed only for first chunks). Returns logits [rows, S, vocab], valid until the next Run.
     /// </summary>
-    public ReadOnlySpan<float> Run(int firstSlot, int rowCount, int sequenceLength, ReadOnlySpan<long> tokenIds, ReadOnlySpan<int> pastLengths, ReadOnlySpan<int> validLengths)
+    public ReadOnlySpan<float> Run(int firstSlot, int rowCount, int sequenceLength, scoped ReadOnlySpan<long> tokenIds, scoped ReadOnlySpan<int> pastLengths, scoped ReadOnlySpan<int> validLengths)
     {
         var tokenCount = rowCount * sequenceLength;
         if (rowCount < 1 || sequenceLength < 1 || firstSlot < 0 || firstSlot + rowCount > _cache.SlotCount || tokenCount > MaxTokensPerRun)

@@ -1,0 +1,62 @@
+using System.Threading.Channels;
+using Flywheel.Sampling;
+
+namespace Flywheel.Execution;
+
+/// <summary>A request for the engine: token ids in, tokens out.</summary>
+public sealed record EngineRequest
+{
+    public required IReadOnlyList<int> PromptIds { get; init; }
+
+    /// <summary>Most tokens to generate (capped by what the context leaves).</summary>
+    public required int MaxTokens { get; init; }
+
+    public SamplingParams Sampling { get; init; } = new();
+
+    /// <summary>Keep generating past end-of-sequence tokens.</summary>
+    public bool IgnoreEos { get; init; }
+
+    /// <summary>Extra token ids that end generation (besides the model's eos ids).</summary>
+    public IReadOnlyCollection<int> StopTokenIds { get; init; } = [];
+
+    /// <summary>Cancelling aborts the request; its slot is freed on the next step.</summary>
+    public CancellationToken CancellationToken { get; init; }
+}
+
+/// <summary>Why the engine stopped a request.</summary>
+public enum EngineFinishReason
+{
+    /// <summary>An end-of-sequence or stop token.</summary>
+    Stop,
+
+    /// <summary>max_tokens or the context length.</summary>
+    Length,
+
+    /// <summary>Aborted (cancelled, or the engine shut down).</summary>
+    Abort,
+
+    /// <summary>A step failed for this request.</summary>
+    Error,
+}
+
+/// <summary>An event of a request's output stream.</summary>
+public abstract record EngineEvent;
+
+/// <summary>A generated token. The stop token that ends a request is reported too (callers usually do not print it).</summary>
+public sealed record TokenEvent(SampledToken Token, bool IsStopToken) : EngineEvent;
+
+/// <summary>The last event: why it ended, token counts, and timings in seconds.</summary>
+public sealed record FinishEvent(
+    EngineFinishReason Reason,
+    int PromptTokenCount,
+    int CompletionTokenCount,
+    double QueueSeconds,
+    double TimeToFirstTokenSeconds,
+    double EndToEndSeconds,
+    string? Error = null) : EngineEvent;
+
+/// <summary>The outcome of <see cref="LlmEngine.TrySubmit"/>.</summary>
+public sealed record SubmitOutcome(long Id, ChannelReader<EngineEvent>? Events, string? Error, bool QueueFull)
+{
+    public bool Accepted => Events is not null;
+}

@@ -1,0 +1,504 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using Flywheel.Models;
+using Flywheel.Sampling;
+using Flywheel.Scheduling;
+
+namespace Flywheel.Execution;
+
+/// <summary>
+/// The continuous-batching engine. One dedicated thread owns the scheduler, the KV slots and every
+/// request's state (no locks); requests arrive through a bounded channel and results leave through one
+/// channel per request. Each step: the scheduler plans decodes and prompt chunks under the token budget,
+/// the chunks run on their slots (batch 1, on top of their past), all decoding requests run in one
+/// batched Run over a contiguous slot range, tokens are sampled, finished requests free their slots.
+/// </summary>
+/// <remarks>
+/// Slot layout: decoding requests occupy slots [0, D) so one Run covers them; requests still in their
+/// prompt take free slots from the top. When a prompt completes, its KV moves down to slot D (swapping
+/// through a spare slot when D is taken); when a decoding request ends, the one in slot D-1 moves into
+/// its place. A move copies only the positions in use.
+/// </remarks>
+public sealed class LlmEngine : IDisposable
+{
+    private readonly ModelFolder _model;
+    private readonly Scheduler _scheduler;
+    private readonly KvCache _cache;
+    private readonly DecoderRunner _runner;
+    private readonly Channel<Pending> _incoming;
+    private readonly Thread _thread;
+    private readonly HashSet<int> _eos;
+    private readonly int _spareSlot;
+    private readonly Sequence?[] _slots;
+    private readonly List<Sequence> _running = [];   // admission order
+    private readonly Queue<Pending> _waiting = new();
+    private readonly StepPlan _plan = new();
+    private readonly List<SequenceView> _views = [];
+    private readonly List<int> _waitingLengths = [];
+    private readonly CancellationTokenSource _stop = new();
+    private long _nextId;
+    private int _decodeCount;
+    private volatile int _runningCount, _waitingCount;
+    private long _stepCount, _usedTokens;
+
+    public LlmEngine(ModelFolder model, EngineOptions options, IReadOnlyCollection<int>? extraEosTokenIds = null)
+    {
+        options.Validate();
+        _model = model;
+        Options = options;
+        _scheduler = new Scheduler(options);
+        var c = model.Config;
+        ContextLength = c.ContextLength;
+        _spareSlot = options.MaxRunningRequests;
+        _cache = new KvCache(c.Decoder.NumHiddenLayers, options.MaxRunningRequests + 1, c.Decoder.NumKeyValueHeads, c.ContextLength, c.Decoder.HeadSize);
+        _runner = new DecoderRunner(model.Session, c, _cache, Math.Max(options.MaxBatchTokens, options.MaxRunningRequests));
+        _slots = new Sequence?[_cache.SlotCount];
+        _eos = [.. c.EosTokenIds, .. extraEosTokenIds ?? []];
+        _incoming = Channel.CreateBounded<Pending>(new BoundedChannelOptions(options.QueueCapacity) { SingleReader = true });
+        _thread = new Thread(Loop) { IsBackground = true, Name = "flywheel-engine" };
+        _thread.Start();
+    }
+
+    public EngineOptions Options { get; }
+
+    public int ContextLength { get; }
+
+    public int VocabSize => _model.Config.VocabSize;
+
+    /// <summary>Requests holding a KV slot.</summary>
+    public int RunningCount => _runningCount;
+
+    /// <summary>Requests waiting for admission (in the engine's queue).</summary>
+    public int WaitingCount => _waitingCount + _incoming.Reader.Count;
+
+    /// <summary>Steps run so far.</summary>
+    public long StepCount => Interlocked.Read(ref _stepCount);
+
+    /// <summary>Fraction of the KV cache's token positions in use, 0..1.</summary>
+    public double KvCacheUsage => Interlocked.Read(ref _usedTokens) / (double)((long)Options.MaxRunningRequests * ContextLength);
+
+    /// <summary>Called on the engine thread after each step with (decode tokens, prompt-chunk tokens).</summary>
+    public Action<int, int>? StepCompleted { get; set; }
+
+    /// <summary>Test hook: called on the engine thread before each step's model runs; may throw to simulate a fault.</summary>
+    internal Action<long>? BeforeStep { get; set; }
+
+    /// <summary>
+    /// Queues a request without blocking. Refuses (Error) a request that cannot fit the context or has bad
+    /// sampling parameters, and reports QueueFull when the queue is at capacity.
+    /// </summary>
+    public SubmitOutcome TrySubmit(EngineRequest request)
+    {
+        var id = Interlocked.Increment(ref _nextId);
+        var errors = request.Sampling.Validate();
+        if (errors.Count > 0)
+        {
+            return new SubmitOutcome(id, null, string.Join("; ", errors), false);
+        }
+
+        if (request.PromptIds.Count == 0 || request.PromptIds.Count >= ContextLength)
+        {
+            return new SubmitOutcome(id, null, $"the prompt has {request.PromptIds.Count} tokens; it must have between 1 and {ContextLength - 1} (context length {ContextLength})", false);
+        }
+
+        if (request.MaxTokens < 1 || request.PromptIds.Count + (long)request.MaxTokens > ContextLength)
+        {
+            return new SubmitOutcome(id, null, $"prompt ({request.PromptIds.Count} tokens) + max_tokens ({request.MaxTokens}) exceeds the context length {ContextLength}", false);
+        }
+
+        if (request.PromptIds.Any(t => (uint)t >= (uint)VocabSize))
+        {
+            return new SubmitOutcome(id, null, $"the prompt holds a token id outside the vocabulary (size {VocabSize})", false);
+        }
+
+        var output = Channel.CreateUnbounded<EngineEvent>(new UnboundedChannelOptions { SingleWriter = true });
+        if (_stop.IsCancellationRequested || !_incoming.Writer.TryWrite(new Pending(id, request, output.Writer, Stopwatch.GetTimestamp())))
+        {
+            return new SubmitOutcome(id, null, null, QueueFull: true);
+        }
+
+        return new SubmitOutcome(id, output.Reader, null, false);
+    }
+
+    /// <summary>Stops taking requests, lets running ones finish for up to <paramref name="drainTimeout"/>, then aborts the rest.</summary>
+    public void Shutdown(TimeSpan drainTimeout)
+    {
+        _incoming.Writer.TryComplete();
+        if (!_thread.Join(drainTimeout))
+        {
+            _stop.Cancel();
+            _thread.Join();
+        }
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        _incoming.Writer.TryComplete();
+        _thread.Join();
+        _runner.Dispose();
+        _cache.Dispose();
+        _stop.Dispose();
+    }
+
+    private void Loop()
+    {
+        while (true)
+        {
+            while (_incoming.Reader.TryRead(out var pending))
+            {
+                _waiting.Enqueue(pending);
+            }
+
+            if (_stop.IsCancellationRequested)
+            {
+                AbortAll();
+                return;
+            }
+
+            DropCancelled();
+            if (_running.Count == 0 && _waiting.Count == 0)
+            {
+                _waitingCount = 0;
+                try
+                {
+                    if (!_incoming.Reader.WaitToReadAsync(_stop.Token).AsTask().GetAwaiter().GetResult())
+                    {
+                        return; // completed and drained
+                    }
+                }
+                catch (OperationCanceledException)
+                {
+                    AbortAll();
+                    return;
+                }
+
+                continue;
+            }
+
+            Step();
+        }
+    }
+
+    private void Step()
+    {
+        _views.Clear();
+        foreach (var s in _running)
+        {
+            _views.Add(new SequenceView(s.Id, s.PromptLength, s.Computed));
+        }
+
+        _waitingLengths.Clear();
+        foreach (var w in _waiting)
+        {
+            _waitingLengths.Add(w.Request.PromptIds.Count);
+        }
+
+        _scheduler.Plan(_views, _waitingLengths, FreeSlotCount(), _plan);
+        var admitted = new Sequence[_plan.AdmittedCount];
+        for (var i = 0; i < admitted.Length; i++)
+        {
+            admitted[i] = Admit(_waiting.Dequeue());
+        }
+
+        _waitingCount = _waiting.Count;
+        // Every request this step touches, known before anything runs, so a fault fails exactly these.
+        var stepSequences = _plan.Chunks.Select(c => c.Id < 0 ? admitted[-1 - c.Id] : Find(c.Id)).ToList();
+        var decodeRows = _plan.Decodes.Select(Find).ToList();
+        int decodeTokens = 0, chunkTokens = 0;
+        try
+        {
+            BeforeStep?.Invoke(_stepCount);
+            for (var i = 0; i < _plan.Chunks.Count; i++)
+            {
+                RunChunk(stepSequences[i], _plan.Chunks[i].Start, _plan.Chunks[i].Length);
+                chunkTokens += _plan.Chunks[i].Length;
+            }
+
+            if (decodeRows.Count > 0)
+            {
+                RunDecode(decodeRows);
+                decodeTokens = decodeRows.Count;
+            }
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A fault fails the requests of this step only; the engine goes on with the rest.
+            foreach (var s in stepSequences.Concat(decodeRows).Distinct().ToList())
+            {
+                Finish(s, EngineFinishReason.Error, "engine step failed: " + e.Message);
+            }
+        }
+
+        CompactPrefilled();
+        Interlocked.Increment(ref _stepCount);
+        _runningCount = _running.Count;
+        Interlocked.Exchange(ref _usedTokens, _running.Sum(s => (long)s.Computed));
+        StepCompleted?.Invoke(decodeTokens, chunkTokens);
+    }
+
+    private void RunChunk(Sequence s, int start, int length)
+    {
+        // A chunk larger than one Run can carry (prefill-first, sequential) runs in pieces within this step.
+        ReadOnlySpan<float> logits = default;
+        var capacity = _runner.MaxTokensPerRun;
+        for (var offset = 0; offset < length; offset += capacity)
+        {
+            var n = Math.Min(capacity, length - offset);
+            var ids = new long[n];
+            for (var i = 0; i < n; i++)
+            {
+                ids[i] = s.Tokens[start + offset + i];
+            }
+
+            logits = _runner.Run(s.Slot, 1, n, ids, [start + offset], [n]);
+            s.Computed = start + offset + n;
+        }
+
+        if (s.Computed == s.PromptLength)
+        {
+            var vocab = _runner.VocabSize;
+            var last = (s.PromptLength - start - 1) % capacity;
+            Accept(s, s.Sampler.Sample(logits.Slice(last * vocab, vocab)));
+        }
+    }
+
+    private void RunDecode(List<Sequence> rows)
+    {
+        // Decoding requests sit in slots [0, D): one Run over the range. Rows are put in slot order.
+        rows.Sort((a, b) => a.Slot.CompareTo(b.Slot));
+        var first = rows[0].Slot;
+        if (rows[^1].Slot - first + 1 != rows.Count)
+        {
+            throw new InvalidOperationException("decoding requests are not in contiguous slots");
+        }
+
+        var ids = new long[rows.Count];
+        var past = new int[rows.Count];
+        var valid = new int[rows.Count];
+        for (var r = 0; r < rows.Count; r++)
+        {
+            ids[r] = rows[r].Tokens[rows[r].Computed];
+            past[r] = rows[r].Computed;
+            valid[r] = 1;
+        }
+
+        var logits = _runner.Run(first, rows.Count, 1, ids, past, valid);
+        var vocab = _runner.VocabSize;
+        // Every row's cache grew by one before any row is accepted: accepting may finish a request and
+        // move another row's KV into its slot, and that copy must include the position just written.
+        foreach (var row in rows)
+        {
+            row.Computed++;
+        }
+
+        for (var r = 0; r < rows.Count; r++)
+        {
+            Accept(rows[r], rows[r].Sampler.Sample(logits.Slice(r * vocab, vocab)));
+        }
+    }
+
+    /// <summary>Records a sampled token and finishes the request when it should stop.</summary>
+    private void Accept(Sequence s, SampledToken token)
+    {
+        s.Tokens.Add(token.Id);
+        var now = Stopwatch.GetTimestamp();
+        if (s.FirstTokenTimestamp == 0)
+        {
+            s.FirstTokenTimestamp = now;
+        }
+
+        var isStop = !s.Request.IgnoreEos && (_eos.Contains(token.Id) || s.Request.StopTokenIds.Contains(token.Id));
+        s.Output.TryWrite(new TokenEvent(token, isStop));
+        var generated = s.Tokens.Count - s.PromptLength;
+        if (isStop)
+        {
+            Finish(s, EngineFinishReason.Stop);
+        }
+        else if (generated >= s.Request.MaxTokens || s.Tokens.Count >= ContextLength)
+        {
+            Finish(s, EngineFinishReason.Length);
+        }
+    }
+
+    private Sequence Admit(Pending p)
+    {
+        // Prompts take free slots from the top; the decode region grows from slot 0.
+        var slot = -1;
+        for (var i = Options.MaxRunningRequests - 1; i >= _decodeCount; i--)
+        {
+            if (_slots[i] is null)
+            {
+                slot = i;
+                break;
+            }
+        }
+
+        var s = new Sequence(p, slot, new TokenSampler(VocabSize, p.Request.Sampling, p.Request.PromptIds));
+        _slots[slot] = s;
+        _running.Add(s);
+        return s;
+    }
+
+    /// <summary>Moves requests whose prompt completed this step into the decode region.</summary>
+    private void CompactPrefilled()
+    {
+        foreach (var s in _running)
+        {
+            if (s.InDecodeRegion || s.Computed < s.PromptLength)
+            {
+                continue;
+            }
+
+            var target = _decodeCount;
+            if (s.Slot != target)
+            {
+                if (_slots[target] is { } other)
+                {
+                    // Swap through the spare slot: other -> spare, s -> target, spare -> s's old slot.
+                    _cache.CopySlot(target, _spareSlot, other.Computed);
+                    _cache.CopySlot(s.Slot, target, s.Computed);
+                    _cache.CopySlot(_spareSlot, s.Slot, other.Computed);
+                    (_slots[s.Slot], other.Slot) = (other, s.Slot);
+                }
+                else
+                {
+                    _cache.CopySlot(s.Slot, target, s.Computed);
+                    _slots[s.Slot] = null;
+                }
+
+                s.Slot = target;
+                _slots[target] = s;
+            }
+
+            s.InDecodeRegion = true;
+            _decodeCount++;
+        }
+    }
+
+    private void Finish(Sequence s, EngineFinishReason reason, string? error = null)
+    {
+        if (!_running.Remove(s))
+        {
+            return;
+        }
+
+        var now = Stopwatch.GetTimestamp();
+        var start = s.Pending.ArrivalTimestamp;
+        s.Output.TryWrite(new FinishEvent(
+            reason,
+            s.PromptLength,
+            s.Tokens.Count - s.PromptLength,
+            Stopwatch.GetElapsedTime(start, s.AdmittedTimestamp).TotalSeconds,
+            s.FirstTokenTimestamp == 0 ? 0 : Stopwatch.GetElapsedTime(start, s.FirstTokenTimestamp).TotalSeconds,
+            Stopwatch.GetElapsedTime(start, now).TotalSeconds,
+            error));
+        s.Output.TryComplete();
+        _slots[s.Slot] = null;
+        if (s.InDecodeRegion)
+        {
+            // Keep [0, D) dense: the request in the last decode slot moves into the hole.
+            var last = _decodeCount - 1;
+            if (s.Slot != last && _slots[last] is { } moved)
+            {
+                _cache.CopySlot(last, s.Slot, moved.Computed);
+                _slots[last] = null;
+                moved.Slot = s.Slot;
+                _slots[s.Slot] = moved;
+            }
+
+            _decodeCount--;
+        }
+
+        _runningCount = _running.Count;
+    }
+
+    private void DropCancelled()
+    {
+        for (var i = _running.Count - 1; i >= 0; i--)
+        {
+            if (_running[i].Request.CancellationToken.IsCancellationRequested)
+            {
+                Finish(_running[i], EngineFinishReason.Abort);
+            }
+        }
+
+        if (_waiting.Any(w => w.Request.CancellationToken.IsCancellationRequested))
+        {
+            var keep = _waiting.Where(w => !w.Request.CancellationToken.IsCancellationRequested).ToList();
+            foreach (var w in _waiting.Except(keep))
+            {
+                w.Output.TryWrite(new FinishEvent(EngineFinishReason.Abort, w.Request.PromptIds.Count, 0, 0, 0, Stopwatch.GetElapsedTime(w.ArrivalTimestamp).TotalSeconds));
+                w.Output.TryComplete();
+            }
+
+            _waiting.Clear();
+            keep.ForEach(_waiting.Enqueue);
+        }
+
+        _waitingCount = _waiting.Count;
+    }
+
+    private void AbortAll()
+    {
+        foreach (var s in _running.ToList())
+        {
+            Finish(s, EngineFinishReason.Abort, "the engine shut down");
+        }
+
+        while (_waiting.TryDequeue(out var w) || _incoming.Reader.TryRead(out w))
+        {
+            w.Output.TryWrite(new FinishEvent(EngineFinishReason.Abort, w.Request.PromptIds.Count, 0, 0, 0, 0, "the engine shut down"));
+            w.Output.TryComplete();
+        }
+
+        _runningCount = 0;
+        _waitingCount = 0;
+    }
+
+    private int FreeSlotCount()
+    {
+        var free = 0;
+        for (var i = 0; i < Options.MaxRunningRequests; i++)
+        {
+            free += _slots[i] is null ? 1 : 0;
+        }
+
+        return free;
+    }
+
+    /// <summary>Slots in use, for invariant checks in tests (engine thread state read after the engine is idle).</summary>
+    internal int OccupiedSlotCount => Options.MaxRunningRequests - FreeSlotCount();
+
+    private Sequence Find(long id) => _running.First(s => s.Id == id);
+
+    private sealed record Pending(long Id, EngineRequest Request, ChannelWriter<EngineEvent> Output, long ArrivalTimestamp);
+
+    private sealed class Sequence(Pending pending, int slot, TokenSampler sampler)
+    {
+        public Pending Pending { get; } = pending;
+
+        public long Id => Pending.Id;
+
+        public EngineRequest Request => Pending.Request;
+
+        public ChannelWriter<EngineEvent> Output => Pending.Output;
+
+        public List<int> Tokens { get; } = [.. pending.Request.PromptIds];
+
+        public int PromptLength { get; } = pending.Request.PromptIds.Count;
+
+        public TokenSampler Sampler { get; } = sampler;
+
+        public int Slot { get; set; } = slot;
+
+        /// <summary>Tokens in the KV cache.</summary>
+        public int Computed { get; set; }
+
+        public bool InDecodeRegion { get; set; }
+
+        public long AdmittedTimestamp { get; } = Stopwatch.GetTimestamp();
+
+        public long FirstTokenTimestamp { get; set; }
+    }
+}
