@@ -1,4 +1,5 @@
 using Flywheel.Models.Building;
+using Flywheel.Scheduling;
 using Flywheel.Server.Hosting;
 using Flywheel.Tokenization;
 
@@ -11,6 +12,7 @@ internal static class ServeCommand
         "serve",
         "serve a model over the OpenAI-compatible REST API",
         "usage: flywheel serve [--model DIR] [--host 127.0.0.1] [--port 8000] [--threads N] [--queue N]\n" +
+        "                      [--policy flywheel|prefill-first|sequential] [--max-batch-tokens N] [--chunk-size N] [--max-running N]\n" +
         "  without --model, serves a small built-in demo model (built once into the cache)",
         Run);
 
@@ -25,7 +27,7 @@ internal static class ServeCommand
             Output = input.Out,
         };
         var threads = args.Int("threads", 0, 1024);
-        var queue = args.Int("queue", 1, 1 << 20) ?? 64;
+        var engineOptions = EngineOptionsFrom(args);
         args.EnsureAllUsed();
         try
         {
@@ -39,8 +41,31 @@ internal static class ServeCommand
         modelDir ??= DemoModel(input.Error);
         using var model = GenerateCommand.OpenModel(modelDir, threads);
         var tokenizer = TokenizeCommand.LoadTokenizer(model.TokenizerPath);
-        using var backend = new SequentialBackend(model, tokenizer, queue);
+        using var backend = new EngineBackend(model, tokenizer, engineOptions);
         return FlywheelServer.RunAsync(options, backend).GetAwaiter().GetResult();
+    }
+
+    /// <summary>Engine options from --policy, --max-batch-tokens, --chunk-size, --max-running, --queue.</summary>
+    internal static EngineOptions EngineOptionsFrom(CommandArgs args)
+    {
+        var defaults = new EngineOptions();
+        try
+        {
+            var options = new EngineOptions
+            {
+                Policy = args.String("policy") is { } p ? EngineOptions.ParsePolicy(p) : defaults.Policy,
+                MaxBatchTokens = args.Int("max-batch-tokens", 2, 1 << 16) ?? defaults.MaxBatchTokens,
+                ChunkSize = args.Int("chunk-size", 1, 1 << 16) ?? defaults.ChunkSize,
+                MaxRunningRequests = args.Int("max-running", 1, 4096) ?? defaults.MaxRunningRequests,
+                QueueCapacity = args.Int("queue", 1, 1 << 20) ?? defaults.QueueCapacity,
+            };
+            options.Validate();
+            return options;
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
+        }
     }
 
     /// <summary>The built-in demo model: the tiny preset with a 2,000-token synthetic tokenizer, built once into the cache.</summary>

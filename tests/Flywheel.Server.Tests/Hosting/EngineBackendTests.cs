@@ -9,11 +9,11 @@ using Microsoft.Extensions.Logging;
 
 namespace Flywheel.Server.Tests.Hosting;
 
-/// <summary>The real path: Kestrel on 127.0.0.1, the sequential backend, ONNX Runtime and a tiny built model.</summary>
-public sealed class SequentialBackendTests : IAsyncLifetime
+/// <summary>The real path: Kestrel on 127.0.0.1, the engine backend, ONNX Runtime and a tiny built model.</summary>
+public sealed class EngineBackendTests : IAsyncLifetime
 {
     private ModelFolder _model = null!;
-    private SequentialBackend _backend = null!;
+    private EngineBackend _backend = null!;
     private WebApplication _app = null!;
     private HttpClient _client = null!;
     private Tokenizer _tokenizer = null!;
@@ -24,7 +24,7 @@ public sealed class SequentialBackendTests : IAsyncLifetime
         ModelFolderWriter.Write(dir, ModelBuilderOptions.Tiny with { VocabSize = 600 }, null, SyntheticTokenizer.Write);
         _model = ModelFolder.Open(dir);
         _tokenizer = Tokenizer.Load(_model.TokenizerPath);
-        _backend = new SequentialBackend(_model, _tokenizer);
+        _backend = new EngineBackend(_model, _tokenizer, new Flywheel.Scheduling.EngineOptions());
         _app = FlywheelServer.Build(new ServerOptions { Port = 0, Output = TextWriter.Null, ConfigureLogging = l => l.ClearProviders() }, _backend);
         await _app.StartAsync();
         _client = new HttpClient { BaseAddress = FlywheelServer.ListeningUris(_app).Single(), Timeout = TimeSpan.FromSeconds(60) };
@@ -74,6 +74,21 @@ public sealed class SequentialBackendTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task StopStringEndsTheRequestAndIsNotReturned()
+    {
+        var model = _model.Name;
+        var free = (await PostAsync("/v1/completions", $$"""{"model":"{{model}}","prompt":"The engine runs","max_tokens":30,"temperature":0,"ignore_eos":true}""")).Body;
+        var text = free.GetProperty("choices")[0].GetProperty("text").GetString()!;
+        var stop = text.Substring(text.Length / 2, 3);
+        var cut = text[..text.IndexOf(stop, StringComparison.Ordinal)];
+        var (status, body) = await PostAsync("/v1/completions",
+            $$"""{"model":"{{model}}","prompt":"The engine runs","max_tokens":30,"temperature":0,"ignore_eos":true,"stop":[{{JsonSerializer.Serialize(stop)}}]}""");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(cut, body.GetProperty("choices")[0].GetProperty("text").GetString());
+        Assert.Equal("stop", body.GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+    }
+
+    [Fact]
     public async Task ChatLogprobsAndPenaltiesAreHonoured()
     {
         var model = _model.Name;
@@ -106,7 +121,7 @@ public sealed class SequentialBackendTests : IAsyncLifetime
 }
 
 /// <summary>Many concurrent streams over the real model: every one completes with its own output.</summary>
-public sealed class SequentialBackendConcurrencyTests
+public sealed class EngineBackendConcurrencyTests
 {
     [Fact]
     public async Task TwoHundredConcurrentStreamsGetTheirOwnOutputs()
@@ -115,7 +130,7 @@ public sealed class SequentialBackendConcurrencyTests
         ModelFolderWriter.Write(dir, ModelBuilderOptions.Tiny with { VocabSize = 600 }, null, SyntheticTokenizer.Write);
         using var model = ModelFolder.Open(dir);
         var tokenizer = Tokenizer.Load(model.TokenizerPath);
-        using var backend = new SequentialBackend(model, tokenizer, queueCapacity: 256);
+        using var backend = new EngineBackend(model, tokenizer, new Flywheel.Scheduling.EngineOptions { QueueCapacity = 256, MaxRunningRequests = 8, MaxBatchTokens = 64, ChunkSize = 16 });
         await using var app = FlywheelServer.Build(new ServerOptions { Port = 0, Output = TextWriter.Null, ConfigureLogging = l => l.ClearProviders() }, backend);
         await app.StartAsync();
         using var client = new HttpClient { BaseAddress = FlywheelServer.ListeningUris(app).Single(), Timeout = TimeSpan.FromSeconds(120) };
