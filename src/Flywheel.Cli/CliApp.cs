@@ -16,6 +16,7 @@ internal static class CliApp
         MakeModelCommand.Definition,
         TokenizeCommand.Definition,
         LoadGenCliCommand.Definition,
+        BenchCommand.Definition,
     ];
 
     public static int Run(string[] args) => Run(args, Console.Out, Console.Error);

@@ -1,0 +1,73 @@
+using System.Text.Json;
+using Flywheel.Cli.Bench;
+using Flywheel.Scheduling;
+
+namespace Flywheel.Cli;
+
+/// <summary><c>flywheel bench</c>: replays workload mixes through each scheduling policy, in process, against the model's ceiling.</summary>
+internal static class BenchCommand
+{
+    public static readonly CliApp.Command Definition = new(
+        "bench",
+        "compare scheduling policies on workload mixes against the bare model's ceiling",
+        "usage: flywheel bench --model DIR [--mixes prompt-heavy,balanced,generation-heavy] [--policies flywheel,prefill-first,sequential]\n" +
+        "                      [--requests N] [--rate R] [--seed N] [--out FILE] [--max-batch-tokens N] [--chunk-size N] [--max-running N] [--threads N]",
+        Run);
+
+    private static int Run(CliApp.CommandArgsInput input)
+    {
+        var args = CommandArgs.Parse(input.Args);
+        var modelDir = args.Required("model");
+        var mixes = (args.String("mixes") ?? "prompt-heavy,balanced,generation-heavy").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(BenchMix.Parse).ToList();
+        var policies = (args.String("policies") ?? "flywheel,prefill-first,sequential").Split(',', StringSplitOptions.RemoveEmptyEntries).Select(ParsePolicy).ToList();
+        var count = args.Int("requests", 1, 100_000) ?? 16;
+        var rate = args.Double("rate", 1e-6, 1e6);
+        var seed = args.Int("seed") ?? 1;
+        var output = args.String("out");
+        var threads = args.Int("threads", 0, 1024);
+        var options = ServeCommand.EngineOptionsFrom(args);
+        args.EnsureAllUsed();
+
+        using var model = GenerateCommand.OpenModel(modelDir, threads);
+        var runner = new BenchRunner(model, options);
+        var context = model.Config.ContextLength;
+        input.Out.WriteLine($"model {model.Name}: {model.Config.Decoder.NumHiddenLayers} layers, hidden {model.Config.Decoder.HiddenSize}, vocab {model.Config.VocabSize}, context {context}");
+        input.Out.WriteLine($"engine: {options.MaxRunningRequests} running, {options.MaxBatchTokens} tokens/step, chunk {options.ChunkSize}; {count} requests per run, {(rate is null ? "all arriving at once" : $"Poisson arrivals at {rate} req/s")}");
+        input.Out.WriteLine();
+        input.Out.WriteLine($"{"mix",-17} {"policy",-14} {"out tok/s",10} {"total tok/s",12} {"ceiling",9} {"eff",6} {"ttft p50",9} {"ttft p99",9} {"itl p50",9} {"itl p99",9} {"e2e p50",9} {"e2e p99",9}");
+        var records = new List<BenchRecord>();
+        foreach (var mix in mixes)
+        {
+            var requests = mix.Requests(count, context, seed);
+            var (ceiling, chunkSeconds, decodeSeconds) = runner.Ceiling(requests);
+            input.Out.WriteLine($"{mix.Name}: ceiling {ceiling:F1} tok/s (median chunk Run of {options.MaxBatchTokens} tokens {chunkSeconds * 1000:F1} ms, decode Run of {options.MaxRunningRequests} rows {decodeSeconds * 1000:F1} ms)");
+            foreach (var policy in policies)
+            {
+                var r = runner.Run(mix, policy, requests, rate, seed, ceiling);
+                records.Add(r);
+                input.Out.WriteLine($"{r.mix,-17} {r.policy,-14} {r.output_tokens_per_s,10:F1} {r.total_tokens_per_s,12:F1} {r.ceiling_tokens_per_s,9:F1} {r.total_tokens_per_s / r.ceiling_tokens_per_s,6:P0} " +
+                    $"{r.ttft_p50_s,9:F3} {r.ttft_p99_s,9:F3} {r.itl_p50_s,9:F4} {r.itl_p99_s,9:F4} {r.e2e_p50_s,9:F3} {r.e2e_p99_s,9:F3}");
+            }
+        }
+
+        if (output is not null)
+        {
+            File.WriteAllText(output, JsonSerializer.Serialize(records, new JsonSerializerOptions { WriteIndented = true }));
+            input.Out.WriteLine($"wrote {output}");
+        }
+
+        return 0;
+    }
+
+    private static SchedulingPolicy ParsePolicy(string name)
+    {
+        try
+        {
+            return EngineOptions.ParsePolicy(name);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
+        }
+    }
+}
