@@ -232,8 +232,7 @@ public sealed class LlmEngine : IDisposable
 
         CompactPrefilled();
         Interlocked.Increment(ref _stepCount);
-        _runningCount = _running.Count;
-        Interlocked.Exchange(ref _usedTokens, _running.Sum(s => (long)s.Computed));
+        PublishStats();
         StepCompleted?.Invoke(decodeTokens, chunkTokens);
     }
 
@@ -437,6 +436,20 @@ public sealed class LlmEngine : IDisposable
         }
 
         _waitingCount = _waiting.Count;
+        PublishStats();
+    }
+
+    /// <summary>Makes running count and KV usage visible to other threads (metrics, admission hints).</summary>
+    private void PublishStats()
+    {
+        _runningCount = _running.Count;
+        var used = 0L;
+        foreach (var s in _running)
+        {
+            used += s.Computed;
+        }
+
+        Interlocked.Exchange(ref _usedTokens, used);
     }
 
     private void AbortAll()

@@ -152,3 +152,50 @@ public sealed class EngineBackendConcurrencyTests
         Assert.True(expected.Distinct().Count() > 100, "prompts should lead to different outputs");
     }
 }
+
+/// <summary>A client that goes away mid-stream aborts its request in the engine and frees its slot.</summary>
+public sealed class EngineBackendDisconnectTests
+{
+    [Fact]
+    public async Task DisconnectAbortsTheRequestInTheEngine()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", "server-long-" + Environment.ProcessId);
+        ModelFolderWriter.Write(dir, ModelBuilderOptions.Tiny with { VocabSize = 600, ContextLength = 8192 }, null, SyntheticTokenizer.Write);
+        using var model = ModelFolder.Open(dir);
+        using var backend = new EngineBackend(model, Tokenizer.Load(model.TokenizerPath), new Flywheel.Scheduling.EngineOptions());
+        await using var app = FlywheelServer.Build(new ServerOptions { Port = 0, Output = TextWriter.Null, ConfigureLogging = l => l.ClearProviders() }, backend);
+        await app.StartAsync();
+        // A raw socket, so "going away" is exactly a closed connection.
+        var uri = FlywheelServer.ListeningUris(app).Single();
+        var body = $$"""{"model":"{{model.Name}}","prompt":"go on","max_tokens":8000,"ignore_eos":true,"stream":true}""";
+        using (var socket = new System.Net.Sockets.TcpClient())
+        {
+            await socket.ConnectAsync(uri.Host, uri.Port);
+            var stream = socket.GetStream();
+            var head = $"POST /v1/completions HTTP/1.1\r\nHost: {uri.Host}\r\nContent-Type: application/json\r\nContent-Length: {System.Text.Encoding.UTF8.GetByteCount(body)}\r\n\r\n{body}";
+            await stream.WriteAsync(System.Text.Encoding.UTF8.GetBytes(head));
+            var buffer = new byte[4096];
+            var received = System.Text.Encoding.UTF8.GetString(buffer, 0, await stream.ReadAsync(buffer));
+            while (!received.Contains("data: ", StringComparison.Ordinal))
+            {
+                received += System.Text.Encoding.UTF8.GetString(buffer, 0, await stream.ReadAsync(buffer));
+            }
+
+            Assert.Equal(1, backend.Engine.RunningCount);
+            socket.Client.Close();
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (backend.Engine.RunningCount > 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.Equal(0, backend.Engine.RunningCount);
+        Assert.Equal(0, backend.Engine.KvCacheUsage);
+        var steps = backend.Engine.StepCount;
+        Assert.True(steps < 7000, $"the request ran {steps} steps: it was not aborted");
+        await Task.Delay(100);
+        Assert.Equal(steps, backend.Engine.StepCount);
+    }
+}
