@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using Flywheel.Diagnostics;
 using Flywheel.Execution;
 using Flywheel.Models;
 using Flywheel.Sampling;
@@ -16,7 +17,7 @@ namespace Flywheel.Server.Hosting;
 /// engine and ends it with finish reason "stop". Supports every sampling option of the API; refuses
 /// response_format other than text (400) until structured output lands, rather than ignoring it.
 /// </summary>
-public sealed class EngineBackend : IGenerationBackend, IDisposable
+public sealed class EngineBackend : IGenerationBackend, Metrics.IMetricsSource, IDisposable
 {
     private readonly ModelFolder _model;
     private readonly Tokenizer _tokenizer;
@@ -29,7 +30,16 @@ public sealed class EngineBackend : IGenerationBackend, IDisposable
         _tokenizer = tokenizer;
         _template = tokenizer.ChatTemplate is { } source ? ChatTemplate.Parse(source) : ChatTemplate.Fallback;
         _engine = new LlmEngine(model, options, tokenizer.EosTokenIds);
+        _metrics = new FlywheelMetrics(model.Name, new StatsView(_engine));
+        _metrics.Touch();
+        _engine.StepCompleted = _metrics.RecordStep;
     }
+
+    private readonly FlywheelMetrics _metrics;
+
+    public System.Diagnostics.Metrics.Meter Meter => _metrics.Meter;
+
+    public IReadOnlyDictionary<string, double[]> HistogramBuckets => FlywheelMetrics.Buckets;
 
     public LlmEngine Engine => _engine;
 
@@ -95,12 +105,14 @@ public sealed class EngineBackend : IGenerationBackend, IDisposable
         });
         if (outcome.QueueFull)
         {
+            _metrics.RecordRejected("queue_full");
             abort.Dispose();
             return SubmitResult.QueueFull(retryAfterSeconds: 1);
         }
 
         if (!outcome.Accepted)
         {
+            _metrics.RecordRejected("invalid");
             abort.Dispose();
             return SubmitResult.Rejected(OpenAiError.BadRequest(outcome.Error ?? "rejected by the engine"));
         }
@@ -108,7 +120,11 @@ public sealed class EngineBackend : IGenerationBackend, IDisposable
         return SubmitResult.Accepted(Translate(outcome, request, prompt.PromptTokenCount, abort, cancellationToken));
     }
 
-    public void Dispose() => _engine.Dispose();
+    public void Dispose()
+    {
+        _engine.Dispose();
+        _metrics.Dispose();
+    }
 
     /// <summary>Engine events to API updates: text through the stream decoder and the stop-string filter.</summary>
     private async IAsyncEnumerable<GenerationUpdate> Translate(SubmitOutcome outcome, ApiRequest request, int promptTokens, CancellationTokenSource abort, [EnumeratorCancellation] CancellationToken cancellationToken)
@@ -118,16 +134,32 @@ public sealed class EngineBackend : IGenerationBackend, IDisposable
         var filter = new StopStringFilter(request.Stop);
         var withLogprobs = request.TopLogprobs is not null;
         var completion = 0;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var firstToken = 0.0;
+        var lastToken = 0.0;
         await foreach (var e in outcome.Events!.ReadAllAsync(cancellationToken))
         {
             if (e is TokenEvent t)
             {
                 completion++;
+                var now = clock.Elapsed.TotalSeconds;
+                if (completion == 1)
+                {
+                    firstToken = now;
+                }
+                else
+                {
+                    _metrics.RecordInterTokenLatency(now - lastToken);
+                }
+
+                lastToken = now;
                 var text = t.IsStopToken ? "" : filter.Push(decoder.Append(t.Token.Id));
                 yield return new TextDelta(text, [ToGenerated(t.Token, withLogprobs)]);
                 if (filter.Stopped)
                 {
                     abort.Cancel();
+                    // The engine's own finish event is not read after this; time from the reader's clock.
+                    _metrics.RecordRequestFinished("stop", promptTokens, completion, 0, firstToken, lastToken);
                     yield return new Finished(FinishReason.Stop, promptTokens, completion);
                     yield break;
                 }
@@ -136,6 +168,7 @@ public sealed class EngineBackend : IGenerationBackend, IDisposable
             }
 
             var finish = (FinishEvent)e;
+            _metrics.RecordRequestFinished(finish.Reason.ToString().ToLowerInvariant(), finish.PromptTokenCount, finish.CompletionTokenCount, finish.QueueSeconds, finish.TimeToFirstTokenSeconds, finish.EndToEndSeconds);
             var rest = filter.Push(decoder.Flush()) + filter.Flush();
             if (rest.Length > 0)
             {
@@ -161,4 +194,13 @@ public sealed class EngineBackend : IGenerationBackend, IDisposable
             ? new GeneratedToken(token.Id, _tokenizer.Decode([token.Id]), token.Logprob,
                 token.TopLogprobs!.Select(t => new TokenCandidate(t.Id, _tokenizer.Decode([t.Id]), t.Logprob)).ToList())
             : new GeneratedToken(token.Id, _tokenizer.Decode([token.Id]));
+
+    private sealed class StatsView(LlmEngine engine) : IEngineStats
+    {
+        public int RunningCount => engine.RunningCount;
+
+        public int WaitingCount => engine.WaitingCount;
+
+        public double KvCacheUsage => engine.KvCacheUsage;
+    }
 }

@@ -34,6 +34,13 @@ public static class FlywheelServer
         app.UseOpenAiErrors();
         app.MapHealth();
         app.MapOpenAiEndpoints();
+        if (backend is Metrics.IMetricsSource source)
+        {
+            var exporter = new Metrics.PrometheusExporter(source.Meter, source.HistogramBuckets);
+            app.Lifetime.ApplicationStopped.Register(exporter.Dispose);
+            Metrics.MetricsEndpoints.MapMetrics(app, exporter);
+        }
+
         app.Lifetime.ApplicationStarted.Register(() => PrintBanner(app, options, backend));
         return app;
     }
