@@ -116,8 +116,15 @@ public sealed class FlywheelMetrics : IDisposable
 
     public void RecordRepair() => _repairs.Add(1, _model);
 
-    /// <summary>Makes the counter exist at zero (so dashboards see it before the first preemption).</summary>
-    public void Touch() => _preemptions.Add(0, _model);
+    /// <summary>Makes counters exist at zero, so dashboards and alerts see series before the first event.</summary>
+    public void Touch()
+    {
+        _preemptions.Add(0, _model);
+        _validationFailures.Add(0, _model);
+        _repairs.Add(0, _model);
+        _rejected.Add(0, _model, new("reason", "queue_full"));
+        _rejected.Add(0, _model, new("reason", "invalid"));
+    }
 
     /// <summary>The meter (exporters listen to this instance only, so several engines in one process stay apart).</summary>
     public Meter Meter => _meter;

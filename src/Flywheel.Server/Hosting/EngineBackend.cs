@@ -31,7 +31,6 @@ public sealed class EngineBackend : IGenerationBackend, Metrics.IMetricsSource, 
         _template = tokenizer.ChatTemplate is { } source ? ChatTemplate.Parse(source) : ChatTemplate.Fallback;
         _engine = new LlmEngine(model, options, tokenizer.EosTokenIds);
         _metrics = new FlywheelMetrics(model.Name, new StatsView(_engine));
-        _metrics.Touch();
         _engine.StepCompleted = _metrics.RecordStep;
     }
 
@@ -40,6 +39,8 @@ public sealed class EngineBackend : IGenerationBackend, Metrics.IMetricsSource, 
     public System.Diagnostics.Metrics.Meter Meter => _metrics.Meter;
 
     public IReadOnlyDictionary<string, double[]> HistogramBuckets => FlywheelMetrics.Buckets;
+
+    public void PublishInitialValues() => _metrics.Touch();
 
     public LlmEngine Engine => _engine;
 

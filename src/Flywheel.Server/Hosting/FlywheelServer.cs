@@ -37,6 +37,7 @@ public static class FlywheelServer
         if (backend is Metrics.IMetricsSource source)
         {
             var exporter = new Metrics.PrometheusExporter(source.Meter, source.HistogramBuckets);
+            source.PublishInitialValues();
             app.Lifetime.ApplicationStopped.Register(exporter.Dispose);
             Metrics.MetricsEndpoints.MapMetrics(app, exporter);
         }

@@ -11,6 +11,9 @@ public interface IMetricsSource
     Meter Meter { get; }
 
     IReadOnlyDictionary<string, double[]> HistogramBuckets { get; }
+
+    /// <summary>Records zero-valued counters once an exporter listens, so their series exist from the start.</summary>
+    void PublishInitialValues();
 }
 
 public static class MetricsEndpoints
