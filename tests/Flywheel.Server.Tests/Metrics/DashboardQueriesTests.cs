@@ -23,20 +23,14 @@ public sealed class DashboardQueriesTests
     [Fact]
     public async Task EveryDashboardQueryReturnsDataFromARealPrometheus()
     {
-        var root = RepositoryRoot();
+        var root = EngineServer.RepositoryRoot();
         using var dashboard = JsonDocument.Parse(File.ReadAllText(Path.Combine(root, "dashboards", "flywheel-dashboard.json")));
         var expressions = dashboard.RootElement.GetProperty("panels").EnumerateArray()
             .SelectMany(p => p.GetProperty("targets").EnumerateArray()).Select(t => t.GetProperty("expr").GetString()!).ToList();
         Assert.NotEmpty(expressions);
 
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", "dashboard-" + Environment.ProcessId);
-        ModelFolderWriter.Write(dir, ModelBuilderOptions.Tiny with { VocabSize = 600 }, null, SyntheticTokenizer.Write);
-        using var model = ModelFolder.Open(dir);
-        using var backend = new EngineBackend(model, Tokenizer.Load(model.TokenizerPath), new EngineOptions { MaxRunningRequests = 4, MaxBatchTokens = 32, ChunkSize = 8 });
-        await using var app = FlywheelServer.Build(new ServerOptions { Port = 0, Output = TextWriter.Null, ConfigureLogging = l => l.ClearProviders() }, backend);
-        await app.StartAsync();
-        var server = FlywheelServer.ListeningUris(app).Single();
-        using var client = new HttpClient { BaseAddress = server };
+        await using var engineServer = await EngineServer.StartAsync("dashboard", ModelBuilderOptions.Tiny with { VocabSize = 600 }, new EngineOptions { MaxRunningRequests = 4, MaxBatchTokens = 32, ChunkSize = 8 });
+        var (model, server, client) = (engineServer.Model, engineServer.BaseUri, engineServer.Client);
 
         var work = Path.Combine(Path.GetTempPath(), "flywheel-prometheus-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(work);
@@ -140,16 +134,5 @@ public sealed class DashboardQueriesTests
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static string RepositoryRoot()
-    {
-        var dir = new DirectoryInfo(AppContext.BaseDirectory);
-        while (!File.Exists(Path.Combine(dir!.FullName, "test.sh")))
-        {
-            dir = dir.Parent;
-        }
-
-        return dir.FullName;
     }
 }

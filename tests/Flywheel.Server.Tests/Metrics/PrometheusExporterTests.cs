@@ -60,13 +60,8 @@ public sealed class LiveMetricsTests
     [Fact]
     public async Task MetricsPassPromtoolAndAgreeWithUsage()
     {
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", "metrics-" + Environment.ProcessId);
-        ModelFolderWriter.Write(dir, ModelBuilderOptions.Tiny with { VocabSize = 600 }, null, SyntheticTokenizer.Write);
-        using var model = ModelFolder.Open(dir);
-        using var backend = new EngineBackend(model, Tokenizer.Load(model.TokenizerPath), new EngineOptions { MaxRunningRequests = 4, MaxBatchTokens = 32 });
-        await using var app = FlywheelServer.Build(new ServerOptions { Port = 0, Output = TextWriter.Null, ConfigureLogging = l => l.ClearProviders() }, backend);
-        await app.StartAsync();
-        using var client = new HttpClient { BaseAddress = FlywheelServer.ListeningUris(app).Single() };
+        await using var server = await EngineServer.StartAsync("metrics", ModelBuilderOptions.Tiny with { VocabSize = 600 }, new EngineOptions { MaxRunningRequests = 4, MaxBatchTokens = 32 });
+        var (model, client) = (server.Model, server.Client);
         int prompt = 0, completion = 0;
         for (var i = 0; i < 3; i++)
         {

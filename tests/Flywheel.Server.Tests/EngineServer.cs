@@ -1,0 +1,74 @@
+using Flywheel.Models;
+using Flywheel.Models.Building;
+using Flywheel.Scheduling;
+using Flywheel.Server.Hosting;
+using Flywheel.Tokenization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Logging;
+
+namespace Flywheel.Server.Tests;
+
+/// <summary>
+/// The real path for tests: a model folder built with dummy weights, the batching engine behind
+/// <see cref="EngineBackend"/>, and Kestrel on 127.0.0.1 with a free port.
+/// </summary>
+internal sealed class EngineServer : IAsyncDisposable
+{
+    private EngineServer(ModelFolder model, Tokenizer tokenizer, EngineBackend backend, WebApplication app)
+    {
+        (Model, Tokenizer, Backend, App) = (model, tokenizer, backend, app);
+        BaseUri = FlywheelServer.ListeningUris(app).Single();
+        Client = new HttpClient { BaseAddress = BaseUri, Timeout = TimeSpan.FromSeconds(120) };
+    }
+
+    public ModelFolder Model { get; }
+
+    public Tokenizer Tokenizer { get; }
+
+    public EngineBackend Backend { get; }
+
+    public WebApplication App { get; }
+
+    public Uri BaseUri { get; }
+
+    public HttpClient Client { get; }
+
+    /// <summary>Builds (once per process and <paramref name="name"/>) and serves a model.</summary>
+    /// <param name="tokenizerJson">A real tokenizer.json to build with; null writes the synthetic tokenizer.</param>
+    public static async Task<EngineServer> StartAsync(string name, ModelBuilderOptions options, EngineOptions engine, string? tokenizerJson = null)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"{name}-{Environment.ProcessId}");
+        if (!File.Exists(Path.Combine(dir, "genai_config.json")))
+        {
+            ModelFolderWriter.Write(dir, options, tokenizerJson, SyntheticTokenizer.Write);
+        }
+
+        var model = ModelFolder.Open(dir);
+        var tokenizer = Tokenizer.Load(model.TokenizerPath);
+        var backend = new EngineBackend(model, tokenizer, engine);
+        var app = FlywheelServer.Build(new ServerOptions { Port = 0, Output = TextWriter.Null, ConfigureLogging = l => l.ClearProviders() }, backend);
+        await app.StartAsync();
+        return new EngineServer(model, tokenizer, backend, app);
+    }
+
+    /// <summary>The repository root (the folder holding test.sh).</summary>
+    public static string RepositoryRoot()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        while (!File.Exists(Path.Combine(dir!.FullName, "test.sh")))
+        {
+            dir = dir.Parent;
+        }
+
+        return dir.FullName;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await App.StopAsync();
+        await App.DisposeAsync();
+        Backend.Dispose();
+        Model.Dispose();
+    }
+}
