@@ -3,6 +3,14 @@ using Flywheel.Onnx.Proto;
 
 namespace Flywheel.Engine.Tests.Onnx;
 
+/// <summary>
+/// Runs alone (not in parallel with other test classes): the leak tests compare the process-wide count of
+/// live ORT objects and the process RSS, which other tests would move.
+/// </summary>
+[CollectionDefinition(nameof(InferenceSessionTests), DisableParallelization = true)]
+public sealed class InferenceSessionTestsCollection;
+
+[Collection(nameof(InferenceSessionTests))]
 public sealed class InferenceSessionTests
 {
     /// <summary>y = x + w (w = [1, 2, 3]); z = MatMul(x, m) with m 3x2 of ones.</summary>
