@@ -71,10 +71,7 @@ internal static class ServeCommand
     /// <summary>The built-in demo model: the tiny preset with a 2,000-token synthetic tokenizer, built once into the cache.</summary>
     internal static string DemoModel(TextWriter log)
     {
-        var cache = Environment.GetEnvironmentVariable("FLYWHEEL_CACHE") is { Length: > 0 } c ? c
-            : Path.Combine(Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } x ? x
-                : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"), "flywheel");
-        var dir = Path.Combine(cache, "models", "flywheel-demo");
+        var dir = Path.Combine(FlywheelCache.Root, "models", "flywheel-demo");
         if (!File.Exists(Path.Combine(dir, "genai_config.json")))
         {
             log.WriteLine($"building the demo model into {dir} (once)");

@@ -48,12 +48,8 @@ public sealed class TextGenerator : IDisposable
         _eos = [.. c.EosTokenIds, .. tokenizer.EosTokenIds];
     }
 
-    /// <summary>Prompt token ids: the tokenizer's special tokens, plus BOS in front when the tokenizer names one and did not add it.</summary>
-    public int[] EncodePrompt(string prompt)
-    {
-        var ids = _tokenizer.Encode(prompt, addSpecialTokens: true);
-        return _tokenizer.BosTokenId is { } bos && (ids.Length == 0 || ids[0] != bos) ? [bos, .. ids] : ids;
-    }
+    /// <summary>Prompt token ids (see <see cref="Tokenizer.EncodePrompt"/>).</summary>
+    public int[] EncodePrompt(string prompt) => _tokenizer.EncodePrompt(prompt);
 
     /// <summary>
     /// Generates from <paramref name="promptIds"/>. <paramref name="onToken"/> receives each token with the text it

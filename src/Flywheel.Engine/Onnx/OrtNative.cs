@@ -72,10 +72,7 @@ internal static unsafe class OrtNative
         }
 
         paths.Add(Path.Combine(AppContext.BaseDirectory, "libonnxruntime.so.1"));
-        var cache = Environment.GetEnvironmentVariable("FLYWHEEL_CACHE") is { Length: > 0 } c ? c
-            : Path.Combine(Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } x ? x
-                : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"), "flywheel");
-        paths.Add(Path.Combine(cache, "onnxruntime-1.30.0", "libonnxruntime.so.1"));
+        paths.Add(Path.Combine(FlywheelCache.Root, "onnxruntime-1.30.0", "libonnxruntime.so.1"));
         return paths;
     }
 

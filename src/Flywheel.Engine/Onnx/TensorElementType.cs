@@ -1,6 +1,9 @@
 namespace Flywheel.Onnx;
 
-/// <summary>ONNXTensorElementDataType values of the C API.</summary>
+/// <summary>
+/// Tensor element types: ONNXTensorElementDataType of the C API, which uses the same numbers as ONNX's
+/// TensorProto.DataType, so the protobuf writer/reader uses this enum too.
+/// </summary>
 public enum TensorElementType
 {
     Undefined = 0,

@@ -117,6 +117,16 @@ public sealed class Tokenizer
         return addSpecialTokens ? _postProcessor.Apply(ids) : ids.ToArray();
     }
 
+    /// <summary>
+    /// A completion prompt's ids: <see cref="Encode"/> with special tokens, plus the BOS token in front when the
+    /// tokenizer names one and its post-processor did not add it (Llama-3's tokenizer.json, for one, does not).
+    /// </summary>
+    public int[] EncodePrompt(string text)
+    {
+        var ids = Encode(text, addSpecialTokens: true);
+        return BosTokenId is { } bos && (ids.Length == 0 || ids[0] != bos) ? [bos, .. ids] : ids;
+    }
+
     private void EncodeText(string text, List<int> ids, List<string> pieces)
     {
         if (text.Length == 0)

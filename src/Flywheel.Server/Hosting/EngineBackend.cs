@@ -69,8 +69,7 @@ public sealed class EngineBackend : IGenerationBackend, Metrics.IMetricsSource, 
         }
         else
         {
-            var encoded = _tokenizer.Encode(request.Prompt ?? "", addSpecialTokens: true);
-            ids = _tokenizer.BosTokenId is { } bos && (encoded.Length == 0 || encoded[0] != bos) ? [bos, .. encoded] : encoded;
+            ids = _tokenizer.EncodePrompt(request.Prompt ?? "");
         }
 
         if (ids.Length == 0)

@@ -18,9 +18,9 @@ public sealed class InferenceSessionTests
     {
         var model = new OnnxModel();
         var g = model.Graph;
-        g.Inputs.Add(new OnnxValueInfo("x", TensorDataType.Float, ["batch", 3L]));
-        g.Outputs.Add(new OnnxValueInfo("y", TensorDataType.Float, ["batch", 3L]));
-        g.Outputs.Add(new OnnxValueInfo("z", TensorDataType.Float, ["batch", 2L]));
+        g.Inputs.Add(new OnnxValueInfo("x", TensorElementType.Float, ["batch", 3L]));
+        g.Outputs.Add(new OnnxValueInfo("y", TensorElementType.Float, ["batch", 3L]));
+        g.Outputs.Add(new OnnxValueInfo("z", TensorElementType.Float, ["batch", 2L]));
         g.Initializers.Add(OnnxTensor.FromFloats("w", [3], [1f, 2f, 3f]));
         g.Initializers.Add(OnnxTensor.FromFloats("m", [3, 2], [1f, 1f, 1f, 1f, 1f, 1f]));
         g.AddNode("Add", ["x", "w"], ["y"], "add");

@@ -1,3 +1,4 @@
+using Flywheel.Onnx;
 using Flywheel.Onnx.Proto;
 
 namespace Flywheel.Engine.Tests.Onnx;
@@ -11,8 +12,8 @@ public sealed class OnnxSerializerTests
         model.OpsetImports["com.microsoft"] = 1;
         var g = model.Graph;
         g.Name = "g";
-        g.Inputs.Add(new OnnxValueInfo("x", TensorDataType.Float, ["batch", 3L]));
-        g.Outputs.Add(new OnnxValueInfo("y", TensorDataType.Float, ["batch", 3L]));
+        g.Inputs.Add(new OnnxValueInfo("x", TensorElementType.Float, ["batch", 3L]));
+        g.Outputs.Add(new OnnxValueInfo("y", TensorElementType.Float, ["batch", 3L]));
         g.Initializers.Add(OnnxTensor.FromFloats("w", [3], [1.5f, -2f, 300000f]));
         g.Initializers.Add(OnnxTensor.FromInt64s("shape", [2], [-1, 3]));
         g.AddNode("Add", ["x", "w"], ["t"], "add0");

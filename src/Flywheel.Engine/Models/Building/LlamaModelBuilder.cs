@@ -1,3 +1,4 @@
+using Flywheel.Onnx;
 using Flywheel.Onnx.Proto;
 
 namespace Flywheel.Models.Building;
@@ -23,15 +24,15 @@ public static class LlamaModelBuilder
         g.Name = "flywheel_llama";
         int h = o.HiddenSize, kvDim = o.KvHeadCount * o.HeadSize, hs = o.HeadSize;
 
-        g.Inputs.Add(new OnnxValueInfo("input_ids", TensorDataType.Int64, ["batch_size", "sequence_length"]));
-        g.Inputs.Add(new OnnxValueInfo("attention_mask", TensorDataType.Int64, ["batch_size", "total_sequence_length"]));
-        g.Outputs.Add(new OnnxValueInfo("logits", TensorDataType.Float, ["batch_size", "sequence_length", (long)o.VocabSize]));
+        g.Inputs.Add(new OnnxValueInfo("input_ids", TensorElementType.Int64, ["batch_size", "sequence_length"]));
+        g.Inputs.Add(new OnnxValueInfo("attention_mask", TensorElementType.Int64, ["batch_size", "total_sequence_length"]));
+        g.Outputs.Add(new OnnxValueInfo("logits", TensorElementType.Float, ["batch_size", "sequence_length", (long)o.VocabSize]));
         for (var layer = 0; layer < o.LayerCount; layer++)
         {
             foreach (var kind in new[] { "key", "value" })
             {
-                g.Inputs.Add(new OnnxValueInfo($"past_key_values.{layer}.{kind}", TensorDataType.Float, ["batch_size", (long)o.KvHeadCount, "past_sequence_length", (long)hs]));
-                g.Outputs.Add(new OnnxValueInfo($"present.{layer}.{kind}", TensorDataType.Float, ["batch_size", (long)o.KvHeadCount, "total_sequence_length", (long)hs]));
+                g.Inputs.Add(new OnnxValueInfo($"past_key_values.{layer}.{kind}", TensorElementType.Float, ["batch_size", (long)o.KvHeadCount, "past_sequence_length", (long)hs]));
+                g.Outputs.Add(new OnnxValueInfo($"present.{layer}.{kind}", TensorElementType.Float, ["batch_size", (long)o.KvHeadCount, "total_sequence_length", (long)hs]));
             }
         }
 
@@ -49,10 +50,10 @@ public static class LlamaModelBuilder
         // total_sequence_length = width of attention_mask; both int32.
         g.AddNode("ReduceSum", ["attention_mask", "const_axes_1"], ["mask_rowsum"], "/model/attn_mask_reformat/ReduceSum", "", OnnxAttribute.Int("keepdims", 0));
         g.AddNode("Sub", ["mask_rowsum", "const_one"], ["seqlens_k_int64"], "/model/attn_mask_reformat/Sub");
-        g.AddNode("Cast", ["seqlens_k_int64"], ["seqlens_k"], "/model/attn_mask_reformat/Cast", "", OnnxAttribute.Int("to", (long)TensorDataType.Int32));
+        g.AddNode("Cast", ["seqlens_k_int64"], ["seqlens_k"], "/model/attn_mask_reformat/Cast", "", OnnxAttribute.Int("to", (long)TensorElementType.Int32));
         g.AddNode("Shape", ["attention_mask"], ["mask_shape"], "/model/attn_mask_reformat/Shape");
         g.AddNode("Gather", ["mask_shape", "const_one"], ["total_seq_len_int64"], "/model/attn_mask_reformat/Gather", "", OnnxAttribute.Int("axis", 0));
-        g.AddNode("Cast", ["total_seq_len_int64"], ["total_seq_len"], "/model/attn_mask_reformat/Cast_1", "", OnnxAttribute.Int("to", (long)TensorDataType.Int32));
+        g.AddNode("Cast", ["total_seq_len_int64"], ["total_seq_len"], "/model/attn_mask_reformat/Cast_1", "", OnnxAttribute.Int("to", (long)TensorElementType.Int32));
 
         var x = "embeddings";
         for (var layer = 0; layer < o.LayerCount; layer++)

@@ -1,4 +1,5 @@
 using Flywheel.Models.Building;
+using Flywheel.Onnx;
 using Flywheel.Onnx.Proto;
 
 namespace Flywheel.Models.Reference;
@@ -18,7 +19,7 @@ public sealed class ReferenceModel
     public ReferenceModel(string modelPath, GenAiConfig config, double rmsNormEpsilon = 1e-5)
     {
         var model = OnnxModel.Load(modelPath);
-        _weights = model.Graph.Initializers.Where(t => t.DataType == TensorDataType.Float).ToDictionary(t => t.Name, t => t.ToFloats());
+        _weights = model.Graph.Initializers.Where(t => t.DataType == TensorElementType.Float).ToDictionary(t => t.Name, t => t.ToFloats());
         var d = config.Decoder;
         (_layers, _hidden, _heads, _kvHeads, _headSize, _vocab) = (d.NumHiddenLayers, d.HiddenSize, d.NumAttentionHeads, d.NumKeyValueHeads, d.HeadSize, config.VocabSize);
         _intermediate = _weights[LlamaWeightNames.Gate(0)].Length / _hidden;

@@ -2,30 +2,10 @@ using System.Runtime.InteropServices;
 
 namespace Flywheel.Onnx.Proto;
 
-/// <summary>ONNX TensorProto.DataType values (the numbers are the ONNX enum's).</summary>
-public enum TensorDataType
-{
-    Undefined = 0,
-    Float = 1,
-    UInt8 = 2,
-    Int8 = 3,
-    UInt16 = 4,
-    Int16 = 5,
-    Int32 = 6,
-    Int64 = 7,
-    String = 8,
-    Bool = 9,
-    Float16 = 10,
-    Double = 11,
-    UInt32 = 12,
-    UInt64 = 13,
-    BFloat16 = 16,
-}
-
 /// <summary>A constant tensor in a graph (an initializer), stored as little-endian raw bytes.</summary>
 public sealed class OnnxTensor
 {
-    public OnnxTensor(string name, TensorDataType dataType, long[] dims, byte[] rawData)
+    public OnnxTensor(string name, TensorElementType dataType, long[] dims, byte[] rawData)
     {
         Name = name;
         DataType = dataType;
@@ -35,7 +15,7 @@ public sealed class OnnxTensor
 
     public string Name { get; }
 
-    public TensorDataType DataType { get; }
+    public TensorElementType DataType { get; }
 
     public long[] Dims { get; }
 
@@ -45,18 +25,18 @@ public sealed class OnnxTensor
     public long ElementCount => Dims.Aggregate(1L, (a, d) => a * d);
 
     public static OnnxTensor FromFloats(string name, long[] dims, ReadOnlySpan<float> values) =>
-        new(name, TensorDataType.Float, dims, MemoryMarshal.AsBytes(values).ToArray());
+        new(name, TensorElementType.Float, dims, MemoryMarshal.AsBytes(values).ToArray());
 
     public static OnnxTensor FromInt64s(string name, long[] dims, ReadOnlySpan<long> values) =>
-        new(name, TensorDataType.Int64, dims, MemoryMarshal.AsBytes(values).ToArray());
+        new(name, TensorElementType.Int64, dims, MemoryMarshal.AsBytes(values).ToArray());
 
     public static OnnxTensor FromInt32s(string name, long[] dims, ReadOnlySpan<int> values) =>
-        new(name, TensorDataType.Int32, dims, MemoryMarshal.AsBytes(values).ToArray());
+        new(name, TensorElementType.Int32, dims, MemoryMarshal.AsBytes(values).ToArray());
 
     /// <summary>The elements as floats; throws unless the tensor is float32.</summary>
     public float[] ToFloats()
     {
-        if (DataType != TensorDataType.Float)
+        if (DataType != TensorElementType.Float)
         {
             throw new InvalidOperationException($"Tensor '{Name}' is {DataType}, not Float.");
         }
@@ -66,7 +46,7 @@ public sealed class OnnxTensor
 }
 
 /// <summary>A graph input or output: name, element type and shape (each dim a number or a symbolic name).</summary>
-public sealed record OnnxValueInfo(string Name, TensorDataType DataType, IReadOnlyList<OnnxDim> Shape);
+public sealed record OnnxValueInfo(string Name, TensorElementType DataType, IReadOnlyList<OnnxDim> Shape);
 
 /// <summary>One dimension of a declared shape: a fixed size or a symbolic name such as "batch_size".</summary>
 public readonly record struct OnnxDim(long Value, string? Symbol)

@@ -22,7 +22,7 @@ internal static class OnnxSerializer
     private const int AttrName = 1, AttrF = 2, AttrI = 3, AttrS = 4, AttrT = 5, AttrFloats = 7, AttrInts = 8, AttrType = 20;
 
     // TensorProto
-    private const int TensorDims = 1, TensorDataTypeField = 2, TensorFloatData = 4, TensorInt32Data = 5, TensorInt64Data = 7, TensorName = 8, TensorRawData = 9, TensorDataLocation = 14;
+    private const int TensorDims = 1, TensorElementTypeField = 2, TensorFloatData = 4, TensorInt32Data = 5, TensorInt64Data = 7, TensorName = 8, TensorRawData = 9, TensorDataLocation = 14;
 
     // ValueInfoProto / TypeProto / TypeProto.Tensor / TensorShapeProto / Dimension
     private const int ValueInfoName = 1, ValueInfoType = 2, TypeTensor = 1, TensorTypeElem = 1, TensorTypeShape = 2, ShapeDim = 1, DimValue = 1, DimParam = 2;
@@ -123,7 +123,7 @@ internal static class OnnxSerializer
     {
         var w = new ProtoWriter();
         w.WritePackedVarints(TensorDims, t.Dims);
-        w.WriteVarint(TensorDataTypeField, (long)t.DataType);
+        w.WriteVarint(TensorElementTypeField, (long)t.DataType);
         w.WriteString(TensorName, t.Name);
         w.WriteBytes(TensorRawData, t.RawData);
         return w;
@@ -287,7 +287,7 @@ internal static class OnnxSerializer
         List<long> dims = [];
         List<float> floatData = [];
         List<long> intData = [];
-        var dataType = TensorDataType.Undefined;
+        var dataType = TensorElementType.Undefined;
         string name = "";
         byte[]? raw = null;
         var r = new ProtoReader(bytes);
@@ -296,7 +296,7 @@ internal static class OnnxSerializer
             switch (r.FieldNumber)
             {
                 case TensorDims: r.ReadInt64s(dims); break;
-                case TensorDataTypeField: dataType = (TensorDataType)r.ReadVarint(); break;
+                case TensorElementTypeField: dataType = (TensorElementType)r.ReadVarint(); break;
                 case TensorFloatData: r.ReadFloats(floatData); break;
                 case TensorInt32Data or TensorInt64Data: r.ReadInt64s(intData); break;
                 case TensorName: name = r.ReadString(); break;
@@ -314,9 +314,9 @@ internal static class OnnxSerializer
 
         raw ??= dataType switch
         {
-            TensorDataType.Float => OnnxTensor.FromFloats(name, [], [.. floatData]).RawData,
-            TensorDataType.Int64 => OnnxTensor.FromInt64s(name, [], [.. intData]).RawData,
-            TensorDataType.Int32 => OnnxTensor.FromInt32s(name, [], intData.Select(v => (int)v).ToArray()).RawData,
+            TensorElementType.Float => OnnxTensor.FromFloats(name, [], [.. floatData]).RawData,
+            TensorElementType.Int64 => OnnxTensor.FromInt64s(name, [], [.. intData]).RawData,
+            TensorElementType.Int32 => OnnxTensor.FromInt32s(name, [], intData.Select(v => (int)v).ToArray()).RawData,
             _ => [],
         };
         return new OnnxTensor(name, dataType, [.. dims], raw);
@@ -325,7 +325,7 @@ internal static class OnnxSerializer
     private static OnnxValueInfo ReadValueInfo(ReadOnlySpan<byte> bytes)
     {
         string name = "";
-        var dataType = TensorDataType.Undefined;
+        var dataType = TensorElementType.Undefined;
         List<OnnxDim> shape = [];
         var r = new ProtoReader(bytes);
         while (r.Next())
@@ -350,7 +350,7 @@ internal static class OnnxSerializer
                     {
                         if (tensorType.FieldNumber == TensorTypeElem)
                         {
-                            dataType = (TensorDataType)tensorType.ReadVarint();
+                            dataType = (TensorElementType)tensorType.ReadVarint();
                         }
                         else if (tensorType.FieldNumber == TensorTypeShape)
                         {
