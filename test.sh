@@ -5,7 +5,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$root"
 FLYWHEEL_TEST_ASSETS=$(bash build/fetch-test-assets.sh) || { echo "0 passed, 1 failed"; exit 1; }
 export FLYWHEEL_TEST_ASSETS
-log=$(mktemp)
+mkdir -p artifacts
+log=artifacts/test.log   # kept for reading failures after the run
 dotnet build Flywheel.sln -c Release -nologo -v quiet -clp:ErrorsOnly 2>&1 | tee "$log"
 build_rc=${PIPESTATUS[0]}
 if [ "$build_rc" -ne 0 ]; then echo "build failed"; echo "0 passed, 1 failed"; exit 1; fi
@@ -14,7 +15,6 @@ test_rc=${PIPESTATUS[0]}
 # Each test assembly prints "Passed!  - Failed: F, Passed: P, Skipped: S, Total: T, ...".
 read -r passed failed skipped < <(grep -Eo 'Failed: +[0-9]+, Passed: +[0-9]+, Skipped: +[0-9]+' "$log" |
   awk -F'[:,]' '{f+=$2; p+=$4; s+=$6} END {print p+0, f+0, s+0}')
-rm -f "$log"
 if [ "$test_rc" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$test_rc" -eq 0 ]

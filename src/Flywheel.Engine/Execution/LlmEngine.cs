@@ -36,6 +36,13 @@ public sealed class LlmEngine : IDisposable
     private readonly List<SequenceView> _views = [];
     private readonly List<int> _waitingLengths = [];
     private readonly CancellationTokenSource _stop = new();
+    private readonly Dictionary<long, Sequence> _byId = [];
+    private readonly List<Sequence> _stepChunks = [];
+    private readonly List<Sequence> _decodeRows = [];
+    private readonly long[] _ids;        // [max(MaxTokensPerRun, MaxRunningRequests)] token ids of one Run
+    private readonly int[] _past;        // [MaxRunningRequests] per-row past lengths of the decode Run
+    private readonly int[] _valid;       // [MaxRunningRequests] ones
+    private static readonly Comparison<Sequence> BySlot = (a, b) => a.Slot.CompareTo(b.Slot);
     private long _nextId;
     private int _decodeCount;
     private volatile int _runningCount, _waitingCount;
@@ -53,6 +60,9 @@ public sealed class LlmEngine : IDisposable
         _cache = new KvCache(c.Decoder.NumHiddenLayers, options.MaxRunningRequests + 1, c.Decoder.NumKeyValueHeads, c.ContextLength, c.Decoder.HeadSize);
         _runner = new DecoderRunner(model.Session, c, _cache, Math.Max(options.MaxBatchTokens, options.MaxRunningRequests));
         _slots = new Sequence?[_cache.SlotCount];
+        _ids = new long[Math.Max(_runner.MaxTokensPerRun, options.MaxRunningRequests)];
+        _past = new int[options.MaxRunningRequests];
+        _valid = Enumerable.Repeat(1, options.MaxRunningRequests).ToArray();
         _eos = [.. c.EosTokenIds, .. extraEosTokenIds ?? []];
         _incoming = Channel.CreateBounded<Pending>(new BoundedChannelOptions(options.QueueCapacity) { SingleReader = true });
         _thread = new Thread(Loop) { IsBackground = true, Name = "flywheel-engine" };
@@ -145,7 +155,9 @@ public sealed class LlmEngine : IDisposable
     {
         while (true)
         {
-            while (_incoming.Reader.TryRead(out var pending))
+            // Take from the bounded channel only what admission could use soon, so QueueCapacity (the
+            // channel's bound) really limits how many requests wait.
+            while (_waiting.Count < Options.MaxRunningRequests && _incoming.Reader.TryRead(out var pending))
             {
                 _waiting.Enqueue(pending);
             }
@@ -195,36 +207,47 @@ public sealed class LlmEngine : IDisposable
         }
 
         _scheduler.Plan(_views, _waitingLengths, FreeSlotCount(), _plan);
-        var admitted = new Sequence[_plan.AdmittedCount];
-        for (var i = 0; i < admitted.Length; i++)
+        // Every request this step touches, known before anything runs, so a fault fails exactly these.
+        // Chunks of newly admitted requests carry ids -1, -2, ... in admission order.
+        var firstAdmitted = _running.Count;
+        for (var i = 0; i < _plan.AdmittedCount; i++)
         {
-            admitted[i] = Admit(_waiting.Dequeue());
+            Admit(_waiting.Dequeue());
         }
 
         _waitingCount = _waiting.Count;
-        // Every request this step touches, known before anything runs, so a fault fails exactly these.
-        var stepSequences = _plan.Chunks.Select(c => c.Id < 0 ? admitted[-1 - c.Id] : Find(c.Id)).ToList();
-        var decodeRows = _plan.Decodes.Select(Find).ToList();
+        _stepChunks.Clear();
+        foreach (var c in _plan.Chunks)
+        {
+            _stepChunks.Add(c.Id < 0 ? _running[firstAdmitted + (int)(-1 - c.Id)] : _byId[c.Id]);
+        }
+
+        _decodeRows.Clear();
+        foreach (var id in _plan.Decodes)
+        {
+            _decodeRows.Add(_byId[id]);
+        }
+
         int decodeTokens = 0, chunkTokens = 0;
         try
         {
             BeforeStep?.Invoke(_stepCount);
             for (var i = 0; i < _plan.Chunks.Count; i++)
             {
-                RunChunk(stepSequences[i], _plan.Chunks[i].Start, _plan.Chunks[i].Length);
+                RunChunk(_stepChunks[i], _plan.Chunks[i].Start, _plan.Chunks[i].Length);
                 chunkTokens += _plan.Chunks[i].Length;
             }
 
-            if (decodeRows.Count > 0)
+            if (_decodeRows.Count > 0)
             {
-                RunDecode(decodeRows);
-                decodeTokens = decodeRows.Count;
+                RunDecode(_decodeRows);
+                decodeTokens = _decodeRows.Count;
             }
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             // A fault fails the requests of this step only; the engine goes on with the rest.
-            foreach (var s in stepSequences.Concat(decodeRows).Distinct().ToList())
+            foreach (var s in _stepChunks.Concat(_decodeRows).Distinct().ToList())
             {
                 Finish(s, EngineFinishReason.Error, "engine step failed: " + e.Message);
             }
@@ -244,13 +267,12 @@ public sealed class LlmEngine : IDisposable
         for (var offset = 0; offset < length; offset += capacity)
         {
             var n = Math.Min(capacity, length - offset);
-            var ids = new long[n];
             for (var i = 0; i < n; i++)
             {
-                ids[i] = s.Tokens[start + offset + i];
+                _ids[i] = s.Tokens[start + offset + i];
             }
 
-            logits = _runner.Run(s.Slot, 1, n, ids, [start + offset], [n]);
+            logits = _runner.Run(s.Slot, 1, n, _ids.AsSpan(0, n), [start + offset], [n]);
             s.Computed = start + offset + n;
         }
 
@@ -265,24 +287,20 @@ public sealed class LlmEngine : IDisposable
     private void RunDecode(List<Sequence> rows)
     {
         // Decoding requests sit in slots [0, D): one Run over the range. Rows are put in slot order.
-        rows.Sort((a, b) => a.Slot.CompareTo(b.Slot));
+        rows.Sort(BySlot);
         var first = rows[0].Slot;
         if (rows[^1].Slot - first + 1 != rows.Count)
         {
             throw new InvalidOperationException("decoding requests are not in contiguous slots");
         }
 
-        var ids = new long[rows.Count];
-        var past = new int[rows.Count];
-        var valid = new int[rows.Count];
         for (var r = 0; r < rows.Count; r++)
         {
-            ids[r] = rows[r].Tokens[rows[r].Computed];
-            past[r] = rows[r].Computed;
-            valid[r] = 1;
+            _ids[r] = rows[r].Tokens[rows[r].Computed];
+            _past[r] = rows[r].Computed;
         }
 
-        var logits = _runner.Run(first, rows.Count, 1, ids, past, valid);
+        var logits = _runner.Run(first, rows.Count, 1, _ids.AsSpan(0, rows.Count), _past.AsSpan(0, rows.Count), _valid.AsSpan(0, rows.Count));
         var vocab = _runner.VocabSize;
         // Every row's cache grew by one before any row is accepted: accepting may finish a request and
         // move another row's KV into its slot, and that copy must include the position just written.
@@ -336,6 +354,7 @@ public sealed class LlmEngine : IDisposable
         var s = new Sequence(p, slot, new TokenSampler(VocabSize, p.Request.Sampling, p.Request.PromptIds));
         _slots[slot] = s;
         _running.Add(s);
+        _byId[s.Id] = s;
         return s;
     }
 
@@ -382,6 +401,7 @@ public sealed class LlmEngine : IDisposable
             return;
         }
 
+        _byId.Remove(s.Id);
         var now = Stopwatch.GetTimestamp();
         var start = s.Pending.ArrivalTimestamp;
         s.Output.TryWrite(new FinishEvent(
@@ -482,8 +502,6 @@ public sealed class LlmEngine : IDisposable
 
     /// <summary>Slots in use, for invariant checks in tests (engine thread state read after the engine is idle).</summary>
     internal int OccupiedSlotCount => Options.MaxRunningRequests - FreeSlotCount();
-
-    private Sequence Find(long id) => _running.First(s => s.Id == id);
 
     private sealed record Pending(long Id, EngineRequest Request, ChannelWriter<EngineEvent> Output, long ArrivalTimestamp);
 

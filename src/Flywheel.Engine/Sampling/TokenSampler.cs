@@ -16,7 +16,7 @@ public sealed class TokenSampler
     private readonly int[] _order;             // [vocab] candidate ids, best first
     private readonly int[] _generatedCount;    // [vocab] times each token was generated
     private readonly bool[] _seen;             // [vocab] token appeared in prompt or output
-    private readonly Comparison<int> _byProbability;
+    private readonly IComparer<int> _byProbability;
 
     public TokenSampler(int vocabSize, SamplingParams parameters, IEnumerable<int>? promptIds = null)
     {
@@ -36,7 +36,7 @@ public sealed class TokenSampler
         }
 
         var probabilities = _probabilities;
-        _byProbability = (a, b) => probabilities[b] != probabilities[a] ? probabilities[b].CompareTo(probabilities[a]) : a.CompareTo(b);
+        _byProbability = Comparer<int>.Create((a, b) => probabilities[b] != probabilities[a] ? probabilities[b].CompareTo(probabilities[a]) : a.CompareTo(b));
     }
 
     /// <summary>Index of the largest value (the lowest index among ties).</summary>
@@ -109,7 +109,7 @@ public sealed class TokenSampler
         var candidates = n;
         if ((p.TopK > 0 && p.TopK < n) || p.TopP < 1 || p.MinP > 0)
         {
-            Array.Sort(_order, 0, n, Comparer<int>.Create(_byProbability));
+            Array.Sort(_order, 0, n, _byProbability);
             if (p.TopK > 0)
             {
                 candidates = Math.Min(candidates, p.TopK);
