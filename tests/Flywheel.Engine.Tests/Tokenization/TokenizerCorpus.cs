@@ -27,5 +27,7 @@ internal static class TokenizerCorpus
         "ΑΒΓ αβγ ∑∫√∞ ≠ ≤ ≥ ±",
         "x" + new string('=', 40) + "y",
         "Symbols: ~!@#$%^&*()_+`-=[]\\{}|;':\",./<>?",
+        "Astral next to letters: \U0001F600abc x\U0001F600y \U0001D49Cbc 𠀋字",
+        "Decomposed accents: cafe\u0301 na\u0131\u0308ve A\u030Angstro\u0308m \u1100\u1161\u11A8",
     ];
 }
