@@ -21,6 +21,7 @@ internal static class GrammarCompiler
     {
         var (classOf, classCount) = ByteClasses(nfa);
         var dfas = rules.Select(r => Determinize(nfa, r.Start, r.End, classOf, classCount)).ToList();
+        RefuseLeftRecursion(dfas, rules);
 
         // Productive rules: some path start -> accept using bytes and calls of productive rules.
         var productive = new bool[rules.Count];
@@ -40,8 +41,6 @@ internal static class GrammarCompiler
         {
             throw new SchemaCompileException("(schema)", rules[0].Pointer, "the schema accepts no JSON value");
         }
-
-        RefuseLeftRecursion(dfas, productive, rules);
 
         // Keep states reachable from the start and able to reach an accepting state.
         var offsets = new int[rules.Count];
@@ -257,14 +256,14 @@ internal static class GrammarCompiler
         return seen;
     }
 
-    private static void RefuseLeftRecursion(List<RuleDfa> dfas, bool[] productive, IReadOnlyList<(int Start, int End, string Pointer)> rules)
+    private static void RefuseLeftRecursion(List<RuleDfa> dfas, IReadOnlyList<(int Start, int End, string Pointer)> rules)
     {
         // A rule that calls itself (directly or not) before reading any byte would push forever.
         var state = new int[dfas.Count]; // 0 new, 1 on stack, 2 done
         void Visit(int r)
         {
             state[r] = 1;
-            foreach (var (callee, _) in dfas[r].Calls[0].Where(c => productive[c.Rule]))
+            foreach (var (callee, _) in dfas[r].Calls[0])
             {
                 if (state[callee] == 1)
                 {
@@ -282,7 +281,7 @@ internal static class GrammarCompiler
 
         for (var r = 0; r < dfas.Count; r++)
         {
-            if (state[r] == 0 && productive[r])
+            if (state[r] == 0)
             {
                 Visit(r);
             }
