@@ -164,6 +164,13 @@ public sealed class JsonSchemaValidator
     /// <summary>Replaces the keywords NJsonSchema ignores by equivalent ones it checks.</summary>
     private static JsonObject RewriteGaps(JsonObject s)
     {
+        // NJsonSchema treats an object with $ref as a pure reference and drops its siblings
+        // (definitions included); since 2019-09 siblings apply too, so move the $ref into allOf.
+        if (s.Count > 1 && s.Remove("$ref", out var reference))
+        {
+            s["allOf"] = Append(s["allOf"], new JsonObject { ["$ref"] = reference });
+        }
+
         if (s.Remove("const", out var constant))
         {
             s["enum"] = new JsonArray(constant?.DeepClone());

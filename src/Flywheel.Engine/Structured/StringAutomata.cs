@@ -23,7 +23,15 @@ internal static class StringAutomata
     /// <summary>Any well-formed UTF-8 text.</summary>
     public static ByteDfa AnyText => AnyDecoded.Value;
 
-    /// <summary>UTF-8 texts whose length in code points lies in [min, max] (max null = unbounded).</summary>
+    private static readonly Lazy<ByteDfa> AnyBmp = new(() =>
+        RegexCompiler.CompileFull(new RegexRepeat(new RegexSet(CodePointSet.Of([(0, 0xFFFF)])), 0, -1)));
+
+    /// <summary>
+    /// UTF-8 texts whose length in code points lies in [min, max] (max null = unbounded). With a
+    /// maximum, only characters of the Basic Multilingual Plane are allowed (a narrowing): .NET
+    /// validators count UTF-16 units where the spec counts code points, and BMP-only strings have
+    /// the same length under both.
+    /// </summary>
     public static ByteDfa Length(int min, int? max)
     {
         var top = max ?? min;
@@ -47,7 +55,7 @@ internal static class StringAutomata
             }
         }
 
-        return ByteDfa.Intersect(AnyText, new ByteDfa(next, accept));
+        return ByteDfa.Intersect(max is null ? AnyText : AnyBmp.Value, new ByteDfa(next, accept));
     }
 
     /// <summary>Exactly the given texts (UTF-8).</summary>
