@@ -15,7 +15,8 @@ internal sealed partial class GrammarBuilder
     private readonly int _maxWhitespace;
     private readonly Dictionary<string, int> _refRules = new(StringComparer.Ordinal);
     private readonly Dictionary<SchemaNode, int> _nodeRules = new(ReferenceEqualityComparer.Instance);
-    private int _anyRule = -1;
+    private int _anyObjectRule = -1;
+    private int _anyArrayRule = -1;
 
     public GrammarBuilder(SchemaReader reader, int maxWhitespace)
     {
@@ -73,16 +74,27 @@ internal sealed partial class GrammarBuilder
         return rule;
     }
 
-    private int AnyRule()
+    /// <summary>
+    /// Any JSON value: scalars inline, containers as calls of the any-object / any-array rules.
+    /// Keeping scalars inline matters for masks: a rule's end makes tokens that run past it
+    /// depend on the caller, and those are checked one by one.
+    /// </summary>
+    private int AnyValue(int from)
     {
-        if (_anyRule < 0)
+        if (_anyObjectRule < 0)
         {
-            _anyRule = NewRule("(any JSON value)");
-            var (start, end, _) = Rules[_anyRule];
-            Nfa.AddEps(TypedValue(SchemaNode.True("#"), start), end);
+            _anyObjectRule = NewRule("(any JSON object)");
+            _anyArrayRule = NewRule("(any JSON array)");
+            var (os, oe, _) = Rules[_anyObjectRule];
+            Nfa.AddEps(ObjectBody(new SchemaNode { Pointer = "#", Types = JsonTypes.Object }, os), oe);
+            var (xs, xe, _) = Rules[_anyArrayRule];
+            Nfa.AddEps(ArrayBody(new SchemaNode { Pointer = "#", Types = JsonTypes.Array }, xs), xe);
         }
 
-        return _anyRule;
+        var end = TypedValue(new SchemaNode { Pointer = "#", Types = JsonTypes.All & ~(JsonTypes.Object | JsonTypes.Array) }, from);
+        Nfa.AddEps(Nfa.Call(from, _anyObjectRule), end);
+        Nfa.AddEps(Nfa.Call(from, _anyArrayRule), end);
+        return end;
     }
 
     /// <summary>Appends one instance of <paramref name="node"/> after <paramref name="from"/>; returns the end.</summary>
@@ -111,14 +123,14 @@ internal sealed partial class GrammarBuilder
             return end;
         }
 
-        return node.IsTrivial ? Nfa.Call(from, AnyRule()) : TypedValue(node, from);
+        return node.IsTrivial ? AnyValue(from) : TypedValue(node, from);
     }
 
     /// <summary>A value used at several positions: a rule call when it is big enough to be worth it.</summary>
     private int SharedValue(SchemaNode node, int from)
     {
-        var small = node.Ref is null && node.AnyOf is null && !node.IsTrivial
-            && (node.Types & (JsonTypes.Object | JsonTypes.Array)) == 0 && node.Enum is null;
+        var small = node.IsTrivial || (node.Ref is null && node.AnyOf is null
+            && (node.Types & (JsonTypes.Object | JsonTypes.Array)) == 0 && node.Enum is null);
         return small ? Value(node, from) : Nfa.Call(from, RuleForNode(node));
     }
 
