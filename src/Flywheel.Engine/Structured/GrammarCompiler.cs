@@ -30,7 +30,7 @@ internal static class GrammarCompiler
             changed = false;
             for (var r = 0; r < rules.Count; r++)
             {
-                if (!productive[r] && Live(dfas[r], productive, forward: true)[0])
+                if (!productive[r] && Live(dfas[r], productive)[0])
                 {
                     productive[r] = changed = true;
                 }
@@ -49,7 +49,7 @@ internal static class GrammarCompiler
         for (var r = 0; r < rules.Count; r++)
         {
             offsets[r] = total;
-            var co = Live(dfas[r], productive, forward: true);
+            var co = Live(dfas[r], productive);
             var reach = Reachable(dfas[r], productive, co);
             maps[r] = new int[co.Length];
             for (var s = 0; s < co.Length; s++)
@@ -199,9 +199,8 @@ internal static class GrammarCompiler
     }
 
     /// <summary>States from which an accepting state is reachable (bytes and productive calls).</summary>
-    private static bool[] Live(RuleDfa dfa, bool[] productive, bool forward)
+    private static bool[] Live(RuleDfa dfa, bool[] productive)
     {
-        _ = forward;
         var n = dfa.Sets.Count;
         var live = new bool[n];
         for (var s = 0; s < n; s++)
