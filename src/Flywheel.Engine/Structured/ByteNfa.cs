@@ -1,0 +1,133 @@
+namespace Flywheel.Structured;
+
+/// <summary>
+/// A nondeterministic automaton over bytes under construction. Edges are byte ranges, epsilons, or
+/// calls of another grammar rule (a recursive transition network: a call consumes one whole
+/// instance of the callee rule, then continues at the edge's target). Plain regular languages
+/// (regexes, formats) use no call edges.
+/// </summary>
+internal sealed class ByteNfa
+{
+    /// <summary>Upper bound on states; keeps pathological schemas from eating the server's memory.</summary>
+    public const int MaxStates = 2_000_000;
+
+    private readonly List<List<ByteEdge>?> _bytes = [];
+    private readonly List<List<int>?> _eps = [];
+    private readonly List<List<CallEdge>?> _calls = [];
+
+    public int StateCount => _bytes.Count;
+
+    public int AddState()
+    {
+        if (_bytes.Count >= MaxStates)
+        {
+            throw new SchemaCompileException("(schema)", "#", $"the grammar needs more than {MaxStates} automaton states");
+        }
+
+        _bytes.Add(null);
+        _eps.Add(null);
+        _calls.Add(null);
+        return _bytes.Count - 1;
+    }
+
+    public void AddBytes(int from, byte lo, byte hi, int to) => (_bytes[from] ??= []).Add(new ByteEdge(lo, hi, to));
+
+    public void AddEps(int from, int to) => (_eps[from] ??= []).Add(to);
+
+    public void AddCall(int from, int rule, int to) => (_calls[from] ??= []).Add(new CallEdge(rule, to));
+
+    public IReadOnlyList<ByteEdge> BytesOf(int state) => (IReadOnlyList<ByteEdge>?)_bytes[state] ?? [];
+
+    public IReadOnlyList<int> EpsOf(int state) => (IReadOnlyList<int>?)_eps[state] ?? [];
+
+    public IReadOnlyList<CallEdge> CallsOf(int state) => (IReadOnlyList<CallEdge>?)_calls[state] ?? [];
+
+    /// <summary>Appends a chain of states that reads exactly <paramref name="text"/>; returns its end.</summary>
+    public int Literal(int from, ReadOnlySpan<byte> text)
+    {
+        foreach (var b in text)
+        {
+            var next = AddState();
+            AddBytes(from, b, b, next);
+            from = next;
+        }
+
+        return from;
+    }
+
+    /// <summary>Appends one byte range step; returns the new end state.</summary>
+    public int Range(int from, byte lo, byte hi)
+    {
+        var next = AddState();
+        AddBytes(from, lo, hi, next);
+        return next;
+    }
+
+    /// <summary>Appends one call of <paramref name="rule"/>; returns the new end state.</summary>
+    public int Call(int from, int rule)
+    {
+        var next = AddState();
+        AddCall(from, rule, next);
+        return next;
+    }
+
+    /// <summary>
+    /// Appends a copy of a deterministic byte automaton, starting at <paramref name="from"/>; every
+    /// accepting state gets an epsilon to the returned end state.
+    /// </summary>
+    public int Inline(ByteDfa dfa, int from)
+    {
+        var end = AddState();
+        var map = new int[dfa.StateCount];
+        for (var s = 0; s < map.Length; s++)
+        {
+            map[s] = s == 0 ? from : AddState();
+        }
+
+        for (var s = 0; s < map.Length; s++)
+        {
+            dfa.ForEachRange(s, (lo, hi, to) => AddBytes(map[s], lo, hi, map[to]));
+            if (dfa.IsAccepting(s))
+            {
+                AddEps(map[s], end);
+            }
+        }
+
+        return end;
+    }
+
+    /// <summary>Epsilon closure of <paramref name="seeds"/> into a sorted, duplicate-free array.</summary>
+    public int[] Closure(IEnumerable<int> seeds)
+    {
+        var seen = new HashSet<int>();
+        var stack = new Stack<int>();
+        foreach (var s in seeds)
+        {
+            if (seen.Add(s))
+            {
+                stack.Push(s);
+            }
+        }
+
+        while (stack.Count > 0)
+        {
+            foreach (var t in EpsOf(stack.Pop()))
+            {
+                if (seen.Add(t))
+                {
+                    stack.Push(t);
+                }
+            }
+        }
+
+        var result = seen.ToArray();
+        Array.Sort(result);
+        return result;
+    }
+}
+
+/// <summary>A transition on any byte in [Lo, Hi].</summary>
+internal readonly record struct ByteEdge(byte Lo, byte Hi, int Target);
+
+/// <summary>A transition that consumes one whole instance of grammar rule <c>Rule</c>.</summary>
+internal readonly record struct CallEdge(int Rule, int Target);

@@ -1,0 +1,222 @@
+using System.Text;
+
+namespace Flywheel.Structured;
+
+internal sealed partial class GrammarBuilder
+{
+    /// <summary>Counted array positions beyond this are narrowed (maxItems) or refused (minItems).</summary>
+    public const int MaxCountedItems = 1024;
+
+    private int ObjectBody(SchemaNode node, int from)
+    {
+        var unreachable = Nfa.AddState();
+        var props = node.Properties.ToList();
+        foreach (var name in node.Required.Where(r => props.All(p => p.Key != r)))
+        {
+            // Required but not declared: it must still appear, valued by additionalProperties.
+            if (node.PatternProperties.Count > 0)
+            {
+                throw new SchemaCompileException("required", node.Pointer, $"required property \"{name}\" is not in properties while patternProperties exist");
+            }
+
+            props.Add(new(name, node.AdditionalProperties ?? SchemaNode.True(node.Pointer)));
+        }
+
+        if (props.Any(p => p.Value.IsFalse && node.Required.Contains(p.Key)))
+        {
+            return unreachable;
+        }
+
+        // Documented narrowing: an object that declares properties but says nothing about others
+        // gets no others (the spec would allow any); a bare object allows any members.
+        var additional = node.AdditionalProperties
+            ?? (props.Count > 0 || node.PatternProperties.Count > 0 ? SchemaNode.False(node.Pointer) : SchemaNode.True(node.Pointer));
+        var declared = props.Where(p => !p.Value.IsFalse).ToList();
+        var hasTail = !additional.IsFalse || node.PatternProperties.Any(p => !p.Value.IsFalse);
+        var requiredCount = declared.Count(p => node.Required.Contains(p.Key));
+        if (node.MinProperties > requiredCount)
+        {
+            throw new SchemaCompileException("minProperties", node.Pointer, "only supported when the required properties alone satisfy it");
+        }
+
+        if (node.MaxProperties is { } maxProps && (hasTail || maxProps < declared.Count))
+        {
+            throw new SchemaCompileException("maxProperties", node.Pointer, "only supported when the declared properties cannot exceed it");
+        }
+
+        var open = Ws(Nfa.Literal(from, "{"u8));
+        var end = Nfa.AddState();
+        var n = declared.Count;
+        var none = new int[n + 1];   // states after skipping properties 0..k-1, nothing written yet
+        var some = new int[n + 1];   // states after writing property k-1 (and its trailing whitespace)
+        Array.Fill(none, -1);
+        none[0] = open;
+        var keyEntry = new int[n];
+        var commaEntry = new int[n];
+        for (var j = 0; j < n; j++)
+        {
+            keyEntry[j] = Nfa.AddState();
+            commaEntry[j] = Nfa.AddState();
+            Nfa.AddEps(Ws(Nfa.Literal(commaEntry[j], ","u8)), keyEntry[j]);
+            some[j + 1] = Nfa.AddState();
+            var key = Nfa.Literal(keyEntry[j], Encoding.UTF8.GetBytes(CanonicalJson.Quote(declared[j].Key)));
+            var colon = Ws(Nfa.Literal(Ws(key), ":"u8));
+            Nfa.AddEps(Ws(Value(declared[j].Value, colon)), some[j + 1]);
+        }
+
+        var tailNone = Nfa.AddState();
+        var tailSome = Nfa.AddState();
+        for (var k = 0; k <= n; k++)
+        {
+            for (var written = 0; written < 2; written++)
+            {
+                var s = written == 0 ? none[k] : (k == 0 ? -1 : some[k]);
+                if (s < 0)
+                {
+                    continue;
+                }
+
+                var j = k;
+                for (; j < n; j++)
+                {
+                    Nfa.AddEps(s, written == 0 ? keyEntry[j] : commaEntry[j]);
+                    if (node.Required.Contains(declared[j].Key))
+                    {
+                        break;
+                    }
+
+                    if (written == 0)
+                    {
+                        none[j + 1] = s; // skipping optional property j
+                    }
+                }
+
+                if (j == n)
+                {
+                    Nfa.AddEps(s, written == 0 ? tailNone : tailSome);
+                }
+            }
+        }
+
+        Nfa.AddBytes(tailNone, (byte)'}', (byte)'}', end);
+        Nfa.AddBytes(tailSome, (byte)'}', (byte)'}', end);
+        if (hasTail)
+        {
+            var tailKey = Nfa.AddState();
+            Nfa.AddEps(tailNone, tailKey);
+            Nfa.AddEps(Ws(Nfa.Literal(tailSome, ","u8)), tailKey);
+            EmitTailMembers(node, props.Select(p => p.Key).ToList(), additional, tailKey, tailSome);
+        }
+
+        return end;
+    }
+
+    /// <summary>Pattern and additional members: keys exclude declared names and other patterns.</summary>
+    private void EmitTailMembers(SchemaNode node, List<string> names, SchemaNode additional, int from, int back)
+    {
+        var patterns = node.PatternProperties
+            .Select(p => (Dfa: RegexCompiler.Compile(p.Key, "patternProperties", node.Pointer), Schema: p.Value)).ToList();
+        var excludedNames = names.Count > 0 ? StringAutomata.Literals(names) : null;
+        for (var i = -1; i < patterns.Count; i++)
+        {
+            var schema = i < 0 ? additional : patterns[i].Schema;
+            if (schema.IsFalse)
+            {
+                continue;
+            }
+
+            int keyEnd;
+            if (excludedNames is null && patterns.Count == 0)
+            {
+                keyEnd = StringAutomata.EmitAnyJsonString(Nfa, from);
+            }
+            else
+            {
+                var key = i < 0 ? StringAutomata.AnyText : ByteDfa.Intersect(StringAutomata.AnyText, patterns[i].Dfa);
+                if (excludedNames is not null)
+                {
+                    key = ByteDfa.Subtract(key, excludedNames);
+                }
+
+                for (var j = 0; j < patterns.Count; j++)
+                {
+                    key = j == i ? key : ByteDfa.Subtract(key, patterns[j].Dfa);
+                }
+
+                if (key.IsEmpty)
+                {
+                    continue;
+                }
+
+                keyEnd = StringAutomata.EmitLifted(Nfa, key, from);
+            }
+
+            var colon = Ws(Nfa.Literal(Ws(keyEnd), ":"u8));
+            Nfa.AddEps(Ws(SharedValue(schema, colon)), back);
+        }
+    }
+
+    private int ArrayBody(SchemaNode node, int from)
+    {
+        var prefix = node.PrefixItems;
+        var items = node.Items ?? SchemaNode.True(node.Pointer);
+        int? max = node.MaxItems;
+        if (items.IsFalse)
+        {
+            max = Math.Min(max ?? prefix.Count, prefix.Count);
+        }
+
+        var min = node.MinItems;
+        if (min > MaxCountedItems)
+        {
+            throw new SchemaCompileException("minItems", node.Pointer, $"values above {MaxCountedItems} are not supported");
+        }
+
+        if (max > MaxCountedItems)
+        {
+            max = Math.Max(min, MaxCountedItems); // documented narrowing
+        }
+
+        if (node.UniqueItems && (max is null || max > 1))
+        {
+            throw new SchemaCompileException("uniqueItems", node.Pointer, "item uniqueness cannot be enforced by the grammar (only with maxItems <= 1)");
+        }
+
+        var end = Nfa.AddState();
+        if (min > (max ?? int.MaxValue))
+        {
+            return end;
+        }
+
+        var state = Ws(Nfa.Literal(from, "["u8));
+        var explicitCount = max ?? Math.Max(Math.Max(prefix.Count, min), 1);
+        var repeated = Math.Max(0, explicitCount - prefix.Count) + (max is null ? 1 : 0) > 1;
+        int Item(int i, int at) => i < prefix.Count ? Value(prefix[i], at) : repeated ? SharedValue(items, at) : Value(items, at);
+        for (var i = 0; i < explicitCount; i++)
+        {
+            if (i >= min)
+            {
+                Nfa.AddBytes(state, (byte)']', (byte)']', end);
+            }
+
+            var at = i == 0 ? state : Ws(Nfa.Literal(state, ","u8));
+            state = Ws(Item(i, at));
+        }
+
+        if (explicitCount >= min)
+        {
+            Nfa.AddBytes(state, (byte)']', (byte)']', end);
+        }
+
+        if (max is null)
+        {
+            // Unbounded tail: ", item" repeats.
+            var loop = Nfa.AddState();
+            Nfa.AddEps(state, loop);
+            Nfa.AddEps(Ws(Item(explicitCount, Ws(Nfa.Literal(loop, ","u8)))), loop);
+            Nfa.AddBytes(loop, (byte)']', (byte)']', end);
+        }
+
+        return end;
+    }
+}

@@ -1,0 +1,259 @@
+using System.Text;
+using System.Text.Json;
+
+namespace Flywheel.Structured;
+
+/// <summary>
+/// Turns <see cref="SchemaNode"/>s into a recursive transition network over bytes: one rule for
+/// the root, one per referenced definition, one for "any JSON value", and one per item schema that
+/// repeats; everything else is inlined. Objects list the declared properties in declared order
+/// (optional ones may be skipped), then pattern/additional properties.
+/// </summary>
+internal sealed partial class GrammarBuilder
+{
+    private readonly SchemaReader _reader;
+    private readonly int _maxWhitespace;
+    private readonly Dictionary<string, int> _refRules = new(StringComparer.Ordinal);
+    private readonly Dictionary<SchemaNode, int> _nodeRules = new(ReferenceEqualityComparer.Instance);
+    private int _anyObjectRule = -1;
+    private int _anyArrayRule = -1;
+
+    public GrammarBuilder(SchemaReader reader, int maxWhitespace)
+    {
+        _reader = reader;
+        _maxWhitespace = maxWhitespace;
+    }
+
+    public ByteNfa Nfa { get; } = new();
+
+    /// <summary>Per rule: NFA start and end state; rule 0 is the root.</summary>
+    public List<(int Start, int End, string Pointer)> Rules { get; } = [];
+
+    /// <summary>Adds the root rule for <paramref name="root"/>.</summary>
+    public void BuildRoot(SchemaNode root)
+    {
+        var rule = NewRule(root.Pointer);
+        Nfa.AddEps(Value(root, Rules[rule].Start), Rules[rule].End);
+    }
+
+    /// <summary>Adds the root rule for "any JSON object".</summary>
+    public void BuildAnyObjectRoot()
+    {
+        var rule = NewRule("#");
+        Nfa.AddEps(ObjectBody(new SchemaNode { Pointer = "#", Types = JsonTypes.Object }, Rules[rule].Start), Rules[rule].End);
+    }
+
+    private int NewRule(string pointer)
+    {
+        Rules.Add((Nfa.AddState(), Nfa.AddState(), pointer));
+        return Rules.Count - 1;
+    }
+
+    private int RuleForRef(string target, string pointer)
+    {
+        if (!_refRules.TryGetValue(target, out var rule))
+        {
+            rule = NewRule(target);
+            _refRules[target] = rule;
+            var body = _reader.Resolve(target, pointer, requireBody: true)!;
+            Nfa.AddEps(Value(body, Rules[rule].Start), Rules[rule].End);
+        }
+
+        return rule;
+    }
+
+    private int RuleForNode(SchemaNode node)
+    {
+        if (!_nodeRules.TryGetValue(node, out var rule))
+        {
+            rule = NewRule(node.Pointer);
+            _nodeRules[node] = rule;
+            Nfa.AddEps(Value(node, Rules[rule].Start), Rules[rule].End);
+        }
+
+        return rule;
+    }
+
+    /// <summary>
+    /// Any JSON value: scalars inline, containers as calls of the any-object / any-array rules.
+    /// Keeping scalars inline matters for masks: a rule's end makes tokens that run past it
+    /// depend on the caller, and those are checked one by one.
+    /// </summary>
+    private int AnyValue(int from)
+    {
+        if (_anyObjectRule < 0)
+        {
+            _anyObjectRule = NewRule("(any JSON object)");
+            _anyArrayRule = NewRule("(any JSON array)");
+            var (os, oe, _) = Rules[_anyObjectRule];
+            Nfa.AddEps(ObjectBody(new SchemaNode { Pointer = "#", Types = JsonTypes.Object }, os), oe);
+            var (xs, xe, _) = Rules[_anyArrayRule];
+            Nfa.AddEps(ArrayBody(new SchemaNode { Pointer = "#", Types = JsonTypes.Array }, xs), xe);
+        }
+
+        var end = TypedValue(new SchemaNode { Pointer = "#", Types = JsonTypes.All & ~(JsonTypes.Object | JsonTypes.Array) }, from);
+        Nfa.AddEps(Nfa.Call(from, _anyObjectRule), end);
+        Nfa.AddEps(Nfa.Call(from, _anyArrayRule), end);
+        return end;
+    }
+
+    /// <summary>Appends one instance of <paramref name="node"/> after <paramref name="from"/>; returns the end.</summary>
+    public int Value(SchemaNode node, int from)
+    {
+        if (node.IsFalse)
+        {
+            return Nfa.AddState(); // unreachable end: no instance
+        }
+
+        if (node.Ref is { } target)
+        {
+            return Nfa.Call(from, RuleForRef(target, node.Pointer));
+        }
+
+        if (node.AnyOf is { } branches)
+        {
+            var end = Nfa.AddState();
+            foreach (var b in branches)
+            {
+                var s = Nfa.AddState();
+                Nfa.AddEps(from, s);
+                Nfa.AddEps(Value(b, s), end);
+            }
+
+            return end;
+        }
+
+        return node.IsTrivial ? AnyValue(from) : TypedValue(node, from);
+    }
+
+    /// <summary>A value used at several positions: a rule call when it is big enough to be worth it.</summary>
+    private int SharedValue(SchemaNode node, int from)
+    {
+        var small = node.IsTrivial || (node.Ref is null && node.AnyOf is null
+            && (node.Types & (JsonTypes.Object | JsonTypes.Array)) == 0 && node.Enum is null);
+        return small ? Value(node, from) : Nfa.Call(from, RuleForNode(node));
+    }
+
+    private int TypedValue(SchemaNode node, int from)
+    {
+        var end = Nfa.AddState();
+        if (node.Enum is { } values)
+        {
+            foreach (var v in values.Where(v => Allows(node, v)))
+            {
+                Nfa.AddEps(Nfa.Literal(from, Encoding.UTF8.GetBytes(CanonicalJson.Write(v, sortKeys: false))), end);
+            }
+
+            return end;
+        }
+
+        var t = node.Types;
+        if ((t & JsonTypes.Null) != 0)
+        {
+            Nfa.AddEps(Nfa.Literal(from, "null"u8), end);
+        }
+
+        if ((t & JsonTypes.Boolean) != 0)
+        {
+            Nfa.AddEps(Nfa.Literal(from, "true"u8), end);
+            Nfa.AddEps(Nfa.Literal(from, "false"u8), end);
+        }
+
+        if ((t & JsonTypes.Integer) != 0)
+        {
+            var integerOnly = (t & JsonTypes.Number) == 0;
+            Nfa.AddEps(node.Minimum is null && node.Maximum is null
+                ? NumberAutomata.EmitUnbounded(Nfa, from, integerOnly)
+                : Nfa.Inline(NumberAutomata.Bounded(node.Minimum, node.Maximum, integerOnly), from), end);
+        }
+
+        if ((t & JsonTypes.String) != 0)
+        {
+            Nfa.AddEps(node.HasStringConstraints
+                ? StringAutomata.EmitLifted(Nfa, DecodedString(node), from)
+                : StringAutomata.EmitAnyJsonString(Nfa, from), end);
+        }
+
+        if ((t & JsonTypes.Array) != 0)
+        {
+            Nfa.AddEps(ArrayBody(node, from), end);
+        }
+
+        if ((t & JsonTypes.Object) != 0)
+        {
+            Nfa.AddEps(ObjectBody(node, from), end);
+        }
+
+        return end;
+    }
+
+    /// <summary>Decoded-content DFA of a string schema: length, patterns and formats intersected.</summary>
+    private static ByteDfa DecodedString(SchemaNode node)
+    {
+        if (node.MinLength > StringAutomata.MaxCountedLength)
+        {
+            throw new SchemaCompileException("minLength", node.Pointer, $"values above {StringAutomata.MaxCountedLength} are not supported");
+        }
+
+        // maxLength above the cap is narrowed to the cap (see StringAutomata.MaxCountedLength).
+        var dfa = node.MinLength > 0 || node.MaxLength is not null
+            ? StringAutomata.Length(node.MinLength, node.MaxLength is { } max ? Math.Min(max, StringAutomata.MaxCountedLength) : null)
+            : StringAutomata.AnyText;
+        foreach (var p in node.Patterns)
+        {
+            dfa = ByteDfa.Intersect(dfa, RegexCompiler.Compile(p, "pattern", node.Pointer));
+        }
+
+        foreach (var f in node.Formats)
+        {
+            dfa = ByteDfa.Intersect(dfa, StringFormats.Get(f, node.Pointer));
+        }
+
+        return dfa;
+    }
+
+    /// <summary>Whether an enum/const value satisfies the node's other keywords.</summary>
+    private static bool Allows(SchemaNode node, JsonElement v)
+    {
+        var type = SchemaMerger.TypeOfValue(v);
+        if ((type & node.Types) == 0)
+        {
+            return false;
+        }
+
+        switch (v.ValueKind)
+        {
+            case JsonValueKind.String:
+                return !node.HasStringConstraints || DecodedString(node).Matches(Encoding.UTF8.GetBytes(v.GetString()!));
+            case JsonValueKind.Number:
+                var d = JsonDecimal.Parse(v.GetRawText(), "enum", node.Pointer);
+                return (node.Minimum is not { } lo || JsonDecimal.Compare(d, lo.Value) is var cl && (cl > 0 || (cl == 0 && !lo.Exclusive)))
+                    && (node.Maximum is not { } hi || JsonDecimal.Compare(d, hi.Value) is var ch && (ch < 0 || (ch == 0 && !hi.Exclusive)));
+            case JsonValueKind.Object when node.HasObjectConstraints:
+                throw new SchemaCompileException("enum", node.Pointer, "object values in enum/const together with object keywords are not supported");
+            case JsonValueKind.Array when node.HasArrayConstraints:
+                throw new SchemaCompileException("enum", node.Pointer, "array values in enum/const together with array keywords are not supported");
+            default:
+                return true;
+        }
+    }
+
+    /// <summary>Bounded JSON whitespace: at most MaxWhitespace of ' ', '\t', '\n', '\r' in a row.</summary>
+    private int Ws(int from)
+    {
+        var end = Nfa.AddState();
+        Nfa.AddEps(from, end);
+        var s = from;
+        for (var i = 0; i < _maxWhitespace; i++)
+        {
+            var t = Nfa.AddState();
+            Nfa.AddBytes(s, (byte)' ', (byte)' ', t);
+            Nfa.AddBytes(s, (byte)'\t', (byte)'\n', t);
+            Nfa.AddBytes(s, (byte)'\r', (byte)'\r', t);
+            Nfa.AddEps(t, end);
+            s = t;
+        }
+
+        return end;
+    }
+}

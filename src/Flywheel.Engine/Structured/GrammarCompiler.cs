@@ -1,0 +1,289 @@
+namespace Flywheel.Structured;
+
+/// <summary>
+/// Determinizes each rule of a <see cref="GrammarBuilder"/> network (subset construction over byte
+/// classes and call symbols), drops rules that accept nothing and states that cannot finish, refuses
+/// left recursion, and lays the result out as a <see cref="CompiledGrammar"/>.
+/// </summary>
+internal static class GrammarCompiler
+{
+    public const int MaxStates = 1_000_000;
+
+    private sealed class RuleDfa
+    {
+        public List<int[]> Sets { get; } = [];
+        public List<int[]> Next { get; } = [];                 // per state: [classCount], local target or -1
+        public List<List<(int Rule, int Target)>> Calls { get; } = [];
+        public List<bool> Accept { get; } = [];
+    }
+
+    public static CompiledGrammar Compile(ByteNfa nfa, IReadOnlyList<(int Start, int End, string Pointer)> rules)
+    {
+        var (classOf, classCount) = ByteClasses(nfa);
+        var dfas = rules.Select(r => Determinize(nfa, r.Start, r.End, classOf, classCount)).ToList();
+        RefuseLeftRecursion(dfas, rules);
+
+        // Productive rules: some path start -> accept using bytes and calls of productive rules.
+        var productive = new bool[rules.Count];
+        for (var changed = true; changed;)
+        {
+            changed = false;
+            for (var r = 0; r < rules.Count; r++)
+            {
+                if (!productive[r] && Live(dfas[r], productive)[0])
+                {
+                    productive[r] = changed = true;
+                }
+            }
+        }
+
+        if (!productive[0])
+        {
+            throw new SchemaCompileException("(schema)", rules[0].Pointer, "the schema accepts no JSON value");
+        }
+
+        // Keep states reachable from the start and able to reach an accepting state.
+        var offsets = new int[rules.Count];
+        var maps = new int[rules.Count][];
+        var total = 0;
+        for (var r = 0; r < rules.Count; r++)
+        {
+            offsets[r] = total;
+            var co = Live(dfas[r], productive);
+            var reach = Reachable(dfas[r], productive, co);
+            maps[r] = new int[co.Length];
+            for (var s = 0; s < co.Length; s++)
+            {
+                maps[r][s] = productive[r] && co[s] && reach[s] ? total++ : -1;
+            }
+        }
+
+        if (total > MaxStates)
+        {
+            throw new SchemaCompileException("(schema)", rules[0].Pointer, $"the grammar needs more than {MaxStates} states");
+        }
+
+        var next = new int[total * classCount];
+        Array.Fill(next, -1);
+        var flags = new byte[total];
+        var callOffsets = new int[total + 1];
+        var callStarts = new List<int>();
+        var callReturns = new List<int>();
+        for (var r = 0; r < rules.Count; r++)
+        {
+            for (var s = 0; s < maps[r].Length; s++)
+            {
+                var g = maps[r][s];
+                if (g < 0)
+                {
+                    continue;
+                }
+
+                for (var c = 0; c < classCount; c++)
+                {
+                    var t = dfas[r].Next[s][c];
+                    if (t >= 0 && maps[r][t] >= 0)
+                    {
+                        next[(g * classCount) + c] = maps[r][t];
+                        flags[g] |= CompiledGrammar.FlagBytes;
+                    }
+                }
+
+                if (dfas[r].Accept[s])
+                {
+                    flags[g] |= CompiledGrammar.FlagAccept;
+                }
+
+                callOffsets[g] = callStarts.Count;
+                foreach (var (callee, target) in dfas[r].Calls[s])
+                {
+                    if (productive[callee] && maps[r][target] >= 0)
+                    {
+                        callStarts.Add(maps[callee][0]);
+                        callReturns.Add(maps[r][target]);
+                        flags[g] |= CompiledGrammar.FlagCalls;
+                    }
+                }
+
+                callOffsets[g + 1] = callStarts.Count;
+            }
+        }
+
+        return new CompiledGrammar(classOf, classCount, next, flags, callOffsets, [.. callStarts], [.. callReturns], maps[0][0]);
+    }
+
+    private static (byte[] ClassOf, int Count) ByteClasses(ByteNfa nfa)
+    {
+        var boundary = new bool[257];
+        boundary[0] = true;
+        for (var s = 0; s < nfa.StateCount; s++)
+        {
+            foreach (var e in nfa.BytesOf(s))
+            {
+                boundary[e.Lo] = true;
+                boundary[e.Hi + 1] = true;
+            }
+        }
+
+        var classOf = new byte[256];
+        var id = -1;
+        for (var b = 0; b < 256; b++)
+        {
+            if (boundary[b])
+            {
+                id++;
+            }
+
+            classOf[b] = (byte)id;
+        }
+
+        return (classOf, id + 1);
+    }
+
+    private static RuleDfa Determinize(ByteNfa nfa, int start, int end, byte[] classOf, int classCount)
+    {
+        var dfa = new RuleDfa();
+        var ids = new Dictionary<string, int>();
+        int Intern(int[] set)
+        {
+            var key = string.Join(',', set);
+            if (!ids.TryGetValue(key, out var id))
+            {
+                id = dfa.Sets.Count;
+                if (id > MaxStates)
+                {
+                    throw new SchemaCompileException("(schema)", "#", $"the grammar needs more than {MaxStates} states");
+                }
+
+                ids[key] = id;
+                dfa.Sets.Add(set);
+                dfa.Accept.Add(Array.BinarySearch(set, end) >= 0);
+            }
+
+            return id;
+        }
+
+        Intern(nfa.Closure([start]));
+        var targets = new List<int>?[classCount];
+        for (var i = 0; i < dfa.Sets.Count; i++)
+        {
+            Array.Clear(targets);
+            var calls = new SortedDictionary<int, List<int>>();
+            foreach (var s in dfa.Sets[i])
+            {
+                foreach (var e in nfa.BytesOf(s))
+                {
+                    for (int c = classOf[e.Lo]; c <= classOf[e.Hi]; c++)
+                    {
+                        (targets[c] ??= []).Add(e.Target);
+                    }
+                }
+
+                foreach (var call in nfa.CallsOf(s))
+                {
+                    (calls.TryGetValue(call.Rule, out var list) ? list : calls[call.Rule] = []).Add(call.Target);
+                }
+            }
+
+            var row = new int[classCount];
+            for (var c = 0; c < classCount; c++)
+            {
+                row[c] = targets[c] is { } t ? Intern(nfa.Closure(t)) : -1;
+            }
+
+            dfa.Next.Add(row);
+            dfa.Calls.Add([.. calls.Select(kv => (kv.Key, Intern(nfa.Closure(kv.Value))))]);
+        }
+
+        return dfa;
+    }
+
+    /// <summary>States from which an accepting state is reachable (bytes and productive calls).</summary>
+    private static bool[] Live(RuleDfa dfa, bool[] productive)
+    {
+        var n = dfa.Sets.Count;
+        var live = new bool[n];
+        for (var s = 0; s < n; s++)
+        {
+            live[s] = dfa.Accept[s];
+        }
+
+        for (var changed = true; changed;)
+        {
+            changed = false;
+            for (var s = n - 1; s >= 0; s--)
+            {
+                if (live[s])
+                {
+                    continue;
+                }
+
+                if (dfa.Next[s].Any(t => t >= 0 && live[t]) || dfa.Calls[s].Any(c => productive[c.Rule] && live[c.Target]))
+                {
+                    live[s] = changed = true;
+                }
+            }
+        }
+
+        return live;
+    }
+
+    private static bool[] Reachable(RuleDfa dfa, bool[] productive, bool[] live)
+    {
+        var seen = new bool[dfa.Sets.Count];
+        var stack = new Stack<int>();
+        if (live[0])
+        {
+            seen[0] = true;
+            stack.Push(0);
+        }
+
+        while (stack.Count > 0)
+        {
+            var s = stack.Pop();
+            var targets = dfa.Next[s].Where(t => t >= 0).Concat(dfa.Calls[s].Where(c => productive[c.Rule]).Select(c => c.Target));
+            foreach (var t in targets)
+            {
+                if (live[t] && !seen[t])
+                {
+                    seen[t] = true;
+                    stack.Push(t);
+                }
+            }
+        }
+
+        return seen;
+    }
+
+    private static void RefuseLeftRecursion(List<RuleDfa> dfas, IReadOnlyList<(int Start, int End, string Pointer)> rules)
+    {
+        // A rule that calls itself (directly or not) before reading any byte would push forever.
+        var state = new int[dfas.Count]; // 0 new, 1 on stack, 2 done
+        void Visit(int r)
+        {
+            state[r] = 1;
+            foreach (var (callee, _) in dfas[r].Calls[0])
+            {
+                if (state[callee] == 1)
+                {
+                    throw new SchemaCompileException("$ref", rules[callee].Pointer, "the reference is left-recursive (it can recur without reading any input)");
+                }
+
+                if (state[callee] == 0)
+                {
+                    Visit(callee);
+                }
+            }
+
+            state[r] = 2;
+        }
+
+        for (var r = 0; r < dfas.Count; r++)
+        {
+            if (state[r] == 0)
+            {
+                Visit(r);
+            }
+        }
+    }
+}

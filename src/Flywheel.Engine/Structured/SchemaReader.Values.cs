@@ -1,0 +1,77 @@
+using System.Text.Json;
+
+namespace Flywheel.Structured;
+
+/// <summary>Reading keyword values: types, counts, numbers.</summary>
+internal sealed partial class SchemaReader
+{
+    internal static NumberAutomata.Bound? Tighter(NumberAutomata.Bound? a, NumberAutomata.Bound? b, bool lower)
+    {
+        if (a is not { } x)
+        {
+            return b;
+        }
+
+        if (b is not { } y)
+        {
+            return a;
+        }
+
+        var c = JsonDecimal.Compare(x.Value, y.Value);
+        if (c == 0)
+        {
+            return x.Exclusive ? x : y;
+        }
+
+        return (c > 0) == lower ? x : y;
+    }
+
+    private static JsonTypes ReadTypes(JsonElement v, string pointer)
+    {
+        if (v.ValueKind == JsonValueKind.String)
+        {
+            return TypeOf(v.GetString()!, pointer);
+        }
+
+        Expect(v, JsonValueKind.Array, "type", pointer);
+        return v.EnumerateArray().Aggregate(JsonTypes.None, (acc, e) => acc | TypeOf(e.GetString() ?? "", pointer));
+    }
+
+    private static JsonTypes TypeOf(string name, string pointer) => name switch
+    {
+        "null" => JsonTypes.Null,
+        "boolean" => JsonTypes.Boolean,
+        "integer" => JsonTypes.Integer,
+        "number" => JsonTypes.Number | JsonTypes.Integer,
+        "string" => JsonTypes.String,
+        "array" => JsonTypes.Array,
+        "object" => JsonTypes.Object,
+        _ => throw new SchemaCompileException("type", pointer, $"unknown type \"{name}\""),
+    };
+
+    private static int ReadCount(JsonElement v, string keyword, string pointer)
+    {
+        if (v.ValueKind != JsonValueKind.Number || !v.TryGetDecimal(out var d) || d < 0 || d != Math.Floor(d) || d > int.MaxValue)
+        {
+            throw new SchemaCompileException(keyword, pointer, "must be a non-negative integer");
+        }
+
+        return (int)d;
+    }
+
+    private static JsonDecimal ReadNumber(JsonElement v, string k, string pointer)
+    {
+        Expect(v, JsonValueKind.Number, k, pointer);
+        return JsonDecimal.Parse(v.GetRawText(), k, pointer);
+    }
+
+    private static void Expect(JsonElement v, JsonValueKind kind, string keyword, string pointer)
+    {
+        if (v.ValueKind != kind)
+        {
+            throw new SchemaCompileException(keyword, pointer, $"must be a JSON {kind.ToString().ToLowerInvariant()}");
+        }
+    }
+
+    internal static string Escape(string name) => name.Replace("~", "~0").Replace("/", "~1");
+}

@@ -1,0 +1,166 @@
+namespace Flywheel.Structured;
+
+/// <summary>
+/// A model's vocabulary as raw bytes per token id, with its token trie built once. Null or empty
+/// entries are special tokens: never allowed by a grammar mask, except the end-of-sequence ids once
+/// the value is complete. Immutable and thread-safe: build one per model and share it.
+/// </summary>
+public sealed class TokenVocabulary
+{
+    private readonly byte[] _data;     // all token bytes, concatenated
+    private readonly int[] _offsets;   // [Count + 1]: token t is _data[_offsets[t].._offsets[t+1]]
+    private readonly int[] _eos;
+
+    private TokenVocabulary(byte[] data, int[] offsets, int[] eos, TokenTrie trie)
+    {
+        _data = data;
+        _offsets = offsets;
+        _eos = eos;
+        Trie = trie;
+    }
+
+    /// <summary>Number of token ids (mask bits).</summary>
+    public int Count => _offsets.Length - 1;
+
+    /// <summary>Length of a mask in 32-bit words: (Count + 31) / 32.</summary>
+    public int MaskLength => (Count + 31) / 32;
+
+    /// <summary>End-of-sequence token ids.</summary>
+    public IReadOnlyList<int> EosTokenIds => _eos;
+
+    internal TokenTrie Trie { get; }
+
+    /// <summary>Creates a vocabulary; <paramref name="tokenBytes"/>[i] is token i's bytes (null/empty = special).</summary>
+    public static TokenVocabulary Create(IReadOnlyList<byte[]?> tokenBytes, IReadOnlyCollection<int> eosTokenIds)
+    {
+        ArgumentNullException.ThrowIfNull(tokenBytes);
+        ArgumentNullException.ThrowIfNull(eosTokenIds);
+        if (tokenBytes.Count == 0)
+        {
+            throw new ArgumentException("the vocabulary is empty", nameof(tokenBytes));
+        }
+
+        foreach (var id in eosTokenIds)
+        {
+            if (id < 0 || id >= tokenBytes.Count)
+            {
+                throw new ArgumentOutOfRangeException(nameof(eosTokenIds), $"eos token id {id} is outside the vocabulary (0..{tokenBytes.Count - 1})");
+            }
+        }
+
+        var offsets = new int[tokenBytes.Count + 1];
+        for (var i = 0; i < tokenBytes.Count; i++)
+        {
+            offsets[i + 1] = offsets[i] + (tokenBytes[i]?.Length ?? 0);
+        }
+
+        var data = new byte[offsets[^1]];
+        for (var i = 0; i < tokenBytes.Count; i++)
+        {
+            tokenBytes[i]?.CopyTo(data, offsets[i]);
+        }
+
+        // End-of-sequence tokens are never walked as text, even if they have a surface form.
+        var eos = eosTokenIds.Distinct().ToArray();
+        var trie = TokenTrie.Build(data, offsets, t => Array.IndexOf(eos, t) < 0);
+        return new TokenVocabulary(data, offsets, eos, trie);
+    }
+
+    /// <summary>The bytes of token <paramref name="tokenId"/> (empty for special tokens).</summary>
+    public ReadOnlySpan<byte> BytesOf(int tokenId) => _data.AsSpan(_offsets[tokenId], _offsets[tokenId + 1] - _offsets[tokenId]);
+
+    public bool IsEos(int tokenId) => Array.IndexOf(_eos, tokenId) >= 0;
+}
+
+/// <summary>
+/// All non-special tokens in a trie laid out in depth-first pre-order: node i's subtree is
+/// [i, Skip[i]), and the tokens ending at the nodes of that subtree are
+/// Tokens[TokenStart[i]..TokenStart[Skip[i]]), so a dead prefix skips its whole subtree at once.
+/// Node 0 is the root (empty prefix).
+/// </summary>
+internal sealed class TokenTrie
+{
+    public required byte[] Label { get; init; }      // [NodeCount]
+    public required int[] Depth { get; init; }       // [NodeCount]
+    public required int[] Skip { get; init; }        // [NodeCount]
+    public required int[] TokenStart { get; init; }  // [NodeCount + 1]
+    public required int[] Tokens { get; init; }      // token ids in node order
+
+    public int NodeCount => Label.Length;
+
+    public int MaxDepth { get; init; }
+
+    public static TokenTrie Build(byte[] data, int[] offsets, Func<int, bool> include)
+    {
+        var count = offsets.Length - 1;
+        var ids = Enumerable.Range(0, count).Where(t => offsets[t + 1] > offsets[t] && include(t)).ToArray();
+        Array.Sort(ids, (a, b) =>
+        {
+            var c = data.AsSpan(offsets[a], offsets[a + 1] - offsets[a]).SequenceCompareTo(data.AsSpan(offsets[b], offsets[b + 1] - offsets[b]));
+            return c != 0 ? c : a.CompareTo(b);
+        });
+
+        var label = new List<byte> { 0 };
+        var depth = new List<int> { 0 };
+        var tokenNode = new int[ids.Length];
+        var path = new List<int> { 0 };   // path[d] = node at depth d on the current branch
+        var prev = ReadOnlySpan<byte>.Empty;
+        var maxDepth = 0;
+        for (var k = 0; k < ids.Length; k++)
+        {
+            var bytes = data.AsSpan(offsets[ids[k]], offsets[ids[k] + 1] - offsets[ids[k]]);
+            var lcp = bytes.CommonPrefixLength(prev);
+            path.RemoveRange(lcp + 1, path.Count - lcp - 1);
+            for (var d = lcp; d < bytes.Length; d++)
+            {
+                path.Add(label.Count);
+                label.Add(bytes[d]);
+                depth.Add(d + 1);
+            }
+
+            tokenNode[k] = path[bytes.Length];
+            maxDepth = Math.Max(maxDepth, bytes.Length);
+            prev = bytes;
+        }
+
+        var nodes = label.Count;
+        var skip = new int[nodes];
+        var open = new Stack<int>();
+        for (var i = 0; i < nodes; i++)
+        {
+            while (open.Count > 0 && depth[open.Peek()] >= depth[i])
+            {
+                skip[open.Pop()] = i;
+            }
+
+            open.Push(i);
+        }
+
+        while (open.Count > 0)
+        {
+            skip[open.Pop()] = nodes;
+        }
+
+        // Tokens were visited in node order, so each node's tokens are contiguous.
+        var tokenStart = new int[nodes + 1];
+        foreach (var n in tokenNode)
+        {
+            tokenStart[n + 1]++;
+        }
+
+        for (var i = 0; i < nodes; i++)
+        {
+            tokenStart[i + 1] += tokenStart[i];
+        }
+
+        return new TokenTrie
+        {
+            Label = [.. label],
+            Depth = [.. depth],
+            Skip = skip,
+            TokenStart = tokenStart,
+            Tokens = ids,
+            MaxDepth = maxDepth,
+        };
+    }
+}

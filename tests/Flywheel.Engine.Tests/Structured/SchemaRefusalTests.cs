@@ -1,0 +1,55 @@
+using Flywheel.Structured;
+
+namespace Flywheel.Engine.Tests.Structured;
+
+/// <summary>What the compiler cannot honour exactly is refused, naming keyword and pointer.</summary>
+public sealed class SchemaRefusalTests
+{
+    [Theory]
+    [InlineData("""{"type":"array","uniqueItems":true}""", "uniqueItems", "#")]
+    [InlineData("""{"properties":{"a":{"not":{"type":"string"}}}}""", "not", "#/properties/a")]
+    [InlineData("""{"type":"object","dependentSchemas":{"a":{}}}""", "dependentSchemas", "#")]
+    [InlineData("""{"type":"string","format":"hostname"}""", "format", "#")]
+    [InlineData("""{"type":"integer","multipleOf":3}""", "multipleOf", "#")]
+    [InlineData("""{"items":{"if":{"type":"string"}}}""", "if", "#/items")]
+    [InlineData("""{"type":"array","contains":{"type":"string"}}""", "contains", "#")]
+    [InlineData("""{"oneOf":[{"type":"string"},{"type":"string","maxLength":3}]}""", "oneOf", "#/oneOf")]
+    [InlineData("""{"type":"string","pattern":"(a)\\1"}""", "pattern", "#")]
+    [InlineData("""{"type":"string","pattern":"a(?=b)"}""", "pattern", "#")]
+    [InlineData("""{"type":"object","properties":{"a":{}},"minProperties":2}""", "minProperties", "#")]
+    [InlineData("""{"$ref":"https://example.com/s.json"}""", "$ref", "#")]
+    [InlineData("""{"$defs":{"a":{"$ref":"#/$defs/a"}},"$ref":"#/$defs/a"}""", "$ref", "#/$defs/a")]
+    [InlineData("""{"type":"strng"}""", "type", "#")]
+    public void Refuses_with_keyword_and_pointer(string schema, string keyword, string pointer)
+    {
+        var e = Assert.Throws<SchemaCompileException>(() => JsonSchemaGrammar.Compile(schema));
+        Assert.Equal(keyword, e.Keyword);
+        Assert.Equal(pointer, e.Pointer);
+        Assert.Contains(keyword, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Unsatisfiable_schema_is_refused()
+    {
+        Assert.Throws<SchemaCompileException>(() => JsonSchemaGrammar.Compile("""{"type":"integer","minimum":5,"maximum":4}"""));
+        Assert.Throws<SchemaCompileException>(() => JsonSchemaGrammar.Compile("""{"allOf":[{"type":"string"},{"type":"integer"}]}"""));
+        Assert.Throws<SchemaCompileException>(() => JsonSchemaGrammar.Compile("""{"type":"object","properties":{"a":false},"required":["a"]}"""));
+        Assert.Throws<SchemaCompileException>(() => JsonSchemaGrammar.Compile("not json"));
+    }
+
+    [Fact]
+    public void Recursion_without_base_case_is_refused()
+    {
+        // Every node requires a child: no finite instance exists.
+        var schema = """{"$defs":{"n":{"type":"object","properties":{"c":{"$ref":"#/$defs/n"}},"required":["c"]}},"$ref":"#/$defs/n"}""";
+        Assert.Throws<SchemaCompileException>(() => JsonSchemaGrammar.Compile(schema));
+    }
+
+    [Fact]
+    public void Trivially_satisfied_assertions_are_accepted()
+    {
+        JsonSchemaGrammar.Compile("""{"type":"array","uniqueItems":true,"maxItems":1}""");
+        JsonSchemaGrammar.Compile("""{"type":"object","properties":{"a":{}},"required":["a"],"minProperties":1,"maxProperties":1,"additionalProperties":false}""");
+        JsonSchemaGrammar.Compile("""{"type":"string","title":"t","description":"d","examples":["x"],"x-custom":1}""");
+    }
+}
