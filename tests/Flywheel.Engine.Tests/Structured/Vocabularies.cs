@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Flywheel.Structured;
+using Flywheel.Tokenization;
 
 namespace Flywheel.Engine.Tests.Structured;
 
@@ -57,87 +58,16 @@ internal static class Vocabularies
         return (TokenVocabulary.Create(tokens, [eos]), eos);
     }
 
+    /// <summary>The real Llama-3 vocabulary as the engine's tokenizer sees it: each token's bytes, special tokens none.</summary>
     private static TokenVocabulary? LoadLlama3()
     {
-        var assets = TestAssetsDir();
-        var path = assets is null ? null : Path.Combine(assets, "@lenml", "tokenizer-llama3", "models", "tokenizer.json");
-        if (path is null || !File.Exists(path))
+        var tokenizer = Tokenizer.Load(Path.Combine(TestAssets.TokenizerModelDir("llama3"), "tokenizer.json"));
+        var tokens = new byte[]?[tokenizer.VocabSize];
+        for (var id = 0; id < tokens.Length; id++)
         {
-            return null;
-        }
-
-        using var doc = JsonDocument.Parse(File.ReadAllBytes(path));
-        var model = doc.RootElement.GetProperty("model");
-        var decode = ByteLevelDecoding();
-        var tokens = new List<byte[]?>();
-        foreach (var entry in model.GetProperty("vocab").EnumerateObject())
-        {
-            var id = entry.Value.GetInt32();
-            while (tokens.Count <= id)
-            {
-                tokens.Add(null);
-            }
-
-            tokens[id] = [.. entry.Name.Select(c => decode[c])];
-        }
-
-        foreach (var added in doc.RootElement.GetProperty("added_tokens").EnumerateArray())
-        {
-            var id = added.GetProperty("id").GetInt32();
-            while (tokens.Count <= id)
-            {
-                tokens.Add(null);
-            }
-
-            tokens[id] = null; // special tokens have no text for the grammar
+            tokens[id] = tokenizer.IsSpecial(id) ? null : tokenizer.GetTokenBytes(id);
         }
 
         return TokenVocabulary.Create(tokens, [128001, 128009]);
-    }
-
-    /// <summary>Inverse of GPT-2's byte-to-unicode table: printable bytes stand for themselves, the rest map to U+0100 upward.</summary>
-    private static Dictionary<char, byte> ByteLevelDecoding()
-    {
-        var map = new Dictionary<char, byte>();
-        var next = 256;
-        for (var b = 0; b < 256; b++)
-        {
-            var printable = b is >= '!' and <= '~' or >= 0xA1 and <= 0xAC or >= 0xAE and <= 0xFF;
-            map[printable ? (char)b : (char)next++] = (byte)b;
-        }
-
-        return map;
-    }
-
-    private static string? TestAssetsDir()
-    {
-        var dir = Environment.GetEnvironmentVariable("FLYWHEEL_TEST_ASSETS");
-        if (!string.IsNullOrEmpty(dir))
-        {
-            return dir;
-        }
-
-        // Not run through test.sh: install (or find) the assets ourselves.
-        var root = AppContext.BaseDirectory;
-        while (root is not null && !File.Exists(Path.Combine(root, "build", "fetch-test-assets.sh")))
-        {
-            root = Path.GetDirectoryName(root);
-        }
-
-        if (root is null)
-        {
-            return null;
-        }
-
-        var psi = new System.Diagnostics.ProcessStartInfo("bash", Path.Combine(root, "build", "fetch-test-assets.sh"))
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        };
-        using var p = System.Diagnostics.Process.Start(psi)!;
-        var output = p.StandardOutput.ReadToEnd().Trim();
-        p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        return p.ExitCode == 0 ? output : null;
     }
 }
