@@ -355,6 +355,9 @@ public sealed class LlmEngine : IDisposable
         _slots[slot] = s;
         _running.Add(s);
         _byId[s.Id] = s;
+        // Visible before the request's first token leaves this step (a reader of RunningCount that has
+        // seen a token must also see the request running).
+        _runningCount = _running.Count;
         return s;
     }
 
