@@ -19,6 +19,13 @@ public sealed record EngineRequest
     /// <summary>Extra token ids that end generation (besides the model's eos ids).</summary>
     public IReadOnlyCollection<int> StopTokenIds { get; init; } = [];
 
+    /// <summary>
+    /// Restricts the tokens this request may sample (structured output); null = unconstrained. The engine
+    /// owns it after submission. The request stops (finish reason Stop) once the constraint is finished,
+    /// and fails alone if the constraint ever allows no token.
+    /// </summary>
+    public ITokenConstraint? Constraint { get; init; }
+
     /// <summary>Cancelling aborts the request; its slot is freed on the next step.</summary>
     public CancellationToken CancellationToken { get; init; }
 }

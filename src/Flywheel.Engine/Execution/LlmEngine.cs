@@ -280,7 +280,7 @@ public sealed class LlmEngine : IDisposable
         {
             var vocab = _runner.VocabSize;
             var last = (s.PromptLength - start - 1) % capacity;
-            Accept(s, s.Sampler.Sample(logits.Slice(last * vocab, vocab)));
+            SampleAndAccept(s, logits.Slice(last * vocab, vocab));
         }
     }
 
@@ -311,8 +311,68 @@ public sealed class LlmEngine : IDisposable
 
         for (var r = 0; r < rows.Count; r++)
         {
-            Accept(rows[r], rows[r].Sampler.Sample(logits.Slice(r * vocab, vocab)));
+            SampleAndAccept(rows[r], logits.Slice(r * vocab, vocab));
         }
+    }
+
+    /// <summary>
+    /// Samples the next token from one row of logits [vocab], through the request's constraint when it has
+    /// one. A constraint that allows nothing, or refuses the token it allowed, fails this request only.
+    /// </summary>
+    private void SampleAndAccept(Sequence s, ReadOnlySpan<float> logits)
+    {
+        if (s.Request.Constraint is not { } constraint)
+        {
+            Accept(s, s.Sampler.Sample(logits));
+            return;
+        }
+
+        SampledToken token;
+        try
+        {
+            var mask = s.Mask ??= new uint[constraint.MaskLength];
+            constraint.ComputeMask(mask);
+            if (!AnyAllowed(mask, logits.Length))
+            {
+                Finish(s, EngineFinishReason.Error, "the response format allows no next token");
+                return;
+            }
+
+            token = s.Sampler.Sample(logits, mask);
+            if (!constraint.TryAccept(token.Id))
+            {
+                Finish(s, EngineFinishReason.Error, $"the response format refused token {token.Id} that its mask allowed");
+                return;
+            }
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // A constraint bug fails its own request, not the others of this step.
+            Finish(s, EngineFinishReason.Error, "the response format failed: " + e.Message);
+            return;
+        }
+
+        Accept(s, token);
+    }
+
+    private static bool AnyAllowed(ReadOnlySpan<uint> mask, int vocabSize)
+    {
+        var words = Math.Min(mask.Length, (vocabSize + 31) / 32);
+        for (var w = 0; w < words; w++)
+        {
+            var bits = mask[w];
+            if (w == (vocabSize - 1) / 32 && vocabSize % 32 != 0)
+            {
+                bits &= (1u << (vocabSize % 32)) - 1;
+            }
+
+            if (bits != 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>Records a sampled token and finishes the request when it should stop.</summary>
@@ -325,7 +385,9 @@ public sealed class LlmEngine : IDisposable
             s.FirstTokenTimestamp = now;
         }
 
-        var isStop = !s.Request.IgnoreEos && (_eos.Contains(token.Id) || s.Request.StopTokenIds.Contains(token.Id));
+        // A finished constraint (its end-of-sequence accepted) ends the request even under ignore_eos.
+        var isStop = (!s.Request.IgnoreEos && (_eos.Contains(token.Id) || s.Request.StopTokenIds.Contains(token.Id)))
+            || s.Request.Constraint is { IsFinished: true };
         s.Output.TryWrite(new TokenEvent(token, isStop));
         var generated = s.Tokens.Count - s.PromptLength;
         if (isStop)
@@ -534,5 +596,8 @@ public sealed class LlmEngine : IDisposable
         public long AdmittedTimestamp { get; } = Stopwatch.GetTimestamp();
 
         public long FirstTokenTimestamp { get; set; }
+
+        /// <summary>[MaskLength] the constraint's allowed-token bitmask, allocated on the first constrained token.</summary>
+        public uint[]? Mask { get; set; }
     }
 }

@@ -55,18 +55,59 @@ public sealed class TokenSampler
     }
 
     /// <summary>Samples the next token from <paramref name="rawLogits"/> [vocab] and records it in the history.</summary>
-    public SampledToken Sample(ReadOnlySpan<float> rawLogits)
+    public SampledToken Sample(ReadOnlySpan<float> rawLogits) => Sample(rawLogits, default);
+
+    /// <summary>
+    /// Samples among the tokens set in <paramref name="allowed"/> (bit id &amp; 31 of word id / 32; ids past
+    /// the mask are disallowed; an empty span allows every token). The caller guarantees at least one
+    /// allowed id below the vocabulary size. Log probabilities are those of the masked distribution.
+    /// </summary>
+    public SampledToken Sample(ReadOnlySpan<float> rawLogits, ReadOnlySpan<uint> allowed)
     {
         var p = _params;
         var n = _logits.Length;
         rawLogits[..n].CopyTo(_logits);
         ApplyPenalties();
+        if (!allowed.IsEmpty)
+        {
+            ApplyMask(allowed);
+        }
 
         var chosen = p.Temperature <= 0 ? Argmax(_logits) : Draw(p);
         var result = p.TopLogprobs is { } top ? WithLogprobs(chosen, top) : new SampledToken(chosen, 0, null);
         _generatedCount[chosen]++;
         _seen[chosen] = true;
         return result;
+    }
+
+    /// <summary>Sets the logit of every token not in <paramref name="allowed"/> to -infinity (a word at a time).</summary>
+    private void ApplyMask(ReadOnlySpan<uint> allowed)
+    {
+        var logits = _logits.AsSpan();
+        for (var word = 0; word * 32 < logits.Length; word++)
+        {
+            var bits = word < allowed.Length ? allowed[word] : 0u;
+            if (bits == uint.MaxValue)
+            {
+                continue;
+            }
+
+            var start = word * 32;
+            var block = logits.Slice(start, Math.Min(32, logits.Length - start));
+            if (bits == 0)
+            {
+                block.Fill(float.NegativeInfinity);
+                continue;
+            }
+
+            for (var i = 0; i < block.Length; i++)
+            {
+                if ((bits & (1u << i)) == 0)
+                {
+                    block[i] = float.NegativeInfinity;
+                }
+            }
+        }
     }
 
     private void ApplyPenalties()
@@ -155,13 +196,22 @@ public sealed class TokenSampler
         for (var i = 0; i < candidates; i++)
         {
             target -= _probabilities[_order[i]];
-            if (target <= 0)
+            if (target <= 0 && _probabilities[_order[i]] > 0)
             {
                 return _order[i];
             }
         }
 
-        return _order[candidates - 1];
+        // Rounding left a sliver: the last candidate that has any weight (masked tokens have none).
+        for (var i = candidates - 1; i > 0; i--)
+        {
+            if (_probabilities[_order[i]] > 0)
+            {
+                return _order[i];
+            }
+        }
+
+        return _order[0];
     }
 
     /// <summary>Log-softmax of the penalized logits (before temperature): the chosen token's and the top N.</summary>
@@ -180,6 +230,11 @@ public sealed class TokenSampler
         for (var i = 0; i < _logits.Length; i++)
         {
             var lp = _logits[i] - logSum;
+            if (float.IsNegativeInfinity(lp))
+            {
+                continue; // masked out: not a candidate
+            }
+
             if (filled < best.Length)
             {
                 best[filled++] = (i, lp);
@@ -198,6 +253,11 @@ public sealed class TokenSampler
             {
                 (best[k], best[k - 1]) = (best[k - 1], best[k]);
             }
+        }
+
+        if (filled < best.Length)
+        {
+            Array.Resize(ref best, filled);
         }
 
         return new SampledToken(chosen, _logits[chosen] - logSum, best);
