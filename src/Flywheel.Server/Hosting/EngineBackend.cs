@@ -5,6 +5,7 @@ using Flywheel.Models;
 using Flywheel.Sampling;
 using Flywheel.Scheduling;
 using Flywheel.Server.OpenAi;
+using Flywheel.Structured;
 using Flywheel.Templates;
 using Flywheel.Tokenization;
 
@@ -14,24 +15,32 @@ namespace Flywheel.Server.Hosting;
 /// Serves a model folder through the continuous-batching <see cref="LlmEngine"/>. Templating and
 /// tokenization run on the request thread; the engine thread only sees token ids. Detokenization and
 /// stop strings run on the reading side, per request: a completed stop string aborts the request in the
-/// engine and ends it with finish reason "stop". Supports every sampling option of the API; refuses
-/// response_format other than text (400) until structured output lands, rather than ignoring it.
+/// engine and ends it with finish reason "stop". Supports every sampling option of the API and
+/// response_format (json_object, json_schema): schemas compile on the request thread, the engine masks
+/// tokens with their grammar, and the result is validated and, when invalid, repaired (see the partial
+/// file EngineBackend.Structured.cs).
 /// </summary>
-public sealed class EngineBackend : IGenerationBackend, Metrics.IMetricsSource, IDisposable
+public sealed partial class EngineBackend : IGenerationBackend, Metrics.IMetricsSource, IDisposable
 {
     private readonly ModelFolder _model;
     private readonly Tokenizer _tokenizer;
     private readonly ChatTemplate _template;
     private readonly LlmEngine _engine;
 
-    public EngineBackend(ModelFolder model, Tokenizer tokenizer, EngineOptions options)
+    /// <param name="defaultMaxRepairs">Repair turns for response_format requests that do not set max_repairs.</param>
+    public EngineBackend(ModelFolder model, Tokenizer tokenizer, EngineOptions options, int defaultMaxRepairs = DefaultMaxRepairs)
     {
+        ArgumentOutOfRangeException.ThrowIfNegative(defaultMaxRepairs);
         _model = model;
         _tokenizer = tokenizer;
         _template = tokenizer.ChatTemplate is { } source ? ChatTemplate.Parse(source) : ChatTemplate.Fallback;
         _engine = new LlmEngine(model, options, tokenizer.EosTokenIds);
         _metrics = new FlywheelMetrics(model.Name, new StatsView(_engine));
         _engine.StepCompleted = _metrics.RecordStep;
+        _defaultMaxRepairs = defaultMaxRepairs;
+        // The grammar's end-of-sequence ids are the engine's: the model's and the tokenizer's.
+        IReadOnlyCollection<int> eos = [.. model.Config.EosTokenIds.Concat(tokenizer.EosTokenIds).Distinct()];
+        _formats = new ResponseFormatCompiler(() => TokenizerVocabulary.Create(tokenizer, eos, model.Config.VocabSize), _metrics.RecordGrammarCompile);
     }
 
     private readonly FlywheelMetrics _metrics;
@@ -57,39 +66,54 @@ public sealed class EngineBackend : IGenerationBackend, Metrics.IMetricsSource, 
 
     public PreparedPrompt Prepare(ApiRequest request)
     {
-        if (request.ResponseFormat.Kind != ResponseFormatKind.Text)
+        var format = request.ResponseFormat.Kind == ResponseFormatKind.Text ? null : _formats.Compile(request.ResponseFormat);
+        var ids = Encode(request);
+        return new PreparedPrompt(ids.Length, PromptLimits.ResolveMaxTokens(ids.Length, request, ContextLength), new PromptState(ids, format));
+    }
+
+    public SubmitResult TrySubmit(PreparedPrompt prompt, ApiRequest request, CancellationToken cancellationToken)
+    {
+        var state = (PromptState)prompt.State!;
+        var (attempt, refusal) = Submit(state.Ids, prompt.MaxNewTokens, request, state.Format, cancellationToken);
+        if (attempt is null)
         {
-            throw OpenAiError.BadRequest("'response_format' other than text is not supported by this server yet.", "response_format");
+            return refusal!;
         }
 
-        int[] ids;
-        if (request.IsChat)
-        {
-            ids = _tokenizer.Encode(PromptText.Render(request, _template, _tokenizer.BosToken, _tokenizer.EosToken));
-        }
-        else
-        {
-            ids = _tokenizer.EncodePrompt(request.Prompt ?? "");
-        }
+        var updates = state.Format is null ? Translate(attempt, request, cancellationToken)
+            : request.Stream ? Validated(attempt, request, state.Format, cancellationToken)
+            : Repairing(attempt, request, state.Format, cancellationToken);
+        return SubmitResult.Accepted(updates);
+    }
 
+    /// <summary>The prompt's token ids: the chat template applied for chat, the raw prompt otherwise.</summary>
+    private int[] Encode(ApiRequest request)
+    {
+        var ids = request.IsChat
+            ? _tokenizer.Encode(PromptText.Render(request, _template, _tokenizer.BosToken, _tokenizer.EosToken))
+            : _tokenizer.EncodePrompt(request.Prompt ?? "");
         if (ids.Length == 0)
         {
             throw OpenAiError.BadRequest("The prompt is empty.", request.IsChat ? "messages" : "prompt");
         }
 
-        return new PreparedPrompt(ids.Length, PromptLimits.ResolveMaxTokens(ids.Length, request, ContextLength), ids);
+        return ids;
     }
 
-    public SubmitResult TrySubmit(PreparedPrompt prompt, ApiRequest request, CancellationToken cancellationToken)
+    /// <summary>Hands one generation to the engine: the attempt, or why it was refused (queue full, invalid).</summary>
+    private (Attempt? Attempt, SubmitResult? Refusal) Submit(int[] ids, int maxNewTokens, ApiRequest request, CompiledFormat? format, CancellationToken cancellationToken)
     {
         // Aborted when the client goes away or when a stop string completes.
         var abort = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var outcome = _engine.TrySubmit(new EngineRequest
         {
-            PromptIds = (int[])prompt.State!,
-            MaxTokens = prompt.MaxNewTokens,
+            PromptIds = ids,
+            MaxTokens = maxNewTokens,
             IgnoreEos = request.IgnoreEos,
             CancellationToken = abort.Token,
+            Constraint = format is not null && request.ConstrainedDecoding
+                ? new GrammarConstraint(format.Grammar, _formats.Vocabulary, _metrics.RecordGrammarMask)
+                : null,
             Sampling = new SamplingParams
             {
                 Temperature = request.Temperature,
@@ -107,17 +131,17 @@ public sealed class EngineBackend : IGenerationBackend, Metrics.IMetricsSource, 
         {
             _metrics.RecordRejected("queue_full");
             abort.Dispose();
-            return SubmitResult.QueueFull(retryAfterSeconds: 1);
+            return (null, SubmitResult.QueueFull(retryAfterSeconds: 1));
         }
 
         if (!outcome.Accepted)
         {
             _metrics.RecordRejected("invalid");
             abort.Dispose();
-            return SubmitResult.Rejected(OpenAiError.BadRequest(outcome.Error ?? "rejected by the engine"));
+            return (null, SubmitResult.Rejected(OpenAiError.BadRequest(outcome.Error ?? "rejected by the engine")));
         }
 
-        return SubmitResult.Accepted(Translate(outcome, request, prompt.PromptTokenCount, abort, cancellationToken));
+        return (new Attempt(outcome, abort, ids.Length), null);
     }
 
     public void Dispose()
@@ -127,8 +151,9 @@ public sealed class EngineBackend : IGenerationBackend, Metrics.IMetricsSource, 
     }
 
     /// <summary>Engine events to API updates: text through the stream decoder and the stop-string filter.</summary>
-    private async IAsyncEnumerable<GenerationUpdate> Translate(SubmitOutcome outcome, ApiRequest request, int promptTokens, CancellationTokenSource abort, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private async IAsyncEnumerable<GenerationUpdate> Translate(Attempt attempt, ApiRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        var (outcome, abort, promptTokens) = attempt;
         using var _ = abort;
         var decoder = _tokenizer.CreateStreamDecoder();
         var filter = new StopStringFilter(request.Stop);
@@ -194,6 +219,12 @@ public sealed class EngineBackend : IGenerationBackend, Metrics.IMetricsSource, 
             ? new GeneratedToken(token.Id, _tokenizer.Decode([token.Id]), token.Logprob,
                 token.TopLogprobs!.Select(t => new TokenCandidate(t.Id, _tokenizer.Decode([t.Id]), t.Logprob)).ToList())
             : new GeneratedToken(token.Id, _tokenizer.Decode([token.Id]));
+
+    /// <summary>What Prepare hands to TrySubmit: the prompt's ids and the compiled response_format (null for text).</summary>
+    private sealed record PromptState(int[] Ids, CompiledFormat? Format);
+
+    /// <summary>One generation in the engine: its event stream, its abort switch (owned), its prompt length.</summary>
+    private sealed record Attempt(SubmitOutcome Outcome, CancellationTokenSource Abort, int PromptTokens);
 
     private sealed class StatsView(LlmEngine engine) : IEngineStats
     {

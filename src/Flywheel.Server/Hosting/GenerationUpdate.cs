@@ -1,3 +1,5 @@
+using Flywheel.Server.OpenAi;
+
 namespace Flywheel.Server.Hosting;
 
 /// <summary>One event of a request's output stream: a <see cref="TextDelta"/> or the <see cref="Finished"/> event.</summary>
@@ -17,7 +19,8 @@ public sealed record TextDelta(string Text, IReadOnlyList<GeneratedToken> Tokens
 /// <param name="PromptTokenCount">Tokens in the prompt.</param>
 /// <param name="CompletionTokenCount">Tokens generated.</param>
 /// <param name="ErrorMessage">For <see cref="FinishReason.Error"/>: what went wrong (sent to the client).</param>
-public sealed record Finished(FinishReason Reason, int PromptTokenCount, int CompletionTokenCount, string? ErrorMessage = null) : GenerationUpdate;
+/// <param name="Structured">For response_format requests: how validation and repair went; otherwise null.</param>
+public sealed record Finished(FinishReason Reason, int PromptTokenCount, int CompletionTokenCount, string? ErrorMessage = null, StructuredOutputInfo? Structured = null) : GenerationUpdate;
 
 /// <summary>Why a request stopped generating.</summary>
 public enum FinishReason

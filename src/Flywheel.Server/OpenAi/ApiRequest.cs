@@ -66,6 +66,18 @@ public sealed record ApiRequest
 
     public ResponseFormat ResponseFormat { get; init; } = ResponseFormat.Text;
 
+    /// <summary>
+    /// For response_format json_object/json_schema: mask tokens with the schema's grammar while decoding
+    /// (a Flywheel extension, <c>constrained_decoding</c>; default true). Off, output is only validated and repaired.
+    /// </summary>
+    public bool ConstrainedDecoding { get; init; } = true;
+
+    /// <summary>
+    /// For response_format json_object/json_schema: most repair turns after an invalid answer (a Flywheel
+    /// extension, <c>max_repairs</c>, 0..5); null = the server's default. Streams are validated, never repaired.
+    /// </summary>
+    public int? MaxRepairs { get; init; }
+
     /// <summary>Keep generating past end-of-sequence tokens (a vLLM extension, used by load generators).</summary>
     public bool IgnoreEos { get; init; }
 }

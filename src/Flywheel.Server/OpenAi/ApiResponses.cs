@@ -53,6 +53,10 @@ public sealed record ChatCompletion(
 {
     [JsonPropertyName("object"), JsonPropertyOrder(-1)]
     public string Object => "chat.completion";
+
+    /// <summary>Only on response_format requests (non-streaming bodies, and the stream's finish chunk).</summary>
+    [JsonPropertyName("structured_output"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public StructuredOutputInfo? StructuredOutput { get; init; }
 }
 
 public sealed record ChatCompletionChunk(
@@ -64,6 +68,10 @@ public sealed record ChatCompletionChunk(
 {
     [JsonPropertyName("object"), JsonPropertyOrder(-1)]
     public string Object => "chat.completion.chunk";
+
+    /// <summary>Only on response_format requests (non-streaming bodies, and the stream's finish chunk).</summary>
+    [JsonPropertyName("structured_output"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public StructuredOutputInfo? StructuredOutput { get; init; }
 
     /// <summary>Write <c>"usage": null</c> when there is no usage (stream_options.include_usage asks for that).</summary>
     [JsonIgnore]
@@ -93,10 +101,25 @@ public sealed record TextCompletion(
     [JsonPropertyName("object"), JsonPropertyOrder(-1)]
     public string Object => "text_completion";
 
+    /// <summary>Only on response_format requests (non-streaming bodies, and the stream's finish chunk).</summary>
+    [JsonPropertyName("structured_output"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public StructuredOutputInfo? StructuredOutput { get; init; }
+
     /// <summary>Write <c>"usage": null</c> when there is no usage (stream_options.include_usage asks for that).</summary>
     [JsonIgnore]
     public bool WriteNullUsage { get; init; }
 }
+
+/// <summary>
+/// Flywheel's report on a response_format request (an extension field, <c>structured_output</c>; OpenAI
+/// clients ignore it): whether the final text validated against the schema, how many repair turns it took,
+/// whether decoding was grammar-constrained, and the validator's errors when it did not validate.
+/// </summary>
+public sealed record StructuredOutputInfo(
+    [property: JsonPropertyName("valid")] bool Valid,
+    [property: JsonPropertyName("repairs")] int Repairs,
+    [property: JsonPropertyName("constrained")] bool Constrained,
+    [property: JsonPropertyName("errors"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? Errors);
 
 public sealed record ModelCard(
     [property: JsonPropertyName("id"), JsonPropertyOrder(-2)] string Id,

@@ -13,6 +13,9 @@ public static class OpenAiRequestParser
     /// <summary>Largest number of stop strings accepted.</summary>
     public const int MaxStopCount = 16;
 
+    /// <summary>Largest max_repairs accepted (each repair is a whole extra generation).</summary>
+    public const int MaxRepairCount = 5;
+
     /// <summary>Largest top-N log probabilities accepted.</summary>
     public const int MaxTopLogprobs = 20;
 
@@ -106,6 +109,7 @@ public static class OpenAiRequestParser
             sr.EnsureNoUnknown();
         }
 
+        var constrained = r.Bool("constrained_decoding");
         var result = request with
         {
             Temperature = r.Double("temperature", 0, 2) ?? 1.0,
@@ -122,8 +126,16 @@ public static class OpenAiRequestParser
             User = r.String("user"),
             ResponseFormat = ParseResponseFormat(r),
             IgnoreEos = r.Bool("ignore_eos") ?? false,
+            ConstrainedDecoding = constrained ?? true,
+            MaxRepairs = r.Int("max_repairs", 0, MaxRepairCount),
         };
         r.EnsureNoUnknown();
+        if (result.ResponseFormat.Kind == ResponseFormatKind.Text && (constrained is not null || result.MaxRepairs is not null))
+        {
+            var name = constrained is not null ? "constrained_decoding" : "max_repairs";
+            throw OpenAiError.BadRequest($"'{name}' applies only with response_format json_object or json_schema.", name);
+        }
+
         return result;
     }
 

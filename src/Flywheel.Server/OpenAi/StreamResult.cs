@@ -36,7 +36,7 @@ internal abstract class StreamResult<TChunk>(Generation generation) : IResult
 
             if (outcome.Finished is { } finished)
             {
-                await sse.WriteAsync(Final(FinishReasons.Name(finished.Reason)));
+                await sse.WriteAsync(Final(FinishReasons.Name(finished.Reason), finished.Structured));
                 if (Generation.Request.IncludeUsage)
                 {
                     await sse.WriteAsync(UsageOnly(FinishReasons.Usage(finished)));
@@ -60,7 +60,8 @@ internal abstract class StreamResult<TChunk>(Generation generation) : IResult
 
     protected abstract TChunk Delta(string text, IReadOnlyList<GeneratedToken> tokens);
 
-    protected abstract TChunk Final(string finishReason);
+    /// <summary>The chunk carrying the finish reason (and, for response_format requests, the structured-output report).</summary>
+    protected abstract TChunk Final(string finishReason, StructuredOutputInfo? structured);
 
     /// <summary>The include_usage chunk: no choices, just usage.</summary>
     protected abstract TChunk UsageOnly(Usage usage);
@@ -74,7 +75,8 @@ internal sealed class ChatStreamResult(Generation generation) : StreamResult<Cha
     protected override ChatCompletionChunk Delta(string text, IReadOnlyList<GeneratedToken> tokens) =>
         Chunk(new ChatDelta(null, text), WantsLogprobs ? LogprobsBuilder.Chat(tokens) : null, null);
 
-    protected override ChatCompletionChunk Final(string finishReason) => Chunk(new ChatDelta(null, null), null, finishReason);
+    protected override ChatCompletionChunk Final(string finishReason, StructuredOutputInfo? structured) =>
+        Chunk(new ChatDelta(null, null), null, finishReason) with { StructuredOutput = structured };
 
     protected override ChatCompletionChunk UsageOnly(Usage usage) =>
         new(Generation.Id, Generation.Created, Generation.Request.Model, [], usage);
@@ -96,7 +98,8 @@ internal sealed class CompletionStreamResult(Generation generation) : StreamResu
     protected override TextCompletion Delta(string text, IReadOnlyList<GeneratedToken> tokens) =>
         Chunk(text, WantsLogprobs ? LogprobsBuilder.Completion(tokens, ref _textOffset) : null, null);
 
-    protected override TextCompletion Final(string finishReason) => Chunk("", null, finishReason);
+    protected override TextCompletion Final(string finishReason, StructuredOutputInfo? structured) =>
+        Chunk("", null, finishReason) with { StructuredOutput = structured };
 
     protected override TextCompletion UsageOnly(Usage usage) =>
         new(Generation.Id, Generation.Created, Generation.Request.Model, [], usage);

@@ -91,16 +91,18 @@ public sealed class EngineBackendTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task OverlongPromptAndUnsupportedResponseFormatAre400()
+    public async Task OverlongPromptAndUnenforceableSchemaAre400()
     {
         var model = _model.Name;
         var longPrompt = string.Join(" ", Enumerable.Repeat("token", 2000));
         var (status, body) = await PostAsync("/v1/completions", $$"""{"model":"{{model}}","prompt":"{{longPrompt}}"}""");
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Equal("context_length_exceeded", body.GetProperty("error").GetProperty("code").GetString());
-        (status, body) = await PostAsync("/v1/completions", $$$"""{"model":"{{{model}}}","prompt":"x","response_format":{"type":"json_object"}}""");
+        (status, body) = await PostAsync("/v1/completions",
+            $$"""{"model":"{{model}}","prompt":"x","response_format":""" + """{"type":"json_schema","json_schema":{"name":"t","schema":{"type":"object","properties":{"n":{"type":"integer","multipleOf":3}}}}}""" + "}");
         Assert.Equal(HttpStatusCode.BadRequest, status);
-        Assert.Equal("response_format", body.GetProperty("error").GetProperty("param").GetString());
+        Assert.Equal("response_format.json_schema.schema", body.GetProperty("error").GetProperty("param").GetString());
+        Assert.Contains("'multipleOf' at '#/properties/n'", body.GetProperty("error").GetProperty("message").GetString());
     }
 }
 
