@@ -16,6 +16,7 @@ public sealed class LoadGenAgainstServerTests
     [InlineData("prompt-heavy")]
     [InlineData("balanced")]
     [InlineData("generation-heavy")]
+    [InlineData("structured")]
     public async Task EachMixRunsCleanlyAndCountsTokensExactly(string mix)
     {
         var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"loadgen-model-{Environment.ProcessId}");
