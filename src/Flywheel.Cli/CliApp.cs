@@ -15,6 +15,7 @@ internal static class CliApp
         GenerateCommand.Definition,
         MakeModelCommand.Definition,
         TokenizeCommand.Definition,
+        GrammarTestCommand.Definition,
         LoadGenCliCommand.Definition,
         BenchCommand.Definition,
     ];

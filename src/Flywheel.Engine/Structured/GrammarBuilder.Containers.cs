@@ -22,6 +22,19 @@ internal sealed partial class GrammarBuilder
             props.Add(new(name, node.AdditionalProperties ?? SchemaNode.True(node.Pointer)));
         }
 
+        // A declared name that also matches patternProperties must satisfy those schemas too (every
+        // keyword that applies to a member applies at once); the tail keys exclude declared names.
+        var patterns = node.PatternProperties
+            .Select(p => (Dfa: RegexCompiler.Compile(p.Key, "patternProperties", node.Pointer), Schema: p.Value)).ToList();
+        for (var i = 0; i < props.Count; i++)
+        {
+            var name = Encoding.UTF8.GetBytes(props[i].Key);
+            foreach (var (dfa, schema) in patterns.Where(p => p.Dfa.Matches(name)))
+            {
+                props[i] = new(props[i].Key, _reader.Merger.Merge(props[i].Value, schema, props[i].Value.Pointer));
+            }
+        }
+
         if (props.Any(p => p.Value.IsFalse && node.Required.Contains(p.Key)))
         {
             return unreachable;
@@ -105,17 +118,15 @@ internal sealed partial class GrammarBuilder
             var tailKey = Nfa.AddState();
             Nfa.AddEps(tailNone, tailKey);
             Nfa.AddEps(Ws(Nfa.Literal(tailSome, ","u8)), tailKey);
-            EmitTailMembers(node, props.Select(p => p.Key).ToList(), additional, tailKey, tailSome);
+            EmitTailMembers(patterns, props.Select(p => p.Key).ToList(), additional, tailKey, tailSome);
         }
 
         return end;
     }
 
     /// <summary>Pattern and additional members: keys exclude declared names and other patterns.</summary>
-    private void EmitTailMembers(SchemaNode node, List<string> names, SchemaNode additional, int from, int back)
+    private void EmitTailMembers(List<(ByteDfa Dfa, SchemaNode Schema)> patterns, List<string> names, SchemaNode additional, int from, int back)
     {
-        var patterns = node.PatternProperties
-            .Select(p => (Dfa: RegexCompiler.Compile(p.Key, "patternProperties", node.Pointer), Schema: p.Value)).ToList();
         var excludedNames = names.Count > 0 ? StringAutomata.Literals(names) : null;
         for (var i = -1; i < patterns.Count; i++)
         {

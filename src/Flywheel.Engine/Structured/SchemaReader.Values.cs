@@ -34,7 +34,9 @@ internal sealed partial class SchemaReader
         }
 
         Expect(v, JsonValueKind.Array, "type", pointer);
-        return v.EnumerateArray().Aggregate(JsonTypes.None, (acc, e) => acc | TypeOf(e.GetString() ?? "", pointer));
+        return v.EnumerateArray().Aggregate(JsonTypes.None, (acc, e) => acc | (e.ValueKind == JsonValueKind.String
+            ? TypeOf(e.GetString()!, pointer)
+            : throw new SchemaCompileException("type", pointer, "entries must be type names (draft-03 schemas inside \"type\" are not supported)")));
     }
 
     private static JsonTypes TypeOf(string name, string pointer) => name switch

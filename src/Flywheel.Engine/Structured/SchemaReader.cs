@@ -38,6 +38,11 @@ internal sealed partial class SchemaReader
         ["$recursiveRef"] = "dynamic references are not supported",
         ["$recursiveAnchor"] = "dynamic references are not supported",
         ["contentSchema"] = "content schemas are not supported",
+
+        // Draft-03 assertions: unknown keywords to later drafts, but a schema using them means them.
+        ["disallow"] = "a draft-03 keyword; use not (which is not supported either)",
+        ["divisibleBy"] = "a draft-03 keyword; divisibility constraints are not supported",
+        ["extends"] = "a draft-03 keyword; use allOf",
     };
 
     private readonly JsonElement _root;

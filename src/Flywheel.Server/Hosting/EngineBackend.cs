@@ -40,7 +40,7 @@ public sealed partial class EngineBackend : IGenerationBackend, Metrics.IMetrics
         _defaultMaxRepairs = defaultMaxRepairs;
         // The grammar's end-of-sequence ids are the engine's: the model's and the tokenizer's.
         IReadOnlyCollection<int> eos = [.. model.Config.EosTokenIds.Concat(tokenizer.EosTokenIds).Distinct()];
-        _formats = new ResponseFormatCompiler(() => TokenizerVocabulary.Create(tokenizer, eos, model.Config.VocabSize), _metrics.RecordGrammarCompile);
+        _formats = new ResponseFormatCompiler(() => TokenizerVocabulary.Create(tokenizer, eos, Math.Max(model.Config.VocabSize, tokenizer.VocabSize)), _metrics.RecordGrammarCompile);
     }
 
     private readonly FlywheelMetrics _metrics;

@@ -104,6 +104,18 @@ public sealed class GrammarKeywordTests
     }
 
     [Fact]
+    public void Declared_property_matching_a_pattern_satisfies_both()
+    {
+        // JSON-Schema-Test-Suite draft4 properties.json: "foo" is declared and matches "f.o", so
+        // both its property schema (maxItems 3) and the pattern's (minItems 2) apply.
+        Check("""{"properties":{"foo":{"type":"array","maxItems":3},"bar":{"type":"array"}},"patternProperties":{"f.o":{"minItems":2}},"additionalProperties":{"type":"integer"}}""",
+            ["{\"foo\":[1,2]}", "{\"fxo\":[1,2]}", "{\"bar\":[]}", "{\"quux\":3}"],
+            ["{\"foo\":[]}", "{\"foo\":[1]}", "{\"foo\":[1,2,3,4]}", "{\"fxo\":[]}", "{\"quux\":\"foo\"}"]);
+        Check("""{"type":"object","properties":{"n_a":{"type":"integer"}},"patternProperties":{"^n_":{"minimum":5}}}""",
+            ["{\"n_a\":5}", "{\"n_b\":7}"], ["{\"n_a\":4}", "{\"n_a\":\"x\"}", "{\"n_b\":4}"]);
+    }
+
+    [Fact]
     public void Arrays_items_prefix_min_max()
     {
         Check("""{"type":"array","items":{"type":"integer"},"minItems":1,"maxItems":3}""",

@@ -20,6 +20,10 @@ public sealed class SchemaRefusalTests
     [InlineData("""{"$ref":"https://example.com/s.json"}""", "$ref", "#")]
     [InlineData("""{"$defs":{"a":{"$ref":"#/$defs/a"}},"$ref":"#/$defs/a"}""", "$ref", "#/$defs/a")]
     [InlineData("""{"type":"strng"}""", "type", "#")]
+    [InlineData("""{"type":["integer",{"type":"string"}]}""", "type", "#")]
+    [InlineData("""{"type":"integer","divisibleBy":2}""", "divisibleBy", "#")]
+    [InlineData("""{"disallow":"string"}""", "disallow", "#")]
+    [InlineData("""{"properties":{"a":{"extends":{"type":"string"}}}}""", "extends", "#/properties/a")]
     public void Refuses_with_keyword_and_pointer(string schema, string keyword, string pointer)
     {
         var e = Assert.Throws<SchemaCompileException>(() => JsonSchemaGrammar.Compile(schema));

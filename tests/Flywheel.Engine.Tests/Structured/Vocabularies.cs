@@ -62,12 +62,6 @@ internal static class Vocabularies
     private static TokenVocabulary? LoadLlama3()
     {
         var tokenizer = Tokenizer.Load(Path.Combine(TestAssets.TokenizerModelDir("llama3"), "tokenizer.json"));
-        var tokens = new byte[]?[tokenizer.VocabSize];
-        for (var id = 0; id < tokens.Length; id++)
-        {
-            tokens[id] = tokenizer.IsSpecial(id) ? null : tokenizer.GetTokenBytes(id);
-        }
-
-        return TokenVocabulary.Create(tokens, [128001, 128009]);
+        return TokenizerVocabulary.Create(tokenizer, [128001, 128009]);
     }
 }
