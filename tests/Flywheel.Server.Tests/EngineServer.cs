@@ -14,6 +14,8 @@ namespace Flywheel.Server.Tests;
 /// </summary>
 internal sealed class EngineServer : IAsyncDisposable
 {
+    private static readonly Lock BuildLock = new();
+
     private EngineServer(ModelFolder model, Tokenizer tokenizer, EngineBackend backend, WebApplication app)
     {
         (Model, Tokenizer, Backend, App) = (model, tokenizer, backend, app);
@@ -35,18 +37,25 @@ internal sealed class EngineServer : IAsyncDisposable
 
     /// <summary>Builds (once per process and <paramref name="name"/>) and serves a model.</summary>
     /// <param name="tokenizerJson">A real tokenizer.json to build with; null writes the synthetic tokenizer.</param>
-    public static async Task<EngineServer> StartAsync(string name, ModelBuilderOptions options, EngineOptions engine, string? tokenizerJson = null)
+    /// <param name="configure">Server settings to change (body limit, drain timeout) before it starts.</param>
+    public static async Task<EngineServer> StartAsync(string name, ModelBuilderOptions options, EngineOptions engine, string? tokenizerJson = null, Action<ServerOptions>? configure = null)
     {
         var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"{name}-{Environment.ProcessId}");
-        if (!File.Exists(Path.Combine(dir, "genai_config.json")))
+        // Test classes run in parallel and share folders by name: one writes, the others wait for it.
+        lock (BuildLock)
         {
-            ModelFolderWriter.Write(dir, options, tokenizerJson, SyntheticTokenizer.Write);
+            if (!File.Exists(Path.Combine(dir, "genai_config.json")))
+            {
+                ModelFolderWriter.Write(dir, options, tokenizerJson, SyntheticTokenizer.Write);
+            }
         }
 
         var model = ModelFolder.Open(dir);
         var tokenizer = Tokenizer.Load(model.TokenizerPath);
         var backend = new EngineBackend(model, tokenizer, engine);
-        var app = FlywheelServer.Build(new ServerOptions { Port = 0, Output = TextWriter.Null, ConfigureLogging = l => l.ClearProviders() }, backend);
+        var serverOptions = new ServerOptions { Port = 0, Output = TextWriter.Null, ConfigureLogging = l => l.ClearProviders() };
+        configure?.Invoke(serverOptions);
+        var app = FlywheelServer.Build(serverOptions, backend);
         await app.StartAsync();
         return new EngineServer(model, tokenizer, backend, app);
     }

@@ -32,6 +32,10 @@ internal sealed class SseWriter
         _response.Headers["X-Accel-Buffering"] = "no"; // tells nginx-style proxies not to buffer
         _response.HttpContext.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         await _response.StartAsync().ConfigureAwait(false);
+        // Kestrel keeps the header block in the pipe until the first flush. Without this a request that
+        // waits in the engine's queue (completions have no opening chunk) leaves its client with no
+        // response at all until its first token, which looks like a hung server to clients with timeouts.
+        await _body.FlushAsync().ConfigureAwait(false);
     }
 
     /// <summary>Writes <c>data: {json}\n\n</c> and flushes.</summary>

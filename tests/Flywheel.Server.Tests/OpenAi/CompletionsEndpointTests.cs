@@ -27,6 +27,22 @@ public sealed class CompletionsEndpointTests
     }
 
     [Fact]
+    public async Task StreamHeadersArriveBeforeTheFirstToken()
+    {
+        // A queued request may wait long for its first token; its client must see 200 and the event-stream
+        // type at once (completions have no opening chunk to carry the headers out).
+        await using var server = await StartAsync();
+        server.Backend.Pause();
+        using var bound = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        using var response = await server.PostAsync("/v1/completions", Completion("a b", ""","stream":true"""), bound.Token);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        server.Backend.Resume();
+        Assert.Equal("stop", (await Sse.ReadAllAsync(response))[^1].GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+    }
+
+    [Fact]
     public async Task IgnoreEosCyclesUntilMaxTokens()
     {
         await using var server = await StartAsync();
