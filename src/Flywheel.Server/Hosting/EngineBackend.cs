@@ -154,63 +154,73 @@ public sealed partial class EngineBackend : IGenerationBackend, Metrics.IMetrics
     private async IAsyncEnumerable<GenerationUpdate> Translate(Attempt attempt, ApiRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var (outcome, abort, promptTokens) = attempt;
-        using var _ = abort;
-        var decoder = _tokenizer.CreateStreamDecoder();
-        var filter = new StopStringFilter(request.Stop);
-        var withLogprobs = request.TopLogprobs is not null;
-        var completion = 0;
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        var firstToken = 0.0;
-        var lastToken = 0.0;
-        await foreach (var e in outcome.Events!.ReadAllAsync(cancellationToken))
+        try
         {
-            if (e is TokenEvent t)
+            var decoder = _tokenizer.CreateStreamDecoder();
+            var filter = new StopStringFilter(request.Stop);
+            var withLogprobs = request.TopLogprobs is not null;
+            var completion = 0;
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var firstToken = 0.0;
+            var lastToken = 0.0;
+            await foreach (var e in outcome.Events!.ReadAllAsync(cancellationToken))
             {
-                completion++;
-                var now = clock.Elapsed.TotalSeconds;
-                if (completion == 1)
+                if (e is TokenEvent t)
                 {
-                    firstToken = now;
-                }
-                else
-                {
-                    _metrics.RecordInterTokenLatency(now - lastToken);
+                    completion++;
+                    var now = clock.Elapsed.TotalSeconds;
+                    if (completion == 1)
+                    {
+                        firstToken = now;
+                    }
+                    else
+                    {
+                        _metrics.RecordInterTokenLatency(now - lastToken);
+                    }
+
+                    lastToken = now;
+                    var text = t.IsStopToken ? "" : filter.Push(decoder.Append(t.Token.Id));
+                    yield return new TextDelta(text, [ToGenerated(t.Token, withLogprobs)]);
+                    if (filter.Stopped)
+                    {
+                        abort.Cancel();
+                        // The engine's own finish event is not read after this; time from the reader's clock.
+                        _metrics.RecordRequestFinished("stop", promptTokens, completion, 0, firstToken, lastToken);
+                        yield return new Finished(FinishReason.Stop, promptTokens, completion);
+                        yield break;
+                    }
+
+                    continue;
                 }
 
-                lastToken = now;
-                var text = t.IsStopToken ? "" : filter.Push(decoder.Append(t.Token.Id));
-                yield return new TextDelta(text, [ToGenerated(t.Token, withLogprobs)]);
-                if (filter.Stopped)
+                var finish = (FinishEvent)e;
+                _metrics.RecordRequestFinished(finish.Reason.ToString().ToLowerInvariant(), finish.PromptTokenCount, finish.CompletionTokenCount, finish.QueueSeconds, finish.TimeToFirstTokenSeconds, finish.EndToEndSeconds);
+                var rest = filter.Push(decoder.Flush()) + filter.Flush();
+                if (rest.Length > 0)
                 {
-                    abort.Cancel();
-                    // The engine's own finish event is not read after this; time from the reader's clock.
-                    _metrics.RecordRequestFinished("stop", promptTokens, completion, 0, firstToken, lastToken);
-                    yield return new Finished(FinishReason.Stop, promptTokens, completion);
-                    yield break;
+                    yield return new TextDelta(rest, []);
                 }
 
-                continue;
+                yield return new Finished(
+                    finish.Reason switch
+                    {
+                        EngineFinishReason.Stop => FinishReason.Stop,
+                        EngineFinishReason.Length => FinishReason.Length,
+                        EngineFinishReason.Abort => FinishReason.Abort,
+                        _ => FinishReason.Error,
+                    },
+                    finish.PromptTokenCount,
+                    finish.CompletionTokenCount,
+                    finish.Error);
             }
-
-            var finish = (FinishEvent)e;
-            _metrics.RecordRequestFinished(finish.Reason.ToString().ToLowerInvariant(), finish.PromptTokenCount, finish.CompletionTokenCount, finish.QueueSeconds, finish.TimeToFirstTokenSeconds, finish.EndToEndSeconds);
-            var rest = filter.Push(decoder.Flush()) + filter.Flush();
-            if (rest.Length > 0)
-            {
-                yield return new TextDelta(rest, []);
-            }
-
-            yield return new Finished(
-                finish.Reason switch
-                {
-                    EngineFinishReason.Stop => FinishReason.Stop,
-                    EngineFinishReason.Length => FinishReason.Length,
-                    EngineFinishReason.Abort => FinishReason.Abort,
-                    _ => FinishReason.Error,
-                },
-                finish.PromptTokenCount,
-                finish.CompletionTokenCount,
-                finish.Error);
+        }
+        finally
+        {
+            // However the reader leaves (finished, cancelled, or a write to a vanished client failed before
+            // the server noticed the disconnect), the engine request must not outlive it: cancel, then
+            // release. Cancelling a finished request is a no-op.
+            abort.Cancel();
+            abort.Dispose();
         }
     }
 

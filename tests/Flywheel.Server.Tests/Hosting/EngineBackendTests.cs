@@ -138,6 +138,34 @@ public sealed class EngineBackendConcurrencyTests
 public sealed class EngineBackendDisconnectTests
 {
     [Fact]
+    public async Task AReaderThatStopsEarlyAbortsTheEngineRequest()
+    {
+        // A write to a vanished client can fail before the server's abort token fires; the reader then just
+        // stops. The engine request must not run on to max_tokens.
+        await using var server = await EngineServer.StartAsync("server-long", ModelBuilderOptions.Tiny with { VocabSize = 600, ContextLength = 32768 },
+            new Flywheel.Scheduling.EngineOptions { MaxRunningRequests = 2, MaxBatchTokens = 16 });
+        var backend = server.Backend;
+        var request = Flywheel.Server.OpenAi.OpenAiRequestParser.ParseCompletion(
+            JsonDocument.Parse($$"""{"model":"{{server.Model.Name}}","prompt":"go on","max_tokens":32000,"ignore_eos":true,"stream":true}""").RootElement);
+        var submitted = backend.TrySubmit(backend.Prepare(request), request, CancellationToken.None);
+        await foreach (var update in submitted.Updates!)
+        {
+            Assert.IsType<TextDelta>(update);
+            Assert.Equal(1, backend.Engine.RunningCount);
+            break; // leaves without cancelling anything
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (backend.Engine.RunningCount > 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.Equal(0, backend.Engine.RunningCount);
+        Assert.True(backend.Engine.StepCount < 30000, "the request ran on: it was not aborted");
+    }
+
+    [Fact]
     public async Task DisconnectAbortsTheRequestInTheEngine()
     {
         // A generation far longer than disconnect detection takes (the server notices on a failed write).
@@ -164,7 +192,7 @@ public sealed class EngineBackendDisconnectTests
             socket.Client.Close();
         }
 
-        var deadline = DateTime.UtcNow.AddSeconds(10);
+        var deadline = DateTime.UtcNow.AddSeconds(30); // generous: a loaded CI machine is slow to notice
         while (backend.Engine.RunningCount > 0 && DateTime.UtcNow < deadline)
         {
             await Task.Delay(10);
