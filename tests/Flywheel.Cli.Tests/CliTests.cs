@@ -30,6 +30,10 @@ public sealed class CliTests
     [InlineData("make-model", "--out", "x", "--hidden", "63")]
     [InlineData("tokenize", "--tokenizer", "t.json")]
     [InlineData("serve", "--port", "70000")]
+    [InlineData("serve", "--device", "gpu")]
+    [InlineData("serve", "--drain-timeout", "-1")]
+    [InlineData("generate", "--model", "m", "--prompt", "x", "--device", "tpu")]
+    [InlineData("bench", "--model", "m", "--device", "metal")]
     public void BadArgumentsPrintUsageAndExit2(params string[] args)
     {
         var (code, _, err) = Run(args);
@@ -55,6 +59,24 @@ public sealed class CliTests
         var (code, _, err) = Run("generate", "--model", "/nonexistent/model", "--prompt", "hi");
         Assert.Equal(1, code);
         Assert.Contains("model folder not found", err);
+    }
+
+    [Fact]
+    public void CudaDeviceWithoutTheProviderLibraryIsAClearErrorNotACrash()
+    {
+        if (File.Exists(Path.Combine(AppContext.BaseDirectory, "libonnxruntime_providers_cuda.so")))
+        {
+            return; // a GPU build of ONNX Runtime is installed here; this test is for hosts without one
+        }
+
+        var (code, _, err) = Run("generate", "--model", Model.Value, "--prompt", "hi", "--max-tokens", "2", "--device", "cuda");
+        Assert.Equal(1, code);
+        Assert.Contains("the CUDA execution provider could not be loaded: ", err);
+        Assert.Contains("libonnxruntime_providers_cuda.so", err);
+        Assert.DoesNotContain("   at ", err);
+
+        // The same process goes on to serve the CPU.
+        Assert.Equal(0, Run("generate", "--model", Model.Value, "--prompt", "hi", "--max-tokens", "2", "--device", "cpu").Code);
     }
 
     [Fact]

@@ -11,7 +11,7 @@ internal static class BenchCommand
         "bench",
         "compare scheduling policies on workload mixes against the bare model's ceiling",
         "usage: flywheel bench --model DIR [--mixes prompt-heavy,balanced,generation-heavy] [--policies flywheel,prefill-first,sequential]\n" +
-        "                      [--requests N] [--rate R] [--seed N] [--out FILE] [--max-batch-tokens N] [--chunk-size N] [--max-running N] [--threads N]",
+        "                      [--requests N] [--rate R] [--seed N] [--out FILE] [--max-batch-tokens N] [--chunk-size N] [--max-running N] [--threads N] [--device cpu|cuda]",
         Run);
 
     private static int Run(CliApp.CommandArgsInput input)
@@ -25,10 +25,11 @@ internal static class BenchCommand
         var seed = args.Int("seed") ?? 1;
         var output = args.String("out");
         var threads = args.Int("threads", 0, 1024);
+        var device = GenerateCommand.DeviceFrom(args);
         var options = ServeCommand.EngineOptionsFrom(args);
         args.EnsureAllUsed();
 
-        using var model = GenerateCommand.OpenModel(modelDir, threads);
+        using var model = GenerateCommand.OpenModel(modelDir, threads, device);
         var runner = new BenchRunner(model, options);
         var context = model.Config.ContextLength;
         input.Out.WriteLine($"model {model.Name}: {model.Config.Decoder.NumHiddenLayers} layers, hidden {model.Config.Decoder.HiddenSize}, vocab {model.Config.VocabSize}, context {context}");

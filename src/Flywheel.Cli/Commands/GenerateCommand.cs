@@ -11,7 +11,7 @@ internal static class GenerateCommand
     public static readonly CliApp.Command Definition = new(
         "generate",
         "generate text for one prompt",
-        "usage: flywheel generate --model DIR --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repetition-penalty R] [--seed S] [--ignore-eos] [--threads N]",
+        "usage: flywheel generate --model DIR --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repetition-penalty R] [--seed S] [--ignore-eos] [--threads N] [--device cpu|cuda]",
         Run);
 
     private static int Run(CliApp.CommandArgsInput input)
@@ -34,9 +34,10 @@ internal static class GenerateCommand
             IgnoreEos = args.Flag("ignore-eos"),
         };
         var threads = args.Int("threads", 0, 1024);
+        var device = DeviceFrom(args);
         args.EnsureAllUsed();
 
-        using var model = OpenModel(modelDir, threads);
+        using var model = OpenModel(modelDir, threads, device);
         var tokenizer = TokenizeCommand.LoadTokenizer(model.TokenizerPath);
         using var generator = new TextGenerator(model, tokenizer);
         var ids = generator.EncodePrompt(prompt);
@@ -62,7 +63,20 @@ internal static class GenerateCommand
         return 0;
     }
 
-    internal static ModelFolder OpenModel(string directory, int? threads)
+    /// <summary>--device cpu|cuda (default cpu).</summary>
+    internal static ExecutionDevice DeviceFrom(CommandArgs args)
+    {
+        try
+        {
+            return args.String("device") is { } name ? ExecutionDevices.Parse(name) : ExecutionDevice.Cpu;
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException(e.Message);
+        }
+    }
+
+    internal static ModelFolder OpenModel(string directory, int? threads, ExecutionDevice device = ExecutionDevice.Cpu)
     {
         using var options = new SessionOptions();
         if (threads is { } n)
@@ -72,7 +86,7 @@ internal static class GenerateCommand
 
         try
         {
-            return ModelFolder.Open(directory, options);
+            return ModelFolder.Open(directory, options, device);
         }
         catch (ModelConfigException e)
         {

@@ -11,9 +11,11 @@ internal static class ServeCommand
     public static readonly CliApp.Command Definition = new(
         "serve",
         "serve a model over the OpenAI-compatible REST API",
-        "usage: flywheel serve [--model DIR] [--host 127.0.0.1] [--port 8000] [--threads N] [--queue N]\n" +
+        "usage: flywheel serve [--model DIR] [--host 127.0.0.1] [--port 8000] [--threads N] [--queue N] [--device cpu|cuda]\n" +
         "                      [--policy flywheel|prefill-first|sequential] [--max-batch-tokens N] [--chunk-size N] [--max-running N]\n" +
-        "  without --model, serves a small built-in demo model (built once into the cache)",
+        "                      [--drain-timeout SECONDS (30)]\n" +
+        "  without --model, serves a small built-in demo model (built once into the cache)\n" +
+        "  on SIGTERM: readiness turns 503, in-flight requests get --drain-timeout seconds to finish, the rest are aborted",
         Run);
 
     private static int Run(CliApp.CommandArgsInput input)
@@ -26,7 +28,13 @@ internal static class ServeCommand
             Port = args.Int("port", 0, 65535) ?? 8000,
             Output = input.Out,
         };
+        if (args.Int("drain-timeout", 0, 3600) is { } drainSeconds)
+        {
+            options.DrainTimeout = TimeSpan.FromSeconds(drainSeconds);
+        }
+
         var threads = args.Int("threads", 0, 1024);
+        var device = GenerateCommand.DeviceFrom(args);
         var engineOptions = EngineOptionsFrom(args);
         args.EnsureAllUsed();
         try
@@ -39,7 +47,7 @@ internal static class ServeCommand
         }
 
         modelDir ??= DemoModel(input.Error);
-        using var model = GenerateCommand.OpenModel(modelDir, threads);
+        using var model = GenerateCommand.OpenModel(modelDir, threads, device);
         var tokenizer = TokenizeCommand.LoadTokenizer(model.TokenizerPath);
         using var backend = new EngineBackend(model, tokenizer, engineOptions);
         return FlywheelServer.RunAsync(options, backend).GetAwaiter().GetResult();

@@ -79,6 +79,53 @@ internal sealed class ConfigReader(string file)
         return node is JsonValue v && v.GetValueKind() is JsonValueKind.True or JsonValueKind.False ? v.GetValue<bool>() : throw Error(path, "must be true or false");
     }
 
+    /// <summary>
+    /// One provider's entry in ORT GenAI's <c>session_options.provider_options</c>, an array of
+    /// <c>{"provider": {"key": "value", ...}}</c> objects; null when the provider is not listed. Entries
+    /// for other providers, and keys beside them (a <c>device</c> field, say), are not ours to judge and are skipped.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? ProviderOptions(JsonObject? sessionOptions, string path, string provider)
+    {
+        if (sessionOptions?["provider_options"] is not JsonArray entries)
+        {
+            return null;
+        }
+
+        for (var i = 0; i < entries.Count; i++)
+        {
+            if (entries[i] is not JsonObject entry)
+            {
+                continue;
+            }
+
+            foreach (var (name, node) in entry)
+            {
+                if (!name.Equals(provider, StringComparison.OrdinalIgnoreCase))
+                {
+                    continue;
+                }
+
+                var field = $"{path}.provider_options[{i}].{name}";
+                if (node is not JsonObject settings)
+                {
+                    throw Error(field, "must be an object of option names to values");
+                }
+
+                var options = new Dictionary<string, string>(StringComparer.Ordinal);
+                foreach (var (key, value) in settings)
+                {
+                    options[key] = value is JsonValue v && v.GetValueKind() is JsonValueKind.String ? v.GetValue<string>()
+                        : value is JsonValue n && n.GetValueKind() is JsonValueKind.Number or JsonValueKind.True or JsonValueKind.False ? n.ToJsonString()
+                        : throw Error($"{field}.{key}", "must be a string, number or boolean");
+                }
+
+                return options;
+            }
+        }
+
+        return null;
+    }
+
     private ModelConfigException Error(string path, string what) => new($"{file}: field '{path}' {what}.");
 
     private static JsonNode? Child(JsonNode? parent, string path)

@@ -49,6 +49,7 @@ public sealed record GenAiConfig
         var decoder = r.Object(model, "model.decoder");
         var inputs = r.Object(decoder, "model.decoder.inputs");
         var outputs = r.Object(decoder, "model.decoder.outputs");
+        var sessionOptions = decoder["session_options"] as JsonObject;
         var search = model.Parent?["search"] is JsonObject s ? s : null;
         var eos = r.Node(model, "model.eos_token_id");
         var config = new GenAiConfig
@@ -77,7 +78,8 @@ public sealed record GenAiConfig
                 LogitsName = r.OptionalString(outputs, "model.decoder.outputs.logits") ?? "logits",
                 PresentKeyNames = r.Pattern(outputs, "model.decoder.outputs.present_key_names"),
                 PresentValueNames = r.Pattern(outputs, "model.decoder.outputs.present_value_names"),
-                IntraOpThreadCount = decoder["session_options"] is JsonObject so ? r.OptionalInt(so, "model.decoder.session_options.intra_op_num_threads") : null,
+                IntraOpThreadCount = sessionOptions is null ? null : r.OptionalInt(sessionOptions, "model.decoder.session_options.intra_op_num_threads"),
+                CudaProviderOptions = r.ProviderOptions(sessionOptions, "model.decoder.session_options", "cuda"),
             },
             Search = search is null ? new SearchConfig() : new SearchConfig
             {
@@ -194,6 +196,12 @@ public sealed record DecoderConfig
     public string PresentValueNames { get; init; } = "present.%d.value";
 
     public int? IntraOpThreadCount { get; init; }
+
+    /// <summary>
+    /// The <c>cuda</c> entry of <c>session_options.provider_options</c> (e.g. device_id, enable_cuda_graph),
+    /// passed to ONNX Runtime when the model runs with <see cref="Onnx.ExecutionDevice.Cuda"/>; unused on the CPU.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? CudaProviderOptions { get; init; }
 
     /// <summary>Expands a %d pattern for <paramref name="layer"/>.</summary>
     public static string LayerName(string pattern, int layer) => pattern.Replace("%d", layer.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal);

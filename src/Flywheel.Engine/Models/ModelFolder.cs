@@ -8,16 +8,20 @@ namespace Flywheel.Models;
 /// </summary>
 public sealed class ModelFolder : IDisposable
 {
-    private ModelFolder(string directory, GenAiConfig config, InferenceSession session)
+    private ModelFolder(string directory, GenAiConfig config, InferenceSession session, ExecutionDevice device)
     {
         Directory = directory;
         Config = config;
         Session = session;
+        Device = device;
     }
 
     public string Directory { get; }
 
     public GenAiConfig Config { get; }
+
+    /// <summary>Where the decoder session runs.</summary>
+    public ExecutionDevice Device { get; }
 
     /// <summary>The decoder session (owned by this folder).</summary>
     public InferenceSession Session { get; }
@@ -29,8 +33,13 @@ public sealed class ModelFolder : IDisposable
 
     public string TokenizerConfigPath => Path.Combine(Directory, "tokenizer_config.json");
 
-    /// <summary>Opens <paramref name="directory"/>; throws <see cref="ModelConfigException"/> naming what is wrong.</summary>
-    public static ModelFolder Open(string directory, SessionOptions? options = null)
+    /// <summary>
+    /// Opens <paramref name="directory"/>; throws <see cref="ModelConfigException"/> naming what is wrong.
+    /// With <see cref="ExecutionDevice.Cuda"/>, the CUDA execution provider is appended to
+    /// <paramref name="options"/> (configured by the config's cuda provider options) before the session is
+    /// created; <see cref="OrtException"/> says so when ONNX Runtime's CUDA provider cannot be loaded.
+    /// </summary>
+    public static ModelFolder Open(string directory, SessionOptions? options = null, ExecutionDevice device = ExecutionDevice.Cpu)
     {
         if (!System.IO.Directory.Exists(directory))
         {
@@ -43,6 +52,13 @@ public sealed class ModelFolder : IDisposable
         if (!File.Exists(modelPath))
         {
             throw new ModelConfigException($"{configPath}: model.decoder.filename names '{config.Decoder.Filename}', which is not in {directory}.");
+        }
+
+        using var ownedOptions = options is null && device != ExecutionDevice.Cpu ? new SessionOptions() : null;
+        options ??= ownedOptions;
+        if (device == ExecutionDevice.Cuda)
+        {
+            options!.AppendCudaExecutionProvider(config.Decoder.CudaProviderOptions);
         }
 
         InferenceSession session;
@@ -65,7 +81,7 @@ public sealed class ModelFolder : IDisposable
             throw;
         }
 
-        return new ModelFolder(directory, config, session);
+        return new ModelFolder(directory, config, session, device);
     }
 
     /// <summary>Checks that every tensor the config names exists in the graph with the type and rank the engine feeds.</summary>

@@ -26,7 +26,7 @@ internal static unsafe class OrtNative
         ReleaseIoBinding = 135, BindInput = 136, BindOutput = 137, GetBoundOutputValues = 140,
         ClearBoundInputs = 141, ClearBoundOutputs = 142,
         SessionOptionsAppendExecutionProvider_CUDA_V2 = 204, CreateCUDAProviderOptions = 205,
-        UpdateCUDAProviderOptions = 206, ReleaseCUDAProviderOptions = 208;
+        UpdateCUDAProviderOptions = 206, GetCUDAProviderOptionsAsString = 207, ReleaseCUDAProviderOptions = 208;
 
     private static readonly Lazy<nint> Table = new(LoadTable, LazyThreadSafetyMode.ExecutionAndPublication);
 

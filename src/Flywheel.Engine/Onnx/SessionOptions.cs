@@ -61,17 +61,20 @@ public sealed unsafe class SessionOptions : IDisposable
     }
 
     /// <summary>
-    /// Appends the CUDA execution provider. Throws <see cref="OrtException"/> when ONNX Runtime's CUDA
-    /// provider libraries (libonnxruntime_providers_cuda.so and the CUDA runtime) are not installed.
+    /// Appends the CUDA execution provider, configured with <paramref name="providerOptions"/> (keys of
+    /// OrtCUDAProviderOptionsV2, e.g. device_id; values as strings). ONNX Runtime loads
+    /// libonnxruntime_providers_shared.so and libonnxruntime_providers_cuda.so from the folder of
+    /// libonnxruntime.so.1 at this call, so a missing or broken CUDA install shows here, not at the first
+    /// Run. Throws <see cref="OrtException"/> with ORT's message and what to install; the options stay usable.
     /// </summary>
     public void AppendCudaExecutionProvider(IReadOnlyDictionary<string, string>? providerOptions = null)
     {
-        nint cuda;
-        OrtNative.Check(((delegate* unmanaged<nint*, nint>)OrtNative.Fn(OrtNative.CreateCUDAProviderOptions))(&cuda));
+        nint cuda = 0;
         var keys = new List<nint>();
         var values = new List<nint>();
         try
         {
+            OrtNative.Check(((delegate* unmanaged<nint*, nint>)OrtNative.Fn(OrtNative.CreateCUDAProviderOptions))(&cuda));
             if (providerOptions is { Count: > 0 })
             {
                 foreach (var (key, value) in providerOptions)
@@ -88,12 +91,11 @@ public sealed unsafe class SessionOptions : IDisposable
             }
 
             var append = (delegate* unmanaged<nint, nint, nint>)OrtNative.Fn(OrtNative.SessionOptionsAppendExecutionProvider_CUDA_V2);
-            var status = append(Raw(), cuda);
-            if (status != 0)
-            {
-                var e = OrtNative.TakeError(status);
-                throw new OrtException(e.ErrorCode, "CUDA execution provider is not available (its libraries, libonnxruntime_providers_cuda.so and the CUDA runtime, were not found or failed to load): " + e.Message);
-            }
+            OrtNative.Check(append(Raw(), cuda));
+        }
+        catch (OrtException e)
+        {
+            throw new OrtException(e.ErrorCode, CudaUnavailableMessage(e.Message));
         }
         finally
         {
@@ -101,6 +103,16 @@ public sealed unsafe class SessionOptions : IDisposable
             values.ForEach(Marshal.FreeCoTaskMem);
             OrtNative.Release(OrtNative.ReleaseCUDAProviderOptions, cuda);
         }
+    }
+
+    /// <summary>The error for a CUDA provider that cannot be appended: ORT's reason, then what to install where.</summary>
+    internal static string CudaUnavailableMessage(string ortMessage)
+    {
+        var folder = Path.GetDirectoryName(OrtNative.LibraryPath) ?? "the folder of libonnxruntime.so.1";
+        return $"the CUDA execution provider could not be loaded: {ortMessage.Trim().TrimEnd('.')}. " +
+            "Install ONNX Runtime's CUDA provider libraries (libonnxruntime_providers_cuda.so and libonnxruntime_providers_shared.so, " +
+            "with libonnxruntime.so.1 from the same GPU package, e.g. NuGet Microsoft.ML.OnnxRuntime.Gpu.Linux 1.30.0, runtimes/linux-x64/native) " +
+            $"into {folder}, with the CUDA 12 runtime and cuDNN 9 on the library path; or use --device cpu.";
     }
 
     public void Dispose() => _handle.Dispose();

@@ -59,7 +59,7 @@ public sealed partial class EngineBackend : IGenerationBackend, Metrics.IMetrics
 
     public string Description =>
         $"{_model.Config.ModelType}, {_model.Config.Decoder.NumHiddenLayers} layers, hidden {_model.Config.Decoder.HiddenSize}, vocab {_model.Config.VocabSize}, " +
-        $"context {ContextLength}, ONNX Runtime CPU; {EngineOptions.PolicyName(_engine.Options.Policy)} scheduling, " +
+        $"context {ContextLength}, ONNX Runtime {(_model.Device == Onnx.ExecutionDevice.Cuda ? "CUDA" : "CPU")}; {EngineOptions.PolicyName(_engine.Options.Policy)} scheduling, " +
         $"{_engine.Options.MaxRunningRequests} running, {_engine.Options.MaxBatchTokens} tokens/step, chunk {_engine.Options.ChunkSize}";
 
     public bool IsReady => true;

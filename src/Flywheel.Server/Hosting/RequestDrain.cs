@@ -12,7 +12,7 @@ namespace Flywheel.Server.Hosting;
 internal sealed class RequestDrain(ServerOptions options, ILogger<RequestDrain> logger) : IHostedLifecycleService, IDisposable
 {
     // After the abort, how long handlers get to write their final error event before Kestrel takes over.
-    private static readonly TimeSpan AbortGrace = TimeSpan.FromSeconds(5);
+    internal static readonly TimeSpan AbortGrace = TimeSpan.FromSeconds(5);
 
     private readonly Lock _lock = new();
     private readonly CancellationTokenSource _abort = new();

@@ -91,4 +91,34 @@ public sealed class ModelFolderTests
         Assert.Contains("num_key_value_heads", OpenFails(j => j["model"]!["decoder"]!["num_key_value_heads"] = 4).Message);
         Assert.Contains("present", OpenFails(j => j["model"]!["decoder"]!["outputs"]!["present_key_names"] = "present_%d_key").Message);
     }
+
+    [Fact]
+    public void ProviderOptionsWithACudaEntryAndADeviceFieldStillLoadOnTheCpu()
+    {
+        // The shape ORT GenAI's CUDA exports write, plus entries and fields Flywheel does not use.
+        var dir = CopyTiny(json => json["model"]!["decoder"]!["session_options"] = JsonNode.Parse("""
+            {"log_id": "onnxruntime-genai", "device": "cuda",
+             "provider_options": [{"cuda": {"device_id": "0", "enable_cuda_graph": 0, "enable_skip_layer_norm_strict_mode": true}},
+                                  {"device": "cuda"}, {"dml": {}}, "webgpu"]}
+            """));
+        using var folder = ModelFolder.Open(dir);
+        Assert.Equal(Flywheel.Onnx.ExecutionDevice.Cpu, folder.Device);
+        Assert.Equal(
+            new Dictionary<string, string> { ["device_id"] = "0", ["enable_cuda_graph"] = "0", ["enable_skip_layer_norm_strict_mode"] = "true" },
+            folder.Config.Decoder.CudaProviderOptions);
+    }
+
+    [Fact]
+    public void NoProviderOptionsMeansNoCudaOptions()
+    {
+        using var folder = ModelFolder.Open(TinyModel.Dir);
+        Assert.Null(folder.Config.Decoder.CudaProviderOptions);
+    }
+
+    [Fact]
+    public void ACudaEntryThatIsNotAnObjectIsNamed()
+    {
+        var e = OpenFails(json => json["model"]!["decoder"]!["session_options"] = JsonNode.Parse("""{"provider_options": [{"cuda": "0"}]}"""));
+        Assert.Contains("model.decoder.session_options.provider_options[0].cuda", e.Message);
+    }
 }
