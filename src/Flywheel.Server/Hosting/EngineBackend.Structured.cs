@@ -36,83 +36,98 @@ public sealed partial class EngineBackend
     }
 
     /// <summary>
-    /// A whole response: each attempt is generated to its end and validated; an invalid one is followed
-    /// by a repair turn (the bad answer as an assistant turn, the validator's errors as a user turn) until
-    /// one validates or the repairs run out. Only the last attempt's text is returned; usage counts every
-    /// attempt. A repair that cannot be submitted (queue full, context exhausted) ends the loop with the
-    /// last answer and its errors; an attempt that fails or is aborted ends it with that outcome.
+    /// A whole response, through <see cref="RepairLoop.RunAsync{TAnswer}"/>: each attempt is generated to
+    /// its end and validated; an invalid one is followed by a repair turn (the bad answer as an assistant
+    /// turn, the validator's errors as a user turn) until one validates or the repairs run out. Only the
+    /// last attempt's text is returned; usage counts every attempt. A repair that cannot be submitted
+    /// (queue full, context exhausted) ends the loop with the last answer and its errors; an attempt that
+    /// fails or is aborted ends it with that outcome.
     /// </summary>
     private async IAsyncEnumerable<GenerationUpdate> Repairing(Attempt first, ApiRequest request, CompiledFormat format, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var maxRepairs = request.MaxRepairs ?? _defaultMaxRepairs;
-        var current = request;
-        var attempt = first;
+        Attempt? pending = first;
         int promptTokens = 0, completionTokens = 0;
-        for (var repair = 0; ; repair++)
+        async Task<Answer?> Generate(IReadOnlyList<ChatMessage> conversation, CancellationToken ct)
         {
-            var deltas = new List<TextDelta>();
-            var text = new StringBuilder();
-            Finished? finished = null;
-            await foreach (var update in Translate(attempt, current, cancellationToken).ConfigureAwait(false))
+            var (current, attempt) = pending is { } p ? (request, p) : TrySubmitRepair(request, conversation, format, ct);
+            pending = null;
+            if (attempt is null)
             {
-                if (update is TextDelta delta)
-                {
-                    deltas.Add(delta);
-                    text.Append(delta.Text);
-                }
-                else
-                {
-                    finished = (Finished)update;
-                }
+                return null;
             }
 
-            if (finished is null)
+            if (!ReferenceEquals(current, request))
             {
-                yield break; // cancelled: the server stops reading at that moment anyway
+                _metrics.RecordRepair();
             }
 
-            promptTokens += finished.PromptTokenCount;
-            completionTokens += finished.CompletionTokenCount;
-            var errors = finished.Reason is FinishReason.Stop or FinishReason.Length ? Validate(format, text.ToString()) : [];
-            var next = errors.Count > 0 && repair < maxRepairs ? TrySubmitRepair(current, text.ToString(), errors, format, cancellationToken) : null;
-            if (next is null)
-            {
-                foreach (var delta in deltas)
-                {
-                    yield return delta;
-                }
-
-                yield return finished with
-                {
-                    PromptTokenCount = promptTokens,
-                    CompletionTokenCount = completionTokens,
-                    Structured = finished.Reason is FinishReason.Stop or FinishReason.Length ? Report(errors, repair, request) : null,
-                };
-                yield break;
-            }
-
-            _metrics.RecordRepair();
-            (current, attempt) = next.Value;
+            var answer = await Collect(attempt, current, ct).ConfigureAwait(false);
+            promptTokens += answer?.Finished.PromptTokenCount ?? 0;
+            completionTokens += answer?.Finished.CompletionTokenCount ?? 0;
+            return answer;
         }
+
+        // The conversation the loop extends: chat's own turns, or the completions prompt as one user turn.
+        IReadOnlyList<ChatMessage> start = request.IsChat ? request.Messages ?? [] : [new ChatMessage("user", request.Prompt ?? "")];
+        var result = await RepairLoop.RunAsync(start, format.Validator, request.MaxRepairs ?? _defaultMaxRepairs, Generate,
+            a => a.Finished.Reason is FinishReason.Stop or FinishReason.Length ? a.Text : null, cancellationToken).ConfigureAwait(false);
+        foreach (var failed in result.AttemptErrors.Where(e => e.Count > 0))
+        {
+            _metrics.RecordValidationFailure();
+        }
+
+        foreach (var delta in result.Answer.Deltas)
+        {
+            yield return delta;
+        }
+
+        var validated = result.Answer.Finished.Reason is FinishReason.Stop or FinishReason.Length;
+        yield return result.Answer.Finished with
+        {
+            PromptTokenCount = promptTokens,
+            CompletionTokenCount = completionTokens,
+            Structured = validated ? Report(result.LastErrors, result.RepairCount, request) : null,
+        };
     }
 
-    /// <summary>The next attempt with the repair turn appended, or null when it cannot run (then the loop ends).</summary>
-    private (ApiRequest Request, Attempt Attempt)? TrySubmitRepair(ApiRequest request, string answer, IReadOnlyList<JsonValidationError> errors, CompiledFormat format, CancellationToken cancellationToken)
+    /// <summary>Reads one attempt to its end; null when the reader was cancelled before the finish event.</summary>
+    private async Task<Answer?> Collect(Attempt attempt, ApiRequest request, CancellationToken cancellationToken)
     {
-        var instruction = RepairLoop.RepairPrompt(errors);
+        var deltas = new List<TextDelta>();
+        var text = new StringBuilder();
+        await foreach (var update in Translate(attempt, request, cancellationToken).ConfigureAwait(false))
+        {
+            if (update is TextDelta delta)
+            {
+                deltas.Add(delta);
+                text.Append(delta.Text);
+            }
+            else
+            {
+                return new Answer(deltas, (Finished)update, text.ToString());
+            }
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        throw new InvalidOperationException("the update stream ended without a finish event");
+    }
+
+    /// <summary>The next attempt for the repair conversation, or (request, null) when it cannot run.</summary>
+    private (ApiRequest Request, Attempt? Attempt) TrySubmitRepair(ApiRequest request, IReadOnlyList<ChatMessage> conversation, CompiledFormat format, CancellationToken cancellationToken)
+    {
+        // Completions have no turns: the original prompt, then each answer and instruction as plain text.
         var repaired = request.IsChat
-            ? request with { Messages = [.. request.Messages ?? [], new ChatMessage("assistant", answer), new ChatMessage("user", instruction)] }
-            : request with { Prompt = $"{request.Prompt}{answer}\n\n{instruction}\n\n" };
+            ? request with { Messages = conversation }
+            : request with { Prompt = string.Concat(conversation.Skip(1).Select(m => m.Content + "\n\n").Prepend(request.Prompt ?? "")) };
         try
         {
             var ids = Encode(repaired);
             var maxNewTokens = PromptLimits.ResolveMaxTokens(ids.Length, repaired, ContextLength);
-            var (attempt, _) = Submit(ids, maxNewTokens, repaired, format, cancellationToken);
-            return attempt is null ? null : (repaired, attempt);
+            return (repaired, Submit(ids, maxNewTokens, repaired, format, cancellationToken).Attempt);
         }
         catch (OpenAiError)
         {
-            return null; // the conversation no longer fits the context (or the template refuses it)
+            return (request, null); // the conversation no longer fits the context (or the template refuses it)
         }
     }
 
@@ -126,6 +141,9 @@ public sealed partial class EngineBackend
 
         return errors;
     }
+
+    /// <summary>One attempt read to its end: the deltas to replay, the finish event, the text.</summary>
+    private sealed record Answer(List<TextDelta> Deltas, Finished Finished, string Text);
 
     private static StructuredOutputInfo Report(IReadOnlyList<JsonValidationError> errors, int repairs, ApiRequest request) =>
         new(errors.Count == 0, repairs, request.ConstrainedDecoding, errors.Count == 0 ? null : [.. errors.Take(20).Select(e => e.ToString())]);

@@ -93,4 +93,45 @@ public sealed class ValidationAndRepairTests
         Assert.Equal(2, result.RepairCount);
         Assert.All(result.AttemptErrors, e => Assert.NotEmpty(e));
     }
+
+    /// <summary>A scripted answer: text plus what a caller keeps beside it (here, a token count).</summary>
+    private sealed record Scripted(string? Text, int Tokens);
+
+    [Fact]
+    public async Task Generic_loop_returns_the_last_answer_with_what_the_caller_kept()
+    {
+        var answers = new Queue<Scripted>([new("{\"name\":1}", 5), new("{\"name\":\"Al\",\"age\":2}", 9)]);
+        var result = await RepairLoop.RunAsync([new ChatMessage("user", "Who?")], JsonSchemaValidator.Create(Person), 3,
+            (_, _) => Task.FromResult<Scripted?>(answers.Dequeue()), a => a.Text);
+        Assert.True(result.Valid);
+        Assert.Equal(1, result.RepairCount);
+        Assert.Equal(9, result.Answer.Tokens);
+        Assert.Empty(result.LastErrors);
+    }
+
+    [Fact]
+    public async Task Generic_loop_stops_when_a_repair_cannot_run()
+    {
+        var calls = 0;
+        var result = await RepairLoop.RunAsync([new ChatMessage("user", "x")], JsonSchemaValidator.Create(Person), 3,
+            (_, _) => Task.FromResult(calls++ == 0 ? new Scripted("{}", 4) : null), a => a.Text);
+        Assert.Equal(2, calls);
+        Assert.False(result.Valid);
+        Assert.Equal(0, result.RepairCount);
+        Assert.Equal(4, result.Answer.Tokens);
+        Assert.Contains(result.LastErrors, e => e.Message.Contains("name", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Generic_loop_does_not_validate_or_repair_an_answer_that_has_no_text()
+    {
+        var calls = 0;
+        var result = await RepairLoop.RunAsync([new ChatMessage("user", "x")], JsonSchemaValidator.Create(Person), 3,
+            (_, _) => { calls++; return Task.FromResult<Scripted?>(new Scripted(null, 1)); }, a => a.Text);
+        Assert.Equal(1, calls);
+        Assert.False(result.Valid);
+        Assert.Empty(result.AttemptErrors);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => RepairLoop.RunAsync<Scripted>([new ChatMessage("user", "x")], JsonSchemaValidator.Create(Person), 1,
+            (_, _) => Task.FromResult<Scripted?>(null), a => a.Text));
+    }
 }
