@@ -43,6 +43,28 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void BenchWritesOneRecordPerMixAndPolicyWithItsOwnCeiling()
+    {
+        var output = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"bench-{Guid.NewGuid():N}.json");
+        var (code, stdout, err) = Run("bench", "--model", Model.Value, "--mixes", "balanced,generation-heavy", "--policies", "flywheel,sequential",
+            "--requests", "3", "--max-batch-tokens", "32", "--chunk-size", "16", "--max-running", "4", "--out", output);
+        Assert.True(code == 0, err);
+        using var doc = JsonDocument.Parse(File.ReadAllText(output));
+        var records = doc.RootElement.EnumerateArray().ToList();
+        Assert.Equal(["balanced/flywheel", "balanced/sequential", "generation-heavy/flywheel", "generation-heavy/sequential"],
+            records.Select(r => r.GetProperty("mix").GetString() + "/" + r.GetProperty("policy").GetString()));
+        foreach (var r in records)
+        {
+            Assert.Equal(3, r.GetProperty("requests").GetInt32());
+            Assert.True(r.GetProperty("total_tokens_per_s").GetDouble() > r.GetProperty("output_tokens_per_s").GetDouble());
+            Assert.True(r.GetProperty("ceiling_tokens_per_s").GetDouble() > 0);
+            Assert.True(r.GetProperty("e2e_p99_s").GetDouble() >= r.GetProperty("ttft_p50_s").GetDouble());
+        }
+
+        Assert.Contains("balanced/flywheel: ceiling", stdout);
+    }
+
+    [Fact]
     public void NoArgumentsListsCommands()
     {
         var (code, _, err) = Run();
