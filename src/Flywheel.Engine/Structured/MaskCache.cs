@@ -36,11 +36,7 @@ internal sealed class MaskCache
 
         var accepted = new uint[Vocabulary.MaskLength];
         var uncertain = new List<int>();
-        var mark = runner.NodeCount;
-        runner.EnsureSets(scratchStart + 1);
-        runner.Sets[scratchStart] = runner.NewNode(state, PdaRunner.BaseNode);
-        walker.Walk(runner, scratchStart, 1, accepted, uncertain);
-        runner.NodeCount = mark;
+        walker.Walk(runner, state, scratchStart, accepted, uncertain);
         entry = Entry.Create(accepted, Vocabulary.Count, uncertain);
         return Interlocked.CompareExchange(ref _entries[state], entry, null) ?? entry;
     }
