@@ -33,13 +33,41 @@ internal sealed class TrieWalker
         _popped = new bool[depth];
     }
 
+    /// <summary>Scratch for <see cref="MaskCache"/>: the region of the state being walked.</summary>
+    public PlainRegion Region { get; } = new();
+
+    /// <summary>Scratch for <see cref="MaskCache"/>: (trie node, state before its byte) where a region walk exits.</summary>
+    public List<(int Node, int State)> Frontier { get; } = [];
+
     /// <summary>
     /// Sets a bit in <paramref name="accepted"/> for every token that can be consumed from
     /// <paramref name="state"/> whatever the stack below; adds the tokens that pop below the state's
     /// frame to <paramref name="uncertain"/>. Uses runner.Sets[scratchStart..] and leaves the
     /// runner's node pool as it found it.
     /// </summary>
-    public void Walk(PdaRunner runner, int state, int scratchStart, Span<uint> accepted, List<int> uncertain)
+    public void Walk(PdaRunner runner, int state, int scratchStart, Span<uint> accepted, List<int> uncertain) =>
+        Walk(runner, state, 1, _trie.NodeCount, scratchStart, accepted, uncertain, null);
+
+    /// <summary>
+    /// Like <see cref="Walk(PdaRunner, int, int, Span{uint}, List{int})"/> but stops where the
+    /// prefix leaves plain states: sets the tokens that stay in them and records each exit in <see cref="Frontier"/>.
+    /// </summary>
+    public void WalkInside(PdaRunner runner, int state, int scratchStart, Span<uint> accepted)
+    {
+        Frontier.Clear();
+        Walk(runner, state, 1, _trie.NodeCount, scratchStart, accepted, [], Frontier);
+    }
+
+    /// <summary>Walks the subtree of trie node <paramref name="node"/> from <paramref name="state"/> at its parent's depth.</summary>
+    public void WalkSubtree(PdaRunner runner, int state, int node, int scratchStart, Span<uint> accepted, List<int> uncertain) =>
+        Walk(runner, state, node, _trie.Skip[node], scratchStart, accepted, uncertain, null);
+
+    /// <summary>
+    /// The walk over trie nodes [first, end), a run of whole subtrees whose parent (at depth
+    /// Depth[first] - 1) is reached in <paramref name="state"/>. With a frontier, exits from plain
+    /// states are recorded and not entered.
+    /// </summary>
+    private void Walk(PdaRunner runner, int state, int first, int end, int scratchStart, Span<uint> accepted, List<int> uncertain, List<(int Node, int State)>? frontier)
     {
         var g = runner.Grammar;
         var next = g.Next;
@@ -52,14 +80,14 @@ internal sealed class TrieWalker
         var skip = t.Skip;
         var tokenStart = t.TokenStart;
         var tokens = t.Tokens;
-        _fast[0] = state;
-        _setStart[0] = scratchStart;
-        _setCount[0] = 1;
-        _nodeMark[0] = runner.NodeCount;
-        _popped[0] = false;
-        var i = 1;
-        var nodes = t.NodeCount;
-        while (i < nodes)
+        var root = depthOf[first] - 1;
+        _fast[root] = state;
+        _setStart[root] = scratchStart;
+        _setCount[root] = 1;
+        _nodeMark[root] = runner.NodeCount;
+        _popped[root] = false;
+        var i = first;
+        while (i < end)
         {
             var d = depthOf[i];
             var parentStart = _setStart[d - 1];
@@ -87,6 +115,13 @@ internal sealed class TrieWalker
                     _nodeMark[d] = _nodeMark[d - 1];
                     _popped[d] = false;
                     i++;
+                    continue;
+                }
+
+                if (frontier is not null)
+                {
+                    frontier.Add((i, q));
+                    i = skip[i];
                     continue;
                 }
 
@@ -143,6 +178,6 @@ internal sealed class TrieWalker
             i++;
         }
 
-        runner.NodeCount = _nodeMark[0];
+        runner.NodeCount = _nodeMark[root];
     }
 }
