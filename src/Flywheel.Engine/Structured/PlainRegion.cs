@@ -2,21 +2,28 @@ namespace Flywheel.Structured;
 
 /// <summary>
 /// The plain region of a grammar state: the state plus every plain state (bytes only: no accept,
-/// no call) reachable from it through plain states, numbered in breadth-first order with bytes
+/// no call) reachable from it through plain states by bytes other than <see cref="ExitByte"/>, numbered in breadth-first order with bytes
 /// ascending. Its <see cref="RegionKey"/> spells each state's 256 byte moves as runs of "dead",
-/// "exit" (to a state that needs a closure) or "region state k", so two states with equal keys
+/// "exit" (to a state that needs a closure, or on the exit byte) or "region state k", so two states with equal keys
 /// walk the same trie prefixes to the same places whatever grammar they come from: inside a
 /// string with no length bound, say, in every schema. Not thread-safe; reuse one per walker.
 /// </summary>
 internal sealed class PlainRegion
 {
     /// <summary>Regions with more states are not shared (their keys would cost more than they save).</summary>
-    public const int MaxStates = 64;
+    public const int MaxStates = 256;
+
+    /// <summary>
+    /// A move on this byte always leaves the region, even to a plain state: the quote that ends a
+    /// string would otherwise pull the caller's rule into the region and make it schema-specific.
+    /// </summary>
+    public const byte ExitByte = (byte)'"';
 
     private const int Dead = -1, Exit = -2, RowEnd = 256;
 
     private readonly Dictionary<int, int> _localOf = [];
     private readonly List<int> _code = [];
+    private readonly List<int> _segments = []; // first byte of each run of bytes that move alike
 
     /// <summary>Region states, local index -> grammar state; [0] is the root.</summary>
     public List<int> States { get; } = [];
@@ -32,11 +39,20 @@ internal sealed class PlainRegion
         var next = g.Next;
         var classOf = g.ClassOf;
         var flags = g.Flags;
+        _segments.Clear();
+        for (var b = 0; b < 256; b++)
+        {
+            if (b == 0 || classOf[b] != classOf[b - 1] || b == ExitByte || b == ExitByte + 1)
+            {
+                _segments.Add(b);
+            }
+        }
+
         for (var k = 0; k < States.Count; k++)
         {
             var row = States[k] * g.ClassCount;
             var previous = int.MinValue;
-            for (var b = 0; b < 256; b++)
+            foreach (var b in _segments)
             {
                 var to = next[row + classOf[b]];
                 int code;
@@ -44,7 +60,7 @@ internal sealed class PlainRegion
                 {
                     code = Dead;
                 }
-                else if (flags[to] != CompiledGrammar.FlagBytes)
+                else if (flags[to] != CompiledGrammar.FlagBytes || b == ExitByte)
                 {
                     code = Exit;
                 }

@@ -50,7 +50,8 @@ internal sealed class TrieWalker
 
     /// <summary>
     /// Like <see cref="Walk(PdaRunner, int, int, Span{uint}, List{int})"/> but stops where the
-    /// prefix leaves plain states: sets the tokens that stay in them and records each exit in <see cref="Frontier"/>.
+    /// prefix leaves the <see cref="PlainRegion"/> (a state that needs a closure, or the
+    /// <see cref="PlainRegion.ExitByte"/>): sets the tokens that stay inside and records each exit in <see cref="Frontier"/>.
     /// </summary>
     public void WalkInside(PdaRunner runner, int state, int scratchStart, Span<uint> accepted)
     {
@@ -101,7 +102,7 @@ internal sealed class TrieWalker
                     continue;
                 }
 
-                if (flags[to] == CompiledGrammar.FlagBytes)
+                if (flags[to] == CompiledGrammar.FlagBytes && (frontier is null || label[i] != PlainRegion.ExitByte))
                 {
                     for (var k = tokenStart[i]; k < tokenStart[i + 1]; k++)
                     {
