@@ -35,8 +35,20 @@ internal static partial class GrammarCompiler
             return id;
         }
 
+        var bySeed = new Dictionary<int, int>(); // the common case: one seed
         int FromSeeds(List<int> seeds)
         {
+            if (seeds.Count == 1 || seeds.TrueForAll(t => t == seeds[0]))
+            {
+                if (!bySeed.TryGetValue(seeds[0], out var single))
+                {
+                    single = Intern(nfa.Closure([seeds[0]]));
+                    bySeed[seeds[0]] = single;
+                }
+
+                return single;
+            }
+
             var key = seeds.Distinct().Order().ToArray();
             if (!bySeeds.TryGetValue(key, out var id))
             {
