@@ -82,27 +82,28 @@ internal sealed class TrieWalker
         var tokenStart = t.TokenStart;
         var tokens = t.Tokens;
         var root = depthOf[first] - 1;
-        _fast[root] = state;
-        _setStart[root] = scratchStart;
-        _setCount[root] = 1;
-        _nodeMark[root] = runner.NodeCount;
-        _popped[root] = false;
+        var mark = runner.NodeCount;
+        var exitByte = frontier is null ? -1 : PlainRegion.ExitByte;
+        var fast = _fast;
+        fast[root] = state;
         var i = first;
         while (i < end)
         {
             var d = depthOf[i];
-            var parentStart = _setStart[d - 1];
-            var q = _fast[d - 1];
+            var q = fast[d - 1];
             if (q >= 0)
             {
-                var to = next[(q * classCount) + classOf[label[i]]];
+                // Fast: every ancestor is plain too, so the parent's set is the single
+                // configuration at scratchStart + depth, and only fast[] needs writing.
+                var b = label[i];
+                var to = next[(q * classCount) + classOf[b]];
                 if (to < 0)
                 {
                     i = skip[i];
                     continue;
                 }
 
-                if (flags[to] == CompiledGrammar.FlagBytes && (frontier is null || label[i] != PlainRegion.ExitByte))
+                if (flags[to] == CompiledGrammar.FlagBytes && b != exitByte)
                 {
                     for (var k = tokenStart[i]; k < tokenStart[i + 1]; k++)
                     {
@@ -110,11 +111,7 @@ internal sealed class TrieWalker
                         accepted[id >> 5] |= 1u << (id & 31);
                     }
 
-                    _fast[d] = to;
-                    _setStart[d] = parentStart + 1;
-                    _setCount[d] = 1;
-                    _nodeMark[d] = _nodeMark[d - 1];
-                    _popped[d] = false;
+                    fast[d] = to;
                     i++;
                     continue;
                 }
@@ -127,15 +124,21 @@ internal sealed class TrieWalker
                 }
 
                 // The child needs a closure: materialize the parent's single configuration for the runner.
-                runner.NodeCount = _nodeMark[d - 1];
-                runner.EnsureSets(parentStart + 1);
-                runner.Sets[parentStart] = runner.NewNode(q, PdaRunner.BaseNode);
+                var start = scratchStart + (d - 1 - root);
+                _setStart[d - 1] = start;
+                _setCount[d - 1] = 1;
+                _nodeMark[d - 1] = mark;
+                _popped[d - 1] = false;
+                runner.NodeCount = mark;
+                runner.EnsureSets(start + 1);
+                runner.Sets[start] = runner.NewNode(q, PdaRunner.BaseNode);
             }
             else
             {
                 runner.NodeCount = _nodeMark[d - 1];
             }
 
+            var parentStart = _setStart[d - 1];
             var dst = parentStart + _setCount[d - 1];
             runner.PoppedToBase = false;
             var n = runner.Advance(parentStart, _setCount[d - 1], label[i], dst);
@@ -171,7 +174,7 @@ internal sealed class TrieWalker
                 continue;
             }
 
-            _fast[d] = -1;
+            fast[d] = -1;
             _setStart[d] = dst;
             _setCount[d] = n;
             _nodeMark[d] = runner.NodeCount;
@@ -179,6 +182,6 @@ internal sealed class TrieWalker
             i++;
         }
 
-        runner.NodeCount = _nodeMark[root];
+        runner.NodeCount = mark;
     }
 }
