@@ -5,17 +5,9 @@ namespace Flywheel.Structured;
 /// classes and call symbols), drops rules that accept nothing and states that cannot finish, refuses
 /// left recursion, and lays the result out as a <see cref="CompiledGrammar"/>.
 /// </summary>
-internal static class GrammarCompiler
+internal static partial class GrammarCompiler
 {
     public const int MaxStates = 1_000_000;
-
-    private sealed class RuleDfa
-    {
-        public List<int[]> Sets { get; } = [];
-        public List<int[]> Next { get; } = [];                 // per state: [classCount], local target or -1
-        public List<List<(int Rule, int Target)>> Calls { get; } = [];
-        public List<bool> Accept { get; } = [];
-    }
 
     public static CompiledGrammar Compile(ByteNfa nfa, IReadOnlyList<(int Start, int End, string Pointer)> rules)
     {
@@ -140,64 +132,6 @@ internal static class GrammarCompiler
         return (classOf, id + 1);
     }
 
-    private static RuleDfa Determinize(ByteNfa nfa, int start, int end, byte[] classOf, int classCount)
-    {
-        var dfa = new RuleDfa();
-        var ids = new Dictionary<string, int>();
-        int Intern(int[] set)
-        {
-            var key = string.Join(',', set);
-            if (!ids.TryGetValue(key, out var id))
-            {
-                id = dfa.Sets.Count;
-                if (id > MaxStates)
-                {
-                    throw new SchemaCompileException("(schema)", "#", $"the grammar needs more than {MaxStates} states");
-                }
-
-                ids[key] = id;
-                dfa.Sets.Add(set);
-                dfa.Accept.Add(Array.BinarySearch(set, end) >= 0);
-            }
-
-            return id;
-        }
-
-        Intern(nfa.Closure([start]));
-        var targets = new List<int>?[classCount];
-        for (var i = 0; i < dfa.Sets.Count; i++)
-        {
-            Array.Clear(targets);
-            var calls = new SortedDictionary<int, List<int>>();
-            foreach (var s in dfa.Sets[i])
-            {
-                foreach (var e in nfa.BytesOf(s))
-                {
-                    for (int c = classOf[e.Lo]; c <= classOf[e.Hi]; c++)
-                    {
-                        (targets[c] ??= []).Add(e.Target);
-                    }
-                }
-
-                foreach (var call in nfa.CallsOf(s))
-                {
-                    (calls.TryGetValue(call.Rule, out var list) ? list : calls[call.Rule] = []).Add(call.Target);
-                }
-            }
-
-            var row = new int[classCount];
-            for (var c = 0; c < classCount; c++)
-            {
-                row[c] = targets[c] is { } t ? Intern(nfa.Closure(t)) : -1;
-            }
-
-            dfa.Next.Add(row);
-            dfa.Calls.Add([.. calls.Select(kv => (kv.Key, Intern(nfa.Closure(kv.Value))))]);
-        }
-
-        return dfa;
-    }
-
     /// <summary>States from which an accepting state is reachable (bytes and productive calls).</summary>
     private static bool[] Live(RuleDfa dfa, bool[] productive)
     {
@@ -218,7 +152,7 @@ internal static class GrammarCompiler
                     continue;
                 }
 
-                if (dfa.Next[s].Any(t => t >= 0 && live[t]) || dfa.Calls[s].Any(c => productive[c.Rule] && live[c.Target]))
+                if (dfa.Targets[s].Any(t => live[t]) || dfa.Calls[s].Any(c => productive[c.Rule] && live[c.Target]))
                 {
                     live[s] = changed = true;
                 }
@@ -241,7 +175,7 @@ internal static class GrammarCompiler
         while (stack.Count > 0)
         {
             var s = stack.Pop();
-            var targets = dfa.Next[s].Where(t => t >= 0).Concat(dfa.Calls[s].Where(c => productive[c.Rule]).Select(c => c.Target));
+            var targets = dfa.Targets[s].Concat(dfa.Calls[s].Where(c => productive[c.Rule]).Select(c => c.Target));
             foreach (var t in targets)
             {
                 if (live[t] && !seen[t])

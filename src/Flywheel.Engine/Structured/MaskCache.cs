@@ -11,11 +11,18 @@ internal sealed class MaskCache
 {
     private readonly Entry?[] _entries;
 
-    public MaskCache(CompiledGrammar grammar, TokenVocabulary vocabulary)
+    private readonly RegionCache? _regions;
+
+    /// <summary>
+    /// Creates an empty cache; with <paramref name="shareRegions"/> the walks inside plain regions
+    /// are shared through the vocabulary's <see cref="RegionCache"/> (off only to test that sharing changes nothing).
+    /// </summary>
+    public MaskCache(CompiledGrammar grammar, TokenVocabulary vocabulary, bool shareRegions = true)
     {
         Grammar = grammar;
         Vocabulary = vocabulary;
         _entries = new Entry?[grammar.StateCount];
+        _regions = shareRegions ? vocabulary.Regions : null;
     }
 
     public CompiledGrammar Grammar { get; }
@@ -36,13 +43,44 @@ internal sealed class MaskCache
 
         var accepted = new uint[Vocabulary.MaskLength];
         var uncertain = new List<int>();
-        var mark = runner.NodeCount;
-        runner.EnsureSets(scratchStart + 1);
-        runner.Sets[scratchStart] = runner.NewNode(state, PdaRunner.BaseNode);
-        walker.Walk(runner, scratchStart, 1, accepted, uncertain);
-        runner.NodeCount = mark;
+        if (_regions is not null && walker.Region.TryBuild(Grammar, state, out var key))
+        {
+            // Inside the region the walk is the same in every grammar; only the exits are ours.
+            if (!_regions.TryGet(key, out var walk))
+            {
+                walk = _regions.Add(key, WalkRegion(state, runner, walker, scratchStart));
+            }
+
+            walk.Inside.OrInto(accepted, Vocabulary.Count);
+            for (var k = 0; k < walk.FrontierNodes.Length; k++)
+            {
+                var from = walker.Region.States[walk.FrontierStates[k]];
+                walker.WalkSubtree(runner, from, walk.FrontierNodes[k], scratchStart, accepted, uncertain);
+            }
+        }
+        else
+        {
+            walker.Walk(runner, state, scratchStart, accepted, uncertain);
+        }
+
         entry = Entry.Create(accepted, Vocabulary.Count, uncertain);
         return Interlocked.CompareExchange(ref _entries[state], entry, null) ?? entry;
+    }
+
+    private RegionCache.Walk WalkRegion(int state, PdaRunner runner, TrieWalker walker, int scratchStart)
+    {
+        var inside = new uint[Vocabulary.MaskLength];
+        walker.WalkInside(runner, state, scratchStart, inside);
+        var frontier = walker.Frontier;
+        var nodes = new int[frontier.Count];
+        var states = new int[frontier.Count];
+        for (var k = 0; k < frontier.Count; k++)
+        {
+            nodes[k] = frontier[k].Node;
+            states[k] = walker.Region.LocalOf(frontier[k].State);
+        }
+
+        return new RegionCache.Walk(Entry.Create(inside, Vocabulary.Count, []), nodes, states);
     }
 
     /// <summary>Accepted tokens in the smallest of three forms, plus the uncertain ones.</summary>
@@ -56,11 +94,7 @@ internal sealed class MaskCache
 
         public static Entry Create(uint[] bits, int vocabSize, List<int> uncertain)
         {
-            var count = 0;
-            foreach (var w in bits)
-            {
-                count += System.Numerics.BitOperations.PopCount(w);
-            }
+            var count = (int)System.Numerics.Tensors.TensorPrimitives.PopCount<uint>(bits);
 
             var entry = new Entry { Uncertain = [.. uncertain.Distinct()] };
             var listLimit = bits.Length; // a list of ints beats the bitmask below one int per 32 tokens
@@ -80,15 +114,23 @@ internal sealed class MaskCache
             return entry;
         }
 
+        /// <summary>The ids whose bit is <paramref name="set"/>, ascending, visiting set bits only.</summary>
         private static int[] Ids(uint[] bits, int vocabSize, bool set, int count)
         {
             var ids = new int[count];
             var k = 0;
-            for (var id = 0; id < vocabSize; id++)
+            for (var w = 0; w < bits.Length; w++)
             {
-                if (((bits[id >> 5] >> (id & 31)) & 1) == (set ? 1u : 0u))
+                var word = set ? bits[w] : ~bits[w];
+                if ((w + 1) * 32 > vocabSize)
                 {
-                    ids[k++] = id;
+                    word &= (1u << (vocabSize & 31)) - 1; // no ids past the vocabulary
+                }
+
+                while (word != 0)
+                {
+                    ids[k++] = (w * 32) + System.Numerics.BitOperations.TrailingZeroCount(word);
+                    word &= word - 1;
                 }
             }
 

@@ -30,6 +30,9 @@ public sealed class TokenVocabulary
 
     internal TokenTrie Trie { get; }
 
+    /// <summary>Mask-cache walks inside plain grammar regions, shared by all grammars on this vocabulary.</summary>
+    internal RegionCache Regions { get; } = new();
+
     /// <summary>Creates a vocabulary; <paramref name="tokenBytes"/>[i] is token i's bytes (null/empty = special).</summary>
     public static TokenVocabulary Create(IReadOnlyList<byte[]?> tokenBytes, IReadOnlyCollection<int> eosTokenIds)
     {

@@ -1,14 +1,22 @@
 namespace Flywheel.Structured;
 
 /// <summary>
-/// Walks a <see cref="TokenTrie"/> with a <see cref="PdaRunner"/>: one byte per trie edge, one
-/// configuration set per depth, pruning a whole subtree as soon as its prefix is dead. Tokens whose
-/// fate depends on the stack below the explored frame (the frame returned to <see cref="PdaRunner.BaseNode"/>
-/// part-way through the token) are reported as uncertain. Reuses its buffers: no allocation per walk.
+/// Walks a <see cref="TokenTrie"/> from one grammar state on an unknown stack: one byte per trie
+/// edge, pruning a whole subtree as soon as its prefix is dead. Tokens whose fate depends on the
+/// stack below the explored frame (the frame returned to <see cref="PdaRunner.BaseNode"/> part-way
+/// through the token) are reported as uncertain. Reuses its buffers: no allocation per walk.
 /// </summary>
+/// <remarks>
+/// While the prefix stays inside plain states of the rule (bytes only: no accept, no call), the
+/// configuration set is exactly one (state, BaseNode) and the walk follows the determinized table
+/// directly, without the <see cref="PdaRunner"/>: inside a JSON string that is almost the whole trie.
+/// At the first state that needs a closure the subtree below is walked with the runner, from the
+/// same single configuration, so both paths compute what a runner-only walk would.
+/// </remarks>
 internal sealed class TrieWalker
 {
     private readonly TokenTrie _trie;
+    private readonly int[] _fast;      // [depth]: the plain state there, or -1 when the set is general
     private readonly int[] _setStart;
     private readonly int[] _setCount;
     private readonly int[] _nodeMark;
@@ -18,40 +26,122 @@ internal sealed class TrieWalker
     {
         _trie = trie;
         var depth = trie.MaxDepth + 2;
+        _fast = new int[depth];
         _setStart = new int[depth];
         _setCount = new int[depth];
         _nodeMark = new int[depth];
         _popped = new bool[depth];
     }
 
+    /// <summary>Scratch for <see cref="MaskCache"/>: the region of the state being walked.</summary>
+    public PlainRegion Region { get; } = new();
+
+    /// <summary>Scratch for <see cref="MaskCache"/>: (trie node, state before its byte) where a region walk exits.</summary>
+    public List<(int Node, int State)> Frontier { get; } = [];
+
     /// <summary>
-    /// Sets a bit in <paramref name="accepted"/> for every token that can be consumed from the
-    /// configurations in runner.Sets[rootStart..rootStart+rootCount); adds uncertain tokens to
-    /// <paramref name="uncertain"/> (when given). Leaves the runner's node pool as it found it.
+    /// Sets a bit in <paramref name="accepted"/> for every token that can be consumed from
+    /// <paramref name="state"/> whatever the stack below; adds the tokens that pop below the state's
+    /// frame to <paramref name="uncertain"/>. Uses runner.Sets[scratchStart..] and leaves the
+    /// runner's node pool as it found it.
     /// </summary>
-    public void Walk(PdaRunner runner, int rootStart, int rootCount, Span<uint> accepted, List<int>? uncertain)
+    public void Walk(PdaRunner runner, int state, int scratchStart, Span<uint> accepted, List<int> uncertain) =>
+        Walk(runner, state, 1, _trie.NodeCount, scratchStart, accepted, uncertain, null);
+
+    /// <summary>
+    /// Like <see cref="Walk(PdaRunner, int, int, Span{uint}, List{int})"/> but stops where the
+    /// prefix leaves the <see cref="PlainRegion"/> (a state that needs a closure, or the
+    /// <see cref="PlainRegion.ExitByte"/>): sets the tokens that stay inside and records each exit in <see cref="Frontier"/>.
+    /// </summary>
+    public void WalkInside(PdaRunner runner, int state, int scratchStart, Span<uint> accepted)
     {
+        Frontier.Clear();
+        Walk(runner, state, 1, _trie.NodeCount, scratchStart, accepted, [], Frontier);
+    }
+
+    /// <summary>Walks the subtree of trie node <paramref name="node"/> from <paramref name="state"/> at its parent's depth.</summary>
+    public void WalkSubtree(PdaRunner runner, int state, int node, int scratchStart, Span<uint> accepted, List<int> uncertain) =>
+        Walk(runner, state, node, _trie.Skip[node], scratchStart, accepted, uncertain, null);
+
+    /// <summary>
+    /// The walk over trie nodes [first, end), a run of whole subtrees whose parent (at depth
+    /// Depth[first] - 1) is reached in <paramref name="state"/>. With a frontier, exits from plain
+    /// states are recorded and not entered.
+    /// </summary>
+    private void Walk(PdaRunner runner, int state, int first, int end, int scratchStart, Span<uint> accepted, List<int> uncertain, List<(int Node, int State)>? frontier)
+    {
+        var g = runner.Grammar;
+        var next = g.Next;
+        var classOf = g.ClassOf;
+        var classCount = g.ClassCount;
+        var flags = g.Flags;
         var t = _trie;
         var label = t.Label;
         var depthOf = t.Depth;
         var skip = t.Skip;
         var tokenStart = t.TokenStart;
         var tokens = t.Tokens;
-        _setStart[0] = rootStart;
-        _setCount[0] = rootCount;
-        _nodeMark[0] = runner.NodeCount;
-        _popped[0] = false;
-        var i = 1;
-        var nodes = t.NodeCount;
-        while (i < nodes)
+        var root = depthOf[first] - 1;
+        var mark = runner.NodeCount;
+        var exitByte = frontier is null ? -1 : PlainRegion.ExitByte;
+        var fast = _fast;
+        fast[root] = state;
+        var i = first;
+        while (i < end)
         {
             var d = depthOf[i];
+            var q = fast[d - 1];
+            if (q >= 0)
+            {
+                // Fast: every ancestor is plain too, so the parent's set is the single
+                // configuration at scratchStart + depth, and only fast[] needs writing.
+                var b = label[i];
+                var to = next[(q * classCount) + classOf[b]];
+                if (to < 0)
+                {
+                    i = skip[i];
+                    continue;
+                }
+
+                if (flags[to] == CompiledGrammar.FlagBytes && b != exitByte)
+                {
+                    for (var k = tokenStart[i]; k < tokenStart[i + 1]; k++)
+                    {
+                        var id = tokens[k];
+                        accepted[id >> 5] |= 1u << (id & 31);
+                    }
+
+                    fast[d] = to;
+                    i++;
+                    continue;
+                }
+
+                if (frontier is not null)
+                {
+                    frontier.Add((i, q));
+                    i = skip[i];
+                    continue;
+                }
+
+                // The child needs a closure: materialize the parent's single configuration for the runner.
+                var start = scratchStart + (d - 1 - root);
+                _setStart[d - 1] = start;
+                _setCount[d - 1] = 1;
+                _nodeMark[d - 1] = mark;
+                _popped[d - 1] = false;
+                runner.NodeCount = mark;
+                runner.EnsureSets(start + 1);
+                runner.Sets[start] = runner.NewNode(q, PdaRunner.BaseNode);
+            }
+            else
+            {
+                runner.NodeCount = _nodeMark[d - 1];
+            }
+
             var parentStart = _setStart[d - 1];
-            var parentCount = _setCount[d - 1];
-            runner.NodeCount = _nodeMark[d - 1];
-            var dst = parentStart + parentCount;
+            var dst = parentStart + _setCount[d - 1];
             runner.PoppedToBase = false;
-            var n = runner.Advance(parentStart, parentCount, label[i], dst);
+            var n = runner.Advance(parentStart, _setCount[d - 1], label[i], dst);
             var poppedHere = runner.PoppedToBase;
             var inherited = _popped[d - 1];
             if (n > 0 || poppedHere)
@@ -62,7 +152,7 @@ internal sealed class TrieWalker
                     accepted[id >> 5] |= 1u << (id & 31);
                 }
             }
-            else if (inherited && uncertain is not null)
+            else if (inherited)
             {
                 for (var k = tokenStart[i]; k < tokenStart[i + 1]; k++)
                 {
@@ -72,7 +162,7 @@ internal sealed class TrieWalker
 
             if (n == 0)
             {
-                if ((inherited || poppedHere) && uncertain is not null)
+                if (inherited || poppedHere)
                 {
                     for (var k = tokenStart[i + 1]; k < tokenStart[skip[i]]; k++)
                     {
@@ -84,6 +174,7 @@ internal sealed class TrieWalker
                 continue;
             }
 
+            fast[d] = -1;
             _setStart[d] = dst;
             _setCount[d] = n;
             _nodeMark[d] = runner.NodeCount;
@@ -91,6 +182,6 @@ internal sealed class TrieWalker
             i++;
         }
 
-        runner.NodeCount = _nodeMark[0];
+        runner.NodeCount = mark;
     }
 }

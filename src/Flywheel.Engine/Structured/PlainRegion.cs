@@ -1,0 +1,118 @@
+namespace Flywheel.Structured;
+
+/// <summary>
+/// The plain region of a grammar state: the state plus every plain state (bytes only: no accept,
+/// no call) reachable from it through plain states by bytes other than <see cref="ExitByte"/>, numbered in breadth-first order with bytes
+/// ascending. Its <see cref="RegionKey"/> spells each state's 256 byte moves as runs of "dead",
+/// "exit" (to a state that needs a closure, or on the exit byte) or "region state k", so two states with equal keys
+/// walk the same trie prefixes to the same places whatever grammar they come from: inside a
+/// string with no length bound, say, in every schema. Not thread-safe; reuse one per walker.
+/// </summary>
+internal sealed class PlainRegion
+{
+    /// <summary>Regions with more states are not shared (their keys would cost more than they save).</summary>
+    public const int MaxStates = 256;
+
+    /// <summary>
+    /// A move on this byte always leaves the region, even to a plain state: the quote that ends a
+    /// string would otherwise pull the caller's rule into the region and make it schema-specific.
+    /// </summary>
+    public const byte ExitByte = (byte)'"';
+
+    private const int Dead = -1, Exit = -2, RowEnd = 256;
+
+    private readonly Dictionary<int, int> _localOf = [];
+    private readonly List<int> _code = [];
+    private readonly List<int> _segments = []; // first byte of each run of bytes that move alike
+
+    /// <summary>Region states, local index -> grammar state; [0] is the root.</summary>
+    public List<int> States { get; } = [];
+
+    /// <summary>Builds the region of <paramref name="state"/>; false when it has more than <see cref="MaxStates"/> states.</summary>
+    public bool TryBuild(CompiledGrammar g, int state, out RegionKey key)
+    {
+        _localOf.Clear();
+        _code.Clear();
+        States.Clear();
+        States.Add(state);
+        _localOf[state] = 0;
+        var next = g.Next;
+        var classOf = g.ClassOf;
+        var flags = g.Flags;
+        _segments.Clear();
+        for (var b = 0; b < 256; b++)
+        {
+            if (b == 0 || classOf[b] != classOf[b - 1] || b == ExitByte || b == ExitByte + 1)
+            {
+                _segments.Add(b);
+            }
+        }
+
+        for (var k = 0; k < States.Count; k++)
+        {
+            var row = States[k] * g.ClassCount;
+            var previous = int.MinValue;
+            foreach (var b in _segments)
+            {
+                var to = next[row + classOf[b]];
+                int code;
+                if (to < 0)
+                {
+                    code = Dead;
+                }
+                else if (flags[to] != CompiledGrammar.FlagBytes || b == ExitByte)
+                {
+                    code = Exit;
+                }
+                else if (!_localOf.TryGetValue(to, out code))
+                {
+                    if (States.Count == MaxStates)
+                    {
+                        key = default;
+                        return false;
+                    }
+
+                    code = States.Count;
+                    _localOf[to] = code;
+                    States.Add(to);
+                }
+
+                if (code != previous)
+                {
+                    _code.Add(b);
+                    _code.Add(code);
+                    previous = code;
+                }
+            }
+
+            _code.Add(RowEnd);
+        }
+
+        key = new RegionKey([.. _code]);
+        return true;
+    }
+
+    /// <summary>Local index of a region state (one the walk passed through).</summary>
+    public int LocalOf(int state) => _localOf[state];
+}
+
+/// <summary>Structural identity of a <see cref="PlainRegion"/>: equal keys, equal region walks.</summary>
+internal readonly struct RegionKey : IEquatable<RegionKey>
+{
+    private readonly int[] _code;
+    private readonly int _hash;
+
+    public RegionKey(int[] code)
+    {
+        _code = code;
+        var h = new HashCode();
+        h.AddBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(code.AsSpan()));
+        _hash = h.ToHashCode();
+    }
+
+    public bool Equals(RegionKey other) => _code.AsSpan().SequenceEqual(other._code);
+
+    public override bool Equals(object? obj) => obj is RegionKey other && Equals(other);
+
+    public override int GetHashCode() => _hash;
+}

