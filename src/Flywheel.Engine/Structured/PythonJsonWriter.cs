@@ -32,7 +32,7 @@ internal static class PythonJsonWriter
                 {
                     sb.Append(firstProperty ? "" : ", ");
                     firstProperty = false;
-                    WriteString(property.Name, sb);
+                    CanonicalJson.WriteString(property.Name, sb); // json.dumps escapes exactly these with ensure_ascii off
                     sb.Append(": ");
                     Write(property.Value, sb);
                 }
@@ -52,7 +52,7 @@ internal static class PythonJsonWriter
                 sb.Append(']');
                 break;
             case JsonValueKind.String:
-                WriteString(value.GetString()!, sb);
+                CanonicalJson.WriteString(value.GetString()!, sb);
                 break;
             case JsonValueKind.Number:
                 sb.Append(Number(value.GetRawText()));
@@ -67,28 +67,6 @@ internal static class PythonJsonWriter
                 sb.Append("null");
                 break;
         }
-    }
-
-    private static void WriteString(string s, StringBuilder sb)
-    {
-        sb.Append('"');
-        foreach (var c in s)
-        {
-            switch (c)
-            {
-                case '"': sb.Append("\\\""); break;
-                case '\\': sb.Append("\\\\"); break;
-                case '\b': sb.Append("\\b"); break;
-                case '\f': sb.Append("\\f"); break;
-                case '\n': sb.Append("\\n"); break;
-                case '\r': sb.Append("\\r"); break;
-                case '\t': sb.Append("\\t"); break;
-                case < ' ': sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture)); break;
-                default: sb.Append(c); break;
-            }
-        }
-
-        sb.Append('"');
     }
 
     /// <summary>A JSON number's text as Python prints the int or float it reads it as.</summary>
