@@ -45,25 +45,7 @@ public sealed class ConstrainedEngineTests : IDisposable
         return Enumerable.Range(0, length).Select(_ => random.Next(1, 290)).ToArray();
     }
 
-    private static async Task<(List<int> Tokens, FinishEvent Finish)> Collect(SubmitOutcome outcome)
-    {
-        Assert.True(outcome.Accepted, outcome.Error ?? "queue full");
-        var tokens = new List<int>();
-        FinishEvent? finish = null;
-        await foreach (var e in outcome.Events!.ReadAllAsync())
-        {
-            if (e is TokenEvent t)
-            {
-                tokens.Add(t.Token.Id);
-            }
-            else
-            {
-                finish = (FinishEvent)e;
-            }
-        }
-
-        return (tokens, finish!);
-    }
+    private static Task<(List<int> Tokens, FinishEvent Finish)> Collect(SubmitOutcome outcome) => EngineEvents.Collect(outcome);
 
     [Theory]
     [InlineData(SchedulingPolicy.FlyWheel)]

@@ -38,25 +38,7 @@ public sealed class LlmEngineTests : IDisposable
         return Path.Combine(dir, "tokenizer.json");
     });
 
-    private static async Task<(List<int> Tokens, FinishEvent Finish)> Collect(SubmitOutcome outcome)
-    {
-        Assert.True(outcome.Accepted, outcome.Error ?? "queue full");
-        var tokens = new List<int>();
-        FinishEvent? finish = null;
-        await foreach (var e in outcome.Events!.ReadAllAsync())
-        {
-            if (e is TokenEvent t)
-            {
-                tokens.Add(t.Token.Id);
-            }
-            else
-            {
-                finish = (FinishEvent)e;
-            }
-        }
-
-        return (tokens, finish!);
-    }
+    private static Task<(List<int> Tokens, FinishEvent Finish)> Collect(SubmitOutcome outcome) => EngineEvents.Collect(outcome);
 
     [Theory]
     [InlineData(SchedulingPolicy.FlyWheel, 1)]
