@@ -7,8 +7,10 @@ namespace Flywheel.Execution;
 /// <summary>
 /// Runs the decoder graph over a contiguous range of KV-cache slots with past and present bound to the
 /// same buffers (<see cref="KvCache"/>), so ONNX Runtime's GroupQueryAttention appends each row's new
-/// keys/values in place at that row's own past length. Allocates nothing per call except the small
-/// OrtValue views. Not thread-safe: one engine thread owns it.
+/// keys/values in place at that row's own past length. Allocates nothing per call except three small
+/// OrtValue views (ids, mask, logits); the past/present views of a slot range are made once and kept
+/// (<see cref="KvViews"/>), since a decode loop runs the same range step after step. Not thread-safe: one
+/// engine thread owns it.
 /// </summary>
 /// <remarks>
 /// GroupQueryAttention on CPU accepts several rows with different past lengths only when each row adds
@@ -27,6 +29,7 @@ public sealed unsafe class DecoderRunner : IDisposable
     private readonly long _logitsCapacity;
     private readonly OrtValue[] _inputs;
     private readonly OrtValue?[] _outputs;
+    private readonly Dictionary<(int FirstSlot, int Rows), OrtValue[]> _kvViews = [];
 
     public DecoderRunner(InferenceSession session, GenAiConfig config, KvCache cache, int maxTokensPerRun)
     {
@@ -109,39 +112,84 @@ public sealed unsafe class DecoderRunner : IDisposable
             _inputs[0] = OrtValue.CreateTensor(_inputIds, tokenCount, [rowCount, sequenceLength]);
             _inputs[1] = OrtValue.CreateTensor(_mask, rowCount * width, [rowCount, width]);
             _outputs[0] = OrtValue.CreateTensor(_logits, (long)tokenCount * VocabSize, [rowCount, sequenceLength, VocabSize]);
-            long[] kvShape = [rowCount, _cache.KvHeadCount, _cache.MaxLength, _cache.HeadSize];
-            var kvCount = _cache.SlotElementCount * rowCount;
+            var kv = KvViews(firstSlot, rowCount);
             for (var l = 0; l < _cache.LayerCount; l++)
             {
-                // The same memory is both past (input) and present (output): GQA's shared-buffer mode.
-                _inputs[2 + (2 * l)] = OrtValue.CreateTensor(_cache.Keys(l, firstSlot), kvCount, kvShape);
-                _inputs[3 + (2 * l)] = OrtValue.CreateTensor(_cache.Values(l, firstSlot), kvCount, kvShape);
-                _outputs[1 + (2 * l)] = OrtValue.CreateTensor(_cache.Keys(l, firstSlot), kvCount, kvShape);
-                _outputs[2 + (2 * l)] = OrtValue.CreateTensor(_cache.Values(l, firstSlot), kvCount, kvShape);
+                _inputs[2 + (2 * l)] = kv[4 * l];
+                _inputs[3 + (2 * l)] = kv[(4 * l) + 1];
+                _outputs[1 + (2 * l)] = kv[(4 * l) + 2];
+                _outputs[2 + (2 * l)] = kv[(4 * l) + 3];
             }
 
             _session.Run(_inputNames, _inputs, _outputNames, _outputs);
         }
         finally
         {
-            for (var i = 0; i < _inputs.Length; i++)
-            {
-                _inputs[i]?.Dispose();
-                _inputs[i] = null!;
-            }
-
-            for (var i = 0; i < _outputs.Length; i++)
-            {
-                _outputs[i]?.Dispose();
-                _outputs[i] = null;
-            }
+            // Only the per-call views are disposed; the KV views belong to _kvViews.
+            _inputs[0]?.Dispose();
+            _inputs[1]?.Dispose();
+            _outputs[0]?.Dispose();
+            Array.Clear(_inputs);
+            Array.Clear(_outputs);
         }
 
         return new ReadOnlySpan<float>(_logits, checked((int)((long)tokenCount * VocabSize)));
     }
 
+    /// <summary>Cached KV views handed out so far (for tests).</summary>
+    internal int KvViewSetCount => _kvViews.Count;
+
+    /// <summary>
+    /// Past and present views (key, value, key, value per layer) over slots [firstSlot, firstSlot + rows),
+    /// made on first use. Decode ranges change only when the running count does, so few sets exist; the
+    /// cache is emptied if it ever grows past <see cref="MaxKvViewSets"/> (prompt chunks visit many slots).
+    /// </summary>
+    private OrtValue[] KvViews(int firstSlot, int rows)
+    {
+        if (_kvViews.TryGetValue((firstSlot, rows), out var views))
+        {
+            return views;
+        }
+
+        if (_kvViews.Count >= MaxKvViewSets)
+        {
+            DisposeKvViews();
+        }
+
+        long[] shape = [rows, _cache.KvHeadCount, _cache.MaxLength, _cache.HeadSize];
+        var count = _cache.SlotElementCount * rows;
+        views = new OrtValue[4 * _cache.LayerCount];
+        for (var l = 0; l < _cache.LayerCount; l++)
+        {
+            // The same memory is both past (input) and present (output): GQA's shared-buffer mode.
+            views[4 * l] = OrtValue.CreateTensor(_cache.Keys(l, firstSlot), count, shape);
+            views[(4 * l) + 1] = OrtValue.CreateTensor(_cache.Values(l, firstSlot), count, shape);
+            views[(4 * l) + 2] = OrtValue.CreateTensor(_cache.Keys(l, firstSlot), count, shape);
+            views[(4 * l) + 3] = OrtValue.CreateTensor(_cache.Values(l, firstSlot), count, shape);
+        }
+
+        _kvViews.Add((firstSlot, rows), views);
+        return views;
+    }
+
+    private const int MaxKvViewSets = 256;
+
+    private void DisposeKvViews()
+    {
+        foreach (var set in _kvViews.Values)
+        {
+            foreach (var v in set)
+            {
+                v.Dispose();
+            }
+        }
+
+        _kvViews.Clear();
+    }
+
     public void Dispose()
     {
+        DisposeKvViews();
         _inputNames.Dispose();
         _outputNames.Dispose();
         NativeMemory.Free(_inputIds);

@@ -101,4 +101,52 @@ public sealed class ReferenceAgreementTests : IDisposable
             AssertClose(references[r].Forward([next[r]])[0], logits.Slice(r * vocab, vocab), $"row {r}");
         }
     }
+
+    [Fact]
+    public void RightPaddedFirstChunksShareARunAndLeaveACacheThatDecodesCorrectly()
+    {
+        // The engine's batched admission: first chunks of several prompts in one Run, padded to the longest.
+        // The padding's keys/values land past each row's length and must never be read.
+        var vocab = _config.VocabSize;
+        int[][] prompts = [[3, 1, 4, 1, 5, 9, 2], [6, 5], [3, 5, 8, 9, 7]];
+        const int width = 7;
+        var ids = new long[prompts.Length * width];
+        for (var r = 0; r < prompts.Length; r++)
+        {
+            for (var i = 0; i < prompts[r].Length; i++)
+            {
+                ids[(r * width) + i] = prompts[r][i];
+            }
+
+            for (var i = prompts[r].Length; i < width; i++)
+            {
+                ids[(r * width) + i] = 77; // padding: any token, it must not matter
+            }
+        }
+
+        var references = prompts.Select(_ => NewReference()).ToArray();
+        var logits = _runner.Run(1, prompts.Length, width, ids, new int[prompts.Length], prompts.Select(p => p.Length).ToArray()).ToArray();
+        for (var r = 0; r < prompts.Length; r++)
+        {
+            var expected = references[r].Forward(prompts[r]);
+            for (var t = 0; t < prompts[r].Length; t++)
+            {
+                AssertClose(expected[t], logits.AsSpan(((r * width) + t) * vocab, vocab), $"row {r} position {t}");
+            }
+        }
+
+        // Two decode steps over the same slots: each row attends to its own prompt only.
+        for (var step = 0; step < 2; step++)
+        {
+            int[] next = [30 + step, 40 + step, 50 + step];
+            var past = prompts.Select(p => p.Length + step).ToArray();
+            var decoded = _runner.Run(1, 3, 1, next.Select(t => (long)t).ToArray(), past, new[] { 1, 1, 1 });
+            for (var r = 0; r < prompts.Length; r++)
+            {
+                AssertClose(references[r].Forward([next[r]])[0], decoded.Slice(r * vocab, vocab), $"row {r} decode {step}");
+            }
+        }
+
+        Assert.Equal(1, _runner.KvViewSetCount); // the chunk and both decodes ran over one slot range: one set of KV views
+    }
 }
