@@ -59,11 +59,13 @@ internal static class ServeCommand
         var defaults = new EngineOptions();
         try
         {
+            var budget = args.Int("max-batch-tokens", 2, 1 << 16);
             var options = new EngineOptions
             {
                 Policy = args.String("policy") is { } p ? EngineOptions.ParsePolicy(p) : defaults.Policy,
-                MaxBatchTokens = args.Int("max-batch-tokens", 2, 1 << 16) ?? defaults.MaxBatchTokens,
-                ChunkSize = args.Int("chunk-size", 1, 1 << 16) ?? defaults.ChunkSize,
+                MaxBatchTokens = budget ?? defaults.MaxBatchTokens,
+                // The chunk follows the budget unless set (see EngineOptions.ChunkSize).
+                ChunkSize = args.Int("chunk-size", 1, 1 << 16) ?? budget ?? defaults.ChunkSize,
                 MaxRunningRequests = args.Int("max-running", 1, 4096) ?? defaults.MaxRunningRequests,
                 QueueCapacity = args.Int("queue", 1, 1 << 20) ?? defaults.QueueCapacity,
             };

@@ -19,8 +19,12 @@ public sealed record EngineOptions
     /// <summary>Tokens one step may process (decode rows + prompt-chunk tokens).</summary>
     public int MaxBatchTokens { get; init; } = 256;
 
-    /// <summary>Largest prompt chunk.</summary>
-    public int ChunkSize { get; init; } = 128;
+    /// <summary>
+    /// Largest prompt chunk. Defaults to the whole budget: the budget already bounds a step's time, and a
+    /// smaller chunk only splits the same tokens over more Runs, each of which reads every weight once
+    /// (about 50 tokens' worth of work on CPU, see <c>LlmEngine.RunOverheadTokens</c>).
+    /// </summary>
+    public int ChunkSize { get; init; } = 256;
 
     /// <summary>Requests holding a KV slot at once.</summary>
     public int MaxRunningRequests { get; init; } = 16;
