@@ -302,11 +302,11 @@ public sealed class LlmEngine : IDisposable
     }
 
     /// <summary>
-    /// Estimated fixed cost of one Run in tokens' worth of work (every Run reads all weights once). On the
-    /// bench preset, a decode Run of 16 rows takes ~14 ms and a 256-token chunk ~62 ms: ~0.2 ms per token
-    /// and ~11 ms per Run, about 50 tokens. Used to decide when right padding is cheaper than another Run.
+    /// Estimated fixed cost of one Run in tokens' worth of work (every Run streams all weights once). The
+    /// run-cost benchmark fits chunk Runs on the bench preset at ~8 ms + ~0.24 ms per token: ~33 tokens.
+    /// Used to decide when right padding is cheaper than another Run.
     /// </summary>
-    internal const int RunOverheadTokens = 48;
+    internal const int RunOverheadTokens = 32;
 
     /// <summary>
     /// Runs this step's first chunks (no past yet). GroupQueryAttention takes several of them in one Run with

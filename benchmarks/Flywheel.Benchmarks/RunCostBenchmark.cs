@@ -1,0 +1,69 @@
+using System.Diagnostics;
+using System.Globalization;
+using Flywheel.Execution;
+using Flywheel.Models;
+
+namespace Flywheel.Benchmarks;
+
+/// <summary>
+/// The cost model behind the engine's Run grouping (<c>LlmEngine.RunOverheadTokens</c>): median time of one
+/// prompt-chunk Run (batch 1, no past) for several chunk lengths, and of one decode Run for several row counts,
+/// with a least-squares line (fixed ms + ms per token) through the chunk times.
+/// </summary>
+internal sealed class RunCostBenchmark : IBenchmark
+{
+    public string Name => "run-cost";
+
+    public string Description => "time of one chunk Run vs its length and one decode Run vs its rows --model DIR [--rounds N]";
+
+    public int Run(string[] args)
+    {
+        var at = Array.IndexOf(args, "--model");
+        if (at < 0 || at + 1 >= args.Length)
+        {
+            Console.Error.WriteLine("usage: run-cost --model DIR [--rounds N]");
+            return 2;
+        }
+
+        var rounds = Array.IndexOf(args, "--rounds") is var r && r >= 0 && r + 1 < args.Length ? int.Parse(args[r + 1], CultureInfo.InvariantCulture) : 9;
+        using var model = ModelFolder.Open(args[at + 1]);
+        var c = model.Config;
+        using var cache = new KvCache(c.Decoder.NumHiddenLayers, 16, c.Decoder.NumKeyValueHeads, c.ContextLength, c.Decoder.HeadSize);
+        using var runner = new DecoderRunner(model.Session, c, cache, 256);
+        var ids = Enumerable.Range(0, 256).Select(i => (long)((i * 7) % 100) + 5).ToArray();
+        var past = Enumerable.Repeat(256, 16).ToArray();
+        var ones = Enumerable.Repeat(1, 16).ToArray();
+
+        double Time(Action run)
+        {
+            run();
+            var times = new List<double>();
+            for (var i = 0; i < rounds; i++)
+            {
+                var clock = Stopwatch.StartNew();
+                run();
+                times.Add(clock.Elapsed.TotalMilliseconds);
+            }
+
+            return times.Order().ElementAt(times.Count / 2);
+        }
+
+        var lengths = new[] { 1, 16, 32, 64, 128, 256 };
+        var chunkMs = lengths.Select(n => Time(() => runner.Run(0, 1, n, ids.AsSpan(0, n), [0], [n]))).ToArray();
+        for (var i = 0; i < lengths.Length; i++)
+        {
+            Console.WriteLine($"chunk Run of {lengths[i],3} tokens: {chunkMs[i],7:F2} ms");
+        }
+
+        foreach (var rows in new[] { 1, 4, 8, 16 })
+        {
+            Console.WriteLine($"decode Run of {rows,2} rows (past 256): {Time(() => runner.Run(0, rows, 1, ids.AsSpan(0, rows), past.AsSpan(0, rows), ones.AsSpan(0, rows))),7:F2} ms");
+        }
+
+        var (mx, my) = (lengths.Average(), chunkMs.Average());
+        var slope = lengths.Zip(chunkMs).Sum(p => (p.First - mx) * (p.Second - my)) / lengths.Sum(x => (x - mx) * (x - mx));
+        var fixedMs = my - (slope * mx);
+        Console.WriteLine($"chunk Run ~ {fixedMs:F2} ms + {slope:F3} ms/token: a Run's fixed cost is worth {fixedMs / slope:F0} tokens");
+        return 0;
+    }
+}
