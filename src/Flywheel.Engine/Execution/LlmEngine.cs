@@ -303,10 +303,10 @@ public sealed class LlmEngine : IDisposable
 
     /// <summary>
     /// Estimated fixed cost of one Run in tokens' worth of work (every Run streams all weights once). The
-    /// run-cost benchmark fits chunk Runs on the bench preset at ~8 ms + ~0.24 ms per token: ~33 tokens.
+    /// run-cost benchmark fits chunk Runs on the bench preset at ~4.5-8 ms + ~0.22 ms per token: 20-33 tokens.
     /// Used to decide when right padding is cheaper than another Run.
     /// </summary>
-    internal const int RunOverheadTokens = 32;
+    internal const int RunOverheadTokens = 24;
 
     /// <summary>
     /// Runs this step's first chunks (no past yet). GroupQueryAttention takes several of them in one Run with

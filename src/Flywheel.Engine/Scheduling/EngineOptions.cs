@@ -22,7 +22,7 @@ public sealed record EngineOptions
     /// <summary>
     /// Largest prompt chunk. Defaults to the whole budget: the budget already bounds a step's time, and a
     /// smaller chunk only splits the same tokens over more Runs, each of which reads every weight once
-    /// (about 30 tokens' worth of work on CPU, see <c>LlmEngine.RunOverheadTokens</c>).
+    /// (20-30 tokens' worth of work on CPU, see <c>LlmEngine.RunOverheadTokens</c>).
     /// </summary>
     public int ChunkSize { get; init; } = 256;
 
