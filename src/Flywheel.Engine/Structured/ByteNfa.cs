@@ -124,6 +124,27 @@ internal sealed class ByteNfa
         Array.Sort(result);
         return result;
     }
+
+    /// <summary>
+    /// The states of the epsilon closure of <paramref name="seeds"/> that can do something: read a
+    /// byte, call a rule, or be <paramref name="end"/>; sorted, duplicate-free. Two closures that
+    /// differ only in pass-through states behave alike, and naming a DFA state by this part makes
+    /// them one state (each \uXXXX escape would otherwise end in its own copy of the string body).
+    /// </summary>
+    public int[] ActiveClosure(IEnumerable<int> seeds, int end)
+    {
+        var all = Closure(seeds);
+        var kept = 0;
+        foreach (var s in all)
+        {
+            if (s == end || _bytes[s] is { Count: > 0 } || _calls[s] is { Count: > 0 })
+            {
+                all[kept++] = s;
+            }
+        }
+
+        return kept == all.Length ? all : all[..kept];
+    }
 }
 
 /// <summary>A transition on any byte in [Lo, Hi].</summary>

@@ -42,7 +42,7 @@ internal static partial class GrammarCompiler
             {
                 if (!bySeed.TryGetValue(seeds[0], out var single))
                 {
-                    single = Intern(nfa.Closure([seeds[0]]));
+                    single = Intern(nfa.ActiveClosure([seeds[0]], end));
                     bySeed[seeds[0]] = single;
                 }
 
@@ -52,14 +52,14 @@ internal static partial class GrammarCompiler
             var key = seeds.Distinct().Order().ToArray();
             if (!bySeeds.TryGetValue(key, out var id))
             {
-                id = Intern(nfa.Closure(key));
+                id = Intern(nfa.ActiveClosure(key, end));
                 bySeeds[key] = id;
             }
 
             return id;
         }
 
-        Intern(nfa.Closure([start]));
+        Intern(nfa.ActiveClosure([start], end));
         // Edges in classes, inclusive, chained by the class where each starts and the one after it ends.
         var edges = new List<(int Lo, int Hi, int Target)>();
         var startsAt = new int[classCount + 1];
@@ -126,7 +126,7 @@ internal static partial class GrammarCompiler
 
             dfa.Next.Add(row);
             dfa.Targets.Add([.. targets]);
-            dfa.Calls.Add([.. calls.Select(kv => (kv.Key, Intern(nfa.Closure(kv.Value))))]);
+            dfa.Calls.Add([.. calls.Select(kv => (kv.Key, Intern(nfa.ActiveClosure(kv.Value, end))))]);
         }
 
         return dfa;
