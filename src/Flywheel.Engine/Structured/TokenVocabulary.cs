@@ -89,6 +89,9 @@ internal sealed class TokenTrie
     public required int[] TokenStart { get; init; }  // [NodeCount + 1]
     public required int[] Tokens { get; init; }      // token ids in node order
 
+    /// <summary>[NodeCount]: the <see cref="ByteGroups"/> of the rest of every token below node i, from node i's own byte on.</summary>
+    public required ulong[] SubtreeGroups { get; init; }
+
     public int NodeCount => Label.Length;
 
     public int MaxDepth { get; init; }
@@ -105,6 +108,8 @@ internal sealed class TokenTrie
 
         var label = new List<byte> { 0 };
         var depth = new List<int> { 0 };
+        var groups = new List<ulong> { 0 };
+        var suffixGroups = new ulong[64];
         var tokenNode = new int[ids.Length];
         var path = new List<int> { 0 };   // path[d] = node at depth d on the current branch
         var prev = ReadOnlySpan<byte>.Empty;
@@ -119,6 +124,18 @@ internal sealed class TokenTrie
                 path.Add(label.Count);
                 label.Add(bytes[d]);
                 depth.Add(d + 1);
+                groups.Add(0);
+            }
+
+            if (suffixGroups.Length < bytes.Length)
+            {
+                suffixGroups = new ulong[bytes.Length * 2];
+            }
+
+            ByteGroups.OfSuffixes(bytes, suffixGroups);
+            for (var d = 0; d < bytes.Length; d++)
+            {
+                groups[path[d + 1]] |= suffixGroups[d];
             }
 
             tokenNode[k] = path[bytes.Length];
@@ -163,6 +180,7 @@ internal sealed class TokenTrie
             Skip = skip,
             TokenStart = tokenStart,
             Tokens = ids,
+            SubtreeGroups = [.. groups],
             MaxDepth = maxDepth,
         };
     }

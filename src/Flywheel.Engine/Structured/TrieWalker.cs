@@ -22,9 +22,16 @@ internal sealed class TrieWalker
     private readonly int[] _nodeMark;
     private readonly bool[] _popped;
 
-    public TrieWalker(TokenTrie trie)
+    private readonly bool _skipText;
+
+    /// <summary>
+    /// Creates a walker; with <paramref name="skipText"/> subtrees of text below a text-safe state
+    /// are taken whole (see <see cref="ByteGroups"/>; off only to test that skipping changes nothing).
+    /// </summary>
+    public TrieWalker(TokenTrie trie, bool skipText = true)
     {
         _trie = trie;
+        _skipText = skipText;
         var depth = trie.MaxDepth + 2;
         _fast = new int[depth];
         _setStart = new int[depth];
@@ -81,6 +88,9 @@ internal sealed class TrieWalker
         var skip = t.Skip;
         var tokenStart = t.TokenStart;
         var tokens = t.Tokens;
+        var subtreeGroups = t.SubtreeGroups;
+        var textSafe = g.TextSafe;
+        var skipText = _skipText;
         var root = depthOf[first] - 1;
         var mark = runner.NodeCount;
         var exitByte = frontier is null ? -1 : PlainRegion.ExitByte;
@@ -95,6 +105,26 @@ internal sealed class TrieWalker
             {
                 // Fast: every ancestor is plain too, so the parent's set is the single
                 // configuration at scratchStart + depth, and only fast[] needs writing.
+                var safe = skipText ? textSafe[q] : (sbyte)-1;
+                if (safe == 0)
+                {
+                    safe = g.IsTextSafe(q) ? (sbyte)1 : (sbyte)-1;
+                }
+
+                if (safe > 0 && (subtreeGroups[i] & ~ByteGroups.Text) == 0)
+                {
+                    // Every token below is text, which q reads without leaving plain states:
+                    // all accepted, none leaves the region (text has no exit byte).
+                    for (var k = tokenStart[i]; k < tokenStart[skip[i]]; k++)
+                    {
+                        var id = tokens[k];
+                        accepted[id >> 5] |= 1u << (id & 31);
+                    }
+
+                    i = skip[i];
+                    continue;
+                }
+
                 var b = label[i];
                 var to = next[(q * classCount) + classOf[b]];
                 if (to < 0)
