@@ -4,7 +4,8 @@ namespace Flywheel.Engine.Tests.Structured;
 
 /// <summary>
 /// The walk's shortcuts must not change a single mask-cache entry: taking text subtrees whole
-/// below a text-safe state gives the entries of a byte-by-byte walk.
+/// below a text-safe state gives the entries of a byte-by-byte walk, and a vocabulary whose region
+/// cache was warmed at creation gives the entries of one that was not.
 /// </summary>
 public sealed class WalkShortcutTests
 {
@@ -39,6 +40,27 @@ public sealed class WalkShortcutTests
         }
     }
 
+    [Fact]
+    public void Warmed_region_cache_gives_the_entries_of_a_cold_one()
+    {
+        var warm = Vocabularies.Synthetic.Vocab;
+        var tokens = Enumerable.Range(0, warm.Count).Select(t => (byte[]?)warm.BytesOf(t).ToArray()).ToList();
+        var cold = TokenVocabulary.Create(tokens, [.. warm.EosTokenIds], warmRegions: false);
+        Assert.True(warm.Regions.Count > 0, "creation warms the region cache");
+        Assert.Equal(0, cold.Regions.Count);
+        foreach (var grammar in Grammars())
+        {
+            var warmCache = new MaskCache(grammar, warm);
+            var coldCache = new MaskCache(grammar, cold);
+            var runner = new PdaRunner(grammar);
+            for (var state = 0; state < grammar.StateCount; state++)
+            {
+                var expected = Describe(coldCache.Get(state, runner, new TrieWalker(cold.Trie), 0), cold);
+                Assert.Equal(expected, Describe(warmCache.Get(state, runner, new TrieWalker(warm.Trie), 0), warm));
+            }
+        }
+    }
+
     private static IEnumerable<CompiledGrammar> Grammars() =>
         TokenMaskTests.Schemas.Concat(StringSchemas).Select(s => JsonSchemaGrammar.Compile(s).Compiled)
             .Append(JsonSchemaGrammar.AnyJsonObject().Compiled);
@@ -61,5 +83,12 @@ public sealed class WalkShortcutTests
         var uncertain = new List<int>();
         walker.Walk(runner, state, 0, accepted, uncertain);
         return string.Join(',', accepted) + "|" + string.Join(',', uncertain.Distinct().Order());
+    }
+
+    private static string Describe(MaskCache.Entry entry, TokenVocabulary vocab)
+    {
+        var mask = new uint[vocab.MaskLength];
+        entry.OrInto(mask, vocab.Count);
+        return string.Join(',', mask) + "|" + string.Join(',', entry.Uncertain.Order());
     }
 }
