@@ -3,11 +3,11 @@ namespace Flywheel.Structured;
 /// <summary>
 /// Groups of bytes as a 64-bit set, for taking whole trie subtrees at once. The trie knows which
 /// groups the rest of every token below a node is made of (<see cref="TokenTrie.SubtreeGroups"/>);
-/// a grammar knows which of its plain states are <see cref="CompiledGrammar.IsTextSafe">text-safe</see>:
-/// whatever <see cref="Text"/> they read, they stay in plain states and alive. Below a node whose
-/// groups are all text, a text-safe state accepts every token, and none leaves the plain region,
-/// so the walk sets them without reading a byte. Inside a JSON string that is almost the whole
-/// vocabulary. The groups only decide what may be skipped, never what is accepted.
+/// a grammar knows, per plain state, groups of <see cref="Text"/> that it reads in any order and
+/// amount without leaving plain states or dying (<see cref="CompiledGrammar.TextGroupsOf"/>). Below
+/// a node whose groups are all among its state's, every token is accepted and none leaves the
+/// plain region, so the walk sets them without reading a byte. Inside a JSON string that is almost
+/// the whole vocabulary. The groups only decide what may be skipped, never what is accepted.
 /// </summary>
 internal static class ByteGroups
 {
@@ -72,34 +72,37 @@ internal static class ByteGroups
     }
 
     /// <summary>
-    /// Whether every <see cref="Text"/> byte and every complete multi-byte character moves
-    /// <paramref name="state"/> through plain states only (none dead, none that accepts or calls,
-    /// never the exit byte); if so, adds the states they end in to <paramref name="successors"/>.
+    /// The <see cref="Text"/> groups whose every member moves <paramref name="state"/> through plain
+    /// states only (none dead, none that accepts or calls): a byte for ASCII groups, a whole
+    /// character for <see cref="MultiByteChar"/>. Adds (group, state reached) for those groups to
+    /// <paramref name="moves"/>. Zero unless the state itself is plain.
     /// </summary>
-    public static bool TextMoves(CompiledGrammar g, int state, List<int> successors)
+    public static ulong TextMoves(CompiledGrammar g, int state, List<(ulong Group, int Target)> moves)
     {
         if (g.Flags[state] != CompiledGrammar.FlagBytes)
         {
-            return false;
+            return 0;
         }
 
-        var previousClass = -1;
+        var first = moves.Count;
+        var local = Text;
         for (var b = 0x20; b < 0x80; b++)
         {
-            if (b == PlainRegion.ExitByte || b == '\\' || g.ClassOf[b] == previousClass)
+            if (b == PlainRegion.ExitByte || b == '\\')
             {
-                previousClass = b == PlainRegion.ExitByte || b == '\\' ? -1 : previousClass;
                 continue;
             }
 
-            previousClass = g.ClassOf[b];
+            var group = 1ul << AsciiGroup[b];
             var to = g.Move(state, (byte)b);
             if (to < 0 || g.Flags[to] != CompiledGrammar.FlagBytes)
             {
-                return false;
+                local &= ~group;
             }
-
-            successors.Add(to);
+            else if (moves.Count == first || moves[^1] != (group, to))
+            {
+                moves.Add((group, to));
+            }
         }
 
         var current = new List<int>();
@@ -126,7 +129,8 @@ internal static class ByteGroups
                         var to = g.Next[row + c];
                         if (to < 0 || g.Flags[to] != CompiledGrammar.FlagBytes)
                         {
-                            return false;
+                            local &= ~MultiByteChar;
+                            goto Done;
                         }
 
                         if (!after.Contains(to))
@@ -139,10 +143,15 @@ internal static class ByteGroups
                 (current, after) = (after, current);
             }
 
-            successors.AddRange(current);
+            foreach (var end in current)
+            {
+                moves.Add((MultiByteChar, end));
+            }
         }
 
-        return true;
+    Done:
+        moves.RemoveAll(m => (m.Group & local) == 0);
+        return local;
     }
 
     /// <summary>Length of the complete multi-byte character at the start of <paramref name="bytes"/>, or 0 if there is none.</summary>

@@ -50,99 +50,100 @@ internal sealed class CompiledGrammar
 
     public int Move(int state, byte b) => Next[(state * ClassCount) + ClassOf[b]];
 
-    private sbyte[]? _textSafe;
+    /// <summary>Marks a <see cref="TextGroups"/> entry not worked out yet (a real one has bit 63 clear).</summary>
+    public const ulong TextGroupsUnknown = ulong.MaxValue;
+
+    private readonly object _textGroupsLock = new();
+    private ulong[]? _textGroups;
 
     /// <summary>
-    /// [StateCount]: per state, 1 when any run of <see cref="ByteGroups.Text"/> read from it keeps
-    /// it in plain states, alive (inside an unconstrained JSON string), -1 when not, 0 until
-    /// <see cref="IsTextSafe"/> works it out. Filled on use because a grammar's walks meet few of
-    /// its states; racing threads store the same answers.
+    /// [StateCount]: per state, <see cref="ByteGroups"/> of <see cref="ByteGroups.Text"/> such that
+    /// any run of bytes from them, read from the state, keeps it in plain states and alive (inside
+    /// an unconstrained JSON string: all of Text), or <see cref="TextGroupsUnknown"/> until
+    /// <see cref="TextGroupsOf"/> works it out. Filled on use because a grammar's walks meet few of its states.
     /// </summary>
-    public sbyte[] TextSafe => _textSafe ?? Interlocked.CompareExchange(ref _textSafe, new sbyte[StateCount], null) ?? _textSafe!;
-
-    /// <summary>Whether <paramref name="state"/> is text-safe (see <see cref="TextSafe"/>), working it out on first use.</summary>
-    public bool IsTextSafe(int state)
+    public ulong[] TextGroups
     {
-        var known = TextSafe;
-        if (known[state] == 0)
+        get
         {
-            WorkOutTextSafe(state, known);
-        }
+            if (_textGroups is { } groups)
+            {
+                return groups;
+            }
 
-        return known[state] > 0;
+            groups = new ulong[StateCount];
+            Array.Fill(groups, TextGroupsUnknown);
+            return Interlocked.CompareExchange(ref _textGroups, groups, null) ?? groups;
+        }
     }
 
     /// <summary>
-    /// Collects the states text reaches from <paramref name="state"/> that are not known yet; a
-    /// state is unsafe when text moves it badly or to an unsafe state, so the unsafe ones are those
-    /// from which an unsafe state is reachable, and all others are safe.
+    /// <see cref="TextGroups"/>[<paramref name="state"/>], worked out on first use together with the
+    /// states its text reaches. Each state starts with the groups it reads through plain states and
+    /// gives up any group that some move it keeps leads to a state without; what is left holds for
+    /// every run. Under a lock: entries are only sound together, so one thread works them out at a time.
     /// </summary>
-    private void WorkOutTextSafe(int state, sbyte[] known)
+    public ulong TextGroupsOf(int state)
     {
-        var order = new List<int> { state };
-        var index = new Dictionary<int, int> { [state] = 0 };
-        var successors = new List<List<int>>();
-        var unsafeSeeds = new Stack<int>();
-        var moves = new List<int>();
-        for (var k = 0; k < order.Count; k++)
+        var known = TextGroups;
+        if (known[state] != TextGroupsUnknown)
         {
-            moves.Clear();
-            var list = new List<int>();
-            successors.Add(list);
-            if (!ByteGroups.TextMoves(this, order[k], moves))
+            return known[state];
+        }
+
+        lock (_textGroupsLock)
+        {
+            if (known[state] != TextGroupsUnknown)
             {
-                unsafeSeeds.Push(k);
-                continue;
+                return known[state];
             }
 
-            foreach (var to in moves)
+            var order = new List<int> { state };
+            var index = new Dictionary<int, int> { [state] = 0 };
+            var moves = new List<List<(ulong Group, int Target)>>();
+            var groups = new List<ulong>();
+            for (var k = 0; k < order.Count; k++)
             {
-                if (known[to] < 0)
+                var list = new List<(ulong Group, int Target)>();
+                groups.Add(ByteGroups.TextMoves(this, order[k], list));
+                moves.Add(list);
+                foreach (var (_, to) in list)
                 {
-                    unsafeSeeds.Push(k);
-                }
-                else if (known[to] == 0)
-                {
-                    if (!index.TryGetValue(to, out var j))
+                    if (known[to] == TextGroupsUnknown && index.TryAdd(to, order.Count))
                     {
-                        j = order.Count;
-                        index[to] = j;
                         order.Add(to);
                     }
-
-                    list.Add(j);
                 }
             }
-        }
 
-        var predecessors = new List<int>[order.Count];
-        for (var k = 0; k < order.Count; k++)
-        {
-            foreach (var j in successors[k])
+            for (var changed = true; changed;)
             {
-                (predecessors[j] ??= []).Add(k);
-            }
-        }
+                changed = false;
+                for (var k = 0; k < order.Count; k++)
+                {
+                    var g = groups[k];
+                    foreach (var (group, to) in moves[k])
+                    {
+                        if ((group & g) != 0)
+                        {
+                            g &= known[to] != TextGroupsUnknown ? known[to] : groups[index[to]];
+                        }
+                    }
 
-        var bad = new bool[order.Count];
-        while (unsafeSeeds.Count > 0)
-        {
-            var k = unsafeSeeds.Pop();
-            if (bad[k])
+                    if (g != groups[k])
+                    {
+                        groups[k] = g;
+                        changed = true;
+                    }
+                }
+            }
+
+            for (var k = 0; k < order.Count; k++)
             {
-                continue;
+                known[order[k]] = groups[k];
             }
 
-            bad[k] = true;
-            foreach (var p in predecessors[k] ?? [])
-            {
-                unsafeSeeds.Push(p);
-            }
-        }
-
-        for (var k = 0; k < order.Count; k++)
-        {
-            known[order[k]] = bad[k] ? (sbyte)-1 : (sbyte)1;
+            return known[state];
         }
     }
 }

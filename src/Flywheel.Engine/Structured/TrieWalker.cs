@@ -25,7 +25,7 @@ internal sealed class TrieWalker
     private readonly bool _skipText;
 
     /// <summary>
-    /// Creates a walker; with <paramref name="skipText"/> subtrees of text below a text-safe state
+    /// Creates a walker; with <paramref name="skipText"/> subtrees of text its state reads safely
     /// are taken whole (see <see cref="ByteGroups"/>; off only to test that skipping changes nothing).
     /// </summary>
     public TrieWalker(TokenTrie trie, bool skipText = true)
@@ -89,7 +89,7 @@ internal sealed class TrieWalker
         var tokenStart = t.TokenStart;
         var tokens = t.Tokens;
         var subtreeGroups = t.SubtreeGroups;
-        var textSafe = g.TextSafe;
+        var textGroups = g.TextGroups;
         var skipText = _skipText;
         var root = depthOf[first] - 1;
         var mark = runner.NodeCount;
@@ -105,16 +105,16 @@ internal sealed class TrieWalker
             {
                 // Fast: every ancestor is plain too, so the parent's set is the single
                 // configuration at scratchStart + depth, and only fast[] needs writing.
-                var safe = skipText ? textSafe[q] : (sbyte)-1;
-                if (safe == 0)
+                var groups = skipText ? textGroups[q] : 0;
+                if (groups == CompiledGrammar.TextGroupsUnknown)
                 {
-                    safe = g.IsTextSafe(q) ? (sbyte)1 : (sbyte)-1;
+                    groups = g.TextGroupsOf(q);
                 }
 
-                if (safe > 0 && (subtreeGroups[i] & ~ByteGroups.Text) == 0)
+                if ((subtreeGroups[i] & ~groups) == 0)
                 {
-                    // Every token below is text, which q reads without leaving plain states:
-                    // all accepted, none leaves the region (text has no exit byte).
+                    // Every token below is text of q's groups, which q reads without leaving
+                    // plain states: all accepted, none leaves the region (text has no exit byte).
                     for (var k = tokenStart[i]; k < tokenStart[skip[i]]; k++)
                     {
                         var id = tokens[k];

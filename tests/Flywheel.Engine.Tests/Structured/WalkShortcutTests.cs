@@ -4,7 +4,7 @@ namespace Flywheel.Engine.Tests.Structured;
 
 /// <summary>
 /// The walk's shortcuts must not change a single mask-cache entry: taking text subtrees whole
-/// below a text-safe state gives the entries of a byte-by-byte walk, and a vocabulary whose region
+/// below a state that reads those groups gives the entries of a byte-by-byte walk, and a vocabulary whose region
 /// cache was warmed at creation gives the entries of one that was not.
 /// </summary>
 public sealed class WalkShortcutTests
