@@ -106,6 +106,12 @@ internal sealed class TokenTrie
     /// <summary>[NodeCount]: the <see cref="ByteGroups"/> of the rest of every token below node i, from node i's own byte on.</summary>
     public required ulong[] SubtreeGroups { get; init; }
 
+    /// <summary>[NodeCount]: every token below node i is <see cref="ByteGroups.Text"/> from its first byte on.</summary>
+    public required bool[] AllText { get; init; }
+
+    /// <summary>Mask (one bit per token id) of the tokens that are <see cref="ByteGroups.Text"/> throughout.</summary>
+    public required uint[] TextTokens { get; init; }
+
     public int NodeCount => Label.Length;
 
     public int MaxDepth { get; init; }
@@ -123,6 +129,8 @@ internal sealed class TokenTrie
         var label = new List<byte> { 0 };
         var depth = new List<int> { 0 };
         var groups = new List<ulong> { 0 };
+        var notText = new List<bool> { false };
+        var textTokens = new uint[(count + 31) / 32];
         var suffixGroups = new ulong[64];
         var tokenNode = new int[ids.Length];
         var path = new List<int> { 0 };   // path[d] = node at depth d on the current branch
@@ -139,6 +147,7 @@ internal sealed class TokenTrie
                 label.Add(bytes[d]);
                 depth.Add(d + 1);
                 groups.Add(0);
+                notText.Add(false);
             }
 
             if (suffixGroups.Length < bytes.Length)
@@ -147,9 +156,16 @@ internal sealed class TokenTrie
             }
 
             ByteGroups.OfSuffixes(bytes, suffixGroups);
+            var text = (suffixGroups[0] & ~ByteGroups.Text) == 0;
             for (var d = 0; d < bytes.Length; d++)
             {
                 groups[path[d + 1]] |= suffixGroups[d];
+                notText[path[d + 1]] |= !text;
+            }
+
+            if (text)
+            {
+                textTokens[ids[k] >> 5] |= 1u << (ids[k] & 31);
             }
 
             tokenNode[k] = path[bytes.Length];
@@ -195,6 +211,8 @@ internal sealed class TokenTrie
             TokenStart = tokenStart,
             Tokens = ids,
             SubtreeGroups = [.. groups],
+            AllText = [.. notText.Select(n => !n)],
+            TextTokens = textTokens,
             MaxDepth = maxDepth,
         };
     }

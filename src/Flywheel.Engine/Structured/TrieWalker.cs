@@ -96,20 +96,33 @@ internal sealed class TrieWalker
         var exitByte = frontier is null ? -1 : PlainRegion.ExitByte;
         var fast = _fast;
         fast[root] = state;
+
+        // From the root, a state that reads all text safely accepts every all-text token: set them
+        // from the vocabulary's mask and skip every subtree holding nothing else.
+        var allText = t.AllText;
+        var textDone = false;
+        if (skipText && first == 1 && end == t.NodeCount && (~TextGroupsAt(g, textGroups, state) & ByteGroups.Text) == 0)
+        {
+            System.Numerics.Tensors.TensorPrimitives.BitwiseOr(accepted, t.TextTokens, accepted);
+            textDone = true;
+        }
+
         var i = first;
         while (i < end)
         {
+            if (textDone && allText[i])
+            {
+                i = skip[i];
+                continue;
+            }
+
             var d = depthOf[i];
             var q = fast[d - 1];
             if (q >= 0)
             {
                 // Fast: every ancestor is plain too, so the parent's set is the single
                 // configuration at scratchStart + depth, and only fast[] needs writing.
-                var groups = skipText ? textGroups[q] : 0;
-                if (groups == CompiledGrammar.TextGroupsUnknown)
-                {
-                    groups = g.TextGroupsOf(q);
-                }
+                var groups = skipText ? TextGroupsAt(g, textGroups, q) : 0;
 
                 if ((subtreeGroups[i] & ~groups) == 0)
                 {
@@ -213,5 +226,11 @@ internal sealed class TrieWalker
         }
 
         runner.NodeCount = mark;
+    }
+
+    private static ulong TextGroupsAt(CompiledGrammar g, ulong[] textGroups, int state)
+    {
+        var groups = textGroups[state];
+        return groups == CompiledGrammar.TextGroupsUnknown ? g.TextGroupsOf(state) : groups;
     }
 }
