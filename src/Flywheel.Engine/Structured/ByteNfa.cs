@@ -4,7 +4,7 @@ namespace Flywheel.Structured;
 /// A nondeterministic automaton over bytes under construction. Edges are byte ranges, epsilons, or
 /// calls of another grammar rule (a recursive transition network: a call consumes one whole
 /// instance of the callee rule, then continues at the edge's target). Plain regular languages
-/// (regexes, formats) use no call edges.
+/// (regexes, formats) use no call edges. Not thread-safe: closures reuse scratch storage.
 /// </summary>
 internal sealed class ByteNfa
 {
@@ -14,6 +14,10 @@ internal sealed class ByteNfa
     private readonly List<List<ByteEdge>?> _bytes = [];
     private readonly List<List<int>?> _eps = [];
     private readonly List<List<CallEdge>?> _calls = [];
+    private readonly List<int> _closure = [];
+    private readonly Stack<int> _pending = new();
+    private int[] _visited = [];
+    private int _visitStamp;
 
     public int StateCount => _bytes.Count;
 
@@ -97,30 +101,57 @@ internal sealed class ByteNfa
     }
 
     /// <summary>Epsilon closure of <paramref name="seeds"/> into a sorted, duplicate-free array.</summary>
-    public int[] Closure(IEnumerable<int> seeds)
+    public int[] Closure(IEnumerable<int> seeds) => Closure(seeds, -1, activeOnly: false);
+
+    /// <summary>
+    /// The states of the epsilon closure of <paramref name="seeds"/> that can do something: read a
+    /// byte, call a rule, or be <paramref name="end"/>; sorted, duplicate-free. Two closures that
+    /// differ only in pass-through states behave alike, and naming a DFA state by this part makes
+    /// them one state (each \uXXXX escape would otherwise end in its own copy of the string body).
+    /// </summary>
+    public int[] ActiveClosure(IEnumerable<int> seeds, int end) => Closure(seeds, end, activeOnly: true);
+
+    private int[] Closure(IEnumerable<int> seeds, int end, bool activeOnly)
     {
-        var seen = new HashSet<int>();
-        var stack = new Stack<int>();
+        // Determinization takes thousands of closures: mark visits with a stamp instead of a fresh set each time.
+        if (_visited.Length < StateCount)
+        {
+            _visited = new int[Math.Max(StateCount, _visited.Length * 2)];
+        }
+
+        var stamp = ++_visitStamp;
+        _closure.Clear();
         foreach (var s in seeds)
         {
-            if (seen.Add(s))
+            if (_visited[s] != stamp)
             {
-                stack.Push(s);
+                _visited[s] = stamp;
+                _pending.Push(s);
             }
         }
 
-        while (stack.Count > 0)
+        while (_pending.Count > 0)
         {
-            foreach (var t in EpsOf(stack.Pop()))
+            var s = _pending.Pop();
+            if (!activeOnly || s == end || _bytes[s] is { Count: > 0 } || _calls[s] is { Count: > 0 })
             {
-                if (seen.Add(t))
+                _closure.Add(s);
+            }
+
+            if (_eps[s] is { } eps)
+            {
+                foreach (var t in eps)
                 {
-                    stack.Push(t);
+                    if (_visited[t] != stamp)
+                    {
+                        _visited[t] = stamp;
+                        _pending.Push(t);
+                    }
                 }
             }
         }
 
-        var result = seen.ToArray();
+        var result = _closure.ToArray();
         Array.Sort(result);
         return result;
     }

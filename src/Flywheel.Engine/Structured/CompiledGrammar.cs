@@ -49,4 +49,101 @@ internal sealed class CompiledGrammar
     public int StateCount => Flags.Length;
 
     public int Move(int state, byte b) => Next[(state * ClassCount) + ClassOf[b]];
+
+    /// <summary>Marks a <see cref="TextGroups"/> entry not worked out yet (a real one has bit 63 clear).</summary>
+    public const ulong TextGroupsUnknown = ulong.MaxValue;
+
+    private readonly object _textGroupsLock = new();
+    private ulong[]? _textGroups;
+
+    /// <summary>
+    /// [StateCount]: per state, <see cref="ByteGroups"/> of <see cref="ByteGroups.Text"/> such that
+    /// any run of bytes from them, read from the state, keeps it in plain states and alive (inside
+    /// an unconstrained JSON string: all of Text), or <see cref="TextGroupsUnknown"/> until
+    /// <see cref="TextGroupsOf"/> works it out. Filled on use because a grammar's walks meet few of its states.
+    /// </summary>
+    public ulong[] TextGroups
+    {
+        get
+        {
+            if (_textGroups is { } groups)
+            {
+                return groups;
+            }
+
+            groups = new ulong[StateCount];
+            Array.Fill(groups, TextGroupsUnknown);
+            return Interlocked.CompareExchange(ref _textGroups, groups, null) ?? groups;
+        }
+    }
+
+    /// <summary>
+    /// <see cref="TextGroups"/>[<paramref name="state"/>], worked out on first use together with the
+    /// states its text reaches. Each state starts with the groups it reads through plain states and
+    /// gives up any group that some move it keeps leads to a state without; what is left holds for
+    /// every run. Under a lock: entries are only sound together, so one thread works them out at a time.
+    /// </summary>
+    public ulong TextGroupsOf(int state)
+    {
+        var known = TextGroups;
+        if (known[state] != TextGroupsUnknown)
+        {
+            return known[state];
+        }
+
+        lock (_textGroupsLock)
+        {
+            if (known[state] != TextGroupsUnknown)
+            {
+                return known[state];
+            }
+
+            var order = new List<int> { state };
+            var index = new Dictionary<int, int> { [state] = 0 };
+            var moves = new List<List<(ulong Group, int Target)>>();
+            var groups = new List<ulong>();
+            for (var k = 0; k < order.Count; k++)
+            {
+                var list = new List<(ulong Group, int Target)>();
+                groups.Add(ByteGroups.TextMoves(this, order[k], list));
+                moves.Add(list);
+                foreach (var (_, to) in list)
+                {
+                    if (known[to] == TextGroupsUnknown && index.TryAdd(to, order.Count))
+                    {
+                        order.Add(to);
+                    }
+                }
+            }
+
+            for (var changed = true; changed;)
+            {
+                changed = false;
+                for (var k = 0; k < order.Count; k++)
+                {
+                    var g = groups[k];
+                    foreach (var (group, to) in moves[k])
+                    {
+                        if ((group & g) != 0)
+                        {
+                            g &= known[to] != TextGroupsUnknown ? known[to] : groups[index[to]];
+                        }
+                    }
+
+                    if (g != groups[k])
+                    {
+                        groups[k] = g;
+                        changed = true;
+                    }
+                }
+            }
+
+            for (var k = 0; k < order.Count; k++)
+            {
+                known[order[k]] = groups[k];
+            }
+
+            return known[state];
+        }
+    }
 }

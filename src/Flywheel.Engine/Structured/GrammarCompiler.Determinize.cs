@@ -42,24 +42,35 @@ internal static partial class GrammarCompiler
             {
                 if (!bySeed.TryGetValue(seeds[0], out var single))
                 {
-                    single = Intern(nfa.Closure([seeds[0]]));
+                    single = Intern(nfa.ActiveClosure([seeds[0]], end));
                     bySeed[seeds[0]] = single;
                 }
 
                 return single;
             }
 
-            var key = seeds.Distinct().Order().ToArray();
+            var key = seeds.ToArray();
+            Array.Sort(key);
+            var distinct = 1;
+            for (var k = 1; k < key.Length; k++)
+            {
+                if (key[k] != key[distinct - 1])
+                {
+                    key[distinct++] = key[k];
+                }
+            }
+
+            key = distinct == key.Length ? key : key[..distinct];
             if (!bySeeds.TryGetValue(key, out var id))
             {
-                id = Intern(nfa.Closure(key));
+                id = Intern(nfa.ActiveClosure(key, end));
                 bySeeds[key] = id;
             }
 
             return id;
         }
 
-        Intern(nfa.Closure([start]));
+        Intern(nfa.ActiveClosure([start], end));
         // Edges in classes, inclusive, chained by the class where each starts and the one after it ends.
         var edges = new List<(int Lo, int Hi, int Target)>();
         var startsAt = new int[classCount + 1];
@@ -75,7 +86,7 @@ internal static partial class GrammarCompiler
             nextEnd.Clear();
             Array.Fill(startsAt, -1);
             Array.Fill(endsAt, -1);
-            var calls = new SortedDictionary<int, List<int>>();
+            SortedDictionary<int, List<int>>? calls = null; // most states call nothing
             foreach (var s in dfa.Sets[i])
             {
                 foreach (var e in nfa.BytesOf(s))
@@ -90,6 +101,7 @@ internal static partial class GrammarCompiler
 
                 foreach (var call in nfa.CallsOf(s))
                 {
+                    calls ??= [];
                     (calls.TryGetValue(call.Rule, out var list) ? list : calls[call.Rule] = []).Add(call.Target);
                 }
             }
@@ -126,7 +138,7 @@ internal static partial class GrammarCompiler
 
             dfa.Next.Add(row);
             dfa.Targets.Add([.. targets]);
-            dfa.Calls.Add([.. calls.Select(kv => (kv.Key, Intern(nfa.Closure(kv.Value))))]);
+            dfa.Calls.Add(calls is null ? [] : [.. calls.Select(kv => (kv.Key, Intern(nfa.ActiveClosure(kv.Value, end))))]);
         }
 
         return dfa;

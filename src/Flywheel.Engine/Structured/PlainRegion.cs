@@ -21,7 +21,11 @@ internal sealed class PlainRegion
 
     private const int Dead = -1, Exit = -2, RowEnd = 256;
 
-    private readonly Dictionary<int, int> _localOf = [];
+    // Local index per grammar state, valid where _localStamp holds the current build's stamp
+    // (a region is built on every mask-cache miss: no dictionary to clear and fill each time).
+    private int[] _localOf = [];
+    private int[] _localStamp = [];
+    private int _stamp;
     private readonly List<int> _code = [];
     private readonly List<int> _segments = []; // first byte of each run of bytes that move alike
 
@@ -31,11 +35,18 @@ internal sealed class PlainRegion
     /// <summary>Builds the region of <paramref name="state"/>; false when it has more than <see cref="MaxStates"/> states.</summary>
     public bool TryBuild(CompiledGrammar g, int state, out RegionKey key)
     {
-        _localOf.Clear();
+        if (_localOf.Length < g.StateCount)
+        {
+            _localOf = new int[g.StateCount];
+            _localStamp = new int[g.StateCount];
+        }
+
+        var stamp = ++_stamp;
         _code.Clear();
         States.Clear();
         States.Add(state);
         _localOf[state] = 0;
+        _localStamp[state] = stamp;
         var next = g.Next;
         var classOf = g.ClassOf;
         var flags = g.Flags;
@@ -64,7 +75,11 @@ internal sealed class PlainRegion
                 {
                     code = Exit;
                 }
-                else if (!_localOf.TryGetValue(to, out code))
+                else if (_localStamp[to] == stamp)
+                {
+                    code = _localOf[to];
+                }
+                else
                 {
                     if (States.Count == MaxStates)
                     {
@@ -74,6 +89,7 @@ internal sealed class PlainRegion
 
                     code = States.Count;
                     _localOf[to] = code;
+                    _localStamp[to] = stamp;
                     States.Add(to);
                 }
 

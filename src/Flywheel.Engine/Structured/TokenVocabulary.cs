@@ -33,8 +33,16 @@ public sealed class TokenVocabulary
     /// <summary>Mask-cache walks inside plain grammar regions, shared by all grammars on this vocabulary.</summary>
     internal RegionCache Regions { get; } = new();
 
-    /// <summary>Creates a vocabulary; <paramref name="tokenBytes"/>[i] is token i's bytes (null/empty = special).</summary>
-    public static TokenVocabulary Create(IReadOnlyList<byte[]?> tokenBytes, IReadOnlyCollection<int> eosTokenIds)
+    /// <summary>
+    /// Creates a vocabulary; <paramref name="tokenBytes"/>[i] is token i's bytes (null/empty = special).
+    /// Also walks the grammar regions most JSON schemas share (see <see cref="RegionWarmUp"/>), so
+    /// creation takes longer (tens of milliseconds on a 128k vocabulary) and first masks less.
+    /// </summary>
+    public static TokenVocabulary Create(IReadOnlyList<byte[]?> tokenBytes, IReadOnlyCollection<int> eosTokenIds) =>
+        Create(tokenBytes, eosTokenIds, warmRegions: true);
+
+    /// <summary>Creates a vocabulary, warming its region cache or not (off only to test that warming changes nothing).</summary>
+    internal static TokenVocabulary Create(IReadOnlyList<byte[]?> tokenBytes, IReadOnlyCollection<int> eosTokenIds, bool warmRegions)
     {
         ArgumentNullException.ThrowIfNull(tokenBytes);
         ArgumentNullException.ThrowIfNull(eosTokenIds);
@@ -66,7 +74,13 @@ public sealed class TokenVocabulary
         // End-of-sequence tokens are never walked as text, even if they have a surface form.
         var eos = eosTokenIds.Distinct().ToArray();
         var trie = TokenTrie.Build(data, offsets, t => Array.IndexOf(eos, t) < 0);
-        return new TokenVocabulary(data, offsets, eos, trie);
+        var vocabulary = new TokenVocabulary(data, offsets, eos, trie);
+        if (warmRegions)
+        {
+            RegionWarmUp.Run(vocabulary);
+        }
+
+        return vocabulary;
     }
 
     /// <summary>The bytes of token <paramref name="tokenId"/> (empty for special tokens).</summary>
@@ -89,6 +103,15 @@ internal sealed class TokenTrie
     public required int[] TokenStart { get; init; }  // [NodeCount + 1]
     public required int[] Tokens { get; init; }      // token ids in node order
 
+    /// <summary>[NodeCount]: the <see cref="ByteGroups"/> of the rest of every token below node i, from node i's own byte on.</summary>
+    public required ulong[] SubtreeGroups { get; init; }
+
+    /// <summary>[NodeCount]: every token below node i is <see cref="ByteGroups.Text"/> from its first byte on.</summary>
+    public required bool[] AllText { get; init; }
+
+    /// <summary>Mask (one bit per token id) of the tokens that are <see cref="ByteGroups.Text"/> throughout.</summary>
+    public required uint[] TextTokens { get; init; }
+
     public int NodeCount => Label.Length;
 
     public int MaxDepth { get; init; }
@@ -105,6 +128,10 @@ internal sealed class TokenTrie
 
         var label = new List<byte> { 0 };
         var depth = new List<int> { 0 };
+        var groups = new List<ulong> { 0 };
+        var notText = new List<bool> { false };
+        var textTokens = new uint[(count + 31) / 32];
+        var suffixGroups = new ulong[64];
         var tokenNode = new int[ids.Length];
         var path = new List<int> { 0 };   // path[d] = node at depth d on the current branch
         var prev = ReadOnlySpan<byte>.Empty;
@@ -119,6 +146,26 @@ internal sealed class TokenTrie
                 path.Add(label.Count);
                 label.Add(bytes[d]);
                 depth.Add(d + 1);
+                groups.Add(0);
+                notText.Add(false);
+            }
+
+            if (suffixGroups.Length < bytes.Length)
+            {
+                suffixGroups = new ulong[bytes.Length * 2];
+            }
+
+            ByteGroups.OfSuffixes(bytes, suffixGroups);
+            var text = (suffixGroups[0] & ~ByteGroups.Text) == 0;
+            for (var d = 0; d < bytes.Length; d++)
+            {
+                groups[path[d + 1]] |= suffixGroups[d];
+                notText[path[d + 1]] |= !text;
+            }
+
+            if (text)
+            {
+                textTokens[ids[k] >> 5] |= 1u << (ids[k] & 31);
             }
 
             tokenNode[k] = path[bytes.Length];
@@ -163,6 +210,9 @@ internal sealed class TokenTrie
             Skip = skip,
             TokenStart = tokenStart,
             Tokens = ids,
+            SubtreeGroups = [.. groups],
+            AllText = [.. notText.Select(n => !n)],
+            TextTokens = textTokens,
             MaxDepth = maxDepth,
         };
     }

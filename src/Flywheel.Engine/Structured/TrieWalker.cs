@@ -22,9 +22,16 @@ internal sealed class TrieWalker
     private readonly int[] _nodeMark;
     private readonly bool[] _popped;
 
-    public TrieWalker(TokenTrie trie)
+    private readonly bool _skipText;
+
+    /// <summary>
+    /// Creates a walker; with <paramref name="skipText"/> subtrees of text its state reads safely
+    /// are taken whole (see <see cref="ByteGroups"/>; off only to test that skipping changes nothing).
+    /// </summary>
+    public TrieWalker(TokenTrie trie, bool skipText = true)
     {
         _trie = trie;
+        _skipText = skipText;
         var depth = trie.MaxDepth + 2;
         _fast = new int[depth];
         _setStart = new int[depth];
@@ -81,20 +88,56 @@ internal sealed class TrieWalker
         var skip = t.Skip;
         var tokenStart = t.TokenStart;
         var tokens = t.Tokens;
+        var subtreeGroups = t.SubtreeGroups;
+        var textGroups = g.TextGroups;
+        var skipText = _skipText;
         var root = depthOf[first] - 1;
         var mark = runner.NodeCount;
         var exitByte = frontier is null ? -1 : PlainRegion.ExitByte;
         var fast = _fast;
         fast[root] = state;
+
+        // From the root, a state that reads all text safely accepts every all-text token: set them
+        // from the vocabulary's mask and skip every subtree holding nothing else.
+        var allText = t.AllText;
+        var textDone = false;
+        if (skipText && first == 1 && end == t.NodeCount && (~TextGroupsAt(g, textGroups, state) & ByteGroups.Text) == 0)
+        {
+            System.Numerics.Tensors.TensorPrimitives.BitwiseOr(accepted, t.TextTokens, accepted);
+            textDone = true;
+        }
+
         var i = first;
         while (i < end)
         {
+            if (textDone && allText[i])
+            {
+                i = skip[i];
+                continue;
+            }
+
             var d = depthOf[i];
             var q = fast[d - 1];
             if (q >= 0)
             {
                 // Fast: every ancestor is plain too, so the parent's set is the single
                 // configuration at scratchStart + depth, and only fast[] needs writing.
+                var groups = skipText ? TextGroupsAt(g, textGroups, q) : 0;
+
+                if ((subtreeGroups[i] & ~groups) == 0)
+                {
+                    // Every token below is text of q's groups, which q reads without leaving
+                    // plain states: all accepted, none leaves the region (text has no exit byte).
+                    for (var k = tokenStart[i]; k < tokenStart[skip[i]]; k++)
+                    {
+                        var id = tokens[k];
+                        accepted[id >> 5] |= 1u << (id & 31);
+                    }
+
+                    i = skip[i];
+                    continue;
+                }
+
                 var b = label[i];
                 var to = next[(q * classCount) + classOf[b]];
                 if (to < 0)
@@ -183,5 +226,11 @@ internal sealed class TrieWalker
         }
 
         runner.NodeCount = mark;
+    }
+
+    private static ulong TextGroupsAt(CompiledGrammar g, ulong[] textGroups, int state)
+    {
+        var groups = textGroups[state];
+        return groups == CompiledGrammar.TextGroupsUnknown ? g.TextGroupsOf(state) : groups;
     }
 }

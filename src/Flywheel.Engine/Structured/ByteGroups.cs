@@ -1,0 +1,218 @@
+namespace Flywheel.Structured;
+
+/// <summary>
+/// Groups of bytes as a 64-bit set, for taking whole trie subtrees at once. The trie knows which
+/// groups the rest of every token below a node is made of (<see cref="TokenTrie.SubtreeGroups"/>);
+/// a grammar knows, per plain state, groups of <see cref="Text"/> that it reads in any order and
+/// amount without leaving plain states or dying (<see cref="CompiledGrammar.TextGroupsOf"/>). Below
+/// a node whose groups are all among its state's, every token is accepted and none leaves the
+/// plain region, so the walk sets them without reading a byte. Inside a JSON string that is almost
+/// the whole vocabulary. The groups only decide what may be skipped, never what is accepted.
+/// </summary>
+internal static class ByteGroups
+{
+    /// <summary>Bytes 0x00-0x1F.</summary>
+    public const ulong Control = 1ul << 0;
+
+    /// <summary>A complete UTF-8 encoding of a code point from U+0080 (no overlong forms, no surrogates, up to U+10FFFF).</summary>
+    public const ulong MultiByteChar = 1ul << 4;
+
+    /// <summary>A byte from 0x80 that is not part of a complete <see cref="MultiByteChar"/> (a token may end or start mid-character).</summary>
+    public const ulong Stray = 1ul << 5;
+
+    private const int FirstSingle = 6; // groups 6..39: the other ASCII bytes, one each
+
+    private static readonly byte[] AsciiGroup = BuildAsciiGroups();
+
+    /// <summary>
+    /// What a JSON string holds literally: ASCII from 0x20 except the quote (the exit byte) and
+    /// the backslash (escapes), and every complete multi-byte character.
+    /// </summary>
+    public static readonly ulong Text = BuildText();
+
+    /// <summary>Byte ranges of every multi-byte UTF-8 form: the lead byte's range, then each continuation's.</summary>
+    private static readonly (byte Lo, byte Hi)[][] MultiByteForms =
+    [
+        [(0xC2, 0xDF), (0x80, 0xBF)],
+        [(0xE0, 0xE0), (0xA0, 0xBF), (0x80, 0xBF)],
+        [(0xE1, 0xEC), (0x80, 0xBF), (0x80, 0xBF)],
+        [(0xED, 0xED), (0x80, 0x9F), (0x80, 0xBF)],
+        [(0xEE, 0xEF), (0x80, 0xBF), (0x80, 0xBF)],
+        [(0xF0, 0xF0), (0x90, 0xBF), (0x80, 0xBF), (0x80, 0xBF)],
+        [(0xF1, 0xF3), (0x80, 0xBF), (0x80, 0xBF), (0x80, 0xBF)],
+        [(0xF4, 0xF4), (0x80, 0x8F), (0x80, 0xBF), (0x80, 0xBF)],
+    ];
+
+    /// <summary>
+    /// The groups of <paramref name="bytes"/>[k..] for every k, into <paramref name="suffixGroups"/>
+    /// (same length): ASCII bytes by their group, complete multi-byte characters as
+    /// <see cref="MultiByteChar"/>, anything else from 0x80 as <see cref="Stray"/>.
+    /// </summary>
+    public static void OfSuffixes(ReadOnlySpan<byte> bytes, Span<ulong> suffixGroups)
+    {
+        for (var k = bytes.Length - 1; k >= 0; k--)
+        {
+            var b = bytes[k];
+            ulong group;
+            int length;
+            if (b < 0x80)
+            {
+                group = 1ul << AsciiGroup[b];
+                length = 1;
+            }
+            else
+            {
+                length = CharLength(bytes[k..]);
+                group = length > 0 ? MultiByteChar : Stray;
+                length = Math.Max(length, 1);
+            }
+
+            suffixGroups[k] = group | (k + length < bytes.Length ? suffixGroups[k + length] : 0);
+        }
+    }
+
+    /// <summary>
+    /// The <see cref="Text"/> groups whose every member moves <paramref name="state"/> through plain
+    /// states only (none dead, none that accepts or calls): a byte for ASCII groups, a whole
+    /// character for <see cref="MultiByteChar"/>. Adds (group, state reached) for those groups to
+    /// <paramref name="moves"/>. Zero unless the state itself is plain.
+    /// </summary>
+    public static ulong TextMoves(CompiledGrammar g, int state, List<(ulong Group, int Target)> moves)
+    {
+        if (g.Flags[state] != CompiledGrammar.FlagBytes)
+        {
+            return 0;
+        }
+
+        var first = moves.Count;
+        var local = Text;
+        for (var b = 0x20; b < 0x80; b++)
+        {
+            if (b == PlainRegion.ExitByte || b == '\\')
+            {
+                continue;
+            }
+
+            var group = 1ul << AsciiGroup[b];
+            var to = g.Move(state, (byte)b);
+            if (to < 0 || g.Flags[to] != CompiledGrammar.FlagBytes)
+            {
+                local &= ~group;
+            }
+            else if (moves.Count == first || moves[^1] != (group, to))
+            {
+                moves.Add((group, to));
+            }
+        }
+
+        var current = new List<int>();
+        var after = new List<int>();
+        foreach (var form in MultiByteForms)
+        {
+            current.Clear();
+            current.Add(state);
+            foreach (var (lo, hi) in form)
+            {
+                after.Clear();
+                foreach (var s in current)
+                {
+                    var row = s * g.ClassCount;
+                    for (int b = lo, last = -1; b <= hi; b++)
+                    {
+                        var c = g.ClassOf[b];
+                        if (c == last)
+                        {
+                            continue;
+                        }
+
+                        last = c;
+                        var to = g.Next[row + c];
+                        if (to < 0 || g.Flags[to] != CompiledGrammar.FlagBytes)
+                        {
+                            local &= ~MultiByteChar;
+                            goto Done;
+                        }
+
+                        if (!after.Contains(to))
+                        {
+                            after.Add(to);
+                        }
+                    }
+                }
+
+                (current, after) = (after, current);
+            }
+
+            foreach (var end in current)
+            {
+                moves.Add((MultiByteChar, end));
+            }
+        }
+
+    Done:
+        moves.RemoveAll(m => (m.Group & local) == 0);
+        return local;
+    }
+
+    /// <summary>Length of the complete multi-byte character at the start of <paramref name="bytes"/>, or 0 if there is none.</summary>
+    private static int CharLength(ReadOnlySpan<byte> bytes)
+    {
+        foreach (var form in MultiByteForms)
+        {
+            if (bytes[0] < form[0].Lo || bytes[0] > form[0].Hi)
+            {
+                continue;
+            }
+
+            if (bytes.Length < form.Length)
+            {
+                return 0;
+            }
+
+            for (var k = 1; k < form.Length; k++)
+            {
+                if (bytes[k] < form[k].Lo || bytes[k] > form[k].Hi)
+                {
+                    return 0;
+                }
+            }
+
+            return form.Length;
+        }
+
+        return 0;
+    }
+
+    private static byte[] BuildAsciiGroups()
+    {
+        var groups = new byte[0x80];
+        var next = FirstSingle;
+        for (var b = 0; b < 0x80; b++)
+        {
+            groups[b] = b switch
+            {
+                < 0x20 => 0,
+                >= '0' and <= '9' => 1,
+                >= 'A' and <= 'Z' => 2,
+                >= 'a' and <= 'z' => 3,
+                _ => (byte)next++,
+            };
+        }
+
+        return groups;
+    }
+
+    private static ulong BuildText()
+    {
+        var text = MultiByteChar;
+        for (var b = 0x20; b < 0x80; b++)
+        {
+            if (b != PlainRegion.ExitByte && b != '\\')
+            {
+                text |= 1ul << AsciiGroup[b];
+            }
+        }
+
+        return text;
+    }
+}

