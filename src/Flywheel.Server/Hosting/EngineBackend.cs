@@ -41,7 +41,11 @@ public sealed partial class EngineBackend : IGenerationBackend, Metrics.IMetrics
         // The grammar's end-of-sequence ids are the engine's: the model's and the tokenizer's.
         IReadOnlyCollection<int> eos = [.. model.Config.EosTokenIds.Concat(tokenizer.EosTokenIds).Distinct()];
         _formats = new ResponseFormatCompiler(() => TokenizerVocabulary.Create(tokenizer, eos, Math.Max(model.Config.VocabSize, tokenizer.VocabSize)), _metrics.RecordGrammarCompile);
+        _formats.StartBuildingVocabulary();
     }
+
+    /// <summary>Whether the grammar's vocabulary is built (it starts building with the backend).</summary>
+    internal bool VocabularyBuilt => _formats.VocabularyBuilt;
 
     private readonly FlywheelMetrics _metrics;
 

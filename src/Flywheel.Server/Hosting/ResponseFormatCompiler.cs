@@ -9,7 +9,8 @@ internal sealed record CompiledFormat(JsonSchemaGrammar Grammar, JsonSchemaValid
 
 /// <summary>
 /// Compiles response_format schemas on request threads (never the engine thread), once per distinct
-/// schema text: a bounded cache, cleared when full. The vocabulary the masks walk is built on first use.
+/// schema text: a bounded cache, cleared when full. The vocabulary the masks walk is built once, in the
+/// background from <see cref="StartBuildingVocabulary"/> or else on first use.
 /// A schema the compiler or validator cannot honour is a 400 naming the keyword and its JSON pointer.
 /// Thread-safe.
 /// </summary>
@@ -24,6 +25,28 @@ internal sealed class ResponseFormatCompiler(Func<TokenVocabulary> createVocabul
 
     /// <summary>The model's vocabulary as the grammar sees it (built once).</summary>
     public TokenVocabulary Vocabulary => _vocabulary.Value;
+
+    /// <summary>Whether the vocabulary has been built (for tests).</summary>
+    internal bool VocabularyBuilt => _vocabulary.IsValueCreated;
+
+    /// <summary>
+    /// Builds the vocabulary on a pool thread now, so the first structured request does not wait for it
+    /// (for a 128k vocabulary its trie and the warm-up walks of common regions take about half a second).
+    /// A request that comes first waits for the same build. A failed build is kept by the Lazy and
+    /// reaches the requests that need the vocabulary, as it would without this call.
+    /// </summary>
+    public void StartBuildingVocabulary() =>
+        ThreadPool.QueueUserWorkItem(static self =>
+        {
+            try
+            {
+                _ = self._vocabulary.Value;
+            }
+            catch (Exception)
+            {
+                // Kept by the Lazy: rethrown to each request that asks for the vocabulary.
+            }
+        }, this, preferLocal: false);
 
     /// <summary>Compiles (or finds) <paramref name="format"/>, which must be json_object or json_schema.</summary>
     /// <exception cref="OpenAiError">400 when the schema uses what cannot be enforced exactly.</exception>

@@ -40,6 +40,21 @@ public sealed class StructuredOutputTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TheVocabularyIsBuiltAtStartNotByTheFirstStructuredRequest()
+    {
+        // A fresh backend, so no other test's structured request can have built it.
+        await using var server = await EngineServer.StartAsync("server-structured-warm", ModelBuilderOptions.Tiny with { VocabSize = 600 },
+            new Flywheel.Scheduling.EngineOptions { MaxRunningRequests = 2, MaxBatchTokens = 32, ChunkSize = 32 });
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        while (!server.Backend.VocabularyBuilt && clock.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.True(server.Backend.VocabularyBuilt, "no structured request was made, and the vocabulary was not built in the background");
+    }
+
+    [Fact]
     public async Task ConstrainedChatOutputParsesAndConformsEveryTime()
     {
         var validator = JsonSchemaValidator.Create(Schema);
