@@ -109,6 +109,13 @@ internal sealed class TokenTrie
     /// <summary>[NodeCount]: every token below node i is <see cref="ByteGroups.Text"/> from its first byte on.</summary>
     public required bool[] AllText { get; init; }
 
+    /// <summary>
+    /// [NodeCount + 1]: the first node from i on, in node order, that is not <see cref="AllText"/>
+    /// (NodeCount when none is), so a walk that has set every text token skips a run of all-text
+    /// subtrees in one step rather than one subtree at a time.
+    /// </summary>
+    public required int[] NextNotText { get; init; }
+
     /// <summary>Mask (one bit per token id) of the tokens that are <see cref="ByteGroups.Text"/> throughout.</summary>
     public required uint[] TextTokens { get; init; }
 
@@ -191,6 +198,13 @@ internal sealed class TokenTrie
             skip[open.Pop()] = nodes;
         }
 
+        var nextNotText = new int[nodes + 1];
+        nextNotText[nodes] = nodes;
+        for (var i = nodes - 1; i >= 0; i--)
+        {
+            nextNotText[i] = notText[i] ? i : nextNotText[i + 1];
+        }
+
         // Tokens were visited in node order, so each node's tokens are contiguous.
         var tokenStart = new int[nodes + 1];
         foreach (var n in tokenNode)
@@ -212,6 +226,7 @@ internal sealed class TokenTrie
             Tokens = ids,
             SubtreeGroups = [.. groups],
             AllText = [.. notText.Select(n => !n)],
+            NextNotText = nextNotText,
             TextTokens = textTokens,
             MaxDepth = maxDepth,
         };

@@ -100,6 +100,7 @@ internal sealed class TrieWalker
         // From the root, a state that reads all text safely accepts every all-text token: set them
         // from the vocabulary's mask and skip every subtree holding nothing else.
         var allText = t.AllText;
+        var nextNotText = t.NextNotText;
         var textDone = false;
         if (skipText && first == 1 && end == t.NodeCount && (~TextGroupsAt(g, textGroups, state) & ByteGroups.Text) == 0)
         {
@@ -112,7 +113,10 @@ internal sealed class TrieWalker
         {
             if (textDone && allText[i])
             {
-                i = skip[i];
+                // Every node up to the next one that is not all text lies in an all-text subtree
+                // (below an all-text node all are), whose tokens are set: jump there directly. The
+                // children of a node near the root are thousands of such subtrees, scattered in memory.
+                i = nextNotText[i];
                 continue;
             }
 

