@@ -66,15 +66,9 @@ internal sealed class GenerateOverheadBenchmark : IBenchmark
             Console.WriteLine($"  round {r + 1}: generate {generatorRates[^1]:F1} tok/s, bare ORT {bareRates[^1]:F1} tok/s");
         }
 
-        var (g, b) = (Median(generatorRates), Median(bareRates));
+        var (g, b) = (BenchStats.Median(generatorRates), BenchStats.Median(bareRates));
         Console.WriteLine($"median decode tokens/s: generate {g:F1}, bare ORT loop {b:F1}; overhead {(1 - (g / b)) * 100:F2}%");
         return 0;
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
     }
 
     /// <summary>The least a decode loop can do with this graph: fixed tensors, one Run per token, argmax.</summary>

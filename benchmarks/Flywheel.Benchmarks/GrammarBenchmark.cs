@@ -35,7 +35,7 @@ internal sealed class GrammarBenchmark : IBenchmark
         Console.WriteLine($"{"schema",-12} {"states",7} {"compile ms (median)",20} {"tokens",7} {"cold mask us p50/p90/max",26} {"warm mask us p50/p90/max",26}");
         foreach (var (name, schema, document) in Cases)
         {
-            var compileMs = Enumerable.Range(0, 5).Select(_ => Compile(schema).CompileMilliseconds).Order().ToList()[2];
+            var compileMs = BenchStats.Median(Enumerable.Range(0, 5).Select(_ => Compile(schema).CompileMilliseconds));
             var grammar = Compile(schema);
             var tokens = Tokenize(grammar, vocab, document);
             var cold = Replay(grammar, vocab, tokens);

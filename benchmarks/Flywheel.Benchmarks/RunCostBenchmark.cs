@@ -45,7 +45,7 @@ internal sealed class RunCostBenchmark : IBenchmark
                 times.Add(clock.Elapsed.TotalMilliseconds);
             }
 
-            return times.Order().ElementAt(times.Count / 2);
+            return BenchStats.Median(times);
         }
 
         var lengths = new[] { 1, 16, 32, 64, 128, 256 };

@@ -74,7 +74,7 @@ internal sealed class StructuredOverheadBenchmark : IBenchmark
                 $"  round {r + 1}: ITL p50 plain {plain.ItlMedian * 1e3:F2} ms, constrained {constrained.ItlMedian * 1e3:F2} ms; mask {constrained.MaskSecondsPerToken * 1e6:F1} us/token"));
         }
 
-        var (p, c, m) = (Median(plainItl), Median(constrainedItl), Median(maskPerToken));
+        var (p, c, m) = (BenchStats.Median(plainItl), BenchStats.Median(constrainedItl), BenchStats.Median(maskPerToken));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"median ITL: plain {p * 1e3:F2} ms, constrained {c * 1e3:F2} ms ({((c / p) - 1) * 100:+0.0;-0.0}%); mask time per token {m * 1e6:F1} us = {m / p * 100:F2}% of the plain ITL"));
         return 0;
@@ -106,7 +106,7 @@ internal sealed class StructuredOverheadBenchmark : IBenchmark
 
         var gaps = Task.WhenAll(readers).GetAwaiter().GetResult().SelectMany(g => g).ToList();
         var maskTokens = constraints.Sum(c => c.MaskCount);
-        return (Median(gaps), maskTokens == 0 ? 0 : constraints.Sum(c => c.MaskSeconds) / maskTokens);
+        return (BenchStats.Median(gaps), maskTokens == 0 ? 0 : constraints.Sum(c => c.MaskSeconds) / maskTokens);
     }
 
     /// <summary>Seconds between consecutive tokens of one request, as its reader receives them.</summary>
@@ -133,11 +133,5 @@ internal sealed class StructuredOverheadBenchmark : IBenchmark
         }
 
         return gaps;
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToList();
-        return sorted.Count == 0 ? 0 : sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
     }
 }

@@ -42,13 +42,11 @@ internal sealed class TokenizerBenchmark : IBenchmark
                 }
             }
 
-            Console.WriteLine($"{name}: load {loadSeconds:F2} s, {ids.Length} tokens; encode {Median(encode) / 1e6:F2} M tokens/s (first pass {encode[0] / 1e6:F2}), decode {Median(decode) / 1e6:F2} M tokens/s");
+            Console.WriteLine($"{name}: load {loadSeconds:F2} s, {ids.Length} tokens; encode {BenchStats.Median(encode) / 1e6:F2} M tokens/s (first pass {encode[0] / 1e6:F2}), decode {BenchStats.Median(decode) / 1e6:F2} M tokens/s");
         }
 
         return 0;
     }
-
-    private static double Median(List<double> values) => values.Order().ElementAt(values.Count / 2);
 
     private static string Corpus(int bytes)
     {
