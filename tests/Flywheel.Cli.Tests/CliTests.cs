@@ -47,7 +47,7 @@ public sealed class CliTests
     {
         var output = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"bench-{Guid.NewGuid():N}.json");
         var (code, stdout, err) = Run("bench", "--model", Model.Value, "--mixes", "balanced,generation-heavy", "--policies", "flywheel,sequential",
-            "--requests", "3", "--max-batch-tokens", "32", "--chunk-size", "16", "--max-running", "4", "--out", output);
+            "--requests", "3", "--max-batch-tokens", "32", "--chunk-size", "16", "--max-running", "4", "--repeat", "2", "--out", output);
         Assert.True(code == 0, err);
         using var doc = JsonDocument.Parse(File.ReadAllText(output));
         var records = doc.RootElement.EnumerateArray().ToList();
@@ -59,9 +59,15 @@ public sealed class CliTests
             Assert.True(r.GetProperty("total_tokens_per_s").GetDouble() > r.GetProperty("output_tokens_per_s").GetDouble());
             Assert.True(r.GetProperty("ceiling_tokens_per_s").GetDouble() > 0);
             Assert.True(r.GetProperty("e2e_p99_s").GetDouble() >= r.GetProperty("ttft_p50_s").GetDouble());
+            // Two repeats, each with its own ceiling; the record's efficiency is their median.
+            Assert.Equal(2, r.GetProperty("repeats").GetInt32());
+            var runs = r.GetProperty("efficiency_runs").EnumerateArray().Select(e => e.GetDouble()).ToArray();
+            Assert.Equal(2, runs.Length);
+            Assert.Equal(runs.Average(), r.GetProperty("efficiency").GetDouble(), 3);
         }
 
-        Assert.Contains("balanced/flywheel: ceiling", stdout);
+        Assert.Contains("balanced/flywheel (repeat 2 of 2): ceiling", stdout);
+        Assert.Contains("generation-heavy  sequential median", stdout);
     }
 
     [Fact]

@@ -27,7 +27,10 @@ internal sealed record BenchMix(string Name, double PromptFraction, double Outpu
     }
 }
 
-/// <summary>One line of the report (also a JSON record).</summary>
+/// <summary>
+/// One line of the report (also a JSON record). With repeats, every figure is the median over the
+/// repeats of that (mix, policy), each divided by its own ceiling; <c>efficiency_runs</c> keeps each repeat's.
+/// </summary>
 internal sealed record BenchRecord(
     string mix,
     string policy,
@@ -40,4 +43,28 @@ internal sealed record BenchRecord(
     double itl_p50_s,
     double itl_p99_s,
     double e2e_p50_s,
-    double e2e_p99_s);
+    double e2e_p99_s)
+{
+    /// <summary>Total tokens/s over the ceiling.</summary>
+    public double efficiency { get; init; } = ceiling_tokens_per_s > 0 ? total_tokens_per_s / ceiling_tokens_per_s : 0;
+
+    public int repeats { get; init; } = 1;
+
+    public double[] efficiency_runs { get; init; } = [];
+
+    /// <summary>The median of each figure over <paramref name="runs"/> (the same mix and policy, repeated).</summary>
+    public static BenchRecord Median(IReadOnlyList<BenchRecord> runs)
+    {
+        double M(Func<BenchRecord, double> f) => BenchRunner.Percentile(runs.Select(f).ToArray(), 50);
+        var first = runs[0];
+        return new BenchRecord(
+            first.mix, first.policy, first.requests,
+            M(r => r.output_tokens_per_s), M(r => r.total_tokens_per_s), M(r => r.ceiling_tokens_per_s),
+            M(r => r.ttft_p50_s), M(r => r.ttft_p99_s), M(r => r.itl_p50_s), M(r => r.itl_p99_s), M(r => r.e2e_p50_s), M(r => r.e2e_p99_s))
+        {
+            efficiency = M(r => r.efficiency),
+            repeats = runs.Count,
+            efficiency_runs = [.. runs.Select(r => Math.Round(r.efficiency, 4))],
+        };
+    }
+}
