@@ -8,7 +8,9 @@ namespace Flywheel.Benchmarks;
 /// <summary>
 /// The cost model behind the engine's Run grouping (<c>LlmEngine.RunOverheadTokens</c>): median time of one
 /// prompt-chunk Run (batch 1, no past) for several chunk lengths, and of one decode Run for several row counts,
-/// with a least-squares line (fixed ms + ms per token) through the chunk times.
+/// with a least-squares line (fixed ms + ms per token) through the chunk times. With the mixed graph (a
+/// folder Flywheel built), also a FlyWheel step as separate Runs (decode Run + chunk Run on top of a past)
+/// against the same work as one mixed Run, alternating the two in each round.
 /// </summary>
 internal sealed class RunCostBenchmark : IBenchmark
 {
@@ -29,7 +31,7 @@ internal sealed class RunCostBenchmark : IBenchmark
         using var model = ModelFolder.Open(args[at + 1]);
         var c = model.Config;
         using var cache = new KvCache(c.Decoder.NumHiddenLayers, 16, c.Decoder.NumKeyValueHeads, c.ContextLength, c.Decoder.HeadSize);
-        using var runner = new DecoderRunner(model.Session, c, cache, 256);
+        using var runner = new DecoderRunner(model.Session, c, cache, 512, model.MixedSession);
         var ids = Enumerable.Range(0, 256).Select(i => (long)((i * 7) % 100) + 5).ToArray();
         var past = Enumerable.Repeat(256, 16).ToArray();
         var ones = Enumerable.Repeat(1, 16).ToArray();
@@ -64,6 +66,39 @@ internal sealed class RunCostBenchmark : IBenchmark
         var slope = lengths.Zip(chunkMs).Sum(p => (p.First - mx) * (p.Second - my)) / lengths.Sum(x => (x - mx) * (x - mx));
         var fixedMs = my - (slope * mx);
         Console.WriteLine($"chunk Run ~ {fixedMs:F2} ms + {slope:F3} ms/token: a Run's fixed cost is worth {fixedMs / slope:F0} tokens");
+        if (!runner.CanRunMixed)
+        {
+            Console.WriteLine("no mixed graph in this folder: separate vs mixed step not measured");
+            return 0;
+        }
+
+        foreach (var (rows, chunk) in new[] { (16, 240), (16, 32), (8, 128) })
+        {
+            // The chunk goes to slot 15 (outside the decode rows 0..rows-1 when rows < 16; with 16 rows, slot
+            // 15 is both, so those use a 15-row decode range plus the chunk's slot).
+            var decodeRows = Math.Min(rows, 15);
+            var separate = new List<double>();
+            var mixed = new List<double>();
+            for (var i = 0; i <= rounds; i++)
+            {
+                var clock = Stopwatch.StartNew();
+                runner.Run(0, decodeRows, 1, ids.AsSpan(0, decodeRows), past.AsSpan(0, decodeRows), ones.AsSpan(0, decodeRows));
+                runner.Run(15, 1, chunk, ids.AsSpan(0, chunk), [256], [chunk]);
+                var a = clock.Elapsed.TotalMilliseconds;
+                clock.Restart();
+                runner.RunMixed(0, decodeRows, ids.AsSpan(0, decodeRows), past.AsSpan(0, decodeRows), 15, ids.AsSpan(0, chunk), 256);
+                var b = clock.Elapsed.TotalMilliseconds;
+                if (i > 0)
+                {
+                    separate.Add(a);
+                    mixed.Add(b);
+                }
+            }
+
+            var (sep, mix) = (BenchStats.Median(separate), BenchStats.Median(mixed));
+            Console.WriteLine($"step of {decodeRows} decodes + a {chunk}-token chunk: separate Runs {sep,7:F2} ms, one mixed Run {mix,7:F2} ms ({(sep - mix) / sep:P0} less)");
+        }
+
         return 0;
     }
 }

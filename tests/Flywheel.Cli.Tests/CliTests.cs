@@ -30,6 +30,7 @@ public sealed class CliTests
     [InlineData("make-model", "--out", "x", "--hidden", "63")]
     [InlineData("tokenize", "--tokenizer", "t.json")]
     [InlineData("serve", "--port", "70000")]
+    [InlineData("serve", "--mixed-runs", "maybe")]
     [InlineData("serve", "--device", "gpu")]
     [InlineData("serve", "--drain-timeout", "-1")]
     [InlineData("generate", "--model", "m", "--prompt", "x", "--device", "tpu")]

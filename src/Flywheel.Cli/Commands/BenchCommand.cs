@@ -11,7 +11,7 @@ internal static class BenchCommand
         "bench",
         "compare scheduling policies on workload mixes against the bare model's ceiling",
         "usage: flywheel bench --model DIR [--mixes prompt-heavy,balanced,generation-heavy] [--policies flywheel,prefill-first,sequential]\n" +
-        "                      [--requests N] [--rate R] [--repeat N] [--seed N] [--out FILE] [--max-batch-tokens N] [--chunk-size N] [--max-running N] [--threads N] [--device cpu|cuda]",
+        "                      [--requests N] [--rate R] [--repeat N] [--seed N] [--out FILE] [--max-batch-tokens N] [--chunk-size N] [--max-running N] [--mixed-runs on|off] [--threads N] [--device cpu|cuda]",
         Run);
 
     private static int Run(CliApp.CommandArgsInput input)

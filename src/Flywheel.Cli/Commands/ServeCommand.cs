@@ -13,7 +13,8 @@ internal static class ServeCommand
         "serve a model over the OpenAI-compatible REST API",
         "usage: flywheel serve [--model DIR] [--host 127.0.0.1] [--port 8000] [--threads N] [--queue N] [--device cpu|cuda]\n" +
         "                      [--policy flywheel|prefill-first|sequential] [--max-batch-tokens N] [--chunk-size N] [--max-running N]\n" +
-        "                      [--drain-timeout SECONDS (30)]\n" +
+        "                      [--mixed-runs on|off] [--drain-timeout SECONDS (30)]\n" +
+        "  --mixed-runs: run decodes and one prompt chunk as one Run when the folder has model.mixed.onnx (default on)\n" +
         "  without --model, serves a small built-in demo model (built once into the cache)\n" +
         "  on SIGTERM: readiness turns 503, in-flight requests get --drain-timeout seconds to finish, the rest are aborted",
         Run);
@@ -53,7 +54,7 @@ internal static class ServeCommand
         return FlywheelServer.RunAsync(options, backend).GetAwaiter().GetResult();
     }
 
-    /// <summary>Engine options from --policy, --max-batch-tokens, --chunk-size, --max-running, --queue.</summary>
+    /// <summary>Engine options from --policy, --max-batch-tokens, --chunk-size, --max-running, --queue, --mixed-runs.</summary>
     internal static EngineOptions EngineOptionsFrom(CommandArgs args)
     {
         var defaults = new EngineOptions();
@@ -68,6 +69,13 @@ internal static class ServeCommand
                 ChunkSize = args.Int("chunk-size", 1, 1 << 16) ?? budget ?? defaults.ChunkSize,
                 MaxRunningRequests = args.Int("max-running", 1, 4096) ?? defaults.MaxRunningRequests,
                 QueueCapacity = args.Int("queue", 1, 1 << 20) ?? defaults.QueueCapacity,
+                MixedRuns = args.String("mixed-runs") is { } m ? m switch
+                {
+                    "on" => true,
+                    "off" => false,
+                    _ => throw new ArgumentException($"--mixed-runs must be on or off, not '{m}'"),
+                }
+                : defaults.MixedRuns,
             };
             options.Validate();
             return options;
@@ -81,7 +89,7 @@ internal static class ServeCommand
     /// <summary>The built-in demo model: the tiny preset with a 2,000-token synthetic tokenizer, built once into the cache.</summary>
     internal static string DemoModel(TextWriter log)
     {
-        var dir = Path.Combine(FlywheelCache.Root, "models", "flywheel-demo");
+        var dir = Path.Combine(FlywheelCache.Root, "models", "flywheel-demo-v2");
         if (!File.Exists(Path.Combine(dir, "genai_config.json")))
         {
             log.WriteLine($"building the demo model into {dir} (once)");

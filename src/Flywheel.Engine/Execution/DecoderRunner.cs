@@ -30,10 +30,21 @@ public sealed unsafe class DecoderRunner : IDisposable
     private readonly OrtValue[] _inputs;
     private readonly OrtValue?[] _outputs;
     private readonly Dictionary<(int FirstSlot, int Rows), OrtValue[]> _kvViews = [];
+    private readonly InferenceSession? _mixed;
+    private readonly NativeNames? _mixedInputNames;
+    private readonly NativeNames? _mixedOutputNames;
+    private readonly OrtValue[] _mixedInputs = [];
+    private readonly OrtValue?[] _mixedOutputs = [];
+    private readonly long* _chunkMask;  // [maxLength]
 
-    public DecoderRunner(InferenceSession session, GenAiConfig config, KvCache cache, int maxTokensPerRun)
+    /// <summary>
+    /// Creates a runner over <paramref name="cache"/>; with <paramref name="mixedSession"/> (a folder's
+    /// <see cref="ModelFolder.MixedSession"/>) it can also run decodes and a chunk together (<see cref="RunMixed"/>).
+    /// </summary>
+    public DecoderRunner(InferenceSession session, GenAiConfig config, KvCache cache, int maxTokensPerRun, InferenceSession? mixedSession = null)
     {
         _session = session;
+        _mixed = mixedSession;
         _cache = cache;
         VocabSize = config.VocabSize;
         MaxTokensPerRun = maxTokensPerRun;
@@ -58,7 +69,29 @@ public sealed unsafe class DecoderRunner : IDisposable
         _mask = (long*)NativeMemory.Alloc((nuint)((long)cache.SlotCount * cache.MaxLength), sizeof(long));
         _logitsCapacity = (long)maxTokensPerRun * VocabSize;
         _logits = (float*)NativeMemory.Alloc((nuint)_logitsCapacity, sizeof(float));
+        _chunkMask = (long*)NativeMemory.Alloc((nuint)cache.MaxLength, sizeof(long));
+        if (mixedSession is not null)
+        {
+            // The mixed graph: the decode stream under the config's names, then the chunk stream.
+            var mixedInputs = new List<string>(inputs) { ModelFolder.MixedNames.ChunkIds, ModelFolder.MixedNames.ChunkMask };
+            var mixedOutputs = new List<string>(outputs) { ModelFolder.MixedNames.ChunkLogits };
+            for (var l = 0; l < cache.LayerCount; l++)
+            {
+                mixedInputs.Add(ModelFolder.MixedNames.ChunkPast(l, "key"));
+                mixedInputs.Add(ModelFolder.MixedNames.ChunkPast(l, "value"));
+                mixedOutputs.Add(ModelFolder.MixedNames.ChunkPresent(l, "key"));
+                mixedOutputs.Add(ModelFolder.MixedNames.ChunkPresent(l, "value"));
+            }
+
+            _mixedInputNames = new NativeNames(mixedInputs.ToArray());
+            _mixedOutputNames = new NativeNames(mixedOutputs.ToArray());
+            _mixedInputs = new OrtValue[mixedInputs.Count];
+            _mixedOutputs = new OrtValue?[mixedOutputs.Count];
+        }
     }
+
+    /// <summary>Whether <see cref="RunMixed"/> is available (the model folder has the mixed graph).</summary>
+    public bool CanRunMixed => _mixed is not null;
 
     public int VocabSize { get; }
 
@@ -136,6 +169,94 @@ public sealed unsafe class DecoderRunner : IDisposable
         return new ReadOnlySpan<float>(_logits, checked((int)((long)tokenCount * VocabSize)));
     }
 
+    /// <summary>
+    /// One Run of the mixed graph: <paramref name="rowCount"/> decode rows over slots [firstSlot, firstSlot + rows)
+    /// (one token each, row r on top of pastLengths[r]) and one prompt chunk for <paramref name="chunkSlot"/>
+    /// (outside the decode range) on top of <paramref name="chunkPast"/> positions. Every MatMul sees the
+    /// rows' and the chunk's tokens together, so the weights are streamed once for both. Returns logits
+    /// [rows + chunk length, vocab]: the decode rows first, then every chunk position; valid until the next Run.
+    /// </summary>
+    public ReadOnlySpan<float> RunMixed(int firstSlot, int rowCount, scoped ReadOnlySpan<long> decodeIds, scoped ReadOnlySpan<int> pastLengths, int chunkSlot, scoped ReadOnlySpan<long> chunkIds, int chunkPast)
+    {
+        if (_mixed is null)
+        {
+            throw new InvalidOperationException("the model folder has no mixed graph");
+        }
+
+        var chunkLength = chunkIds.Length;
+        var tokenCount = rowCount + chunkLength;
+        if (rowCount < 1 || chunkLength < 1 || firstSlot < 0 || firstSlot + rowCount > _cache.SlotCount || tokenCount > MaxTokensPerRun
+            || chunkSlot < 0 || chunkSlot >= _cache.SlotCount || (chunkSlot >= firstSlot && chunkSlot < firstSlot + rowCount)
+            || chunkPast < 0 || chunkPast + chunkLength > _cache.MaxLength)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rowCount), $"mixed run of {rowCount} decode rows at slot {firstSlot} and {chunkLength} chunk tokens at slot {chunkSlot} (past {chunkPast}) does not fit");
+        }
+
+        var width = 0;
+        for (var r = 0; r < rowCount; r++)
+        {
+            if (pastLengths[r] + 1 > _cache.MaxLength)
+            {
+                throw new ArgumentOutOfRangeException(nameof(pastLengths), $"row {r}: a token after {pastLengths[r]} exceeds the cache length {_cache.MaxLength}");
+            }
+
+            width = Math.Max(width, pastLengths[r] + 1);
+        }
+
+        decodeIds[..rowCount].CopyTo(new Span<long>(_inputIds, rowCount));
+        chunkIds.CopyTo(new Span<long>(_inputIds + rowCount, chunkLength));
+        var mask = new Span<long>(_mask, rowCount * width);
+        for (var r = 0; r < rowCount; r++)
+        {
+            var row = mask.Slice(r * width, width);
+            row[..(pastLengths[r] + 1)].Fill(1);
+            row[(pastLengths[r] + 1)..].Clear();
+        }
+
+        var chunkWidth = chunkPast + chunkLength;
+        new Span<long>(_chunkMask, chunkWidth).Fill(1);
+        var layers = _cache.LayerCount;
+        var chunkInputs = 2 + (2 * layers);
+        var chunkOutputs = 1 + (2 * layers);
+        try
+        {
+            _mixedInputs[0] = OrtValue.CreateTensor(_inputIds, rowCount, [rowCount, 1]);
+            _mixedInputs[1] = OrtValue.CreateTensor(_mask, rowCount * width, [rowCount, width]);
+            _mixedInputs[chunkInputs] = OrtValue.CreateTensor(_inputIds + rowCount, chunkLength, [1, chunkLength]);
+            _mixedInputs[chunkInputs + 1] = OrtValue.CreateTensor(_chunkMask, chunkWidth, [1, chunkWidth]);
+            _mixedOutputs[0] = OrtValue.CreateTensor(_logits, (long)rowCount * VocabSize, [rowCount, 1, VocabSize]);
+            _mixedOutputs[chunkOutputs] = OrtValue.CreateTensor(_logits + ((long)rowCount * VocabSize), (long)chunkLength * VocabSize, [1, chunkLength, VocabSize]);
+            var kv = KvViews(firstSlot, rowCount);
+            var chunkKv = KvViews(chunkSlot, 1);
+            for (var l = 0; l < layers; l++)
+            {
+                _mixedInputs[2 + (2 * l)] = kv[4 * l];
+                _mixedInputs[3 + (2 * l)] = kv[(4 * l) + 1];
+                _mixedOutputs[1 + (2 * l)] = kv[(4 * l) + 2];
+                _mixedOutputs[2 + (2 * l)] = kv[(4 * l) + 3];
+                _mixedInputs[chunkInputs + 2 + (2 * l)] = chunkKv[4 * l];
+                _mixedInputs[chunkInputs + 3 + (2 * l)] = chunkKv[(4 * l) + 1];
+                _mixedOutputs[chunkOutputs + 1 + (2 * l)] = chunkKv[(4 * l) + 2];
+                _mixedOutputs[chunkOutputs + 2 + (2 * l)] = chunkKv[(4 * l) + 3];
+            }
+
+            _mixed.Run(_mixedInputNames!, _mixedInputs, _mixedOutputNames!, _mixedOutputs);
+        }
+        finally
+        {
+            _mixedInputs[0]?.Dispose();
+            _mixedInputs[1]?.Dispose();
+            _mixedInputs[chunkInputs]?.Dispose();
+            _mixedInputs[chunkInputs + 1]?.Dispose();
+            _mixedOutputs[0]?.Dispose();
+            _mixedOutputs[chunkOutputs]?.Dispose();
+            Array.Clear(_mixedInputs);
+            Array.Clear(_mixedOutputs);
+        }
+
+        return new ReadOnlySpan<float>(_logits, checked((int)((long)tokenCount * VocabSize)));
+    }
+
     /// <summary>Cached KV views handed out so far (for tests).</summary>
     internal int KvViewSetCount => _kvViews.Count;
 
@@ -192,6 +313,9 @@ public sealed unsafe class DecoderRunner : IDisposable
         DisposeKvViews();
         _inputNames.Dispose();
         _outputNames.Dispose();
+        _mixedInputNames?.Dispose();
+        _mixedOutputNames?.Dispose();
+        NativeMemory.Free(_chunkMask);
         NativeMemory.Free(_inputIds);
         NativeMemory.Free(_mask);
         NativeMemory.Free(_logits);

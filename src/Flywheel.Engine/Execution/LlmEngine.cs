@@ -61,7 +61,7 @@ public sealed class LlmEngine : IDisposable
         ContextLength = c.ContextLength;
         _spareSlot = options.MaxRunningRequests;
         _cache = new KvCache(c.Decoder.NumHiddenLayers, options.MaxRunningRequests + 1, c.Decoder.NumKeyValueHeads, c.ContextLength, c.Decoder.HeadSize);
-        _runner = new DecoderRunner(model.Session, c, _cache, Math.Max(options.MaxBatchTokens, options.MaxRunningRequests));
+        _runner = new DecoderRunner(model.Session, c, _cache, Math.Max(options.MaxBatchTokens, options.MaxRunningRequests), options.MixedRuns ? model.MixedSession : null);
         _slots = new Sequence?[_cache.SlotCount];
         _ids = new long[Math.Max(_runner.MaxTokensPerRun, options.MaxRunningRequests)];
         _past = new int[options.MaxRunningRequests];
@@ -237,11 +237,16 @@ public sealed class LlmEngine : IDisposable
         try
         {
             BeforeStep?.Invoke(_stepCount);
+            var mixed = MixedChunk();
             _firstChunks.Clear();
             for (var i = 0; i < _plan.Chunks.Count; i++)
             {
                 var (start, length) = (_plan.Chunks[i].Start, _plan.Chunks[i].Length);
-                if (start == 0 && length <= _runner.MaxTokensPerRun)
+                if (i == mixed)
+                {
+                    // Runs with the decodes below.
+                }
+                else if (start == 0 && length <= _runner.MaxTokensPerRun)
                 {
                     _firstChunks.Add((_stepChunks[i], length));
                 }
@@ -255,7 +260,12 @@ public sealed class LlmEngine : IDisposable
 
             RunFirstChunks();
 
-            if (_decodeRows.Count > 0)
+            if (mixed >= 0)
+            {
+                RunMixed(_decodeRows, _stepChunks[mixed], _plan.Chunks[mixed].Start, _plan.Chunks[mixed].Length);
+                decodeTokens = _decodeRows.Count;
+            }
+            else if (_decodeRows.Count > 0)
             {
                 RunDecode(_decodeRows);
                 decodeTokens = _decodeRows.Count;
@@ -383,6 +393,84 @@ public sealed class LlmEngine : IDisposable
             {
                 SampleAndAccept(s, logits.Slice(((r * width) + length - 1) * vocab, vocab));
             }
+        }
+    }
+
+    /// <summary>
+    /// The chunk of this step's plan that runs in one mixed Run with the decodes, or -1: with the mixed graph
+    /// and decodes to run, the first chunk that continues a prompt (it would need a Run of its own), else the
+    /// longest first chunk (the rest of the first chunks still share their padded Run).
+    /// </summary>
+    private int MixedChunk()
+    {
+        if (!_runner.CanRunMixed || _decodeRows.Count == 0)
+        {
+            return -1;
+        }
+
+        var best = -1;
+        for (var i = 0; i < _plan.Chunks.Count; i++)
+        {
+            var c = _plan.Chunks[i];
+            if (_decodeRows.Count + c.Length > _runner.MaxTokensPerRun)
+            {
+                continue;
+            }
+
+            if (c.Start > 0)
+            {
+                return i;
+            }
+
+            if (best < 0 || c.Length > _plan.Chunks[best].Length)
+            {
+                best = i;
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>The decodes and one prompt chunk in a single Run of the mixed graph (see <see cref="MixedChunk"/>).</summary>
+    private void RunMixed(List<Sequence> rows, Sequence s, int start, int length)
+    {
+        rows.Sort(BySlot);
+        var first = rows[0].Slot;
+        if (rows[^1].Slot - first + 1 != rows.Count)
+        {
+            throw new InvalidOperationException("decoding requests are not in contiguous slots");
+        }
+
+        for (var r = 0; r < rows.Count; r++)
+        {
+            _ids[r] = rows[r].Tokens[rows[r].Computed];
+            _past[r] = rows[r].Computed;
+        }
+
+        var chunk = _ids.AsSpan(rows.Count, length);
+        for (var i = 0; i < length; i++)
+        {
+            chunk[i] = s.Tokens[start + i];
+        }
+
+        var logits = _runner.RunMixed(first, rows.Count, _ids.AsSpan(0, rows.Count), _past.AsSpan(0, rows.Count), s.Slot, chunk, start);
+        s.Computed = start + length;
+        foreach (var row in rows)
+        {
+            row.Computed++;
+        }
+
+        // The chunk's request first, as when the chunk runs before the decodes: it is outside the decode
+        // region, so finishing it moves no row. Then the decodes, whose caches all grew before any is accepted.
+        var vocab = _runner.VocabSize;
+        if (s.Computed == s.PromptLength)
+        {
+            SampleAndAccept(s, logits.Slice((rows.Count + length - 1) * vocab, vocab));
+        }
+
+        for (var r = 0; r < rows.Count; r++)
+        {
+            SampleAndAccept(rows[r], logits.Slice(r * vocab, vocab));
         }
     }
 

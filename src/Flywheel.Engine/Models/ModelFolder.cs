@@ -8,11 +8,12 @@ namespace Flywheel.Models;
 /// </summary>
 public sealed class ModelFolder : IDisposable
 {
-    private ModelFolder(string directory, GenAiConfig config, InferenceSession session, ExecutionDevice device)
+    private ModelFolder(string directory, GenAiConfig config, InferenceSession session, InferenceSession? mixedSession, ExecutionDevice device)
     {
         Directory = directory;
         Config = config;
         Session = session;
+        MixedSession = mixedSession;
         Device = device;
     }
 
@@ -25,6 +26,12 @@ public sealed class ModelFolder : IDisposable
 
     /// <summary>The decoder session (owned by this folder).</summary>
     public InferenceSession Session { get; }
+
+    /// <summary>
+    /// The mixed decoder (decode rows and one prompt chunk in one Run) when the folder has
+    /// <c>model.mixed.onnx</c> (folders Flywheel builds do; ORT GenAI's do not), else null. Owned by this folder.
+    /// </summary>
+    public InferenceSession? MixedSession { get; }
 
     /// <summary>A name for the API (the folder's name).</summary>
     public string Name => Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(Directory)));
@@ -39,7 +46,7 @@ public sealed class ModelFolder : IDisposable
     /// <paramref name="options"/> (configured by the config's cuda provider options) before the session is
     /// created; <see cref="OrtException"/> says so when ONNX Runtime's CUDA provider cannot be loaded.
     /// </summary>
-    public static ModelFolder Open(string directory, SessionOptions? options = null, ExecutionDevice device = ExecutionDevice.Cpu)
+    public static ModelFolder Open(string directory, SessionOptions? options = null, ExecutionDevice device = ExecutionDevice.Cpu, bool loadMixed = true)
     {
         if (!System.IO.Directory.Exists(directory))
         {
@@ -81,11 +88,62 @@ public sealed class ModelFolder : IDisposable
             throw;
         }
 
-        return new ModelFolder(directory, config, session, device);
+        InferenceSession? mixed = null;
+        var mixedPath = Path.Combine(directory, MixedFileName);
+        if (loadMixed && File.Exists(mixedPath))
+        {
+            try
+            {
+                mixed = new InferenceSession(mixedPath, options);
+                ValidateMixed(mixedPath, config, mixed);
+            }
+            catch (Exception e) when (e is OrtException or ModelConfigException)
+            {
+                mixed?.Dispose();
+                session.Dispose();
+                throw e as ModelConfigException ?? new ModelConfigException($"{mixedPath}: ONNX Runtime cannot load the model: {e.Message}", e);
+            }
+        }
+
+        return new ModelFolder(directory, config, session, mixed, device);
+    }
+
+    /// <summary>The mixed graph's file name in a model folder.</summary>
+    public const string MixedFileName = "model.mixed.onnx";
+
+    /// <summary>Input and output names of the mixed graph's chunk stream (the decode stream uses the config's names).</summary>
+    public static class MixedNames
+    {
+        public const string ChunkIds = "chunk_ids";
+        public const string ChunkMask = "chunk_attention_mask";
+        public const string ChunkLogits = "chunk_logits";
+
+        public static string ChunkPast(int layer, string kind) => $"chunk_past_key_values.{layer}.{kind}";
+
+        public static string ChunkPresent(int layer, string kind) => $"chunk_present.{layer}.{kind}";
+    }
+
+    private static void ValidateMixed(string path, GenAiConfig config, InferenceSession session)
+    {
+        Validate(path, config, session, extraInputs: 2 + (2 * config.Decoder.NumHiddenLayers));
+        var inputs = session.Inputs.Select(i => i.Name).ToHashSet();
+        var outputs = session.Outputs.Select(o => o.Name).ToHashSet();
+        var expected = new List<string> { MixedNames.ChunkIds, MixedNames.ChunkMask };
+        for (var l = 0; l < config.Decoder.NumHiddenLayers; l++)
+        {
+            expected.Add(MixedNames.ChunkPast(l, "key"));
+            expected.Add(MixedNames.ChunkPast(l, "value"));
+        }
+
+        var missing = expected.Where(n => !inputs.Contains(n)).ToList();
+        if (missing.Count > 0 || !outputs.Contains(MixedNames.ChunkLogits))
+        {
+            throw new ModelConfigException($"{path}: the mixed graph lacks {string.Join(", ", missing.DefaultIfEmpty(MixedNames.ChunkLogits))}.");
+        }
     }
 
     /// <summary>Checks that every tensor the config names exists in the graph with the type and rank the engine feeds.</summary>
-    internal static void Validate(string configPath, GenAiConfig config, InferenceSession session)
+    internal static void Validate(string configPath, GenAiConfig config, InferenceSession session, int extraInputs = 0)
     {
         var d = config.Decoder;
         var inputs = session.Inputs.ToDictionary(i => i.Name);
@@ -121,7 +179,7 @@ public sealed class ModelFolder : IDisposable
             throw new ModelConfigException($"{configPath}: model.decoder.inputs.position_ids is set; Flywheel runs models whose rotary embedding is fused into GroupQueryAttention (no position_ids input).");
         }
 
-        var expectedInputs = 2 + (2 * d.NumHiddenLayers);
+        var expectedInputs = 2 + (2 * d.NumHiddenLayers) + extraInputs;
 
         if (session.Inputs.Count != expectedInputs)
         {
@@ -137,5 +195,9 @@ public sealed class ModelFolder : IDisposable
         }
     }
 
-    public void Dispose() => Session.Dispose();
+    public void Dispose()
+    {
+        Session.Dispose();
+        MixedSession?.Dispose();
+    }
 }

@@ -34,6 +34,12 @@ public sealed record EngineOptions
 
     public SchedulingPolicy Policy { get; init; } = SchedulingPolicy.FlyWheel;
 
+    /// <summary>
+    /// Run a step's decodes together with one prompt chunk as a single Run of the model folder's mixed graph,
+    /// when it has one (folders Flywheel builds do). Off: the step runs them as separate Runs.
+    /// </summary>
+    public bool MixedRuns { get; init; } = true;
+
     public static SchedulingPolicy ParsePolicy(string name) => name switch
     {
         "flywheel" => SchedulingPolicy.FlyWheel,

@@ -41,16 +41,20 @@ public sealed class LlmEngineTests : IDisposable
     private static Task<(List<int> Tokens, FinishEvent Finish)> Collect(SubmitOutcome outcome) => EngineEvents.Collect(outcome);
 
     [Theory]
-    [InlineData(SchedulingPolicy.FlyWheel, 1)]
-    [InlineData(SchedulingPolicy.FlyWheel, 7)]
-    [InlineData(SchedulingPolicy.FlyWheel, 64)]
-    [InlineData(SchedulingPolicy.PrefillFirst, 16)]
-    [InlineData(SchedulingPolicy.Sequential, 16)]
-    public async Task BatchedGreedyOutputsEqualOutputsAlone(SchedulingPolicy policy, int chunkSize)
+    [InlineData(SchedulingPolicy.FlyWheel, 1, true)]
+    [InlineData(SchedulingPolicy.FlyWheel, 7, true)]
+    [InlineData(SchedulingPolicy.FlyWheel, 64, true)]
+    [InlineData(SchedulingPolicy.FlyWheel, 7, false)]
+    [InlineData(SchedulingPolicy.FlyWheel, 64, false)]
+    [InlineData(SchedulingPolicy.PrefillFirst, 16, true)]
+    [InlineData(SchedulingPolicy.Sequential, 16, true)]
+    public async Task BatchedGreedyOutputsEqualOutputsAlone(SchedulingPolicy policy, int chunkSize, bool mixedRuns)
     {
+        // mixedRuns: decodes and a chunk share one Run of the mixed graph; off, the separate Runs a model
+        // folder without that graph gets.
         var prompts = PromptLengths.Select((length, i) => Prompt(i, length)).ToArray();
         var expected = prompts.Select((p, i) => Alone(p, MaxTokens[i], new SamplingParams())).ToArray();
-        using var engine = new LlmEngine(_model, new EngineOptions { Policy = policy, ChunkSize = chunkSize, MaxBatchTokens = 24, MaxRunningRequests = 3 });
+        using var engine = new LlmEngine(_model, new EngineOptions { Policy = policy, ChunkSize = chunkSize, MaxBatchTokens = 24, MaxRunningRequests = 3, MixedRuns = mixedRuns });
         var first = Enumerable.Range(0, 4).Select(i => Collect(engine.TrySubmit(new EngineRequest { PromptIds = prompts[i], MaxTokens = MaxTokens[i], IgnoreEos = true }))).ToList();
         // The rest arrive while the first ones are running.
         while (engine.StepCount < 3)

@@ -149,4 +149,45 @@ public sealed class ReferenceAgreementTests : IDisposable
 
         Assert.Equal(1, _runner.KvViewSetCount); // the chunk and both decodes ran over one slot range: one set of KV views
     }
+
+    [Fact]
+    public void AMixedRunOfDecodeRowsAndAChunkOverItsPastMatchesTheReference()
+    {
+        // The FlyWheel step as one Run: slots 0-1 decode one token each, slot 3 adds a chunk on top of its
+        // own past, all through one graph whose MatMuls see the three streams' tokens together.
+        var vocab = _config.VocabSize;
+        using var mixedSession = new InferenceSession(Path.Combine(TinyModel.Dir, ModelFolder.MixedFileName));
+        using var runner = new DecoderRunner(_session, _config, _cache, maxTokensPerRun: 64, mixedSession);
+        Assert.True(runner.CanRunMixed);
+        int[][] prompts = [[3, 1, 4, 1, 5], [9, 2, 6], [], [5, 3, 5, 8]];
+        var references = prompts.Select(_ => NewReference()).ToArray();
+        foreach (var slot in new[] { 0, 1, 3 })
+        {
+            runner.Run(slot, 1, prompts[slot].Length, prompts[slot].Select(t => (long)t).ToArray(), [0], [prompts[slot].Length]);
+            references[slot].Forward(prompts[slot]);
+        }
+
+        for (var step = 0; step < 2; step++)
+        {
+            int[] next = [20 + step, 30 + step];
+            int[] chunk = step == 0 ? [7, 9, 7, 2, 1, 6] : [11, 12];
+            var chunkPast = prompts[3].Length + (step == 0 ? 0 : 6);
+            var logits = runner.RunMixed(0, 2, next.Select(t => (long)t).ToArray(), [prompts[0].Length + step, prompts[1].Length + step], 3, chunk.Select(t => (long)t).ToArray(), chunkPast);
+            Assert.Equal((2 + chunk.Length) * vocab, logits.Length);
+            for (var r = 0; r < 2; r++)
+            {
+                AssertClose(references[r].Forward([next[r]])[0], logits.Slice(r * vocab, vocab), $"step {step} decode row {r}");
+            }
+
+            var expected = references[3].Forward(chunk);
+            for (var t = 0; t < chunk.Length; t++)
+            {
+                AssertClose(expected[t], logits.Slice((2 + t) * vocab, vocab), $"step {step} chunk position {t}");
+            }
+        }
+
+        // The same cache goes on decoding through the plain graph: the mixed Runs wrote every position in place.
+        var after = runner.Run(3, 1, 1, [13], [prompts[3].Length + 8], [1]).ToArray();
+        AssertClose(references[3].Forward([13])[0], after, "plain decode after the mixed Runs");
+    }
 }

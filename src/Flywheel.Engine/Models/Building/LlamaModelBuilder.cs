@@ -12,8 +12,24 @@ namespace Flywheel.Models.Building;
 /// </summary>
 public static class LlamaModelBuilder
 {
+    /// <summary>File name of the mixed graph the builder writes beside model.onnx (see <see cref="BuildMixedGraph"/>).</summary>
+    public const string MixedFileName = ModelFolder.MixedFileName;
+
     /// <summary>Builds the graph with its weights.</summary>
-    public static OnnxModel BuildGraph(ModelBuilderOptions o)
+    public static OnnxModel BuildGraph(ModelBuilderOptions o) => Build(o, mixed: false);
+
+    /// <summary>
+    /// The same decoder (same weights) with two streams in one Run: the standard inputs and outputs carry
+    /// decode rows ([B,1] ids, one past per row), and chunk_ids [1,C] / chunk_attention_mask /
+    /// chunk_past_key_values.N.* carry one prompt chunk on top of its own past, giving chunk_logits [1,C,V]
+    /// and chunk_present.N.*. The B + C tokens share every MatMul (the weights are streamed once), and each
+    /// stream has its own GroupQueryAttention, because on CPU a multi-token chunk over a past runs only as a
+    /// batch of one. This lets a FlyWheel step (decodes plus a chunk) be a single Run. Not part of the ORT
+    /// GenAI layout: a folder without it runs the step as separate Runs.
+    /// </summary>
+    public static OnnxModel BuildMixedGraph(ModelBuilderOptions o) => Build(o, mixed: true);
+
+    private static OnnxModel Build(ModelBuilderOptions o, bool mixed)
     {
         o.Validate();
         var w = new DummyWeights(o.Seed);
@@ -21,18 +37,23 @@ public static class LlamaModelBuilder
         model.OpsetImports[""] = 21;
         model.OpsetImports["com.microsoft"] = 1;
         var g = model.Graph;
-        g.Name = "flywheel_llama";
+        g.Name = mixed ? "flywheel_llama_mixed" : "flywheel_llama";
         int h = o.HiddenSize, kvDim = o.KvHeadCount * o.HeadSize, hs = o.HeadSize;
 
-        g.Inputs.Add(new OnnxValueInfo("input_ids", TensorElementType.Int64, ["batch_size", "sequence_length"]));
-        g.Inputs.Add(new OnnxValueInfo("attention_mask", TensorElementType.Int64, ["batch_size", "total_sequence_length"]));
-        g.Outputs.Add(new OnnxValueInfo("logits", TensorElementType.Float, ["batch_size", "sequence_length", (long)o.VocabSize]));
-        for (var layer = 0; layer < o.LayerCount; layer++)
+        var streams = mixed ? new[] { ("", "batch_size", "sequence_length"), ("chunk_", "chunk_batch", "chunk_length") } : [("", "batch_size", "sequence_length")];
+        foreach (var (prefix, batch, length) in streams)
         {
-            foreach (var kind in new[] { "key", "value" })
+            var present = prefix == "" ? "present" : prefix + "present";
+            g.Inputs.Add(new OnnxValueInfo(prefix == "" ? "input_ids" : prefix + "ids", TensorElementType.Int64, [batch, length]));
+            g.Inputs.Add(new OnnxValueInfo(prefix + "attention_mask", TensorElementType.Int64, [batch, prefix + "total_sequence_length"]));
+            g.Outputs.Add(new OnnxValueInfo(prefix + "logits", TensorElementType.Float, [batch, length, (long)o.VocabSize]));
+            for (var layer = 0; layer < o.LayerCount; layer++)
             {
-                g.Inputs.Add(new OnnxValueInfo($"past_key_values.{layer}.{kind}", TensorElementType.Float, ["batch_size", (long)o.KvHeadCount, "past_sequence_length", (long)hs]));
-                g.Outputs.Add(new OnnxValueInfo($"present.{layer}.{kind}", TensorElementType.Float, ["batch_size", (long)o.KvHeadCount, "total_sequence_length", (long)hs]));
+                foreach (var kind in new[] { "key", "value" })
+                {
+                    g.Inputs.Add(new OnnxValueInfo($"{prefix}past_key_values.{layer}.{kind}", TensorElementType.Float, [batch, (long)o.KvHeadCount, prefix + "past_sequence_length", (long)hs]));
+                    g.Outputs.Add(new OnnxValueInfo($"{present}.{layer}.{kind}", TensorElementType.Float, [batch, (long)o.KvHeadCount, prefix + "total_sequence_length", (long)hs]));
+                }
             }
         }
 
@@ -45,17 +66,44 @@ public static class LlamaModelBuilder
         g.Initializers.Add(OnnxTensor.FromInt64s("const_axes_1", [1], [1]));
         g.Initializers.Add(OnnxTensor.FromInt64s("const_one", [], [1]));
 
-        g.AddNode("Gather", [LlamaWeightNames.Embedding, "input_ids"], ["embeddings"], "/model/embed_tokens/Gather");
-        // GroupQueryAttention takes per-row lengths: seqlens_k = (sum of attention_mask over a row) - 1,
-        // total_sequence_length = width of attention_mask; both int32.
-        g.AddNode("ReduceSum", ["attention_mask", "const_axes_1"], ["mask_rowsum"], "/model/attn_mask_reformat/ReduceSum", "", OnnxAttribute.Int("keepdims", 0));
-        g.AddNode("Sub", ["mask_rowsum", "const_one"], ["seqlens_k_int64"], "/model/attn_mask_reformat/Sub");
-        g.AddNode("Cast", ["seqlens_k_int64"], ["seqlens_k"], "/model/attn_mask_reformat/Cast", "", OnnxAttribute.Int("to", (long)TensorElementType.Int32));
-        g.AddNode("Shape", ["attention_mask"], ["mask_shape"], "/model/attn_mask_reformat/Shape");
-        g.AddNode("Gather", ["mask_shape", "const_one"], ["total_seq_len_int64"], "/model/attn_mask_reformat/Gather", "", OnnxAttribute.Int("axis", 0));
-        g.AddNode("Cast", ["total_seq_len_int64"], ["total_seq_len"], "/model/attn_mask_reformat/Cast_1", "", OnnxAttribute.Int("to", (long)TensorElementType.Int32));
+        string x;
+        if (mixed)
+        {
+            // One token stream [B + C, hidden]: the decode rows' tokens, then the chunk's. split_sizes = [B, C].
+            g.Initializers.Add(OnnxTensor.FromInt64s("const_rows_h", [2], [-1, h]));
+            g.AddNode("Gather", [LlamaWeightNames.Embedding, "input_ids"], ["decode_embeddings"], "/model/embed_tokens/Gather");
+            g.AddNode("Gather", [LlamaWeightNames.Embedding, "chunk_ids"], ["chunk_embeddings"], "/model/embed_tokens/Gather_chunk");
+            g.AddNode("Reshape", ["decode_embeddings", "const_rows_h"], ["decode_embeddings_2d"], "/model/embed_tokens/Reshape");
+            g.AddNode("Reshape", ["chunk_embeddings", "const_rows_h"], ["chunk_embeddings_2d"], "/model/embed_tokens/Reshape_chunk");
+            g.AddNode("Concat", ["decode_embeddings_2d", "chunk_embeddings_2d"], ["embeddings"], "/model/embed_tokens/Concat", "", OnnxAttribute.Int("axis", 0));
+            g.AddNode("Shape", ["input_ids"], ["decode_rows"], "/model/split_sizes/Shape", "", OnnxAttribute.Int("start", 0), OnnxAttribute.Int("end", 1));
+            g.AddNode("Shape", ["chunk_ids"], ["chunk_tokens"], "/model/split_sizes/Shape_chunk", "", OnnxAttribute.Int("start", 1), OnnxAttribute.Int("end", 2));
+            g.AddNode("Concat", ["decode_rows", "chunk_tokens"], ["split_sizes"], "/model/split_sizes/Concat", "", OnnxAttribute.Int("axis", 0));
+            foreach (var (name, dims) in new[] { ("q", h), ("kv", kvDim), ("v", o.VocabSize) })
+            {
+                g.Initializers.Add(OnnxTensor.FromInt64s($"const_decode_{name}", [3], [-1, 1, dims]));
+                g.Initializers.Add(OnnxTensor.FromInt64s($"const_chunk_{name}", [3], [1, -1, dims]));
+            }
+        }
+        else
+        {
+            g.AddNode("Gather", [LlamaWeightNames.Embedding, "input_ids"], ["embeddings"], "/model/embed_tokens/Gather");
+        }
 
-        var x = "embeddings";
+        foreach (var (prefix, _, _) in streams)
+        {
+            // GroupQueryAttention takes per-row lengths: seqlens_k = (sum of attention_mask over a row) - 1,
+            // total_sequence_length = width of attention_mask; both int32.
+            var m = $"/model/{prefix}attn_mask_reformat";
+            g.AddNode("ReduceSum", [prefix + "attention_mask", "const_axes_1"], [prefix + "mask_rowsum"], $"{m}/ReduceSum", "", OnnxAttribute.Int("keepdims", 0));
+            g.AddNode("Sub", [prefix + "mask_rowsum", "const_one"], [prefix + "seqlens_k_int64"], $"{m}/Sub");
+            g.AddNode("Cast", [prefix + "seqlens_k_int64"], [prefix + "seqlens_k"], $"{m}/Cast", "", OnnxAttribute.Int("to", (long)TensorElementType.Int32));
+            g.AddNode("Shape", [prefix + "attention_mask"], [prefix + "mask_shape"], $"{m}/Shape");
+            g.AddNode("Gather", [prefix + "mask_shape", "const_one"], [prefix + "total_seq_len_int64"], $"{m}/Gather", "", OnnxAttribute.Int("axis", 0));
+            g.AddNode("Cast", [prefix + "total_seq_len_int64"], [prefix + "total_seq_len"], $"{m}/Cast_1", "", OnnxAttribute.Int("to", (long)TensorElementType.Int32));
+        }
+
+        x = "embeddings";
         for (var layer = 0; layer < o.LayerCount; layer++)
         {
             var p = $"/model/layers.{layer}";
@@ -74,21 +122,32 @@ public static class LlamaModelBuilder
             g.AddNode("MatMul", [normed, LlamaWeightNames.Q(layer)], [$"{p}/attn/q_proj/output_0"], $"{p}/attn/q_proj/MatMul");
             g.AddNode("MatMul", [normed, LlamaWeightNames.K(layer)], [$"{p}/attn/k_proj/output_0"], $"{p}/attn/k_proj/MatMul");
             g.AddNode("MatMul", [normed, LlamaWeightNames.V(layer)], [$"{p}/attn/v_proj/output_0"], $"{p}/attn/v_proj/MatMul");
-            g.AddNode(
-                "GroupQueryAttention",
-                [$"{p}/attn/q_proj/output_0", $"{p}/attn/k_proj/output_0", $"{p}/attn/v_proj/output_0",
-                 $"past_key_values.{layer}.key", $"past_key_values.{layer}.value", "seqlens_k", "total_seq_len",
-                 LlamaWeightNames.CosCache, LlamaWeightNames.SinCache],
-                [$"{p}/attn/GroupQueryAttention/output_0", $"present.{layer}.key", $"present.{layer}.value"],
-                $"{p}/attn/GroupQueryAttention",
-                "com.microsoft",
-                OnnxAttribute.Int("num_heads", o.HeadCount),
-                OnnxAttribute.Int("kv_num_heads", o.KvHeadCount),
-                OnnxAttribute.Int("do_rotary", 1),
-                OnnxAttribute.Int("rotary_interleaved", 0),
-                OnnxAttribute.Float("scale", (float)(1 / Math.Sqrt(hs))),
-                OnnxAttribute.Int("local_window_size", -1));
-            g.AddNode("MatMul", [$"{p}/attn/GroupQueryAttention/output_0", LlamaWeightNames.O(layer)], [$"{p}/attn/o_proj/output_0"], $"{p}/attn/o_proj/MatMul");
+            var attention = $"{p}/attn/GroupQueryAttention/output_0";
+            if (mixed)
+            {
+                // Split q/k/v back into the two streams, attend each over its own past, and join again.
+                var parts = new Dictionary<string, (string Decode, string Chunk)>();
+                foreach (var (proj, dims) in new[] { ("q", "q"), ("k", "kv"), ("v", "kv") })
+                {
+                    var y = $"{p}/attn/{proj}_proj/output_0";
+                    g.AddNode("Split", [y, "split_sizes"], [$"{y}/decode_2d", $"{y}/chunk_2d"], $"{p}/attn/{proj}_proj/Split", "", OnnxAttribute.Int("axis", 0));
+                    g.AddNode("Reshape", [$"{y}/decode_2d", $"const_decode_{dims}"], [$"{y}/decode"], $"{p}/attn/{proj}_proj/Reshape");
+                    g.AddNode("Reshape", [$"{y}/chunk_2d", $"const_chunk_{dims}"], [$"{y}/chunk"], $"{p}/attn/{proj}_proj/Reshape_chunk");
+                    parts[proj] = ($"{y}/decode", $"{y}/chunk");
+                }
+
+                Attention(g, o, layer, parts["q"].Decode, parts["k"].Decode, parts["v"].Decode, "", $"{attention}/decode", $"{p}/attn/GroupQueryAttention");
+                Attention(g, o, layer, parts["q"].Chunk, parts["k"].Chunk, parts["v"].Chunk, "chunk_", $"{attention}/chunk", $"{p}/attn/GroupQueryAttention_chunk");
+                g.AddNode("Reshape", [$"{attention}/decode", "const_rows_h"], [$"{attention}/decode_2d"], $"{p}/attn/Reshape");
+                g.AddNode("Reshape", [$"{attention}/chunk", "const_rows_h"], [$"{attention}/chunk_2d"], $"{p}/attn/Reshape_chunk");
+                g.AddNode("Concat", [$"{attention}/decode_2d", $"{attention}/chunk_2d"], [attention], $"{p}/attn/Concat", "", OnnxAttribute.Int("axis", 0));
+            }
+            else
+            {
+                Attention(g, o, layer, $"{p}/attn/q_proj/output_0", $"{p}/attn/k_proj/output_0", $"{p}/attn/v_proj/output_0", "", attention, $"{p}/attn/GroupQueryAttention");
+            }
+
+            g.AddNode("MatMul", [attention, LlamaWeightNames.O(layer)], [$"{p}/attn/o_proj/output_0"], $"{p}/attn/o_proj/MatMul");
             g.AddNode("Add", [x, $"{p}/attn/o_proj/output_0"], [$"{p}/residual_attn/output_0"], $"{p}/residual_attn/Add");
             x = $"{p}/residual_attn/output_0";
 
@@ -107,8 +166,37 @@ public static class LlamaModelBuilder
         Add(g, LlamaWeightNames.FinalNorm, [h], w.Normal(LlamaWeightNames.FinalNorm, h, 0.1, 1.0));
         Add(g, LlamaWeightNames.LmHead, [h, o.VocabSize], w.Normal(LlamaWeightNames.LmHead, h * o.VocabSize, 4 / Math.Sqrt(h)));
         RmsNorm(g, x, LlamaWeightNames.FinalNorm, "/model/norm", o.RmsNormEpsilon);
-        g.AddNode("MatMul", ["/model/norm/output_0", LlamaWeightNames.LmHead], ["logits"], "/lm_head/MatMul");
+        if (mixed)
+        {
+            g.AddNode("MatMul", ["/model/norm/output_0", LlamaWeightNames.LmHead], ["/lm_head/output_0"], "/lm_head/MatMul");
+            g.AddNode("Split", ["/lm_head/output_0", "split_sizes"], ["/lm_head/decode_2d", "/lm_head/chunk_2d"], "/lm_head/Split", "", OnnxAttribute.Int("axis", 0));
+            g.AddNode("Reshape", ["/lm_head/decode_2d", "const_decode_v"], ["logits"], "/lm_head/Reshape");
+            g.AddNode("Reshape", ["/lm_head/chunk_2d", "const_chunk_v"], ["chunk_logits"], "/lm_head/Reshape_chunk");
+        }
+        else
+        {
+            g.AddNode("MatMul", ["/model/norm/output_0", LlamaWeightNames.LmHead], ["logits"], "/lm_head/MatMul");
+        }
+
         return model;
+    }
+
+    private static void Attention(OnnxGraph g, ModelBuilderOptions o, int layer, string q, string k, string v, string stream, string output, string name)
+    {
+        var present = stream == "" ? "present" : stream + "present";
+        g.AddNode(
+            "GroupQueryAttention",
+            [q, k, v, $"{stream}past_key_values.{layer}.key", $"{stream}past_key_values.{layer}.value", stream + "seqlens_k", stream + "total_seq_len",
+             LlamaWeightNames.CosCache, LlamaWeightNames.SinCache],
+            [output, $"{present}.{layer}.key", $"{present}.{layer}.value"],
+            name,
+            "com.microsoft",
+            OnnxAttribute.Int("num_heads", o.HeadCount),
+            OnnxAttribute.Int("kv_num_heads", o.KvHeadCount),
+            OnnxAttribute.Int("do_rotary", 1),
+            OnnxAttribute.Int("rotary_interleaved", 0),
+            OnnxAttribute.Float("scale", (float)(1 / Math.Sqrt(o.HeadSize))),
+            OnnxAttribute.Int("local_window_size", -1));
     }
 
     /// <summary>The genai_config.json that describes a model built with <paramref name="o"/>.</summary>

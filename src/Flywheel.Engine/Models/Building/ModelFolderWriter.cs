@@ -2,7 +2,10 @@ using System.Text.Json;
 
 namespace Flywheel.Models.Building;
 
-/// <summary>Writes a complete ORT GenAI model folder: model.onnx, genai_config.json and the tokenizer files.</summary>
+/// <summary>
+/// Writes a complete ORT GenAI model folder: model.onnx, genai_config.json and the tokenizer files, plus
+/// <see cref="LlamaModelBuilder.MixedFileName"/> (the same weights as one graph for decodes and a chunk together).
+/// </summary>
 public static class ModelFolderWriter
 {
     /// <summary>
@@ -36,6 +39,7 @@ public static class ModelFolderWriter
         }
 
         LlamaModelBuilder.BuildGraph(options).Save(Path.Combine(directory, "model.onnx"));
+        LlamaModelBuilder.BuildMixedGraph(options).Save(Path.Combine(directory, LlamaModelBuilder.MixedFileName));
         LlamaModelBuilder.Config(options, bos, eos, pad).Save(Path.Combine(directory, "genai_config.json"));
         return options;
     }
