@@ -99,15 +99,20 @@ internal sealed class BenchRunner(ModelFolder model, EngineOptions baseOptions)
     /// pushing the mix's prompt tokens as chunks of MaxBatchTokens (batch 1, on top of a past as the engine
     /// runs them) and its output tokens as decode Runs of MaxRunningRequests rows at the mix's mean context
     /// length. tokens/s = (prompt + output tokens) / (prompt Runs needed x median chunk-Run time + decode
-    /// Runs needed x median decode-Run time).
+    /// Runs needed x median decode-Run time). When the engine may use the mixed graph, the mixed shape (all
+    /// rows decoding plus a chunk of the rest of the budget, one Run) is a shape available to it too, so the
+    /// ceiling is the better of that packing (mixed Runs while both kinds of token last, then the pure
+    /// shapes) and the pure one.
     /// </summary>
-    public (double TokensPerSecond, double ChunkSeconds, double DecodeSeconds) Ceiling(IReadOnlyList<(int Prompt, int Output)> requests, int warmups = 3, int repeats = 9)
+    public Ceiling Ceiling(IReadOnlyList<(int Prompt, int Output)> requests, int warmups = 3, int repeats = 9)
     {
         var c = model.Config;
         var rows = baseOptions.MaxRunningRequests;
         var chunk = Math.Min(baseOptions.MaxBatchTokens, c.ContextLength - 1);
-        using var cache = new KvCache(c.Decoder.NumHiddenLayers, rows, c.Decoder.NumKeyValueHeads, c.ContextLength, c.Decoder.HeadSize);
-        using var runner = new DecoderRunner(model.Session, c, cache, Math.Max(chunk, rows));
+        var mixedChunk = chunk - rows;
+        using var cache = new KvCache(c.Decoder.NumHiddenLayers, rows + 1, c.Decoder.NumKeyValueHeads, c.ContextLength, c.Decoder.HeadSize);
+        using var runner = new DecoderRunner(model.Session, c, cache, Math.Max(chunk, rows), baseOptions.MixedRuns ? model.MixedSession : null);
+        var mixed = runner.CanRunMixed && mixedChunk > 0;
         long promptTokens = requests.Sum(r => (long)r.Prompt), outputTokens = requests.Sum(r => (long)r.Output);
         var meanContext = (int)Math.Min(c.ContextLength - 2, requests.Average(r => r.Prompt + (r.Output / 2.0)));
         var meanPrompt = (int)requests.Average(r => r.Prompt);
@@ -116,12 +121,13 @@ internal sealed class BenchRunner(ModelFolder model, EngineOptions baseOptions)
         var chunkPast = Math.Max(0, Math.Min(meanPrompt - chunk, c.ContextLength - chunk - 1)) / 2;
         var chunkTimes = new List<double>();
         var decodeTimes = new List<double>();
+        var mixedTimes = new List<double>();
         var past = Enumerable.Repeat(meanContext, rows).ToArray();
         var ones = Enumerable.Repeat(1, rows).ToArray();
         for (var i = 0; i < warmups + repeats; i++)
         {
             var clock = Stopwatch.StartNew();
-            var logits = runner.Run(0, 1, chunk, ids.AsSpan(0, chunk), [chunkPast], [chunk]);
+            var logits = runner.Run(rows, 1, chunk, ids.AsSpan(0, chunk), [chunkPast], [chunk]);
             TokenSampler.Argmax(logits[^c.VocabSize..]);
             chunkTimes.Add(clock.Elapsed.TotalSeconds);
             clock.Restart();
@@ -132,13 +138,34 @@ internal sealed class BenchRunner(ModelFolder model, EngineOptions baseOptions)
             }
 
             decodeTimes.Add(clock.Elapsed.TotalSeconds);
+            if (mixed)
+            {
+                clock.Restart();
+                logits = runner.RunMixed(0, rows, ids.AsSpan(0, rows), past, rows, ids.AsSpan(0, mixedChunk), chunkPast);
+                for (var r = 0; r <= rows; r++)
+                {
+                    TokenSampler.Argmax(logits.Slice((r < rows ? r : rows + mixedChunk - 1) * c.VocabSize, c.VocabSize));
+                }
+
+                mixedTimes.Add(clock.Elapsed.TotalSeconds);
+            }
         }
 
         // The warm-up repetitions are dropped.
         var chunkSeconds = Percentile(chunkTimes.Skip(warmups).ToArray(), 50);
         var decodeSeconds = Percentile(decodeTimes.Skip(warmups).ToArray(), 50);
-        var seconds = (Math.Ceiling(promptTokens / (double)chunk) * chunkSeconds) + (Math.Ceiling(outputTokens / (double)rows) * decodeSeconds);
-        return ((promptTokens + outputTokens) / seconds, chunkSeconds, decodeSeconds);
+        double Pure(double prompt, double output) => (Math.Ceiling(prompt / chunk) * chunkSeconds) + (Math.Ceiling(output / rows) * decodeSeconds);
+        var seconds = Pure(promptTokens, outputTokens);
+        var mixedSeconds = double.NaN;
+        if (mixed)
+        {
+            mixedSeconds = Percentile(mixedTimes.Skip(warmups).ToArray(), 50);
+            var runs = Math.Min(promptTokens / (double)mixedChunk, outputTokens / (double)rows);
+            var packed = (runs * mixedSeconds) + Pure(promptTokens - (runs * mixedChunk), outputTokens - (runs * rows));
+            seconds = Math.Min(seconds, packed);
+        }
+
+        return new Ceiling((promptTokens + outputTokens) / seconds, chunkSeconds, decodeSeconds, mixedSeconds);
     }
 
     internal static double Percentile(double[] values, double p)
@@ -155,3 +182,6 @@ internal sealed class BenchRunner(ModelFolder model, EngineOptions baseOptions)
         return sorted[low] + ((sorted[high] - sorted[low]) * (rank - low));
     }
 }
+
+/// <summary>A ceiling measurement: tokens/s and the median Run times it came from (MixedSeconds NaN without the mixed graph).</summary>
+internal sealed record Ceiling(double TokensPerSecond, double ChunkSeconds, double DecodeSeconds, double MixedSeconds);

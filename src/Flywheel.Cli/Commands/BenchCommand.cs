@@ -57,7 +57,8 @@ internal static class BenchCommand
                     var r = run with { ceiling_tokens_per_s = ceiling, efficiency = run.total_tokens_per_s / ceiling };
                     var label = repeat > 1 ? $" (repeat {k + 1} of {repeat})" : "";
                     input.Out.WriteLine($"{mix.Name}/{r.policy}{label}: ceiling {ceiling:F1} tok/s (before {before.TokensPerSecond:F1}, after {after.TokensPerSecond:F1}; median chunk Run of {options.MaxBatchTokens} tokens " +
-                        $"{before.ChunkSeconds * 1000:F1}/{after.ChunkSeconds * 1000:F1} ms, decode Run of {options.MaxRunningRequests} rows {before.DecodeSeconds * 1000:F1}/{after.DecodeSeconds * 1000:F1} ms)");
+                        $"{before.ChunkSeconds * 1000:F1}/{after.ChunkSeconds * 1000:F1} ms, decode Run of {options.MaxRunningRequests} rows {before.DecodeSeconds * 1000:F1}/{after.DecodeSeconds * 1000:F1} ms" +
+                        (double.IsNaN(before.MixedSeconds) ? ")" : $", mixed Run of both {before.MixedSeconds * 1000:F1}/{after.MixedSeconds * 1000:F1} ms)"));
                     WriteLine(input.Out, r, r.policy);
                     runs[p].Add(r);
                 }
