@@ -1,3 +1,4 @@
+using Flywheel.Execution;
 using System.Diagnostics.Metrics;
 
 namespace Flywheel.Diagnostics;
@@ -30,7 +31,7 @@ public sealed class FlywheelMetrics : IDisposable
 
     private readonly Meter _meter;
     private readonly KeyValuePair<string, object?> _model;
-    private readonly Counter<long> _promptTokens, _generationTokens, _success, _preemptions, _steps, _rejected, _validationFailures, _repairs;
+    private readonly Counter<long> _promptTokens, _generationTokens, _success, _preemptions, _steps, _runs, _rejected, _validationFailures, _repairs;
     private readonly Histogram<double> _ttft, _itl, _e2e, _queue, _prefill, _decode, _grammarCompile, _grammarMask;
     private readonly Histogram<long> _iterationTokens, _stepDecode, _stepPrefill;
 
@@ -47,6 +48,7 @@ public sealed class FlywheelMetrics : IDisposable
         _success = _meter.CreateCounter<long>("flywheel_request_success", description: "Finished requests by finish reason.");
         _preemptions = _meter.CreateCounter<long>("flywheel_num_preemptions", description: "Preemptions (the engine never preempts; always 0).");
         _steps = _meter.CreateCounter<long>("flywheel_steps", description: "Engine steps run.");
+        _runs = _meter.CreateCounter<long>("flywheel_model_runs", description: "Model Runs, by kind (decode, chunk, mixed: decodes and a chunk in one Run).");
         _rejected = _meter.CreateCounter<long>("flywheel_requests_rejected", description: "Requests refused, by reason.");
         _validationFailures = _meter.CreateCounter<long>("flywheel_structured_validation_failures", description: "Structured outputs that failed schema validation.");
         _repairs = _meter.CreateCounter<long>("flywheel_structured_repairs", description: "Repair attempts of structured outputs.");
@@ -80,12 +82,26 @@ public sealed class FlywheelMetrics : IDisposable
     };
 
     /// <summary>One engine step's make-up.</summary>
-    public void RecordStep(int decodeTokens, int prefillChunkTokens)
+    public void RecordStep(StepReport step)
     {
         _steps.Add(1, _model);
-        _iterationTokens.Record(decodeTokens + prefillChunkTokens, _model);
-        _stepDecode.Record(decodeTokens, _model);
-        _stepPrefill.Record(prefillChunkTokens, _model);
+        _iterationTokens.Record(step.DecodeTokens + step.ChunkTokens, _model);
+        _stepDecode.Record(step.DecodeTokens, _model);
+        _stepPrefill.Record(step.ChunkTokens, _model);
+        if (step.DecodeRuns > 0)
+        {
+            _runs.Add(step.DecodeRuns, _model, new("kind", "decode"));
+        }
+
+        if (step.ChunkRuns > 0)
+        {
+            _runs.Add(step.ChunkRuns, _model, new("kind", "chunk"));
+        }
+
+        if (step.MixedRuns > 0)
+        {
+            _runs.Add(step.MixedRuns, _model, new("kind", "mixed"));
+        }
     }
 
     public void RecordInterTokenLatency(double seconds) => _itl.Record(seconds, _model);

@@ -50,6 +50,7 @@ public sealed class LlmEngine : IDisposable
     private int _decodeCount;
     private volatile int _runningCount, _waitingCount;
     private long _stepCount, _usedTokens;
+    private int _decodeRuns, _chunkRuns, _mixedRuns; // this step's
 
     public LlmEngine(ModelFolder model, EngineOptions options, IReadOnlyCollection<int>? extraEosTokenIds = null)
     {
@@ -92,8 +93,8 @@ public sealed class LlmEngine : IDisposable
     /// <summary>Fraction of the KV cache's token positions in use, 0..1.</summary>
     public double KvCacheUsage => Interlocked.Read(ref _usedTokens) / (double)((long)Options.MaxRunningRequests * ContextLength);
 
-    /// <summary>Called on the engine thread after each step with (decode tokens, prompt-chunk tokens).</summary>
-    public Action<int, int>? StepCompleted { get; set; }
+    /// <summary>Called on the engine thread after each step with what it ran.</summary>
+    public Action<StepReport>? StepCompleted { get; set; }
 
     /// <summary>Test hook: called on the engine thread before each step's model runs; may throw to simulate a fault.</summary>
     internal Action<long>? BeforeStep { get; set; }
@@ -234,6 +235,7 @@ public sealed class LlmEngine : IDisposable
         }
 
         int decodeTokens = 0, chunkTokens = 0;
+        (_decodeRuns, _chunkRuns, _mixedRuns) = (0, 0, 0);
         try
         {
             BeforeStep?.Invoke(_stepCount);
@@ -283,7 +285,7 @@ public sealed class LlmEngine : IDisposable
         CompactPrefilled();
         Interlocked.Increment(ref _stepCount);
         PublishStats();
-        StepCompleted?.Invoke(decodeTokens, chunkTokens);
+        StepCompleted?.Invoke(new StepReport(decodeTokens, chunkTokens, _decodeRuns, _chunkRuns, _mixedRuns));
     }
 
     private void RunChunk(Sequence s, int start, int length)
@@ -300,6 +302,7 @@ public sealed class LlmEngine : IDisposable
             }
 
             logits = _runner.Run(s.Slot, 1, n, _ids.AsSpan(0, n), [start + offset], [n]);
+            _chunkRuns++;
             s.Computed = start + offset + n;
         }
 
@@ -378,6 +381,7 @@ public sealed class LlmEngine : IDisposable
         }
 
         var logits = _runner.Run(_firstChunks[begin].Sequence.Slot, rows, width, _ids.AsSpan(0, rows * width), _zeros.AsSpan(0, rows), _chunkValid.AsSpan(0, rows));
+        _chunkRuns++;
         for (var r = 0; r < rows; r++)
         {
             _firstChunks[begin + r].Sequence.Computed = _firstChunks[begin + r].Length;
@@ -454,6 +458,7 @@ public sealed class LlmEngine : IDisposable
         }
 
         var logits = _runner.RunMixed(first, rows.Count, _ids.AsSpan(0, rows.Count), _past.AsSpan(0, rows.Count), s.Slot, chunk, start);
+        _mixedRuns++;
         s.Computed = start + length;
         foreach (var row in rows)
         {
@@ -491,6 +496,7 @@ public sealed class LlmEngine : IDisposable
         }
 
         var logits = _runner.Run(first, rows.Count, 1, _ids.AsSpan(0, rows.Count), _past.AsSpan(0, rows.Count), _valid.AsSpan(0, rows.Count));
+        _decodeRuns++;
         var vocab = _runner.VocabSize;
         // Every row's cache grew by one before any row is accepted: accepting may finish a request and
         // move another row's KV into its slot, and that copy must include the position just written.

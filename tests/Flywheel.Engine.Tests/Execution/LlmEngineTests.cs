@@ -55,6 +55,8 @@ public sealed class LlmEngineTests : IDisposable
         var prompts = PromptLengths.Select((length, i) => Prompt(i, length)).ToArray();
         var expected = prompts.Select((p, i) => Alone(p, MaxTokens[i], new SamplingParams())).ToArray();
         using var engine = new LlmEngine(_model, new EngineOptions { Policy = policy, ChunkSize = chunkSize, MaxBatchTokens = 24, MaxRunningRequests = 3, MixedRuns = mixedRuns });
+        var steps = new System.Collections.Concurrent.ConcurrentQueue<StepReport>();
+        engine.StepCompleted = steps.Enqueue;
         var first = Enumerable.Range(0, 4).Select(i => Collect(engine.TrySubmit(new EngineRequest { PromptIds = prompts[i], MaxTokens = MaxTokens[i], IgnoreEos = true }))).ToList();
         // The rest arrive while the first ones are running.
         while (engine.StepCount < 3)
@@ -73,6 +75,21 @@ public sealed class LlmEngineTests : IDisposable
 
         Assert.Equal(0, engine.RunningCount);
         Assert.Equal(0, engine.OccupiedSlotCount);
+
+        // Mixed Runs happen exactly when the step has decodes and prompt work and the engine may use them;
+        // a step with both never takes a separate decode Run then.
+        var mixedSteps = steps.Count(r => r.MixedRuns > 0);
+        if (mixedRuns && policy == SchedulingPolicy.FlyWheel)
+        {
+            Assert.True(mixedSteps > 0, "no step ran decodes and a chunk together");
+            Assert.DoesNotContain(steps, r => r.DecodeRuns > 0 && r.ChunkTokens > 0);
+        }
+        else
+        {
+            Assert.Equal(0, mixedSteps);
+        }
+
+        Assert.All(steps, r => Assert.True(r.MixedRuns <= 1 && r.DecodeRuns + r.MixedRuns <= 1, $"{r}"));
     }
 
     [Fact]

@@ -83,6 +83,12 @@ public sealed class LiveMetricsTests
         Assert.Equal(3, Value(text, "flywheel_e2e_request_latency_seconds_count" + label));
         Assert.Equal(completion - 3, Value(text, "flywheel_inter_token_latency_seconds_count" + label));
         Assert.Equal(0, Value(text, "flywheel_num_requests_running" + label));
+        // One request at a time: every step is one Run (a prompt chunk, then decodes), none mixed.
+        var chunkRuns = Value(text, $"flywheel_model_runs_total{{kind=\"chunk\",model=\"{model.Name}\"}}");
+        var decodeRuns = Value(text, $"flywheel_model_runs_total{{kind=\"decode\",model=\"{model.Name}\"}}");
+        Assert.Equal(3, chunkRuns);
+        Assert.Equal(Value(text, "flywheel_steps_total" + label), chunkRuns + decodeRuns);
+        Assert.DoesNotContain("kind=\"mixed\"", text);
         foreach (var name in new[] { "flywheel_num_requests_waiting", "flywheel_kv_cache_usage_perc", "flywheel_num_preemptions_total", "flywheel_time_to_first_token_seconds_bucket", "flywheel_request_queue_time_seconds_sum", "flywheel_request_prefill_time_seconds_count", "flywheel_request_decode_time_seconds_count", "flywheel_iteration_tokens_total_bucket", "flywheel_step_decode_tokens_sum", "flywheel_step_prefill_chunk_tokens_sum", "flywheel_steps_total" })
         {
             Assert.Contains(name, text);
