@@ -1,5 +1,5 @@
-using Flywheel.Execution;
 using System.Diagnostics.Metrics;
+using Flywheel.Execution;
 
 namespace Flywheel.Diagnostics;
 
