@@ -30,7 +30,7 @@ internal static class BenchCommand
         var options = ServeCommand.EngineOptionsFrom(args);
         args.EnsureAllUsed();
 
-        using var model = GenerateCommand.OpenModel(modelDir, threads, device);
+        using var model = GenerateCommand.OpenModel(modelDir, threads, device, options.MixedRuns);
         var runner = new BenchRunner(model, options);
         var context = model.Config.ContextLength;
         input.Out.WriteLine($"model {model.Name}: {model.Config.Decoder.NumHiddenLayers} layers, hidden {model.Config.Decoder.HiddenSize}, vocab {model.Config.VocabSize}, context {context}");

@@ -37,7 +37,7 @@ internal static class GenerateCommand
         var device = DeviceFrom(args);
         args.EnsureAllUsed();
 
-        using var model = OpenModel(modelDir, threads, device);
+        using var model = OpenModel(modelDir, threads, device, loadMixed: false);
         var tokenizer = TokenizeCommand.LoadTokenizer(model.TokenizerPath);
         using var generator = new TextGenerator(model, tokenizer);
         var ids = generator.EncodePrompt(prompt);
@@ -76,7 +76,7 @@ internal static class GenerateCommand
         }
     }
 
-    internal static ModelFolder OpenModel(string directory, int? threads, ExecutionDevice device = ExecutionDevice.Cpu)
+    internal static ModelFolder OpenModel(string directory, int? threads, ExecutionDevice device = ExecutionDevice.Cpu, bool loadMixed = true)
     {
         using var options = new SessionOptions();
         if (threads is { } n)
@@ -86,7 +86,7 @@ internal static class GenerateCommand
 
         try
         {
-            return ModelFolder.Open(directory, options, device);
+            return ModelFolder.Open(directory, options, device, loadMixed);
         }
         catch (ModelConfigException e)
         {

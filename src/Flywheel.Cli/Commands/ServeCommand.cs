@@ -48,7 +48,7 @@ internal static class ServeCommand
         }
 
         modelDir ??= DemoModel(input.Error);
-        using var model = GenerateCommand.OpenModel(modelDir, threads, device);
+        using var model = GenerateCommand.OpenModel(modelDir, threads, device, engineOptions.MixedRuns);
         var tokenizer = TokenizeCommand.LoadTokenizer(model.TokenizerPath);
         using var backend = new EngineBackend(model, tokenizer, engineOptions);
         return FlywheelServer.RunAsync(options, backend).GetAwaiter().GetResult();
