@@ -74,7 +74,7 @@ public sealed unsafe class DecoderRunner : IDisposable
         {
             // The mixed graph: the decode stream under the config's names, then the chunk stream.
             var mixedInputs = new List<string>(inputs) { ModelFolder.MixedNames.ChunkIds, ModelFolder.MixedNames.ChunkMask };
-            var mixedOutputs = new List<string>(outputs) { ModelFolder.MixedNames.ChunkLogits };
+            var mixedOutputs = new List<string>(outputs);
             for (var l = 0; l < cache.LayerCount; l++)
             {
                 mixedInputs.Add(ModelFolder.MixedNames.ChunkPast(l, "key"));
@@ -217,15 +217,14 @@ public sealed unsafe class DecoderRunner : IDisposable
         new Span<long>(_chunkMask, chunkWidth).Fill(1);
         var layers = _cache.LayerCount;
         var chunkInputs = 2 + (2 * layers);
-        var chunkOutputs = 1 + (2 * layers);
+        var chunkOutputs = 1 + (2 * layers); // the chunk's presents follow the decode stream's
         try
         {
             _mixedInputs[0] = OrtValue.CreateTensor(_inputIds, rowCount, [rowCount, 1]);
             _mixedInputs[1] = OrtValue.CreateTensor(_mask, rowCount * width, [rowCount, width]);
             _mixedInputs[chunkInputs] = OrtValue.CreateTensor(_inputIds + rowCount, chunkLength, [1, chunkLength]);
             _mixedInputs[chunkInputs + 1] = OrtValue.CreateTensor(_chunkMask, chunkWidth, [1, chunkWidth]);
-            _mixedOutputs[0] = OrtValue.CreateTensor(_logits, (long)rowCount * VocabSize, [rowCount, 1, VocabSize]);
-            _mixedOutputs[chunkOutputs] = OrtValue.CreateTensor(_logits + ((long)rowCount * VocabSize), (long)chunkLength * VocabSize, [1, chunkLength, VocabSize]);
+            _mixedOutputs[0] = OrtValue.CreateTensor(_logits, (long)tokenCount * VocabSize, [tokenCount, 1, VocabSize]);
             var kv = KvViews(firstSlot, rowCount);
             var chunkKv = KvViews(chunkSlot, 1);
             for (var l = 0; l < layers; l++)
@@ -236,8 +235,8 @@ public sealed unsafe class DecoderRunner : IDisposable
                 _mixedOutputs[2 + (2 * l)] = kv[(4 * l) + 3];
                 _mixedInputs[chunkInputs + 2 + (2 * l)] = chunkKv[4 * l];
                 _mixedInputs[chunkInputs + 3 + (2 * l)] = chunkKv[(4 * l) + 1];
-                _mixedOutputs[chunkOutputs + 1 + (2 * l)] = chunkKv[(4 * l) + 2];
-                _mixedOutputs[chunkOutputs + 2 + (2 * l)] = chunkKv[(4 * l) + 3];
+                _mixedOutputs[chunkOutputs + (2 * l)] = chunkKv[(4 * l) + 2];
+                _mixedOutputs[chunkOutputs + 1 + (2 * l)] = chunkKv[(4 * l) + 3];
             }
 
             _mixed.Run(_mixedInputNames!, _mixedInputs, _mixedOutputNames!, _mixedOutputs);
@@ -249,7 +248,6 @@ public sealed unsafe class DecoderRunner : IDisposable
             _mixedInputs[chunkInputs]?.Dispose();
             _mixedInputs[chunkInputs + 1]?.Dispose();
             _mixedOutputs[0]?.Dispose();
-            _mixedOutputs[chunkOutputs]?.Dispose();
             Array.Clear(_mixedInputs);
             Array.Clear(_mixedOutputs);
         }

@@ -116,7 +116,6 @@ public sealed class ModelFolder : IDisposable
     {
         public const string ChunkIds = "chunk_ids";
         public const string ChunkMask = "chunk_attention_mask";
-        public const string ChunkLogits = "chunk_logits";
 
         public static string ChunkPast(int layer, string kind) => $"chunk_past_key_values.{layer}.{kind}";
 
@@ -136,9 +135,17 @@ public sealed class ModelFolder : IDisposable
         }
 
         var missing = expected.Where(n => !inputs.Contains(n)).ToList();
-        if (missing.Count > 0 || !outputs.Contains(MixedNames.ChunkLogits))
+        for (var l = 0; l < config.Decoder.NumHiddenLayers; l++)
         {
-            throw new ModelConfigException($"{path}: the mixed graph lacks {string.Join(", ", missing.DefaultIfEmpty(MixedNames.ChunkLogits))}.");
+            if (!outputs.Contains(MixedNames.ChunkPresent(l, "key")))
+            {
+                missing.Add(MixedNames.ChunkPresent(l, "key"));
+            }
+        }
+
+        if (missing.Count > 0)
+        {
+            throw new ModelConfigException($"{path}: the mixed graph lacks {string.Join(", ", missing)}.");
         }
     }
 

@@ -21,8 +21,8 @@ public static class LlamaModelBuilder
     /// <summary>
     /// The same decoder (same weights) with two streams in one Run: the standard inputs and outputs carry
     /// decode rows ([B,1] ids, one past per row), and chunk_ids [1,C] / chunk_attention_mask /
-    /// chunk_past_key_values.N.* carry one prompt chunk on top of its own past, giving chunk_logits [1,C,V]
-    /// and chunk_present.N.*. The B + C tokens share every MatMul (the weights are streamed once), and each
+    /// chunk_past_key_values.N.* carry one prompt chunk on top of its own past (chunk_present.N.* out);
+    /// logits [B + C, 1, V] hold the decode rows' then every chunk position's. The B + C tokens share every MatMul (the weights are streamed once), and each
     /// stream has its own GroupQueryAttention, because on CPU a multi-token chunk over a past runs only as a
     /// batch of one. This lets a FlyWheel step (decodes plus a chunk) be a single Run. Not part of the ORT
     /// GenAI layout: a folder without it runs the step as separate Runs.
@@ -46,7 +46,12 @@ public static class LlamaModelBuilder
             var present = prefix == "" ? "present" : prefix + "present";
             g.Inputs.Add(new OnnxValueInfo(prefix == "" ? "input_ids" : prefix + "ids", TensorElementType.Int64, [batch, length]));
             g.Inputs.Add(new OnnxValueInfo(prefix + "attention_mask", TensorElementType.Int64, [batch, prefix + "total_sequence_length"]));
-            g.Outputs.Add(new OnnxValueInfo(prefix + "logits", TensorElementType.Float, [batch, length, (long)o.VocabSize]));
+            if (prefix == "")
+            {
+                // The mixed graph's logits hold every token of both streams, decode rows first: [B + C, 1, V].
+                g.Outputs.Add(new OnnxValueInfo("logits", TensorElementType.Float, mixed ? ["mixed_tokens", 1L, (long)o.VocabSize] : [batch, length, (long)o.VocabSize]));
+            }
+
             for (var layer = 0; layer < o.LayerCount; layer++)
             {
                 foreach (var kind in new[] { "key", "value" })
@@ -79,7 +84,7 @@ public static class LlamaModelBuilder
             g.AddNode("Shape", ["input_ids"], ["decode_rows"], "/model/split_sizes/Shape", "", OnnxAttribute.Int("start", 0), OnnxAttribute.Int("end", 1));
             g.AddNode("Shape", ["chunk_ids"], ["chunk_tokens"], "/model/split_sizes/Shape_chunk", "", OnnxAttribute.Int("start", 1), OnnxAttribute.Int("end", 2));
             g.AddNode("Concat", ["decode_rows", "chunk_tokens"], ["split_sizes"], "/model/split_sizes/Concat", "", OnnxAttribute.Int("axis", 0));
-            foreach (var (name, dims) in new[] { ("q", h), ("kv", kvDim), ("v", o.VocabSize) })
+            foreach (var (name, dims) in new[] { ("q", h), ("kv", kvDim) })
             {
                 g.Initializers.Add(OnnxTensor.FromInt64s($"const_decode_{name}", [3], [-1, 1, dims]));
                 g.Initializers.Add(OnnxTensor.FromInt64s($"const_chunk_{name}", [3], [1, -1, dims]));
@@ -168,10 +173,9 @@ public static class LlamaModelBuilder
         RmsNorm(g, x, LlamaWeightNames.FinalNorm, "/model/norm", o.RmsNormEpsilon);
         if (mixed)
         {
-            g.AddNode("MatMul", ["/model/norm/output_0", LlamaWeightNames.LmHead], ["/lm_head/output_0"], "/lm_head/MatMul");
-            g.AddNode("Split", ["/lm_head/output_0", "split_sizes"], ["/lm_head/decode_2d", "/lm_head/chunk_2d"], "/lm_head/Split", "", OnnxAttribute.Int("axis", 0));
-            g.AddNode("Reshape", ["/lm_head/decode_2d", "const_decode_v"], ["logits"], "/lm_head/Reshape");
-            g.AddNode("Reshape", ["/lm_head/chunk_2d", "const_chunk_v"], ["chunk_logits"], "/lm_head/Reshape_chunk");
+            // One lm_head MatMul writes straight into the output (splitting [B + C, V] logits would copy them all).
+            g.AddNode("Reshape", ["/model/norm/output_0", "const_decode_q"], ["/model/norm/output_3d"], "/model/norm/Reshape");
+            g.AddNode("MatMul", ["/model/norm/output_3d", LlamaWeightNames.LmHead], ["logits"], "/lm_head/MatMul");
         }
         else
         {
