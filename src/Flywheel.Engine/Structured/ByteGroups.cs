@@ -11,16 +11,22 @@ namespace Flywheel.Structured;
 /// </summary>
 internal static class ByteGroups
 {
-    /// <summary>Bytes 0x00-0x1F.</summary>
-    public const ulong Control = 1ul << 0;
+    /// <summary>
+    /// What is never text: bytes 0x00-0x1F, and any byte from 0x80 that is not part of a complete
+    /// <see cref="MultiByteChar"/> (a token may end or start mid-character).
+    /// </summary>
+    public const ulong Other = 1ul << 0;
 
     /// <summary>A complete UTF-8 encoding of a code point from U+0080 (no overlong forms, no surrogates, up to U+10FFFF).</summary>
-    public const ulong MultiByteChar = 1ul << 4;
+    public const ulong MultiByteChar = 1ul << 3;
 
-    /// <summary>A byte from 0x80 that is not part of a complete <see cref="MultiByteChar"/> (a token may end or start mid-character).</summary>
-    public const ulong Stray = 1ul << 5;
+    // Groups 1 and 2: digits and upper-case letters. Groups 4..29: the lower-case letters, one each
+    // (a key or pattern that forbids one letter leaves the other 25 safe, and lower-case letters are
+    // most of the vocabulary's text). Groups 30..63: the other ASCII bytes from 0x20, one each.
+    private const int FirstLower = 4, FirstSingle = 30;
 
-    private const int FirstSingle = 6; // groups 6..39: the other ASCII bytes, one each
+    /// <summary>Number of groups: every bit of a set is one.</summary>
+    public const int Count = 64;
 
     private static readonly byte[] AsciiGroup = BuildAsciiGroups();
 
@@ -46,7 +52,7 @@ internal static class ByteGroups
     /// <summary>
     /// The groups of <paramref name="bytes"/>[k..] for every k, into <paramref name="suffixGroups"/>
     /// (same length): ASCII bytes by their group, complete multi-byte characters as
-    /// <see cref="MultiByteChar"/>, anything else from 0x80 as <see cref="Stray"/>.
+    /// <see cref="MultiByteChar"/>, anything else from 0x80 as <see cref="Other"/>.
     /// </summary>
     public static void OfSuffixes(ReadOnlySpan<byte> bytes, Span<ulong> suffixGroups)
     {
@@ -63,7 +69,7 @@ internal static class ByteGroups
             else
             {
                 length = CharLength(bytes[k..]);
-                group = length > 0 ? MultiByteChar : Stray;
+                group = length > 0 ? MultiByteChar : Other;
                 length = Math.Max(length, 1);
             }
 
@@ -107,25 +113,19 @@ internal static class ByteGroups
 
         var current = new List<int>();
         var after = new List<int>();
-        foreach (var form in MultiByteForms)
+        var formClasses = g.MultiByteFormClasses;
+        foreach (var form in formClasses)
         {
             current.Clear();
             current.Add(state);
-            foreach (var (lo, hi) in form)
+            foreach (var classes in form)
             {
                 after.Clear();
                 foreach (var s in current)
                 {
                     var row = s * g.ClassCount;
-                    for (int b = lo, last = -1; b <= hi; b++)
+                    foreach (var c in classes)
                     {
-                        var c = g.ClassOf[b];
-                        if (c == last)
-                        {
-                            continue;
-                        }
-
-                        last = c;
                         var to = g.Next[row + c];
                         if (to < 0 || g.Flags[to] != CompiledGrammar.FlagBytes)
                         {
@@ -153,6 +153,16 @@ internal static class ByteGroups
         moves.RemoveAll(m => (m.Group & local) == 0);
         return local;
     }
+
+    /// <summary>
+    /// Per multi-byte form, per byte of it, the distinct byte classes of <paramref name="classOf"/>
+    /// in that byte's range: what <see cref="TextMoves"/> follows instead of every byte.
+    /// </summary>
+    public static byte[][][] FormClasses(byte[] classOf) =>
+        [.. MultiByteForms.Select(form => form.Select(r => Enumerable.Range(r.Lo, r.Hi - r.Lo + 1).Select(b => classOf[b]).Distinct().ToArray()).ToArray())];
+
+    /// <summary>The group of an ASCII byte (one below 0x80).</summary>
+    public static ulong OfAscii(byte b) => 1ul << AsciiGroup[b];
 
     /// <summary>Length of the complete multi-byte character at the start of <paramref name="bytes"/>, or 0 if there is none.</summary>
     private static int CharLength(ReadOnlySpan<byte> bytes)
@@ -194,9 +204,14 @@ internal static class ByteGroups
                 < 0x20 => 0,
                 >= '0' and <= '9' => 1,
                 >= 'A' and <= 'Z' => 2,
-                >= 'a' and <= 'z' => 3,
+                >= 'a' and <= 'z' => (byte)(FirstLower + b - 'a'),
                 _ => (byte)next++,
             };
+        }
+
+        if (next != Count)
+        {
+            throw new InvalidOperationException("the single-byte groups must fill the set exactly");
         }
 
         return groups;

@@ -48,9 +48,14 @@ internal sealed class CompiledGrammar
 
     public int StateCount => Flags.Length;
 
+    /// <summary>See <see cref="ByteGroups.FormClasses"/>; worked out on first use.</summary>
+    public byte[][][] MultiByteFormClasses => _formClasses ??= ByteGroups.FormClasses(ClassOf);
+
+    private byte[][][]? _formClasses;
+
     public int Move(int state, byte b) => Next[(state * ClassCount) + ClassOf[b]];
 
-    /// <summary>Marks a <see cref="TextGroups"/> entry not worked out yet (a real one has bit 63 clear).</summary>
+    /// <summary>Marks a <see cref="TextGroups"/> entry not worked out yet (a real one never holds <see cref="ByteGroups.Other"/>).</summary>
     public const ulong TextGroupsUnknown = ulong.MaxValue;
 
     private readonly object _textGroupsLock = new();
@@ -116,10 +121,12 @@ internal sealed class CompiledGrammar
                 }
             }
 
+            // States were found breadth first from the asked one, so a group lost deep down reaches
+            // it in one pass from the back; further passes only for cycles.
             for (var changed = true; changed;)
             {
                 changed = false;
-                for (var k = 0; k < order.Count; k++)
+                for (var k = order.Count - 1; k >= 0; k--)
                 {
                     var g = groups[k];
                     foreach (var (group, to) in moves[k])

@@ -119,6 +119,13 @@ internal sealed class TokenTrie
     /// <summary>Mask (one bit per token id) of the tokens that are <see cref="ByteGroups.Text"/> throughout.</summary>
     public required uint[] TextTokens { get; init; }
 
+    /// <summary>
+    /// [<see cref="ByteGroups.Count"/>]: per group of <see cref="ByteGroups.Text"/>, the mask of the
+    /// <see cref="TextTokens"/> holding a byte of that group (empty for the other groups). The text
+    /// tokens made of groups S only are TextTokens less the union over the groups outside S.
+    /// </summary>
+    public required uint[][] GroupTokens { get; init; }
+
     public int NodeCount => Label.Length;
 
     public int MaxDepth { get; init; }
@@ -138,6 +145,12 @@ internal sealed class TokenTrie
         var groups = new List<ulong> { 0 };
         var notText = new List<bool> { false };
         var textTokens = new uint[(count + 31) / 32];
+        var groupTokens = new uint[ByteGroups.Count][];
+        for (var g = 0; g < ByteGroups.Count; g++)
+        {
+            groupTokens[g] = (ByteGroups.Text & (1ul << g)) != 0 ? new uint[textTokens.Length] : [];
+        }
+
         var suffixGroups = new ulong[64];
         var tokenNode = new int[ids.Length];
         var path = new List<int> { 0 };   // path[d] = node at depth d on the current branch
@@ -172,7 +185,12 @@ internal sealed class TokenTrie
 
             if (text)
             {
-                textTokens[ids[k] >> 5] |= 1u << (ids[k] & 31);
+                var bit = 1u << (ids[k] & 31);
+                textTokens[ids[k] >> 5] |= bit;
+                for (var set = suffixGroups[0]; set != 0; set &= set - 1)
+                {
+                    groupTokens[System.Numerics.BitOperations.TrailingZeroCount(set)][ids[k] >> 5] |= bit;
+                }
             }
 
             tokenNode[k] = path[bytes.Length];
@@ -228,6 +246,7 @@ internal sealed class TokenTrie
             AllText = [.. notText.Select(n => !n)],
             NextNotText = nextNotText,
             TextTokens = textTokens,
+            GroupTokens = groupTokens,
             MaxDepth = maxDepth,
         };
     }

@@ -21,6 +21,8 @@ internal sealed class TrieWalker
     private readonly int[] _setCount;
     private readonly int[] _nodeMark;
     private readonly bool[] _popped;
+    private readonly bool[] _inRoot;   // [depth]: every byte on the path there is ASCII of the root's text groups
+    private readonly uint[] _union;
 
     private readonly bool _skipText;
 
@@ -38,7 +40,15 @@ internal sealed class TrieWalker
         _setCount = new int[depth];
         _nodeMark = new int[depth];
         _popped = new bool[depth];
+        _inRoot = new bool[depth];
+        _union = new uint[trie.TextTokens.Length];
     }
+
+    /// <summary>
+    /// A root state that reads text groups S (not all of <see cref="ByteGroups.Text"/>) sets the text
+    /// tokens made of S at once, with one pass over the mask per group it lacks, when it lacks at most this many.
+    /// </summary>
+    public const int MaxMissingGroups = 8;
 
     /// <summary>Scratch for <see cref="MaskCache"/>: the region of the state being walked.</summary>
     public PlainRegion Region { get; } = new();
@@ -98,15 +108,31 @@ internal sealed class TrieWalker
         fast[root] = state;
 
         // From the root, a state that reads all text safely accepts every all-text token: set them
-        // from the vocabulary's mask and skip every subtree holding nothing else.
+        // from the vocabulary's mask and skip every subtree holding nothing else. One that reads
+        // most groups sets the text tokens made of its groups the same way, and then takes any
+        // subtree of those groups below a path of them without writing its bits again.
         var allText = t.AllText;
         var nextNotText = t.NextNotText;
         var textDone = false;
-        if (skipText && first == 1 && end == t.NodeCount && (~TextGroupsAt(g, textGroups, state) & ByteGroups.Text) == 0)
+        var rootGroups = 0ul;
+        if (skipText && first == 1 && end == t.NodeCount)
         {
-            System.Numerics.Tensors.TensorPrimitives.BitwiseOr(accepted, t.TextTokens, accepted);
-            textDone = true;
+            var groups = TextGroupsAt(g, textGroups, state);
+            var missing = ByteGroups.Text & ~groups;
+            if (missing == 0)
+            {
+                System.Numerics.Tensors.TensorPrimitives.BitwiseOr(accepted, t.TextTokens, accepted);
+                textDone = true;
+            }
+            else if (groups != 0 && System.Numerics.BitOperations.PopCount(missing) <= MaxMissingGroups)
+            {
+                SetTextTokensOf(missing, accepted);
+                rootGroups = groups;
+            }
         }
+
+        var inRoot = _inRoot;
+        inRoot[root] = rootGroups != 0;
 
         var i = first;
         while (i < end)
@@ -127,6 +153,13 @@ internal sealed class TrieWalker
                 // Fast: every ancestor is plain too, so the parent's set is the single
                 // configuration at scratchStart + depth, and only fast[] needs writing.
                 var groups = skipText ? TextGroupsAt(g, textGroups, q) : 0;
+
+                if (inRoot[d - 1] && (subtreeGroups[i] & ~rootGroups) == 0)
+                {
+                    // Every token below is text of the root's groups: set at the start.
+                    i = skip[i];
+                    continue;
+                }
 
                 if ((subtreeGroups[i] & ~groups) == 0)
                 {
@@ -159,6 +192,7 @@ internal sealed class TrieWalker
                     }
 
                     fast[d] = to;
+                    inRoot[d] = inRoot[d - 1] && b < 0x80 && (ByteGroups.OfAscii(b) & ~rootGroups) == 0;
                     i++;
                     continue;
                 }
@@ -230,6 +264,30 @@ internal sealed class TrieWalker
         }
 
         runner.NodeCount = mark;
+    }
+
+    /// <summary>ORs into <paramref name="accepted"/> the text tokens holding no byte of the groups <paramref name="missing"/>.</summary>
+    private void SetTextTokensOf(ulong missing, Span<uint> accepted)
+    {
+        var union = _union.AsSpan();
+        var first = true;
+        for (var set = missing; set != 0; set &= set - 1)
+        {
+            var tokens = _trie.GroupTokens[System.Numerics.BitOperations.TrailingZeroCount(set)];
+            if (first)
+            {
+                tokens.CopyTo(union);
+                first = false;
+            }
+            else
+            {
+                System.Numerics.Tensors.TensorPrimitives.BitwiseOr(union, tokens, union);
+            }
+        }
+
+        System.Numerics.Tensors.TensorPrimitives.OnesComplement(union, union);
+        System.Numerics.Tensors.TensorPrimitives.BitwiseAnd(union, _trie.TextTokens, union);
+        System.Numerics.Tensors.TensorPrimitives.BitwiseOr(accepted, union, accepted);
     }
 
     private static ulong TextGroupsAt(CompiledGrammar g, ulong[] textGroups, int state)
