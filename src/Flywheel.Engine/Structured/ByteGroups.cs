@@ -25,6 +25,9 @@ internal static class ByteGroups
     // most of the vocabulary's text). Groups 30..63: the other ASCII bytes from 0x20, one each.
     private const int FirstLower = 4, FirstSingle = 30;
 
+    /// <summary>Run length that <see cref="CompiledGrammar.BoundedTextGroups"/> hold for: longer than most tokens.</summary>
+    public const int BoundDepth = 16;
+
     /// <summary>Number of groups: every bit of a set is one.</summary>
     public const int Count = 64;
 
@@ -80,8 +83,8 @@ internal static class ByteGroups
     /// <summary>
     /// The <see cref="Text"/> groups whose every member moves <paramref name="state"/> through plain
     /// states only (none dead, none that accepts or calls): a byte for ASCII groups, a whole
-    /// character for <see cref="MultiByteChar"/>. Adds (group, state reached) for those groups to
-    /// <paramref name="moves"/>. Zero unless the state itself is plain.
+    /// character for <see cref="MultiByteChar"/>. Adds to <paramref name="moves"/> each state those
+    /// groups reach, once, with the groups that lead there. Zero unless the state itself is plain.
     /// </summary>
     public static ulong TextMoves(CompiledGrammar g, int state, List<(ulong Group, int Target)> moves)
     {
@@ -90,8 +93,11 @@ internal static class ByteGroups
             return 0;
         }
 
+        // Moves are kept one per target, with every group that leads there (a state has far
+        // fewer targets than groups).
         var first = moves.Count;
         var local = Text;
+        var row = state * g.ClassCount;
         for (var b = 0x20; b < 0x80; b++)
         {
             if (b == PlainRegion.ExitByte || b == '\\')
@@ -100,21 +106,20 @@ internal static class ByteGroups
             }
 
             var group = 1ul << AsciiGroup[b];
-            var to = g.Move(state, (byte)b);
+            var to = g.Next[row + g.ClassOf[b]];
             if (to < 0 || g.Flags[to] != CompiledGrammar.FlagBytes)
             {
                 local &= ~group;
             }
-            else if (moves.Count == first || moves[^1] != (group, to))
+            else
             {
-                moves.Add((group, to));
+                AddMove(moves, first, group, to);
             }
         }
 
         var current = new List<int>();
         var after = new List<int>();
-        var formClasses = g.MultiByteFormClasses;
-        foreach (var form in formClasses)
+        foreach (var form in g.MultiByteFormClasses)
         {
             current.Clear();
             current.Add(state);
@@ -123,10 +128,10 @@ internal static class ByteGroups
                 after.Clear();
                 foreach (var s in current)
                 {
-                    var row = s * g.ClassCount;
+                    var from = s * g.ClassCount;
                     foreach (var c in classes)
                     {
-                        var to = g.Next[row + c];
+                        var to = g.Next[from + c];
                         if (to < 0 || g.Flags[to] != CompiledGrammar.FlagBytes)
                         {
                             local &= ~MultiByteChar;
@@ -145,13 +150,39 @@ internal static class ByteGroups
 
             foreach (var end in current)
             {
-                moves.Add((MultiByteChar, end));
+                AddMove(moves, first, MultiByteChar, end);
             }
         }
 
     Done:
-        moves.RemoveAll(m => (m.Group & local) == 0);
+        for (var k = moves.Count - 1; k >= first; k--)
+        {
+            var kept = moves[k].Group & local;
+            if (kept == 0)
+            {
+                moves.RemoveAt(k);
+            }
+            else
+            {
+                moves[k] = (kept, moves[k].Target);
+            }
+        }
+
         return local;
+    }
+
+    private static void AddMove(List<(ulong Group, int Target)> moves, int first, ulong group, int to)
+    {
+        for (var k = moves.Count - 1; k >= first; k--)
+        {
+            if (moves[k].Target == to)
+            {
+                moves[k] = (moves[k].Group | group, to);
+                return;
+            }
+        }
+
+        moves.Add((group, to));
     }
 
     /// <summary>

@@ -106,6 +106,9 @@ internal sealed class TokenTrie
     /// <summary>[NodeCount]: the <see cref="ByteGroups"/> of the rest of every token below node i, from node i's own byte on.</summary>
     public required ulong[] SubtreeGroups { get; init; }
 
+    /// <summary>[NodeCount]: the longest rest of a token below node i, from node i's own byte on, in bytes (at most 255).</summary>
+    public required byte[] Height { get; init; }
+
     /// <summary>[NodeCount]: every token below node i is <see cref="ByteGroups.Text"/> from its first byte on.</summary>
     public required bool[] AllText { get; init; }
 
@@ -143,6 +146,7 @@ internal sealed class TokenTrie
         var label = new List<byte> { 0 };
         var depth = new List<int> { 0 };
         var groups = new List<ulong> { 0 };
+        var height = new List<byte> { 0 };
         var notText = new List<bool> { false };
         var textTokens = new uint[(count + 31) / 32];
         var groupTokens = new uint[ByteGroups.Count][];
@@ -167,6 +171,7 @@ internal sealed class TokenTrie
                 label.Add(bytes[d]);
                 depth.Add(d + 1);
                 groups.Add(0);
+                height.Add(0);
                 notText.Add(false);
             }
 
@@ -180,6 +185,7 @@ internal sealed class TokenTrie
             for (var d = 0; d < bytes.Length; d++)
             {
                 groups[path[d + 1]] |= suffixGroups[d];
+                height[path[d + 1]] = (byte)Math.Max(height[path[d + 1]], Math.Min(bytes.Length - d, 255));
                 notText[path[d + 1]] |= !text;
             }
 
@@ -243,6 +249,7 @@ internal sealed class TokenTrie
             TokenStart = tokenStart,
             Tokens = ids,
             SubtreeGroups = [.. groups],
+            Height = [.. height],
             AllText = [.. notText.Select(n => !n)],
             NextNotText = nextNotText,
             TextTokens = textTokens,

