@@ -98,38 +98,60 @@ internal static class ByteGroups
         var first = moves.Count;
         var local = Text;
         var row = state * g.ClassCount;
-        for (var b = 0x20; b < 0x80; b++)
+        foreach (var (cls, groups) in g.TextClassGroups)
         {
-            if (b == PlainRegion.ExitByte || b == '\\')
-            {
-                continue;
-            }
-
-            var group = 1ul << AsciiGroup[b];
-            var to = g.Next[row + g.ClassOf[b]];
+            var to = g.Next[row + cls];
             if (to < 0 || g.Flags[to] != CompiledGrammar.FlagBytes)
             {
-                local &= ~group;
+                local &= ~groups;
             }
             else
             {
-                AddMove(moves, first, group, to);
+                AddMove(moves, first, groups, to);
             }
         }
 
         var current = new List<int>();
         var after = new List<int>();
-        foreach (var form in g.MultiByteFormClasses)
+        var forms = g.MultiByteFormClasses;
+        for (var f = 0; f < forms.Length; f++)
         {
             current.Clear();
             current.Add(state);
-            foreach (var classes in form)
+            var form = forms[f];
+            for (var k = 0; k < form.Length; k++)
             {
                 after.Clear();
+                if (k > 0 && MultiByteForms[f][k] == (0x80, 0xBF))
+                {
+                    // The rest are whole continuation ranges: where they lead from each state is
+                    // shared by every form and state that reaches it.
+                    foreach (var s in current)
+                    {
+                        var ends = Continuations(g, s, form.Length - k, form[k]);
+                        if (ends is null)
+                        {
+                            local &= ~MultiByteChar;
+                            goto Done;
+                        }
+
+                        foreach (var end in ends)
+                        {
+                            if (!after.Contains(end))
+                            {
+                                after.Add(end);
+                            }
+                        }
+                    }
+
+                    (current, after) = (after, current);
+                    break;
+                }
+
                 foreach (var s in current)
                 {
                     var from = s * g.ClassCount;
-                    foreach (var c in classes)
+                    foreach (var c in form[k])
                     {
                         var to = g.Next[from + c];
                         if (to < 0 || g.Flags[to] != CompiledGrammar.FlagBytes)
@@ -171,6 +193,57 @@ internal static class ByteGroups
         return local;
     }
 
+    /// <summary>
+    /// The states <paramref name="count"/> continuation bytes (any of 0x80-0xBF, byte classes
+    /// <paramref name="classes"/>) lead to from <paramref name="state"/> through plain states, or
+    /// null if some lead elsewhere; memoized in the grammar (callers hold its text-groups lock).
+    /// </summary>
+    private static int[]? Continuations(CompiledGrammar g, int state, int count, byte[] classes)
+    {
+        if (count == 0)
+        {
+            return [state];
+        }
+
+        var memo = g.ContinuationMemo;
+        var key = ((long)state * 8) + count;
+        if (memo.TryGetValue(key, out var known))
+        {
+            return known;
+        }
+
+        var ends = new List<int>();
+        var from = state * g.ClassCount;
+        int[]? result = null;
+        foreach (var c in classes)
+        {
+            var to = g.Next[from + c];
+            if (to < 0 || g.Flags[to] != CompiledGrammar.FlagBytes)
+            {
+                goto Store;
+            }
+
+            var rest = Continuations(g, to, count - 1, classes);
+            if (rest is null)
+            {
+                goto Store;
+            }
+
+            foreach (var end in rest)
+            {
+                if (!ends.Contains(end))
+                {
+                    ends.Add(end);
+                }
+            }
+        }
+
+        result = [.. ends];
+    Store:
+        memo[key] = result;
+        return result;
+    }
+
     private static void AddMove(List<(ulong Group, int Target)> moves, int first, ulong group, int to)
     {
         for (var k = moves.Count - 1; k >= first; k--)
@@ -189,8 +262,62 @@ internal static class ByteGroups
     /// Per multi-byte form, per byte of it, the distinct byte classes of <paramref name="classOf"/>
     /// in that byte's range: what <see cref="TextMoves"/> follows instead of every byte.
     /// </summary>
-    public static byte[][][] FormClasses(byte[] classOf) =>
-        [.. MultiByteForms.Select(form => form.Select(r => Enumerable.Range(r.Lo, r.Hi - r.Lo + 1).Select(b => classOf[b]).Distinct().ToArray()).ToArray())];
+    public static byte[][][] FormClasses(byte[] classOf)
+    {
+        var forms = new byte[MultiByteForms.Length][][];
+        var seen = new bool[256];
+        var classes = new List<byte>();
+        for (var f = 0; f < forms.Length; f++)
+        {
+            var form = MultiByteForms[f];
+            forms[f] = new byte[form.Length][];
+            for (var k = 0; k < form.Length; k++)
+            {
+                classes.Clear();
+                for (int b = form[k].Lo; b <= form[k].Hi; b++)
+                {
+                    if (!seen[classOf[b]])
+                    {
+                        seen[classOf[b]] = true;
+                        classes.Add(classOf[b]);
+                    }
+                }
+
+                classes.ForEach(c => seen[c] = false);
+                forms[f][k] = [.. classes];
+            }
+        }
+
+        return forms;
+    }
+
+    /// <summary>
+    /// Each byte class of <paramref name="classOf"/> holding ASCII text bytes, with the groups of
+    /// those bytes: what <see cref="TextMoves"/> follows instead of every byte (a group is lost if
+    /// any of its classes fails, and classes that move alike are merged into one move).
+    /// </summary>
+    public static (byte Class, ulong Groups)[] TextClassGroups(byte[] classOf)
+    {
+        var groups = new ulong[256];
+        for (var b = 0x20; b < 0x80; b++)
+        {
+            if (b != PlainRegion.ExitByte && b != '\\')
+            {
+                groups[classOf[b]] |= 1ul << AsciiGroup[b];
+            }
+        }
+
+        var result = new List<(byte Class, ulong Groups)>();
+        for (var c = 0; c < 256; c++)
+        {
+            if (groups[c] != 0)
+            {
+                result.Add(((byte)c, groups[c]));
+            }
+        }
+
+        return [.. result];
+    }
 
     /// <summary>The group of an ASCII byte (one below 0x80).</summary>
     public static ulong OfAscii(byte b) => 1ul << AsciiGroup[b];

@@ -53,6 +53,14 @@ internal sealed class CompiledGrammar
 
     private byte[][][]? _formClasses;
 
+    /// <summary>See <see cref="ByteGroups.TextClassGroups"/>; worked out on first use.</summary>
+    public (byte Class, ulong Groups)[] TextClassGroups => _textClassGroups ??= ByteGroups.TextClassGroups(ClassOf);
+
+    private (byte Class, ulong Groups)[]? _textClassGroups;
+
+    /// <summary>Scratch of <see cref="ByteGroups.TextMoves"/>, used under the text-groups lock only.</summary>
+    internal Dictionary<long, int[]?> ContinuationMemo { get; } = [];
+
     public int Move(int state, byte b) => Next[(state * ClassCount) + ClassOf[b]];
 
     /// <summary>Marks a <see cref="TextGroups"/> entry not worked out yet (a real one never holds <see cref="ByteGroups.Other"/>).</summary>
