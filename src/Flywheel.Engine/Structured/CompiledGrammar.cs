@@ -58,6 +58,11 @@ internal sealed class CompiledGrammar
 
     private (byte Class, ulong Groups)[]? _textClassGroups;
 
+    /// <summary>[StateCount]: per state its byte moves as runs for <see cref="PlainRegion"/>, worked out on first use.</summary>
+    internal int[]?[] RegionRuns => _regionRuns ??= new int[]?[StateCount];
+
+    private int[]?[]? _regionRuns;
+
     /// <summary>Scratch of <see cref="ByteGroups.TextMoves"/>, used under the text-groups lock only.</summary>
     internal Dictionary<long, int[]?> ContinuationMemo { get; } = [];
 
