@@ -48,9 +48,27 @@ internal sealed class CompiledGrammar
 
     public int StateCount => Flags.Length;
 
+    /// <summary>See <see cref="ByteGroups.FormClasses"/>; worked out on first use.</summary>
+    public byte[][][] MultiByteFormClasses => _formClasses ??= ByteGroups.FormClasses(ClassOf);
+
+    private byte[][][]? _formClasses;
+
+    /// <summary>See <see cref="ByteGroups.TextClassGroups"/>; worked out on first use.</summary>
+    public (byte Class, ulong Groups)[] TextClassGroups => _textClassGroups ??= ByteGroups.TextClassGroups(ClassOf);
+
+    private (byte Class, ulong Groups)[]? _textClassGroups;
+
+    /// <summary>[StateCount]: per state its byte moves as runs for <see cref="PlainRegion"/>, worked out on first use.</summary>
+    internal int[]?[] RegionRuns => _regionRuns ??= new int[]?[StateCount];
+
+    private int[]?[]? _regionRuns;
+
+    /// <summary>Scratch of <see cref="ByteGroups.TextMoves"/>, used under the text-groups lock only.</summary>
+    internal Dictionary<long, int[]?> ContinuationMemo { get; } = [];
+
     public int Move(int state, byte b) => Next[(state * ClassCount) + ClassOf[b]];
 
-    /// <summary>Marks a <see cref="TextGroups"/> entry not worked out yet (a real one has bit 63 clear).</summary>
+    /// <summary>Marks a <see cref="TextGroups"/> entry not worked out yet (a real one never holds <see cref="ByteGroups.Other"/>).</summary>
     public const ulong TextGroupsUnknown = ulong.MaxValue;
 
     private readonly object _textGroupsLock = new();
@@ -78,9 +96,35 @@ internal sealed class CompiledGrammar
     }
 
     /// <summary>
+    /// [StateCount]: like <see cref="TextGroups"/> but only for runs of at most
+    /// <see cref="ByteGroups.BoundDepth"/> bytes (or <see cref="TextGroupsUnknown"/>): inside a
+    /// bounded repeat, such as a host-name label of up to 63 characters, no group holds for every
+    /// run, but most hold for the length of any token. See <see cref="BoundedTextGroupsOf"/>.
+    /// </summary>
+    public ulong[] BoundedTextGroups
+    {
+        get
+        {
+            if (_boundedTextGroups is { } groups)
+            {
+                return groups;
+            }
+
+            groups = new ulong[StateCount];
+            Array.Fill(groups, TextGroupsUnknown);
+            return Interlocked.CompareExchange(ref _boundedTextGroups, groups, null) ?? groups;
+        }
+    }
+
+    private ulong[]? _boundedTextGroups;
+    private ulong[]? _localGroups;
+    private List<(ulong Group, int Target)>[]? _textMoves;
+
+    /// <summary>
     /// <see cref="TextGroups"/>[<paramref name="state"/>], worked out on first use together with the
     /// states its text reaches. Each state starts with the groups it reads through plain states and
-    /// gives up any group that some move it keeps leads to a state without; what is left holds for
+    /// gives up, for each move it keeps that leads to a state without all of them, either that
+    /// move's group or the groups the target lacks (whichever loses fewer); what is left holds for
     /// every run. Under a lock: entries are only sound together, so one thread works them out at a time.
     /// </summary>
     public ulong TextGroupsOf(int state)
@@ -91,6 +135,12 @@ internal sealed class CompiledGrammar
             return known[state];
         }
 
+        if (Flags[state] != FlagBytes)
+        {
+            known[state] = 0; // reads nothing without leaving plain states: sound on its own
+            return 0;
+        }
+
         lock (_textGroupsLock)
         {
             if (known[state] != TextGroupsUnknown)
@@ -98,35 +148,23 @@ internal sealed class CompiledGrammar
                 return known[state];
             }
 
-            var order = new List<int> { state };
-            var index = new Dictionary<int, int> { [state] = 0 };
-            var moves = new List<List<(ulong Group, int Target)>>();
-            var groups = new List<ulong>();
-            for (var k = 0; k < order.Count; k++)
-            {
-                var list = new List<(ulong Group, int Target)>();
-                groups.Add(ByteGroups.TextMoves(this, order[k], list));
-                moves.Add(list);
-                foreach (var (_, to) in list)
-                {
-                    if (known[to] == TextGroupsUnknown && index.TryAdd(to, order.Count))
-                    {
-                        order.Add(to);
-                    }
-                }
-            }
+            var order = Reachable(state, known);
+            var groups = order.Select(s => _localGroups![s]).ToArray();
+            var index = IndexOf(order);
 
+            // States were found breadth first from the asked one, so a group lost deep down reaches
+            // it in one pass from the back; further passes only for cycles.
             for (var changed = true; changed;)
             {
                 changed = false;
-                for (var k = 0; k < order.Count; k++)
+                for (var k = order.Count - 1; k >= 0; k--)
                 {
                     var g = groups[k];
-                    foreach (var (group, to) in moves[k])
+                    foreach (var (group, to) in _textMoves![order[k]])
                     {
                         if ((group & g) != 0)
                         {
-                            g &= known[to] != TextGroupsUnknown ? known[to] : groups[index[to]];
+                            g = Narrow(g, group, known[to] != TextGroupsUnknown ? known[to] : groups[index[to]]);
                         }
                     }
 
@@ -145,5 +183,126 @@ internal sealed class CompiledGrammar
 
             return known[state];
         }
+    }
+
+    /// <summary>
+    /// <see cref="BoundedTextGroups"/>[<paramref name="state"/>], worked out on first use together
+    /// with the states its text reaches: level k holds the groups any run of up to k bytes of them
+    /// keeps in plain states and alive (level 0 all of Text), each state's level k narrowed from its
+    /// moves' level k - 1 as in <see cref="TextGroupsOf"/>; a state already known stands for every level.
+    /// </summary>
+    public ulong BoundedTextGroupsOf(int state)
+    {
+        var known = BoundedTextGroups;
+        if (known[state] != TextGroupsUnknown)
+        {
+            return known[state];
+        }
+
+        if (Flags[state] != FlagBytes)
+        {
+            known[state] = 0; // reads nothing without leaving plain states: sound on its own
+            return 0;
+        }
+
+        lock (_textGroupsLock)
+        {
+            if (known[state] != TextGroupsUnknown)
+            {
+                return known[state];
+            }
+
+            var order = Reachable(state, known);
+            var index = IndexOf(order);
+
+            var level = new ulong[order.Count];
+            var next = new ulong[order.Count];
+            Array.Fill(level, ByteGroups.Text);
+            for (var depth = 1; depth <= ByteGroups.BoundDepth; depth++)
+            {
+                for (var k = 0; k < order.Count; k++)
+                {
+                    var g = _localGroups![order[k]];
+                    foreach (var (group, to) in _textMoves![order[k]])
+                    {
+                        if ((group & g) != 0)
+                        {
+                            g = Narrow(g, group, known[to] != TextGroupsUnknown ? known[to] : level[index[to]]);
+                        }
+                    }
+
+                    next[k] = g;
+                }
+
+                (level, next) = (next, level);
+            }
+
+            for (var k = 0; k < order.Count; k++)
+            {
+                known[order[k]] = level[k];
+            }
+
+            return known[state];
+        }
+    }
+
+    /// <summary>
+    /// A state's groups <paramref name="g"/> after a move on the groups <paramref name="group"/>
+    /// (some of them in g) to a state that reads <paramref name="target"/>: without those groups,
+    /// or only what the target reads too, whichever keeps more. Either way no kept group's move
+    /// leads to a state without it.
+    /// </summary>
+    private static ulong Narrow(ulong g, ulong group, ulong target)
+    {
+        var kept = g & target;
+        var dropped = g & ~group;
+        return System.Numerics.BitOperations.PopCount(kept) >= System.Numerics.BitOperations.PopCount(dropped) ? kept : dropped;
+    }
+
+    /// <summary>Position in <paramref name="order"/> of each of its states (other entries are stale). Under the lock.</summary>
+    private int[] IndexOf(List<int> order)
+    {
+        _index ??= new int[StateCount];
+        for (var k = 0; k < order.Count; k++)
+        {
+            _index[order[k]] = k;
+        }
+
+        return _index;
+    }
+
+    private int[]? _index;
+
+    /// <summary>
+    /// <paramref name="state"/> and the states its text moves reach, breadth first, not going past
+    /// states <paramref name="known"/> already; works out and keeps each one's local groups and text
+    /// moves (<see cref="ByteGroups.TextMoves"/>). Under the lock.
+    /// </summary>
+    private List<int> Reachable(int state, ulong[] known)
+    {
+        _localGroups ??= new ulong[StateCount];
+        _textMoves ??= new List<(ulong Group, int Target)>[StateCount];
+        var order = new List<int> { state };
+        var seen = new HashSet<int> { state };
+        for (var k = 0; k < order.Count; k++)
+        {
+            var s = order[k];
+            if (_textMoves[s] is null)
+            {
+                var list = new List<(ulong Group, int Target)>();
+                _localGroups[s] = ByteGroups.TextMoves(this, s, list);
+                _textMoves[s] = list;
+            }
+
+            foreach (var (_, to) in _textMoves[s])
+            {
+                if (known[to] == TextGroupsUnknown && seen.Add(to))
+                {
+                    order.Add(to);
+                }
+            }
+        }
+
+        return order;
     }
 }

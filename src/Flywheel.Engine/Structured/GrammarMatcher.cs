@@ -19,6 +19,9 @@ public sealed class GrammarMatcher
     private readonly TrieWalker _walker;
     private int[] _current;
     private int _count;
+    private readonly int[] _prefixStart;  // ResolveUncertain: per depth, the set after that many bytes
+    private readonly int[] _prefixCount;
+    private readonly int[] _prefixMark;
 
     /// <summary>Creates a matcher at the start of the document.</summary>
     public GrammarMatcher(JsonSchemaGrammar grammar, TokenVocabulary vocabulary)
@@ -29,6 +32,7 @@ public sealed class GrammarMatcher
         _cache = grammar.CacheFor(vocabulary);
         _runner = new PdaRunner(grammar.Compiled);
         _walker = new TrieWalker(vocabulary.Trie);
+        (_prefixStart, _prefixCount, _prefixMark) = PrefixScratch(vocabulary);
         _count = _runner.Start(0);
         _current = _runner.Sets[.._count];
     }
@@ -39,9 +43,16 @@ public sealed class GrammarMatcher
         _cache = other._cache;
         _runner = other._runner.Clone();
         _walker = new TrieWalker(other._vocab.Trie);
+        (_prefixStart, _prefixCount, _prefixMark) = PrefixScratch(other._vocab);
         _current = (int[])other._current.Clone();
         _count = other._count;
         IsTerminated = other.IsTerminated;
+    }
+
+    private static (int[], int[], int[]) PrefixScratch(TokenVocabulary vocabulary)
+    {
+        var depth = vocabulary.Trie.MaxDepth + 2;
+        return (new int[depth], new int[depth], new int[depth]);
     }
 
     /// <summary>True when the tokens so far form a complete, valid document (end-of-sequence is allowed).</summary>
@@ -87,13 +98,7 @@ public sealed class GrammarMatcher
 
             var entry = _cache.Get(_runner.StateOf(node), _runner, _walker, scratch);
             entry.OrInto(bitmask, _vocab.Count);
-            foreach (var id in entry.Uncertain)
-            {
-                if ((bitmask[id >> 5] & (1u << (id & 31))) == 0 && Accepts(node, _vocab.BytesOf(id), scratch))
-                {
-                    bitmask[id >> 5] |= 1u << (id & 31);
-                }
-            }
+            ResolveUncertain(node, entry.Uncertain, scratch, bitmask);
         }
     }
 
@@ -169,6 +174,60 @@ public sealed class GrammarMatcher
 
     /// <summary>An independent copy at the same position (for lookahead or rollback).</summary>
     public GrammarMatcher Clone() => new(this);
+
+    /// <summary>
+    /// Sets the bits of the <paramref name="uncertain"/> tokens that <paramref name="node"/>'s real
+    /// stack accepts. They come in trie order (the walk's), so each token goes on from the sets of
+    /// the prefix it shares with the one before rather than from the first byte: the same answers
+    /// as <see cref="Accepts"/> token by token, with most of the bytes read once.
+    /// </summary>
+    private void ResolveUncertain(int node, int[] uncertain, int scratch, Span<uint> bitmask)
+    {
+        if (uncertain.Length == 0)
+        {
+            return;
+        }
+
+        var mark = _runner.NodeCount;
+        _runner.EnsureSets(scratch + 1);
+        _runner.Sets[scratch] = node;
+        _prefixStart[0] = scratch;
+        _prefixCount[0] = 1;
+        _prefixMark[0] = mark;
+        var known = 0; // sets are valid for depths 0..known of the previous token
+        var previous = ReadOnlySpan<byte>.Empty;
+        foreach (var id in uncertain)
+        {
+            if ((bitmask[id >> 5] & (1u << (id & 31))) != 0)
+            {
+                continue;
+            }
+
+            var bytes = _vocab.BytesOf(id);
+            var depth = Math.Min(bytes.CommonPrefixLength(previous), known);
+            while (depth < bytes.Length && _prefixCount[depth] > 0)
+            {
+                _runner.NodeCount = _prefixMark[depth];
+                var dst = _prefixStart[depth] + _prefixCount[depth];
+                var count = _runner.Advance(_prefixStart[depth], _prefixCount[depth], bytes[depth], dst);
+                depth++;
+                _prefixStart[depth] = dst;
+                _prefixCount[depth] = count;
+                _prefixMark[depth] = _runner.NodeCount;
+            }
+
+            // Either every byte was read (depth == length) or a prefix died (its count is 0).
+            if (depth == bytes.Length && _prefixCount[depth] > 0)
+            {
+                bitmask[id >> 5] |= 1u << (id & 31);
+            }
+
+            known = depth;
+            previous = bytes;
+        }
+
+        _runner.NodeCount = mark;
+    }
 
     /// <summary>Runs <paramref name="bytes"/> from one configuration on scratch storage; true if it survives.</summary>
     private bool Accepts(int node, ReadOnlySpan<byte> bytes, int scratch)

@@ -46,6 +46,9 @@ internal sealed class PdaRunner
 
     public int StateOf(int node) => _nodeState[node];
 
+    /// <summary>The stack below <paramref name="node"/>'s state (a node, or -1 for the base and final nodes).</summary>
+    public int ParentOf(int node) => _nodeParent[node];
+
     public void EnsureSets(int size)
     {
         if (size > _sets.Length)

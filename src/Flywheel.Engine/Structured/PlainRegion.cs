@@ -27,7 +27,6 @@ internal sealed class PlainRegion
     private int[] _localStamp = [];
     private int _stamp;
     private readonly List<int> _code = [];
-    private readonly List<int> _segments = []; // first byte of each run of bytes that move alike
 
     /// <summary>Region states, local index -> grammar state; [0] is the root.</summary>
     public List<int> States { get; } = [];
@@ -47,33 +46,17 @@ internal sealed class PlainRegion
         States.Add(state);
         _localOf[state] = 0;
         _localStamp[state] = stamp;
-        var next = g.Next;
-        var classOf = g.ClassOf;
-        var flags = g.Flags;
-        _segments.Clear();
-        for (var b = 0; b < 256; b++)
-        {
-            if (b == 0 || classOf[b] != classOf[b - 1] || b == ExitByte || b == ExitByte + 1)
-            {
-                _segments.Add(b);
-            }
-        }
-
         for (var k = 0; k < States.Count; k++)
         {
-            var row = States[k] * g.ClassCount;
+            var runs = RunsOf(g, States[k]);
             var previous = int.MinValue;
-            foreach (var b in _segments)
+            for (var r = 0; r < runs.Length; r += 2)
             {
-                var to = next[row + classOf[b]];
+                var to = runs[r + 1];
                 int code;
                 if (to < 0)
                 {
-                    code = Dead;
-                }
-                else if (flags[to] != CompiledGrammar.FlagBytes || b == ExitByte)
-                {
-                    code = Exit;
+                    code = to;
                 }
                 else if (_localStamp[to] == stamp)
                 {
@@ -95,7 +78,7 @@ internal sealed class PlainRegion
 
                 if (code != previous)
                 {
-                    _code.Add(b);
+                    _code.Add(runs[r]);
                     _code.Add(code);
                     previous = code;
                 }
@@ -106,6 +89,39 @@ internal sealed class PlainRegion
 
         key = new RegionKey([.. _code]);
         return true;
+    }
+
+    /// <summary>
+    /// The byte moves of <paramref name="state"/> as runs: (first byte, grammar state, <see cref="Dead"/>
+    /// or <see cref="Exit"/>) pairs, a new run wherever that changes. Worked out once per state and
+    /// kept in the grammar: a state is met by the region builds of many roots.
+    /// </summary>
+    private static int[] RunsOf(CompiledGrammar g, int state)
+    {
+        var cache = g.RegionRuns;
+        if (cache[state] is { } known)
+        {
+            return known;
+        }
+
+        var runs = new List<int>();
+        var row = state * g.ClassCount;
+        var previous = int.MinValue;
+        for (var b = 0; b < 256; b++)
+        {
+            var to = g.Next[row + g.ClassOf[b]];
+            var code = to < 0 ? Dead : g.Flags[to] != CompiledGrammar.FlagBytes || b == ExitByte ? Exit : to;
+            if (code != previous)
+            {
+                runs.Add(b);
+                runs.Add(code);
+                previous = code;
+            }
+        }
+
+        int[] result = [.. runs];
+        cache[state] = result; // a race stores equal runs twice
+        return result;
     }
 
     /// <summary>Local index of a region state (one the walk passed through).</summary>

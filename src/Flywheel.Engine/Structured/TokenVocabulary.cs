@@ -106,6 +106,9 @@ internal sealed class TokenTrie
     /// <summary>[NodeCount]: the <see cref="ByteGroups"/> of the rest of every token below node i, from node i's own byte on.</summary>
     public required ulong[] SubtreeGroups { get; init; }
 
+    /// <summary>[NodeCount]: the longest rest of a token below node i, from node i's own byte on, in bytes (at most 255).</summary>
+    public required byte[] Height { get; init; }
+
     /// <summary>[NodeCount]: every token below node i is <see cref="ByteGroups.Text"/> from its first byte on.</summary>
     public required bool[] AllText { get; init; }
 
@@ -118,6 +121,13 @@ internal sealed class TokenTrie
 
     /// <summary>Mask (one bit per token id) of the tokens that are <see cref="ByteGroups.Text"/> throughout.</summary>
     public required uint[] TextTokens { get; init; }
+
+    /// <summary>
+    /// [<see cref="ByteGroups.Count"/>]: per group of <see cref="ByteGroups.Text"/>, the mask of the
+    /// <see cref="TextTokens"/> holding a byte of that group (empty for the other groups). The text
+    /// tokens made of groups S only are TextTokens less the union over the groups outside S.
+    /// </summary>
+    public required uint[][] GroupTokens { get; init; }
 
     public int NodeCount => Label.Length;
 
@@ -136,8 +146,15 @@ internal sealed class TokenTrie
         var label = new List<byte> { 0 };
         var depth = new List<int> { 0 };
         var groups = new List<ulong> { 0 };
+        var height = new List<byte> { 0 };
         var notText = new List<bool> { false };
         var textTokens = new uint[(count + 31) / 32];
+        var groupTokens = new uint[ByteGroups.Count][];
+        for (var g = 0; g < ByteGroups.Count; g++)
+        {
+            groupTokens[g] = (ByteGroups.Text & (1ul << g)) != 0 ? new uint[textTokens.Length] : [];
+        }
+
         var suffixGroups = new ulong[64];
         var tokenNode = new int[ids.Length];
         var path = new List<int> { 0 };   // path[d] = node at depth d on the current branch
@@ -154,6 +171,7 @@ internal sealed class TokenTrie
                 label.Add(bytes[d]);
                 depth.Add(d + 1);
                 groups.Add(0);
+                height.Add(0);
                 notText.Add(false);
             }
 
@@ -167,12 +185,18 @@ internal sealed class TokenTrie
             for (var d = 0; d < bytes.Length; d++)
             {
                 groups[path[d + 1]] |= suffixGroups[d];
+                height[path[d + 1]] = (byte)Math.Max(height[path[d + 1]], Math.Min(bytes.Length - d, 255));
                 notText[path[d + 1]] |= !text;
             }
 
             if (text)
             {
-                textTokens[ids[k] >> 5] |= 1u << (ids[k] & 31);
+                var bit = 1u << (ids[k] & 31);
+                textTokens[ids[k] >> 5] |= bit;
+                for (var set = suffixGroups[0]; set != 0; set &= set - 1)
+                {
+                    groupTokens[System.Numerics.BitOperations.TrailingZeroCount(set)][ids[k] >> 5] |= bit;
+                }
             }
 
             tokenNode[k] = path[bytes.Length];
@@ -225,9 +249,11 @@ internal sealed class TokenTrie
             TokenStart = tokenStart,
             Tokens = ids,
             SubtreeGroups = [.. groups],
+            Height = [.. height],
             AllText = [.. notText.Select(n => !n)],
             NextNotText = nextNotText,
             TextTokens = textTokens,
+            GroupTokens = groupTokens,
             MaxDepth = maxDepth,
         };
     }

