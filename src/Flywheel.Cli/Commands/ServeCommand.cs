@@ -14,7 +14,8 @@ internal static class ServeCommand
         "usage: flywheel serve [--model DIR] [--host 127.0.0.1] [--port 8000] [--threads N] [--queue N] [--device cpu|cuda]\n" +
         "                      [--policy flywheel|prefill-first|sequential] [--max-batch-tokens N] [--chunk-size N] [--max-running N]\n" +
         "                      [--mixed-runs on|off] [--drain-timeout SECONDS (30)]\n" +
-        "  --mixed-runs: run decodes and one prompt chunk as one Run when the folder has model.mixed.onnx (default off)\n" +
+        "  --mixed-runs: run decodes and one prompt chunk as one Run when the folder has model.mixed.onnx (default off;\n" +
+        "    both sessions then share ONNX Runtime's global thread pool and --threads does not apply)\n" +
         "  without --model, serves a small built-in demo model (built once into the cache)\n" +
         "  on SIGTERM: readiness turns 503, in-flight requests get --drain-timeout seconds to finish, the rest are aborted",
         Run);

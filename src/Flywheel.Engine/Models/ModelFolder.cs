@@ -68,6 +68,16 @@ public sealed class ModelFolder : IDisposable
             options!.AppendCudaExecutionProvider(config.Decoder.CudaProviderOptions);
         }
 
+        var mixedPath = Path.Combine(directory, MixedFileName);
+        var withMixed = loadMixed && File.Exists(mixedPath);
+        using var sharedOptions = withMixed && options is null ? new SessionOptions() : null;
+        options ??= sharedOptions;
+        if (withMixed)
+        {
+            // Two sessions run in turn on one engine thread: one shared pool, not two that spin against each other.
+            options!.UseGlobalThreadPools();
+        }
+
         InferenceSession session;
         try
         {
@@ -89,8 +99,7 @@ public sealed class ModelFolder : IDisposable
         }
 
         InferenceSession? mixed = null;
-        var mixedPath = Path.Combine(directory, MixedFileName);
-        if (loadMixed && File.Exists(mixedPath))
+        if (withMixed)
         {
             try
             {

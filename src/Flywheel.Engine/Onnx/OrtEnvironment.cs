@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Flywheel.Onnx;
 
-/// <summary>The process-wide ORT environment (logging, thread pools). Created on first use, never released.</summary>
+/// <summary>The process-wide ORT environment (logging, global thread pools). Created on first use, never released.</summary>
 public static unsafe class OrtEnvironment
 {
     private static readonly Lazy<nint> Env = new(Create, LazyThreadSafetyMode.ExecutionAndPublication);
@@ -29,8 +29,19 @@ public static unsafe class OrtEnvironment
         var logId = Marshal.StringToCoTaskMemUTF8("flywheel");
         try
         {
-            // Logging level 2 = ORT_LOGGING_LEVEL_WARNING.
-            OrtNative.Check(((delegate* unmanaged<int, nint, nint*, nint>)OrtNative.Fn(OrtNative.CreateEnv))(2, logId, &env));
+            // Logging level 2 = ORT_LOGGING_LEVEL_WARNING. The environment also holds global thread pools
+            // (ORT's default sizes) for sessions that opt in (SessionOptions.UseGlobalThreadPools); the others
+            // keep their own.
+            nint threading;
+            OrtNative.Check(((delegate* unmanaged<nint*, nint>)OrtNative.Fn(OrtNative.CreateThreadingOptions))(&threading));
+            try
+            {
+                OrtNative.Check(((delegate* unmanaged<int, nint, nint, nint*, nint>)OrtNative.Fn(OrtNative.CreateEnvWithGlobalThreadPools))(2, logId, threading, &env));
+            }
+            finally
+            {
+                OrtNative.Release(OrtNative.ReleaseThreadingOptions, threading);
+            }
         }
         finally
         {

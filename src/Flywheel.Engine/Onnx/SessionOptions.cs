@@ -43,6 +43,13 @@ public sealed unsafe class SessionOptions : IDisposable
         set => Call((delegate* unmanaged<nint, int, nint>)OrtNative.Fn(OrtNative.SetSessionGraphOptimizationLevel), (int)value);
     }
 
+    /// <summary>
+    /// Sessions created with these options run on the environment's global thread pools instead of their own
+    /// (so several sessions of one process do not compete with idle-spinning pools of their own);
+    /// <see cref="IntraOpThreadCount"/> then no longer applies.
+    /// </summary>
+    public void UseGlobalThreadPools() => OrtNative.Check(((delegate* unmanaged<nint, nint>)OrtNative.Fn(OrtNative.DisablePerSessionThreads))(Raw()));
+
     /// <summary>Sets a session configuration entry (onnxruntime_session_options_config_keys.h); ORT validates it.</summary>
     public void AddConfigEntry(string key, string value)
     {

@@ -36,9 +36,9 @@ public sealed record EngineOptions
 
     /// <summary>
     /// Run a step's decodes together with one prompt chunk as a single Run of the model folder's mixed graph,
-    /// when it has one (folders Flywheel builds do). Off by default: on the 2-core CPU machine measured, the
-    /// second session (its own copy of the weights and its own intra-op thread pool) made the whole engine
-    /// 7-20% slower, more than the fused Runs save (README, "How a step maps onto ONNX Runtime").
+    /// when it has one (folders Flywheel builds do). Off by default: on the 2-core CPU machine measured it was
+    /// within a few percent either way of separate Runs (README, "How a step maps onto ONNX Runtime"), for a
+    /// second copy of the weights.
     /// </summary>
     public bool MixedRuns { get; init; }
 
