@@ -438,19 +438,7 @@ public sealed class LlmEngine : IDisposable
     /// <summary>The decodes and one prompt chunk in a single Run of the mixed graph (see <see cref="MixedChunk"/>).</summary>
     private void RunMixed(List<Sequence> rows, Sequence s, int start, int length)
     {
-        rows.Sort(BySlot);
-        var first = rows[0].Slot;
-        if (rows[^1].Slot - first + 1 != rows.Count)
-        {
-            throw new InvalidOperationException("decoding requests are not in contiguous slots");
-        }
-
-        for (var r = 0; r < rows.Count; r++)
-        {
-            _ids[r] = rows[r].Tokens[rows[r].Computed];
-            _past[r] = rows[r].Computed;
-        }
-
+        var first = PrepareDecodeRows(rows);
         var chunk = _ids.AsSpan(rows.Count, length);
         for (var i = 0; i < length; i++)
         {
@@ -460,28 +448,32 @@ public sealed class LlmEngine : IDisposable
         var logits = _runner.RunMixed(first, rows.Count, _ids.AsSpan(0, rows.Count), _past.AsSpan(0, rows.Count), s.Slot, chunk, start);
         _mixedRuns++;
         s.Computed = start + length;
-        foreach (var row in rows)
-        {
-            row.Computed++;
-        }
 
         // The chunk's request first, as when the chunk runs before the decodes: it is outside the decode
-        // region, so finishing it moves no row. Then the decodes, whose caches all grew before any is accepted.
+        // region, so finishing it moves no row.
         var vocab = _runner.VocabSize;
         if (s.Computed == s.PromptLength)
         {
             SampleAndAccept(s, logits.Slice((rows.Count + length - 1) * vocab, vocab));
         }
 
-        for (var r = 0; r < rows.Count; r++)
-        {
-            SampleAndAccept(rows[r], logits.Slice(r * vocab, vocab));
-        }
+        AcceptDecodes(rows, logits);
     }
 
     private void RunDecode(List<Sequence> rows)
     {
-        // Decoding requests sit in slots [0, D): one Run over the range. Rows are put in slot order.
+        var first = PrepareDecodeRows(rows);
+        var logits = _runner.Run(first, rows.Count, 1, _ids.AsSpan(0, rows.Count), _past.AsSpan(0, rows.Count), _valid.AsSpan(0, rows.Count));
+        _decodeRuns++;
+        AcceptDecodes(rows, logits);
+    }
+
+    /// <summary>
+    /// Puts the decoding requests in slot order (they sit in slots [0, D): one Run over the range) and writes
+    /// their next input token and past length to _ids / _past [0, rows). Returns the first slot.
+    /// </summary>
+    private int PrepareDecodeRows(List<Sequence> rows)
+    {
         rows.Sort(BySlot);
         var first = rows[0].Slot;
         if (rows[^1].Slot - first + 1 != rows.Count)
@@ -495,9 +487,12 @@ public sealed class LlmEngine : IDisposable
             _past[r] = rows[r].Computed;
         }
 
-        var logits = _runner.Run(first, rows.Count, 1, _ids.AsSpan(0, rows.Count), _past.AsSpan(0, rows.Count), _valid.AsSpan(0, rows.Count));
-        _decodeRuns++;
-        var vocab = _runner.VocabSize;
+        return first;
+    }
+
+    /// <summary>Samples each decode row from logits row r, after every row's cache has grown by one.</summary>
+    private void AcceptDecodes(List<Sequence> rows, ReadOnlySpan<float> logits)
+    {
         // Every row's cache grew by one before any row is accepted: accepting may finish a request and
         // move another row's KV into its slot, and that copy must include the position just written.
         foreach (var row in rows)
@@ -505,6 +500,7 @@ public sealed class LlmEngine : IDisposable
             row.Computed++;
         }
 
+        var vocab = _runner.VocabSize;
         for (var r = 0; r < rows.Count; r++)
         {
             SampleAndAccept(rows[r], logits.Slice(r * vocab, vocab));
