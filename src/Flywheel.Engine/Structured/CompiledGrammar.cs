@@ -80,20 +80,7 @@ internal sealed class CompiledGrammar
     /// an unconstrained JSON string: all of Text), or <see cref="TextGroupsUnknown"/> until
     /// <see cref="TextGroupsOf"/> works it out. Filled on use because a grammar's walks meet few of its states.
     /// </summary>
-    public ulong[] TextGroups
-    {
-        get
-        {
-            if (_textGroups is { } groups)
-            {
-                return groups;
-            }
-
-            groups = new ulong[StateCount];
-            Array.Fill(groups, TextGroupsUnknown);
-            return Interlocked.CompareExchange(ref _textGroups, groups, null) ?? groups;
-        }
-    }
+    public ulong[] TextGroups => UnknownGroups(ref _textGroups);
 
     /// <summary>
     /// [StateCount]: like <see cref="TextGroups"/> but only for runs of at most
@@ -101,20 +88,7 @@ internal sealed class CompiledGrammar
     /// bounded repeat, such as a host-name label of up to 63 characters, no group holds for every
     /// run, but most hold for the length of any token. See <see cref="BoundedTextGroupsOf"/>.
     /// </summary>
-    public ulong[] BoundedTextGroups
-    {
-        get
-        {
-            if (_boundedTextGroups is { } groups)
-            {
-                return groups;
-            }
-
-            groups = new ulong[StateCount];
-            Array.Fill(groups, TextGroupsUnknown);
-            return Interlocked.CompareExchange(ref _boundedTextGroups, groups, null) ?? groups;
-        }
-    }
+    public ulong[] BoundedTextGroups => UnknownGroups(ref _boundedTextGroups);
 
     private ulong[]? _boundedTextGroups;
     private ulong[]? _localGroups;
@@ -127,63 +101,36 @@ internal sealed class CompiledGrammar
     /// move's group or the groups the target lacks (whichever loses fewer); what is left holds for
     /// every run. Under a lock: entries are only sound together, so one thread works them out at a time.
     /// </summary>
-    public ulong TextGroupsOf(int state)
+    public ulong TextGroupsOf(int state) => GroupsOf(state, TextGroups, (order, index, known) =>
     {
-        var known = TextGroups;
-        if (known[state] != TextGroupsUnknown)
-        {
-            return known[state];
-        }
+        var groups = order.Select(s => _localGroups![s]).ToArray();
 
-        if (Flags[state] != FlagBytes)
+        // States were found breadth first from the asked one, so a group lost deep down reaches
+        // it in one pass from the back; further passes only for cycles.
+        for (var changed = true; changed;)
         {
-            known[state] = 0; // reads nothing without leaving plain states: sound on its own
-            return 0;
-        }
-
-        lock (_textGroupsLock)
-        {
-            if (known[state] != TextGroupsUnknown)
+            changed = false;
+            for (var k = order.Count - 1; k >= 0; k--)
             {
-                return known[state];
-            }
-
-            var order = Reachable(state, known);
-            var groups = order.Select(s => _localGroups![s]).ToArray();
-            var index = IndexOf(order);
-
-            // States were found breadth first from the asked one, so a group lost deep down reaches
-            // it in one pass from the back; further passes only for cycles.
-            for (var changed = true; changed;)
-            {
-                changed = false;
-                for (var k = order.Count - 1; k >= 0; k--)
+                var g = groups[k];
+                foreach (var (group, to) in _textMoves![order[k]])
                 {
-                    var g = groups[k];
-                    foreach (var (group, to) in _textMoves![order[k]])
+                    if ((group & g) != 0)
                     {
-                        if ((group & g) != 0)
-                        {
-                            g = Narrow(g, group, known[to] != TextGroupsUnknown ? known[to] : groups[index[to]]);
-                        }
-                    }
-
-                    if (g != groups[k])
-                    {
-                        groups[k] = g;
-                        changed = true;
+                        g = Narrow(g, group, known[to] != TextGroupsUnknown ? known[to] : groups[index[to]]);
                     }
                 }
-            }
 
-            for (var k = 0; k < order.Count; k++)
-            {
-                known[order[k]] = groups[k];
+                if (g != groups[k])
+                {
+                    groups[k] = g;
+                    changed = true;
+                }
             }
-
-            return known[state];
         }
-    }
+
+        return groups;
+    });
 
     /// <summary>
     /// <see cref="BoundedTextGroups"/>[<paramref name="state"/>], worked out on first use together
@@ -191,9 +138,53 @@ internal sealed class CompiledGrammar
     /// keeps in plain states and alive (level 0 all of Text), each state's level k narrowed from its
     /// moves' level k - 1 as in <see cref="TextGroupsOf"/>; a state already known stands for every level.
     /// </summary>
-    public ulong BoundedTextGroupsOf(int state)
+    public ulong BoundedTextGroupsOf(int state) => GroupsOf(state, BoundedTextGroups, (order, index, known) =>
     {
-        var known = BoundedTextGroups;
+        var level = new ulong[order.Count];
+        var next = new ulong[order.Count];
+        Array.Fill(level, ByteGroups.Text);
+        for (var depth = 1; depth <= ByteGroups.BoundDepth; depth++)
+        {
+            for (var k = 0; k < order.Count; k++)
+            {
+                var g = _localGroups![order[k]];
+                foreach (var (group, to) in _textMoves![order[k]])
+                {
+                    if ((group & g) != 0)
+                    {
+                        g = Narrow(g, group, known[to] != TextGroupsUnknown ? known[to] : level[index[to]]);
+                    }
+                }
+
+                next[k] = g;
+            }
+
+            (level, next) = (next, level);
+        }
+
+        return level;
+    });
+
+    /// <summary>A [StateCount] array of <see cref="TextGroupsUnknown"/>, made once and published in <paramref name="field"/>.</summary>
+    private ulong[] UnknownGroups(ref ulong[]? field)
+    {
+        if (field is { } groups)
+        {
+            return groups;
+        }
+
+        groups = new ulong[StateCount];
+        Array.Fill(groups, TextGroupsUnknown);
+        return Interlocked.CompareExchange(ref field, groups, null) ?? groups;
+    }
+
+    /// <summary>
+    /// known[<paramref name="state"/>], worked out on first use under the text-groups lock together with
+    /// the states its text reaches: <paramref name="solve"/> gets those states (breadth first from
+    /// <paramref name="state"/>), their positions and <paramref name="known"/>, and returns their groups in that order.
+    /// </summary>
+    private ulong GroupsOf(int state, ulong[] known, Func<List<int>, int[], ulong[], ulong[]> solve)
+    {
         if (known[state] != TextGroupsUnknown)
         {
             return known[state];
@@ -213,33 +204,10 @@ internal sealed class CompiledGrammar
             }
 
             var order = Reachable(state, known);
-            var index = IndexOf(order);
-
-            var level = new ulong[order.Count];
-            var next = new ulong[order.Count];
-            Array.Fill(level, ByteGroups.Text);
-            for (var depth = 1; depth <= ByteGroups.BoundDepth; depth++)
-            {
-                for (var k = 0; k < order.Count; k++)
-                {
-                    var g = _localGroups![order[k]];
-                    foreach (var (group, to) in _textMoves![order[k]])
-                    {
-                        if ((group & g) != 0)
-                        {
-                            g = Narrow(g, group, known[to] != TextGroupsUnknown ? known[to] : level[index[to]]);
-                        }
-                    }
-
-                    next[k] = g;
-                }
-
-                (level, next) = (next, level);
-            }
-
+            var groups = solve(order, IndexOf(order), known);
             for (var k = 0; k < order.Count; k++)
             {
-                known[order[k]] = level[k];
+                known[order[k]] = groups[k];
             }
 
             return known[state];
