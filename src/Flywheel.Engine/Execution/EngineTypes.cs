@@ -28,6 +28,12 @@ public sealed record EngineRequest
 
     /// <summary>Cancelling aborts the request; its slot is freed on the next step.</summary>
     public CancellationToken CancellationToken { get; init; }
+
+    /// <summary>
+    /// Cancelling ends the request with finish reason Stop on the next step (a stop string completed on the
+    /// reading side); it takes precedence over <see cref="CancellationToken"/> when both are cancelled.
+    /// </summary>
+    public CancellationToken StopCancellationToken { get; init; }
 }
 
 /// <summary>Why the engine stopped a request.</summary>

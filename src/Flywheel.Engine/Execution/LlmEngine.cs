@@ -49,7 +49,7 @@ public sealed class LlmEngine : IDisposable
     private long _nextId;
     private int _decodeCount;
     private volatile int _runningCount, _waitingCount;
-    private long _stepCount, _usedTokens;
+    private long _stepCount, _usedTokens, _generatedTokenCount;
     private int _decodeRuns, _chunkRuns, _mixedRuns; // this step's
 
     public LlmEngine(ModelFolder model, EngineOptions options, IReadOnlyCollection<int>? extraEosTokenIds = null)
@@ -93,8 +93,20 @@ public sealed class LlmEngine : IDisposable
     /// <summary>Fraction of the KV cache's token positions in use, 0..1.</summary>
     public double KvCacheUsage => Interlocked.Read(ref _usedTokens) / (double)((long)Options.MaxRunningRequests * ContextLength);
 
+    /// <summary>Tokens sampled so far for all requests (the stop tokens that end requests included), whether or not anyone read them.</summary>
+    public long GeneratedTokenCount => Interlocked.Read(ref _generatedTokenCount);
+
     /// <summary>Called on the engine thread after each step with what it ran.</summary>
     public Action<StepReport>? StepCompleted { get; set; }
+
+    /// <summary>
+    /// Called on the engine thread once for every accepted request, with the same finish event its output
+    /// stream gets, whether or not its reader is still there (aborted requests included). Must not throw.
+    /// </summary>
+    public Action<FinishEvent>? RequestFinished { get; set; }
+
+    /// <summary>Called on the engine thread with the seconds between two consecutive tokens of one request. Must not throw.</summary>
+    public Action<double>? InterTokenLatency { get; set; }
 
     /// <summary>Test hook: called on the engine thread before each step's model runs; may throw to simulate a fault.</summary>
     internal Action<long>? BeforeStep { get; set; }
@@ -571,11 +583,18 @@ public sealed class LlmEngine : IDisposable
     private void Accept(Sequence s, SampledToken token)
     {
         s.Tokens.Add(token.Id);
+        Interlocked.Increment(ref _generatedTokenCount);
         var now = Stopwatch.GetTimestamp();
         if (s.FirstTokenTimestamp == 0)
         {
             s.FirstTokenTimestamp = now;
         }
+        else
+        {
+            InterTokenLatency?.Invoke(Stopwatch.GetElapsedTime(s.LastTokenTimestamp, now).TotalSeconds);
+        }
+
+        s.LastTokenTimestamp = now;
 
         // A finished constraint (its end-of-sequence accepted) ends the request even under ignore_eos.
         var isStop = (!s.Request.IgnoreEos && (_eos.Contains(token.Id) || s.Request.StopTokenIds.Contains(token.Id)))
@@ -661,7 +680,7 @@ public sealed class LlmEngine : IDisposable
         _byId.Remove(s.Id);
         var now = Stopwatch.GetTimestamp();
         var start = s.Pending.ArrivalTimestamp;
-        s.Output.TryWrite(new FinishEvent(
+        Emit(s.Output, new FinishEvent(
             reason,
             s.PromptLength,
             s.Tokens.Count - s.PromptLength,
@@ -669,7 +688,6 @@ public sealed class LlmEngine : IDisposable
             s.FirstTokenTimestamp == 0 ? 0 : Stopwatch.GetElapsedTime(start, s.FirstTokenTimestamp).TotalSeconds,
             Stopwatch.GetElapsedTime(start, now).TotalSeconds,
             error));
-        s.Output.TryComplete();
         _slots[s.Slot] = null;
         if (s.InDecodeRegion)
         {
@@ -689,11 +707,24 @@ public sealed class LlmEngine : IDisposable
         _runningCount = _running.Count;
     }
 
+    /// <summary>The last event of a request: to its stream (read or not), then to <see cref="RequestFinished"/>.</summary>
+    private void Emit(ChannelWriter<EngineEvent> output, FinishEvent finish)
+    {
+        output.TryWrite(finish);
+        output.TryComplete();
+        RequestFinished?.Invoke(finish);
+    }
+
     private void DropCancelled()
     {
         for (var i = _running.Count - 1; i >= 0; i--)
         {
-            if (_running[i].Request.CancellationToken.IsCancellationRequested)
+            var request = _running[i].Request;
+            if (request.StopCancellationToken.IsCancellationRequested)
+            {
+                Finish(_running[i], EngineFinishReason.Stop);
+            }
+            else if (request.CancellationToken.IsCancellationRequested)
             {
                 Finish(_running[i], EngineFinishReason.Abort);
             }
@@ -704,8 +735,7 @@ public sealed class LlmEngine : IDisposable
             var keep = _waiting.Where(w => !w.Request.CancellationToken.IsCancellationRequested).ToList();
             foreach (var w in _waiting.Except(keep))
             {
-                w.Output.TryWrite(new FinishEvent(EngineFinishReason.Abort, w.Request.PromptIds.Count, 0, 0, 0, Stopwatch.GetElapsedTime(w.ArrivalTimestamp).TotalSeconds));
-                w.Output.TryComplete();
+                Emit(w.Output, new FinishEvent(EngineFinishReason.Abort, w.Request.PromptIds.Count, 0, 0, 0, Stopwatch.GetElapsedTime(w.ArrivalTimestamp).TotalSeconds));
             }
 
             _waiting.Clear();
@@ -738,8 +768,7 @@ public sealed class LlmEngine : IDisposable
 
         while (_waiting.TryDequeue(out var w) || _incoming.Reader.TryRead(out w))
         {
-            w.Output.TryWrite(new FinishEvent(EngineFinishReason.Abort, w.Request.PromptIds.Count, 0, 0, 0, 0, "the engine shut down"));
-            w.Output.TryComplete();
+            Emit(w.Output, new FinishEvent(EngineFinishReason.Abort, w.Request.PromptIds.Count, 0, 0, 0, 0, "the engine shut down"));
         }
 
         _runningCount = 0;
@@ -788,6 +817,8 @@ public sealed class LlmEngine : IDisposable
         public long AdmittedTimestamp { get; } = Stopwatch.GetTimestamp();
 
         public long FirstTokenTimestamp { get; set; }
+
+        public long LastTokenTimestamp { get; set; }
 
         /// <summary>[MaskLength] the constraint's allowed-token bitmask, allocated on the first constrained token.</summary>
         public uint[]? Mask { get; set; }

@@ -1,9 +1,9 @@
 using System.Runtime.CompilerServices;
-using Flywheel.Diagnostics;
 using Flywheel.Execution;
 using Flywheel.Models;
 using Flywheel.Sampling;
 using Flywheel.Scheduling;
+using Flywheel.Server.Metrics;
 using Flywheel.Server.OpenAi;
 using Flywheel.Structured;
 using Flywheel.Templates;
@@ -20,7 +20,7 @@ namespace Flywheel.Server.Hosting;
 /// tokens with their grammar, and the result is validated and, when invalid, repaired (see the partial
 /// file EngineBackend.Structured.cs).
 /// </summary>
-public sealed partial class EngineBackend : IGenerationBackend, Metrics.IMetricsSource, IDisposable
+public sealed partial class EngineBackend : IGenerationBackend, IMetricsSource, IDisposable
 {
     private readonly ModelFolder _model;
     private readonly Tokenizer _tokenizer;
@@ -35,8 +35,11 @@ public sealed partial class EngineBackend : IGenerationBackend, Metrics.IMetrics
         _tokenizer = tokenizer;
         _template = tokenizer.ChatTemplate is { } source ? ChatTemplate.Parse(source) : ChatTemplate.Fallback;
         _engine = new LlmEngine(model, options, tokenizer.EosTokenIds);
-        _metrics = new FlywheelMetrics(model.Name, new StatsView(_engine));
+        _metrics = new FlywheelMetrics(Registry, model.Name, new StatsView(_engine), options.MixedRuns && model.MixedSession is not null);
+        // Request metrics come from the engine, so requests whose reader left (aborts) count too.
         _engine.StepCompleted = _metrics.RecordStep;
+        _engine.RequestFinished = _metrics.RecordRequestFinished;
+        _engine.InterTokenLatency = _metrics.RecordInterTokenLatency;
         _defaultMaxRepairs = defaultMaxRepairs;
         // The grammar's end-of-sequence ids are the engine's: the model's and the tokenizer's.
         IReadOnlyCollection<int> eos = [.. model.Config.EosTokenIds.Concat(tokenizer.EosTokenIds).Distinct()];
@@ -49,11 +52,8 @@ public sealed partial class EngineBackend : IGenerationBackend, Metrics.IMetrics
 
     private readonly FlywheelMetrics _metrics;
 
-    public System.Diagnostics.Metrics.Meter Meter => _metrics.Meter;
-
-    public IReadOnlyDictionary<string, double[]> HistogramBuckets => FlywheelMetrics.Buckets;
-
-    public void PublishInitialValues() => _metrics.Touch();
+    /// <summary>This backend's metrics (its own registry, not the process-wide default).</summary>
+    public Prometheus.CollectorRegistry Registry { get; } = Prometheus.Metrics.NewCustomRegistry();
 
     public LlmEngine Engine => _engine;
 
@@ -107,14 +107,16 @@ public sealed partial class EngineBackend : IGenerationBackend, Metrics.IMetrics
     /// <summary>Hands one generation to the engine: the attempt, or why it was refused (queue full, invalid).</summary>
     private (Attempt? Attempt, SubmitResult? Refusal) Submit(int[] ids, int maxNewTokens, ApiRequest request, CompiledFormat? format, CancellationToken cancellationToken)
     {
-        // Aborted when the client goes away or when a stop string completes.
+        // Aborted when the client goes away; stopped (finish reason Stop) when a stop string completes.
         var abort = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var stop = new CancellationTokenSource();
         var outcome = _engine.TrySubmit(new EngineRequest
         {
             PromptIds = ids,
             MaxTokens = maxNewTokens,
             IgnoreEos = request.IgnoreEos,
             CancellationToken = abort.Token,
+            StopCancellationToken = stop.Token,
             Constraint = format is not null && request.ConstrainedDecoding
                 ? new GrammarConstraint(format.Grammar, _formats.Vocabulary, _metrics.RecordGrammarMask)
                 : null,
@@ -135,6 +137,7 @@ public sealed partial class EngineBackend : IGenerationBackend, Metrics.IMetrics
         {
             _metrics.RecordRejected("queue_full");
             abort.Dispose();
+            stop.Dispose();
             return (null, SubmitResult.QueueFull(retryAfterSeconds: 1));
         }
 
@@ -142,54 +145,41 @@ public sealed partial class EngineBackend : IGenerationBackend, Metrics.IMetrics
         {
             _metrics.RecordRejected("invalid");
             abort.Dispose();
+            stop.Dispose();
             return (null, SubmitResult.Rejected(OpenAiError.BadRequest(outcome.Error ?? "rejected by the engine")));
         }
 
-        return (new Attempt(outcome, abort, ids.Length), null);
+        return (new Attempt(outcome, abort, stop, ids.Length), null);
     }
 
     public void Dispose()
     {
         _engine.Dispose();
-        _metrics.Dispose();
     }
 
     /// <summary>Engine events to API updates: text through the stream decoder and the stop-string filter.</summary>
     private async IAsyncEnumerable<GenerationUpdate> Translate(Attempt attempt, ApiRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var (outcome, abort, promptTokens) = attempt;
+        // Metrics are not recorded here: the engine reports every request it finishes (see the constructor),
+        // including those whose reader left early.
+        var (outcome, abort, stop, promptTokens) = attempt;
         try
         {
             var decoder = _tokenizer.CreateStreamDecoder();
             var filter = new StopStringFilter(request.Stop);
             var withLogprobs = request.TopLogprobs is not null;
             var completion = 0;
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            var firstToken = 0.0;
-            var lastToken = 0.0;
             await foreach (var e in outcome.Events!.ReadAllAsync(cancellationToken))
             {
                 if (e is TokenEvent t)
                 {
                     completion++;
-                    var now = clock.Elapsed.TotalSeconds;
-                    if (completion == 1)
-                    {
-                        firstToken = now;
-                    }
-                    else
-                    {
-                        _metrics.RecordInterTokenLatency(now - lastToken);
-                    }
-
-                    lastToken = now;
                     var text = t.IsStopToken ? "" : filter.Push(decoder.Append(t.Token.Id));
                     yield return new TextDelta(text, [ToGenerated(t.Token, withLogprobs)]);
                     if (filter.Stopped)
                     {
-                        abort.Cancel();
-                        // The engine's own finish event is not read after this; time from the reader's clock.
-                        _metrics.RecordRequestFinished("stop", promptTokens, completion, 0, firstToken, lastToken);
+                        // The engine ends the request as Stop on its next step; its finish event is not read.
+                        stop.Cancel();
                         yield return new Finished(FinishReason.Stop, promptTokens, completion);
                         yield break;
                     }
@@ -198,7 +188,6 @@ public sealed partial class EngineBackend : IGenerationBackend, Metrics.IMetrics
                 }
 
                 var finish = (FinishEvent)e;
-                _metrics.RecordRequestFinished(finish.Reason.ToString().ToLowerInvariant(), finish.PromptTokenCount, finish.CompletionTokenCount, finish.QueueSeconds, finish.TimeToFirstTokenSeconds, finish.EndToEndSeconds);
                 var rest = filter.Push(decoder.Flush()) + filter.Flush();
                 if (rest.Length > 0)
                 {
@@ -225,6 +214,7 @@ public sealed partial class EngineBackend : IGenerationBackend, Metrics.IMetrics
             // release. Cancelling a finished request is a no-op.
             abort.Cancel();
             abort.Dispose();
+            stop.Dispose();
         }
     }
 
@@ -237,8 +227,8 @@ public sealed partial class EngineBackend : IGenerationBackend, Metrics.IMetrics
     /// <summary>What Prepare hands to TrySubmit: the prompt's ids and the compiled response_format (null for text).</summary>
     private sealed record PromptState(int[] Ids, CompiledFormat? Format);
 
-    /// <summary>One generation in the engine: its event stream, its abort switch (owned), its prompt length.</summary>
-    private sealed record Attempt(SubmitOutcome Outcome, CancellationTokenSource Abort, int PromptTokens);
+    /// <summary>One generation in the engine: its event stream, its abort and stop switches (owned).</summary>
+    private sealed record Attempt(SubmitOutcome Outcome, CancellationTokenSource Abort, CancellationTokenSource Stop, int PromptTokens);
 
     private sealed class StatsView(LlmEngine engine) : IEngineStats
     {

@@ -1,4 +1,5 @@
 using System.Net;
+using Flywheel.Server.Metrics;
 using Flywheel.Server.OpenAi;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -32,15 +33,12 @@ public static class FlywheelServer
 
         var app = builder.Build();
         app.UseOpenAiErrors();
+        var registry = Metrics.MetricsEndpoints.CreateRegistry(backend);
+        app.UseRouting(); // explicit, so the HTTP metrics below see the matched route
+        app.UseFlywheelHttpMetrics(registry);
         app.MapHealth();
         app.MapOpenAiEndpoints();
-        if (backend is Metrics.IMetricsSource source)
-        {
-            var exporter = new Metrics.PrometheusExporter(source.Meter, source.HistogramBuckets);
-            source.PublishInitialValues();
-            app.Lifetime.ApplicationStopped.Register(exporter.Dispose);
-            Metrics.MetricsEndpoints.MapMetrics(app, exporter);
-        }
+        app.MapFlywheelMetrics(registry);
 
         app.Lifetime.ApplicationStarted.Register(() => PrintBanner(app, options, backend));
         return app;
