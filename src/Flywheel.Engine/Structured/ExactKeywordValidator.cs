@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using Newtonsoft.Json.Linq;
 using NJsonSchema;
 using NJsonSchema.Validation;
@@ -28,7 +29,8 @@ internal sealed class ExactKeywordValidator(IReadOnlyList<ExactKeywords> keyword
     /// <inheritdoc/>
     protected override ICollection<ValidationError> Validate(JToken token, NjSchema schema, SchemaType schemaType, string? propertyName, string propertyPath)
     {
-        if (++_depth > MaxDepth)
+        // The count bounds the work; the stack probe guards threads with small stacks.
+        if (++_depth > MaxDepth || !RuntimeHelpers.TryEnsureSufficientExecutionStack())
         {
             throw new InstanceNotJudgedException(Path(propertyPath), $"validation nests deeper than {MaxDepth} subschemas (a recursive schema?)");
         }
@@ -88,6 +90,11 @@ internal sealed class ExactKeywordValidator(IReadOnlyList<ExactKeywords> keyword
             if (k.Pattern is { } pattern && !pattern.IsMatch(text))
             {
                 Fail(ValidationErrorKind.PatternMismatch);
+            }
+
+            if (k.Uri && !ExactKeywords.UriSyntax.IsMatch(text))
+            {
+                Fail(ValidationErrorKind.UriExpected);
             }
 
             var length = k.MinLength is null && k.MaxLength is null ? 0 : CodePoints(text);

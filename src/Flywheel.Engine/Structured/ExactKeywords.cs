@@ -28,6 +28,13 @@ internal sealed class ExactKeywords(string pointer)
 
     public Regex? Pattern { get; set; }
 
+    /// <summary><c>format: uri</c>: RFC 3986 absolute-URI syntax (NJsonSchema's own check accepts Windows UNC paths).</summary>
+    public bool Uri { get; set; }
+
+    /// <summary>RFC 3986: scheme ":" then only URI characters or percent-escapes (no spaces, no backslashes).</summary>
+    public static Regex UriSyntax { get; } =
+        new(@"^[A-Za-z][A-Za-z0-9+.\-]*:(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*$", PatternOptions);
+
     public long? MinLength { get; set; }
 
     public long? MaxLength { get; set; }
@@ -62,7 +69,7 @@ internal sealed class ExactKeywords(string pointer)
     public NjSchema? AdditionalSchema { get; private set; }
 
     public bool IsEmpty =>
-        Pattern is null && MinLength is null && MaxLength is null && Minimum is null && Maximum is null
+        Pattern is null && !Uri && MinLength is null && MaxLength is null && Minimum is null && Maximum is null
         && ExclusiveMinimum is null && ExclusiveMaximum is null && MultipleOf is null && !OwnsAdditional;
 
     public bool HasNumberBounds => Minimum is not null || Maximum is not null || ExclusiveMinimum is not null || ExclusiveMaximum is not null || MultipleOf is not null;

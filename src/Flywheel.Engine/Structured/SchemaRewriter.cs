@@ -140,6 +140,12 @@ internal sealed class SchemaRewriter
                 : throw new SchemaCompileException("pattern", pointer, "must be a string");
         }
 
+        if (s["format"] is JsonValue f && f.GetValueKind() == JsonValueKind.String && f.GetValue<string>() == "uri")
+        {
+            s.Remove("format");
+            k.Uri = true;
+        }
+
         if (s.Remove("minLength", out var minLength))
         {
             k.MinLength = ExactKeywords.ReadLength(minLength, "minLength", pointer);
@@ -263,6 +269,21 @@ internal sealed class SchemaRewriter
             s.Remove("items");
             s["items"] = prefix;
             s["additionalItems"] = rest ?? JsonValue.Create(true);
+        }
+
+        // NJsonSchema checks additionalItems only beside a non-empty tuple; with an empty one every
+        // item is additional, which is plain items (or no items at all).
+        if (s["items"] is JsonArray { Count: 0 })
+        {
+            s.Remove("items");
+            if (s.Remove("additionalItems", out var additional) && additional is JsonObject itemSchema)
+            {
+                s["items"] = itemSchema;
+            }
+            else if (additional is JsonValue b && b.GetValueKind() == JsonValueKind.False)
+            {
+                s["maxItems"] = 0;
+            }
         }
 
         if (s.Remove("contains", out var contains))

@@ -138,6 +138,20 @@ public sealed class ValidatorHardeningTests
         Assert.Empty(v.Validate(fine));
     }
 
+    [Theory]
+    [InlineData("""{"$defs":{"a":{"anyOf":[{"$ref":"#/$defs/a"}]}},"$ref":"#/$defs/a"}""")]
+    [InlineData("""{"$defs":{"a":{"allOf":[{"$ref":"#/$defs/b"}],"type":"integer"},"b":{"not":{"$ref":"#/$defs/a"}}},"$ref":"#/$defs/a"}""")]
+    public void A_schema_that_recurses_without_consuming_the_instance_is_an_error_entry(string schema)
+    {
+        // No test before the bound: without it this overflowed the stack and killed the test host.
+        var validator = JsonSchemaValidator.Create(schema);
+        IReadOnlyList<JsonValidationError> errors = [];
+        var thread = new Thread(() => errors = validator.Validate("1"), maxStackSize: 256 * 1024);
+        thread.Start();
+        thread.Join();
+        Assert.Contains(errors, e => e.Message.Contains("deeper than", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void A_lone_surrogate_is_judged_not_thrown()
     {
