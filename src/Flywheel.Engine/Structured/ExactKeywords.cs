@@ -90,17 +90,20 @@ internal sealed class ExactKeywords(string pointer)
     {
         try
         {
-            return new Regex(pattern, PatternOptions);
+            return new Regex(EcmaPattern.ToDotNet(pattern), PatternOptions);
         }
         catch (NotSupportedException e)
         {
-            throw new SchemaCompileException(keyword, pointer, $"pattern '{pattern}' needs a backtracking regex engine, which could run without end on model output ({e.Message})");
+            // Backreferences, lookarounds and atomic groups need backtracking; very large patterns exceed the engine's size limit.
+            throw new SchemaCompileException(keyword, pointer, $"pattern '{Shorten(pattern)}' cannot be checked in linear time (a backtracking engine could run without end on model output): {e.Message}");
         }
         catch (ArgumentException e)
         {
-            throw new SchemaCompileException(keyword, pointer, $"'{pattern}' is not a valid regular expression: {e.Message}");
+            throw new SchemaCompileException(keyword, pointer, $"'{Shorten(pattern)}' is not a valid regular expression: {e.Message}");
         }
     }
+
+    private static string Shorten(string text) => text.Length <= 80 ? text : text[..60] + "..." + text[^10..];
 
     /// <summary>Reads a numeric keyword's value exactly.</summary>
     public static JsonDecimal ReadNumber(JsonNode? value, string keyword, string pointer) =>

@@ -16,7 +16,8 @@ internal sealed class InstanceNotJudgedException(string path, string message) : 
 /// <summary>
 /// Reads model output into the token tree NJsonSchema validates, remembering each number's exact
 /// text (for <see cref="ExactKeywords"/>) and refusing what the validator must not walk: nesting
-/// deeper than <see cref="MaxDepth"/>, duplicated keys, strings that are not Unicode text.
+/// deeper than <see cref="MaxDepth"/> and strings that are not Unicode text. A duplicated key keeps
+/// its last value.
 /// Iterative, so the input's depth never becomes the stack's.
 /// </summary>
 internal static class JsonInstance
@@ -53,11 +54,6 @@ internal static class JsonInstance
                     continue;
                 case JsonTokenType.PropertyName:
                     name = Text(ref reader);
-                    if (open.Peek() is JObject o && o.ContainsKey(name))
-                    {
-                        throw new InstanceNotJudgedException(o.Path.Length == 0 ? "#" : o.Path, $"property \"{name}\" appears more than once");
-                    }
-
                     continue;
                 case JsonTokenType.String:
                     value = new JValue(Text(ref reader));
@@ -92,7 +88,9 @@ internal static class JsonInstance
         }
         else if (open.Peek() is JObject o)
         {
-            o.Add(new JProperty(name!, value));
+            // A duplicated key keeps its last value, as JSON.parse and Python's json do: the
+            // validator judges what the client's parser will see.
+            o[name!] = value;
             name = null;
         }
         else

@@ -29,7 +29,7 @@ public sealed record JsonValidationError(string Path, string Message)
 /// dependentSchemas, $dynamicRef) and references that leave the document are refused at
 /// construction, so a result is never silently wrong and a schema never makes the server fetch
 /// anything. Validation never throws: an instance it cannot judge (nested deeper than
-/// <see cref="JsonInstance.MaxDepth"/>, a duplicated key, a number beyond what it compares) is
+/// <see cref="JsonInstance.MaxDepth"/>, a number beyond what it compares) is
 /// reported as an error. Thread-safe after construction.
 /// </summary>
 public sealed class JsonSchemaValidator

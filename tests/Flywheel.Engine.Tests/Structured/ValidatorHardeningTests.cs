@@ -85,6 +85,22 @@ public sealed class ValidatorHardeningTests
     }
 
     [Theory]
+    [InlineData("^\\\\d+$", "\"123\"", true)]
+    [InlineData("^\\\\d+$", "\"١٢\"", false)]
+    [InlineData("^\\\\d+$", "\"12\\n\"", false)]
+    [InlineData("^[\\\\w-]+$", "\"a_b-c\"", true)]
+    [InlineData("^\\\\w+$", "\"é\"", false)]
+    [InlineData("^a.c$", "\"abc\"", true)]
+    [InlineData("^a.c$", "\"a\\rc\"", false)]
+    [InlineData("^a\\\\.c", "\"a.cd\"", true)]
+    [InlineData("^a\\\\.c", "\"abc\"", false)]
+    public void Patterns_mean_what_they_mean_in_ECMA_262(string pattern, string instance, bool valid)
+    {
+        var v = JsonSchemaValidator.Create("""{"pattern":""" + "\"" + pattern + "\"}");
+        Assert.Equal(valid, v.Validate(instance).Count == 0);
+    }
+
+    [Theory]
     [InlineData("(a)\\\\1", "pattern")]
     [InlineData("a(?=b)", "pattern")]
     [InlineData("(?<!a)b", "pattern")]
@@ -150,6 +166,14 @@ public sealed class ValidatorHardeningTests
         thread.Start();
         thread.Join();
         Assert.Contains(errors, e => e.Message.Contains("deeper than", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void A_duplicated_key_is_judged_by_its_last_value_as_clients_parse_it()
+    {
+        var v = JsonSchemaValidator.Create("""{"properties":{"a":{"type":"integer"}}}""");
+        Assert.Empty(v.Validate("""{"a":"x","a":1}"""));
+        Assert.NotEmpty(v.Validate("""{"a":1,"a":"x"}"""));
     }
 
     [Fact]
