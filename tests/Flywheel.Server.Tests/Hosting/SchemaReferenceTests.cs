@@ -82,6 +82,19 @@ public sealed class SchemaReferenceTests : IAsyncLifetime
         Assert.Equal("response_format.json_schema.schema", error.GetProperty("param").GetString());
     }
 
+    [Theory]
+    [InlineData("""{"$id":"PROBE","type":"object","definitions":{"a":{"type":"integer"}},"properties":{"p":{"$ref":"#/definitions/a"}}}""")]
+    [InlineData("""{"type":"object","definitions":{"a":{"type":"integer"}},"properties":{"p":{"$id":"PROBE","$ref":"#/definitions/a"}}}""")]
+    [InlineData("""{"$schema":"PROBE","type":"object"}""")]
+    public async Task A_base_uri_in_the_schema_never_makes_a_local_reference_a_fetch(string schema)
+    {
+        var format = """{"type":"json_schema","json_schema":{"name":"s","schema":""" + schema.Replace("PROBE", Probe, StringComparison.Ordinal) + "}}";
+        var body = $$"""{"model":"{{_server.Model.Name}}","messages":[{"role":"user","content":"hi"}],"max_tokens":4,"response_format":{{format}}}""";
+        using var response = await _server.Client.PostAsync("/v1/chat/completions", new StringContent(body, Encoding.UTF8, "application/json"));
+        Assert.Equal(0, Volatile.Read(ref _connections));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
     [Fact]
     public async Task The_listener_does_count_a_connection()
     {
