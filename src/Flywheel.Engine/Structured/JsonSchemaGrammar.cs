@@ -63,6 +63,7 @@ public sealed class JsonSchemaGrammar
 
         using (doc)
         {
+            SchemaReferences.EnsureLocal(doc.RootElement);
             var reader = new SchemaReader(doc.RootElement);
             var root = reader.Resolve("#", "#", requireBody: true)!;
             var builder = new GrammarBuilder(reader, (options ?? new()).MaxWhitespace);

@@ -1,0 +1,122 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using NjSchema = NJsonSchema.JsonSchema;
+
+namespace Flywheel.Structured;
+
+/// <summary>
+/// The keywords of one subschema that the validator checks itself instead of through NJsonSchema,
+/// because NJsonSchema cannot check them safely or exactly: <c>pattern</c> and
+/// <c>patternProperties</c> (its backtracking <see cref="Regex"/> can take exponential time on a
+/// model's output; here they run on .NET's non-backtracking engine, linear in the input), numeric
+/// bounds (it converts to decimal or double, and throws on integers wider than decimal; here they are
+/// compared exactly as <see cref="JsonDecimal"/>), and string lengths (it counts UTF-16 units; JSON
+/// Schema counts code points). <see cref="SchemaRewriter"/> moves them out of the schema into one of
+/// these, found again through <see cref="ExtensionKey"/>. Immutable once the schema is loaded.
+/// </summary>
+internal sealed class ExactKeywords(string pointer)
+{
+    /// <summary>The extension keyword NJsonSchema keeps (as a number: this object's index) where the keywords were.</summary>
+    public const string ExtensionKey = "x-flywheel-exact";
+
+    private const RegexOptions PatternOptions = RegexOptions.NonBacktracking | RegexOptions.CultureInvariant;
+
+    /// <summary>JSON pointer of the subschema (for messages).</summary>
+    public string Pointer { get; } = pointer;
+
+    public Regex? Pattern { get; set; }
+
+    /// <summary><c>format: uri</c>: RFC 3986 absolute-URI syntax (NJsonSchema's own check accepts Windows UNC paths).</summary>
+    public bool Uri { get; set; }
+
+    /// <summary>RFC 3986: scheme ":" then only URI characters or percent-escapes (no spaces, no backslashes).</summary>
+    public static Regex UriSyntax { get; } =
+        new(@"^[A-Za-z][A-Za-z0-9+.\-]*:(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*$", PatternOptions);
+
+    public long? MinLength { get; set; }
+
+    public long? MaxLength { get; set; }
+
+    public JsonDecimal? Minimum { get; set; }
+
+    public JsonDecimal? Maximum { get; set; }
+
+    public JsonDecimal? ExclusiveMinimum { get; set; }
+
+    public JsonDecimal? ExclusiveMaximum { get; set; }
+
+    public JsonDecimal? MultipleOf { get; set; }
+
+    /// <summary>patternProperties: each pattern with the name of the definition its subschema was moved to.</summary>
+    public List<(Regex Pattern, string Definition)> PatternProperties { get; } = [];
+
+    /// <summary>Whether additionalProperties moved here too (it depends on patternProperties, so they move together).</summary>
+    public bool OwnsAdditional { get; set; }
+
+    /// <summary>additionalProperties as a boolean (null: a schema, see <see cref="AdditionalDefinition"/>, or absent).</summary>
+    public bool? AdditionalAllowed { get; set; }
+
+    public string? AdditionalDefinition { get; set; }
+
+    /// <summary>The names in the subschema's <c>properties</c> (not additional).</summary>
+    public HashSet<string> Declared { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The loaded subschemas of <see cref="PatternProperties"/>, in order (after <see cref="Resolve"/>).</summary>
+    public NjSchema[] PatternSchemas { get; private set; } = [];
+
+    public NjSchema? AdditionalSchema { get; private set; }
+
+    public bool IsEmpty =>
+        Pattern is null && !Uri && MinLength is null && MaxLength is null && Minimum is null && Maximum is null
+        && ExclusiveMinimum is null && ExclusiveMaximum is null && MultipleOf is null && !OwnsAdditional;
+
+    public bool HasNumberBounds => Minimum is not null || Maximum is not null || ExclusiveMinimum is not null || ExclusiveMaximum is not null || MultipleOf is not null;
+
+    /// <summary>Finds the moved subschemas among the loaded root's definitions.</summary>
+    public void Resolve(NjSchema root)
+    {
+        PatternSchemas = [.. PatternProperties.Select(p => root.Definitions[p.Definition])];
+        AdditionalSchema = AdditionalDefinition is null ? null : root.Definitions[AdditionalDefinition];
+    }
+
+    /// <summary>
+    /// Compiles a pattern for the non-backtracking engine. Constructs it cannot run (backreferences,
+    /// lookarounds, atomic groups) are refused naming the keyword: a validation that may never end
+    /// is not an option, and silently skipping the pattern would accept what the schema forbids.
+    /// </summary>
+    public static Regex CompilePattern(string pattern, string keyword, string pointer)
+    {
+        try
+        {
+            return new Regex(EcmaPattern.ToDotNet(pattern), PatternOptions);
+        }
+        catch (NotSupportedException e)
+        {
+            // Backreferences, lookarounds and atomic groups need backtracking; very large patterns exceed the engine's size limit.
+            throw new SchemaCompileException(keyword, pointer, $"pattern '{Shorten(pattern)}' cannot be checked in linear time (a backtracking engine could run without end on model output): {e.Message}");
+        }
+        catch (ArgumentException e)
+        {
+            throw new SchemaCompileException(keyword, pointer, $"'{Shorten(pattern)}' is not a valid regular expression: {e.Message}");
+        }
+    }
+
+    private static string Shorten(string text) => text.Length <= 80 ? text : text[..60] + "..." + text[^10..];
+
+    /// <summary>Reads a numeric keyword's value exactly.</summary>
+    public static JsonDecimal ReadNumber(JsonNode? value, string keyword, string pointer) =>
+        value is JsonValue v && v.GetValueKind() == JsonValueKind.Number
+            ? JsonDecimal.Parse(v.ToJsonString(), keyword, pointer)
+            : throw new SchemaCompileException(keyword, pointer, "must be a number");
+
+    /// <summary>Reads a length keyword (a non-negative integer).</summary>
+    public static long ReadLength(JsonNode? value, string keyword, string pointer)
+    {
+        var n = ReadNumber(value, keyword, pointer);
+        return !n.Negative && n.IsInteger && long.TryParse(n.IntDigits, NumberStyles.None, CultureInfo.InvariantCulture, out var length)
+            ? length
+            : throw new SchemaCompileException(keyword, pointer, "must be a non-negative integer");
+    }
+}

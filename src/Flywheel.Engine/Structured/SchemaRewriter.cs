@@ -1,0 +1,339 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Flywheel.Structured;
+
+/// <summary>
+/// Rewrites a JSON Schema into a form NJsonSchema checks correctly (see <see cref="JsonSchemaValidator"/>):
+/// keywords it ignores or mis-checks become equivalent ones it checks, keywords it cannot check
+/// safely or exactly move into <see cref="ExactKeywords"/> (found again through
+/// <see cref="ExactKeywords.ExtensionKey"/>), and keywords nothing here can check are refused with
+/// <see cref="SchemaCompileException"/>. One instance per schema; not thread-safe.
+/// </summary>
+internal sealed class SchemaRewriter
+{
+    private const string MovedPrefix = "x-flywheel-moved-";
+
+    private static readonly string[] Unsupported =
+        ["minContains", "maxContains", "unevaluatedProperties", "unevaluatedItems", "dependentSchemas", "$dynamicRef", "$recursiveRef"];
+
+    private static readonly string[] SchemaMaps = ["properties", "patternProperties", "dependencies"];
+    private static readonly string[] DefinitionMaps = ["$defs", "definitions"];
+    private static readonly string[] SchemaLists = ["allOf", "anyOf", "oneOf", "prefixItems"];
+    private static readonly string[] SchemaValues = ["not", "if", "then", "else", "contains", "propertyNames"];
+
+    private readonly List<ExactKeywords> _keywords = [];
+    private readonly JsonObject _moved = [];
+
+    /// <summary>The keywords moved out of the schema; the index is the value of <see cref="ExactKeywords.ExtensionKey"/>.</summary>
+    public IReadOnlyList<ExactKeywords> Keywords => _keywords;
+
+    /// <summary>Rewrites a whole document (the root may receive the moved subschemas as definitions).</summary>
+    public JsonObject RewriteDocument(JsonNode? root)
+    {
+        var result = Rewrite(root, "#") as JsonObject ?? throw new SchemaCompileException("(schema)", "#", "a schema must be a JSON object or a boolean");
+        if (_moved.Count > 0)
+        {
+            // A lone $ref makes NJsonSchema ignore every sibling, the definitions added here included.
+            if (result.Remove("$ref", out var reference))
+            {
+                result["allOf"] = Append(result["allOf"], new JsonObject { ["$ref"] = reference });
+                GuardSingleReferences(result);
+            }
+
+            var definitions = result["definitions"] as JsonObject ?? [];
+            foreach (var (name, schema) in _moved)
+            {
+                definitions[name] = schema!.DeepClone();
+            }
+
+            result["definitions"] = definitions;
+        }
+
+        return result;
+    }
+
+    /// <summary>Rewrites one subschema (and everything below it).</summary>
+    private JsonNode? Rewrite(JsonNode? schema, string pointer)
+    {
+        if (schema is JsonValue v && v.GetValueKind() is JsonValueKind.True or JsonValueKind.False)
+        {
+            return v.GetValueKind() == JsonValueKind.True ? new JsonObject() : new JsonObject { ["not"] = new JsonObject() };
+        }
+
+        if (schema is not JsonObject obj)
+        {
+            return schema?.DeepClone();
+        }
+
+        foreach (var k in Unsupported)
+        {
+            if (obj.ContainsKey(k))
+            {
+                throw new SchemaCompileException(k, pointer, "the validator cannot check this keyword");
+            }
+        }
+
+        var result = new JsonObject();
+        foreach (var (key, value) in obj)
+        {
+            var at = pointer + "/" + SchemaReader.Escape(key);
+            switch (key)
+            {
+                case var d when DefinitionMaps.Contains(d) && value is JsonObject defs:
+                    // $defs are served as draft-04 definitions, the only name NJsonSchema resolves.
+                    var into = result["definitions"] as JsonObject ?? [];
+                    foreach (var (name, sub) in defs)
+                    {
+                        if (into.ContainsKey(name))
+                        {
+                            throw new SchemaCompileException(key, at, $"\"{name}\" is defined in both $defs and definitions");
+                        }
+
+                        into[name] = Rewrite(sub, at + "/" + SchemaReader.Escape(name));
+                    }
+
+                    result["definitions"] = into;
+                    break;
+                case var m when SchemaMaps.Contains(m) && value is JsonObject map:
+                    var outMap = new JsonObject();
+                    foreach (var (name, sub) in map)
+                    {
+                        outMap[name] = sub is JsonArray ? sub.DeepClone() : Rewrite(sub, at + "/" + SchemaReader.Escape(name));
+                    }
+
+                    result[key] = outMap;
+                    break;
+                case var l when SchemaLists.Contains(l) && value is JsonArray list:
+                    result[key] = new JsonArray([.. list.Select((s, i) => Rewrite(s, at + "/" + i))]);
+                    break;
+                case "items" when value is JsonArray tuple:
+                    result[key] = new JsonArray([.. tuple.Select((s, i) => Rewrite(s, at + "/" + i))]);
+                    break;
+                case var s when SchemaValues.Contains(s) || s is "items" or "additionalItems" or "additionalProperties":
+                    var keepBoolean = s is "additionalItems" or "additionalProperties" && value is JsonValue;
+                    result[key] = keepBoolean ? value!.DeepClone() : Rewrite(value, at);
+                    break;
+                case "$ref" when value is JsonValue r && r.GetValueKind() == JsonValueKind.String:
+                    result[key] = r.GetValue<string>().Replace("#/$defs/", "#/definitions/", StringComparison.Ordinal);
+                    break;
+                default:
+                    result[key] = value?.DeepClone();
+                    break;
+            }
+        }
+
+        MoveExactKeywords(result, pointer);
+        RewriteGaps(result);
+        GuardSingleReferences(result);
+        return result;
+    }
+
+    /// <summary>Moves the keywords NJsonSchema cannot check safely or exactly into an <see cref="ExactKeywords"/>.</summary>
+    private void MoveExactKeywords(JsonObject s, string pointer)
+    {
+        var k = new ExactKeywords(pointer);
+        if (s.Remove("pattern", out var pattern))
+        {
+            k.Pattern = pattern is JsonValue p && p.GetValueKind() == JsonValueKind.String
+                ? ExactKeywords.CompilePattern(p.GetValue<string>(), "pattern", pointer)
+                : throw new SchemaCompileException("pattern", pointer, "must be a string");
+        }
+
+        if (s["format"] is JsonValue f && f.GetValueKind() == JsonValueKind.String && f.GetValue<string>() == "uri")
+        {
+            s.Remove("format");
+            k.Uri = true;
+        }
+
+        if (s.Remove("minLength", out var minLength))
+        {
+            k.MinLength = ExactKeywords.ReadLength(minLength, "minLength", pointer);
+        }
+
+        if (s.Remove("maxLength", out var maxLength))
+        {
+            k.MaxLength = ExactKeywords.ReadLength(maxLength, "maxLength", pointer);
+        }
+
+        MoveNumberBounds(s, k, pointer);
+        if (s.Remove("patternProperties", out var patternProperties) && patternProperties is JsonObject patterns)
+        {
+            var at = pointer + "/patternProperties";
+            foreach (var (regex, sub) in patterns)
+            {
+                var name = MovedPrefix + _moved.Count;
+                _moved[name] = sub?.DeepClone();
+                k.PatternProperties.Add((ExactKeywords.CompilePattern(regex, "patternProperties", at), name));
+            }
+
+            // Which properties are additional depends on the patterns, so additionalProperties moves too.
+            k.OwnsAdditional = true;
+            if (s["properties"] is JsonObject declared)
+            {
+                k.Declared.UnionWith(declared.Select(p => p.Key));
+            }
+
+            if (s.Remove("additionalProperties", out var additional))
+            {
+                if (additional is JsonValue b && b.GetValueKind() is JsonValueKind.True or JsonValueKind.False)
+                {
+                    k.AdditionalAllowed = b.GetValueKind() == JsonValueKind.True;
+                }
+                else if (additional is JsonObject)
+                {
+                    k.AdditionalDefinition = MovedPrefix + _moved.Count;
+                    _moved[k.AdditionalDefinition] = additional.DeepClone();
+                }
+            }
+        }
+
+        if (!k.IsEmpty)
+        {
+            s[ExactKeywords.ExtensionKey] = _keywords.Count;
+            _keywords.Add(k);
+        }
+    }
+
+    private static void MoveNumberBounds(JsonObject s, ExactKeywords k, string pointer)
+    {
+        if (s.Remove("minimum", out var minimum))
+        {
+            k.Minimum = ExactKeywords.ReadNumber(minimum, "minimum", pointer);
+        }
+
+        if (s.Remove("maximum", out var maximum))
+        {
+            k.Maximum = ExactKeywords.ReadNumber(maximum, "maximum", pointer);
+        }
+
+        // Draft 4 spells exclusive bounds as a boolean beside minimum/maximum; later drafts as a number.
+        if (s.Remove("exclusiveMinimum", out var exclusiveMinimum))
+        {
+            if (exclusiveMinimum is JsonValue b && b.GetValueKind() is JsonValueKind.True or JsonValueKind.False)
+            {
+                if (b.GetValueKind() == JsonValueKind.True)
+                {
+                    (k.ExclusiveMinimum, k.Minimum) = (k.Minimum, null);
+                }
+            }
+            else
+            {
+                k.ExclusiveMinimum = ExactKeywords.ReadNumber(exclusiveMinimum, "exclusiveMinimum", pointer);
+            }
+        }
+
+        if (s.Remove("exclusiveMaximum", out var exclusiveMaximum))
+        {
+            if (exclusiveMaximum is JsonValue b && b.GetValueKind() is JsonValueKind.True or JsonValueKind.False)
+            {
+                if (b.GetValueKind() == JsonValueKind.True)
+                {
+                    (k.ExclusiveMaximum, k.Maximum) = (k.Maximum, null);
+                }
+            }
+            else
+            {
+                k.ExclusiveMaximum = ExactKeywords.ReadNumber(exclusiveMaximum, "exclusiveMaximum", pointer);
+            }
+        }
+
+        if (s.Remove("multipleOf", out var multipleOf))
+        {
+            k.MultipleOf = ExactKeywords.ReadNumber(multipleOf, "multipleOf", pointer);
+            if (k.MultipleOf.Value.Negative || k.MultipleOf.Value.IsZero)
+            {
+                throw new SchemaCompileException("multipleOf", pointer, "must be greater than 0");
+            }
+        }
+    }
+
+    /// <summary>Replaces the keywords NJsonSchema ignores by equivalent ones it checks.</summary>
+    private static void RewriteGaps(JsonObject s)
+    {
+        // NJsonSchema treats an object with $ref as a pure reference and drops its siblings;
+        // since 2019-09 siblings apply too, so move the $ref into allOf.
+        if (s.Count > 1 && s.Remove("$ref", out var reference))
+        {
+            s["allOf"] = Append(s["allOf"], new JsonObject { ["$ref"] = reference });
+        }
+
+        if (s.Remove("const", out var constant))
+        {
+            s["enum"] = new JsonArray(constant?.DeepClone());
+        }
+
+        if (s.Remove("prefixItems", out var prefix))
+        {
+            var rest = s["items"]?.DeepClone();
+            s.Remove("items");
+            s["items"] = prefix;
+            s["additionalItems"] = rest ?? JsonValue.Create(true);
+        }
+
+        // NJsonSchema checks additionalItems only beside a non-empty tuple; with an empty one every
+        // item is additional, which is plain items (or no items at all).
+        if (s["items"] is JsonArray { Count: 0 })
+        {
+            s.Remove("items");
+            if (s.Remove("additionalItems", out var additional) && additional is JsonObject itemSchema)
+            {
+                s["items"] = itemSchema;
+            }
+            else if (additional is JsonValue b && b.GetValueKind() == JsonValueKind.False)
+            {
+                s["maxItems"] = 0;
+            }
+        }
+
+        if (s.Remove("contains", out var contains))
+        {
+            s["allOf"] = Append(s["allOf"], new JsonObject
+            {
+                ["not"] = new JsonObject { ["type"] = "array", ["items"] = new JsonObject { ["not"] = contains } },
+            });
+        }
+
+        if (s.Remove("if", out var condition))
+        {
+            s.Remove("then", out var then);
+            s.Remove("else", out var otherwise);
+            s["allOf"] = Append(s["allOf"], new JsonObject
+            {
+                ["anyOf"] = new JsonArray(
+                    new JsonObject { ["allOf"] = new JsonArray(condition!.DeepClone(), then ?? new JsonObject()) },
+                    new JsonObject { ["allOf"] = new JsonArray(new JsonObject { ["not"] = condition }, otherwise ?? new JsonObject()) }),
+            });
+        }
+        else
+        {
+            s.Remove("then");
+            s.Remove("else");
+        }
+    }
+
+    /// <summary>
+    /// NJsonSchema takes an object whose allOf/anyOf/oneOf holds a single <c>$ref</c> for a pure
+    /// reference to it (its <c>HasReference</c>) and then ignores the object's other keywords, e.g.
+    /// <c>maxLength</c> beside <c>allOf: [{$ref}]</c>. Wrapping the lone reference as
+    /// <c>{allOf: [{$ref}, {}]}</c> means the same and is not taken for a reference.
+    /// </summary>
+    private static void GuardSingleReferences(JsonObject s)
+    {
+        foreach (var key in (string[])["allOf", "anyOf", "oneOf"])
+        {
+            if (s[key] is JsonArray { Count: 1 } list && list[0] is JsonObject only && only.ContainsKey("$ref"))
+            {
+                list.RemoveAt(0);
+                list.Add(new JsonObject { ["allOf"] = new JsonArray(only, new JsonObject()) });
+            }
+        }
+    }
+
+    private static JsonArray Append(JsonNode? list, JsonNode item)
+    {
+        var array = list is JsonArray a ? (JsonArray)a.DeepClone() : [];
+        array.Add(item);
+        return array;
+    }
+}
