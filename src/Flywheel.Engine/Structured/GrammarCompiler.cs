@@ -192,12 +192,29 @@ internal static partial class GrammarCompiler
     private static void RefuseLeftRecursion(List<RuleDfa> dfas, IReadOnlyList<(int Start, int End, string Pointer)> rules)
     {
         // A rule that calls itself (directly or not) before reading any byte would push forever.
+        // Depth-first with an explicit stack: a chain of references is as long as the schema says.
         var state = new int[dfas.Count]; // 0 new, 1 on stack, 2 done
-        void Visit(int r)
+        var stack = new Stack<(int Rule, int Next)>();
+        for (var root = 0; root < dfas.Count; root++)
         {
-            state[r] = 1;
-            foreach (var (callee, _) in dfas[r].Calls[0])
+            if (state[root] != 0)
             {
+                continue;
+            }
+
+            state[root] = 1;
+            stack.Push((root, 0));
+            while (stack.TryPop(out var top))
+            {
+                var calls = dfas[top.Rule].Calls[0];
+                if (top.Next == calls.Count)
+                {
+                    state[top.Rule] = 2;
+                    continue;
+                }
+
+                stack.Push((top.Rule, top.Next + 1));
+                var callee = calls[top.Next].Rule;
                 if (state[callee] == 1)
                 {
                     throw new SchemaCompileException("$ref", rules[callee].Pointer, "the reference is left-recursive (it can recur without reading any input)");
@@ -205,18 +222,9 @@ internal static partial class GrammarCompiler
 
                 if (state[callee] == 0)
                 {
-                    Visit(callee);
+                    state[callee] = 1;
+                    stack.Push((callee, 0));
                 }
-            }
-
-            state[r] = 2;
-        }
-
-        for (var r = 0; r < dfas.Count; r++)
-        {
-            if (state[r] == 0)
-            {
-                Visit(r);
             }
         }
     }
