@@ -79,6 +79,13 @@ public sealed class SchemaRecursionTests : IDisposable
             {"$defs": {"c": {"type": "object", "additionalProperties": {"$ref": "#/$defs/c"}}}, "allOf": [{"$ref": "#/$defs/c"}, {"$ref": "#/$defs/c"}]}
             """)!, new JsonObject(), Accepted);
 
+        // Every definition referenced from near the root, yet each starts with the next: a chain of
+        // 2,000 rules that matching would walk without reading a byte.
+        var spaced = Chain(2_000, i => Obj("anyOf", Arr(Ref(i + 1), Obj("type", "null"))));
+        spaced.Remove("$ref");
+        spaced["anyOf"] = new JsonArray([.. Enumerable.Range(0, 5).Select(i => (JsonNode)Ref(i * 400))]);
+        Case("spaced-anyof-chain", spaced, null!, Refused("limit of 512"));
+
         foreach (var n in Depths)
         {
             var shallow = n <= 100;

@@ -193,7 +193,10 @@ internal static partial class GrammarCompiler
     {
         // A rule that calls itself (directly or not) before reading any byte would push forever.
         // Depth-first with an explicit stack: a chain of references is as long as the schema says.
+        // The longest chain of rules that start with one another is bounded too: matching walks it
+        // recursively (calls pushed, and tail calls popped, without a byte between).
         var state = new int[dfas.Count]; // 0 new, 1 on stack, 2 done
+        var chain = new int[dfas.Count]; // rules in the longest start-call chain from each done rule
         var stack = new Stack<(int Rule, int Next)>();
         for (var root = 0; root < dfas.Count; root++)
         {
@@ -210,6 +213,13 @@ internal static partial class GrammarCompiler
                 if (top.Next == calls.Count)
                 {
                     state[top.Rule] = 2;
+                    chain[top.Rule] = 1 + calls.Select(c => chain[c.Rule]).DefaultIfEmpty(0).Max();
+                    if (chain[top.Rule] > NestingGuard.MaxDepth)
+                    {
+                        throw new SchemaCompileException("$ref", rules[top.Rule].Pointer,
+                            $"references nest deeper than the limit of {NestingGuard.MaxDepth} levels (rules that each start with the next)");
+                    }
+
                     continue;
                 }
 
