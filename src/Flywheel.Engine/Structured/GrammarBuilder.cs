@@ -15,6 +15,8 @@ internal sealed partial class GrammarBuilder
     private readonly int _maxWhitespace;
     private readonly Dictionary<string, int> _refRules = new(StringComparer.Ordinal);
     private readonly Dictionary<SchemaNode, int> _nodeRules = new(ReferenceEqualityComparer.Instance);
+    private readonly Queue<(int Rule, SchemaNode? Node, string? Target, string Pointer, int Depth)> _pending = new();
+    private int _ruleDepth; // rules between the root and the one being built (reference nesting)
     private int _anyObjectRule = -1;
     private int _anyArrayRule = -1;
 
@@ -34,6 +36,7 @@ internal sealed partial class GrammarBuilder
     {
         var rule = NewRule(root.Pointer);
         Nfa.AddEps(Value(root, Rules[rule].Start), Rules[rule].End);
+        BuildPending();
     }
 
     /// <summary>Adds the root rule for "any JSON object".</summary>
@@ -41,6 +44,21 @@ internal sealed partial class GrammarBuilder
     {
         var rule = NewRule("#");
         Nfa.AddEps(ObjectBody(new SchemaNode { Pointer = "#", Types = JsonTypes.Object }, Rules[rule].Start), Rules[rule].End);
+        BuildPending();
+    }
+
+    /// <summary>
+    /// Builds the bodies of rules created since: a worklist, so a chain of references (each rule
+    /// calling the next) costs a queue entry per link, not a stack frame.
+    /// </summary>
+    private void BuildPending()
+    {
+        while (_pending.TryDequeue(out var p))
+        {
+            _ruleDepth = p.Depth;
+            var body = p.Node ?? _reader.Resolve(p.Target!, p.Pointer, requireBody: true)!;
+            Nfa.AddEps(Value(body, Rules[p.Rule].Start), Rules[p.Rule].End);
+        }
     }
 
     private int NewRule(string pointer)
@@ -55,8 +73,7 @@ internal sealed partial class GrammarBuilder
         {
             rule = NewRule(target);
             _refRules[target] = rule;
-            var body = _reader.Resolve(target, pointer, requireBody: true)!;
-            Nfa.AddEps(Value(body, Rules[rule].Start), Rules[rule].End);
+            _pending.Enqueue((rule, null, target, pointer, NextRuleDepth("$ref", pointer)));
         }
 
         return rule;
@@ -68,11 +85,20 @@ internal sealed partial class GrammarBuilder
         {
             rule = NewRule(node.Pointer);
             _nodeRules[node] = rule;
-            Nfa.AddEps(Value(node, Rules[rule].Start), Rules[rule].End);
+            _pending.Enqueue((rule, node, null, node.Pointer, NextRuleDepth("items", node.Pointer)));
         }
 
         return rule;
     }
+
+    /// <summary>
+    /// Depth of a rule called from the one being built. Rules are built from a worklist, so this
+    /// is no stack depth; it is bounded all the same, because a chain of references as long as the
+    /// schema likes would make the grammar (and its compile) as big as the schema likes too.
+    /// </summary>
+    private int NextRuleDepth(string keyword, string pointer) =>
+        _ruleDepth < NestingGuard.MaxDepth ? _ruleDepth + 1
+        : throw new SchemaCompileException(keyword, pointer, $"references nest deeper than the limit of {NestingGuard.MaxDepth} levels");
 
     /// <summary>
     /// Any JSON value: scalars inline, containers as calls of the any-object / any-array rules.
@@ -99,6 +125,19 @@ internal sealed partial class GrammarBuilder
 
     /// <summary>Appends one instance of <paramref name="node"/> after <paramref name="from"/>; returns the end.</summary>
     public int Value(SchemaNode node, int from)
+    {
+        _reader.Guard.Enter("(schema)", node.Pointer);
+        try
+        {
+            return ValueBody(node, from);
+        }
+        finally
+        {
+            _reader.Guard.Exit();
+        }
+    }
+
+    private int ValueBody(SchemaNode node, int from)
     {
         if (node.IsFalse)
         {

@@ -192,12 +192,39 @@ internal static partial class GrammarCompiler
     private static void RefuseLeftRecursion(List<RuleDfa> dfas, IReadOnlyList<(int Start, int End, string Pointer)> rules)
     {
         // A rule that calls itself (directly or not) before reading any byte would push forever.
+        // Depth-first with an explicit stack: a chain of references is as long as the schema says.
+        // The longest chain of rules that start with one another is bounded too: matching walks it
+        // recursively (calls pushed, and tail calls popped, without a byte between).
         var state = new int[dfas.Count]; // 0 new, 1 on stack, 2 done
-        void Visit(int r)
+        var chain = new int[dfas.Count]; // rules in the longest start-call chain from each done rule
+        var stack = new Stack<(int Rule, int Next)>();
+        for (var root = 0; root < dfas.Count; root++)
         {
-            state[r] = 1;
-            foreach (var (callee, _) in dfas[r].Calls[0])
+            if (state[root] != 0)
             {
+                continue;
+            }
+
+            state[root] = 1;
+            stack.Push((root, 0));
+            while (stack.TryPop(out var top))
+            {
+                var calls = dfas[top.Rule].Calls[0];
+                if (top.Next == calls.Count)
+                {
+                    state[top.Rule] = 2;
+                    chain[top.Rule] = 1 + calls.Select(c => chain[c.Rule]).DefaultIfEmpty(0).Max();
+                    if (chain[top.Rule] > NestingGuard.MaxDepth)
+                    {
+                        throw new SchemaCompileException("$ref", rules[top.Rule].Pointer,
+                            $"references nest deeper than the limit of {NestingGuard.MaxDepth} levels (rules that each start with the next)");
+                    }
+
+                    continue;
+                }
+
+                stack.Push((top.Rule, top.Next + 1));
+                var callee = calls[top.Next].Rule;
                 if (state[callee] == 1)
                 {
                     throw new SchemaCompileException("$ref", rules[callee].Pointer, "the reference is left-recursive (it can recur without reading any input)");
@@ -205,18 +232,9 @@ internal static partial class GrammarCompiler
 
                 if (state[callee] == 0)
                 {
-                    Visit(callee);
+                    state[callee] = 1;
+                    stack.Push((callee, 0));
                 }
-            }
-
-            state[r] = 2;
-        }
-
-        for (var r = 0; r < dfas.Count; r++)
-        {
-            if (state[r] == 0)
-            {
-                Visit(r);
             }
         }
     }

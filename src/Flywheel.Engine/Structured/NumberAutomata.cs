@@ -99,7 +99,7 @@ internal static class NumberAutomata
                 ids[k] = id;
                 keys.Add(k);
                 next.AddRange(Enumerable.Repeat(-1, 256));
-                var (cl, ch) = k.Phase is PhaseZero or PhaseInt ? (ResolveInt(k.Pos, k.CmpLo, lo), ResolveInt(k.Pos, k.CmpHi, hi)) : (k.CmpLo, k.CmpHi);
+                var (cl, ch) = (Final(k, k.CmpLo, lo), Final(k, k.CmpHi, hi));
                 accept.Add(k.Phase is PhaseZero or PhaseInt or PhaseFrac
                     && (cl > 0 || (cl == 0 && !lower.Exclusive))
                     && (upper is null || ch < 0 || (ch == 0 && !upper.Value.Exclusive)));
@@ -151,6 +151,21 @@ internal static class NumberAutomata
         }
 
         return pos > b.IntDigits.Length ? 1 : pos < b.IntDigits.Length ? -1 : cmp;
+    }
+
+    // The number ends here: its comparison with the bound. Equal digits so far are not equality
+    // while the bound has fraction digits left (they end in a non-zero digit, so the rest of the
+    // bound is positive and the number, whose rest is zero, is smaller): 0 is below 0.01.
+    private static int Final(Key k, int cmp, JsonDecimal? bound)
+    {
+        if (bound is not { } b)
+        {
+            return 0;
+        }
+
+        var fracRead = k.Phase == PhaseFrac ? k.Pos : 0;
+        var c = k.Phase is PhaseZero or PhaseInt ? ResolveInt(k.Pos, cmp, b) : cmp;
+        return c == 0 && fracRead < b.FracDigits.Length ? -1 : c;
     }
 
     // Fraction digits compare against the bound's, padded with zeros.

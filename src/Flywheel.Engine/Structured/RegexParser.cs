@@ -26,6 +26,9 @@ internal sealed partial class RegexParser
 {
     public const int MaxRepeat = 1000;
 
+    /// <summary>Most nested groups: parsing and compiling recurse once per level, and the pattern comes from the request.</summary>
+    public const int MaxGroupDepth = 100;
+
     private static readonly CodePointSet Digit = CodePointSet.Of([('0', '9')]);
     private static readonly CodePointSet Word = CodePointSet.Of([('0', '9'), ('A', 'Z'), ('a', 'z'), ('_', '_')]);
     private static readonly CodePointSet Space = CodePointSet.Of([
@@ -39,6 +42,7 @@ internal sealed partial class RegexParser
     private readonly string _keyword;
     private readonly string _pointer;
     private int _i;
+    private int _groupDepth;
 
     private RegexParser(string pattern, string keyword, string pointer)
     {
@@ -231,8 +235,14 @@ internal sealed partial class RegexParser
                     }
                 }
 
+                if (++_groupDepth > MaxGroupDepth)
+                {
+                    throw Error($"groups nest deeper than the limit of {MaxGroupDepth}");
+                }
+
                 var inner = ParseAlt();
                 Expect(')');
+                _groupDepth--;
                 return inner;
             case '[':
                 _i++;

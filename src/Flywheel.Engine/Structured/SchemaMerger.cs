@@ -15,6 +15,11 @@ internal sealed class SchemaMerger(SchemaReader reader)
     /// <summary>Most alternatives a distributed allOf-of-anyOf may produce.</summary>
     public const int MaxAlternatives = 256;
 
+    // Operand pairs (a reference by its target, any other node by identity) now being merged
+    // through a reference, and being compared by Disjoint.
+    private readonly HashSet<(object, object)> _following = new(OperandPairComparer.Instance);
+    private readonly HashSet<(object, object)> _comparing = new(OperandPairComparer.Instance);
+
     public SchemaNode Union(IReadOnlyList<SchemaNode> branches, string pointer)
     {
         var flat = new List<SchemaNode>();
@@ -60,16 +65,55 @@ internal sealed class SchemaMerger(SchemaReader reader)
             return b;
         }
 
-        if (a.Ref is not null)
+        if (a.Ref is not null && a.Ref == b.Ref)
         {
-            return Merge(reader.Resolve(a.Ref, pointer, requireBody: true)!, b, pointer);
+            return a; // a schema joined with itself is itself; unfolding it would recurse for a recursive one
         }
 
-        if (b.Ref is not null)
+        reader.Guard.Enter("allOf", pointer);
+        try
         {
-            return Merge(a, reader.Resolve(b.Ref, pointer, requireBody: true)!, pointer);
+            return a.Ref is null && b.Ref is null ? MergeBodies(a, b, pointer) : MergeFollowing(a, b, pointer);
+        }
+        finally
+        {
+            reader.Guard.Exit();
+        }
+    }
+
+    /// <summary>
+    /// Merges after following a reference. Merging is a function of its two operands, so meeting the
+    /// same pair again inside its own merge means the merge unfolds forever (two recursive
+    /// definitions joined by allOf): that is refused instead of recursing until the stack is gone.
+    /// </summary>
+    private SchemaNode MergeFollowing(SchemaNode a, SchemaNode b, string pointer)
+    {
+        var key = (KeyOf(a), KeyOf(b));
+        if (!_following.Add(key))
+        {
+            throw new SchemaCompileException("allOf", pointer,
+                $"joining {Describe(a)} with {Describe(b)} recurses without end (recursive $ref definitions combined by allOf or sibling keywords)");
         }
 
+        try
+        {
+            return a.Ref is not null
+                ? Merge(reader.Resolve(a.Ref, pointer, requireBody: true)!, b, pointer)
+                : Merge(a, reader.Resolve(b.Ref!, pointer, requireBody: true)!, pointer);
+        }
+        finally
+        {
+            _following.Remove(key);
+        }
+    }
+
+    // A reference stands for its target wherever it appears; any other node is itself.
+    private static object KeyOf(SchemaNode s) => s.Ref ?? (object)s;
+
+    private static string Describe(SchemaNode s) => s.Ref is { } target ? $"'{target}'" : $"the schema at '{s.Pointer}'";
+
+    private SchemaNode MergeBodies(SchemaNode a, SchemaNode b, string pointer)
+    {
         if (a.AnyOf is { } aa)
         {
             return Union([.. aa.Select(x => Merge(x, b, pointer))], pointer);
@@ -170,8 +214,22 @@ internal sealed class SchemaMerger(SchemaReader reader)
         }
     }
 
-    private SchemaNode Expand(SchemaNode s, string pointer) =>
-        s.Ref is null ? s : reader.Resolve(s.Ref, pointer, requireBody: false) is { } body ? Expand(body, pointer) : SchemaNode.True(pointer);
+    // Follows a chain of references to a body (a loop, or one still being read, stands for "any").
+    private SchemaNode Expand(SchemaNode s, string pointer)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        while (s.Ref is { } target)
+        {
+            if (!seen.Add(target) || reader.Resolve(target, pointer, requireBody: false) is not { } body)
+            {
+                return SchemaNode.True(pointer);
+            }
+
+            s = body;
+        }
+
+        return s;
+    }
 
     private bool Disjoint(SchemaNode x, SchemaNode y, string pointer)
     {
@@ -182,6 +240,26 @@ internal sealed class SchemaMerger(SchemaReader reader)
             return true;
         }
 
+        // Unions that reach themselves through references: not provable here (refuse the oneOf).
+        if (!_comparing.Add((x, y)))
+        {
+            return false;
+        }
+
+        reader.Guard.Enter("oneOf", pointer);
+        try
+        {
+            return DisjointBodies(x, y, pointer);
+        }
+        finally
+        {
+            reader.Guard.Exit();
+            _comparing.Remove((x, y));
+        }
+    }
+
+    private bool DisjointBodies(SchemaNode x, SchemaNode y, string pointer)
+    {
         if (x.AnyOf is { } xs)
         {
             return xs.All(b => Disjoint(b, y, pointer));
@@ -221,4 +299,18 @@ internal sealed class SchemaMerger(SchemaReader reader)
         JsonValueKind.Object => JsonTypes.Object,
         _ => JsonDecimal.Parse(e.GetRawText(), "enum", "#").IsInteger ? JsonTypes.Integer : JsonTypes.Number,
     };
+}
+
+/// <summary>Pairs of merge operands: reference targets (strings) by value, nodes by identity.</summary>
+internal sealed class OperandPairComparer : IEqualityComparer<(object, object)>
+{
+    public static readonly OperandPairComparer Instance = new();
+
+    public bool Equals((object, object) x, (object, object) y) => Same(x.Item1, y.Item1) && Same(x.Item2, y.Item2);
+
+    public int GetHashCode((object, object) obj) => HashCode.Combine(Hash(obj.Item1), Hash(obj.Item2));
+
+    private static bool Same(object a, object b) => a is string s ? b is string t && string.Equals(s, t, StringComparison.Ordinal) : ReferenceEquals(a, b);
+
+    private static int Hash(object o) => o is string s ? StringComparer.Ordinal.GetHashCode(s) : System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(o);
 }

@@ -49,9 +49,17 @@ internal sealed partial class SchemaReader
     private readonly Dictionary<string, SchemaNode> _byPointer = new(StringComparer.Ordinal);
     private readonly HashSet<string> _reading = new(StringComparer.Ordinal);
 
-    public SchemaReader(JsonElement root) => _root = root;
+    public SchemaReader(JsonElement root)
+    {
+        _root = root;
+        Merger = new SchemaMerger(this);
+    }
 
-    public SchemaMerger Merger => new(this);
+    /// <summary>The one merger of this compile (it remembers which merges are in progress).</summary>
+    public SchemaMerger Merger { get; }
+
+    /// <summary>The depth bound shared by reading, merging and grammar building of this compile.</summary>
+    public NestingGuard Guard { get; } = new();
 
     /// <summary>
     /// The node at <paramref name="pointer"/> (a '#'-prefixed JSON pointer), read once and cached.
@@ -114,6 +122,19 @@ internal sealed partial class SchemaReader
 
     /// <summary>Reads one schema (object or boolean) at <paramref name="pointer"/>.</summary>
     public SchemaNode Read(JsonElement schema, string pointer)
+    {
+        Guard.Enter("(schema)", pointer);
+        try
+        {
+            return ReadBody(schema, pointer);
+        }
+        finally
+        {
+            Guard.Exit();
+        }
+    }
+
+    private SchemaNode ReadBody(JsonElement schema, string pointer)
     {
         if (schema.ValueKind == JsonValueKind.True)
         {
@@ -242,9 +263,10 @@ internal sealed partial class SchemaReader
                     break;
                 case "$ref":
                     Expect(v, JsonValueKind.String, "$ref", pointer);
-                    var target = v.GetString()!;
-                    Resolve(target, pointer, requireBody: false); // resolves (and reads) eagerly so errors surface at compile time
-                    parts.Add(new SchemaNode { Pointer = pointer, Ref = target });
+                    // Not followed here: a chain of references read eagerly would recurse once per
+                    // link. The grammar builder reads each target when it builds its rule (a
+                    // worklist, not recursion), and merging reads the targets it needs.
+                    parts.Add(new SchemaNode { Pointer = pointer, Ref = v.GetString()! });
                     break;
                 default:
                     break; // unknown keywords carry no assertion
