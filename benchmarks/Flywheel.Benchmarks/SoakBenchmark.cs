@@ -76,7 +76,8 @@ internal sealed class SoakBenchmark : IBenchmark
                 var rss = await RssMbAsync(http, root, pid);
                 samples.Add((clock.Elapsed.TotalSeconds, rss));
                 Console.WriteLine($"t={clock.Elapsed.TotalSeconds,5:0} s  requests {total,8:N0} (+{total - lastTotal:N0})  " +
-                                  $"{string.Join("  ", counts.Select(c => $"{c.Key}: {c.Value:N0}"))}  RSS {(rss is { } r ? $"{r:0} MB" : "-")}");
+                                  $"{string.Join("  ", counts.Select(c => $"{c.Key}: {c.Value:N0}"))}  RSS {(rss is { } r ? $"{r:0} MB" : "-")}" +
+                                  await ManagedHeapAsync(http, root));
                 lastTotal = total;
             }
 
@@ -197,6 +198,29 @@ internal sealed class SoakBenchmark : IBenchmark
         catch (HttpRequestException)
         {
             return null;
+        }
+    }
+
+    /// <summary>
+    /// The managed heap and gen-2 collections from the server's /metrics when it has them (both the
+    /// hand-written exporter's and prometheus-net's names), to tell retained memory from uncollected garbage.
+    /// </summary>
+    private static async Task<string> ManagedHeapAsync(HttpClient http, Uri root)
+    {
+        try
+        {
+            var lines = (await http.GetStringAsync(new Uri(root, "metrics"))).Split('\n');
+            double? Value(params string[] prefixes) =>
+                lines.Where(l => prefixes.Any(p => l.StartsWith(p, StringComparison.Ordinal)))
+                    .Select(l => double.TryParse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture, out var v) ? v : (double?)null)
+                    .FirstOrDefault(v => v is not null);
+            var heap = Value("dotnet_gc_heap_size_bytes ", "dotnet_total_memory_bytes ");
+            var gen2 = Value("dotnet_gc_collections_total{generation=\"2\"}", "dotnet_collection_count_total{generation=\"2\"}");
+            return (heap is { } h ? $"  managed heap {h / (1 << 20):0} MB" : "") + (gen2 is { } g ? $"  gen2 GCs {g:0}" : "");
+        }
+        catch (HttpRequestException)
+        {
+            return "";
         }
     }
 
