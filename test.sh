@@ -1,8 +1,16 @@
 #!/usr/bin/env bash
 # Runs the whole test suite and ends with one plain line: "N passed, N failed".
+# Needs only the .NET 10 SDK; the system packages the tests use are installed when missing.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cd "$root"
+# A fresh machine lacks what some tests drive (promtool, node/npm): install the missing ones first,
+# as CI does. Idempotent and quiet when everything is there.
+if ! bash .ci/install-deps.sh; then
+  echo "installing test dependencies failed (see .ci/install-deps.sh)"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
 FLYWHEEL_TEST_ASSETS=$(bash build/fetch-test-assets.sh) || { echo "0 passed, 1 failed"; exit 1; }
 export FLYWHEEL_TEST_ASSETS
 mkdir -p artifacts

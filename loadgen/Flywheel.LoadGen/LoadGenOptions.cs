@@ -31,6 +31,15 @@ public sealed record LoadGenOptions
     /// <summary>When set, each request's prompt + output is clipped to fit this context (built-in mixes are also scaled to it).</summary>
     public int? MaxContextTokens { get; init; }
 
+    /// <summary>
+    /// When the server's <c>max_model_len</c> is smaller than the workload needs, clip every request to it
+    /// (with a warning) instead of refusing to run.
+    /// </summary>
+    public bool ClipToContext { get; init; }
+
+    /// <summary>Share of measured requests that may fail before the run counts as failed (exit code 1).</summary>
+    public double MaxFailureShare { get; init; } = 0.01;
+
     public LoadMode Mode { get; init; } = LoadMode.Concurrency;
 
     /// <summary>Open-loop mean rate (requests/s); may be +infinity (everything at once; needs <see cref="RequestCount"/>).</summary>

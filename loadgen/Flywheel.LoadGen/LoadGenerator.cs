@@ -9,7 +9,10 @@ using Spectre.Console;
 namespace Flywheel.LoadGen;
 
 /// <summary>The outcome of a run.</summary>
-/// <param name="ExitCode">0 when requests succeeded; 1 when the server was unreachable or every request failed; 130 when stopped by the caller.</param>
+/// <param name="ExitCode">
+/// 0 when requests succeeded; 1 when the server was unreachable or more than <see cref="LoadGenOptions.MaxFailureShare"/>
+/// of the measured requests failed; 2 when the workload cannot fit the model's context; 130 when stopped by the caller.
+/// </param>
 /// <param name="Error">What went wrong, for exit codes other than 0.</param>
 /// <param name="Report">The numbers; null when no load was sent (unreachable server).</param>
 /// <param name="OutputDirectory">Where the report files were written; null when none were.</param>
@@ -36,12 +39,29 @@ public sealed class LoadGenerator(LoadGenOptions options, ITokenCounter? tokenCo
         log.WriteLine(model is null
             ? "note: no --model given and /v1/models listed none; requests carry no model name"
             : $"model: {model}{(options.Model is null ? " (from /v1/models)" : "")}");
+        var clipTokens = options.MaxContextTokens;
+        if (probe.MaxModelLength(model) is { } modelContext)
+        {
+            if (ContextFit.Check(options.Scenario, options.WorkloadName, clipTokens, model, modelContext) is { } misfit)
+            {
+                if (!options.ClipToContext)
+                {
+                    return new LoadGenResult(2, misfit, null, null);
+                }
+                clipTokens = Math.Min(clipTokens ?? modelContext, modelContext);
+                log.WriteLine($"warning: {misfit.Split(". Use ")[0]}; --clip-to-context: every request is clipped to fit {modelContext} tokens, so lengths differ from the workload's");
+            }
+        }
+        else
+        {
+            log.WriteLine("note: /v1/models gives no max_model_len for this model; requests are not checked against its context");
+        }
 
         var startedAt = DateTimeOffset.UtcNow;
         var clock = new RunClock();
         var before = await MetricsScraper.TryScrapeAsync(http, options.Server, ct);
         var tracker = new ProgressTracker(clock);
-        var workload = new WorkloadGenerator(options.Scenario, options.Seed, tokenCounter, options.MaxContextTokens);
+        var workload = new WorkloadGenerator(options.Scenario, options.Seed, tokenCounter, clipTokens);
         var runner = new LoadRunner(new OpenAiClient(http, options.Server, model), workload, clock, tracker);
 
         // While the live table is drawn, phase notes wait in a buffer: lines written under it would tear it.
@@ -79,13 +99,35 @@ public sealed class LoadGenerator(LoadGenOptions options, ITokenCounter? tokenCo
             return new LoadGenResult(130, "stopped before the end; the report covers what ran", report, directory);
         }
         var measured = phases.Sum(p => p.Summary.RequestCount);
+        var failed = phases.Sum(p => p.Summary.FailureCount);
         if (phases.All(p => p.Summary.SuccessCount == 0))
         {
             var reason = measured == 0 ? "no measured requests were sent" : $"all {measured} measured requests failed";
             var errors = string.Join(", ", phases.SelectMany(p => p.Summary.Errors).GroupBy(e => e.Key).Select(g => $"{g.Key}: {g.Sum(e => e.Value)}"));
-            return new LoadGenResult(1, errors.Length > 0 ? $"{reason} ({errors})" : reason, report, directory);
+            return new LoadGenResult(1, (errors.Length > 0 ? $"{reason} ({errors})" : reason) + TopErrors(report), report, directory);
+        }
+        if (failed > options.MaxFailureShare * measured)
+        {
+            // A run where a real share of requests failed measured something else than the workload:
+            // say so in the exit code, not only in a table row.
+            var share = (double)failed / measured;
+            return new LoadGenResult(1,
+                $"{failed} of {measured} measured requests failed ({share * 100:0.#}%, more than {options.MaxFailureShare * 100:0.#}%)" + TopErrors(report),
+                report, directory);
         }
         return new LoadGenResult(0, null, report, directory);
+    }
+
+    /// <summary>The most frequent failures, one line each with a count and one of their messages.</summary>
+    internal static string TopErrors(RunReport report, int count = 5)
+    {
+        var groups = report.AllRecords.Where(r => !r.Success && !r.IsWarmup)
+            .GroupBy(r => r.ErrorKind ?? "unknown")
+            .OrderByDescending(g => g.Count()).ThenBy(g => g.Key, StringComparer.Ordinal)
+            .Take(count)
+            .Select(g => $"\n  {g.Count(),7} {g.Key}: {g.Select(r => r.ErrorMessage).FirstOrDefault(m => !string.IsNullOrEmpty(m)) ?? "(no message)"}");
+        var lines = string.Concat(groups);
+        return lines.Length == 0 ? "" : "\ntop errors:" + lines;
     }
 
     private async Task<(List<PhaseReport>, SweepOutcome?)> RunLoadAsync(LoadRunner runner, TextWriter log, CancellationToken ct)

@@ -17,7 +17,7 @@ internal sealed record CommandLine(LoadGenOptions Options, string? TokenizerPath
         "--slo-ttft", "--slo-itl", "--slo-attainment", "--out",
     ];
 
-    private static readonly HashSet<string> Flags = ["--sweep", "--no-progress", "--no-ignore-eos", "--help"];
+    private static readonly HashSet<string> Flags = ["--sweep", "--no-progress", "--no-ignore-eos", "--clip-to-context", "--help"];
 
     /// <summary>Parses arguments; throws <see cref="UsageException"/> naming the option at fault.</summary>
     public static CommandLine Parse(IReadOnlyList<string> args)
@@ -71,6 +71,7 @@ internal sealed record CommandLine(LoadGenOptions Options, string? TokenizerPath
             Scenario = scenario,
             WorkloadName = a.String("--mix") ?? a.String("--scenario")!,
             MaxContextTokens = maxContext ?? (a.Has("--mix") ? BuiltInMixes.ReferenceContextTokens : null),
+            ClipToContext = a.Has("--clip-to-context"),
             Mode = mode,
             RatePerSecond = rate,
             Arrival = arrival,

@@ -19,6 +19,8 @@ internal static class Usage
           --mix NAME              prompt-heavy | balanced | generation-heavy | structured
           --scenario FILE         JSON scenario (lengths, endpoint, streaming, structured share; see loadgen/README.md)
           --max-context N         scale mixes to, and clip requests into, an N-token context (mixes default to 2048)
+          --clip-to-context       when the model's max_model_len (from /v1/models) is too small for the workload,
+                                  clip every request to it with a warning (default: refuse to run)
           --endpoint chat|completions   override the workload's endpoint
           --no-ignore-eos         do not send ignore_eos (for servers that reject unknown fields)
           --tokenizer FILE        tokenizer for exact prompt lengths (default: about one token per word)
@@ -50,6 +52,7 @@ internal static class Usage
           --no-progress           no live display (also off when stdout is redirected)
 
         Durations take plain seconds or a unit: 0.5, 500ms, 2s, 1m.
-        Exit codes: 0 ok, 1 server unreachable or every request failed, 2 bad arguments, 130 interrupted.
+        Exit codes: 0 ok, 1 server unreachable or more than 1% of measured requests failed (the top errors are
+        printed), 2 bad arguments or a workload that does not fit the model's context, 130 interrupted.
         """;
 }

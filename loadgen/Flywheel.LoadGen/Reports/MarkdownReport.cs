@@ -143,8 +143,7 @@ internal static class MarkdownReport
     private static void LatencyRow(StringBuilder md, string name, LatencyStats l) =>
         Line(md, $"| {name} | {Ms(l.Mean)} | {Ms(l.P50)} | {Ms(l.P90)} | {Ms(l.P99)} | {l.Count} |");
 
-    private static string Ms(double? seconds) =>
-        seconds is { } s && double.IsFinite(s) ? (s * 1000).ToString("0.#", CultureInfo.InvariantCulture) : "-";
+    private static string Ms(double? seconds) => NumberText.Milliseconds(seconds * 1000);
 
     private static string Rate(double? rate) =>
         rate is { } r ? r.ToString("0.###", CultureInfo.InvariantCulture) + " req/s" : "-";

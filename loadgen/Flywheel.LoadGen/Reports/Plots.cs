@@ -84,8 +84,8 @@ internal static class Plots
             counts[Math.Clamp((int)((v - low) / width), 0, binCount - 1)]++;
         }
         chart.AddBars(counts.Select((c, i) => (low + i * width, low + (i + 1) * width, (double)c)));
-        chart.AddMarker(Percentiles.OfSorted(values, 50), $"p50 {Percentiles.OfSorted(values, 50):0.#}");
-        chart.AddMarker(Math.Min(Percentiles.OfSorted(values, 99), high), $"p99 {Percentiles.OfSorted(values, 99):0.#}");
+        chart.AddMarker(Percentiles.OfSorted(values, 50), $"p50 {NumberText.Milliseconds(Percentiles.OfSorted(values, 50))}");
+        chart.AddMarker(Math.Min(Percentiles.OfSorted(values, 99), high), $"p99 {NumberText.Milliseconds(Percentiles.OfSorted(values, 99))}");
         return chart.Render();
     }
 

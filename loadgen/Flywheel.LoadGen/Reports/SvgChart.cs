@@ -133,7 +133,7 @@ internal sealed class SvgChart(string title, string xLabel, string yLabel)
         return Math.Ceiling(value / step - 1e-9) * step;
     }
 
-    private static string Label(double value) => value.ToString("G4", CultureInfo.InvariantCulture);
+    private static string Label(double value) => NumberText.AxisLabel(value);
 
     private static void Text(StringBuilder svg, double x, double y, string text, string anchor, int size, bool bold = false) =>
         svg.Append(CultureInfo.InvariantCulture,

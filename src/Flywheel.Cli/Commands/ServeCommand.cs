@@ -8,6 +8,9 @@ namespace Flywheel.Cli;
 /// <summary><c>flywheel serve</c>: the OpenAI-compatible server over a model folder (or the built-in demo model).</summary>
 internal static class ServeCommand
 {
+    /// <summary>Context of the built-in demo model: the size the built-in loadgen mixes are written for.</summary>
+    internal const int DemoContextLength = 2048;
+
     public static readonly CliApp.Command Definition = new(
         "serve",
         "serve a model over the OpenAI-compatible REST API",
@@ -87,15 +90,22 @@ internal static class ServeCommand
         }
     }
 
-    /// <summary>The built-in demo model: the tiny preset with a 2,000-token synthetic tokenizer, built once into the cache.</summary>
+    /// <summary>
+    /// The built-in demo model: the tiny preset with a 2,000-token synthetic tokenizer that holds common
+    /// English words as single tokens, and a 2,048-token context, so every built-in loadgen mix (sized for
+    /// 2,048 tokens, one token per word) fits it as the README runs them. Its KV cache is small
+    /// (2 layers x 2 KV heads x 16 x 2,048 positions x K and V x 4 bytes = 1 MiB per slot). Built once into the cache.
+    /// </summary>
     internal static string DemoModel(TextWriter log)
     {
-        var dir = Path.Combine(FlywheelCache.Root, "models", "flywheel-demo-v2");
+        // The folder name changes with the model's shape, so a cache built by an older version is never reused.
+        var dir = Path.Combine(FlywheelCache.Root, "models", "flywheel-demo-v3");
         if (!File.Exists(Path.Combine(dir, "genai_config.json")))
         {
             log.WriteLine($"building the demo model into {dir} (once)");
             var staging = dir + ".tmp-" + Environment.ProcessId;
-            ModelFolderWriter.Write(staging, ModelBuilderOptions.Tiny with { VocabSize = 2000, ContextLength = 1024 }, null, SyntheticTokenizer.Write);
+            ModelFolderWriter.Write(staging, ModelBuilderOptions.Tiny with { VocabSize = 2000, ContextLength = DemoContextLength }, null,
+                (folder, vocabSize) => SyntheticTokenizer.Write(folder, vocabSize, SyntheticTokenizer.CommonWordsCorpus));
             if (Directory.Exists(dir))
             {
                 Directory.Delete(dir, recursive: true);

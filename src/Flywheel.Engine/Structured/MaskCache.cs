@@ -5,7 +5,9 @@ namespace Flywheel.Structured;
 /// the stack below, and the few whose fate depends on the stack (they finish the current rule and
 /// go on into the caller's). Filled lazily on first visit of a state, then shared by all requests
 /// using the same grammar and vocabulary. Thread-safe: entries are immutable and published with a
-/// compare-exchange; a race computes an entry twice, never wrongly.
+/// compare-exchange; a race computes an entry twice, never wrongly. Bounded: entries are kept only
+/// within the vocabulary's <see cref="MaskCacheBudget"/> (count and bytes, shared by all grammars),
+/// which may also take them back; a state whose entry is not kept is simply walked again.
 /// </summary>
 internal sealed class MaskCache
 {
@@ -13,16 +15,23 @@ internal sealed class MaskCache
 
     private readonly RegionCache? _regions;
 
+    private readonly MaskCacheBudget _budget;
+
+    private readonly MaskCacheBudget.Account _account;
+
     /// <summary>
     /// Creates an empty cache; with <paramref name="shareRegions"/> the walks inside plain regions
     /// are shared through the vocabulary's <see cref="RegionCache"/> (off only to test that sharing changes nothing).
+    /// Entries count against <paramref name="budget"/>, by default the vocabulary's.
     /// </summary>
-    public MaskCache(CompiledGrammar grammar, TokenVocabulary vocabulary, bool shareRegions = true)
+    public MaskCache(CompiledGrammar grammar, TokenVocabulary vocabulary, bool shareRegions = true, MaskCacheBudget? budget = null)
     {
         Grammar = grammar;
         Vocabulary = vocabulary;
         _entries = new Entry?[grammar.StateCount];
         _regions = shareRegions ? vocabulary.Regions : null;
+        _budget = budget ?? vocabulary.MaskBudget;
+        _account = new MaskCacheBudget.Account(this);
     }
 
     public CompiledGrammar Grammar { get; }
@@ -64,7 +73,35 @@ internal sealed class MaskCache
         }
 
         entry = Entry.Create(accepted, Vocabulary.Count, uncertain);
-        return Interlocked.CompareExchange(ref _entries[state], entry, null) ?? entry;
+        if (!_budget.TryReserve(_account, entry.ByteCount))
+        {
+            return entry; // used for this step, not kept
+        }
+
+        var winner = Interlocked.CompareExchange(ref _entries[state], entry, null);
+        if (winner is not null)
+        {
+            _budget.Release(_account, 1, entry.ByteCount);
+            return winner;
+        }
+
+        return entry;
+    }
+
+    /// <summary>Forgets every entry (the budget calls this to make room); returns how many entries and bytes were dropped.</summary>
+    internal (int Entries, long Bytes) DropEntries()
+    {
+        var (entries, bytes) = (0, 0L);
+        for (var i = 0; i < _entries.Length; i++)
+        {
+            if (Interlocked.Exchange(ref _entries[i], null) is { } dropped)
+            {
+                entries++;
+                bytes += dropped.ByteCount;
+            }
+        }
+
+        return (entries, bytes);
     }
 
     private RegionCache.Walk WalkRegion(int state, PdaRunner runner, TrieWalker walker, int scratchStart)
@@ -92,7 +129,20 @@ internal sealed class MaskCache
 
         public int[] Uncertain { get; private init; } = [];
 
+        /// <summary>Estimated memory held: the object and its arrays, with their headers.</summary>
+        public long ByteCount { get; private set; }
+
         public static Entry Create(uint[] bits, int vocabSize, List<int> uncertain)
+        {
+            var entry = CreateUnsized(bits, vocabSize, uncertain);
+            entry.ByteCount = 48 + ArrayBytes(entry._bits) + ArrayBytes(entry._accepted) + ArrayBytes(entry._rejected) + ArrayBytes(entry.Uncertain);
+            return entry;
+        }
+
+        private static long ArrayBytes<T>(T[]? array) where T : unmanaged =>
+            array is null ? 0 : 24 + ((long)array.Length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>());
+
+        private static Entry CreateUnsized(uint[] bits, int vocabSize, List<int> uncertain)
         {
             var count = (int)System.Numerics.Tensors.TensorPrimitives.PopCount<uint>(bits);
 

@@ -142,6 +142,9 @@ internal readonly struct RegionKey : IEquatable<RegionKey>
         _hash = h.ToHashCode();
     }
 
+    /// <summary>Estimated memory of the key's code array.</summary>
+    public long ByteCount => 24 + (4L * _code.Length);
+
     public bool Equals(RegionKey other) => _code.AsSpan().SequenceEqual(other._code);
 
     public override bool Equals(object? obj) => obj is RegionKey other && Equals(other);

@@ -27,7 +27,9 @@ internal static class RegionWarmUp
         var grammars = Schemas.Select(s => JsonSchemaGrammar.Compile(s).Compiled).Prepend(JsonSchemaGrammar.AnyJsonObject().Compiled);
         foreach (var grammar in grammars)
         {
-            var cache = new MaskCache(grammar, vocabulary);
+            // Only the region walks are wanted; the warm-up grammars' own entries are not kept
+            // (a budget of one byte holds none), so they take nothing from the vocabulary's budget.
+            var cache = new MaskCache(grammar, vocabulary, budget: new MaskCacheBudget(maxEntries: 1, maxBytes: 1));
             var runner = new PdaRunner(grammar);
             var walker = new TrieWalker(vocabulary.Trie);
             for (var state = 0; state < grammar.StateCount; state++)

@@ -33,6 +33,9 @@ public sealed class TokenVocabulary
     /// <summary>Mask-cache walks inside plain grammar regions, shared by all grammars on this vocabulary.</summary>
     internal RegionCache Regions { get; } = new();
 
+    /// <summary>The count and byte bounds shared by the mask caches of every grammar on this vocabulary.</summary>
+    internal MaskCacheBudget MaskBudget { get; } = new();
+
     /// <summary>
     /// Creates a vocabulary; <paramref name="tokenBytes"/>[i] is token i's bytes (null/empty = special).
     /// Also walks the grammar regions most JSON schemas share (see <see cref="RegionWarmUp"/>), so

@@ -5,17 +5,40 @@ namespace Flywheel.Tokenization;
 /// <summary>
 /// Byte-pair encoding over a vocabulary and ranked merges. A word (one pre-token, already in the
 /// vocabulary's alphabet) starts as its characters and the adjacent pair with the lowest merge rank is
-/// merged until none is left. Results are cached per word (bounded).
+/// merged until none is left. Results are cached per word, bounded by count and bytes: prompts are
+/// user input, so a stream of new (or very long) words must not grow memory without end.
 /// </summary>
 internal sealed class BpeModel
 {
-    private const int CacheLimit = 100_000;
+    /// <summary>Default bounds of the per-word cache.</summary>
+    public const int DefaultCacheEntries = 100_000;
+
+    /// <summary>Default byte bound of the per-word cache (estimated: strings, id arrays and table overhead).</summary>
+    public const long DefaultCacheBytes = 32L << 20;
+
+    // Words longer than this are encoded every time: they are rare, and one of them could take a large
+    // share of the byte budget.
+    private const int MaxCachedWordLength = 256;
+
     private readonly Dictionary<string, int> _vocab;
     private readonly Dictionary<(int Left, int Right), (int Rank, int Merged)> _merges;
     private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
+    private readonly int _maxCacheEntries;
+    private readonly long _maxCacheBytes;
+    private long _cacheBytes;
+    private int _cacheCount; // kept beside the dictionary: ConcurrentDictionary.Count takes every lock
 
-    public BpeModel(Dictionary<string, int> vocab, Dictionary<(int, int), (int, int)> merges, bool ignoreMerges, bool byteFallback, int? unkId)
+    public BpeModel(
+        Dictionary<string, int> vocab,
+        Dictionary<(int, int), (int, int)> merges,
+        bool ignoreMerges,
+        bool byteFallback,
+        int? unkId,
+        int maxCacheEntries = DefaultCacheEntries,
+        long maxCacheBytes = DefaultCacheBytes)
     {
+        _maxCacheEntries = maxCacheEntries;
+        _maxCacheBytes = maxCacheBytes;
         _vocab = vocab;
         _merges = merges;
         IgnoreMerges = ignoreMerges;
@@ -52,13 +75,47 @@ internal sealed class BpeModel
         }
 
         var result = EncodeUncached(word);
-        if (_cache.Count < CacheLimit)
+        if (word.Length <= MaxCachedWordLength)
         {
-            _cache.TryAdd(word, result);
+            Remember(word, result);
         }
 
         ids.AddRange(result);
     }
+
+    /// <summary>Words in the per-word cache.</summary>
+    public int CachedWordCount => _cache.Count;
+
+    /// <summary>Estimated bytes held by the per-word cache.</summary>
+    public long CachedBytes => Interlocked.Read(ref _cacheBytes);
+
+    private void Remember(string word, int[] result)
+    {
+        var bytes = EntryBytes(word, result);
+        if (bytes > _maxCacheBytes)
+        {
+            return;
+        }
+
+        if (Volatile.Read(ref _cacheCount) >= _maxCacheEntries || Interlocked.Read(ref _cacheBytes) + bytes > _maxCacheBytes)
+        {
+            // Full: start over rather than freeze, so the words of today's traffic come back in. The
+            // count is zeroed before the clear: a word another thread adds in between is then counted
+            // but cleared, so the count can only overstate the contents (the bound holds) until the next clear.
+            Interlocked.Exchange(ref _cacheBytes, 0);
+            Interlocked.Exchange(ref _cacheCount, 0);
+            _cache.Clear();
+        }
+
+        if (_cache.TryAdd(word, result))
+        {
+            Interlocked.Add(ref _cacheBytes, bytes);
+            Interlocked.Increment(ref _cacheCount);
+        }
+    }
+
+    // String (header + UTF-16), id array (header + ints) and the dictionary node with its bucket.
+    private static long EntryBytes(string word, int[] result) => 22 + (2L * word.Length) + 24 + (4L * result.Length) + 48;
 
     private int[] EncodeUncached(string word)
     {

@@ -37,8 +37,28 @@ public static class SyntheticTokenizer
         Numbers such as 12, 345, 6789 and 3.14159 appear in text, and so do dates like 2026-11-23.
         """;
 
+    /// <summary>
+    /// Frequent English words, each learned as one token with its leading space when passed to
+    /// <see cref="Write(string, int, string)"/>: the words load generators build synthetic prompts from
+    /// (flywheel loadgen counts one token per word), so prompt lengths they plan hold on the demo model.
+    /// </summary>
+    public const string CommonWordsCorpus = """
+        the of and to in is that for it as was with be by on not he this are or his from at which but have an had they
+        you were their one all we can her has there been if more when will would who so no she other its may these what them
+        than some him time into only do out any then first about new two very over like could our me my should made after such most
+        also many work where well must people way years how even much water before through back good under long day same right still
+        world great small light house city river music paper story green model data table level order point value place space power early
+        a I
+        """;
+
     /// <summary>Writes tokenizer.json and tokenizer_config.json into <paramref name="directory"/>.</summary>
-    public static void Write(string directory, int vocabSize)
+    public static void Write(string directory, int vocabSize) => Write(directory, vocabSize, "");
+
+    /// <summary>
+    /// Writes tokenizer.json and tokenizer_config.json into <paramref name="directory"/>, learning merges
+    /// from the built-in text followed by <paramref name="extraCorpus"/> (e.g. <see cref="CommonWordsCorpus"/>).
+    /// </summary>
+    public static void Write(string directory, int vocabSize, string extraCorpus)
     {
         if (vocabSize < 256 + SpecialTokens.Length + 1)
         {
@@ -52,7 +72,7 @@ public static class SyntheticTokenizer
             vocab.Add(ByteLevel.ByteToChar[b].ToString());
         }
 
-        var merges = LearnMerges(vocab, vocabSize - SpecialTokens.Length);
+        var merges = LearnMerges(vocab, vocabSize - SpecialTokens.Length, extraCorpus.Length == 0 ? Corpus : Corpus + "\n" + extraCorpus);
         var vocabJson = new JsonObject();
         for (var i = 0; i < vocab.Count; i++)
         {
@@ -121,10 +141,10 @@ public static class SyntheticTokenizer
     }
 
     /// <summary>Classic BPE training: repeatedly merge the most frequent adjacent pair (ties: first seen).</summary>
-    private static List<(string Left, string Right)> LearnMerges(List<string> vocab, int targetSize)
+    private static List<(string Left, string Right)> LearnMerges(List<string> vocab, int targetSize, string corpus)
     {
         var words = new Dictionary<string, int>(StringComparer.Ordinal);
-        foreach (Match m in Regex.Matches(Corpus, SplitPattern))
+        foreach (Match m in Regex.Matches(corpus, SplitPattern))
         {
             var word = ByteLevel.Encode(m.Value);
             words[word] = words.GetValueOrDefault(word) + 1;

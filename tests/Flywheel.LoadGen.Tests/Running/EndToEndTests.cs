@@ -96,7 +96,12 @@ public sealed class EndToEndTests
         using var run = await LoadGenRun.RunAsync("--url", server.Url, "--scenario", FixedScenario(8, 4),
             "--rate", "200", "--arrival", "constant", "--requests", "15");
 
-        Assert.True(run.ExitCode == 0, run.Error);
+        // 7 of 15 failed: far past the 1% a run may lose, so the run fails and names its top errors.
+        Assert.Equal(1, run.ExitCode);
+        Assert.Contains("7 of 15 measured requests failed", run.Error);
+        Assert.Contains("top errors:", run.Error);
+        Assert.Contains("5 http_500: scripted failure 500", run.Error);
+        Assert.Contains("2 http_429: scripted failure 429", run.Error);
         var phase = run.Summary().GetProperty("phases")[0];
         Assert.Equal(15, phase.GetProperty("requests").GetInt32());
         Assert.Equal(5, phase.GetProperty("errors").GetProperty("http_500").GetInt32());

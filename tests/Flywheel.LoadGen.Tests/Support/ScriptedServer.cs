@@ -11,12 +11,14 @@ namespace Flywheel.LoadGen.Tests.Support;
 
 /// <summary>How the scripted server behaves.</summary>
 /// <param name="Fail">Given the 1-based request number, an HTTP status to fail it with, or null to serve it.</param>
+/// <param name="MaxModelLength">The model's <c>max_model_len</c> in /v1/models (as vLLM and Flywheel list it); null lists none.</param>
 internal sealed record ScriptedServerOptions(
     TimeSpan Ttft,
     TimeSpan Itl,
     Func<int, int?>? Fail = null,
     bool ServeMetrics = false,
-    int PromptOverheadTokens = 5);
+    int PromptOverheadTokens = 5,
+    int? MaxModelLength = null);
 
 /// <summary>
 /// A tiny OpenAI-compatible server on 127.0.0.1 (random port) with known timing: the first content
@@ -54,7 +56,9 @@ internal sealed class ScriptedServer : IAsyncDisposable
         builder.Logging.ClearProviders();
         var app = builder.Build();
         var server = new ScriptedServer(app, options);
-        app.MapGet("/v1/models", () => Results.Json(new { @object = "list", data = new[] { new { id = ModelId, @object = "model" } } }));
+        app.MapGet("/v1/models", () => options.MaxModelLength is { } length
+            ? Results.Json(new { @object = "list", data = new[] { new { id = ModelId, @object = "model", max_model_len = length } } })
+            : Results.Json(new { @object = "list", data = new[] { new { id = ModelId, @object = "model" } } }));
         app.MapPost("/v1/chat/completions", (HttpContext context) => server.ServeAsync(context, chat: true));
         app.MapPost("/v1/completions", (HttpContext context) => server.ServeAsync(context, chat: false));
         if (options.ServeMetrics)
