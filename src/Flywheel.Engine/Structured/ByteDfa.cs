@@ -74,17 +74,31 @@ internal sealed class ByteDfa
         }
     }
 
-    /// <summary>Subset construction from an NFA without call edges.</summary>
-    public static ByteDfa FromNfa(ByteNfa nfa, int start, int accept)
+    /// <summary>
+    /// Subset construction from an NFA without call edges. <paramref name="universal"/> names NFA
+    /// states from which every well-formed UTF-8 text is accepted (the trailing <c>.*</c> of a
+    /// pattern search): a set holding one of them accepts exactly that, so all such sets become one
+    /// state instead of dragging the rest of the pattern along (<c>.{1000}</c> would otherwise keep a
+    /// thousand positions alive in every state after the match).
+    /// </summary>
+    public static ByteDfa FromNfa(ByteNfa nfa, int start, int accept, IReadOnlySet<int>? universal = null)
     {
-        var ids = new Dictionary<string, int>();
+        var budget = nfa.Budget;
+        var ids = new Dictionary<int[], int>(GrammarCompiler.IntArrayComparer.Instance);
+        var bySeeds = new Dictionary<int[], int>(GrammarCompiler.IntArrayComparer.Instance);
         var sets = new List<int[]>();
-        var next = new List<int>();
+        var next = new GrowableRows();
         var acc = new List<bool>();
+        int[]? universalSet = null;
         int Intern(int[] set)
         {
-            var key = string.Join(',', set);
-            if (ids.TryGetValue(key, out var id))
+            if (universal is not null && Array.Exists(set, universal.Contains))
+            {
+                universalSet ??= nfa.Closure([Array.Find(set, universal.Contains)]);
+                set = universalSet;
+            }
+
+            if (ids.TryGetValue(set, out var id))
             {
                 return id;
             }
@@ -95,69 +109,110 @@ internal sealed class ByteDfa
                 throw new SchemaCompileException("pattern", "#", $"the automaton needs more than {MaxStates} states");
             }
 
-            ids[key] = id;
+            budget.AddState(set.Length);
+            ids[set] = id;
             sets.Add(set);
             acc.Add(Array.BinarySearch(set, accept) >= 0);
-            next.AddRange(Enumerable.Repeat(-1, 256));
+            next.AddRow();
             return id;
         }
 
         Intern(nfa.Closure([start]));
-        var targets = new List<int>[256];
+
+        // Per state, edges grouped by their byte range: the members of a big set (a counted
+        // repetition's positions) mostly share the same few ranges, so the work per state is one
+        // pass over the edges plus one closure per elementary byte interval, not per byte.
+        var byRange = new Dictionary<(byte Lo, byte Hi), List<int>>();
+        var cuts = new SortedSet<int>();
+        var seeds = new List<int>();
         for (var i = 0; i < sets.Count; i++)
         {
-            Array.Clear(targets);
+            budget.Tick();
+            foreach (var list in byRange.Values)
+            {
+                list.Clear();
+            }
+
+            cuts.Clear();
             foreach (var s in sets[i])
             {
                 foreach (var e in nfa.BytesOf(s))
                 {
-                    for (var b = e.Lo; b <= e.Hi; b++)
+                    if (!byRange.TryGetValue((e.Lo, e.Hi), out var targets))
                     {
-                        (targets[b] ??= []).Add(e.Target);
-                        if (b == 255)
-                        {
-                            break;
-                        }
+                        byRange[(e.Lo, e.Hi)] = targets = [];
                     }
+
+                    targets.Add(e.Target);
+                    cuts.Add(e.Lo);
+                    cuts.Add(e.Hi + 1);
                 }
             }
 
-            string? prevKey = null;
-            var prevId = -1;
-            for (var b = 0; b < 256; b++)
+            var lo = -1;
+            foreach (var cut in cuts)
             {
-                if (targets[b] is null)
+                if (lo >= 0)
                 {
-                    continue;
+                    seeds.Clear();
+                    foreach (var ((rlo, rhi), targets) in byRange)
+                    {
+                        if (targets.Count > 0 && rlo <= lo && rhi >= cut - 1)
+                        {
+                            seeds.AddRange(targets);
+                        }
+                    }
+
+                    if (seeds.Count > 0)
+                    {
+                        var key = SortedDistinct(seeds);
+                        if (!bySeeds.TryGetValue(key, out var target))
+                        {
+                            target = Intern(nfa.Closure(key));
+                            bySeeds[key] = target;
+                        }
+
+                        next.Fill((i << 8) | lo, cut - lo, target);
+                    }
                 }
 
-                // Neighbouring bytes usually share their targets: skip the closure then.
-                var key = string.Join(',', targets[b]);
-                if (key != prevKey)
-                {
-                    prevId = Intern(nfa.Closure(targets[b]));
-                    prevKey = key;
-                }
-
-                next[(i << 8) | b] = prevId;
+                lo = cut;
             }
         }
 
-        return new ByteDfa([.. next], [.. acc]);
+        return new ByteDfa(next.ToArray(), [.. acc]);
+    }
+
+    private static int[] SortedDistinct(List<int> values)
+    {
+        var key = values.ToArray();
+        Array.Sort(key);
+        var distinct = key.Length == 0 ? 0 : 1;
+        for (var k = 1; k < key.Length; k++)
+        {
+            if (key[k] != key[distinct - 1])
+            {
+                key[distinct++] = key[k];
+            }
+        }
+
+        return distinct == key.Length ? key : key[..distinct];
     }
 
     /// <summary>Product automaton accepting strings both accept.</summary>
-    public static ByteDfa Intersect(ByteDfa a, ByteDfa b) => Product(a, b, (x, y) => x && y, complete: false);
+    public static ByteDfa Intersect(ByteDfa a, ByteDfa b, CompileBudget? budget = null) =>
+        Product(a, b, (x, y) => x && y, complete: false, budget ?? CompileBudget.Unlimited);
 
     /// <summary>Strings that <paramref name="a"/> accepts and <paramref name="b"/> rejects.</summary>
-    public static ByteDfa Subtract(ByteDfa a, ByteDfa b) => Product(a, b, (x, y) => x && !y, complete: true);
+    public static ByteDfa Subtract(ByteDfa a, ByteDfa b, CompileBudget? budget = null) =>
+        Product(a, b, (x, y) => x && !y, complete: true, budget ?? CompileBudget.Unlimited);
 
-    private static ByteDfa Product(ByteDfa a, ByteDfa b, Func<bool, bool, bool> accept, bool complete)
+    private static ByteDfa Product(ByteDfa a, ByteDfa b, Func<bool, bool, bool> accept, bool complete, CompileBudget budget)
     {
         // With complete = true a missing move of b means "b is dead", which must keep going.
         var ids = new Dictionary<(int, int), int>();
         var queue = new List<(int A, int B)>();
-        var next = new List<int>();
+        var next = new GrowableRows();
         var acc = new List<bool>();
         int Intern(int x, int y)
         {
@@ -172,10 +227,11 @@ internal sealed class ByteDfa
                 throw new SchemaCompileException("pattern", "#", $"the automaton needs more than {MaxStates} states");
             }
 
+            budget.AddState(2);
             ids[(x, y)] = id;
             queue.Add((x, y));
             acc.Add(accept(a._accept[x], y >= 0 && b._accept[y]));
-            next.AddRange(Enumerable.Repeat(-1, 256));
+            next.AddRow();
             return id;
         }
 
@@ -192,11 +248,11 @@ internal sealed class ByteDfa
                     continue;
                 }
 
-                next[(i << 8) | c] = Intern(nx, ny);
+                next.Set((i << 8) | c, Intern(nx, ny));
             }
         }
 
-        return new ByteDfa([.. next], [.. acc]).Trim();
+        return new ByteDfa(next.ToArray(), [.. acc]).Trim();
     }
 
     /// <summary>Removes states from which no accepting state is reachable (keeps state 0).</summary>
@@ -264,5 +320,29 @@ internal sealed class ByteDfa
         }
 
         return new ByteDfa(next, acc);
+    }
+
+    /// <summary>Dense 256-entry rows (-1 filled) that grow by doubling, without per-entry list calls.</summary>
+    private sealed class GrowableRows
+    {
+        private int[] _data = new int[256 * 16];
+        private int _count;
+
+        public void AddRow()
+        {
+            if (_count + 256 > _data.Length)
+            {
+                Array.Resize(ref _data, _data.Length * 2);
+            }
+
+            Array.Fill(_data, -1, _count, 256);
+            _count += 256;
+        }
+
+        public void Set(int index, int value) => _data[index] = value;
+
+        public void Fill(int index, int length, int value) => Array.Fill(_data, value, index, length);
+
+        public int[] ToArray() => _data[.._count];
     }
 }
