@@ -260,16 +260,45 @@ internal sealed class ByteDfa
     {
         var n = StateCount;
         var live = new bool[n];
-        var reverse = new List<int>[n];
-        for (var s = 0; s < n; s++)
+
+        // Predecessors in compressed rows, each edge s -> t once however many bytes it takes (a row
+        // of 256 bytes usually has a handful of distinct targets; a list entry per byte cost
+        // megabytes on automata of thousands of states).
+        var seenBy = new int[n];
+        var counts = new int[n + 1];   // then: row starts (prefix sums)
+        int[] predecessors = [], fill = [];
+        for (var pass = 0; pass < 2; pass++)
         {
-            for (var c = 0; c < 256; c++)
+            Array.Fill(seenBy, -1);
+            for (var s = 0; s < n; s++)
             {
-                var t = _next[(s << 8) | c];
-                if (t >= 0)
+                for (var c = 0; c < 256; c++)
                 {
-                    (reverse[t] ??= []).Add(s);
+                    var t = _next[(s << 8) | c];
+                    if (t >= 0 && seenBy[t] != s)
+                    {
+                        seenBy[t] = s;
+                        if (pass == 0)
+                        {
+                            counts[t + 1]++;
+                        }
+                        else
+                        {
+                            predecessors[fill[t]++] = s;
+                        }
+                    }
                 }
+            }
+
+            if (pass == 0)
+            {
+                for (var t = 0; t < n; t++)
+                {
+                    counts[t + 1] += counts[t];
+                }
+
+                predecessors = new int[counts[n]];
+                fill = counts[..n];
             }
         }
 
@@ -285,8 +314,10 @@ internal sealed class ByteDfa
 
         while (stack.Count > 0)
         {
-            foreach (var p in (IEnumerable<int>?)reverse[stack.Pop()] ?? [])
+            var t = stack.Pop();
+            for (var k = counts[t]; k < counts[t + 1]; k++)
             {
+                var p = predecessors[k];
                 if (!live[p])
                 {
                     live[p] = true;
