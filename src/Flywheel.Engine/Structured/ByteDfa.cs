@@ -122,42 +122,61 @@ internal sealed class ByteDfa
         // Per state, edges grouped by their byte range: the members of a big set (a counted
         // repetition's positions) mostly share the same few ranges, so the work per state is one
         // pass over the edges plus one closure per elementary byte interval, not per byte.
-        var byRange = new Dictionary<(byte Lo, byte Hi), List<int>>();
-        var cuts = new SortedSet<int>();
+        var byRange = new Dictionary<(int Lo, int Hi), List<int>>();
+        var used = new List<((int Lo, int Hi) Range, List<int> Targets)>(); // the ranges this state's edges use
+        var isCut = new bool[257];
         var seeds = new List<int>();
         for (var i = 0; i < sets.Count; i++)
         {
             budget.Tick();
-            foreach (var list in byRange.Values)
+            foreach (var (_, list) in used)
             {
                 list.Clear();
             }
 
-            cuts.Clear();
+            used.Clear();
+            Array.Clear(isCut);
+            (int Lo, int Hi) lastRange = (-1, -1);
+            List<int>? last = null;
             foreach (var s in sets[i])
             {
                 foreach (var e in nfa.BytesOf(s))
                 {
-                    if (!byRange.TryGetValue((e.Lo, e.Hi), out var targets))
+                    var range = (Lo: (int)e.Lo, Hi: (int)e.Hi);
+                    if (last is null || range != lastRange)
                     {
-                        byRange[(e.Lo, e.Hi)] = targets = [];
+                        if (!byRange.TryGetValue(range, out last))
+                        {
+                            byRange[range] = last = [];
+                        }
+
+                        if (last.Count == 0)
+                        {
+                            used.Add((range, last));
+                            isCut[range.Lo] = isCut[range.Hi + 1] = true;
+                        }
+
+                        lastRange = range;
                     }
 
-                    targets.Add(e.Target);
-                    cuts.Add(e.Lo);
-                    cuts.Add(e.Hi + 1);
+                    last.Add(e.Target);
                 }
             }
 
             var lo = -1;
-            foreach (var cut in cuts)
+            for (var cut = 0; cut <= 256; cut++)
             {
+                if (!isCut[cut])
+                {
+                    continue;
+                }
+
                 if (lo >= 0)
                 {
                     seeds.Clear();
-                    foreach (var ((rlo, rhi), targets) in byRange)
+                    foreach (var ((rlo, rhi), targets) in used)
                     {
-                        if (targets.Count > 0 && rlo <= lo && rhi >= cut - 1)
+                        if (rlo <= lo && rhi >= cut - 1)
                         {
                             seeds.AddRange(targets);
                         }

@@ -78,32 +78,45 @@ internal static partial class GrammarCompiler
         // removal per edge: quadratic for a state with thousands of edges, e.g. an object whose
         // thousands of optional properties can all come next.)
         var byRange = new Dictionary<(int Lo, int Hi), List<int>>();
-        var cuts = new SortedSet<int>();
+        var used = new List<((int Lo, int Hi) Range, List<int> Targets)>(); // the ranges this state's edges use
+        var isCut = new bool[classCount + 1];
         var seeds = new List<int>();
         var targets = new HashSet<int>();
         for (var i = 0; i < dfa.Sets.Count; i++)
         {
             nfa.Budget.Tick();
-            foreach (var list in byRange.Values)
+            foreach (var (_, list) in used)
             {
                 list.Clear();
             }
 
-            cuts.Clear();
+            used.Clear();
+            Array.Clear(isCut);
             SortedDictionary<int, List<int>>? calls = null; // most states call nothing
+            (int Lo, int Hi) lastRange = (-1, -1);
+            List<int>? last = null;
             foreach (var s in dfa.Sets[i])
             {
                 foreach (var e in nfa.BytesOf(s))
                 {
-                    int lo = classOf[e.Lo], hi = classOf[e.Hi];
-                    if (!byRange.TryGetValue((lo, hi), out var list))
+                    var range = (Lo: (int)classOf[e.Lo], Hi: (int)classOf[e.Hi]);
+                    if (last is null || range != lastRange)
                     {
-                        byRange[(lo, hi)] = list = [];
+                        if (!byRange.TryGetValue(range, out last))
+                        {
+                            byRange[range] = last = [];
+                        }
+
+                        if (last.Count == 0)
+                        {
+                            used.Add((range, last));
+                            isCut[range.Lo] = isCut[range.Hi + 1] = true;
+                        }
+
+                        lastRange = range;
                     }
 
-                    list.Add(e.Target);
-                    cuts.Add(lo);
-                    cuts.Add(hi + 1);
+                    last.Add(e.Target);
                 }
 
                 foreach (var call in nfa.CallsOf(s))
@@ -117,14 +130,19 @@ internal static partial class GrammarCompiler
             Array.Fill(row, -1);
             targets.Clear();
             var runStart = -1;
-            foreach (var cut in cuts)
+            for (var cut = 0; cut <= classCount; cut++)
             {
+                if (!isCut[cut])
+                {
+                    continue;
+                }
+
                 if (runStart >= 0)
                 {
                     seeds.Clear();
-                    foreach (var ((lo, hi), list) in byRange)
+                    foreach (var ((lo, hi), list) in used)
                     {
-                        if (list.Count > 0 && lo <= runStart && hi >= cut - 1)
+                        if (lo <= runStart && hi >= cut - 1)
                         {
                             seeds.AddRange(list);
                         }
