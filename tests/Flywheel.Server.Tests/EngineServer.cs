@@ -38,7 +38,9 @@ internal sealed class EngineServer : IAsyncDisposable
     /// <summary>Builds (once per process and <paramref name="name"/>) and serves a model.</summary>
     /// <param name="tokenizerJson">A real tokenizer.json to build with; null writes the synthetic tokenizer.</param>
     /// <param name="configure">Server settings to change (body limit, drain timeout) before it starts.</param>
-    public static async Task<EngineServer> StartAsync(string name, ModelBuilderOptions options, EngineOptions engine, string? tokenizerJson = null, Action<ServerOptions>? configure = null)
+    /// <param name="schemaOptions">Schema compile budget, pool and cache; null for the defaults.</param>
+    public static async Task<EngineServer> StartAsync(string name, ModelBuilderOptions options, EngineOptions engine, string? tokenizerJson = null, Action<ServerOptions>? configure = null,
+        SchemaCompileOptions? schemaOptions = null)
     {
         var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"{name}-{Environment.ProcessId}");
         // Test classes run in parallel and share folders by name: one writes, the others wait for it.
@@ -52,7 +54,7 @@ internal sealed class EngineServer : IAsyncDisposable
 
         var model = ModelFolder.Open(dir);
         var tokenizer = Tokenizer.Load(model.TokenizerPath);
-        var backend = new EngineBackend(model, tokenizer, engine);
+        var backend = new EngineBackend(model, tokenizer, engine, schemaOptions: schemaOptions);
         var serverOptions = new ServerOptions { Port = 0, Output = TextWriter.Null, ConfigureLogging = l => l.ClearProviders() };
         configure?.Invoke(serverOptions);
         var app = FlywheelServer.Build(serverOptions, backend);

@@ -17,6 +17,11 @@ internal static class ServeCommand
         "usage: flywheel serve [--model DIR] [--host 127.0.0.1] [--port 8000] [--threads N] [--queue N] [--device cpu|cuda]\n" +
         "                      [--policy flywheel|prefill-first|sequential] [--max-batch-tokens N] [--chunk-size N] [--max-running N]\n" +
         "                      [--mixed-runs on|off] [--drain-timeout SECONDS (30)]\n" +
+        "                      [--max-schema-states N (250000)] [--schema-compile-timeout SECONDS (10)] [--schema-compile-concurrency N (1)]\n" +
+        "                      [--schema-cache-count N (256)] [--schema-cache-mb N (128)]\n" +
+        "  --max-schema-states, --schema-compile-timeout: the budget of one response_format compile; a schema that needs\n" +
+        "    more is refused with a 400 naming the limit. Compiles run on --schema-compile-concurrency threads of their own\n" +
+        "    and are cancelled when their request ends; compiled formats are cached by canonical schema (LRU, count and size)\n" +
         "  --mixed-runs: run decodes and one prompt chunk as one Run when the folder has model.mixed.onnx (default off;\n" +
         "    both sessions then share ONNX Runtime's global thread pool and --threads does not apply)\n" +
         "  without --model, serves a small built-in demo model (built once into the cache)\n" +
@@ -41,6 +46,7 @@ internal static class ServeCommand
         var threads = args.Int("threads", 0, 1024);
         var device = GenerateCommand.DeviceFrom(args);
         var engineOptions = EngineOptionsFrom(args);
+        var schemaOptions = SchemaOptionsFrom(args);
         args.EnsureAllUsed();
         try
         {
@@ -54,8 +60,22 @@ internal static class ServeCommand
         modelDir ??= DemoModel(input.Error);
         using var model = GenerateCommand.OpenModel(modelDir, threads, device, engineOptions.MixedRuns);
         var tokenizer = TokenizeCommand.LoadTokenizer(model.TokenizerPath);
-        using var backend = new EngineBackend(model, tokenizer, engineOptions);
+        using var backend = new EngineBackend(model, tokenizer, engineOptions, schemaOptions: schemaOptions);
         return FlywheelServer.RunAsync(options, backend).GetAwaiter().GetResult();
+    }
+
+    /// <summary>Schema compile options from --max-schema-states, --schema-compile-timeout, --schema-compile-concurrency, --schema-cache-count, --schema-cache-mb.</summary>
+    internal static SchemaCompileOptions SchemaOptionsFrom(CommandArgs args)
+    {
+        var defaults = new SchemaCompileOptions();
+        return new SchemaCompileOptions
+        {
+            MaxStates = args.Int("max-schema-states", 1, 100_000_000) ?? defaults.MaxStates,
+            CompileTimeout = args.Double("schema-compile-timeout", 0.001, 3600) is { } seconds ? TimeSpan.FromSeconds(seconds) : defaults.CompileTimeout,
+            Concurrency = args.Int("schema-compile-concurrency", 1, 64) ?? defaults.Concurrency,
+            CacheCount = args.Int("schema-cache-count", 1, 1 << 20) ?? defaults.CacheCount,
+            CacheBytes = args.Int("schema-cache-mb", 1, 1 << 20) is { } mb ? mb * 1024L * 1024 : defaults.CacheBytes,
+        };
     }
 
     /// <summary>Engine options from --policy, --max-batch-tokens, --chunk-size, --max-running, --queue, --mixed-runs.</summary>

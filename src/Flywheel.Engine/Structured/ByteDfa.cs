@@ -74,17 +74,31 @@ internal sealed class ByteDfa
         }
     }
 
-    /// <summary>Subset construction from an NFA without call edges.</summary>
-    public static ByteDfa FromNfa(ByteNfa nfa, int start, int accept)
+    /// <summary>
+    /// Subset construction from an NFA without call edges. <paramref name="universal"/> names NFA
+    /// states from which every well-formed UTF-8 text is accepted (the trailing <c>.*</c> of a
+    /// pattern search): a set holding one of them accepts exactly that, so all such sets become one
+    /// state instead of dragging the rest of the pattern along (<c>.{1000}</c> would otherwise keep a
+    /// thousand positions alive in every state after the match).
+    /// </summary>
+    public static ByteDfa FromNfa(ByteNfa nfa, int start, int accept, IReadOnlySet<int>? universal = null)
     {
-        var ids = new Dictionary<string, int>();
+        var budget = nfa.Budget;
+        var ids = new Dictionary<int[], int>(GrammarCompiler.IntArrayComparer.Instance);
+        var bySeeds = new Dictionary<int[], int>(GrammarCompiler.IntArrayComparer.Instance);
         var sets = new List<int[]>();
-        var next = new List<int>();
+        var next = new GrowableRows();
         var acc = new List<bool>();
+        int[]? universalSet = null;
         int Intern(int[] set)
         {
-            var key = string.Join(',', set);
-            if (ids.TryGetValue(key, out var id))
+            if (universal is not null && Array.Exists(set, universal.Contains))
+            {
+                universalSet ??= nfa.Closure([Array.Find(set, universal.Contains)]);
+                set = universalSet;
+            }
+
+            if (ids.TryGetValue(set, out var id))
             {
                 return id;
             }
@@ -95,69 +109,129 @@ internal sealed class ByteDfa
                 throw new SchemaCompileException("pattern", "#", $"the automaton needs more than {MaxStates} states");
             }
 
-            ids[key] = id;
+            budget.AddState(set.Length);
+            ids[set] = id;
             sets.Add(set);
             acc.Add(Array.BinarySearch(set, accept) >= 0);
-            next.AddRange(Enumerable.Repeat(-1, 256));
+            next.AddRow();
             return id;
         }
 
         Intern(nfa.Closure([start]));
-        var targets = new List<int>[256];
+
+        // Per state, edges grouped by their byte range: the members of a big set (a counted
+        // repetition's positions) mostly share the same few ranges, so the work per state is one
+        // pass over the edges plus one closure per elementary byte interval, not per byte.
+        var byRange = new Dictionary<(int Lo, int Hi), List<int>>();
+        var used = new List<((int Lo, int Hi) Range, List<int> Targets)>(); // the ranges this state's edges use
+        var isCut = new bool[257];
+        var seeds = new List<int>();
         for (var i = 0; i < sets.Count; i++)
         {
-            Array.Clear(targets);
+            budget.Tick();
+            foreach (var (_, list) in used)
+            {
+                list.Clear();
+            }
+
+            used.Clear();
+            Array.Clear(isCut);
+            (int Lo, int Hi) lastRange = (-1, -1);
+            List<int>? last = null;
             foreach (var s in sets[i])
             {
                 foreach (var e in nfa.BytesOf(s))
                 {
-                    for (var b = e.Lo; b <= e.Hi; b++)
+                    var range = (Lo: (int)e.Lo, Hi: (int)e.Hi);
+                    if (last is null || range != lastRange)
                     {
-                        (targets[b] ??= []).Add(e.Target);
-                        if (b == 255)
+                        if (!byRange.TryGetValue(range, out last))
                         {
-                            break;
+                            byRange[range] = last = [];
                         }
+
+                        if (last.Count == 0)
+                        {
+                            used.Add((range, last));
+                            isCut[range.Lo] = isCut[range.Hi + 1] = true;
+                        }
+
+                        lastRange = range;
                     }
+
+                    last.Add(e.Target);
                 }
             }
 
-            string? prevKey = null;
-            var prevId = -1;
-            for (var b = 0; b < 256; b++)
+            var lo = -1;
+            for (var cut = 0; cut <= 256; cut++)
             {
-                if (targets[b] is null)
+                if (!isCut[cut])
                 {
                     continue;
                 }
 
-                // Neighbouring bytes usually share their targets: skip the closure then.
-                var key = string.Join(',', targets[b]);
-                if (key != prevKey)
+                if (lo >= 0)
                 {
-                    prevId = Intern(nfa.Closure(targets[b]));
-                    prevKey = key;
+                    seeds.Clear();
+                    foreach (var ((rlo, rhi), targets) in used)
+                    {
+                        if (rlo <= lo && rhi >= cut - 1)
+                        {
+                            seeds.AddRange(targets);
+                        }
+                    }
+
+                    if (seeds.Count > 0)
+                    {
+                        var key = SortedDistinct(seeds);
+                        if (!bySeeds.TryGetValue(key, out var target))
+                        {
+                            target = Intern(nfa.Closure(key));
+                            bySeeds[key] = target;
+                        }
+
+                        next.Fill((i << 8) | lo, cut - lo, target);
+                    }
                 }
 
-                next[(i << 8) | b] = prevId;
+                lo = cut;
             }
         }
 
-        return new ByteDfa([.. next], [.. acc]);
+        return new ByteDfa(next.ToArray(), [.. acc]);
+    }
+
+    private static int[] SortedDistinct(List<int> values)
+    {
+        var key = values.ToArray();
+        Array.Sort(key);
+        var distinct = key.Length == 0 ? 0 : 1;
+        for (var k = 1; k < key.Length; k++)
+        {
+            if (key[k] != key[distinct - 1])
+            {
+                key[distinct++] = key[k];
+            }
+        }
+
+        return distinct == key.Length ? key : key[..distinct];
     }
 
     /// <summary>Product automaton accepting strings both accept.</summary>
-    public static ByteDfa Intersect(ByteDfa a, ByteDfa b) => Product(a, b, (x, y) => x && y, complete: false);
+    public static ByteDfa Intersect(ByteDfa a, ByteDfa b, CompileBudget? budget = null) =>
+        Product(a, b, (x, y) => x && y, complete: false, budget ?? CompileBudget.Unlimited);
 
     /// <summary>Strings that <paramref name="a"/> accepts and <paramref name="b"/> rejects.</summary>
-    public static ByteDfa Subtract(ByteDfa a, ByteDfa b) => Product(a, b, (x, y) => x && !y, complete: true);
+    public static ByteDfa Subtract(ByteDfa a, ByteDfa b, CompileBudget? budget = null) =>
+        Product(a, b, (x, y) => x && !y, complete: true, budget ?? CompileBudget.Unlimited);
 
-    private static ByteDfa Product(ByteDfa a, ByteDfa b, Func<bool, bool, bool> accept, bool complete)
+    private static ByteDfa Product(ByteDfa a, ByteDfa b, Func<bool, bool, bool> accept, bool complete, CompileBudget budget)
     {
         // With complete = true a missing move of b means "b is dead", which must keep going.
         var ids = new Dictionary<(int, int), int>();
         var queue = new List<(int A, int B)>();
-        var next = new List<int>();
+        var next = new GrowableRows();
         var acc = new List<bool>();
         int Intern(int x, int y)
         {
@@ -172,10 +246,11 @@ internal sealed class ByteDfa
                 throw new SchemaCompileException("pattern", "#", $"the automaton needs more than {MaxStates} states");
             }
 
+            budget.AddState(2);
             ids[(x, y)] = id;
             queue.Add((x, y));
             acc.Add(accept(a._accept[x], y >= 0 && b._accept[y]));
-            next.AddRange(Enumerable.Repeat(-1, 256));
+            next.AddRow();
             return id;
         }
 
@@ -192,11 +267,11 @@ internal sealed class ByteDfa
                     continue;
                 }
 
-                next[(i << 8) | c] = Intern(nx, ny);
+                next.Set((i << 8) | c, Intern(nx, ny));
             }
         }
 
-        return new ByteDfa([.. next], [.. acc]).Trim();
+        return new ByteDfa(next.ToArray(), [.. acc]).Trim();
     }
 
     /// <summary>Removes states from which no accepting state is reachable (keeps state 0).</summary>
@@ -204,16 +279,45 @@ internal sealed class ByteDfa
     {
         var n = StateCount;
         var live = new bool[n];
-        var reverse = new List<int>[n];
-        for (var s = 0; s < n; s++)
+
+        // Predecessors in compressed rows, each edge s -> t once however many bytes it takes (a row
+        // of 256 bytes usually has a handful of distinct targets; a list entry per byte cost
+        // megabytes on automata of thousands of states).
+        var seenBy = new int[n];
+        var counts = new int[n + 1];   // then: row starts (prefix sums)
+        int[] predecessors = [], fill = [];
+        for (var pass = 0; pass < 2; pass++)
         {
-            for (var c = 0; c < 256; c++)
+            Array.Fill(seenBy, -1);
+            for (var s = 0; s < n; s++)
             {
-                var t = _next[(s << 8) | c];
-                if (t >= 0)
+                for (var c = 0; c < 256; c++)
                 {
-                    (reverse[t] ??= []).Add(s);
+                    var t = _next[(s << 8) | c];
+                    if (t >= 0 && seenBy[t] != s)
+                    {
+                        seenBy[t] = s;
+                        if (pass == 0)
+                        {
+                            counts[t + 1]++;
+                        }
+                        else
+                        {
+                            predecessors[fill[t]++] = s;
+                        }
+                    }
                 }
+            }
+
+            if (pass == 0)
+            {
+                for (var t = 0; t < n; t++)
+                {
+                    counts[t + 1] += counts[t];
+                }
+
+                predecessors = new int[counts[n]];
+                fill = counts[..n];
             }
         }
 
@@ -229,8 +333,10 @@ internal sealed class ByteDfa
 
         while (stack.Count > 0)
         {
-            foreach (var p in (IEnumerable<int>?)reverse[stack.Pop()] ?? [])
+            var t = stack.Pop();
+            for (var k = counts[t]; k < counts[t + 1]; k++)
             {
+                var p = predecessors[k];
                 if (!live[p])
                 {
                     live[p] = true;
@@ -264,5 +370,29 @@ internal sealed class ByteDfa
         }
 
         return new ByteDfa(next, acc);
+    }
+
+    /// <summary>Dense 256-entry rows (-1 filled) that grow by doubling, without per-entry list calls.</summary>
+    private sealed class GrowableRows
+    {
+        private int[] _data = new int[256 * 16];
+        private int _count;
+
+        public void AddRow()
+        {
+            if (_count + 256 > _data.Length)
+            {
+                Array.Resize(ref _data, _data.Length * 2);
+            }
+
+            Array.Fill(_data, -1, _count, 256);
+            _count += 256;
+        }
+
+        public void Set(int index, int value) => _data[index] = value;
+
+        public void Fill(int index, int length, int value) => Array.Fill(_data, value, index, length);
+
+        public int[] ToArray() => _data[.._count];
     }
 }

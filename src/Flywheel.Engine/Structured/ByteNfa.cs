@@ -19,6 +19,12 @@ internal sealed class ByteNfa
     private int[] _visited = [];
     private int _visitStamp;
 
+    /// <param name="budget">What building and determinizing this automaton may spend (default: unlimited).</param>
+    public ByteNfa(CompileBudget? budget = null) => Budget = budget ?? CompileBudget.Unlimited;
+
+    /// <summary>The compile's budget: states added here count against it, and so does work on this automaton.</summary>
+    public CompileBudget Budget { get; }
+
     public int StateCount => _bytes.Count;
 
     public int AddState()
@@ -28,6 +34,7 @@ internal sealed class ByteNfa
             throw new SchemaCompileException("(schema)", "#", $"the grammar needs more than {MaxStates} automaton states");
         }
 
+        Budget.AddNfaState();
         _bytes.Add(null);
         _eps.Add(null);
         _calls.Add(null);
@@ -119,6 +126,7 @@ internal sealed class ByteNfa
             _visited = new int[Math.Max(StateCount, _visited.Length * 2)];
         }
 
+        Budget.Tick();
         var stamp = ++_visitStamp;
         _closure.Clear();
         foreach (var s in seeds)

@@ -25,7 +25,7 @@ internal sealed partial class GrammarBuilder
         // A declared name that also matches patternProperties must satisfy those schemas too (every
         // keyword that applies to a member applies at once); the tail keys exclude declared names.
         var patterns = node.PatternProperties
-            .Select(p => (Dfa: RegexCompiler.Compile(p.Key, "patternProperties", node.Pointer), Schema: p.Value)).ToList();
+            .Select(p => (Dfa: RegexCompiler.Compile(p.Key, "patternProperties", node.Pointer, Nfa.Budget), Schema: p.Value)).ToList();
         for (var i = 0; i < props.Count; i++)
         {
             var name = Encoding.UTF8.GetBytes(props[i].Key);
@@ -57,66 +57,72 @@ internal sealed partial class GrammarBuilder
             throw new SchemaCompileException("maxProperties", node.Pointer, "only supported when the declared properties cannot exceed it");
         }
 
+        // Members in declared order, optional ones skippable. Skipping is a chain of epsilons (state
+        // k may move on to k+1 when property k is optional), not an edge from every position to every
+        // later property: those were quadratic in the property count, and so was each closure.
         var open = Ws(Nfa.Literal(from, "{"u8));
         var end = Nfa.AddState();
         var n = declared.Count;
-        var none = new int[n + 1];   // states after skipping properties 0..k-1, nothing written yet
-        var some = new int[n + 1];   // states after writing property k-1 (and its trailing whitespace)
-        Array.Fill(none, -1);
-        none[0] = open;
-        var keyEntry = new int[n];
-        var commaEntry = new int[n];
-        for (var j = 0; j < n; j++)
-        {
-            keyEntry[j] = Nfa.AddState();
-            commaEntry[j] = Nfa.AddState();
-            Nfa.AddEps(Ws(Nfa.Literal(commaEntry[j], ","u8)), keyEntry[j]);
-            some[j + 1] = Nfa.AddState();
-            var key = Nfa.Literal(keyEntry[j], Encoding.UTF8.GetBytes(CanonicalJson.Quote(declared[j].Key)));
-            var colon = Ws(Nfa.Literal(Ws(key), ":"u8));
-            Nfa.AddEps(Ws(Value(declared[j].Value, colon)), some[j + 1]);
-        }
-
-        var tailNone = Nfa.AddState();
-        var tailSome = Nfa.AddState();
+        var none = new int[n + 1];   // before property k, nothing written yet
+        var next = new int[n + 1];   // before property k, after the comma that follows a written property
+        var some = new int[n + 1];   // property k-1 written (with its trailing whitespace)
         for (var k = 0; k <= n; k++)
         {
-            for (var written = 0; written < 2; written++)
+            none[k] = k == 0 ? open : Nfa.AddState();
+            next[k] = Nfa.AddState();
+            some[k] = Nfa.AddState();
+        }
+
+        var optionalFrom = new bool[n + 1]; // every property from k on is optional
+        optionalFrom[n] = true;
+        for (var k = n - 1; k >= 0; k--)
+        {
+            optionalFrom[k] = optionalFrom[k + 1] && !node.Required.Contains(declared[k].Key);
+        }
+
+        for (var k = 0; k < n; k++)
+        {
+            var keyEntry = Nfa.AddState();
+            Nfa.AddEps(none[k], keyEntry);
+            Nfa.AddEps(next[k], keyEntry);
+            if (!node.Required.Contains(declared[k].Key))
             {
-                var s = written == 0 ? none[k] : (k == 0 ? -1 : some[k]);
-                if (s < 0)
-                {
-                    continue;
-                }
+                Nfa.AddEps(none[k], none[k + 1]);
+                Nfa.AddEps(next[k], next[k + 1]);
+            }
 
-                var j = k;
-                for (; j < n; j++)
-                {
-                    Nfa.AddEps(s, written == 0 ? keyEntry[j] : commaEntry[j]);
-                    if (node.Required.Contains(declared[j].Key))
-                    {
-                        break;
-                    }
+            var key = Nfa.Literal(keyEntry, Encoding.UTF8.GetBytes(CanonicalJson.Quote(declared[k].Key)));
+            var colon = Ws(Nfa.Literal(Ws(key), ":"u8));
+            Nfa.AddEps(Ws(Value(declared[k].Value, colon)), some[k + 1]);
+        }
 
-                    if (written == 0)
-                    {
-                        none[j + 1] = s; // skipping optional property j
-                    }
-                }
+        for (var k = 1; k <= n; k++)
+        {
+            // A comma only where another member can follow: a later property, or the tail.
+            if (k < n || hasTail)
+            {
+                Nfa.AddEps(Ws(Nfa.Literal(some[k], ","u8)), next[k]);
+            }
 
-                if (j == n)
-                {
-                    Nfa.AddEps(s, written == 0 ? tailNone : tailSome);
-                }
+            if (optionalFrom[k])
+            {
+                Nfa.AddBytes(some[k], (byte)'}', (byte)'}', end);
             }
         }
 
-        Nfa.AddBytes(tailNone, (byte)'}', (byte)'}', end);
-        Nfa.AddBytes(tailSome, (byte)'}', (byte)'}', end);
+        if (optionalFrom[0])
+        {
+            Nfa.AddBytes(none[n], (byte)'}', (byte)'}', end);
+        }
+
         if (hasTail)
         {
+            // After the declared properties: pattern/additional members, comma-separated.
             var tailKey = Nfa.AddState();
-            Nfa.AddEps(tailNone, tailKey);
+            var tailSome = Nfa.AddState();
+            Nfa.AddEps(none[n], tailKey);
+            Nfa.AddEps(next[n], tailKey);
+            Nfa.AddBytes(tailSome, (byte)'}', (byte)'}', end);
             Nfa.AddEps(Ws(Nfa.Literal(tailSome, ","u8)), tailKey);
             EmitTailMembers(patterns, props.Select(p => p.Key).ToList(), additional, tailKey, tailSome);
         }
@@ -127,7 +133,7 @@ internal sealed partial class GrammarBuilder
     /// <summary>Pattern and additional members: keys exclude declared names and other patterns.</summary>
     private void EmitTailMembers(List<(ByteDfa Dfa, SchemaNode Schema)> patterns, List<string> names, SchemaNode additional, int from, int back)
     {
-        var excludedNames = names.Count > 0 ? StringAutomata.Literals(names) : null;
+        var excludedNames = names.Count > 0 ? StringAutomata.Literals(names, Nfa.Budget) : null;
         for (var i = -1; i < patterns.Count; i++)
         {
             var schema = i < 0 ? additional : patterns[i].Schema;
@@ -143,15 +149,15 @@ internal sealed partial class GrammarBuilder
             }
             else
             {
-                var key = i < 0 ? StringAutomata.AnyText : ByteDfa.Intersect(StringAutomata.AnyText, patterns[i].Dfa);
+                var key = i < 0 ? StringAutomata.AnyText : ByteDfa.Intersect(StringAutomata.AnyText, patterns[i].Dfa, Nfa.Budget);
                 if (excludedNames is not null)
                 {
-                    key = ByteDfa.Subtract(key, excludedNames);
+                    key = ByteDfa.Subtract(key, excludedNames, Nfa.Budget);
                 }
 
                 for (var j = 0; j < patterns.Count; j++)
                 {
-                    key = j == i ? key : ByteDfa.Subtract(key, patterns[j].Dfa);
+                    key = j == i ? key : ByteDfa.Subtract(key, patterns[j].Dfa, Nfa.Budget);
                 }
 
                 if (key.IsEmpty)

@@ -17,16 +17,19 @@ internal sealed partial class GrammarBuilder
     private readonly Dictionary<SchemaNode, int> _nodeRules = new(ReferenceEqualityComparer.Instance);
     private readonly Queue<(int Rule, SchemaNode? Node, string? Target, string Pointer, int Depth)> _pending = new();
     private int _ruleDepth; // rules between the root and the one being built (reference nesting)
+    private readonly Dictionary<SchemaNode, ByteDfa> _decodedStrings = new(ReferenceEqualityComparer.Instance);
     private int _anyObjectRule = -1;
     private int _anyArrayRule = -1;
 
-    public GrammarBuilder(SchemaReader reader, int maxWhitespace)
+    public GrammarBuilder(SchemaReader reader, int maxWhitespace, CompileBudget? budget = null)
     {
         _reader = reader;
         _maxWhitespace = maxWhitespace;
+        Nfa = new ByteNfa(budget);
     }
 
-    public ByteNfa Nfa { get; } = new();
+    /// <summary>The network under construction; its budget is the compile's.</summary>
+    public ByteNfa Nfa { get; }
 
     /// <summary>Per rule: NFA start and end state; rule 0 is the root.</summary>
     public List<(int Start, int End, string Pointer)> Rules { get; } = [];
@@ -226,8 +229,19 @@ internal sealed partial class GrammarBuilder
         return end;
     }
 
-    /// <summary>Decoded-content DFA of a string schema: length, patterns and formats intersected.</summary>
-    private static ByteDfa DecodedString(SchemaNode node)
+    /// <summary>Decoded-content DFA of a string schema: length, patterns and formats intersected (once per node: an enum checks each value against it).</summary>
+    private ByteDfa DecodedString(SchemaNode node)
+    {
+        if (!_decodedStrings.TryGetValue(node, out var dfa))
+        {
+            dfa = BuildDecodedString(node, Nfa.Budget);
+            _decodedStrings[node] = dfa;
+        }
+
+        return dfa;
+    }
+
+    private static ByteDfa BuildDecodedString(SchemaNode node, CompileBudget budget)
     {
         if (node.MinLength > StringAutomata.MaxCountedLength)
         {
@@ -236,23 +250,25 @@ internal sealed partial class GrammarBuilder
 
         // maxLength above the cap is narrowed to the cap (see StringAutomata.MaxCountedLength).
         var dfa = node.MinLength > 0 || node.MaxLength is not null
-            ? StringAutomata.Length(node.MinLength, node.MaxLength is { } max ? Math.Min(max, StringAutomata.MaxCountedLength) : null)
+            ? StringAutomata.Length(node.MinLength, node.MaxLength is { } max ? Math.Min(max, StringAutomata.MaxCountedLength) : null, budget)
             : StringAutomata.AnyText;
         foreach (var p in node.Patterns)
         {
-            dfa = ByteDfa.Intersect(dfa, RegexCompiler.Compile(p, "pattern", node.Pointer));
+            // A pattern's automaton accepts well-formed UTF-8 only, so AnyText adds nothing to it.
+            var pattern = RegexCompiler.Compile(p, "pattern", node.Pointer, budget);
+            dfa = ReferenceEquals(dfa, StringAutomata.AnyText) ? pattern : ByteDfa.Intersect(dfa, pattern, budget);
         }
 
         foreach (var f in node.Formats)
         {
-            dfa = ByteDfa.Intersect(dfa, StringFormats.Get(f, node.Pointer));
+            dfa = ByteDfa.Intersect(dfa, StringFormats.Get(f, node.Pointer), budget);
         }
 
         return dfa;
     }
 
     /// <summary>Whether an enum/const value satisfies the node's other keywords.</summary>
-    private static bool Allows(SchemaNode node, JsonElement v)
+    private bool Allows(SchemaNode node, JsonElement v)
     {
         var type = SchemaMerger.TypeOfValue(v);
         if ((type & node.Types) == 0)

@@ -27,6 +27,7 @@ internal static partial class GrammarCompiler
                     throw new SchemaCompileException("(schema)", "#", $"the grammar needs more than {MaxStates} states");
                 }
 
+                nfa.Budget.AddState(set.Length);
                 ids[set] = id;
                 dfa.Sets.Add(set);
                 dfa.Accept.Add(Array.BinarySearch(set, end) >= 0);
@@ -71,32 +72,51 @@ internal static partial class GrammarCompiler
         }
 
         Intern(nfa.ActiveClosure([start], end));
-        // Edges in classes, inclusive, chained by the class where each starts and the one after it ends.
-        var edges = new List<(int Lo, int Hi, int Target)>();
-        var startsAt = new int[classCount + 1];
-        var endsAt = new int[classCount + 1];
-        var nextStart = new List<int>();
-        var nextEnd = new List<int>();
-        var active = new List<int>();   // targets of the edges covering the current class (a multiset)
+
+        // Per state, edges grouped by their class range, then one closure per elementary run of
+        // classes between range boundaries. (Sweeping a multiset of active targets cost a linear
+        // removal per edge: quadratic for a state with thousands of edges, e.g. an object whose
+        // thousands of optional properties can all come next.)
+        var byRange = new Dictionary<(int Lo, int Hi), List<int>>();
+        var used = new List<((int Lo, int Hi) Range, List<int> Targets)>(); // the ranges this state's edges use
+        var isCut = new bool[classCount + 1];
+        var seeds = new List<int>();
         var targets = new HashSet<int>();
         for (var i = 0; i < dfa.Sets.Count; i++)
         {
-            edges.Clear();
-            nextStart.Clear();
-            nextEnd.Clear();
-            Array.Fill(startsAt, -1);
-            Array.Fill(endsAt, -1);
+            nfa.Budget.Tick();
+            foreach (var (_, list) in used)
+            {
+                list.Clear();
+            }
+
+            used.Clear();
+            Array.Clear(isCut);
             SortedDictionary<int, List<int>>? calls = null; // most states call nothing
+            (int Lo, int Hi) lastRange = (-1, -1);
+            List<int>? last = null;
             foreach (var s in dfa.Sets[i])
             {
                 foreach (var e in nfa.BytesOf(s))
                 {
-                    int lo = classOf[e.Lo], after = classOf[e.Hi] + 1, k = edges.Count;
-                    edges.Add((lo, after - 1, e.Target));
-                    nextStart.Add(startsAt[lo]);
-                    startsAt[lo] = k;
-                    nextEnd.Add(endsAt[after]);
-                    endsAt[after] = k;
+                    var range = (Lo: (int)classOf[e.Lo], Hi: (int)classOf[e.Hi]);
+                    if (last is null || range != lastRange)
+                    {
+                        if (!byRange.TryGetValue(range, out last))
+                        {
+                            byRange[range] = last = [];
+                        }
+
+                        if (last.Count == 0)
+                        {
+                            used.Add((range, last));
+                            isCut[range.Lo] = isCut[range.Hi + 1] = true;
+                        }
+
+                        lastRange = range;
+                    }
+
+                    last.Add(e.Target);
                 }
 
                 foreach (var call in nfa.CallsOf(s))
@@ -106,34 +126,37 @@ internal static partial class GrammarCompiler
                 }
             }
 
-            // Sweep the classes: between two edge boundaries the targets stay the same, so one
-            // closure per run of classes, not per class.
             var row = new int[classCount];
+            Array.Fill(row, -1);
             targets.Clear();
-            active.Clear();
-            var current = -1;
-            for (var c = 0; c < classCount; c++)
+            var runStart = -1;
+            for (var cut = 0; cut <= classCount; cut++)
             {
-                if (startsAt[c] >= 0 || endsAt[c] >= 0)
+                if (!isCut[cut])
                 {
-                    for (var k = endsAt[c]; k >= 0; k = nextEnd[k])
+                    continue;
+                }
+
+                if (runStart >= 0)
+                {
+                    seeds.Clear();
+                    foreach (var ((lo, hi), list) in used)
                     {
-                        active.Remove(edges[k].Target);
+                        if (lo <= runStart && hi >= cut - 1)
+                        {
+                            seeds.AddRange(list);
+                        }
                     }
 
-                    for (var k = startsAt[c]; k >= 0; k = nextStart[k])
+                    if (seeds.Count > 0)
                     {
-                        active.Add(edges[k].Target);
-                    }
-
-                    current = active.Count == 0 ? -1 : FromSeeds(active);
-                    if (current >= 0)
-                    {
-                        targets.Add(current);
+                        var target = FromSeeds(seeds);
+                        targets.Add(target);
+                        Array.Fill(row, target, runStart, cut - runStart);
                     }
                 }
 
-                row[c] = current;
+                runStart = cut;
             }
 
             dfa.Next.Add(row);
@@ -145,7 +168,7 @@ internal static partial class GrammarCompiler
     }
 
     /// <summary>Structural equality for the sorted state sets that name DFA states.</summary>
-    private sealed class IntArrayComparer : IEqualityComparer<int[]>
+    internal sealed class IntArrayComparer : IEqualityComparer<int[]>
     {
         public static readonly IntArrayComparer Instance = new();
 

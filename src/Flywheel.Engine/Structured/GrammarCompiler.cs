@@ -11,6 +11,7 @@ internal static partial class GrammarCompiler
 
     public static CompiledGrammar Compile(ByteNfa nfa, IReadOnlyList<(int Start, int End, string Pointer)> rules)
     {
+        var budget = nfa.Budget;
         var (classOf, classCount) = ByteClasses(nfa);
         var dfas = rules.Select(r => Determinize(nfa, r.Start, r.End, classOf, classCount)).ToList();
         RefuseLeftRecursion(dfas, rules);
@@ -22,6 +23,7 @@ internal static partial class GrammarCompiler
             changed = false;
             for (var r = 0; r < rules.Count; r++)
             {
+                budget.Tick();
                 if (!productive[r] && Live(dfas[r], productive)[0])
                 {
                     productive[r] = changed = true;
@@ -40,6 +42,7 @@ internal static partial class GrammarCompiler
         var total = 0;
         for (var r = 0; r < rules.Count; r++)
         {
+            budget.Tick();
             offsets[r] = total;
             var co = Live(dfas[r], productive);
             var reach = Reachable(dfas[r], productive, co);

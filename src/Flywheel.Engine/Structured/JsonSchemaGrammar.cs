@@ -4,7 +4,7 @@ using System.Text.Json;
 
 namespace Flywheel.Structured;
 
-/// <summary>Options for <see cref="JsonSchemaGrammar.Compile(string, JsonSchemaCompileOptions?)"/>.</summary>
+/// <summary>Options for <see cref="JsonSchemaGrammar.Compile(string, JsonSchemaCompileOptions?, CancellationToken)"/>.</summary>
 public sealed record JsonSchemaCompileOptions
 {
     /// <summary>
@@ -13,6 +13,23 @@ public sealed record JsonSchemaCompileOptions
     /// levels deep. No whitespace is allowed before or after the top-level value.
     /// </summary>
     public int MaxWhitespace { get; init; } = 12;
+
+    /// <summary>
+    /// Most automaton states one compile may make (determinized states of every rule and sub-automaton);
+    /// it also bounds the NFA (<see cref="CompileBudget.NfaStatesPerState"/> per state) and the state
+    /// sets behind determinized states (<see cref="CompileBudget.SetEntriesPerState"/> per state),
+    /// which is what bounds a compile's memory. A schema that needs more is refused naming the limit.
+    /// </summary>
+    public int MaxStates { get; init; } = DefaultMaxStates;
+
+    /// <summary>Wall time one compile may take before it is refused (<see cref="Timeout.InfiniteTimeSpan"/>: no limit).</summary>
+    public TimeSpan CompileTimeout { get; init; } = DefaultCompileTimeout;
+
+    /// <summary>Default of <see cref="MaxStates"/>: ample for real-world schemas (thousands of states), small enough that the tables stay within tens of MB.</summary>
+    public const int DefaultMaxStates = 250_000;
+
+    /// <summary>Default of <see cref="CompileTimeout"/>.</summary>
+    public static readonly TimeSpan DefaultCompileTimeout = TimeSpan.FromSeconds(10);
 }
 
 /// <summary>
@@ -43,11 +60,21 @@ public sealed class JsonSchemaGrammar
     /// <summary>Automaton states after determinization and trimming (a size measure).</summary>
     public int StateCount => Compiled.StateCount;
 
+    /// <summary>Bytes of the compiled tables (not of the mask caches that fill as the grammar is used).</summary>
+    public long TableBytes =>
+        (Compiled.Next.LongLength * sizeof(int)) + Compiled.Flags.LongLength + Compiled.ClassOf.LongLength
+        + ((Compiled.CallOffsets.LongLength + Compiled.CallStarts.LongLength + Compiled.CallReturns.LongLength) * sizeof(int));
+
     /// <summary>Wall time the compilation took, in milliseconds.</summary>
     public double CompileMilliseconds { get; }
 
-    /// <summary>Compiles a JSON Schema document. Throws <see cref="SchemaCompileException"/> naming the keyword and pointer it cannot honour, or when the text is not JSON.</summary>
-    public static JsonSchemaGrammar Compile(string schemaJson, JsonSchemaCompileOptions? options = null)
+    /// <summary>
+    /// Compiles a JSON Schema document. Throws <see cref="SchemaCompileException"/> naming the keyword and
+    /// pointer it cannot honour, when the text is not JSON, or when the compile would exceed
+    /// <see cref="JsonSchemaCompileOptions.MaxStates"/> or <see cref="JsonSchemaCompileOptions.CompileTimeout"/>;
+    /// throws <see cref="OperationCanceledException"/> soon after <paramref name="cancellationToken"/> is cancelled.
+    /// </summary>
+    public static JsonSchemaGrammar Compile(string schemaJson, JsonSchemaCompileOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(schemaJson);
         var started = Stopwatch.GetTimestamp();
@@ -66,7 +93,9 @@ public sealed class JsonSchemaGrammar
             SchemaReferences.EnsureLocal(doc.RootElement);
             var reader = new SchemaReader(doc.RootElement);
             var root = reader.Resolve("#", "#", requireBody: true)!;
-            var builder = new GrammarBuilder(reader, (options ?? new()).MaxWhitespace);
+            options ??= new();
+            var budget = new CompileBudget(options.MaxStates, options.CompileTimeout, cancellationToken);
+            var builder = new GrammarBuilder(reader, options.MaxWhitespace, budget);
             builder.BuildRoot(root);
             var compiled = GrammarCompiler.Compile(builder.Nfa, builder.Rules);
             return new JsonSchemaGrammar(compiled, Stopwatch.GetElapsedTime(started).TotalMilliseconds);

@@ -8,15 +8,22 @@ namespace Flywheel.Structured;
 internal static class RegexCompiler
 {
     /// <summary>DFA accepting exactly the strings (as UTF-8) in which the pattern finds a match.</summary>
-    public static ByteDfa Compile(string pattern, string keyword, string pointer)
+    public static ByteDfa Compile(string pattern, string keyword, string pointer, CompileBudget? budget = null)
     {
-        var nfa = new ByteNfa();
+        var nfa = new ByteNfa(budget);
         var start = nfa.AddState();
         var accept = nfa.AddState();
+        var universal = new HashSet<int>(); // the trailing ".*" loops: once there, the search has matched
         foreach (var (anchoredStart, body, anchoredEnd) in RegexParser.ParseTopLevel(pattern, keyword, pointer))
         {
             var s = nfa.AddState();
             nfa.AddEps(start, s);
+            if (body is RegexRepeat { Item: RegexSet run, Min: > 0 } rep && !(anchoredStart && anchoredEnd))
+            {
+                nfa.AddEps(EmitRunSearch(nfa, run.Set, rep.Min, anchoredStart, anchoredEnd, universal, s), accept);
+                continue;
+            }
+
             if (!anchoredStart)
             {
                 s = AnyStar(nfa, s);
@@ -26,12 +33,13 @@ internal static class RegexCompiler
             if (!anchoredEnd)
             {
                 s = AnyStar(nfa, s);
+                universal.Add(s);
             }
 
             nfa.AddEps(s, accept);
         }
 
-        return ByteDfa.FromNfa(nfa, start, accept).Trim();
+        return ByteDfa.FromNfa(nfa, start, accept, universal).Trim();
     }
 
     /// <summary>DFA accepting exactly the UTF-8 strings that fully match <paramref name="node"/>.</summary>
@@ -41,6 +49,47 @@ internal static class RegexCompiler
         var start = nfa.AddState();
         var end = Emit(nfa, node, start);
         return ByteDfa.FromNfa(nfa, start, end).Trim();
+    }
+
+    /// <summary>
+    /// A search for one counted run <c>S{min,max}</c> with at most one anchor, as a counter of the
+    /// current run of S characters: "contains a run of at least min" (no anchors), "starts with
+    /// one" (^) or "ends with one" ($); max never matters, since a longer run holds a match of
+    /// exactly min. Determinizing the plain construction (<c>.*</c>, min copies of S, <c>.*</c>)
+    /// names each state by every position a match could have started at: quadratic in min
+    /// (<c>.{1000}</c> took tens of seconds and hundreds of MB); this automaton is deterministic
+    /// per character and linear in min. Returns the end state.
+    /// </summary>
+    private static int EmitRunSearch(ByteNfa nfa, CodePointSet set, int min, bool anchoredStart, bool anchoredEnd, HashSet<int> universal, int from)
+    {
+        var other = set.Complement();
+        var count = new int[min + 1]; // count[i]: the current run of S characters is i long (min: at least min)
+        count[0] = from;
+        for (var i = 1; i <= min; i++)
+        {
+            count[i] = nfa.AddState();
+        }
+
+        for (var i = 0; i < min; i++)
+        {
+            set.AddTo(nfa, count[i], count[i + 1]);
+            if (!anchoredStart)
+            {
+                other.AddTo(nfa, count[i], count[0]); // the run is broken: start counting again
+            }
+        }
+
+        if (anchoredEnd)
+        {
+            // The text must end inside a long enough run: keep counting after min, reset on others.
+            set.AddTo(nfa, count[min], count[min]);
+            other.AddTo(nfa, count[min], count[0]);
+            return count[min];
+        }
+
+        var rest = AnyStar(nfa, count[min]); // matched: anything may follow
+        universal.Add(rest);
+        return rest;
     }
 
     private static int AnyStar(ByteNfa nfa, int from)

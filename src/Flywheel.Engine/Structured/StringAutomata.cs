@@ -32,7 +32,7 @@ internal static class StringAutomata
     /// validators count UTF-16 units where the spec counts code points, and BMP-only strings have
     /// the same length under both.
     /// </summary>
-    public static ByteDfa Length(int min, int? max)
+    public static ByteDfa Length(int min, int? max, CompileBudget? budget = null)
     {
         var top = max ?? min;
         var n = top + 1;
@@ -55,13 +55,13 @@ internal static class StringAutomata
             }
         }
 
-        return ByteDfa.Intersect(max is null ? AnyText : AnyBmp.Value, new ByteDfa(next, accept));
+        return ByteDfa.Intersect(max is null ? AnyText : AnyBmp.Value, new ByteDfa(next, accept), budget);
     }
 
     /// <summary>Exactly the given texts (UTF-8).</summary>
-    public static ByteDfa Literals(IEnumerable<string> texts)
+    public static ByteDfa Literals(IEnumerable<string> texts, CompileBudget? budget = null)
     {
-        var nfa = new ByteNfa();
+        var nfa = new ByteNfa(budget);
         var start = nfa.AddState();
         var end = nfa.AddState();
         foreach (var t in texts)
@@ -90,12 +90,23 @@ internal static class StringAutomata
         ReadOnlySpan<byte> escapeValues = "\"\\/\b\f\n\r\t"u8;
         for (var d = 0; d < plain.Length; d++)
         {
-            for (var b = 0x20; b < 256; b++)
+            // Literal bytes as ranges (runs of bytes with the same target): one edge per byte
+            // made a long pattern's string a few hundred edges per state.
+            var runStart = -1;
+            var runTarget = -1;
+            for (var b = 0x20; b <= 256; b++)
             {
-                var t = decoded.Next(d, (byte)b);
-                if (t >= 0 && b != '"' && b != '\\')
+                var t = b < 256 && b != '"' && b != '\\' ? decoded.Next(d, (byte)b) : -1;
+                if (runStart >= 0 && t != runTarget)
                 {
-                    nfa.AddBytes(plain[d], (byte)b, (byte)b, plain[t]);
+                    nfa.AddBytes(plain[d], (byte)runStart, (byte)(b - 1), plain[runTarget]);
+                    runStart = -1;
+                }
+
+                if (t >= 0 && runStart < 0)
+                {
+                    runStart = b;
+                    runTarget = t;
                 }
             }
 

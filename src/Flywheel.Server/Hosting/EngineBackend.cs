@@ -28,7 +28,8 @@ public sealed partial class EngineBackend : IGenerationBackend, IMetricsSource, 
     private readonly LlmEngine _engine;
 
     /// <param name="defaultMaxRepairs">Repair turns for response_format requests that do not set max_repairs.</param>
-    public EngineBackend(ModelFolder model, Tokenizer tokenizer, EngineOptions options, int defaultMaxRepairs = DefaultMaxRepairs)
+    /// <param name="schemaOptions">Budget, concurrency and cache bounds of response_format compiles (default: <see cref="SchemaCompileOptions"/>'s).</param>
+    public EngineBackend(ModelFolder model, Tokenizer tokenizer, EngineOptions options, int defaultMaxRepairs = DefaultMaxRepairs, SchemaCompileOptions? schemaOptions = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(defaultMaxRepairs);
         _model = model;
@@ -43,7 +44,7 @@ public sealed partial class EngineBackend : IGenerationBackend, IMetricsSource, 
         _defaultMaxRepairs = defaultMaxRepairs;
         // The grammar's end-of-sequence ids are the engine's: the model's and the tokenizer's.
         IReadOnlyCollection<int> eos = [.. model.Config.EosTokenIds.Concat(tokenizer.EosTokenIds).Distinct()];
-        _formats = new ResponseFormatCompiler(() => TokenizerVocabulary.Create(tokenizer, eos, Math.Max(model.Config.VocabSize, tokenizer.VocabSize)), _metrics.RecordGrammarCompile);
+        _formats = new ResponseFormatCompiler(() => TokenizerVocabulary.Create(tokenizer, eos, Math.Max(model.Config.VocabSize, tokenizer.VocabSize)), _metrics.RecordGrammarCompile, schemaOptions);
         _formats.StartBuildingVocabulary();
     }
 
@@ -68,9 +69,17 @@ public sealed partial class EngineBackend : IGenerationBackend, IMetricsSource, 
 
     public bool IsReady => true;
 
-    public PreparedPrompt Prepare(ApiRequest request)
+    public PreparedPrompt Prepare(ApiRequest request) => PrepareAsync(request, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+
+    /// <summary>
+    /// As <see cref="Prepare"/>; a response_format compiles on the schema compile pool while this waits,
+    /// and is abandoned (cancelled once no other request waits for the same schema) when
+    /// <paramref name="cancellationToken"/> fires.
+    /// </summary>
+    public async ValueTask<PreparedPrompt> PrepareAsync(ApiRequest request, CancellationToken cancellationToken)
     {
-        var format = request.ResponseFormat.Kind == ResponseFormatKind.Text ? null : _formats.Compile(request.ResponseFormat);
+        var format = request.ResponseFormat.Kind == ResponseFormatKind.Text ? null
+            : await _formats.CompileAsync(request.ResponseFormat, cancellationToken).ConfigureAwait(false);
         var ids = Encode(request);
         return new PreparedPrompt(ids.Length, PromptLimits.ResolveMaxTokens(ids.Length, request, ContextLength), new PromptState(ids, format));
     }
@@ -155,6 +164,7 @@ public sealed partial class EngineBackend : IGenerationBackend, IMetricsSource, 
     public void Dispose()
     {
         _engine.Dispose();
+        _formats.Dispose();
     }
 
     /// <summary>Engine events to API updates: text through the stream decoder and the stop-string filter.</summary>

@@ -35,8 +35,19 @@ internal sealed class GenerationGateway(IGenerationBackend backend, RequestDrain
                 throw ServerErrors.ModelNotFound(request.Model);
             }
 
+            // The scope starts before Prepare: a schema compile is abandoned when the client leaves, the
+            // request times out or the server drains, as generation is.
             scope = new RequestScope(http.RequestAborted, drain.AbortToken, options.RequestTimeout);
-            var prompt = backend.Prepare(request);
+            PreparedPrompt prompt;
+            try
+            {
+                prompt = await backend.PrepareAsync(request, scope.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (scope.Token.IsCancellationRequested)
+            {
+                throw scope.CauseError();
+            }
+
             var submit = backend.TrySubmit(prompt, request, scope.Token);
             switch (submit.Status)
             {

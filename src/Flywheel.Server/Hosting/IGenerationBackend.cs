@@ -30,6 +30,14 @@ public interface IGenerationBackend
     PreparedPrompt Prepare(ApiRequest request);
 
     /// <summary>
+    /// As <see cref="Prepare"/>, without holding a request thread for long work (a schema compile), and
+    /// giving up with <see cref="OperationCanceledException"/> once <paramref name="cancellationToken"/>
+    /// fires (client gone, request timeout, shutdown). The server calls this one.
+    /// </summary>
+    ValueTask<PreparedPrompt> PrepareAsync(ApiRequest request, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(Prepare(request));
+
+    /// <summary>
     /// Hands a prepared request to the engine without blocking. When <paramref name="cancellationToken"/>
     /// is cancelled (client gone, timeout, shutdown) the backend must abort the request and free its slot;
     /// the server stops reading the updates at that moment, so no final update is needed after an abort.
