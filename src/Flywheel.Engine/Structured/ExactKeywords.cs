@@ -23,6 +23,17 @@ internal sealed class ExactKeywords(string pointer)
 
     private const RegexOptions PatternOptions = RegexOptions.NonBacktracking | RegexOptions.CultureInvariant;
 
+    /// <summary>
+    /// Largest automaton (in .NET's regex nodes) a pattern may build on the non-backtracking engine.
+    /// .NET's default (10,000) refuses patterns of a few thousand characters that the grammar compiles
+    /// (a 10,000-character pattern is ~25,000 nodes). Matching stays linear in the input; the bound keeps
+    /// a pattern's memory and per-character cost bounded. A host that sets the value itself keeps its own.
+    /// </summary>
+    private const int MaxPatternAutomatonNodes = 60_000;
+
+    // Declared before UriSyntax so it runs before the first non-backtracking Regex is built.
+    private static readonly bool AutomatonLimitSet = SetAutomatonLimit();
+
     /// <summary>JSON pointer of the subschema (for messages).</summary>
     public string Pointer { get; } = pointer;
 
@@ -81,6 +92,17 @@ internal sealed class ExactKeywords(string pointer)
         AdditionalSchema = AdditionalDefinition is null ? null : root.Definitions[AdditionalDefinition];
     }
 
+    private static bool SetAutomatonLimit()
+    {
+        const string Key = "REGEX_NONBACKTRACKING_MAX_AUTOMATA_SIZE";
+        if (AppContext.GetData(Key) is null)
+        {
+            AppContext.SetData(Key, MaxPatternAutomatonNodes);
+        }
+
+        return true;
+    }
+
     /// <summary>
     /// Compiles a pattern for the non-backtracking engine. Constructs it cannot run (backreferences,
     /// lookarounds, atomic groups) are refused naming the keyword: a validation that may never end
@@ -88,6 +110,7 @@ internal sealed class ExactKeywords(string pointer)
     /// </summary>
     public static Regex CompilePattern(string pattern, string keyword, string pointer)
     {
+        _ = AutomatonLimitSet; // the limit is in place before the engine reads it
         try
         {
             return new Regex(EcmaPattern.ToDotNet(pattern), PatternOptions);
