@@ -14,6 +14,11 @@ internal static class ServeCommand
         "usage: flywheel serve [--model DIR] [--host 127.0.0.1] [--port 8000] [--threads N] [--queue N] [--device cpu|cuda]\n" +
         "                      [--policy flywheel|prefill-first|sequential] [--max-batch-tokens N] [--chunk-size N] [--max-running N]\n" +
         "                      [--mixed-runs on|off] [--drain-timeout SECONDS (30)]\n" +
+        "                      [--api-key KEY]... [--metrics-require-key] [--allowed-hosts NAME,...] [--cors-origin ORIGIN]...\n" +
+        "  --api-key: /v1 needs Authorization: Bearer KEY (repeatable; also FLYWHEEL_API_KEY, comma-separated);\n" +
+        "    /health stays open, /metrics too unless --metrics-require-key\n" +
+        "  --allowed-hosts: Host names accepted besides localhost/127.x/[::1] when bound to loopback (* for any)\n" +
+        "  --cors-origin: an origin browsers may call the API from (repeatable; CORS is off without it)\n" +
         "  --mixed-runs: run decodes and one prompt chunk as one Run when the folder has model.mixed.onnx (default off;\n" +
         "    both sessions then share ONNX Runtime's global thread pool and --threads does not apply)\n" +
         "  without --model, serves a small built-in demo model (built once into the cache)\n" +
@@ -22,7 +27,7 @@ internal static class ServeCommand
 
     private static int Run(CliApp.CommandArgsInput input)
     {
-        var args = CommandArgs.Parse(input.Args);
+        var args = CommandArgs.Parse(input.Args, "metrics-require-key");
         var modelDir = args.String("model");
         var options = new ServerOptions
         {
@@ -35,6 +40,7 @@ internal static class ServeCommand
             options.DrainTimeout = TimeSpan.FromSeconds(drainSeconds);
         }
 
+        ApplyAccessOptions(args, options, Environment.GetEnvironmentVariable("FLYWHEEL_API_KEY"));
         var threads = args.Int("threads", 0, 1024);
         var device = GenerateCommand.DeviceFrom(args);
         var engineOptions = EngineOptionsFrom(args);
@@ -53,6 +59,19 @@ internal static class ServeCommand
         var tokenizer = TokenizeCommand.LoadTokenizer(model.TokenizerPath);
         using var backend = new EngineBackend(model, tokenizer, engineOptions);
         return FlywheelServer.RunAsync(options, backend).GetAwaiter().GetResult();
+    }
+
+    /// <summary>
+    /// --api-key (repeatable) plus the comma-separated <paramref name="environmentKeys"/> (FLYWHEEL_API_KEY),
+    /// --metrics-require-key, --allowed-hosts (comma-separated), --cors-origin (repeatable).
+    /// </summary>
+    internal static void ApplyAccessOptions(CommandArgs args, ServerOptions options, string? environmentKeys)
+    {
+        var fromEnvironment = (environmentKeys ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        options.ApiKeys = [.. args.Strings("api-key").Concat(fromEnvironment).Distinct(StringComparer.Ordinal)];
+        options.MetricsRequireKey = args.Flag("metrics-require-key");
+        options.AllowedHosts = [.. (args.String("allowed-hosts") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
+        options.CorsOrigins = [.. args.Strings("cors-origin")];
     }
 
     /// <summary>Engine options from --policy, --max-batch-tokens, --chunk-size, --max-running, --queue, --mixed-runs.</summary>

@@ -32,6 +32,7 @@ public static class FlywheelServer
 
         var app = builder.Build();
         app.UseOpenAiErrors();
+        app.UseAccessControl(options);
         app.MapHealth();
         app.MapOpenAiEndpoints();
         if (backend is Metrics.IMetricsSource source)
@@ -108,6 +109,7 @@ public static class FlywheelServer
         services.AddSingleton<ModelCatalog>();
         services.AddSingleton<GenerationGateway>();
         services.AddSingleton<RequestDrain>();
+        services.AddAccessControl(options);
         services.AddHostedService(sp => sp.GetRequiredService<RequestDrain>());
 
         // Draining happens inside the host's shutdown window, so the window must outlast it.
@@ -120,6 +122,14 @@ public static class FlywheelServer
         foreach (var uri in ListeningUris(app))
         {
             options.Output.WriteLine($"Flywheel: listening on {uri} (OpenAI API at {new Uri(uri, "v1")})");
+        }
+
+        options.Output.WriteLine(options.ApiKeys.Count == 0
+            ? "Flywheel: UNAUTHENTICATED: no API key is set (--api-key or FLYWHEEL_API_KEY); anyone who can reach this port can use /v1"
+            : $"Flywheel: /v1{(options.MetricsRequireKey ? " and /metrics" : "")} require an API key ({options.ApiKeys.Count} accepted)");
+        if (options.CorsOrigins.Count > 0)
+        {
+            options.Output.WriteLine($"Flywheel: CORS allows {string.Join(", ", options.CorsOrigins)}");
         }
     }
 }
