@@ -90,17 +90,19 @@ public static class FlywheelServer
         kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
         if (options.Host.Equals("localhost", StringComparison.OrdinalIgnoreCase) && options.Port != 0)
         {
-            kestrel.ListenLocalhost(options.Port); // IPv4 and IPv6 loopback
+            kestrel.ListenLocalhost(options.Port, UseRejectionBodies); // IPv4 and IPv6 loopback
         }
         else if (options.Host.Equals("localhost", StringComparison.OrdinalIgnoreCase))
         {
-            kestrel.Listen(IPAddress.Loopback, 0); // Kestrel cannot pick one free port for both loopbacks
+            kestrel.Listen(IPAddress.Loopback, 0, UseRejectionBodies); // Kestrel cannot pick one free port for both loopbacks
         }
         else
         {
-            kestrel.Listen(IPAddress.Parse(options.Host), options.Port); // Validate() checked it parses
+            kestrel.Listen(IPAddress.Parse(options.Host), options.Port, UseRejectionBodies); // Validate() checked it parses
         }
     }
+
+    private static void UseRejectionBodies(ListenOptions listen) => listen.Use(KestrelRejectionBodies.Middleware);
 
     private static void AddFlywheelServices(IServiceCollection services, ServerOptions options, IGenerationBackend backend)
     {
