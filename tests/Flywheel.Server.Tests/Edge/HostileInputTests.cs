@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Microsoft.Extensions.Logging;
 
 namespace Flywheel.Server.Tests.Edge;
 
@@ -28,6 +29,9 @@ public sealed partial class HostileInputTests(HostileInputTests.Server server) :
         // carry the next row into that close.
         using var request = new HttpRequestMessage(HttpMethod.Post, row.Path) { Content = content };
         request.Headers.ConnectionClose = true;
+        // A big body waits for the server's go-ahead: one it refuses from Content-Length (413) is answered
+        // before the upload, instead of the connection closing under a client still sending.
+        request.Headers.ExpectContinue = row.Body.Length > 1024 * 1024;
         using var response = await server.Harness.Client.SendAsync(request);
         var raw = await response.Content.ReadAsStringAsync();
 
@@ -42,6 +46,25 @@ public sealed partial class HostileInputTests(HostileInputTests.Server server) :
         Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
         Assert.True(row.Code == error.GetProperty("code").GetString(), $"{name}: code {error.GetProperty("code")}, expected {row.Code}: {Shorten(raw)}");
         Assert.True(row.Param == error.GetProperty("param").GetString(), $"{name}: param {Shorten(error.GetProperty("param").ToString())}, expected {row.Param}: {Shorten(raw)}");
+    }
+
+    [Fact]
+    public async Task BadBytesAreLoggedAtDebugNotAsErrors()
+    {
+        var log = new CapturingLoggerProvider();
+        await using var harness = await ServerHarness.StartAsync(o => o.ConfigureLogging = l =>
+        {
+            l.ClearProviders();
+            l.AddProvider(log);
+            l.SetMinimumLevel(LogLevel.Debug);
+        });
+        using var content = new ByteArrayContent(Bytes(HostileInputRows.All["0xFF in content"].Body));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        using var response = await harness.Client.PostAsync(HostileInputRows.Chat, content);
+
+        Assert.Equal(400, (int)response.StatusCode);
+        Assert.DoesNotContain(log.Entries, e => e.Level >= LogLevel.Warning);
+        Assert.Contains(log.Entries, e => e.Level == LogLevel.Debug && e.Message.Contains("invalid_unicode", StringComparison.Ordinal));
     }
 
     /// <summary>The row's text as UTF-8, with each <c>&lt;xHH&gt;</c> replaced by the raw byte HH.</summary>
