@@ -12,7 +12,7 @@ internal sealed class UsageException(string message) : Exception(message);
 /// </summary>
 internal sealed class CommandArgs
 {
-    private readonly Dictionary<string, string?> _options = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<string?>> _options = new(StringComparer.Ordinal);
     private readonly HashSet<string> _used = new(StringComparer.Ordinal);
 
     private CommandArgs()
@@ -49,10 +49,13 @@ internal sealed class CommandArgs
                 value = args[++i];
             }
 
-            if (!parsed._options.TryAdd(name, value))
+            // Repeats are kept; String() refuses them, Strings() (repeatable options) reads them all.
+            if (!parsed._options.TryGetValue(name, out var values))
             {
-                throw new UsageException($"option --{name} given twice");
+                parsed._options[name] = values = [];
             }
+
+            values.Add(value);
         }
 
         return parsed;
@@ -69,7 +72,21 @@ internal sealed class CommandArgs
     public string? String(string name)
     {
         _used.Add(name);
-        return _options.TryGetValue(name, out var v) ? v : null;
+        if (!_options.TryGetValue(name, out var values))
+        {
+            return null;
+        }
+
+        return values.Count == 1 ? values[0] : throw new UsageException($"option --{name} given twice");
+    }
+
+    /// <summary>Every value of a repeatable option, in order (empty when not given).</summary>
+    public IReadOnlyList<string> Strings(string name)
+    {
+        _used.Add(name);
+        return _options.TryGetValue(name, out var values)
+            ? values.Select(v => v ?? throw new UsageException($"option --{name} needs a value")).ToList()
+            : [];
     }
 
     public string Required(string name) => String(name) ?? throw new UsageException($"missing required option --{name}");

@@ -19,9 +19,14 @@ internal static class ServeCommand
         "                      [--mixed-runs on|off] [--drain-timeout SECONDS (30)]\n" +
         "                      [--max-schema-states N (250000)] [--schema-compile-timeout SECONDS (10)] [--schema-compile-concurrency N (1)]\n" +
         "                      [--schema-cache-count N (256)] [--schema-cache-mb N (128)]\n" +
+        "                      [--api-key KEY]... [--metrics-require-key] [--allowed-hosts NAME,...] [--cors-origin ORIGIN]...\n" +
         "  --max-schema-states, --schema-compile-timeout: the budget of one response_format compile; a schema that needs\n" +
         "    more is refused with a 400 naming the limit. Compiles run on --schema-compile-concurrency threads of their own\n" +
         "    and are cancelled when their request ends; compiled formats are cached by canonical schema (LRU, count and size)\n" +
+        "  --api-key: /v1 needs Authorization: Bearer KEY (repeatable; also FLYWHEEL_API_KEY, comma-separated);\n" +
+        "    /health stays open, /metrics too unless --metrics-require-key\n" +
+        "  --allowed-hosts: Host names accepted besides localhost/127.x/[::1] when bound to loopback (* for any)\n" +
+        "  --cors-origin: an origin browsers may call the API from (repeatable; CORS is off without it)\n" +
         "  --mixed-runs: run decodes and one prompt chunk as one Run when the folder has model.mixed.onnx (default off;\n" +
         "    both sessions then share ONNX Runtime's global thread pool and --threads does not apply)\n" +
         "  without --model, serves a small built-in demo model (built once into the cache)\n" +
@@ -30,7 +35,7 @@ internal static class ServeCommand
 
     private static int Run(CliApp.CommandArgsInput input)
     {
-        var args = CommandArgs.Parse(input.Args);
+        var args = CommandArgs.Parse(input.Args, "metrics-require-key");
         var modelDir = args.String("model");
         var options = new ServerOptions
         {
@@ -43,6 +48,7 @@ internal static class ServeCommand
             options.DrainTimeout = TimeSpan.FromSeconds(drainSeconds);
         }
 
+        ApplyAccessOptions(args, options, Environment.GetEnvironmentVariable("FLYWHEEL_API_KEY"));
         var threads = args.Int("threads", 0, 1024);
         var device = GenerateCommand.DeviceFrom(args);
         var engineOptions = EngineOptionsFrom(args);
@@ -76,6 +82,19 @@ internal static class ServeCommand
             CacheCount = args.Int("schema-cache-count", 1, 1 << 20) ?? defaults.CacheCount,
             CacheBytes = args.Int("schema-cache-mb", 1, 1 << 20) is { } mb ? mb * 1024L * 1024 : defaults.CacheBytes,
         };
+    }
+
+    /// <summary>
+    /// --api-key (repeatable) plus the comma-separated <paramref name="environmentKeys"/> (FLYWHEEL_API_KEY),
+    /// --metrics-require-key, --allowed-hosts (comma-separated), --cors-origin (repeatable).
+    /// </summary>
+    internal static void ApplyAccessOptions(CommandArgs args, ServerOptions options, string? environmentKeys)
+    {
+        var fromEnvironment = (environmentKeys ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        options.ApiKeys = [.. args.Strings("api-key").Concat(fromEnvironment).Distinct(StringComparer.Ordinal)];
+        options.MetricsRequireKey = args.Flag("metrics-require-key");
+        options.AllowedHosts = [.. (args.String("allowed-hosts") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
+        options.CorsOrigins = [.. args.Strings("cors-origin")];
     }
 
     /// <summary>Engine options from --policy, --max-batch-tokens, --chunk-size, --max-running, --queue, --mixed-runs.</summary>

@@ -52,6 +52,8 @@ public sealed partial class EngineBackend : IGenerationBackend, IMetricsSource, 
     internal bool VocabularyBuilt => _formats.VocabularyBuilt;
 
     private readonly FlywheelMetrics _metrics;
+    private readonly QueueWaitEstimate _queueWait = new();
+    private long _acceptedCount;
 
     /// <summary>This backend's metrics (its own registry, not the process-wide default).</summary>
     public Prometheus.CollectorRegistry Registry { get; } = Prometheus.Metrics.NewCustomRegistry();
@@ -147,7 +149,7 @@ public sealed partial class EngineBackend : IGenerationBackend, IMetricsSource, 
             _metrics.RecordRejected("queue_full");
             abort.Dispose();
             stop.Dispose();
-            return (null, SubmitResult.QueueFull(retryAfterSeconds: 1));
+            return (null, SubmitResult.QueueFull(RetryAfterSeconds()));
         }
 
         if (!outcome.Accepted)
@@ -158,8 +160,20 @@ public sealed partial class EngineBackend : IGenerationBackend, IMetricsSource, 
             return (null, SubmitResult.Rejected(OpenAiError.BadRequest(outcome.Error ?? "rejected by the engine")));
         }
 
+        Interlocked.Increment(ref _acceptedCount);
+        _queueWait.Observe(Environment.TickCount64 / 1000.0, _engine.StepCount, FinishedCount());
+
         return (new Attempt(outcome, abort, stop, ids.Length), null);
     }
+
+    /// <summary>Retry-After for a full queue, from the engine's measured pace (see <see cref="QueueWaitEstimate"/>).</summary>
+    private int RetryAfterSeconds() =>
+        _queueWait.RetryAfterSeconds(Environment.TickCount64 / 1000.0, _engine.StepCount, FinishedCount(), _engine.WaitingCount);
+
+    // Requests that have left the engine: accepted ones no longer running or waiting (read without locks,
+    // so a momentary skew is possible; the estimate only needs the trend).
+    private long FinishedCount() =>
+        Math.Max(0, Interlocked.Read(ref _acceptedCount) - _engine.RunningCount - _engine.WaitingCount);
 
     public void Dispose()
     {

@@ -36,6 +36,7 @@ public static class FlywheelServer
         var registry = Metrics.MetricsEndpoints.CreateRegistry(backend);
         app.UseRouting(); // explicit, so the HTTP metrics below see the matched route
         app.UseFlywheelHttpMetrics(registry);
+        app.UseAccessControl(options);
         app.MapHealth();
         app.MapOpenAiEndpoints();
         app.MapFlywheelMetrics(registry);
@@ -87,17 +88,19 @@ public static class FlywheelServer
         kestrel.Limits.MaxRequestBodySize = options.MaxRequestBodyBytes;
         if (options.Host.Equals("localhost", StringComparison.OrdinalIgnoreCase) && options.Port != 0)
         {
-            kestrel.ListenLocalhost(options.Port); // IPv4 and IPv6 loopback
+            kestrel.ListenLocalhost(options.Port, UseRejectionBodies); // IPv4 and IPv6 loopback
         }
         else if (options.Host.Equals("localhost", StringComparison.OrdinalIgnoreCase))
         {
-            kestrel.Listen(IPAddress.Loopback, 0); // Kestrel cannot pick one free port for both loopbacks
+            kestrel.Listen(IPAddress.Loopback, 0, UseRejectionBodies); // Kestrel cannot pick one free port for both loopbacks
         }
         else
         {
-            kestrel.Listen(IPAddress.Parse(options.Host), options.Port); // Validate() checked it parses
+            kestrel.Listen(IPAddress.Parse(options.Host), options.Port, UseRejectionBodies); // Validate() checked it parses
         }
     }
+
+    private static void UseRejectionBodies(ListenOptions listen) => listen.Use(KestrelRejectionBodies.Middleware);
 
     private static void AddFlywheelServices(IServiceCollection services, ServerOptions options, IGenerationBackend backend)
     {
@@ -106,6 +109,7 @@ public static class FlywheelServer
         services.AddSingleton<ModelCatalog>();
         services.AddSingleton<GenerationGateway>();
         services.AddSingleton<RequestDrain>();
+        services.AddAccessControl(options);
         services.AddHostedService(sp => sp.GetRequiredService<RequestDrain>());
 
         // Draining happens inside the host's shutdown window, so the window must outlast it.
@@ -118,6 +122,14 @@ public static class FlywheelServer
         foreach (var uri in ListeningUris(app))
         {
             options.Output.WriteLine($"Flywheel: listening on {uri} (OpenAI API at {new Uri(uri, "v1")})");
+        }
+
+        options.Output.WriteLine(options.ApiKeys.Count == 0
+            ? "Flywheel: UNAUTHENTICATED: no API key is set (--api-key or FLYWHEEL_API_KEY); anyone who can reach this port can use /v1"
+            : $"Flywheel: /v1{(options.MetricsRequireKey ? " and /metrics" : "")} require an API key ({options.ApiKeys.Count} accepted)");
+        if (options.CorsOrigins.Count > 0)
+        {
+            options.Output.WriteLine($"Flywheel: CORS allows {string.Join(", ", options.CorsOrigins)}");
         }
     }
 }

@@ -66,6 +66,8 @@ internal sealed class GenerationGateway(IGenerationBackend backend, RequestDrain
         catch (OpenAiError error)
         {
             Release(scope);
+            // A client's mistake is the client's news, not the operator's: debug, and never a stack trace.
+            logger.LogDebug("Refused {Method} {Path}: {Status} {Code} (param {Param}): {Message}", http.Request.Method, http.Request.Path.Value, error.StatusCode, error.Code, error.Param, error.Message);
             return Refuse(error);
         }
         catch

@@ -9,12 +9,18 @@ internal static class RequestBody
 {
     private static readonly JsonDocumentOptions DocumentOptions = new() { MaxDepth = 64 };
 
-    /// <exception cref="OpenAiError">415 non-JSON content type, 413 too large, 400 malformed JSON.</exception>
+    /// <exception cref="OpenAiError">
+    /// 415 missing or non-JSON content type, 413 too large, 400 malformed JSON, text that is not Unicode or a
+    /// key given twice, Kestrel's own status for a body it refused (e.g. 408 for one arriving too slowly),
+    /// 499 when the client left while sending it.
+    /// </exception>
     public static async Task<JsonDocument> ReadJsonAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
     {
-        if (request.ContentType is { Length: > 0 } contentType && !IsJson(contentType))
+        // A missing type is refused too: without it a web page could post here as a CORS "simple request",
+        // which browsers send without asking the server first.
+        if (request.ContentType is not { Length: > 0 } contentType || !IsJson(contentType))
         {
-            throw ServerErrors.UnsupportedMediaType(contentType);
+            throw ServerErrors.UnsupportedMediaType(request.ContentType);
         }
 
         // Kestrel enforces the same limit while reading; checking the header first answers before the upload.
@@ -23,9 +29,10 @@ internal static class RequestBody
             throw ServerErrors.BodyTooLarge(maxBytes);
         }
 
+        JsonDocument document;
         try
         {
-            return await JsonDocument.ParseAsync(request.Body, DocumentOptions, cancellationToken).ConfigureAwait(false);
+            document = await JsonDocument.ParseAsync(request.Body, DocumentOptions, cancellationToken).ConfigureAwait(false);
         }
         catch (JsonException e)
         {
@@ -34,6 +41,26 @@ internal static class RequestBody
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             throw ServerErrors.BodyTooLarge(maxBytes);
+        }
+        catch (BadHttpRequestException e)
+        {
+            // Kestrel refused the body itself (too slow: 408; bad chunked framing: 400). A client fault, not a bug.
+            throw ServerErrors.BodyRefused(e.StatusCode, e.Message);
+        }
+        catch (Exception e) when (e is OperationCanceledException or IOException && cancellationToken.IsCancellationRequested)
+        {
+            throw ServerErrors.ClientGone();
+        }
+
+        try
+        {
+            JsonBodyCheck.Check(document.RootElement);
+            return document;
+        }
+        catch
+        {
+            document.Dispose();
+            throw;
         }
     }
 

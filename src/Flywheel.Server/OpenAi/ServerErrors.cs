@@ -40,8 +40,25 @@ internal static class ServerErrors
     public static OpenAiError BodyTooLarge(long limit) =>
         new(413, $"The request body is larger than the server's limit of {limit} bytes.", "invalid_request_error", null, "request_too_large");
 
-    public static OpenAiError UnsupportedMediaType(string contentType) =>
-        new(415, $"Content-Type must be application/json; got '{contentType}'.", "invalid_request_error", null, "unsupported_media_type");
+    public static OpenAiError UnsupportedMediaType(string? contentType) =>
+        new(415, contentType is null ? "Content-Type must be application/json; the request has none." : $"Content-Type must be application/json; got '{contentType}'.", "invalid_request_error", null, "unsupported_media_type");
+
+    /// <summary>Kestrel refused the request body while it was read (e.g. 408 for one arriving too slowly).</summary>
+    public static OpenAiError BodyRefused(int statusCode, string detail) =>
+        new(statusCode, $"The request body was refused: {detail}", "invalid_request_error", null, KestrelStatusCode(statusCode));
+
+    /// <summary>The <c>code</c> for a status the HTTP server produces itself.</summary>
+    public static string KestrelStatusCode(int statusCode) => statusCode switch
+    {
+        400 => "bad_request",
+        408 => "request_timeout",
+        411 => "length_required",
+        413 => "request_too_large",
+        414 => "uri_too_long",
+        431 => "request_header_fields_too_large",
+        505 => "http_version_not_supported",
+        _ => "http_" + statusCode,
+    };
 
     public static OpenAiError UnknownUrl(string method, string path) =>
         new(404, $"Invalid URL ({method} {path}).", "invalid_request_error", null, "unknown_url");
