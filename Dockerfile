@@ -8,47 +8,29 @@
 #   serve --host 0.0.0.0 --port 8000 --model /models/bench
 # See README.md, "Deploying and scaling out".
 
-# cpu or cuda: picks the runtime stage below.
+# cpu or cuda: picks ONNX Runtime's package at build time (-p:FlywheelDevice) and the runtime stage below.
 ARG DEVICE=cpu
-ARG ORT_VERSION=1.30.0
-# The CUDA runtime image: its CUDA major version and cuDNN must be the ones the ORT GPU package was built
-# for (ORT's release notes; CUDA 12 and cuDNN 9 for the 1.2x/1.3x packages). Ubuntu 24.04 based (libicu74).
-ARG CUDA_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
+# The CUDA runtime image: its CUDA major version and cuDNN must be the ones ONNX Runtime's GPU package
+# (Microsoft.ML.OnnxRuntime.Gpu.Linux 1.32.0) was built for: CUDA 13 and cuDNN 9. Ubuntu 24.04 based (libicu74).
+ARG CUDA_IMAGE=nvidia/cuda:13.0.0-cudnn-runtime-ubuntu24.04
 
-# --- build: the SDK; fetches ONNX Runtime (CPU, npm package onnxruntime-node) as every build does ---
+# --- build: the SDK; ONNX Runtime comes from NuGet with the rest of the packages ---
+# DEVICE=cuda builds with Microsoft.ML.OnnxRuntime.Gpu.Linux (libonnxruntime.so with the CUDA provider
+# libraries, ~290 MB); the CPU build never downloads it.
 FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
-ARG ORT_VERSION
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends nodejs npm unzip \
-    && rm -rf /var/lib/apt/lists/*
-ENV FLYWHEEL_CACHE=/cache/flywheel DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+ARG DEVICE
+ENV DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 WORKDIR /src
 COPY . .
-RUN dotnet publish src/Flywheel.Cli/Flywheel.Cli.csproj -c Release -o /app \
-    && test -f /app/libonnxruntime.so.1
+RUN dotnet publish src/Flywheel.Cli/Flywheel.Cli.csproj -c Release -p:FlywheelDevice=${DEVICE} -o /app \
+    && test -f /app/libonnxruntime.so \
+    && { [ "${DEVICE}" != cuda ] || test -f /app/libonnxruntime_providers_cuda.so; }
 
 # --- test: the whole suite (real ONNX Runtime, Kestrel, node reference tokenizers, promtool) ---
 FROM build AS test
 RUN bash .ci/install-deps.sh && ./test.sh
 
-# --- ort-cuda: ONNX Runtime's CUDA build from the NuGet package Microsoft.ML.OnnxRuntime.Gpu.Linux ---
-# runtimes/linux-x64/native holds libonnxruntime.so (the core, built with the CUDA provider bridge),
-# libonnxruntime_providers_shared.so and libonnxruntime_providers_cuda.so (CUDA 12, cuDNN 9). The three
-# come from one package because the provider bridge between them is not a stable ABI; the CPU core from
-# npm is replaced. ORT looks for the provider libraries in the folder of libonnxruntime.so.1, i.e. /app.
-FROM build AS ort-cuda
-ARG ORT_VERSION
-WORKDIR /ort
-RUN curl -fsSL -o ort-gpu.nupkg \
-        "https://api.nuget.org/v3-flatcontainer/microsoft.ml.onnxruntime.gpu.linux/${ORT_VERSION}/microsoft.ml.onnxruntime.gpu.linux.${ORT_VERSION}.nupkg" \
-    && unzip -j ort-gpu.nupkg \
-        runtimes/linux-x64/native/libonnxruntime.so \
-        runtimes/linux-x64/native/libonnxruntime_providers_shared.so \
-        runtimes/linux-x64/native/libonnxruntime_providers_cuda.so -d lib \
-    && mv lib/libonnxruntime.so lib/libonnxruntime.so.1 \
-    && rm ort-gpu.nupkg
-
-# --- runtime-cpu: ASP.NET Core runtime, the app and libonnxruntime.so.1 (CPU) ---
+# --- runtime-cpu: ASP.NET Core runtime, the app and libonnxruntime.so (CPU) ---
 FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime-cpu
 RUN apt-get update \
     && apt-get install -y --no-install-recommends curl \
@@ -67,8 +49,8 @@ RUN apt-get update \
     && ln -s /usr/share/dotnet/dotnet /usr/bin/dotnet \
     && groupadd --gid 10001 flywheel && useradd --create-home --uid 10001 --gid 10001 flywheel
 ENV DOTNET_ROOT=/usr/share/dotnet
+# ONNX Runtime loads its CUDA provider libraries from the folder of libonnxruntime.so, i.e. /app.
 COPY --from=build /app /app
-COPY --from=ort-cuda /ort/lib/ /app/
 ENTRYPOINT ["dotnet", "/app/flywheel.dll"]
 CMD ["serve", "--host", "0.0.0.0", "--port", "8000", "--device", "cuda"]
 

@@ -2,16 +2,17 @@ using System.Diagnostics;
 using Flywheel.Execution;
 using Flywheel.Models;
 using Flywheel.Models.Building;
-using Flywheel.Onnx;
 using Flywheel.Sampling;
 using Flywheel.Tokenization;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
 
 namespace Flywheel.Benchmarks;
 
 /// <summary>
 /// Single-stream decode speed of <see cref="TextGenerator"/> (what <c>flywheel generate</c> runs) against a
 /// bare ONNX Runtime loop on the same model: one session, tensors created once over the same KV buffers,
-/// only the attention mask re-created per step, argmax, nothing else. Runs alternate, and medians are
+/// ids, mask and logits views re-created per step (the managed API's plain Run), argmax, nothing else. Runs alternate, and medians are
 /// reported, because this machine is shared and noisy.
 /// </summary>
 internal sealed class GenerateOverheadBenchmark : IBenchmark
@@ -71,12 +72,13 @@ internal sealed class GenerateOverheadBenchmark : IBenchmark
         return 0;
     }
 
-    /// <summary>The least a decode loop can do with this graph: fixed tensors, one Run per token, argmax.</summary>
+    /// <summary>The least a decode loop can do with this graph: KV tensors made once, one Run per token, argmax.</summary>
     private sealed unsafe class BareLoop : IDisposable
     {
         private readonly ModelFolder _model;
         private readonly KvCache _cache;
-        private readonly NativeNames _inputNames, _outputNames;
+        private readonly RunOptions _runOptions = new();
+        private readonly string[] _inputNames, _outputNames;
         private readonly long[] _ids = new long[64];
         private readonly long[] _mask;
         private readonly float[] _logits;
@@ -94,7 +96,7 @@ internal sealed class GenerateOverheadBenchmark : IBenchmark
                 outputs.AddRange([$"present.{l}.key", $"present.{l}.value"]);
             }
 
-            (_inputNames, _outputNames) = (new NativeNames(inputs.ToArray()), new NativeNames(outputs.ToArray()));
+            (_inputNames, _outputNames) = (inputs.ToArray(), outputs.ToArray());
             _mask = Enumerable.Repeat(1L, c.ContextLength).ToArray();
             _logits = new float[64 * c.VocabSize];
         }
@@ -103,16 +105,15 @@ internal sealed class GenerateOverheadBenchmark : IBenchmark
         public double Run(int[] prompt, int count)
         {
             var c = _model.Config;
-            long[] kvShape = [1, _cache.KvHeadCount, _cache.MaxLength, _cache.HeadSize];
             var layers = c.Decoder.NumHiddenLayers;
             var inputs = new OrtValue[2 + (2 * layers)];
-            var outputs = new OrtValue?[1 + (2 * layers)];
+            var outputs = new OrtValue[1 + (2 * layers)];
             for (var l = 0; l < layers; l++)
             {
-                inputs[2 + (2 * l)] = OrtValue.CreateTensor(_cache.Keys(l, 0), _cache.SlotElementCount, kvShape);
-                inputs[3 + (2 * l)] = OrtValue.CreateTensor(_cache.Values(l, 0), _cache.SlotElementCount, kvShape);
-                outputs[1 + (2 * l)] = OrtValue.CreateTensor(_cache.Keys(l, 0), _cache.SlotElementCount, kvShape);
-                outputs[2 + (2 * l)] = OrtValue.CreateTensor(_cache.Values(l, 0), _cache.SlotElementCount, kvShape);
+                inputs[2 + (2 * l)] = Kv(_cache.Keys(l, 0));
+                inputs[3 + (2 * l)] = Kv(_cache.Values(l, 0));
+                outputs[1 + (2 * l)] = Kv(_cache.Keys(l, 0));
+                outputs[2 + (2 * l)] = Kv(_cache.Values(l, 0));
             }
 
             var vocab = c.VocabSize;
@@ -137,28 +138,32 @@ internal sealed class GenerateOverheadBenchmark : IBenchmark
                 var seconds = clock.Elapsed.TotalSeconds;
                 foreach (var v in inputs.Skip(2).Concat(outputs.Skip(1)))
                 {
-                    v!.Dispose();
+                    v.Dispose();
                 }
 
                 return count / seconds;
             }
         }
 
-        private void Step(OrtValue[] inputs, OrtValue?[] outputs, long* ids, long* mask, float* logits, int tokens, int total)
+        private OrtValue Kv(float* data) =>
+            OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Float,
+                [1, _cache.KvHeadCount, _cache.MaxLength, _cache.HeadSize], (nint)data, _cache.SlotElementCount * sizeof(float));
+
+        private void Step(OrtValue[] inputs, OrtValue[] outputs, long* ids, long* mask, float* logits, int tokens, int total)
         {
-            using var idsValue = OrtValue.CreateTensor(ids, tokens, [1, tokens]);
-            using var maskValue = OrtValue.CreateTensor(mask, total, [1, total]);
-            using var logitsValue = OrtValue.CreateTensor(logits, (long)tokens * _model.Config.VocabSize, [1, tokens, _model.Config.VocabSize]);
+            var vocab = _model.Config.VocabSize;
+            using var idsValue = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Int64, [1, tokens], (nint)ids, tokens * sizeof(long));
+            using var maskValue = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Int64, [1, total], (nint)mask, total * sizeof(long));
+            using var logitsValue = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Float, [1, tokens, vocab], (nint)logits, (long)tokens * vocab * sizeof(float));
             inputs[0] = idsValue;
             inputs[1] = maskValue;
             outputs[0] = logitsValue;
-            _model.Session.Run(_inputNames, inputs, _outputNames, outputs);
+            _model.Session.Run(_runOptions, _inputNames, inputs, _outputNames, outputs);
         }
 
         public void Dispose()
         {
-            _inputNames.Dispose();
-            _outputNames.Dispose();
+            _runOptions.Dispose();
             _cache.Dispose();
         }
     }

@@ -62,6 +62,22 @@ internal sealed class RunCostBenchmark : IBenchmark
             Console.WriteLine($"decode Run of {rows,2} rows (past 256): {Time(() => runner.Run(0, rows, 1, ids.AsSpan(0, rows), past.AsSpan(0, rows), ones.AsSpan(0, rows))),7:F2} ms");
         }
 
+        // Managed allocation per Run at steady state (the same Run again and again, as a decode loop does).
+        double BytesPerRun(Action run)
+        {
+            run();
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < 50; i++)
+            {
+                run();
+            }
+
+            return (GC.GetAllocatedBytesForCurrentThread() - before) / 50.0;
+        }
+
+        Console.WriteLine($"managed bytes allocated per Run: decode 16 rows {BytesPerRun(() => runner.Run(0, 16, 1, ids.AsSpan(0, 16), past.AsSpan(0, 16), ones.AsSpan(0, 16))):F0} B, " +
+            $"chunk 64 tokens {BytesPerRun(() => runner.Run(0, 1, 64, ids.AsSpan(0, 64), [0], [64])):F0} B");
+
         var (mx, my) = (lengths.Average(), chunkMs.Average());
         var slope = lengths.Zip(chunkMs).Sum(p => (p.First - mx) * (p.Second - my)) / lengths.Sum(x => (x - mx) * (x - mx));
         var fixedMs = my - (slope * mx);

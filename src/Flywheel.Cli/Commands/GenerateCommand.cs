@@ -2,6 +2,7 @@ using Flywheel.Execution;
 using Flywheel.Models;
 using Flywheel.Onnx;
 using Flywheel.Sampling;
+using Microsoft.ML.OnnxRuntime;
 
 namespace Flywheel.Cli;
 
@@ -78,10 +79,10 @@ internal static class GenerateCommand
 
     internal static ModelFolder OpenModel(string directory, int? threads, ExecutionDevice device = ExecutionDevice.Cpu, bool loadMixed = true)
     {
-        using var options = new SessionOptions();
+        using var options = OnnxEnvironment.CreateSessionOptions();
         if (threads is { } n)
         {
-            options.IntraOpThreadCount = n;
+            options.IntraOpNumThreads = n;
         }
 
         try
@@ -92,7 +93,11 @@ internal static class GenerateCommand
         {
             throw new CliException(e.Message, e);
         }
-        catch (OrtException e)
+        catch (CudaUnavailableException e)
+        {
+            throw new CliException(e.Message, e);
+        }
+        catch (OnnxRuntimeException e)
         {
             throw new CliException(e.Message, e);
         }

@@ -1,41 +1,46 @@
 using System.Runtime.InteropServices;
 using Flywheel.Models;
-using Flywheel.Onnx;
+using Microsoft.ML.OnnxRuntime;
 
 namespace Flywheel.Execution;
 
 /// <summary>
 /// Runs the decoder graph over a contiguous range of KV-cache slots with past and present bound to the
 /// same buffers (<see cref="KvCache"/>), so ONNX Runtime's GroupQueryAttention appends each row's new
-/// keys/values in place at that row's own past length. Allocates nothing per call except three small
-/// OrtValue views (ids, mask, logits); the past/present views of a slot range are made once and kept
-/// (<see cref="KvViews"/>), since a decode loop runs the same range step after step. Not thread-safe: one
-/// engine thread owns it.
+/// keys/values in place at that row's own past length. Every tensor is a view over native memory this
+/// runner or the cache owns (OrtValue.CreateTensorValueWithData), made once per shape or slot range and
+/// kept; they are bound through an
+/// <see cref="OrtIoBinding"/> only when they change, so a steady decode step (same rows, same slots)
+/// binds nothing and allocates nothing. Not thread-safe: one engine thread owns it.
 /// </summary>
 /// <remarks>
 /// GroupQueryAttention on CPU accepts several rows with different past lengths only when each row adds
 /// one token (decode). A prompt chunk on top of an existing past must run alone (one row); first chunks
 /// of several prompts (no past) may share a Run with right padding. <see cref="Run"/> enforces this.
+/// <para>
+/// The attention mask is [rows, cache length] for every Run that is not a first chunk: each row's ones
+/// (its past plus new tokens) give GQA its length, and the padding beyond is never read, so its shape (and
+/// its OrtValue) stays the same from one decode step to the next. A first chunk (no past, several tokens)
+/// keeps the exact width, since GQA takes "sequence length equals mask width" to mean a first prompt.
+/// </para>
 /// </remarks>
 public sealed unsafe class DecoderRunner : IDisposable
 {
-    private readonly InferenceSession _session;
+    private const int MaxCachedViews = ViewCache<int>.Capacity;
+
     private readonly KvCache _cache;
-    private readonly NativeNames _inputNames;
-    private readonly NativeNames _outputNames;
-    private readonly long* _inputIds;   // [maxRows * maxTokens]
-    private readonly long* _mask;       // [maxRows * maxLength]
-    private readonly float* _logits;    // [maxRows * maxTokens * vocab] upper bound, see ctor
-    private readonly long _logitsCapacity;
-    private readonly OrtValue[] _inputs;
-    private readonly OrtValue?[] _outputs;
-    private readonly Dictionary<(int FirstSlot, int Rows), OrtValue[]> _kvViews = [];
-    private readonly InferenceSession? _mixed;
-    private readonly NativeNames? _mixedInputNames;
-    private readonly NativeNames? _mixedOutputNames;
-    private readonly OrtValue[] _mixedInputs = [];
-    private readonly OrtValue?[] _mixedOutputs = [];
+    private readonly long* _inputIds;   // [maxTokensPerRun]
+    private readonly long* _mask;       // [slots * maxLength]
+    private readonly float* _logits;    // [maxTokensPerRun * vocab]
     private readonly long* _chunkMask;  // [maxLength]
+    private readonly BoundGraph _graph;
+    private readonly BoundGraph? _mixedGraph;
+    private readonly ViewCache<(int Rows, int Sequence)> _ids;
+    private readonly ViewCache<(int Rows, int Width)> _masks;
+    private readonly ViewCache<(int Rows, int Sequence)> _logitViews;
+    private readonly ViewCache<(int Offset, int Length)> _chunkIds;
+    private readonly ViewCache<int> _chunkMasks;
+    private readonly Dictionary<(int FirstSlot, int Rows), OrtValue[]> _kvViews = [];
 
     /// <summary>
     /// Creates a runner over <paramref name="cache"/>; with <paramref name="mixedSession"/> (a folder's
@@ -43,8 +48,6 @@ public sealed unsafe class DecoderRunner : IDisposable
     /// </summary>
     public DecoderRunner(InferenceSession session, GenAiConfig config, KvCache cache, int maxTokensPerRun, InferenceSession? mixedSession = null)
     {
-        _session = session;
-        _mixed = mixedSession;
         _cache = cache;
         VocabSize = config.VocabSize;
         MaxTokensPerRun = maxTokensPerRun;
@@ -59,17 +62,18 @@ public sealed unsafe class DecoderRunner : IDisposable
             outputs.Add(DecoderConfig.LayerName(d.PresentValueNames, l));
         }
 
-        _inputNames = new NativeNames(inputs.ToArray());
-        _outputNames = new NativeNames(outputs.ToArray());
-        _inputs = new OrtValue[inputs.Count];
-        _outputs = new OrtValue?[outputs.Count];
         // A Run holds at most maxTokensPerRun tokens in total (rows * sequence length), and logits come
         // back for every one of them.
         _inputIds = (long*)NativeMemory.Alloc((nuint)maxTokensPerRun, sizeof(long));
         _mask = (long*)NativeMemory.Alloc((nuint)((long)cache.SlotCount * cache.MaxLength), sizeof(long));
-        _logitsCapacity = (long)maxTokensPerRun * VocabSize;
-        _logits = (float*)NativeMemory.Alloc((nuint)_logitsCapacity, sizeof(float));
+        _logits = (float*)NativeMemory.Alloc((nuint)((long)maxTokensPerRun * VocabSize), sizeof(float));
         _chunkMask = (long*)NativeMemory.Alloc((nuint)cache.MaxLength, sizeof(long));
+        _graph = new BoundGraph(session, inputs, outputs);
+        _ids = new ViewCache<(int, int)>(k => View(_inputIds, k.Item1, k.Item2));
+        _masks = new ViewCache<(int, int)>(k => View(_mask, k.Item1, k.Item2));
+        _logitViews = new ViewCache<(int, int)>(k => View(_logits, k.Item1, k.Item2, VocabSize));
+        _chunkIds = new ViewCache<(int, int)>(k => View(_inputIds + k.Item1, 1, k.Item2));
+        _chunkMasks = new ViewCache<int>(width => View(_chunkMask, 1, width));
         if (mixedSession is not null)
         {
             // The mixed graph: the decode stream under the config's names, then the chunk stream.
@@ -83,15 +87,12 @@ public sealed unsafe class DecoderRunner : IDisposable
                 mixedOutputs.Add(ModelFolder.MixedNames.ChunkPresent(l, "value"));
             }
 
-            _mixedInputNames = new NativeNames(mixedInputs.ToArray());
-            _mixedOutputNames = new NativeNames(mixedOutputs.ToArray());
-            _mixedInputs = new OrtValue[mixedInputs.Count];
-            _mixedOutputs = new OrtValue?[mixedOutputs.Count];
+            _mixedGraph = new BoundGraph(mixedSession, mixedInputs, mixedOutputs);
         }
     }
 
     /// <summary>Whether <see cref="RunMixed"/> is available (the model folder has the mixed graph).</summary>
-    public bool CanRunMixed => _mixed is not null;
+    public bool CanRunMixed => _mixedGraph is not null;
 
     public int VocabSize { get; }
 
@@ -112,7 +113,8 @@ public sealed unsafe class DecoderRunner : IDisposable
             throw new ArgumentOutOfRangeException(nameof(rowCount), $"run of {rowCount}x{sequenceLength} tokens at slot {firstSlot} does not fit");
         }
 
-        var width = 0;
+        var exactWidth = 0;
+        var anyPast = false;
         for (var r = 0; r < rowCount; r++)
         {
             if (sequenceLength > 1 && rowCount > 1 && pastLengths[r] > 0)
@@ -125,47 +127,21 @@ public sealed unsafe class DecoderRunner : IDisposable
                 throw new ArgumentOutOfRangeException(nameof(validLengths), $"row {r}: {validLengths[r]} tokens after {pastLengths[r]} exceed the cache length {_cache.MaxLength}");
             }
 
-            width = Math.Max(width, pastLengths[r] + validLengths[r]);
+            exactWidth = Math.Max(exactWidth, pastLengths[r] + validLengths[r]);
+            anyPast |= pastLengths[r] > 0;
         }
 
+        // See the remarks: only a first chunk needs the exact width.
+        var width = sequenceLength > 1 && !anyPast ? exactWidth : _cache.MaxLength;
         tokenIds[..tokenCount].CopyTo(new Span<long>(_inputIds, tokenCount));
-        // attention_mask [rows, width]: row r has ones over its own past + valid tokens, zeros after, so the
-        // graph's seqlens_k (row sum - 1) tells GQA each row's length.
-        var mask = new Span<long>(_mask, rowCount * width);
-        for (var r = 0; r < rowCount; r++)
-        {
-            var row = mask.Slice(r * width, width);
-            var filled = pastLengths[r] + validLengths[r];
-            row[..filled].Fill(1);
-            row[filled..].Clear();
-        }
+        FillMask(_mask, width, rowCount, pastLengths, validLengths);
 
-        try
-        {
-            _inputs[0] = OrtValue.CreateTensor(_inputIds, tokenCount, [rowCount, sequenceLength]);
-            _inputs[1] = OrtValue.CreateTensor(_mask, rowCount * width, [rowCount, width]);
-            _outputs[0] = OrtValue.CreateTensor(_logits, (long)tokenCount * VocabSize, [rowCount, sequenceLength, VocabSize]);
-            var kv = KvViews(firstSlot, rowCount);
-            for (var l = 0; l < _cache.LayerCount; l++)
-            {
-                _inputs[2 + (2 * l)] = kv[4 * l];
-                _inputs[3 + (2 * l)] = kv[(4 * l) + 1];
-                _outputs[1 + (2 * l)] = kv[(4 * l) + 2];
-                _outputs[2 + (2 * l)] = kv[(4 * l) + 3];
-            }
-
-            _session.Run(_inputNames, _inputs, _outputNames, _outputs);
-        }
-        finally
-        {
-            // Only the per-call views are disposed; the KV views belong to _kvViews.
-            _inputs[0]?.Dispose();
-            _inputs[1]?.Dispose();
-            _outputs[0]?.Dispose();
-            Array.Clear(_inputs);
-            Array.Clear(_outputs);
-        }
-
+        var kv = KvViews(firstSlot, rowCount);
+        _graph.Bind(0, _ids.Get((rowCount, sequenceLength)), input: true);
+        _graph.Bind(1, _masks.Get((rowCount, width)), input: true);
+        _graph.Bind(0, _logitViews.Get((rowCount, sequenceLength)), input: false);
+        BindKv(_graph, kv, inputOffset: 2, outputOffset: 1);
+        _graph.Run();
         return new ReadOnlySpan<float>(_logits, checked((int)((long)tokenCount * VocabSize)));
     }
 
@@ -178,7 +154,7 @@ public sealed unsafe class DecoderRunner : IDisposable
     /// </summary>
     public ReadOnlySpan<float> RunMixed(int firstSlot, int rowCount, scoped ReadOnlySpan<long> decodeIds, scoped ReadOnlySpan<int> pastLengths, int chunkSlot, scoped ReadOnlySpan<long> chunkIds, int chunkPast)
     {
-        if (_mixed is null)
+        if (_mixedGraph is null)
         {
             throw new InvalidOperationException("the model folder has no mixed graph");
         }
@@ -192,76 +168,75 @@ public sealed unsafe class DecoderRunner : IDisposable
             throw new ArgumentOutOfRangeException(nameof(rowCount), $"mixed run of {rowCount} decode rows at slot {firstSlot} and {chunkLength} chunk tokens at slot {chunkSlot} (past {chunkPast}) does not fit");
         }
 
-        var width = 0;
         for (var r = 0; r < rowCount; r++)
         {
             if (pastLengths[r] + 1 > _cache.MaxLength)
             {
                 throw new ArgumentOutOfRangeException(nameof(pastLengths), $"row {r}: a token after {pastLengths[r]} exceeds the cache length {_cache.MaxLength}");
             }
-
-            width = Math.Max(width, pastLengths[r] + 1);
         }
 
         decodeIds[..rowCount].CopyTo(new Span<long>(_inputIds, rowCount));
         chunkIds.CopyTo(new Span<long>(_inputIds + rowCount, chunkLength));
-        var mask = new Span<long>(_mask, rowCount * width);
-        for (var r = 0; r < rowCount; r++)
-        {
-            var row = mask.Slice(r * width, width);
-            row[..(pastLengths[r] + 1)].Fill(1);
-            row[(pastLengths[r] + 1)..].Clear();
-        }
+        FillMask(_mask, _cache.MaxLength, rowCount, pastLengths, validLengths: default);
 
+        // The chunk stream keeps its exact mask width: a chunk with no past is a first prompt to GQA.
         var chunkWidth = chunkPast + chunkLength;
         new Span<long>(_chunkMask, chunkWidth).Fill(1);
         var layers = _cache.LayerCount;
         var chunkInputs = 2 + (2 * layers);
         var chunkOutputs = 1 + (2 * layers); // the chunk's presents follow the decode stream's
-        try
-        {
-            _mixedInputs[0] = OrtValue.CreateTensor(_inputIds, rowCount, [rowCount, 1]);
-            _mixedInputs[1] = OrtValue.CreateTensor(_mask, rowCount * width, [rowCount, width]);
-            _mixedInputs[chunkInputs] = OrtValue.CreateTensor(_inputIds + rowCount, chunkLength, [1, chunkLength]);
-            _mixedInputs[chunkInputs + 1] = OrtValue.CreateTensor(_chunkMask, chunkWidth, [1, chunkWidth]);
-            _mixedOutputs[0] = OrtValue.CreateTensor(_logits, (long)tokenCount * VocabSize, [tokenCount, 1, VocabSize]);
-            var kv = KvViews(firstSlot, rowCount);
-            var chunkKv = KvViews(chunkSlot, 1);
-            for (var l = 0; l < layers; l++)
-            {
-                _mixedInputs[2 + (2 * l)] = kv[4 * l];
-                _mixedInputs[3 + (2 * l)] = kv[(4 * l) + 1];
-                _mixedOutputs[1 + (2 * l)] = kv[(4 * l) + 2];
-                _mixedOutputs[2 + (2 * l)] = kv[(4 * l) + 3];
-                _mixedInputs[chunkInputs + 2 + (2 * l)] = chunkKv[4 * l];
-                _mixedInputs[chunkInputs + 3 + (2 * l)] = chunkKv[(4 * l) + 1];
-                _mixedOutputs[chunkOutputs + (2 * l)] = chunkKv[(4 * l) + 2];
-                _mixedOutputs[chunkOutputs + 1 + (2 * l)] = chunkKv[(4 * l) + 3];
-            }
-
-            _mixed.Run(_mixedInputNames!, _mixedInputs, _mixedOutputNames!, _mixedOutputs);
-        }
-        finally
-        {
-            _mixedInputs[0]?.Dispose();
-            _mixedInputs[1]?.Dispose();
-            _mixedInputs[chunkInputs]?.Dispose();
-            _mixedInputs[chunkInputs + 1]?.Dispose();
-            _mixedOutputs[0]?.Dispose();
-            Array.Clear(_mixedInputs);
-            Array.Clear(_mixedOutputs);
-        }
-
+        var g = _mixedGraph;
+        g.Bind(0, _ids.Get((rowCount, 1)), input: true);
+        g.Bind(1, _masks.Get((rowCount, _cache.MaxLength)), input: true);
+        g.Bind(chunkInputs, _chunkIds.Get((rowCount, chunkLength)), input: true);
+        g.Bind(chunkInputs + 1, _chunkMasks.Get(chunkWidth), input: true);
+        // Logits [tokens, 1, vocab]: the same memory as a decode Run's [rows, 1, vocab].
+        g.Bind(0, _logitViews.Get((tokenCount, 1)), input: false);
+        BindKv(g, KvViews(firstSlot, rowCount), inputOffset: 2, outputOffset: 1);
+        BindKv(g, KvViews(chunkSlot, 1), inputOffset: chunkInputs + 2, outputOffset: chunkOutputs);
+        g.Run();
         return new ReadOnlySpan<float>(_logits, checked((int)((long)tokenCount * VocabSize)));
     }
 
     /// <summary>Cached KV views handed out so far (for tests).</summary>
     internal int KvViewSetCount => _kvViews.Count;
 
+    /// <summary>Bind calls made so far, inputs and outputs, both graphs (for tests: a steady decode makes none).</summary>
+    internal long BindCount => _graph.BindCount + (_mixedGraph?.BindCount ?? 0);
+
+    /// <summary>
+    /// attention_mask [rows, width]: row r has ones over its own past + valid tokens (one when
+    /// <paramref name="validLengths"/> is empty), zeros after, so the graph's seqlens_k (row sum - 1) tells
+    /// GQA each row's length.
+    /// </summary>
+    private static void FillMask(long* mask, int width, int rowCount, scoped ReadOnlySpan<int> pastLengths, scoped ReadOnlySpan<int> validLengths)
+    {
+        var all = new Span<long>(mask, rowCount * width);
+        for (var r = 0; r < rowCount; r++)
+        {
+            var row = all.Slice(r * width, width);
+            var filled = pastLengths[r] + (validLengths.IsEmpty ? 1 : validLengths[r]);
+            row[..filled].Fill(1);
+            row[filled..].Clear();
+        }
+    }
+
+    private void BindKv(BoundGraph graph, OrtValue[] kv, int inputOffset, int outputOffset)
+    {
+        for (var l = 0; l < _cache.LayerCount; l++)
+        {
+            graph.Bind(inputOffset + (2 * l), kv[4 * l], input: true);
+            graph.Bind(inputOffset + 1 + (2 * l), kv[(4 * l) + 1], input: true);
+            graph.Bind(outputOffset + (2 * l), kv[(4 * l) + 2], input: false);
+            graph.Bind(outputOffset + 1 + (2 * l), kv[(4 * l) + 3], input: false);
+        }
+    }
+
     /// <summary>
     /// Past and present views (key, value, key, value per layer) over slots [firstSlot, firstSlot + rows),
     /// made on first use. Decode ranges change only when the running count does, so few sets exist; the
-    /// cache is emptied if it ever grows past <see cref="MaxKvViewSets"/> (prompt chunks visit many slots).
+    /// cache is emptied if it ever grows past <see cref="MaxCachedViews"/> (prompt chunks visit many slots).
     /// </summary>
     private OrtValue[] KvViews(int firstSlot, int rows)
     {
@@ -270,28 +245,37 @@ public sealed unsafe class DecoderRunner : IDisposable
             return views;
         }
 
-        if (_kvViews.Count >= MaxKvViewSets)
+        if (_kvViews.Count >= MaxCachedViews)
         {
             DisposeKvViews();
         }
 
-        long[] shape = [rows, _cache.KvHeadCount, _cache.MaxLength, _cache.HeadSize];
         var count = _cache.SlotElementCount * rows;
         views = new OrtValue[4 * _cache.LayerCount];
         for (var l = 0; l < _cache.LayerCount; l++)
         {
             // The same memory is both past (input) and present (output): GQA's shared-buffer mode.
-            views[4 * l] = OrtValue.CreateTensor(_cache.Keys(l, firstSlot), count, shape);
-            views[(4 * l) + 1] = OrtValue.CreateTensor(_cache.Values(l, firstSlot), count, shape);
-            views[(4 * l) + 2] = OrtValue.CreateTensor(_cache.Keys(l, firstSlot), count, shape);
-            views[(4 * l) + 3] = OrtValue.CreateTensor(_cache.Values(l, firstSlot), count, shape);
+            views[4 * l] = KvView(_cache.Keys(l, firstSlot), count, rows);
+            views[(4 * l) + 1] = KvView(_cache.Values(l, firstSlot), count, rows);
+            views[(4 * l) + 2] = KvView(_cache.Keys(l, firstSlot), count, rows);
+            views[(4 * l) + 3] = KvView(_cache.Values(l, firstSlot), count, rows);
         }
 
         _kvViews.Add((firstSlot, rows), views);
         return views;
     }
 
-    private const int MaxKvViewSets = 256;
+    private OrtValue KvView(float* data, long count, int rows) =>
+        OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float,
+            [rows, _cache.KvHeadCount, _cache.MaxLength, _cache.HeadSize], (nint)data, count * sizeof(float));
+
+    private static OrtValue View(long* data, int rows, int columns) =>
+        OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Int64,
+            [rows, columns], (nint)data, (long)rows * columns * sizeof(long));
+
+    private static OrtValue View(float* data, int rows, int sequence, int vocab) =>
+        OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float,
+            [rows, sequence, vocab], (nint)data, (long)rows * sequence * vocab * sizeof(float));
 
     private void DisposeKvViews()
     {
@@ -308,11 +292,14 @@ public sealed unsafe class DecoderRunner : IDisposable
 
     public void Dispose()
     {
+        _graph.Dispose();
+        _mixedGraph?.Dispose();
         DisposeKvViews();
-        _inputNames.Dispose();
-        _outputNames.Dispose();
-        _mixedInputNames?.Dispose();
-        _mixedOutputNames?.Dispose();
+        _ids.Dispose();
+        _masks.Dispose();
+        _logitViews.Dispose();
+        _chunkIds.Dispose();
+        _chunkMasks.Dispose();
         NativeMemory.Free(_chunkMask);
         NativeMemory.Free(_inputIds);
         NativeMemory.Free(_mask);

@@ -1,4 +1,6 @@
 using Flywheel.Onnx;
+using Microsoft.ML.OnnxRuntime;
+using OrtElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
 
 namespace Flywheel.Models;
 
@@ -44,7 +46,7 @@ public sealed class ModelFolder : IDisposable
     /// Opens <paramref name="directory"/>; throws <see cref="ModelConfigException"/> naming what is wrong.
     /// With <see cref="ExecutionDevice.Cuda"/>, the CUDA execution provider is appended to
     /// <paramref name="options"/> (configured by the config's cuda provider options) before the session is
-    /// created; <see cref="OrtException"/> says so when ONNX Runtime's CUDA provider cannot be loaded.
+    /// created; <see cref="CudaUnavailableException"/> says so when ONNX Runtime's CUDA provider cannot be loaded.
     /// </summary>
     public static ModelFolder Open(string directory, SessionOptions? options = null, ExecutionDevice device = ExecutionDevice.Cpu, bool loadMixed = true)
     {
@@ -61,29 +63,29 @@ public sealed class ModelFolder : IDisposable
             throw new ModelConfigException($"{configPath}: model.decoder.filename names '{config.Decoder.Filename}', which is not in {directory}.");
         }
 
-        using var ownedOptions = options is null && device != ExecutionDevice.Cpu ? new SessionOptions() : null;
+        using var ownedOptions = options is null && device != ExecutionDevice.Cpu ? OnnxEnvironment.CreateSessionOptions() : null;
         options ??= ownedOptions;
         if (device == ExecutionDevice.Cuda)
         {
-            options!.AppendCudaExecutionProvider(config.Decoder.CudaProviderOptions);
+            CudaProvider.Append(options!, config.Decoder.CudaProviderOptions);
         }
 
         var mixedPath = Path.Combine(directory, MixedFileName);
         var withMixed = loadMixed && File.Exists(mixedPath);
-        using var sharedOptions = withMixed && options is null ? new SessionOptions() : null;
+        using var sharedOptions = withMixed && options is null ? OnnxEnvironment.CreateSessionOptions() : null;
         options ??= sharedOptions;
         if (withMixed)
         {
             // Two sessions run in turn on one engine thread: one shared pool, not two that spin against each other.
-            options!.UseGlobalThreadPools();
+            OnnxEnvironment.UseGlobalThreadPools(options!);
         }
 
         InferenceSession session;
         try
         {
-            session = new InferenceSession(modelPath, options);
+            session = options is null ? new InferenceSession(modelPath, DefaultOptions.Value) : new InferenceSession(modelPath, options);
         }
-        catch (OrtException e)
+        catch (OnnxRuntimeException e)
         {
             throw new ModelConfigException($"{modelPath}: ONNX Runtime cannot load the model: {e.Message}", e);
         }
@@ -106,7 +108,7 @@ public sealed class ModelFolder : IDisposable
                 mixed = new InferenceSession(mixedPath, options);
                 ValidateMixed(mixedPath, config, mixed);
             }
-            catch (Exception e) when (e is OrtException or ModelConfigException)
+            catch (Exception e) when (e is OnnxRuntimeException or ModelConfigException)
             {
                 mixed?.Dispose();
                 session.Dispose();
@@ -116,6 +118,9 @@ public sealed class ModelFolder : IDisposable
 
         return new ModelFolder(directory, config, session, mixed, device);
     }
+
+    /// <summary>Default options for folders opened without any (created over the engine's environment, never disposed).</summary>
+    private static readonly Lazy<SessionOptions> DefaultOptions = new(OnnxEnvironment.CreateSessionOptions);
 
     /// <summary>The mixed graph's file name in a model folder.</summary>
     public const string MixedFileName = "model.mixed.onnx";
@@ -134,8 +139,8 @@ public sealed class ModelFolder : IDisposable
     private static void ValidateMixed(string path, GenAiConfig config, InferenceSession session)
     {
         Validate(path, config, session, extraInputs: 2 + (2 * config.Decoder.NumHiddenLayers));
-        var inputs = session.Inputs.Select(i => i.Name).ToHashSet();
-        var outputs = session.Outputs.Select(o => o.Name).ToHashSet();
+        var inputs = session.InputNames.ToHashSet();
+        var outputs = session.OutputNames.ToHashSet();
         var expected = new List<string> { MixedNames.ChunkIds, MixedNames.ChunkMask };
         for (var l = 0; l < config.Decoder.NumHiddenLayers; l++)
         {
@@ -162,10 +167,10 @@ public sealed class ModelFolder : IDisposable
     internal static void Validate(string configPath, GenAiConfig config, InferenceSession session, int extraInputs = 0)
     {
         var d = config.Decoder;
-        var inputs = session.Inputs.ToDictionary(i => i.Name);
-        var outputs = session.Outputs.ToDictionary(o => o.Name);
+        var inputs = session.InputMetadata;
+        var outputs = session.OutputMetadata;
 
-        void Expect(Dictionary<string, TensorInfo> declared, string kind, string name, string field, TensorElementType type, int rank)
+        void Expect(IReadOnlyDictionary<string, NodeMetadata> declared, string kind, string name, string field, OrtElementType type, int rank)
         {
             if (!declared.TryGetValue(name, out var info))
             {
@@ -173,21 +178,21 @@ public sealed class ModelFolder : IDisposable
                     $"{configPath}: {field} says the model has {kind} '{name}', but it does not; its {kind}s are: {string.Join(", ", declared.Keys)}.");
             }
 
-            if (info.ElementType != type || info.Rank != rank)
+            if (!info.IsTensor || info.ElementDataType != type || info.Dimensions.Length != rank)
             {
-                throw new ModelConfigException($"{configPath}: {kind} '{name}' ({field}) is {info}, expected {type} of rank {rank}.");
+                throw new ModelConfigException($"{configPath}: {kind} '{name}' ({field}) is {Describe(name, info)}, expected {type} of rank {rank}.");
             }
         }
 
-        Expect(inputs, "input", d.InputIdsName, "model.decoder.inputs.input_ids", TensorElementType.Int64, 2);
-        Expect(inputs, "input", d.AttentionMaskName, "model.decoder.inputs.attention_mask", TensorElementType.Int64, 2);
-        Expect(outputs, "output", d.LogitsName, "model.decoder.outputs.logits", TensorElementType.Float, 3);
+        Expect(inputs, "input", d.InputIdsName, "model.decoder.inputs.input_ids", OrtElementType.Int64, 2);
+        Expect(inputs, "input", d.AttentionMaskName, "model.decoder.inputs.attention_mask", OrtElementType.Int64, 2);
+        Expect(outputs, "output", d.LogitsName, "model.decoder.outputs.logits", OrtElementType.Float, 3);
         for (var l = 0; l < d.NumHiddenLayers; l++)
         {
-            Expect(inputs, "input", DecoderConfig.LayerName(d.PastKeyNames, l), "model.decoder.inputs.past_key_names", TensorElementType.Float, 4);
-            Expect(inputs, "input", DecoderConfig.LayerName(d.PastValueNames, l), "model.decoder.inputs.past_value_names", TensorElementType.Float, 4);
-            Expect(outputs, "output", DecoderConfig.LayerName(d.PresentKeyNames, l), "model.decoder.outputs.present_key_names", TensorElementType.Float, 4);
-            Expect(outputs, "output", DecoderConfig.LayerName(d.PresentValueNames, l), "model.decoder.outputs.present_value_names", TensorElementType.Float, 4);
+            Expect(inputs, "input", DecoderConfig.LayerName(d.PastKeyNames, l), "model.decoder.inputs.past_key_names", OrtElementType.Float, 4);
+            Expect(inputs, "input", DecoderConfig.LayerName(d.PastValueNames, l), "model.decoder.inputs.past_value_names", OrtElementType.Float, 4);
+            Expect(outputs, "output", DecoderConfig.LayerName(d.PresentKeyNames, l), "model.decoder.outputs.present_key_names", OrtElementType.Float, 4);
+            Expect(outputs, "output", DecoderConfig.LayerName(d.PresentValueNames, l), "model.decoder.outputs.present_value_names", OrtElementType.Float, 4);
         }
 
         if (d.PositionIdsName is not null)
@@ -197,18 +202,31 @@ public sealed class ModelFolder : IDisposable
 
         var expectedInputs = 2 + (2 * d.NumHiddenLayers) + extraInputs;
 
-        if (session.Inputs.Count != expectedInputs)
+        if (session.InputNames.Count != expectedInputs)
         {
             throw new ModelConfigException(
-                $"{configPath}: the model has {session.Inputs.Count} inputs but the config describes {expectedInputs} (model.decoder.num_hidden_layers = {d.NumHiddenLayers}); inputs: {string.Join(", ", session.Inputs.Select(i => i.Name))}.");
+                $"{configPath}: the model has {session.InputNames.Count} inputs but the config describes {expectedInputs} (model.decoder.num_hidden_layers = {d.NumHiddenLayers}); inputs: {string.Join(", ", session.InputNames)}.");
         }
 
-        var past = inputs[DecoderConfig.LayerName(d.PastKeyNames, 0)];
-        if ((past.Shape[1] >= 0 && past.Shape[1] != d.NumKeyValueHeads) || (past.Shape[3] >= 0 && past.Shape[3] != d.HeadSize))
+        var pastName = DecoderConfig.LayerName(d.PastKeyNames, 0);
+        var past = inputs[pastName].Dimensions;
+        if ((past[1] >= 0 && past[1] != d.NumKeyValueHeads) || (past[3] >= 0 && past[3] != d.HeadSize))
         {
             throw new ModelConfigException(
-                $"{configPath}: past key shape {past} disagrees with model.decoder.num_key_value_heads ({d.NumKeyValueHeads}) or model.decoder.head_size ({d.HeadSize}).");
+                $"{configPath}: past key shape {Describe(pastName, inputs[pastName])} disagrees with model.decoder.num_key_value_heads ({d.NumKeyValueHeads}) or model.decoder.head_size ({d.HeadSize}).");
         }
+    }
+
+    /// <summary>"name: Float[batch, 2, past_sequence_length, 16]": a declared tensor as error messages show it.</summary>
+    internal static string Describe(string name, NodeMetadata info)
+    {
+        if (!info.IsTensor)
+        {
+            return $"{name}: {info.OnnxValueType}";
+        }
+
+        var dims = info.Dimensions.Select((d, i) => d >= 0 ? d.ToString(System.Globalization.CultureInfo.InvariantCulture) : info.SymbolicDimensions[i]);
+        return $"{name}: {info.ElementDataType}[{string.Join(", ", dims)}]";
     }
 
     public void Dispose()

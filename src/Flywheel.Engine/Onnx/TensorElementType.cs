@@ -1,8 +1,8 @@
 namespace Flywheel.Onnx;
 
 /// <summary>
-/// Tensor element types: ONNXTensorElementDataType of the C API, which uses the same numbers as ONNX's
-/// TensorProto.DataType, so the protobuf writer/reader uses this enum too.
+/// ONNX's TensorProto.DataType, as the protobuf writer/reader (Flywheel.Onnx.Proto) spells it. ONNX Runtime's
+/// Microsoft.ML.OnnxRuntime.Tensors.TensorElementType uses the same numbers.
 /// </summary>
 public enum TensorElementType
 {
@@ -21,24 +21,4 @@ public enum TensorElementType
     UInt32 = 12,
     UInt64 = 13,
     BFloat16 = 16,
-}
-
-internal static class TensorElementTypes
-{
-    /// <summary>The element type for a managed unmanaged type, or throws for one ORT tensors cannot hold.</summary>
-    public static TensorElementType Of<T>()
-        where T : unmanaged =>
-        typeof(T) == typeof(float) ? TensorElementType.Float
-        : typeof(T) == typeof(long) ? TensorElementType.Int64
-        : typeof(T) == typeof(int) ? TensorElementType.Int32
-        : typeof(T) == typeof(Half) ? TensorElementType.Float16
-        : typeof(T) == typeof(double) ? TensorElementType.Double
-        : typeof(T) == typeof(byte) ? TensorElementType.UInt8
-        : typeof(T) == typeof(sbyte) ? TensorElementType.Int8
-        : typeof(T) == typeof(bool) ? TensorElementType.Bool
-        : typeof(T) == typeof(short) ? TensorElementType.Int16
-        : typeof(T) == typeof(ushort) ? TensorElementType.UInt16
-        : typeof(T) == typeof(uint) ? TensorElementType.UInt32
-        : typeof(T) == typeof(ulong) ? TensorElementType.UInt64
-        : throw new NotSupportedException($"{typeof(T).Name} is not an ONNX tensor element type.");
 }

@@ -33,8 +33,10 @@ public sealed class ModelFolderTests
         using var folder = ModelFolder.Open(TinyModel.Dir);
         Assert.Equal("llama", folder.Config.ModelType);
         Assert.True(folder.Config.Search.PastPresentShareBuffer);
-        Assert.Equal(2 + (2 * folder.Config.Decoder.NumHiddenLayers), folder.Session.Inputs.Count);
-        Assert.Equal([-1L, 2L, -1L, 16L], folder.Session.Inputs.Single(i => i.Name == "past_key_values.1.value").Shape);
+        Assert.Equal(2 + (2 * folder.Config.Decoder.NumHiddenLayers), folder.Session.InputNames.Count);
+        var past = folder.Session.InputMetadata["past_key_values.1.value"];
+        Assert.Equal([-1, 2, -1, 16], past.Dimensions);
+        Assert.Equal("past_key_values.1.value: Float[batch_size, 2, past_sequence_length, 16]", ModelFolder.Describe("past_key_values.1.value", past));
     }
 
     [Theory]

@@ -2,6 +2,7 @@ using Flywheel.Execution;
 using Flywheel.Models;
 using Flywheel.Models.Reference;
 using Flywheel.Onnx;
+using Microsoft.ML.OnnxRuntime;
 
 namespace Flywheel.Engine.Tests.Models;
 
@@ -21,7 +22,8 @@ public sealed class ReferenceAgreementTests : IDisposable
     public ReferenceAgreementTests()
     {
         _config = GenAiConfig.Load(Path.Combine(TinyModel.Dir, "genai_config.json"));
-        _session = new InferenceSession(Path.Combine(TinyModel.Dir, "model.onnx"));
+        using var options = OnnxEnvironment.CreateSessionOptions();
+        _session = new InferenceSession(Path.Combine(TinyModel.Dir, "model.onnx"), options);
         var d = _config.Decoder;
         _cache = new KvCache(d.NumHiddenLayers, slotCount: 4, d.NumKeyValueHeads, _config.ContextLength, d.HeadSize);
         _runner = new DecoderRunner(_session, _config, _cache, maxTokensPerRun: 64);
@@ -156,7 +158,8 @@ public sealed class ReferenceAgreementTests : IDisposable
         // The FlyWheel step as one Run: slots 0-1 decode one token each, slot 3 adds a chunk on top of its
         // own past, all through one graph whose MatMuls see the three streams' tokens together.
         var vocab = _config.VocabSize;
-        using var mixedSession = new InferenceSession(Path.Combine(TinyModel.Dir, ModelFolder.MixedFileName));
+        using var options = OnnxEnvironment.CreateSessionOptions();
+        using var mixedSession = new InferenceSession(Path.Combine(TinyModel.Dir, ModelFolder.MixedFileName), options);
         using var runner = new DecoderRunner(_session, _config, _cache, maxTokensPerRun: 64, mixedSession);
         Assert.True(runner.CanRunMixed);
         int[][] prompts = [[3, 1, 4, 1, 5], [9, 2, 6], [], [5, 3, 5, 8]];

@@ -86,7 +86,7 @@ public sealed class DockerfileTests
         }
 
         // COPY . . must bring everything the build and the test stage use.
-        foreach (var needed in new[] { "Flywheel.sln", "global.json", "Directory.Build.props", "Directory.Packages.props", "test.sh", "build/fetch-onnxruntime.sh",
+        foreach (var needed in new[] { "Flywheel.sln", "global.json", "Directory.Build.props", "Directory.Packages.props", "test.sh",
             "build/OnnxRuntime.targets", ".ci/install-deps.sh", "src/Flywheel.Cli/Flywheel.Cli.csproj", "tests/Flywheel.Server.Tests/Flywheel.Server.Tests.csproj",
             "loadgen", "benchmarks", "dashboards/prometheus.yml", "deploy/kubernetes/deployment.yaml", "Dockerfile" })
         {
@@ -99,21 +99,27 @@ public sealed class DockerfileTests
     }
 
     [Fact]
-    public void TheCudaStageTakesOrtsProviderLibrariesFromTheGpuPackageOfTheSameVersion()
+    public void TheCudaImageIsBuiltWithOrtsGpuPackageOnCuda13()
     {
-        var fetched = Regex.Match(File.ReadAllText(Path.Combine(DeployFiles.Root, "build", "fetch-onnxruntime.sh")), @"^version=(\S+)$", RegexOptions.Multiline).Groups[1].Value;
-        Assert.Equal(fetched, DeployFiles.DockerGlobalArgs()["ORT_VERSION"]);
-        var run = string.Join(" ", Stage("ort-cuda").All("RUN").Select(r => r.Arguments));
-        Assert.Contains("microsoft.ml.onnxruntime.gpu.linux", run);
-        foreach (var library in new[] { "libonnxruntime.so", "libonnxruntime_providers_shared.so", "libonnxruntime_providers_cuda.so" })
+        // ONNX Runtime 1.32's GPU package needs CUDA 13 and cuDNN 9 at run time.
+        Assert.Matches(@"^nvidia/cuda:13\.\d+\.\d+-cudnn-runtime-", DeployFiles.DockerGlobalArgs()["CUDA_IMAGE"]);
+        Assert.Equal("${CUDA_IMAGE}", Stage("runtime-cuda").Image);
+
+        // The build picks the package by DEVICE (Microsoft.ML.OnnxRuntime or .Gpu.Linux through
+        // build/OnnxRuntime.targets); the natives land next to the app, where ORT looks for its providers.
+        var build = string.Join(" ", Stage("build").All("RUN").Select(r => r.Arguments));
+        Assert.Contains("-p:FlywheelDevice=${DEVICE}", build);
+        Assert.Contains("test -f /app/libonnxruntime.so", build);
+        Assert.Contains("test -f /app/libonnxruntime_providers_cuda.so", build);
+        Assert.Contains("Include=\"Microsoft.ML.OnnxRuntime.Gpu.Linux\" Condition=\"'$(FlywheelDevice)' == 'cuda'\"",
+            File.ReadAllText(Path.Combine(DeployFiles.Root, "build", "OnnxRuntime.targets")));
+        foreach (var device in new[] { "cpu", "cuda" })
         {
-            Assert.Contains("runtimes/linux-x64/native/" + library + " ", run + " ");
+            Assert.Contains(Stage("runtime-" + device).All("COPY"), c => c.Arguments == "--from=build /app /app");
         }
 
-        // ORT loads the provider libraries from the folder of libonnxruntime.so.1, which the app loads from /app.
-        Assert.Contains(Stage("runtime-cuda").All("COPY"), c => c.Arguments == "--from=ort-cuda /ort/lib/ /app/");
-        Assert.Contains(Stage("runtime-cpu").All("COPY"), c => c.Arguments == "--from=build /app /app");
-        Assert.Contains("test -f /app/libonnxruntime.so.1", string.Join(" ", Stage("build").All("RUN").Select(r => r.Arguments)));
+        // No npm in the build: ONNX Runtime comes from NuGet.
+        Assert.DoesNotContain("npm", build);
     }
 
     internal static int ExposedPort() => int.Parse(Final.Single("EXPOSE").Arguments, System.Globalization.CultureInfo.InvariantCulture);
