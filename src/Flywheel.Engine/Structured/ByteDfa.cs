@@ -119,83 +119,30 @@ internal sealed class ByteDfa
 
         Intern(nfa.Closure([start]));
 
-        // Per state, edges grouped by their byte range: the members of a big set (a counted
-        // repetition's positions) mostly share the same few ranges, so the work per state is one
-        // pass over the edges plus one closure per elementary byte interval, not per byte.
-        var byRange = new Dictionary<(int Lo, int Hi), List<int>>();
-        var used = new List<((int Lo, int Hi) Range, List<int> Targets)>(); // the ranges this state's edges use
-        var isCut = new bool[257];
-        var seeds = new List<int>();
+        // Per state, one closure per elementary byte interval of its edges, not per byte (EdgeRuns).
+        var edges = new EdgeRuns(256);
         for (var i = 0; i < sets.Count; i++)
         {
             budget.Tick();
-            foreach (var (_, list) in used)
-            {
-                list.Clear();
-            }
-
-            used.Clear();
-            Array.Clear(isCut);
-            (int Lo, int Hi) lastRange = (-1, -1);
-            List<int>? last = null;
+            edges.Clear();
             foreach (var s in sets[i])
             {
                 foreach (var e in nfa.BytesOf(s))
                 {
-                    var range = (Lo: (int)e.Lo, Hi: (int)e.Hi);
-                    if (last is null || range != lastRange)
-                    {
-                        if (!byRange.TryGetValue(range, out last))
-                        {
-                            byRange[range] = last = [];
-                        }
-
-                        if (last.Count == 0)
-                        {
-                            used.Add((range, last));
-                            isCut[range.Lo] = isCut[range.Hi + 1] = true;
-                        }
-
-                        lastRange = range;
-                    }
-
-                    last.Add(e.Target);
+                    edges.Add(e.Lo, e.Hi, e.Target);
                 }
             }
 
-            var lo = -1;
-            for (var cut = 0; cut <= 256; cut++)
+            foreach (var (lo, length, seeds) in edges.Runs())
             {
-                if (!isCut[cut])
+                var key = SortedDistinct(seeds);
+                if (!bySeeds.TryGetValue(key, out var target))
                 {
-                    continue;
+                    target = Intern(nfa.Closure(key));
+                    bySeeds[key] = target;
                 }
 
-                if (lo >= 0)
-                {
-                    seeds.Clear();
-                    foreach (var ((rlo, rhi), targets) in used)
-                    {
-                        if (rlo <= lo && rhi >= cut - 1)
-                        {
-                            seeds.AddRange(targets);
-                        }
-                    }
-
-                    if (seeds.Count > 0)
-                    {
-                        var key = SortedDistinct(seeds);
-                        if (!bySeeds.TryGetValue(key, out var target))
-                        {
-                            target = Intern(nfa.Closure(key));
-                            bySeeds[key] = target;
-                        }
-
-                        next.Fill((i << 8) | lo, cut - lo, target);
-                    }
-                }
-
-                lo = cut;
+                next.Fill((i << 8) | lo, length, target);
             }
         }
 

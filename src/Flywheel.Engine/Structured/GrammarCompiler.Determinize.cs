@@ -73,50 +73,22 @@ internal static partial class GrammarCompiler
 
         Intern(nfa.ActiveClosure([start], end));
 
-        // Per state, edges grouped by their class range, then one closure per elementary run of
-        // classes between range boundaries. (Sweeping a multiset of active targets cost a linear
-        // removal per edge: quadratic for a state with thousands of edges, e.g. an object whose
-        // thousands of optional properties can all come next.)
-        var byRange = new Dictionary<(int Lo, int Hi), List<int>>();
-        var used = new List<((int Lo, int Hi) Range, List<int> Targets)>(); // the ranges this state's edges use
-        var isCut = new bool[classCount + 1];
-        var seeds = new List<int>();
+        // Per state, one closure per elementary run of classes between its edges' range boundaries
+        // (EdgeRuns). (Sweeping a multiset of active targets cost a linear removal per edge: quadratic
+        // for a state with thousands of edges, e.g. an object whose thousands of optional properties can
+        // all come next.)
+        var edges = new EdgeRuns(classCount);
         var targets = new HashSet<int>();
         for (var i = 0; i < dfa.Sets.Count; i++)
         {
             nfa.Budget.Tick();
-            foreach (var (_, list) in used)
-            {
-                list.Clear();
-            }
-
-            used.Clear();
-            Array.Clear(isCut);
+            edges.Clear();
             SortedDictionary<int, List<int>>? calls = null; // most states call nothing
-            (int Lo, int Hi) lastRange = (-1, -1);
-            List<int>? last = null;
             foreach (var s in dfa.Sets[i])
             {
                 foreach (var e in nfa.BytesOf(s))
                 {
-                    var range = (Lo: (int)classOf[e.Lo], Hi: (int)classOf[e.Hi]);
-                    if (last is null || range != lastRange)
-                    {
-                        if (!byRange.TryGetValue(range, out last))
-                        {
-                            byRange[range] = last = [];
-                        }
-
-                        if (last.Count == 0)
-                        {
-                            used.Add((range, last));
-                            isCut[range.Lo] = isCut[range.Hi + 1] = true;
-                        }
-
-                        lastRange = range;
-                    }
-
-                    last.Add(e.Target);
+                    edges.Add(classOf[e.Lo], classOf[e.Hi], e.Target);
                 }
 
                 foreach (var call in nfa.CallsOf(s))
@@ -129,34 +101,11 @@ internal static partial class GrammarCompiler
             var row = new int[classCount];
             Array.Fill(row, -1);
             targets.Clear();
-            var runStart = -1;
-            for (var cut = 0; cut <= classCount; cut++)
+            foreach (var (first, length, seeds) in edges.Runs())
             {
-                if (!isCut[cut])
-                {
-                    continue;
-                }
-
-                if (runStart >= 0)
-                {
-                    seeds.Clear();
-                    foreach (var ((lo, hi), list) in used)
-                    {
-                        if (lo <= runStart && hi >= cut - 1)
-                        {
-                            seeds.AddRange(list);
-                        }
-                    }
-
-                    if (seeds.Count > 0)
-                    {
-                        var target = FromSeeds(seeds);
-                        targets.Add(target);
-                        Array.Fill(row, target, runStart, cut - runStart);
-                    }
-                }
-
-                runStart = cut;
+                var target = FromSeeds(seeds);
+                targets.Add(target);
+                Array.Fill(row, target, first, length);
             }
 
             dfa.Next.Add(row);
