@@ -10,7 +10,7 @@ internal sealed class ByteDfa
     /// <summary>Upper bound on states of one regular sub-language.</summary>
     public const int MaxStates = 50_000;
 
-    private readonly int[] _next;     // [StateCount * 256]
+    private readonly int[] _next;     // [StateCount * 256], or longer (rows past StateCount unused)
     private readonly bool[] _accept;  // [StateCount]
 
     public ByteDfa(int[] next, bool[] accept)
@@ -84,43 +84,49 @@ internal sealed class ByteDfa
     public static ByteDfa FromNfa(ByteNfa nfa, int start, int accept, IReadOnlySet<int>? universal = null)
     {
         var budget = nfa.Budget;
-        var ids = new Dictionary<int[], int>(GrammarCompiler.IntArrayComparer.Instance);
-        var bySeeds = new Dictionary<int[], int>(GrammarCompiler.IntArrayComparer.Instance);
-        var sets = new List<int[]>();
+        var sets = new StateSetTable();       // state id -> the NFA states naming it
+        var bySeeds = new StateSetTable();    // distinct seeds -> seedTargets[id], the state of their closure
+        var seedTargets = new List<int>();
         var next = new GrowableRows();
         var acc = new List<bool>();
         int[]? universalSet = null;
-        int Intern(int[] set)
+        int Intern(ReadOnlySpan<int> set)
         {
-            if (universal is not null && Array.Exists(set, universal.Contains))
+            if (universal is not null)
             {
-                universalSet ??= nfa.Closure([Array.Find(set, universal.Contains)]);
-                set = universalSet;
+                foreach (var s in set)
+                {
+                    if (universal.Contains(s))
+                    {
+                        universalSet ??= nfa.Closure([s]);
+                        set = universalSet;
+                        break;
+                    }
+                }
             }
 
-            if (ids.TryGetValue(set, out var id))
+            var id = sets.GetOrAdd(set, out var added);
+            if (!added)
             {
                 return id;
             }
 
-            id = sets.Count;
             if (id >= MaxStates)
             {
                 throw new SchemaCompileException("pattern", "#", $"the automaton needs more than {MaxStates} states");
             }
 
             budget.AddState(set.Length);
-            ids[set] = id;
-            sets.Add(set);
-            acc.Add(Array.BinarySearch(set, accept) >= 0);
+            acc.Add(set.BinarySearch(accept) >= 0);
             next.AddRow();
             return id;
         }
 
-        Intern(nfa.Closure([start]));
+        Intern(nfa.ScratchClosure([start], -1, activeOnly: false));
 
         // Per state, one closure per elementary byte interval of its edges, not per byte (EdgeRuns).
         var edges = new EdgeRuns(256);
+        var key = new List<int>();
         for (var i = 0; i < sets.Count; i++)
         {
             budget.Tick();
@@ -135,24 +141,26 @@ internal sealed class ByteDfa
 
             foreach (var (lo, length, seeds) in edges.Runs())
             {
-                var key = SortedDistinct(seeds);
-                if (!bySeeds.TryGetValue(key, out var target))
+                var distinct = SortedDistinct(seeds, key);
+                var seedId = bySeeds.GetOrAdd(distinct, out var added);
+                if (added)
                 {
-                    target = Intern(nfa.Closure(key));
-                    bySeeds[key] = target;
+                    seedTargets.Add(Intern(nfa.ScratchClosure(distinct, -1, activeOnly: false)));
                 }
 
-                next.Fill((i << 8) | lo, length, target);
+                next.Fill((i << 8) | lo, length, seedTargets[seedId]);
             }
         }
 
         return new ByteDfa(next.ToArray(), [.. acc]);
     }
 
-    private static int[] SortedDistinct(List<int> values)
+    private static ReadOnlySpan<int> SortedDistinct(List<int> values, List<int> scratch)
     {
-        var key = values.ToArray();
-        Array.Sort(key);
+        scratch.Clear();
+        scratch.AddRange(values);
+        var key = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(scratch);
+        key.Sort();
         var distinct = key.Length == 0 ? 0 : 1;
         for (var k = 1; k < key.Length; k++)
         {
@@ -162,7 +170,7 @@ internal sealed class ByteDfa
             }
         }
 
-        return distinct == key.Length ? key : key[..distinct];
+        return key[..distinct];
     }
 
     /// <summary>Product automaton accepting strings both accept.</summary>
@@ -292,6 +300,11 @@ internal sealed class ByteDfa
             }
         }
 
+        if (Array.TrueForAll(live, l => l))
+        {
+            return this; // nothing to drop (a search pattern usually): no copy of every row
+        }
+
         var map = new int[n];
         var count = 0;
         for (var s = 0; s < n; s++)
@@ -340,6 +353,7 @@ internal sealed class ByteDfa
 
         public void Fill(int index, int length, int value) => Array.Fill(_data, value, index, length);
 
-        public int[] ToArray() => _data[.._count];
+        /// <summary>The rows (the array itself, possibly longer than the rows added: a copy of megabytes saved).</summary>
+        public int[] ToArray() => _data;
     }
 }

@@ -76,7 +76,7 @@ internal static partial class GrammarCompiler
 
                 for (var c = 0; c < classCount; c++)
                 {
-                    var t = dfas[r].Next[s][c];
+                    var t = dfas[r].Next(s, c);
                     if (t >= 0 && maps[r][t] >= 0)
                     {
                         next[(g * classCount) + c] = maps[r][t];
@@ -138,7 +138,7 @@ internal static partial class GrammarCompiler
     /// <summary>States from which an accepting state is reachable (bytes and productive calls).</summary>
     private static bool[] Live(RuleDfa dfa, bool[] productive)
     {
-        var n = dfa.Sets.Count;
+        var n = dfa.Count;
         var live = new bool[n];
         for (var s = 0; s < n; s++)
         {
@@ -167,7 +167,7 @@ internal static partial class GrammarCompiler
 
     private static bool[] Reachable(RuleDfa dfa, bool[] productive, bool[] live)
     {
-        var seen = new bool[dfa.Sets.Count];
+        var seen = new bool[dfa.Count];
         var stack = new Stack<int>();
         if (live[0])
         {
