@@ -5,10 +5,12 @@ internal static partial class GrammarCompiler
 {
     private sealed class RuleDfa(int width)
     {
-        // Rows (local target or -1 per symbol) in fixed chunks of large arrays: no per-state array for
-        // the collector to copy, and no doubled array (half of it unused) when the automaton grows.
+        // Rows (local target or -1 per symbol) in chunks of rows, doubling from a few rows (a schema has
+        // a DFA per rule) up to large arrays: no per-state array for the collector to copy, and no
+        // doubled array (half of it unused, the old one discarded) when the automaton grows.
         private readonly List<int[]> _chunks = [];
-        private readonly int _rowsPerChunk = Math.Max(1, (1 << 16) / width);
+        private readonly List<(int Chunk, int Offset)> _rows = [];
+        private int _free;                                      // unused rows at the end of the last chunk
 
         public int Count => Accept.Count;
 
@@ -19,16 +21,21 @@ internal static partial class GrammarCompiler
         public int Next(int state, int symbol) => Row(state)[symbol];
 
         /// <summary>The row of <paramref name="state"/>, filled with -1 when the state is added.</summary>
-        public Span<int> Row(int state) =>
-            _chunks[state / _rowsPerChunk].AsSpan((state % _rowsPerChunk) * width, width);
+        public Span<int> Row(int state)
+        {
+            var (chunk, offset) = _rows[state];
+            return _chunks[chunk].AsSpan(offset, width);
+        }
 
         public void AddState(bool accept)
         {
-            if (Count == _chunks.Count * _rowsPerChunk)
+            if (_free == 0)
             {
-                _chunks.Add(new int[_rowsPerChunk * width]);
+                _free = _chunks.Count == 0 ? 8 : Math.Min(_chunks[^1].Length / width * 2, Math.Max(1, (1 << 16) / width));
+                _chunks.Add(new int[_free * width]);
             }
 
+            _rows.Add((_chunks.Count - 1, _chunks[^1].Length - (_free-- * width)));
             Accept.Add(accept);
             Row(Count - 1).Fill(-1);
         }

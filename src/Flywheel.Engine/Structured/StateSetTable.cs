@@ -7,12 +7,14 @@ namespace Flywheel.Structured;
 /// into one growing array: a set is a slice of it, found again through an open-addressing table of
 /// ids. Subset construction of a hostile schema makes millions of set entries; one array per set
 /// made the garbage collector copy and scan them again and again (a third of a refused compile's
-/// time went to collections). Sets live in large fixed chunks instead (never moved, never copied on
-/// growth, so no discarded doubled arrays either). Not thread-safe.
+/// time went to collections). Sets live in chunks instead, doubling from small (a schema has a
+/// table per rule) up to large objects that are never moved, and never copied on growth, so no
+/// discarded doubled arrays either. Not thread-safe.
 /// </summary>
 internal sealed class StateSetTable
 {
-    private const int ChunkSize = 1 << 16;   // ints: a large object, which the collector does not move
+    private const int FirstChunk = 256;          // ints: most rules of most schemas are small
+    private const int MaxChunk = 1 << 16;        // ints: a large object, which the collector does not move
 
     private readonly List<int[]> _chunks = [];
     private readonly List<(int Chunk, int Start, int Length)> _where = [];
@@ -55,7 +57,8 @@ internal sealed class StateSetTable
 
         if (set.Length > _free || _chunks.Count == 0)
         {
-            _chunks.Add(new int[Math.Max(ChunkSize, set.Length)]);
+            var size = _chunks.Count == 0 ? FirstChunk : Math.Min(_chunks[^1].Length * 2, MaxChunk);
+            _chunks.Add(new int[Math.Max(size, set.Length)]);
             _free = _chunks[^1].Length;
         }
 
