@@ -41,6 +41,9 @@ internal static partial class GrammarCompiler
         }
     }
 
+    /// <summary>The calls of the many states that call nothing (one shared list; never modified).</summary>
+    private static readonly List<(int Rule, int Target)> NoCalls = [];
+
     private static RuleDfa Determinize(ByteNfa nfa, int start, int end, byte[] classOf, int classCount)
     {
         var dfa = new RuleDfa(classCount);
@@ -137,8 +140,14 @@ internal static partial class GrammarCompiler
             }
 
             dfa.Targets.Add([.. targets]);
-            var called = new List<(int Rule, int Target)>(calls?.Count ?? 0);
-            foreach (var (rule, returns) in calls ?? [])
+            if (calls is null)
+            {
+                dfa.Calls.Add(NoCalls);
+                continue;
+            }
+
+            var called = new List<(int Rule, int Target)>(calls.Count);
+            foreach (var (rule, returns) in calls)
             {
                 called.Add((rule, Intern(nfa.ScratchClosure(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(returns), end, activeOnly: true))));
             }
