@@ -10,18 +10,33 @@ internal sealed class ByteDfa
     /// <summary>Upper bound on states of one regular sub-language.</summary>
     public const int MaxStates = 50_000;
 
-    private readonly int[] _next;     // [StateCount * 256]
+    // Rows of 256 targets, RowsPerChunk rows to a chunk (the first chunk may be shorter). One flat
+    // array had to be doubled and copied as the automaton grew (megabytes for a counted pattern of a
+    // thousand characters, each copy a fresh large object for the collector); chunks stay put.
+    private const int ChunkShift = 6;
+    private const int RowsPerChunk = 1 << ChunkShift; // 64 KB of ints: below the large-object size
+
+    private readonly int[][] _chunks;
     private readonly bool[] _accept;  // [StateCount]
 
+    /// <param name="next">[StateCount * 256] targets, -1 for no move.</param>
+    /// <param name="accept">[StateCount] whether each state accepts.</param>
     public ByteDfa(int[] next, bool[] accept)
+        : this(next.Length <= RowsPerChunk << 8 ? [next] : next.Chunk(RowsPerChunk << 8).ToArray(), accept)
     {
-        _next = next;
+    }
+
+    private ByteDfa(int[][] chunks, bool[] accept)
+    {
+        _chunks = chunks;
         _accept = accept;
     }
 
     public int StateCount => _accept.Length;
 
-    public int Next(int state, byte b) => _next[(state << 8) | b];
+    public int Next(int state, byte b) => _chunks[state >> ChunkShift][((state & (RowsPerChunk - 1)) << 8) | b];
+
+    private ReadOnlySpan<int> Row(int state) => _chunks[state >> ChunkShift].AsSpan((state & (RowsPerChunk - 1)) << 8, 256);
 
     public bool IsAccepting(int state) => _accept[state];
 
@@ -54,13 +69,13 @@ internal sealed class ByteDfa
     /// <summary>Calls <paramref name="edge"/> once per maximal byte range with the same target.</summary>
     public void ForEachRange(int state, Action<byte, byte, int> edge)
     {
-        var row = state << 8;
+        var row = Row(state);
         var b = 0;
         while (b < 256)
         {
-            var to = _next[row + b];
+            var to = row[b];
             var end = b;
-            while (end + 1 < 256 && _next[row + end + 1] == to)
+            while (end + 1 < 256 && row[end + 1] == to)
             {
                 end++;
             }
@@ -84,43 +99,49 @@ internal sealed class ByteDfa
     public static ByteDfa FromNfa(ByteNfa nfa, int start, int accept, IReadOnlySet<int>? universal = null)
     {
         var budget = nfa.Budget;
-        var ids = new Dictionary<int[], int>(GrammarCompiler.IntArrayComparer.Instance);
-        var bySeeds = new Dictionary<int[], int>(GrammarCompiler.IntArrayComparer.Instance);
-        var sets = new List<int[]>();
+        var sets = new StateSetTable();       // state id -> the NFA states naming it
+        var bySeeds = new StateSetTable();    // distinct seeds -> seedTargets[id], the state of their closure
+        var seedTargets = new List<int>();
         var next = new GrowableRows();
         var acc = new List<bool>();
         int[]? universalSet = null;
-        int Intern(int[] set)
+        int Intern(ReadOnlySpan<int> set)
         {
-            if (universal is not null && Array.Exists(set, universal.Contains))
+            if (universal is not null)
             {
-                universalSet ??= nfa.Closure([Array.Find(set, universal.Contains)]);
-                set = universalSet;
+                foreach (var s in set)
+                {
+                    if (universal.Contains(s))
+                    {
+                        universalSet ??= nfa.Closure([s]);
+                        set = universalSet;
+                        break;
+                    }
+                }
             }
 
-            if (ids.TryGetValue(set, out var id))
+            var id = sets.GetOrAdd(set, out var added);
+            if (!added)
             {
                 return id;
             }
 
-            id = sets.Count;
             if (id >= MaxStates)
             {
                 throw new SchemaCompileException("pattern", "#", $"the automaton needs more than {MaxStates} states");
             }
 
             budget.AddState(set.Length);
-            ids[set] = id;
-            sets.Add(set);
-            acc.Add(Array.BinarySearch(set, accept) >= 0);
+            acc.Add(set.BinarySearch(accept) >= 0);
             next.AddRow();
             return id;
         }
 
-        Intern(nfa.Closure([start]));
+        Intern(nfa.ScratchClosure([start], -1, activeOnly: false));
 
         // Per state, one closure per elementary byte interval of its edges, not per byte (EdgeRuns).
         var edges = new EdgeRuns(256);
+        var key = new List<int>();
         for (var i = 0; i < sets.Count; i++)
         {
             budget.Tick();
@@ -135,24 +156,26 @@ internal sealed class ByteDfa
 
             foreach (var (lo, length, seeds) in edges.Runs())
             {
-                var key = SortedDistinct(seeds);
-                if (!bySeeds.TryGetValue(key, out var target))
+                var distinct = SortedDistinct(seeds, key);
+                var seedId = bySeeds.GetOrAdd(distinct, out var added);
+                if (added)
                 {
-                    target = Intern(nfa.Closure(key));
-                    bySeeds[key] = target;
+                    seedTargets.Add(Intern(nfa.ScratchClosure(distinct, -1, activeOnly: false)));
                 }
 
-                next.Fill((i << 8) | lo, length, target);
+                next.Row(i).Slice(lo, length).Fill(seedTargets[seedId]);
             }
         }
 
-        return new ByteDfa(next.ToArray(), [.. acc]);
+        return new ByteDfa(next.Chunks, [.. acc]);
     }
 
-    private static int[] SortedDistinct(List<int> values)
+    private static ReadOnlySpan<int> SortedDistinct(List<int> values, List<int> scratch)
     {
-        var key = values.ToArray();
-        Array.Sort(key);
+        scratch.Clear();
+        scratch.AddRange(values);
+        var key = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(scratch);
+        key.Sort();
         var distinct = key.Length == 0 ? 0 : 1;
         for (var k = 1; k < key.Length; k++)
         {
@@ -162,7 +185,7 @@ internal sealed class ByteDfa
             }
         }
 
-        return distinct == key.Length ? key : key[..distinct];
+        return key[..distinct];
     }
 
     /// <summary>Product automaton accepting strings both accept.</summary>
@@ -214,11 +237,12 @@ internal sealed class ByteDfa
                     continue;
                 }
 
-                next.Set((i << 8) | c, Intern(nx, ny));
+                var target = Intern(nx, ny);
+                next.Row(i)[c] = target;
             }
         }
 
-        return new ByteDfa(next.ToArray(), [.. acc]).Trim();
+        return new ByteDfa(next.Chunks, [.. acc]).Trim();
     }
 
     /// <summary>Removes states from which no accepting state is reachable (keeps state 0).</summary>
@@ -240,7 +264,7 @@ internal sealed class ByteDfa
             {
                 for (var c = 0; c < 256; c++)
                 {
-                    var t = _next[(s << 8) | c];
+                    var t = Next(s, (byte)c);
                     if (t >= 0 && seenBy[t] != s)
                     {
                         seenBy[t] = s;
@@ -292,6 +316,11 @@ internal sealed class ByteDfa
             }
         }
 
+        if (Array.TrueForAll(live, l => l))
+        {
+            return this; // nothing to drop (a search pattern usually): no copy of every row
+        }
+
         var map = new int[n];
         var count = 0;
         for (var s = 0; s < n; s++)
@@ -299,7 +328,7 @@ internal sealed class ByteDfa
             map[s] = s == 0 || live[s] ? count++ : -1;
         }
 
-        var next = new int[count << 8];
+        var next = new GrowableRows();
         var acc = new bool[count];
         for (var s = 0; s < n; s++)
         {
@@ -309,37 +338,45 @@ internal sealed class ByteDfa
             }
 
             acc[map[s]] = _accept[s];
+            next.AddRow();
+            var row = next.Row(map[s]);
             for (var c = 0; c < 256; c++)
             {
-                var t = _next[(s << 8) | c];
-                next[(map[s] << 8) | c] = t >= 0 && live[t] ? map[t] : -1;
+                var t = Next(s, (byte)c);
+                row[c] = t >= 0 && live[t] ? map[t] : -1;
             }
         }
 
-        return new ByteDfa(next, acc);
+        return new ByteDfa(next.Chunks, acc);
     }
 
-    /// <summary>Dense 256-entry rows (-1 filled) that grow by doubling, without per-entry list calls.</summary>
+    /// <summary>Dense 256-entry rows (-1 filled) in the chunks of a <see cref="ByteDfa"/>: the first chunk doubles from 16 rows (most automata are small), later ones are full.</summary>
     private sealed class GrowableRows
     {
-        private int[] _data = new int[256 * 16];
+        private readonly List<int[]> _chunks = [new int[16 << 8]];
         private int _count;
+
+        public int[][] Chunks => [.. _chunks];
 
         public void AddRow()
         {
-            if (_count + 256 > _data.Length)
+            var chunk = _count >> ChunkShift;
+            var offset = (_count & (RowsPerChunk - 1)) << 8;
+            if (chunk == _chunks.Count)
             {
-                Array.Resize(ref _data, _data.Length * 2);
+                _chunks.Add(new int[RowsPerChunk << 8]);
+            }
+            else if (offset + 256 > _chunks[chunk].Length)
+            {
+                var grown = _chunks[chunk];
+                Array.Resize(ref grown, Math.Min(grown.Length * 2, RowsPerChunk << 8));
+                _chunks[chunk] = grown;
             }
 
-            Array.Fill(_data, -1, _count, 256);
-            _count += 256;
+            _chunks[chunk].AsSpan(offset, 256).Fill(-1);
+            _count++;
         }
 
-        public void Set(int index, int value) => _data[index] = value;
-
-        public void Fill(int index, int length, int value) => Array.Fill(_data, value, index, length);
-
-        public int[] ToArray() => _data[.._count];
+        public Span<int> Row(int state) => _chunks[state >> ChunkShift].AsSpan((state & (RowsPerChunk - 1)) << 8, 256);
     }
 }

@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace Flywheel.Structured;
 
 /// <summary>
@@ -47,11 +49,13 @@ internal sealed class ByteNfa
 
     public void AddCall(int from, int rule, int to) => (_calls[from] ??= []).Add(new CallEdge(rule, to));
 
-    public IReadOnlyList<ByteEdge> BytesOf(int state) => (IReadOnlyList<ByteEdge>?)_bytes[state] ?? [];
+    // Spans, not IReadOnlyList: determinization walks the edges of every member of every state set,
+    // and an interface enumerator per walk was millions of allocations on a hostile schema.
+    public ReadOnlySpan<ByteEdge> BytesOf(int state) => CollectionsMarshal.AsSpan(_bytes[state]);
 
-    public IReadOnlyList<int> EpsOf(int state) => (IReadOnlyList<int>?)_eps[state] ?? [];
+    public ReadOnlySpan<int> EpsOf(int state) => CollectionsMarshal.AsSpan(_eps[state]);
 
-    public IReadOnlyList<CallEdge> CallsOf(int state) => (IReadOnlyList<CallEdge>?)_calls[state] ?? [];
+    public ReadOnlySpan<CallEdge> CallsOf(int state) => CollectionsMarshal.AsSpan(_calls[state]);
 
     /// <summary>Appends a chain of states that reads exactly <paramref name="text"/>; returns its end.</summary>
     public int Literal(int from, ReadOnlySpan<byte> text)
@@ -108,7 +112,7 @@ internal sealed class ByteNfa
     }
 
     /// <summary>Epsilon closure of <paramref name="seeds"/> into a sorted, duplicate-free array.</summary>
-    public int[] Closure(IEnumerable<int> seeds) => Closure(seeds, -1, activeOnly: false);
+    public int[] Closure(ReadOnlySpan<int> seeds) => ScratchClosure(seeds, -1, activeOnly: false).ToArray();
 
     /// <summary>
     /// The states of the epsilon closure of <paramref name="seeds"/> that can do something: read a
@@ -116,9 +120,14 @@ internal sealed class ByteNfa
     /// differ only in pass-through states behave alike, and naming a DFA state by this part makes
     /// them one state (each \uXXXX escape would otherwise end in its own copy of the string body).
     /// </summary>
-    public int[] ActiveClosure(IEnumerable<int> seeds, int end) => Closure(seeds, end, activeOnly: true);
+    public int[] ActiveClosure(ReadOnlySpan<int> seeds, int end) => ScratchClosure(seeds, end, activeOnly: true).ToArray();
 
-    private int[] Closure(IEnumerable<int> seeds, int end, bool activeOnly)
+    /// <summary>
+    /// <see cref="Closure"/> (or, with <paramref name="activeOnly"/>, <see cref="ActiveClosure"/>) into
+    /// scratch storage: valid until the next closure. Determinization interns most closures it takes
+    /// as states it already has, so copying each into a fresh array first was wasted.
+    /// </summary>
+    public ReadOnlySpan<int> ScratchClosure(ReadOnlySpan<int> seeds, int end, bool activeOnly)
     {
         // Determinization takes thousands of closures: mark visits with a stamp instead of a fresh set each time.
         if (_visited.Length < StateCount)
@@ -159,9 +168,33 @@ internal sealed class ByteNfa
             }
         }
 
-        var result = _closure.ToArray();
-        Array.Sort(result);
+        var result = CollectionsMarshal.AsSpan(_closure);
+        SortMostlyOrdered(result);
         return result;
+    }
+
+    /// <summary>
+    /// Sorts a closure. States are numbered in construction order and epsilons mostly lead forward, so
+    /// the depth-first walk usually yields them in reverse order (or in order): checked in one pass
+    /// before paying for a sort (a closure of thousands of states, e.g. an object's optional properties).
+    /// </summary>
+    private static void SortMostlyOrdered(Span<int> states)
+    {
+        bool ascending = true, descending = true;
+        for (var k = 1; k < states.Length && (ascending || descending); k++)
+        {
+            ascending &= states[k - 1] < states[k];
+            descending &= states[k - 1] > states[k];
+        }
+
+        if (descending && !ascending)
+        {
+            states.Reverse();
+        }
+        else if (!ascending)
+        {
+            states.Sort();
+        }
     }
 }
 

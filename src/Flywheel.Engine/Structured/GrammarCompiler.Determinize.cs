@@ -3,75 +3,108 @@ namespace Flywheel.Structured;
 /// <summary>Subset construction of one rule over byte classes and call symbols.</summary>
 internal static partial class GrammarCompiler
 {
-    private sealed class RuleDfa
+    private sealed class RuleDfa(int width)
     {
-        public List<int[]> Sets { get; } = [];
-        public List<int[]> Next { get; } = [];                 // per state: [classCount], local target or -1
-        public List<int[]> Targets { get; } = [];              // per state: the distinct byte targets of Next
+        // Rows (local target or -1 per symbol) in chunks of rows, doubling from a few rows (a schema has
+        // a DFA per rule) up to large arrays: no per-state array for the collector to copy, and no
+        // doubled array (half of it unused, the old one discarded) when the automaton grows.
+        private readonly List<int[]> _chunks = [];
+        private readonly List<(int Chunk, int Offset)> _rows = [];
+        private int _free;                                      // unused rows at the end of the last chunk
+
+        public int Count => Accept.Count;
+
+        public List<int[]> Targets { get; } = [];              // per state: the distinct byte targets of its row
         public List<List<(int Rule, int Target)>> Calls { get; } = [];
         public List<bool> Accept { get; } = [];
+
+        public int Next(int state, int symbol) => Row(state)[symbol];
+
+        /// <summary>The row of <paramref name="state"/>, filled with -1 when the state is added.</summary>
+        public Span<int> Row(int state)
+        {
+            var (chunk, offset) = _rows[state];
+            return _chunks[chunk].AsSpan(offset, width);
+        }
+
+        public void AddState(bool accept)
+        {
+            if (_free == 0)
+            {
+                _free = _chunks.Count == 0 ? 8 : Math.Min(_chunks[^1].Length / width * 2, Math.Max(1, (1 << 16) / width));
+                _chunks.Add(new int[_free * width]);
+            }
+
+            _rows.Add((_chunks.Count - 1, _chunks[^1].Length - (_free-- * width)));
+            Accept.Add(accept);
+            Row(Count - 1).Fill(-1);
+        }
     }
+
+    /// <summary>The calls of the many states that call nothing (one shared list; never modified).</summary>
+    private static readonly List<(int Rule, int Target)> NoCalls = [];
 
     private static RuleDfa Determinize(ByteNfa nfa, int start, int end, byte[] classOf, int classCount)
     {
-        var dfa = new RuleDfa();
-        var ids = new Dictionary<int[], int>(IntArrayComparer.Instance);
-        var bySeeds = new Dictionary<int[], int>(IntArrayComparer.Instance); // seeds -> state of their closure
-        int Intern(int[] set)
+        var dfa = new RuleDfa(classCount);
+        var sets = new StateSetTable();       // state id -> the NFA states naming it
+        var bySeeds = new StateSetTable();    // distinct seeds -> seedTargets[id], the state of their closure
+        var seedTargets = new List<int>();
+        int Intern(ReadOnlySpan<int> set)
         {
-            if (!ids.TryGetValue(set, out var id))
+            var id = sets.GetOrAdd(set, out var added);
+            if (added)
             {
-                id = dfa.Sets.Count;
                 if (id > MaxStates)
                 {
                     throw new SchemaCompileException("(schema)", "#", $"the grammar needs more than {MaxStates} states");
                 }
 
                 nfa.Budget.AddState(set.Length);
-                ids[set] = id;
-                dfa.Sets.Add(set);
-                dfa.Accept.Add(Array.BinarySearch(set, end) >= 0);
+                dfa.AddState(set.BinarySearch(end) >= 0);
             }
 
             return id;
         }
 
         var bySeed = new Dictionary<int, int>(); // the common case: one seed
+        var key = new List<int>();
         int FromSeeds(List<int> seeds)
         {
             if (seeds.Count == 1 || seeds.TrueForAll(t => t == seeds[0]))
             {
                 if (!bySeed.TryGetValue(seeds[0], out var single))
                 {
-                    single = Intern(nfa.ActiveClosure([seeds[0]], end));
+                    single = Intern(nfa.ScratchClosure([seeds[0]], end, activeOnly: true));
                     bySeed[seeds[0]] = single;
                 }
 
                 return single;
             }
 
-            var key = seeds.ToArray();
-            Array.Sort(key);
+            key.Clear();
+            key.AddRange(seeds);
+            var span = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(key);
+            span.Sort();
             var distinct = 1;
-            for (var k = 1; k < key.Length; k++)
+            for (var k = 1; k < span.Length; k++)
             {
-                if (key[k] != key[distinct - 1])
+                if (span[k] != span[distinct - 1])
                 {
-                    key[distinct++] = key[k];
+                    span[distinct++] = span[k];
                 }
             }
 
-            key = distinct == key.Length ? key : key[..distinct];
-            if (!bySeeds.TryGetValue(key, out var id))
+            var id = bySeeds.GetOrAdd(span[..distinct], out var added);
+            if (added)
             {
-                id = Intern(nfa.ActiveClosure(key, end));
-                bySeeds[key] = id;
+                seedTargets.Add(Intern(nfa.ScratchClosure(span[..distinct], end, activeOnly: true)));
             }
 
-            return id;
+            return seedTargets[id];
         }
 
-        Intern(nfa.ActiveClosure([start], end));
+        Intern(nfa.ScratchClosure([start], end, activeOnly: true));
 
         // Per state, one closure per elementary run of classes between its edges' range boundaries
         // (EdgeRuns). (Sweeping a multiset of active targets cost a linear removal per edge: quadratic
@@ -79,12 +112,12 @@ internal static partial class GrammarCompiler
         // all come next.)
         var edges = new EdgeRuns(classCount);
         var targets = new HashSet<int>();
-        for (var i = 0; i < dfa.Sets.Count; i++)
+        for (var i = 0; i < dfa.Count; i++)
         {
             nfa.Budget.Tick();
             edges.Clear();
             SortedDictionary<int, List<int>>? calls = null; // most states call nothing
-            foreach (var s in dfa.Sets[i])
+            foreach (var s in sets[i])
             {
                 foreach (var e in nfa.BytesOf(s))
                 {
@@ -98,36 +131,30 @@ internal static partial class GrammarCompiler
                 }
             }
 
-            var row = new int[classCount];
-            Array.Fill(row, -1);
             targets.Clear();
             foreach (var (first, length, seeds) in edges.Runs())
             {
                 var target = FromSeeds(seeds);
                 targets.Add(target);
-                Array.Fill(row, target, first, length);
+                dfa.Row(i).Slice(first, length).Fill(target);
             }
 
-            dfa.Next.Add(row);
             dfa.Targets.Add([.. targets]);
-            dfa.Calls.Add(calls is null ? [] : [.. calls.Select(kv => (kv.Key, Intern(nfa.ActiveClosure(kv.Value, end))))]);
+            if (calls is null)
+            {
+                dfa.Calls.Add(NoCalls);
+                continue;
+            }
+
+            var called = new List<(int Rule, int Target)>(calls.Count);
+            foreach (var (rule, returns) in calls)
+            {
+                called.Add((rule, Intern(nfa.ScratchClosure(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(returns), end, activeOnly: true))));
+            }
+
+            dfa.Calls.Add(called);
         }
 
         return dfa;
-    }
-
-    /// <summary>Structural equality for the sorted state sets that name DFA states.</summary>
-    internal sealed class IntArrayComparer : IEqualityComparer<int[]>
-    {
-        public static readonly IntArrayComparer Instance = new();
-
-        public bool Equals(int[]? x, int[]? y) => x.AsSpan().SequenceEqual(y);
-
-        public int GetHashCode(int[] obj)
-        {
-            var h = new HashCode();
-            h.AddBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(obj.AsSpan()));
-            return h.ToHashCode();
-        }
     }
 }

@@ -76,7 +76,7 @@ internal static partial class GrammarCompiler
 
                 for (var c = 0; c < classCount; c++)
                 {
-                    var t = dfas[r].Next[s][c];
+                    var t = dfas[r].Next(s, c);
                     if (t >= 0 && maps[r][t] >= 0)
                     {
                         next[(g * classCount) + c] = maps[r][t];
@@ -138,7 +138,7 @@ internal static partial class GrammarCompiler
     /// <summary>States from which an accepting state is reachable (bytes and productive calls).</summary>
     private static bool[] Live(RuleDfa dfa, bool[] productive)
     {
-        var n = dfa.Sets.Count;
+        var n = dfa.Count;
         var live = new bool[n];
         for (var s = 0; s < n; s++)
         {
@@ -155,7 +155,19 @@ internal static partial class GrammarCompiler
                     continue;
                 }
 
-                if (dfa.Targets[s].Any(t => live[t]) || dfa.Calls[s].Any(c => productive[c.Rule] && live[c.Target]))
+                // Loops, not LINQ: two delegates per state per pass added up on automata of 50,000 states.
+                var reaches = false;
+                foreach (var t in dfa.Targets[s])
+                {
+                    reaches |= live[t];
+                }
+
+                foreach (var (rule, target) in dfa.Calls[s])
+                {
+                    reaches |= productive[rule] && live[target];
+                }
+
+                if (reaches)
                 {
                     live[s] = changed = true;
                 }
@@ -167,7 +179,7 @@ internal static partial class GrammarCompiler
 
     private static bool[] Reachable(RuleDfa dfa, bool[] productive, bool[] live)
     {
-        var seen = new bool[dfa.Sets.Count];
+        var seen = new bool[dfa.Count];
         var stack = new Stack<int>();
         if (live[0])
         {
@@ -178,18 +190,30 @@ internal static partial class GrammarCompiler
         while (stack.Count > 0)
         {
             var s = stack.Pop();
-            var targets = dfa.Targets[s].Concat(dfa.Calls[s].Where(c => productive[c.Rule]).Select(c => c.Target));
-            foreach (var t in targets)
+            foreach (var t in dfa.Targets[s])
             {
-                if (live[t] && !seen[t])
+                Visit(t);
+            }
+
+            foreach (var (rule, target) in dfa.Calls[s])
+            {
+                if (productive[rule])
                 {
-                    seen[t] = true;
-                    stack.Push(t);
+                    Visit(target);
                 }
             }
         }
 
         return seen;
+
+        void Visit(int t)
+        {
+            if (live[t] && !seen[t])
+            {
+                seen[t] = true;
+                stack.Push(t);
+            }
+        }
     }
 
     private static void RefuseLeftRecursion(List<RuleDfa> dfas, IReadOnlyList<(int Start, int End, string Pointer)> rules)
