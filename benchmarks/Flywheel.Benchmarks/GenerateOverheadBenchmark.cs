@@ -36,15 +36,7 @@ internal sealed class GenerateOverheadBenchmark : IBenchmark
             }
         }
 
-        if (modelDir is null)
-        {
-            modelDir = Path.Combine(Path.GetTempPath(), "flywheel-bench-model");
-            if (!File.Exists(Path.Combine(modelDir, "genai_config.json")))
-            {
-                Console.WriteLine($"building the bench preset into {modelDir}");
-                ModelFolderWriter.Write(modelDir, ModelBuilderOptions.Bench, null, SyntheticTokenizer.Write);
-            }
-        }
+        modelDir = BenchModel.FolderOrDefault(modelDir);
 
         using var model = ModelFolder.Open(modelDir);
         var tokenizer = Tokenizer.Load(model.TokenizerPath);

@@ -48,15 +48,7 @@ internal sealed class OrtGenAiBenchmark : IBenchmark
             }
         }
 
-        if (modelDir is null)
-        {
-            modelDir = Path.Combine(Path.GetTempPath(), "flywheel-bench-model");
-            if (!File.Exists(Path.Combine(modelDir, "genai_config.json")))
-            {
-                Console.WriteLine($"building the bench preset into {modelDir}");
-                ModelFolderWriter.Write(modelDir, ModelBuilderOptions.Bench, null, SyntheticTokenizer.Write);
-            }
-        }
+        modelDir = BenchModel.FolderOrDefault(modelDir);
 
         _ = OnnxEnvironment.Instance; // the engine's environment first; ORT GenAI shares the process's one
         using var folder = ModelFolder.Open(modelDir, loadMixed: false);

@@ -208,35 +208,8 @@ internal sealed class SchemaRewriter
         }
 
         // Draft 4 spells exclusive bounds as a boolean beside minimum/maximum; later drafts as a number.
-        if (s.Remove("exclusiveMinimum", out var exclusiveMinimum))
-        {
-            if (exclusiveMinimum is JsonValue b && b.GetValueKind() is JsonValueKind.True or JsonValueKind.False)
-            {
-                if (b.GetValueKind() == JsonValueKind.True)
-                {
-                    (k.ExclusiveMinimum, k.Minimum) = (k.Minimum, null);
-                }
-            }
-            else
-            {
-                k.ExclusiveMinimum = ExactKeywords.ReadNumber(exclusiveMinimum, "exclusiveMinimum", pointer);
-            }
-        }
-
-        if (s.Remove("exclusiveMaximum", out var exclusiveMaximum))
-        {
-            if (exclusiveMaximum is JsonValue b && b.GetValueKind() is JsonValueKind.True or JsonValueKind.False)
-            {
-                if (b.GetValueKind() == JsonValueKind.True)
-                {
-                    (k.ExclusiveMaximum, k.Maximum) = (k.Maximum, null);
-                }
-            }
-            else
-            {
-                k.ExclusiveMaximum = ExactKeywords.ReadNumber(exclusiveMaximum, "exclusiveMaximum", pointer);
-            }
-        }
+        (k.ExclusiveMinimum, k.Minimum) = ReadExclusive(s, "exclusiveMinimum", k.ExclusiveMinimum, k.Minimum, pointer);
+        (k.ExclusiveMaximum, k.Maximum) = ReadExclusive(s, "exclusiveMaximum", k.ExclusiveMaximum, k.Maximum, pointer);
 
         if (s.Remove("multipleOf", out var multipleOf))
         {
@@ -249,6 +222,27 @@ internal sealed class SchemaRewriter
     }
 
     /// <summary>Replaces the keywords NJsonSchema ignores by equivalent ones it checks.</summary>
+    /// <summary>
+    /// Takes <paramref name="keyword"/> (exclusiveMinimum or exclusiveMaximum) out of <paramref name="s"/>:
+    /// draft 4's <c>true</c> makes the inclusive bound exclusive, <c>false</c> changes nothing, a number
+    /// (later drafts) is an exclusive bound of its own. Returns the (exclusive, inclusive) pair after it.
+    /// </summary>
+    private static (JsonDecimal? Exclusive, JsonDecimal? Inclusive) ReadExclusive(
+        JsonObject s, string keyword, JsonDecimal? exclusive, JsonDecimal? inclusive, string pointer)
+    {
+        if (!s.Remove(keyword, out var value))
+        {
+            return (exclusive, inclusive);
+        }
+
+        if (value is JsonValue b && b.GetValueKind() is JsonValueKind.True or JsonValueKind.False)
+        {
+            return b.GetValueKind() == JsonValueKind.True ? (inclusive, null) : (exclusive, inclusive);
+        }
+
+        return (ExactKeywords.ReadNumber(value, keyword, pointer), inclusive);
+    }
+
     private static void RewriteGaps(JsonObject s)
     {
         // NJsonSchema treats an object with $ref as a pure reference and drops its siblings;
