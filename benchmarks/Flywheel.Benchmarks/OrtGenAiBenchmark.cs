@@ -4,6 +4,7 @@ using Flywheel.Execution;
 using Flywheel.Models;
 using Flywheel.Models.Building;
 using Flywheel.Onnx;
+using Flywheel.Sampling;
 using Flywheel.Scheduling;
 using Flywheel.Tokenization;
 using Microsoft.ML.OnnxRuntimeGenAI;
@@ -100,7 +101,7 @@ internal sealed class OrtGenAiBenchmark : IBenchmark
             {
                 while (events.TryRead(out var e))
                 {
-                    if (e is FinishEvent { Reason: not EngineFinishReason.Length } f)
+                    if (e is FinishEvent { Reason: not FinishReason.Length } f)
                     {
                         throw new InvalidOperationException($"request ended with {f.Reason}: {f.Error}");
                     }

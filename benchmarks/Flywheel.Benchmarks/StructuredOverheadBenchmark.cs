@@ -126,7 +126,7 @@ internal sealed class StructuredOverheadBenchmark : IBenchmark
 
                 last = now;
             }
-            else if (e is FinishEvent { Reason: not EngineFinishReason.Length } f)
+            else if (e is FinishEvent { Reason: not FinishReason.Length } f)
             {
                 throw new InvalidOperationException($"a request ended early ({f.Reason} {f.Error}): the benchmark needs every request to reach max_tokens");
             }

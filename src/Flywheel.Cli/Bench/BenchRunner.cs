@@ -74,7 +74,7 @@ internal sealed class BenchRunner(ModelFolder model, EngineOptions baseOptions)
 
                         last = now;
                     }
-                    else if (e is FinishEvent f && f.Reason != EngineFinishReason.Length)
+                    else if (e is FinishEvent f && f.Reason != FinishReason.Length)
                     {
                         throw new CliException($"benchmark request ended with {f.Reason}: {f.Error}");
                     }

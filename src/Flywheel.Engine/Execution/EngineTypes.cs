@@ -36,22 +36,6 @@ public sealed record EngineRequest
     public CancellationToken StopCancellationToken { get; init; }
 }
 
-/// <summary>Why the engine stopped a request.</summary>
-public enum EngineFinishReason
-{
-    /// <summary>An end-of-sequence or stop token.</summary>
-    Stop,
-
-    /// <summary>max_tokens or the context length.</summary>
-    Length,
-
-    /// <summary>Aborted (cancelled, or the engine shut down).</summary>
-    Abort,
-
-    /// <summary>A step failed for this request.</summary>
-    Error,
-}
-
 /// <summary>An event of a request's output stream.</summary>
 public abstract record EngineEvent;
 
@@ -60,7 +44,7 @@ public sealed record TokenEvent(SampledToken Token, bool IsStopToken) : EngineEv
 
 /// <summary>The last event: why it ended, token counts, and timings in seconds.</summary>
 public sealed record FinishEvent(
-    EngineFinishReason Reason,
+    FinishReason Reason,
     int PromptTokenCount,
     int CompletionTokenCount,
     double QueueSeconds,

@@ -290,7 +290,7 @@ public sealed class LlmEngine : IDisposable
             // A fault fails the requests of this step only; the engine goes on with the rest.
             foreach (var s in _stepChunks.Concat(_decodeRows).Distinct().ToList())
             {
-                Finish(s, EngineFinishReason.Error, "engine step failed: " + e.Message);
+                Finish(s, FinishReason.Error, "engine step failed: " + e.Message);
             }
         }
 
@@ -538,21 +538,21 @@ public sealed class LlmEngine : IDisposable
             constraint.ComputeMask(mask);
             if (!AnyAllowed(mask, logits.Length))
             {
-                Finish(s, EngineFinishReason.Error, "the response format allows no next token");
+                Finish(s, FinishReason.Error, "the response format allows no next token");
                 return;
             }
 
             token = s.Sampler.Sample(logits, mask);
             if (!constraint.TryAccept(token.Id))
             {
-                Finish(s, EngineFinishReason.Error, $"the response format refused token {token.Id} that its mask allowed");
+                Finish(s, FinishReason.Error, $"the response format refused token {token.Id} that its mask allowed");
                 return;
             }
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             // A constraint bug fails its own request, not the others of this step.
-            Finish(s, EngineFinishReason.Error, "the response format failed: " + e.Message);
+            Finish(s, FinishReason.Error, "the response format failed: " + e.Message);
             return;
         }
 
@@ -603,11 +603,11 @@ public sealed class LlmEngine : IDisposable
         var generated = s.Tokens.Count - s.PromptLength;
         if (isStop)
         {
-            Finish(s, EngineFinishReason.Stop);
+            Finish(s, FinishReason.Stop);
         }
         else if (generated >= s.Request.MaxTokens || s.Tokens.Count >= ContextLength)
         {
-            Finish(s, EngineFinishReason.Length);
+            Finish(s, FinishReason.Length);
         }
     }
 
@@ -670,7 +670,7 @@ public sealed class LlmEngine : IDisposable
         }
     }
 
-    private void Finish(Sequence s, EngineFinishReason reason, string? error = null)
+    private void Finish(Sequence s, FinishReason reason, string? error = null)
     {
         if (!_running.Remove(s))
         {
@@ -722,11 +722,11 @@ public sealed class LlmEngine : IDisposable
             var request = _running[i].Request;
             if (request.StopCancellationToken.IsCancellationRequested)
             {
-                Finish(_running[i], EngineFinishReason.Stop);
+                Finish(_running[i], FinishReason.Stop);
             }
             else if (request.CancellationToken.IsCancellationRequested)
             {
-                Finish(_running[i], EngineFinishReason.Abort);
+                Finish(_running[i], FinishReason.Abort);
             }
         }
 
@@ -735,7 +735,7 @@ public sealed class LlmEngine : IDisposable
             var keep = _waiting.Where(w => !w.Request.CancellationToken.IsCancellationRequested).ToList();
             foreach (var w in _waiting.Except(keep))
             {
-                Emit(w.Output, new FinishEvent(EngineFinishReason.Abort, w.Request.PromptIds.Count, 0, 0, 0, Stopwatch.GetElapsedTime(w.ArrivalTimestamp).TotalSeconds));
+                Emit(w.Output, new FinishEvent(FinishReason.Abort, w.Request.PromptIds.Count, 0, 0, 0, Stopwatch.GetElapsedTime(w.ArrivalTimestamp).TotalSeconds));
             }
 
             _waiting.Clear();
@@ -763,12 +763,12 @@ public sealed class LlmEngine : IDisposable
     {
         foreach (var s in _running.ToList())
         {
-            Finish(s, EngineFinishReason.Abort, "the engine shut down");
+            Finish(s, FinishReason.Abort, "the engine shut down");
         }
 
         while (_waiting.TryDequeue(out var w) || _incoming.Reader.TryRead(out w))
         {
-            Emit(w.Output, new FinishEvent(EngineFinishReason.Abort, w.Request.PromptIds.Count, 0, 0, 0, 0, "the engine shut down"));
+            Emit(w.Output, new FinishEvent(FinishReason.Abort, w.Request.PromptIds.Count, 0, 0, 0, 0, "the engine shut down"));
         }
 
         _runningCount = 0;

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Text;
+using Flywheel.Sampling;
 using Flywheel.Server.OpenAi;
 using Flywheel.Structured;
 using Flywheel.Templates;

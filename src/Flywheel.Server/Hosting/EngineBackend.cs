@@ -219,13 +219,7 @@ public sealed partial class EngineBackend : IGenerationBackend, IMetricsSource, 
                 }
 
                 yield return new Finished(
-                    finish.Reason switch
-                    {
-                        EngineFinishReason.Stop => FinishReason.Stop,
-                        EngineFinishReason.Length => FinishReason.Length,
-                        EngineFinishReason.Abort => FinishReason.Abort,
-                        _ => FinishReason.Error,
-                    },
+                    finish.Reason,
                     finish.PromptTokenCount,
                     finish.CompletionTokenCount,
                     finish.Error);

@@ -1,3 +1,4 @@
+using Flywheel.Sampling;
 using Flywheel.Server.OpenAi;
 using Microsoft.Extensions.Logging;
 

@@ -1,3 +1,4 @@
+using Flywheel.Sampling;
 using Flywheel.Server.OpenAi;
 
 namespace Flywheel.Server.Hosting;
@@ -21,22 +22,6 @@ public sealed record TextDelta(string Text, IReadOnlyList<GeneratedToken> Tokens
 /// <param name="ErrorMessage">For <see cref="FinishReason.Error"/>: what went wrong (sent to the client).</param>
 /// <param name="Structured">For response_format requests: how validation and repair went; otherwise null.</param>
 public sealed record Finished(FinishReason Reason, int PromptTokenCount, int CompletionTokenCount, string? ErrorMessage = null, StructuredOutputInfo? Structured = null) : GenerationUpdate;
-
-/// <summary>Why a request stopped generating.</summary>
-public enum FinishReason
-{
-    /// <summary>End-of-sequence token or a stop string ("stop").</summary>
-    Stop,
-
-    /// <summary>max_tokens or the context length was reached ("length").</summary>
-    Length,
-
-    /// <summary>Aborted by the engine (e.g. shutting down) without the server asking.</summary>
-    Abort,
-
-    /// <summary>The engine failed this request; see <see cref="Finished.ErrorMessage"/>.</summary>
-    Error,
-}
 
 /// <summary>One sampled token.</summary>
 /// <param name="Id">Vocabulary id.</param>

@@ -1,4 +1,5 @@
 using Flywheel.Execution;
+using Flywheel.Sampling;
 using Prometheus;
 
 namespace Flywheel.Server.Metrics;
@@ -129,9 +130,9 @@ public sealed class FlywheelMetrics
         _generationTokens.Inc(finish.CompletionTokenCount);
         (finish.Reason switch
         {
-            EngineFinishReason.Stop => _stop,
-            EngineFinishReason.Length => _length,
-            EngineFinishReason.Abort => _abort,
+            FinishReason.Stop => _stop,
+            FinishReason.Length => _length,
+            FinishReason.Abort => _abort,
             _ => _error,
         }).Inc();
         _queue.Observe(finish.QueueSeconds);

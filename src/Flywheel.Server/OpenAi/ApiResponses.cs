@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Flywheel.Sampling;
 
 namespace Flywheel.Server.OpenAi;
 

@@ -1,4 +1,5 @@
 using System.Text;
+using Flywheel.Sampling;
 using Flywheel.Server.Hosting;
 
 namespace Flywheel.Server.OpenAi;

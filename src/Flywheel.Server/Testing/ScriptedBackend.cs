@@ -1,4 +1,5 @@
 using System.Threading.Channels;
+using Flywheel.Sampling;
 using Flywheel.Server.Hosting;
 using Flywheel.Server.OpenAi;
 using Flywheel.Templates;

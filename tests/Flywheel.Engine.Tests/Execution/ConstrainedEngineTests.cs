@@ -80,7 +80,7 @@ public sealed class ConstrainedEngineTests : IDisposable
         var results = await Task.WhenAll(constrained);
         foreach (var (tokens, finish) in results)
         {
-            Assert.Equal(EngineFinishReason.Stop, finish.Reason);
+            Assert.Equal(FinishReason.Stop, finish.Reason);
             Assert.Contains(tokens[^1], eos);
             var text = _tokenizer.Decode([.. tokens[..^1]]);
             using var doc = JsonDocument.Parse(text);
@@ -125,11 +125,11 @@ public sealed class ConstrainedEngineTests : IDisposable
         var others = Enumerable.Range(0, 2).Select(i => Collect(engine.TrySubmit(new EngineRequest { PromptIds = Prompt(40 + i, 6), MaxTokens = 6, IgnoreEos = true }))).ToList();
         var stuck = await Collect(engine.TrySubmit(new EngineRequest { PromptIds = Prompt(45, 6), MaxTokens = 6, Constraint = new NothingAllowed() }));
         var throwing = await Collect(engine.TrySubmit(new EngineRequest { PromptIds = Prompt(46, 6), MaxTokens = 6, Constraint = new NothingAllowed(throws: true) }));
-        Assert.Equal(EngineFinishReason.Error, stuck.Finish.Reason);
+        Assert.Equal(FinishReason.Error, stuck.Finish.Reason);
         Assert.Contains("allows no next token", stuck.Finish.Error);
-        Assert.Equal(EngineFinishReason.Error, throwing.Finish.Reason);
+        Assert.Equal(FinishReason.Error, throwing.Finish.Reason);
         Assert.Contains("mask bug", throwing.Finish.Error);
-        Assert.All(await Task.WhenAll(others), r => Assert.Equal(EngineFinishReason.Length, r.Finish.Reason));
+        Assert.All(await Task.WhenAll(others), r => Assert.Equal(FinishReason.Length, r.Finish.Reason));
         Assert.Equal(0, engine.OccupiedSlotCount);
     }
 

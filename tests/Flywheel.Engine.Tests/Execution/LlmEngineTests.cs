@@ -69,7 +69,7 @@ public sealed class LlmEngineTests : IDisposable
         for (var i = 0; i < prompts.Length; i++)
         {
             Assert.Equal(expected[i], results[i].Tokens);
-            Assert.Equal(EngineFinishReason.Length, results[i].Finish.Reason);
+            Assert.Equal(FinishReason.Length, results[i].Finish.Reason);
             Assert.Equal(MaxTokens[i], results[i].Finish.CompletionTokenCount);
         }
 
@@ -125,7 +125,7 @@ public sealed class LlmEngineTests : IDisposable
         var b = Collect(engine.TrySubmit(new EngineRequest { PromptIds = Prompt(2, 100), MaxTokens = 5, IgnoreEos = true, CancellationToken = midPrompt.Token }));
         var c = Collect(engine.TrySubmit(new EngineRequest { PromptIds = Prompt(3, 4), MaxTokens = 5, IgnoreEos = true, CancellationToken = queued.Token }));
         var results = await Task.WhenAll(a, b, c);
-        Assert.All(results, r => Assert.Equal(EngineFinishReason.Abort, r.Finish.Reason));
+        Assert.All(results, r => Assert.Equal(FinishReason.Abort, r.Finish.Reason));
         Assert.NotEmpty(results[0].Tokens);
         Assert.Empty(results[1].Tokens);
         Assert.Empty(results[2].Tokens);
@@ -146,10 +146,10 @@ public sealed class LlmEngineTests : IDisposable
             }
         };
         var failed = await Task.WhenAll(Enumerable.Range(0, 2).Select(i => Collect(engine.TrySubmit(new EngineRequest { PromptIds = Prompt(i, 20), MaxTokens = 5, IgnoreEos = true }))));
-        Assert.All(failed, r => Assert.Equal(EngineFinishReason.Error, r.Finish.Reason));
+        Assert.All(failed, r => Assert.Equal(FinishReason.Error, r.Finish.Reason));
         Assert.Contains("injected fault", failed[0].Finish.Error);
         var later = await Collect(engine.TrySubmit(new EngineRequest { PromptIds = Prompt(5, 4), MaxTokens = 3, IgnoreEos = true }));
-        Assert.Equal(EngineFinishReason.Length, later.Finish.Reason);
+        Assert.Equal(FinishReason.Length, later.Finish.Reason);
         Assert.Equal(0, engine.OccupiedSlotCount);
     }
 
@@ -175,7 +175,7 @@ public sealed class LlmEngineTests : IDisposable
         gate.Set();
         foreach (var o in outcomes.Where(o => o.Accepted))
         {
-            Assert.Equal(EngineFinishReason.Length, (await Collect(o)).Finish.Reason);
+            Assert.Equal(FinishReason.Length, (await Collect(o)).Finish.Reason);
         }
     }
 }

@@ -1,4 +1,5 @@
 using System.Net;
+using Flywheel.Sampling;
 using Flywheel.Server.Hosting;
 using Flywheel.Server.Testing;
 using static Flywheel.Server.Tests.ServerHarness;

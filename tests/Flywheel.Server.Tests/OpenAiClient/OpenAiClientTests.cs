@@ -2,6 +2,7 @@ using System.Text.Json;
 using Flywheel.Engine.Tests;
 using Flywheel.Execution;
 using Flywheel.Models.Building;
+using Flywheel.Sampling;
 using Flywheel.Scheduling;
 using Flywheel.Server.Hosting;
 using Flywheel.Server.OpenAi;
