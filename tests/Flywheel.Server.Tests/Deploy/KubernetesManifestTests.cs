@@ -138,5 +138,21 @@ public sealed class KubernetesManifestTests
         Assert.Equal(imageUser, DeployFiles.Text(PodSpec, "securityContext.runAsUser"));
     }
 
+    [Fact]
+    public void APodListeningOnAllInterfacesTakesItsApiKeyFromARequiredSecret()
+    {
+        // --host 0.0.0.0 exposes /v1 to the whole cluster network: without a key anyone who reaches the pod can
+        // use it. The key comes from a Secret the operator creates; a missing Secret must stop the pod from
+        // starting (optional: false), not start it open.
+        Assert.Equal("0.0.0.0", DeployFiles.Option(Args, "--host"));
+        Assert.Null(DeployFiles.Option(Args, "--api-key")); // a key in args would sit in the manifest in clear
+        var env = DeployFiles.List(Container, "env");
+        var key = Assert.Single(env, e => DeployFiles.Text(e, "name") == "FLYWHEEL_API_KEY");
+        Assert.False(string.IsNullOrEmpty(DeployFiles.Text(key, "valueFrom.secretKeyRef.name")));
+        Assert.False(string.IsNullOrEmpty(DeployFiles.Text(key, "valueFrom.secretKeyRef.key")));
+        var optional = DeployFiles.Map(key, "valueFrom.secretKeyRef").TryGetValue("optional", out var o) ? (string)o : "false";
+        Assert.Equal("false", optional);
+    }
+
     private static string DockerfileTestsVolume() => DeployFiles.Dockerfile()[^1].Single("VOLUME").Arguments;
 }
