@@ -26,6 +26,9 @@ public sealed record LoadGenOptions
     /// <summary>Model name to send; null asks the server's /v1/models and sends none if it lists nothing.</summary>
     public string? Model { get; init; }
 
+    /// <summary>Spreads requests over several models (e.g. LoRA adapters of one base); replaces <see cref="Model"/>.</summary>
+    public ModelMix? Models { get; init; }
+
     public required Scenario Scenario { get; init; }
 
     /// <summary>When set, each request's prompt + output is clipped to fit this context (built-in mixes are also scaled to it).</summary>

@@ -35,14 +35,31 @@ public sealed class LoadGenerator(LoadGenOptions options, ITokenCounter? tokenCo
         {
             return new LoadGenResult(1, $"server unreachable: {probe.Error}", null, null);
         }
-        var model = options.Model ?? probe.FirstModelId;
-        log.WriteLine(model is null
-            ? "note: no --model given and /v1/models listed none; requests carry no model name"
-            : $"model: {model}{(options.Model is null ? " (from /v1/models)" : "")}");
-        var clipTokens = options.MaxContextTokens;
-        if (probe.MaxModelLength(model) is { } modelContext)
+        var model = options.Models is null ? options.Model ?? probe.FirstModelId : null;
+        if (options.Models is { } mix)
         {
-            if (ContextFit.Check(options.Scenario, options.WorkloadName, clipTokens, model, modelContext) is { } misfit)
+            // A name the server does not list would fail every one of its requests with 404: say so before the run.
+            var unknown = probe.Models.Count == 0 ? [] : mix.Names.Where(n => probe.Models.All(m => m.Id != n)).ToList();
+            if (unknown.Count > 0)
+            {
+                return new LoadGenResult(2, $"--models: {string.Join(", ", unknown.Select(n => $"'{n}'"))} not served " +
+                    $"(GET /v1/models lists {string.Join(", ", probe.Models.Select(m => m.Id))})", null, null);
+            }
+            log.WriteLine($"models: {mix}");
+        }
+        else
+        {
+            log.WriteLine(model is null
+                ? "note: no --model given and /v1/models listed none; requests carry no model name"
+                : $"model: {model}{(options.Model is null ? " (from /v1/models)" : "")}");
+        }
+        var clipTokens = options.MaxContextTokens;
+        // With several models the smallest context among them bounds the workload (adapters share their base's).
+        var contexts = (options.Models?.Names ?? [model!]).Select(n => (Name: n, Length: probe.MaxModelLength(n)))
+            .Where(c => c.Length is not null).OrderBy(c => c.Length).ToList();
+        if (contexts.Count > 0 && contexts[0] is var (contextModel, contextLength) && contextLength is { } modelContext)
+        {
+            if (ContextFit.Check(options.Scenario, options.WorkloadName, clipTokens, contextModel, modelContext) is { } misfit)
             {
                 if (!options.ClipToContext)
                 {
@@ -61,7 +78,7 @@ public sealed class LoadGenerator(LoadGenOptions options, ITokenCounter? tokenCo
         var clock = new RunClock();
         var before = await MetricsScraper.TryScrapeAsync(http, options.Server, ct);
         var tracker = new ProgressTracker(clock);
-        var workload = new WorkloadGenerator(options.Scenario, options.Seed, tokenCounter, clipTokens);
+        var workload = new WorkloadGenerator(options.Scenario, options.Seed, tokenCounter, clipTokens, options.Models);
         var runner = new LoadRunner(new OpenAiClient(http, options.Server, model), workload, clock, tracker);
 
         // While the live table is drawn, phase notes wait in a buffer: lines written under it would tear it.

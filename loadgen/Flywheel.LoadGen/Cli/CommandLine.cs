@@ -11,7 +11,7 @@ internal sealed record CommandLine(LoadGenOptions Options, string? TokenizerPath
 {
     private static readonly HashSet<string> ValueOptions =
     [
-        "--url", "--model", "--mix", "--scenario", "--max-context", "--endpoint", "--tokenizer", "--seed",
+        "--url", "--model", "--models", "--mix", "--scenario", "--max-context", "--endpoint", "--tokenizer", "--seed",
         "--rate", "--arrival", "--burstiness", "--max-concurrency", "--concurrency", "--sweep-fractions",
         "--sweep-probe-concurrency", "--duration", "--requests", "--warmup", "--request-timeout",
         "--slo-ttft", "--slo-itl", "--slo-attainment", "--out",
@@ -62,12 +62,26 @@ internal sealed record CommandLine(LoadGenOptions Options, string? TokenizerPath
             throw new UsageException("--sweep-fractions and --sweep-probe-concurrency need --sweep");
         }
 
+        ModelMix? models = null;
+        if (a.String("--models") is { } modelList)
+        {
+            if (a.Has("--model"))
+            {
+                throw new UsageException("--model and --models cannot be combined: --models lists every model to send");
+            }
+            if (!ModelMix.TryParse(modelList, out models, out var modelsError))
+            {
+                throw new UsageException(modelsError!);
+            }
+        }
+
         var maxContext = a.Int("--max-context", 16, 10_000_000);
         var scenario = WorkloadArguments.LoadScenario(a, maxContext);
         var options = new LoadGenOptions
         {
             Server = server,
             Model = a.String("--model"),
+            Models = models,
             Scenario = scenario,
             WorkloadName = a.String("--mix") ?? a.String("--scenario")!,
             MaxContextTokens = maxContext ?? (a.Has("--mix") ? BuiltInMixes.ReferenceContextTokens : null),

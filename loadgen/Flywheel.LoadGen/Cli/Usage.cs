@@ -4,7 +4,7 @@ namespace Flywheel.LoadGen.Cli;
 internal static class Usage
 {
     public const string Text = """
-        usage: flywheel loadgen --url URL [--model NAME] (--mix NAME | --scenario FILE)
+        usage: flywheel loadgen --url URL [--model NAME | --models A,B[:W],...] (--mix NAME | --scenario FILE)
                                 [--rate R [--arrival poisson|constant|gamma] [--burstiness B] [--max-concurrency N]
                                  | --concurrency N | --sweep]
                                 [--duration S] [--requests N] [--warmup S] [--seed N]
@@ -16,6 +16,8 @@ internal static class Usage
         server and workload
           --url URL               server root, e.g. http://127.0.0.1:8000 (a trailing /v1 is fine)
           --model NAME            model to request (default: first of GET /v1/models)
+          --models A,B,C          spread requests over several models, e.g. LoRA adapters of one base: uniform,
+                                  or weighted as A:6,B:3,C:1; the report gives each model's numbers too
           --mix NAME              prompt-heavy | balanced | generation-heavy | structured
           --scenario FILE         JSON scenario (lengths, endpoint, streaming, structured share; see loadgen/README.md)
           --max-context N         scale mixes to, and clip requests into, an N-token context (mixes default to 2048)

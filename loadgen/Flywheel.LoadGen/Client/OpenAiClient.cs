@@ -18,7 +18,7 @@ internal sealed class OpenAiClient(HttpClient http, ServerAddress server, string
     public async Task<RequestRecord> SendAsync(
         RequestPlan plan, RequestContext context, Action? onContentChunk, CancellationToken stop)
     {
-        var body = RequestBodyWriter.Write(plan, model);
+        var body = RequestBodyWriter.Write(plan, plan.Model ?? model);
         var url = plan.Endpoint == ApiEndpoint.Chat ? server.ChatCompletions : server.Completions;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
         timeout.CancelAfter(context.Timeout);

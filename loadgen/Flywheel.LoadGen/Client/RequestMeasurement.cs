@@ -75,6 +75,7 @@ internal sealed class RequestMeasurement(RequestPlan plan, long sentTimestamp)
         HttpStatus = HttpStatus,
         ErrorMessage = ErrorMessage,
         Endpoint = plan.Endpoint,
+        Model = plan.Model,
         IsStructured = plan.IsStructured,
         PlannedPromptTokens = plan.PromptTokenCount,
         PlannedOutputTokens = plan.MaxTokens,

@@ -31,6 +31,9 @@ public sealed record RequestRecord
 
     public required ApiEndpoint Endpoint { get; init; }
 
+    /// <summary>The model the request named, in a <c>--models</c> run; null when the run sends one model.</summary>
+    public string? Model { get; init; }
+
     public bool IsStructured { get; init; }
 
     /// <summary>Prompt tokens as planned by the generator's counter (no template).</summary>

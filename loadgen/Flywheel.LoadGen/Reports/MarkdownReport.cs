@@ -15,7 +15,8 @@ internal static class MarkdownReport
         var o = report.Options;
         var md = new StringBuilder();
         md.Append("# Load test report\n\n");
-        Line(md, $"- Server: {o.Server}{(report.Model is null ? "" : $" (model `{report.Model}`)")}");
+        Line(md, $"- Server: {o.Server}{(report.Model is null ? "" : $" (model `{report.Model}`)")}" +
+                 $"{(o.Models is { } mix ? $" (models `{mix}`)" : "")}");
         Line(md, $"- Workload: {o.Scenario.Describe()}; seed {o.Seed}");
         Line(md, $"- Load: {report.Main.LoadDescription}{(o.Mode == LoadMode.Sweep ? " probe, then open-loop rate steps" : "")}; " +
                  $"{(o.DurationSeconds is { } d ? $"{d:0.###} s" : "no duration limit")}{(o.RequestCount is { } n ? $", {n} requests" : "")}" +
@@ -68,6 +69,16 @@ internal static class MarkdownReport
         LatencyRow(md, "ITL", s.Itl);
         LatencyRow(md, "TPOT", s.Tpot);
         LatencyRow(md, "E2E", s.E2e);
+        if (phase.PerModel is { } perModel)
+        {
+            md.Append("\n| model | ok / failed | output tok/s | TTFT p50 | TTFT p99 | ITL p50 | ITL p99 | E2E p50 |\n");
+            md.Append("|---|---:|---:|---:|---:|---:|---:|---:|\n");
+            foreach (var (model, m) in perModel)
+            {
+                Line(md, $"| {model} | {m.SuccessCount} / {m.FailureCount} | {m.OutputTokensPerSecond:0.#} | {Ms(m.Ttft.P50)} | {Ms(m.Ttft.P99)} | " +
+                         $"{Ms(m.Itl.P50)} | {Ms(m.Itl.P99)} | {Ms(m.E2e.P50)} |");
+            }
+        }
         if (s.Errors.Count > 0)
         {
             md.Append("\n| error | count |\n|---|---:|\n");

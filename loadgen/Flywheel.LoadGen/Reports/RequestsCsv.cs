@@ -6,13 +6,14 @@ namespace Flywheel.LoadGen.Reports;
 
 /// <summary>
 /// requests.csv: one row per request (warm-up included, flagged), times in milliseconds except
-/// start_s. The last column, itl_ms, lists every inter-token gap separated by ';'.
+/// start_s. model is the name a <c>--models</c> run sent (empty otherwise). The last column, itl_ms, lists
+/// every inter-token gap separated by ';'.
 /// </summary>
 internal static class RequestsCsv
 {
     public const string Header =
         "step,index,warmup,start_s,success,error,http_status,endpoint,structured,planned_prompt_tokens,planned_output_tokens," +
-        "prompt_tokens,output_tokens,content_chunks,ttft_ms,tpot_ms,e2e_ms,itl_ms";
+        "prompt_tokens,output_tokens,content_chunks,ttft_ms,tpot_ms,e2e_ms,model,itl_ms";
 
     public static void Write(TextWriter writer, IEnumerable<RequestRecord> records)
     {
@@ -27,7 +28,7 @@ internal static class RequestsCsv
             line.Append(CultureInfo.InvariantCulture,
                 $"{r.Endpoint.ToString().ToLowerInvariant()},{Bool(r.IsStructured)},{r.PlannedPromptTokens},{r.PlannedOutputTokens},");
             line.Append(CultureInfo.InvariantCulture,
-                $"{r.PromptTokens},{r.OutputTokens},{r.ContentChunkCount},{Ms(r.TtftSeconds)},{Ms(r.TpotSeconds)},{Ms(r.E2eSeconds)},");
+                $"{r.PromptTokens},{r.OutputTokens},{r.ContentChunkCount},{Ms(r.TtftSeconds)},{Ms(r.TpotSeconds)},{Ms(r.E2eSeconds)},{r.Model},");
             line.AppendJoin(';', r.ItlSeconds.Select(s => Ms(s)));
             line.Append('\n');
             writer.Write(line);

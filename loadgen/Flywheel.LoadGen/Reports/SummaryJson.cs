@@ -27,6 +27,9 @@ internal static class SummaryJson
             ["cancelled"] = report.Cancelled,
             ["server"] = o.Server.ToString(),
             ["model"] = report.Model,
+            ["models"] = o.Models is { } mix
+                ? new JsonObject(mix.Names.Select((n, i) => KeyValuePair.Create(n, (JsonNode?)Number(mix.Share(i)))))
+                : null,
             ["workload"] = new JsonObject
             {
                 ["name"] = o.WorkloadName,
@@ -74,8 +77,7 @@ internal static class SummaryJson
 
     private static JsonObject Phase(PhaseReport p)
     {
-        var s = p.Summary;
-        return new JsonObject
+        var phase = new JsonObject
         {
             ["name"] = p.Name,
             ["step"] = p.Step,
@@ -83,25 +85,36 @@ internal static class SummaryJson
             ["targetRequestsPerSecond"] = Number(p.TargetRatePerSecond),
             ["concurrency"] = p.Concurrency,
             ["stoppedEarly"] = p.StoppedEarly,
-            ["requests"] = s.RequestCount,
-            ["successes"] = s.SuccessCount,
-            ["failures"] = s.FailureCount,
-            ["warmupRequests"] = s.WarmupCount,
-            ["durationSeconds"] = Number(s.DurationSeconds),
-            ["requestsPerSecond"] = Number(s.RequestsPerSecond),
-            ["outputTokensPerSecond"] = Number(s.OutputTokensPerSecond),
-            ["totalTokensPerSecond"] = Number(s.TotalTokensPerSecond),
-            ["promptTokens"] = s.PromptTokenCount,
-            ["outputTokens"] = s.OutputTokenCount,
-            ["ttftMs"] = Latency(s.Ttft),
-            ["itlMs"] = Latency(s.Itl),
-            ["tpotMs"] = Latency(s.Tpot),
-            ["e2eMs"] = Latency(s.E2e),
-            ["goodputRequestsPerSecond"] = Number(s.GoodputRequestsPerSecond),
-            ["sloAttainment"] = Number(s.SloAttainment),
-            ["sloHeld"] = p.SloHeld,
-            ["errors"] = new JsonObject(s.Errors.Select(e => KeyValuePair.Create(e.Key, (JsonNode?)e.Value))),
         };
+        AddNumbers(phase, p.Summary);
+        phase["sloHeld"] = p.SloHeld;
+        phase["perModel"] = p.PerModel is { } perModel
+            ? new JsonObject(perModel.Select(m => KeyValuePair.Create(m.Key, (JsonNode?)AddNumbers(new JsonObject(), m.Value))))
+            : null;
+        return phase;
+    }
+
+    // The numbers of a summary: a phase's, or one model's within it.
+    private static JsonObject AddNumbers(JsonObject o, RunSummary s)
+    {
+        o["requests"] = s.RequestCount;
+        o["successes"] = s.SuccessCount;
+        o["failures"] = s.FailureCount;
+        o["warmupRequests"] = s.WarmupCount;
+        o["durationSeconds"] = Number(s.DurationSeconds);
+        o["requestsPerSecond"] = Number(s.RequestsPerSecond);
+        o["outputTokensPerSecond"] = Number(s.OutputTokensPerSecond);
+        o["totalTokensPerSecond"] = Number(s.TotalTokensPerSecond);
+        o["promptTokens"] = s.PromptTokenCount;
+        o["outputTokens"] = s.OutputTokenCount;
+        o["ttftMs"] = Latency(s.Ttft);
+        o["itlMs"] = Latency(s.Itl);
+        o["tpotMs"] = Latency(s.Tpot);
+        o["e2eMs"] = Latency(s.E2e);
+        o["goodputRequestsPerSecond"] = Number(s.GoodputRequestsPerSecond);
+        o["sloAttainment"] = Number(s.SloAttainment);
+        o["errors"] = new JsonObject(s.Errors.Select(e => KeyValuePair.Create(e.Key, (JsonNode?)e.Value)));
+        return o;
     }
 
     private static JsonObject Latency(LatencyStats l) => new()

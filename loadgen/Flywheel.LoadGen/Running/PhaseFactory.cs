@@ -1,4 +1,5 @@
 using Flywheel.LoadGen.Arrival;
+using Flywheel.LoadGen.Client;
 using Flywheel.LoadGen.Stats;
 
 namespace Flywheel.LoadGen.Running;
@@ -30,8 +31,18 @@ internal static class PhaseFactory
             result.Records,
             summary,
             held,
-            result.StoppedEarly);
+            result.StoppedEarly,
+            PerModel(result.Records, slo));
     }
+
+    // Records carry a model name only in a --models run; each model's numbers over its own requests (its
+    // throughput divides by its own window, so the per-model figures add up to about the whole's).
+    private static SortedDictionary<string, RunSummary>? PerModel(IReadOnlyList<RequestRecord> records, SloOptions slo) =>
+        records.Any(r => r.Model is not null)
+            ? new SortedDictionary<string, RunSummary>(
+                records.GroupBy(r => r.Model ?? "").ToDictionary(g => g.Key, g => RunSummary.Compute(g.ToList(), slo)),
+                StringComparer.Ordinal)
+            : null;
 
     private static double IssueSeconds(LoadGenOptions o) => o.DurationSeconds ?? o.MaxDurationSeconds;
 

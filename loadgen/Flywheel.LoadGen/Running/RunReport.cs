@@ -7,6 +7,7 @@ namespace Flywheel.LoadGen.Running;
 /// <summary>One phase's requests and numbers.</summary>
 /// <param name="TargetRatePerSecond">Offered rate of an open-loop phase; null for a closed loop.</param>
 /// <param name="SloHeld">Whether the SLO attainment was reached; null when no SLO was set.</param>
+/// <param name="PerModel">With <c>--models</c>: the same numbers per model name (ordinal order); otherwise null.</param>
 public sealed record PhaseReport(
     string Name,
     int Step,
@@ -16,7 +17,8 @@ public sealed record PhaseReport(
     IReadOnlyList<RequestRecord> Records,
     RunSummary Summary,
     bool? SloHeld,
-    string? StoppedEarly);
+    string? StoppedEarly,
+    IReadOnlyDictionary<string, RunSummary>? PerModel = null);
 
 /// <summary>What a sweep found.</summary>
 /// <param name="ProbedMaxRequestsPerSecond">Request throughput of the closed-loop probe, the 100% mark.</param>

@@ -7,6 +7,7 @@ namespace Flywheel.LoadGen.Workload;
 /// <param name="MaxTokens">Planned output tokens, sent as max_tokens.</param>
 /// <param name="SchemaJson">JSON Schema of the response_format when structured, else null.</param>
 /// <param name="IgnoreEos">Whether to send ignore_eos (never for structured requests).</param>
+/// <param name="Model">The model this request names (from <c>--models</c>); null sends the run's single model.</param>
 public sealed record RequestPlan(
     int Index,
     ApiEndpoint Endpoint,
@@ -16,7 +17,8 @@ public sealed record RequestPlan(
     int MaxTokens,
     string? SchemaJson,
     double? Temperature,
-    bool IgnoreEos = true)
+    bool IgnoreEos = true,
+    string? Model = null)
 {
     public bool IsStructured => SchemaJson is not null;
 }

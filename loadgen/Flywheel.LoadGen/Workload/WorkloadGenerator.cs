@@ -15,8 +15,10 @@ public sealed class WorkloadGenerator
 
     /// <param name="counter">Counts tokens for exact prompt lengths; null uses <see cref="ApproximateTokenCounter"/>.</param>
     /// <param name="maxContextTokens">When set, prompt and output are clipped so that both plus a template reserve fit.</param>
-    public WorkloadGenerator(Scenario scenario, int seed, ITokenCounter? counter = null, int? maxContextTokens = null)
+    /// <param name="models">Spreads requests over several model names; null leaves the model to the client.</param>
+    public WorkloadGenerator(Scenario scenario, int seed, ITokenCounter? counter = null, int? maxContextTokens = null, ModelMix? models = null)
     {
+        Models = models;
         Scenario = scenario;
         Seed = seed;
         MaxContextTokens = maxContextTokens;
@@ -28,6 +30,8 @@ public sealed class WorkloadGenerator
     public int Seed { get; }
 
     public int? MaxContextTokens { get; }
+
+    public ModelMix? Models { get; }
 
     /// <summary>Tokens kept free for a chat template and special tokens when fitting a context of the given size.</summary>
     public static int TemplateReserve(int maxContextTokens) => Math.Max(8, maxContextTokens / 32);
@@ -56,12 +60,13 @@ public sealed class WorkloadGenerator
             outputTokens,
             structured ? Scenario.SchemaJson ?? BuiltInMixes.DefaultSchemaJson : null,
             Scenario.Temperature,
-            Scenario.IgnoreEos && !structured);
+            Scenario.IgnoreEos && !structured,
+            Models?.Pick(Seed, index));
     }
 
     // SplitMix64 finaliser over (seed, index): neighbouring indices get unrelated streams, and
     // unlike HashCode.Combine the result is the same in every process.
-    private static int MixSeed(int seed, int index)
+    internal static int MixSeed(int seed, int index)
     {
         var z = ((ulong)(uint)seed << 32 | (uint)index) + 0x9E3779B97F4A7C15UL;
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;

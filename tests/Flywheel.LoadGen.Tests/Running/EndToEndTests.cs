@@ -48,6 +48,55 @@ public sealed class EndToEndTests
         });
     }
 
+    [Fact]
+    public async Task Models_spread_requests_over_adapters_and_report_each_one()
+    {
+        var slow = TimeSpan.FromMilliseconds(250);
+        await using var server = await ScriptedServer.StartAsync(Fast with
+        {
+            AdapterIds = ["sql", "chat"],
+            TtftByModel = new Dictionary<string, TimeSpan> { ["chat"] = slow },
+        });
+        using var run = await LoadGenRun.RunAsync("--url", server.Url, "--scenario", FixedScenario(8, 4),
+            "--models", "sql:3,chat:1", "--concurrency", "4", "--requests", "40", "--seed", "2");
+
+        Assert.True(run.ExitCode == 0, run.Error);
+        var sent = server.Bodies.Select(b => b.GetProperty("model").GetString()!).ToList();
+        Assert.Equal(40, sent.Count);
+        Assert.Equal(["chat", "sql"], sent.Distinct().Order());
+
+        var summary = run.Summary();
+        Assert.Equal(0.75, summary.GetProperty("models").GetProperty("sql").GetDouble());
+        var phase = summary.GetProperty("phases")[0];
+        var perModel = phase.GetProperty("perModel");
+        foreach (var model in new[] { "sql", "chat" })
+        {
+            // Each model's numbers are over its own requests: counts as the server saw them, the slow one's TTFT.
+            var m = perModel.GetProperty(model);
+            Assert.Equal(sent.Count(s => s == model), m.GetProperty("successes").GetInt32());
+            Assert.Equal(4 * sent.Count(s => s == model), m.GetProperty("outputTokens").GetInt32());
+        }
+        Assert.True(perModel.GetProperty("chat").GetProperty("ttftMs").GetProperty("p50").GetDouble() >= slow.TotalMilliseconds * 0.9);
+        Assert.True(perModel.GetProperty("sql").GetProperty("ttftMs").GetProperty("p50").GetDouble() < slow.TotalMilliseconds * 0.9);
+
+        var header = run.CsvRows()[0].Split(',');
+        var column = Array.IndexOf(header, "model");
+        Assert.Equal(sent.Order(), run.CsvRows().Skip(1).Select(r => r.Split(',')[column]).Order());
+        Assert.Contains("| chat | ", File.ReadAllText(Path.Combine(run.Directory, "report.md")));
+    }
+
+    [Fact]
+    public async Task A_model_the_server_does_not_list_stops_the_run_before_any_request()
+    {
+        await using var server = await ScriptedServer.StartAsync(Fast with { AdapterIds = ["sql"] });
+        using var run = await LoadGenRun.RunAsync("--url", server.Url, "--scenario", FixedScenario(8, 4),
+            "--models", "sql,typo", "--requests", "4");
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("--models: 'typo' not served (GET /v1/models lists scripted-model, sql)", run.Error);
+        Assert.Empty(server.Bodies);
+    }
+
     [Theory]
     [InlineData("prompt-heavy")]
     [InlineData("balanced")]

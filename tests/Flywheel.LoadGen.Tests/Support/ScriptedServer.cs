@@ -12,13 +12,17 @@ namespace Flywheel.LoadGen.Tests.Support;
 /// <summary>How the scripted server behaves.</summary>
 /// <param name="Fail">Given the 1-based request number, an HTTP status to fail it with, or null to serve it.</param>
 /// <param name="MaxModelLength">The model's <c>max_model_len</c> in /v1/models (as vLLM and Flywheel list it); null lists none.</param>
+/// <param name="AdapterIds">More model ids listed after the base (as a server lists LoRA adapters).</param>
+/// <param name="TtftByModel">A time to first token per requested model name, instead of <paramref name="Ttft"/>.</param>
 internal sealed record ScriptedServerOptions(
     TimeSpan Ttft,
     TimeSpan Itl,
     Func<int, int?>? Fail = null,
     bool ServeMetrics = false,
     int PromptOverheadTokens = 5,
-    int? MaxModelLength = null);
+    int? MaxModelLength = null,
+    IReadOnlyList<string>? AdapterIds = null,
+    IReadOnlyDictionary<string, TimeSpan>? TtftByModel = null);
 
 /// <summary>
 /// A tiny OpenAI-compatible server on 127.0.0.1 (random port) with known timing: the first content
@@ -56,9 +60,10 @@ internal sealed class ScriptedServer : IAsyncDisposable
         builder.Logging.ClearProviders();
         var app = builder.Build();
         var server = new ScriptedServer(app, options);
+        var ids = new[] { ModelId }.Concat(options.AdapterIds ?? []).ToArray();
         app.MapGet("/v1/models", () => options.MaxModelLength is { } length
-            ? Results.Json(new { @object = "list", data = new[] { new { id = ModelId, @object = "model", max_model_len = length } } })
-            : Results.Json(new { @object = "list", data = new[] { new { id = ModelId, @object = "model" } } }));
+            ? Results.Json(new { @object = "list", data = ids.Select(id => new { id, @object = "model", max_model_len = length }) })
+            : Results.Json(new { @object = "list", data = ids.Select(id => new { id, @object = "model" }) }));
         app.MapPost("/v1/chat/completions", (HttpContext context) => server.ServeAsync(context, chat: true));
         app.MapPost("/v1/completions", (HttpContext context) => server.ServeAsync(context, chat: false));
         if (options.ServeMetrics)
@@ -109,7 +114,9 @@ internal sealed class ScriptedServer : IAsyncDisposable
         {
             await SendAsync(context, "{\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}");
         }
-        await Task.Delay(_options.Ttft, context.RequestAborted);
+        var model = body.TryGetProperty("model", out var m) ? m.GetString() : null;
+        await Task.Delay(model is not null && _options.TtftByModel?.GetValueOrDefault(model) is { } modelTtft && modelTtft > TimeSpan.Zero
+            ? modelTtft : _options.Ttft, context.RequestAborted);
         var ttft = (DateTime.UtcNow - started).TotalSeconds;
         for (var i = 0; i < maxTokens; i++)
         {
