@@ -105,7 +105,7 @@ internal static class ServeCommand
     internal static string DemoModel(TextWriter log)
     {
         // The folder name changes with the model's shape, so a cache built by an older version is never reused.
-        var dir = Path.Combine(FlywheelCache.Root, "models", "flywheel-demo-v3");
+        var dir = Path.Combine(CacheDirectory.FullPath, "models", "flywheel-demo-v3");
         if (!File.Exists(Path.Combine(dir, "genai_config.json")))
         {
             log.WriteLine($"building the demo model into {dir} (once)");
