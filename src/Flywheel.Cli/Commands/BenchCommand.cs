@@ -26,11 +26,11 @@ internal static class BenchCommand
         var seed = args.Int("seed") ?? 1;
         var output = args.String("out");
         var threads = args.Int("threads", 0, 1024);
-        var device = GenerateCommand.DeviceFrom(args);
-        var options = ServeCommand.EngineOptionsFrom(args);
+        var device = ModelLoading.DeviceFrom(args);
+        var options = EngineOptionsArguments.EngineOptionsFrom(args);
         args.EnsureAllUsed();
 
-        using var model = GenerateCommand.OpenModel(modelDir, threads, device, options.MixedRuns);
+        using var model = ModelLoading.OpenModel(modelDir, threads, device, options.MixedRuns);
         var runner = new BenchRunner(model, options);
         var context = model.Config.ContextLength;
         input.Out.WriteLine($"model {model.Name}: {model.Config.Decoder.NumHiddenLayers} layers, hidden {model.Config.Decoder.HiddenSize}, vocab {model.Config.VocabSize}, context {context}");

@@ -1,8 +1,6 @@
 using Flywheel.Execution;
-using Flywheel.Models;
-using Flywheel.Onnx;
 using Flywheel.Sampling;
-using Microsoft.ML.OnnxRuntime;
+using static Flywheel.Cli.ModelLoading;
 
 namespace Flywheel.Cli;
 
@@ -39,7 +37,7 @@ internal static class GenerateCommand
         args.EnsureAllUsed();
 
         using var model = OpenModel(modelDir, threads, device, loadMixed: false);
-        var tokenizer = TokenizeCommand.LoadTokenizer(model.TokenizerPath);
+        var tokenizer = LoadTokenizer(model.TokenizerPath);
         using var generator = new TextGenerator(model, tokenizer);
         var ids = generator.EncodePrompt(prompt);
         GenerateResult result;
@@ -62,44 +60,5 @@ internal static class GenerateCommand
             $"prompt_tokens={result.PromptTokenCount} completion_tokens={result.TokenIds.Count} finish_reason={result.FinishReason} " +
             $"prefill_s={result.PrefillSeconds:F3} decode_tokens_per_s={result.DecodeTokensPerSecond:F1}");
         return 0;
-    }
-
-    /// <summary>--device cpu|cuda (default cpu).</summary>
-    internal static ExecutionDevice DeviceFrom(CommandArgs args)
-    {
-        try
-        {
-            return args.String("device") is { } name ? ExecutionDevices.Parse(name) : ExecutionDevice.Cpu;
-        }
-        catch (ArgumentException e)
-        {
-            throw new UsageException(e.Message);
-        }
-    }
-
-    internal static ModelFolder OpenModel(string directory, int? threads, ExecutionDevice device = ExecutionDevice.Cpu, bool loadMixed = true)
-    {
-        using var options = OnnxEnvironment.CreateSessionOptions();
-        if (threads is { } n)
-        {
-            options.IntraOpNumThreads = n;
-        }
-
-        try
-        {
-            return ModelFolder.Open(directory, options, device, loadMixed);
-        }
-        catch (ModelConfigException e)
-        {
-            throw new CliException(e.Message, e);
-        }
-        catch (CudaUnavailableException e)
-        {
-            throw new CliException(e.Message, e);
-        }
-        catch (OnnxRuntimeException e)
-        {
-            throw new CliException(e.Message, e);
-        }
     }
 }

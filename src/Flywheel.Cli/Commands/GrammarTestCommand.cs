@@ -53,7 +53,7 @@ internal static class GrammarTestCommand
         }
 
         var cases = LoadCases(casesPath);
-        var tokenizer = TokenizeCommand.LoadTokenizer(tokenizerPath);
+        var tokenizer = ModelLoading.LoadTokenizer(tokenizerPath);
         var vocabulary = TokenizerVocabulary.Create(tokenizer, tokenizer.EosTokenIds);
         if (warmup)
         {

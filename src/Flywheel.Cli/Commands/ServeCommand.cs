@@ -1,5 +1,4 @@
 using Flywheel.Models.Building;
-using Flywheel.Scheduling;
 using Flywheel.Server.Hosting;
 using Flywheel.Tokenization;
 
@@ -50,8 +49,8 @@ internal static class ServeCommand
 
         ApplyAccessOptions(args, options, Environment.GetEnvironmentVariable("FLYWHEEL_API_KEY"));
         var threads = args.Int("threads", 0, 1024);
-        var device = GenerateCommand.DeviceFrom(args);
-        var engineOptions = EngineOptionsFrom(args);
+        var device = ModelLoading.DeviceFrom(args);
+        var engineOptions = EngineOptionsArguments.EngineOptionsFrom(args);
         var schemaOptions = SchemaOptionsFrom(args);
         args.EnsureAllUsed();
         try
@@ -64,8 +63,8 @@ internal static class ServeCommand
         }
 
         modelDir ??= DemoModel(input.Error);
-        using var model = GenerateCommand.OpenModel(modelDir, threads, device, engineOptions.MixedRuns);
-        var tokenizer = TokenizeCommand.LoadTokenizer(model.TokenizerPath);
+        using var model = ModelLoading.OpenModel(modelDir, threads, device, engineOptions.MixedRuns);
+        var tokenizer = ModelLoading.LoadTokenizer(model.TokenizerPath);
         using var backend = new EngineBackend(model, tokenizer, engineOptions, schemaOptions: schemaOptions);
         return FlywheelServer.RunAsync(options, backend).GetAwaiter().GetResult();
     }
@@ -97,38 +96,6 @@ internal static class ServeCommand
         options.CorsOrigins = [.. args.Strings("cors-origin")];
     }
 
-    /// <summary>Engine options from --policy, --max-batch-tokens, --chunk-size, --max-running, --queue, --mixed-runs.</summary>
-    internal static EngineOptions EngineOptionsFrom(CommandArgs args)
-    {
-        var defaults = new EngineOptions();
-        try
-        {
-            var budget = args.Int("max-batch-tokens", 2, 1 << 16);
-            var options = new EngineOptions
-            {
-                Policy = args.String("policy") is { } p ? EngineOptions.ParsePolicy(p) : defaults.Policy,
-                MaxBatchTokens = budget ?? defaults.MaxBatchTokens,
-                // The chunk follows the budget unless set (see EngineOptions.ChunkSize).
-                ChunkSize = args.Int("chunk-size", 1, 1 << 16) ?? budget ?? defaults.ChunkSize,
-                MaxRunningRequests = args.Int("max-running", 1, 4096) ?? defaults.MaxRunningRequests,
-                QueueCapacity = args.Int("queue", 1, 1 << 20) ?? defaults.QueueCapacity,
-                MixedRuns = args.String("mixed-runs") is { } m ? m switch
-                {
-                    "on" => true,
-                    "off" => false,
-                    _ => throw new ArgumentException($"--mixed-runs must be on or off, not '{m}'"),
-                }
-                : defaults.MixedRuns,
-            };
-            options.Validate();
-            return options;
-        }
-        catch (ArgumentException e)
-        {
-            throw new UsageException(e.Message);
-        }
-    }
-
     /// <summary>
     /// The built-in demo model: the tiny preset with a 2,000-token synthetic tokenizer that holds common
     /// English words as single tokens, and a 2,048-token context, so every built-in loadgen mix (sized for
@@ -138,7 +105,7 @@ internal static class ServeCommand
     internal static string DemoModel(TextWriter log)
     {
         // The folder name changes with the model's shape, so a cache built by an older version is never reused.
-        var dir = Path.Combine(FlywheelCache.Root, "models", "flywheel-demo-v3");
+        var dir = Path.Combine(CacheDirectory.FullPath, "models", "flywheel-demo-v3");
         if (!File.Exists(Path.Combine(dir, "genai_config.json")))
         {
             log.WriteLine($"building the demo model into {dir} (once)");

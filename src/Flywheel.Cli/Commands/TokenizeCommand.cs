@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Flywheel.Tokenization;
 
 namespace Flywheel.Cli;
 
@@ -31,21 +30,9 @@ internal static class TokenizeCommand
         }
 
         text ??= File.Exists(textFile) ? File.ReadAllText(textFile!) : throw new CliException($"text file not found: {textFile}");
-        var tokenizer = LoadTokenizer(tokenizerPath);
+        var tokenizer = ModelLoading.LoadTokenizer(tokenizerPath);
         var ids = tokenizer.Encode(text, addSpecial);
         input.Out.WriteLine(JsonSerializer.Serialize(ids));
         return 0;
-    }
-
-    internal static Tokenizer LoadTokenizer(string path)
-    {
-        try
-        {
-            return Tokenizer.Load(path);
-        }
-        catch (Exception e) when (e is JsonException or FormatException or NotSupportedException or InvalidOperationException or KeyNotFoundException)
-        {
-            throw new CliException($"cannot load tokenizer {path}: {e.Message}", e);
-        }
     }
 }

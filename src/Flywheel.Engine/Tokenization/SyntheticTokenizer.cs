@@ -1,3 +1,4 @@
+// Product code, not test scaffolding: `flywheel make-model` and serve's built-in demo model ship this tokenizer (tests reuse it).
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;

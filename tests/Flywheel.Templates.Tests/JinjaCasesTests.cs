@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Flywheel.Templates;
 
-namespace Flywheel.Engine.Tests.Templates;
+namespace Flywheel.Templates.Tests;
 
 /// <summary>
 /// Runs every case of JinjaCases.json: small templates covering each supported feature, whose expected
@@ -12,7 +12,7 @@ public sealed class JinjaCasesTests
 {
     private static readonly Lazy<JsonElement[]> Cases = new(() =>
     {
-        var path = Path.Combine(AppContext.BaseDirectory, "Templates", "JinjaCases.json");
+        var path = Path.Combine(AppContext.BaseDirectory, "JinjaCases.json");
         using var document = JsonDocument.Parse(File.ReadAllText(path));
         return [.. document.RootElement.EnumerateArray().Select(e => e.Clone())];
     });

@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Flywheel.Templates;
 
-namespace Flywheel.Engine.Tests.Templates;
+namespace Flywheel.Templates.Tests;
 
 /// <summary>The public API: inputs the template sees, errors with locations, limits, and the fallback.</summary>
 public sealed class ChatTemplateTests

@@ -1,8 +1,9 @@
 using System.Text;
 using System.Text.Json;
+using Flywheel.Engine.Tests;
 using Flywheel.Templates;
 
-namespace Flywheel.Engine.Tests.Templates;
+namespace Flywheel.Templates.Tests;
 
 /// <summary>
 /// Renders the conversations of ChatTemplateConversations.json with the real Llama-3 and Qwen3 chat
@@ -14,7 +15,7 @@ namespace Flywheel.Engine.Tests.Templates;
 /// </summary>
 public sealed class ChatTemplateCrossCheckTests
 {
-    private static readonly string ConversationsPath = Path.Combine(AppContext.BaseDirectory, "Templates", "ChatTemplateConversations.json");
+    private static readonly string ConversationsPath = Path.Combine(AppContext.BaseDirectory, "ChatTemplateConversations.json");
 
     [Theory]
     [InlineData("llama3")]
@@ -61,7 +62,7 @@ public sealed class ChatTemplateCrossCheckTests
 
     private static List<JsonElement> RenderWithTransformersJs(string modelDir)
     {
-        var script = Path.Combine(AppContext.BaseDirectory, "Templates", "render-reference.mjs");
+        var script = Path.Combine(AppContext.BaseDirectory, "render-reference.mjs");
         var (exitCode, stdout, stderr) = TestAssets.Run("node", [script, TestAssets.NodeModules, modelDir, ConversationsPath], TimeSpan.FromMinutes(2));
         Assert.True(exitCode == 0, $"node {script} failed ({exitCode}): {stderr}");
         using var document = JsonDocument.Parse(stdout);
