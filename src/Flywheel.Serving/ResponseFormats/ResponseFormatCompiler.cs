@@ -1,8 +1,7 @@
 using System.Text.Json;
-using Flywheel.Server.OpenAi;
 using Flywheel.Structured;
 
-namespace Flywheel.Server.Hosting;
+namespace Flywheel.Serving.ResponseFormats;
 
 /// <summary>A compiled response_format: the grammar that constrains decoding and the validator that checks the result.</summary>
 internal sealed record CompiledFormat(JsonSchemaGrammar Grammar, JsonSchemaValidator Validator);
@@ -15,7 +14,7 @@ internal sealed record CompiledFormat(JsonSchemaGrammar Grammar, JsonSchemaValid
 /// gone (client gone, request timeout, server drain). A compile has a state and time budget. The
 /// vocabulary the masks walk is built once, in the background from <see cref="StartBuildingVocabulary"/>
 /// or else on first use. A schema the compiler or validator cannot honour, or that exceeds the budget,
-/// is a 400 naming the keyword (or the limit) and its JSON pointer. Thread-safe.
+/// is refused (<see cref="RequestRejectedException"/>) naming the keyword (or the limit) and its JSON pointer. Thread-safe.
 /// </summary>
 internal sealed class ResponseFormatCompiler : IDisposable
 {
@@ -74,7 +73,7 @@ internal sealed class ResponseFormatCompiler : IDisposable
         }, this, preferLocal: false);
 
     /// <summary>Compiles (or finds) <paramref name="format"/>, which must be json_object or json_schema.</summary>
-    /// <exception cref="OpenAiError">400 when the schema uses what cannot be enforced exactly, or exceeds the compile budget.</exception>
+    /// <exception cref="RequestRejectedException">When the schema uses what cannot be enforced exactly, or exceeds the compile budget.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled first.</exception>
     public async Task<CompiledFormat> CompileAsync(ResponseFormat format, CancellationToken cancellationToken)
     {
@@ -117,8 +116,8 @@ internal sealed class ResponseFormatCompiler : IDisposable
         }
         catch (SchemaCompileException e)
         {
-            throw OpenAiError.BadRequest(
-                $"response_format.json_schema.schema cannot be enforced: {e.Message}", "response_format.json_schema.schema", "unsupported_schema");
+            throw new RequestRejectedException(
+                RejectionReason.UnsupportedSchema, $"response_format.json_schema.schema cannot be enforced: {e.Message}", "response_format.json_schema.schema");
         }
         finally
         {

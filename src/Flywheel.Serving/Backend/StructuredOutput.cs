@@ -1,27 +1,24 @@
 using System.Runtime.CompilerServices;
 using System.Text;
 using Flywheel.Sampling;
-using Flywheel.Server.OpenAi;
+using Flywheel.Serving.Metrics;
+using Flywheel.Serving.ResponseFormats;
 using Flywheel.Structured;
 using Flywheel.Templates;
 
-namespace Flywheel.Server.Hosting;
+namespace Flywheel.Serving.Backend;
 
-// Structured output on top of the plain update stream: validation of the final text against the schema
-// and, for whole (non-streaming) responses, TypeChat-style repair turns.
-public sealed partial class EngineBackend
+/// <summary>
+/// Structured output on top of the plain update stream: validation of the final text against the schema
+/// and, for whole (non-streaming) responses, TypeChat-style repair turns. Thread-safe (no state of its own).
+/// </summary>
+internal sealed class StructuredOutput(PromptEncoder prompts, EngineSubmitter submitter, UpdateTranslator updates, FlywheelMetrics metrics, int defaultMaxRepairs)
 {
-    /// <summary>Repair turns a response_format request gets when it does not set max_repairs.</summary>
-    public const int DefaultMaxRepairs = 2;
-
-    private readonly ResponseFormatCompiler _formats;
-    private readonly int _defaultMaxRepairs;
-
     /// <summary>A stream: passed through as generated, then the finish event says whether the text validated (no repairs: it was already sent).</summary>
-    private async IAsyncEnumerable<GenerationUpdate> Validated(Attempt attempt, ApiRequest request, CompiledFormat format, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<GenerationUpdate> Validated(Attempt attempt, ApiRequest request, CompiledFormat format, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var text = new StringBuilder();
-        await foreach (var update in Translate(attempt, request, cancellationToken).ConfigureAwait(false))
+        await foreach (var update in updates.Translate(attempt, request, cancellationToken).ConfigureAwait(false))
         {
             if (update is TextDelta delta)
             {
@@ -44,7 +41,7 @@ public sealed partial class EngineBackend
     /// (queue full, context exhausted) ends the loop with the last answer and its errors; an attempt that
     /// fails or is aborted ends it with that outcome.
     /// </summary>
-    private async IAsyncEnumerable<GenerationUpdate> Repairing(Attempt first, ApiRequest request, CompiledFormat format, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<GenerationUpdate> Repairing(Attempt first, ApiRequest request, CompiledFormat format, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         Attempt? pending = first;
         int promptTokens = 0, completionTokens = 0;
@@ -59,7 +56,7 @@ public sealed partial class EngineBackend
 
             if (!ReferenceEquals(current, request))
             {
-                _metrics.RecordRepair();
+                metrics.RecordRepair();
             }
 
             var answer = await Collect(attempt, current, ct).ConfigureAwait(false);
@@ -70,11 +67,11 @@ public sealed partial class EngineBackend
 
         // The conversation the loop extends: chat's own turns, or the completions prompt as one user turn.
         IReadOnlyList<ChatMessage> start = request.IsChat ? request.Messages ?? [] : [new ChatMessage("user", request.Prompt ?? "")];
-        var result = await RepairLoop.RunAsync(start, format.Validator, request.MaxRepairs ?? _defaultMaxRepairs, Generate,
+        var result = await RepairLoop.RunAsync(start, format.Validator, request.MaxRepairs ?? defaultMaxRepairs, Generate,
             a => a.Finished.Reason is FinishReason.Stop or FinishReason.Length ? a.Text : null, cancellationToken).ConfigureAwait(false);
         foreach (var failed in result.AttemptErrors.Where(e => e.Count > 0))
         {
-            _metrics.RecordValidationFailure();
+            metrics.RecordValidationFailure();
         }
 
         foreach (var delta in result.Answer.Deltas)
@@ -96,7 +93,7 @@ public sealed partial class EngineBackend
     {
         var deltas = new List<TextDelta>();
         var text = new StringBuilder();
-        await foreach (var update in Translate(attempt, request, cancellationToken).ConfigureAwait(false))
+        await foreach (var update in updates.Translate(attempt, request, cancellationToken).ConfigureAwait(false))
         {
             if (update is TextDelta delta)
             {
@@ -122,11 +119,10 @@ public sealed partial class EngineBackend
             : request with { Prompt = string.Concat(conversation.Skip(1).Select(m => m.Content + "\n\n").Prepend(request.Prompt ?? "")) };
         try
         {
-            var ids = Encode(repaired);
-            var maxNewTokens = PromptLimits.ResolveMaxTokens(ids.Length, repaired, ContextLength);
-            return (repaired, Submit(ids, maxNewTokens, repaired, format, cancellationToken).Attempt);
+            var (ids, maxNewTokens) = prompts.Prepare(repaired);
+            return (repaired, submitter.Submit(ids, maxNewTokens, repaired, format, cancellationToken).Attempt);
         }
-        catch (OpenAiError)
+        catch (RequestRejectedException)
         {
             return (request, null); // the conversation no longer fits the context (or the template refuses it)
         }
@@ -137,7 +133,7 @@ public sealed partial class EngineBackend
         var errors = format.Validator.Validate(text);
         if (errors.Count > 0)
         {
-            _metrics.RecordValidationFailure();
+            metrics.RecordValidationFailure();
         }
 
         return errors;
@@ -146,6 +142,6 @@ public sealed partial class EngineBackend
     /// <summary>One attempt read to its end: the deltas to replay, the finish event, the text.</summary>
     private sealed record Answer(List<TextDelta> Deltas, Finished Finished, string Text);
 
-    private static StructuredOutputInfo Report(IReadOnlyList<JsonValidationError> errors, int repairs, ApiRequest request) =>
+    private static StructuredOutputReport Report(IReadOnlyList<JsonValidationError> errors, int repairs, ApiRequest request) =>
         new(errors.Count == 0, repairs, request.ConstrainedDecoding, errors.Count == 0 ? null : [.. errors.Take(20).Select(e => e.ToString())]);
 }

@@ -1,6 +1,6 @@
 using Flywheel.Templates;
 
-namespace Flywheel.Server.OpenAi;
+namespace Flywheel.Serving;
 
 /// <summary>What the client asked for in <c>response_format</c>.</summary>
 public enum ResponseFormatKind
@@ -18,8 +18,8 @@ public sealed record ResponseFormat(ResponseFormatKind Kind, string? Name = null
 }
 
 /// <summary>
-/// A validated completions or chat-completions request, with OpenAI's defaults filled in.
-/// Every field was checked for type and range by <see cref="OpenAiRequestParser"/>.
+/// A validated completions or chat-completions request, with OpenAI's defaults filled in. The edge that
+/// parses it (the OpenAI API's request parser) checked every field for type and range.
 /// </summary>
 public sealed record ApiRequest
 {

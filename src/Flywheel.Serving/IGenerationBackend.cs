@@ -1,11 +1,9 @@
-using Flywheel.Server.OpenAi;
-
-namespace Flywheel.Server.Hosting;
+namespace Flywheel.Serving;
 
 /// <summary>
-/// What the HTTP server needs from a model: its name and context length, whether it is ready, and a way
-/// to turn an <see cref="ApiRequest"/> into a stream of generated text. The engine adapter implements it;
-/// tests use <see cref="Testing.ScriptedBackend"/>. All members may be called from many request threads at once.
+/// What a server needs from a model: its name and context length, whether it is ready, and a way to turn
+/// an <see cref="ApiRequest"/> into a stream of generated text. <see cref="Backend.EngineBackend"/> implements
+/// it over the engine; tests use a scripted stand-in. All members may be called from many request threads at once.
 /// </summary>
 public interface IGenerationBackend
 {
@@ -23,9 +21,9 @@ public interface IGenerationBackend
 
     /// <summary>
     /// Applies the chat template, tokenizes, resolves max_tokens against the context and compiles any
-    /// response_format, on the calling (request) thread. Client mistakes throw <see cref="OpenAiError"/>
-    /// (400, e.g. via <see cref="PromptLimits.ResolveMaxTokens"/> or <see cref="PromptText.Render"/>);
-    /// anything else thrown is a server bug and becomes a 500.
+    /// response_format, on the calling (request) thread. Client mistakes throw <see cref="RequestRejectedException"/>
+    /// (e.g. via <see cref="PromptLimits.ResolveMaxTokens"/> or <see cref="PromptText.Render"/>);
+    /// anything else thrown is a server bug.
     /// </summary>
     PreparedPrompt Prepare(ApiRequest request);
 
@@ -59,7 +57,7 @@ public enum SubmitStatus
     /// <summary>Queued; <see cref="SubmitResult.Updates"/> streams the output.</summary>
     Accepted,
 
-    /// <summary>The engine's bounded queue is full; the client should retry later (429).</summary>
+    /// <summary>The engine's bounded queue is full; the client should retry later.</summary>
     QueueFull,
 
     /// <summary>Refused with a client-facing error (<see cref="SubmitResult.Error"/>).</summary>
@@ -69,7 +67,7 @@ public enum SubmitStatus
 /// <summary>The outcome of a submit: an update stream, a full queue, or an error.</summary>
 public sealed class SubmitResult
 {
-    private SubmitResult(SubmitStatus status, IAsyncEnumerable<GenerationUpdate>? updates, int retryAfterSeconds, OpenAiError? error)
+    private SubmitResult(SubmitStatus status, IAsyncEnumerable<GenerationUpdate>? updates, int retryAfterSeconds, RequestRejectedException? error)
     {
         Status = status;
         Updates = updates;
@@ -86,11 +84,11 @@ public sealed class SubmitResult
     /// </summary>
     public IAsyncEnumerable<GenerationUpdate>? Updates { get; }
 
-    /// <summary>For <see cref="SubmitStatus.QueueFull"/>: the Retry-After header value.</summary>
+    /// <summary>For <see cref="SubmitStatus.QueueFull"/>: seconds after which a retry is likely to be admitted.</summary>
     public int RetryAfterSeconds { get; }
 
     /// <summary>For <see cref="SubmitStatus.Rejected"/>: what to tell the client.</summary>
-    public OpenAiError? Error { get; }
+    public RequestRejectedException? Error { get; }
 
     public static SubmitResult Accepted(IAsyncEnumerable<GenerationUpdate> updates) =>
         new(SubmitStatus.Accepted, updates ?? throw new ArgumentNullException(nameof(updates)), 0, null);
@@ -98,6 +96,6 @@ public sealed class SubmitResult
     public static SubmitResult QueueFull(int retryAfterSeconds = 1) =>
         new(SubmitStatus.QueueFull, null, Math.Max(1, retryAfterSeconds), null);
 
-    public static SubmitResult Rejected(OpenAiError error) =>
+    public static SubmitResult Rejected(RequestRejectedException error) =>
         new(SubmitStatus.Rejected, null, 0, error ?? throw new ArgumentNullException(nameof(error)));
 }

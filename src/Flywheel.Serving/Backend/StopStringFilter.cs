@@ -1,4 +1,4 @@
-namespace Flywheel.Server.Hosting;
+namespace Flywheel.Serving.Backend;
 
 /// <summary>
 /// Applies stop strings to streamed text: text that could still be the start of a stop string is held

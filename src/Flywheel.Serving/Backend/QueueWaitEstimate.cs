@@ -1,4 +1,4 @@
-namespace Flywheel.Server.Hosting;
+namespace Flywheel.Serving.Backend;
 
 /// <summary>
 /// The <c>Retry-After</c> for a request refused because the engine's queue is full: how long the requests

@@ -1,6 +1,6 @@
 using System.Threading.Channels;
 
-namespace Flywheel.Server.Hosting;
+namespace Flywheel.Serving.ResponseFormats;
 
 /// <summary>
 /// A fixed number of dedicated background threads that run schema compiles. Compiles are CPU-bound

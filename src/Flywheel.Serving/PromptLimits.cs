@@ -1,6 +1,4 @@
-using Flywheel.Server.OpenAi;
-
-namespace Flywheel.Server.Hosting;
+namespace Flywheel.Serving;
 
 /// <summary>Checks a tokenized prompt against the context length, as every backend's Prepare must.</summary>
 public static class PromptLimits
@@ -8,8 +6,8 @@ public static class PromptLimits
     /// <summary>
     /// Returns the completion budget: the request's max_tokens, or what the context leaves after the prompt.
     /// </summary>
-    /// <exception cref="OpenAiError">
-    /// 400 <c>context_length_exceeded</c> when the prompt leaves no room, or prompt + max_tokens exceeds the context.
+    /// <exception cref="RequestRejectedException">
+    /// <see cref="RejectionReason.ContextLengthExceeded"/> when the prompt leaves no room, or prompt + max_tokens exceeds the context.
     /// </exception>
     public static int ResolveMaxTokens(int promptTokenCount, ApiRequest request, int contextLength)
     {
@@ -17,11 +15,11 @@ public static class PromptLimits
         var what = request.IsChat ? "messages" : "prompt";
         if (promptTokenCount >= contextLength)
         {
-            throw OpenAiError.BadRequest(
+            throw new RequestRejectedException(
+                RejectionReason.ContextLengthExceeded,
                 $"This model's maximum context length is {contextLength} tokens. However, your {what} resulted in " +
                 $"{promptTokenCount} tokens, which leaves no room for a completion. Please reduce the length of the {what}.",
-                what,
-                "context_length_exceeded");
+                what);
         }
 
         if (request.MaxTokens is not { } maxTokens)
@@ -31,12 +29,12 @@ public static class PromptLimits
 
         if ((long)promptTokenCount + maxTokens > contextLength)
         {
-            throw OpenAiError.BadRequest(
+            throw new RequestRejectedException(
+                RejectionReason.ContextLengthExceeded,
                 $"This model's maximum context length is {contextLength} tokens. However, you requested " +
                 $"{(long)promptTokenCount + maxTokens} tokens ({promptTokenCount} in the {what}, {maxTokens} in the completion). " +
                 $"Please reduce the length of the {what} or the completion.",
-                what,
-                "context_length_exceeded");
+                what);
         }
 
         return maxTokens;

@@ -1,4 +1,4 @@
-namespace Flywheel.Server.Hosting;
+namespace Flywheel.Serving.ResponseFormats;
 
 /// <summary>
 /// Compiled formats by canonical schema text, bounded by entry count and by bytes (each entry's size as

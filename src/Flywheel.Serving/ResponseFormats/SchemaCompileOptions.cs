@@ -1,6 +1,6 @@
 using Flywheel.Structured;
 
-namespace Flywheel.Server.Hosting;
+namespace Flywheel.Serving.ResponseFormats;
 
 /// <summary>
 /// What compiling response_format schemas may cost the server: the per-compile state and time budget,
@@ -12,7 +12,7 @@ public sealed record SchemaCompileOptions
     /// <summary>Most automaton states one compile may make (<c>--max-schema-states</c>); see <see cref="JsonSchemaCompileOptions.MaxStates"/>.</summary>
     public int MaxStates { get; init; } = JsonSchemaCompileOptions.DefaultMaxStates;
 
-    /// <summary>Longest one compile may run before it is refused with a 400 (<c>--schema-compile-timeout</c>).</summary>
+    /// <summary>Longest one compile may run before it is refused (<c>--schema-compile-timeout</c>).</summary>
     public TimeSpan CompileTimeout { get; init; } = JsonSchemaCompileOptions.DefaultCompileTimeout;
 
     /// <summary>

@@ -2,7 +2,7 @@ using Flywheel.Execution;
 using Flywheel.Sampling;
 using Prometheus;
 
-namespace Flywheel.Server.Metrics;
+namespace Flywheel.Serving.Metrics;
 
 /// <summary>What the metrics read from the engine at scrape time.</summary>
 public interface IEngineStats

@@ -1,7 +1,6 @@
 using Flywheel.Sampling;
-using Flywheel.Server.OpenAi;
 
-namespace Flywheel.Server.Hosting;
+namespace Flywheel.Serving;
 
 /// <summary>One event of a request's output stream: a <see cref="TextDelta"/> or the <see cref="Finished"/> event.</summary>
 public abstract record GenerationUpdate;
@@ -21,7 +20,7 @@ public sealed record TextDelta(string Text, IReadOnlyList<GeneratedToken> Tokens
 /// <param name="CompletionTokenCount">Tokens generated.</param>
 /// <param name="ErrorMessage">For <see cref="FinishReason.Error"/>: what went wrong (sent to the client).</param>
 /// <param name="Structured">For response_format requests: how validation and repair went; otherwise null.</param>
-public sealed record Finished(FinishReason Reason, int PromptTokenCount, int CompletionTokenCount, string? ErrorMessage = null, StructuredOutputInfo? Structured = null) : GenerationUpdate;
+public sealed record Finished(FinishReason Reason, int PromptTokenCount, int CompletionTokenCount, string? ErrorMessage = null, StructuredOutputReport? Structured = null) : GenerationUpdate;
 
 /// <summary>One sampled token.</summary>
 /// <param name="Id">Vocabulary id.</param>
@@ -32,3 +31,7 @@ public sealed record GeneratedToken(int Id, string Text, double? Logprob = null,
 
 /// <summary>An alternative token and its log probability.</summary>
 public sealed record TokenCandidate(int Id, string Text, double Logprob);
+
+/// <summary>How a response_format request went: whether the final text validated against the schema, how many
+/// repair turns it took, whether decoding was grammar-constrained, and the validator's errors when it did not validate.</summary>
+public sealed record StructuredOutputReport(bool Valid, int Repairs, bool Constrained, IReadOnlyList<string>? Errors);

@@ -1,7 +1,6 @@
-using Flywheel.Server.OpenAi;
 using Flywheel.Templates;
 
-namespace Flywheel.Server.Hosting;
+namespace Flywheel.Serving;
 
 /// <summary>Turns a request into the prompt text a backend tokenizes.</summary>
 public static class PromptText
@@ -10,7 +9,7 @@ public static class PromptText
     /// Completions: the prompt as sent. Chat: the messages rendered through <paramref name="template"/>
     /// with a generation prompt appended.
     /// </summary>
-    /// <exception cref="OpenAiError">400 when the template refuses the conversation (e.g. roles not alternating).</exception>
+    /// <exception cref="RequestRejectedException">When the template refuses the conversation (e.g. roles not alternating).</exception>
     public static string Render(ApiRequest request, ChatTemplate template, string? bosToken = null, string? eosToken = null)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -28,7 +27,7 @@ public static class PromptText
         {
             // Whatever the cause, it is this conversation the template cannot render; the message says why
             // (for raise_exception it is the template author's own words).
-            throw OpenAiError.BadRequest($"The chat template could not render these messages: {e.Message}", "messages", "chat_template_error");
+            throw new RequestRejectedException(RejectionReason.ChatTemplate, $"The chat template could not render these messages: {e.Message}", "messages");
         }
     }
 }
