@@ -1,6 +1,8 @@
 using Flywheel.Models.Building;
 using Flywheel.Scheduling;
 using Flywheel.Server.Hosting;
+using Flywheel.Serving.Backend;
+using Flywheel.Serving.ResponseFormats;
 using Flywheel.Tokenization;
 
 namespace Flywheel.Cli;

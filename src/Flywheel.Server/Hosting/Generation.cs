@@ -1,5 +1,6 @@
 using Flywheel.Sampling;
 using Flywheel.Server.OpenAi;
+using Flywheel.Serving;
 using Microsoft.Extensions.Logging;
 
 namespace Flywheel.Server.Hosting;

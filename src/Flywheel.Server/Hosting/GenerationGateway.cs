@@ -1,4 +1,5 @@
 using Flywheel.Server.OpenAi;
+using Flywheel.Serving;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
@@ -60,12 +61,13 @@ internal sealed class GenerationGateway(IGenerationBackend backend, RequestDrain
                     return Refuse(ServerErrors.QueueFull(submit.RetryAfterSeconds), submit.RetryAfterSeconds);
                 default:
                     Release(scope);
-                    return Refuse(submit.Error!);
+                    return Refuse(ServerErrors.Rejected(submit.Error!));
             }
         }
-        catch (OpenAiError error)
+        catch (Exception e) when (e is OpenAiError or RequestRejectedException)
         {
             Release(scope);
+            var error = e as OpenAiError ?? ServerErrors.Rejected((RequestRejectedException)e);
             // A client's mistake is the client's news, not the operator's: debug, and never a stack trace.
             logger.LogDebug("Refused {Method} {Path}: {Status} {Code} (param {Param}): {Message}", http.Request.Method, http.Request.Path.Value, error.StatusCode, error.Code, error.Param, error.Message);
             return Refuse(error);

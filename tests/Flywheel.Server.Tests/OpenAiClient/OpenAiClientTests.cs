@@ -6,6 +6,7 @@ using Flywheel.Sampling;
 using Flywheel.Scheduling;
 using Flywheel.Server.Hosting;
 using Flywheel.Server.OpenAi;
+using Flywheel.Serving;
 using Flywheel.Templates;
 
 namespace Flywheel.Server.Tests.OpenAiClient;

@@ -1,10 +1,9 @@
 using System.Threading.Channels;
 using Flywheel.Sampling;
-using Flywheel.Server.Hosting;
-using Flywheel.Server.OpenAi;
+using Flywheel.Serving;
 using Flywheel.Templates;
 
-namespace Flywheel.Server.Testing;
+namespace Flywheel.Server.Tests.Testing;
 
 /// <summary>
 /// A deterministic stand-in for the engine, for tests and demos. A request's "script" is the words of its

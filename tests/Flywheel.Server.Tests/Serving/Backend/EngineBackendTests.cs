@@ -3,11 +3,12 @@ using System.Text.Json;
 using Flywheel.Models;
 using Flywheel.Models.Building;
 using Flywheel.Server.Hosting;
+using Flywheel.Serving;
 using Flywheel.Tokenization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging;
 
-namespace Flywheel.Server.Tests.Hosting;
+namespace Flywheel.Server.Tests.Serving.Backend;
 
 /// <summary>The real path: Kestrel on 127.0.0.1, the engine backend, ONNX Runtime and a tiny built model.</summary>
 public sealed class EngineBackendTests : IAsyncLifetime

@@ -1,6 +1,7 @@
 using Flywheel.Server.Hosting;
+using Flywheel.Serving.Backend;
 
-namespace Flywheel.Server.Tests.Hosting;
+namespace Flywheel.Server.Tests.Serving.Backend;
 
 /// <summary>Retry-After follows the queue and the engine's measured pace, within its bounds.</summary>
 public sealed class QueueWaitEstimateTests

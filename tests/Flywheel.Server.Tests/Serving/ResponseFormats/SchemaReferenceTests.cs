@@ -4,7 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Flywheel.Models.Building;
 
-namespace Flywheel.Server.Tests.Hosting;
+namespace Flywheel.Server.Tests.Serving.ResponseFormats;
 
 /// <summary>
 /// A schema must never make the server open a connection or a file: a real listener on loopback

@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Flywheel.Models.Building;
 
-namespace Flywheel.Server.Tests.Hosting;
+namespace Flywheel.Server.Tests.Serving.ResponseFormats;
 
 /// <summary>
 /// Schemas that recurse, sent to the real server (Kestrel on loopback, the engine, the tiny model):

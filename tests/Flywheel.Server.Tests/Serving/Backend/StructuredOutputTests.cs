@@ -3,7 +3,7 @@ using System.Text.Json;
 using Flywheel.Models.Building;
 using Flywheel.Structured;
 
-namespace Flywheel.Server.Tests.Hosting;
+namespace Flywheel.Server.Tests.Serving.Backend;
 
 /// <summary>
 /// response_format over the real path (Kestrel on loopback, the batching engine, the tiny model with

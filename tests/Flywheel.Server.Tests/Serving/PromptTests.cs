@@ -1,10 +1,10 @@
-using Flywheel.Server.Hosting;
 using Flywheel.Server.OpenAi;
+using Flywheel.Serving;
 using Flywheel.Templates;
 
-namespace Flywheel.Server.Tests.Hosting;
+namespace Flywheel.Server.Tests.Serving;
 
-public sealed class PromptHelpersTests
+public sealed class PromptTests
 {
     private static readonly ApiRequest ChatRequest = new() { IsChat = true, Model = "m", Messages = [new ChatMessage("user", "hi")] };
 
@@ -21,7 +21,8 @@ public sealed class PromptHelpersTests
     [InlineData(10, int.MaxValue)]
     public void RefusesWhatDoesNotFit(int promptTokens, int? maxTokens)
     {
-        var e = Assert.Throws<OpenAiError>(() => PromptLimits.ResolveMaxTokens(promptTokens, ChatRequest with { MaxTokens = maxTokens }, 100));
+        // As the client sees it: the serving layer's refusal through the edge's mapping.
+        var e = ServerErrors.Rejected(Assert.Throws<RequestRejectedException>(() => PromptLimits.ResolveMaxTokens(promptTokens, ChatRequest with { MaxTokens = maxTokens }, 100)));
         Assert.Equal((400, "context_length_exceeded", "messages"), (e.StatusCode, e.Code, e.Param));
     }
 
@@ -36,17 +37,4 @@ public sealed class PromptHelpersTests
     [Fact]
     public void CompletionPromptIsUsedAsIs() =>
         Assert.Equal("raw {{ text }}", PromptText.Render(new ApiRequest { IsChat = false, Model = "m", Prompt = "raw {{ text }}" }, ChatTemplate.Fallback));
-
-    [Theory]
-    [InlineData("example.com", "Host")]
-    [InlineData("", "Host")]
-    public void InvalidOptionsAreRefusedNamingTheSetting(string host, string setting)
-    {
-        var e = Assert.Throws<ArgumentException>(() => new ServerOptions { Host = host }.Validate());
-        Assert.Equal(setting, e.ParamName);
-    }
-
-    [Fact]
-    public void NonPositiveTimeoutIsRefused() =>
-        Assert.Equal("RequestTimeout", Assert.Throws<ArgumentException>(() => new ServerOptions { RequestTimeout = TimeSpan.Zero }.Validate()).ParamName);
 }

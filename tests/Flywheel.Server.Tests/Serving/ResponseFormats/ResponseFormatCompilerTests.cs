@@ -1,9 +1,10 @@
 using System.Diagnostics;
-using Flywheel.Server.Hosting;
+using Flywheel.Serving;
+using Flywheel.Serving.ResponseFormats;
 using Flywheel.Server.OpenAi;
 using Flywheel.Structured;
 
-namespace Flywheel.Server.Tests.Hosting;
+namespace Flywheel.Server.Tests.Serving.ResponseFormats;
 
 /// <summary>
 /// The compiled-format cache and compile pool: keyed by canonical schema, LRU-bounded by count and bytes,
@@ -110,7 +111,7 @@ public sealed class ResponseFormatCompilerTests
     public async Task A_schema_over_the_budget_is_a_400_naming_the_limit()
     {
         using var compiler = NewCompiler(new SchemaCompileOptions { MaxStates = 1000 });
-        var error = await Assert.ThrowsAsync<OpenAiError>(() => compiler.CompileAsync(Schema(Heavy), default));
+        var error = ServerErrors.Rejected(await Assert.ThrowsAsync<RequestRejectedException>(() => compiler.CompileAsync(Schema(Heavy), default)));
         Assert.Equal(400, error.StatusCode);
         Assert.Contains("--max-schema-states", error.Message, StringComparison.Ordinal);
     }

@@ -8,7 +8,7 @@ using Flywheel.Server.Hosting;
 using Flywheel.Tokenization;
 using Microsoft.Extensions.Logging;
 
-namespace Flywheel.Server.Tests.Hosting;
+namespace Flywheel.Server.Tests.Serving.Backend;
 
 /// <summary>
 /// A model served with the real Llama-3 and Qwen3 tokenizers: for a set of conversations, the server's

@@ -3,17 +3,18 @@ using System.Text.Json;
 namespace Flywheel.Server.OpenAi;
 
 /// <summary>
-/// Typed, range-checked access to one JSON object's properties. Remembers which properties were
+/// Reads the parameters of one JSON object of a request body (the body itself, or a nested one such as
+/// <c>messages[2]</c>): typed, range-checked access to its properties. Remembers which properties were
 /// read so <see cref="EnsureNoUnknown"/> can name the ones nobody asked for. Errors name the
 /// parameter with its path (e.g. <c>messages[2].role</c>).
 /// </summary>
-internal sealed class Reader
+internal sealed class RequestParameterReader
 {
     private readonly JsonElement _element;
     private readonly string _prefix;
     private readonly HashSet<string> _seen = new(StringComparer.Ordinal);
 
-    public Reader(JsonElement element, string prefix = "")
+    public RequestParameterReader(JsonElement element, string prefix = "")
     {
         if (element.ValueKind != JsonValueKind.Object)
         {

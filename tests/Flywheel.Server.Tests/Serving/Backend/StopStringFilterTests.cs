@@ -1,6 +1,7 @@
 using Flywheel.Server.Hosting;
+using Flywheel.Serving.Backend;
 
-namespace Flywheel.Server.Tests.Hosting;
+namespace Flywheel.Server.Tests.Serving.Backend;
 
 public sealed class StopStringFilterTests
 {

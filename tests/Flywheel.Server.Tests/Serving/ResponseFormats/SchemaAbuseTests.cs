@@ -3,7 +3,7 @@ using System.Net;
 using System.Text.Json;
 using Flywheel.Models.Building;
 
-namespace Flywheel.Server.Tests.Hosting;
+namespace Flywheel.Server.Tests.Serving.ResponseFormats;
 
 /// <summary>
 /// Hostile response_format schemas over the real path (Kestrel on loopback, the batching engine, the
@@ -22,7 +22,7 @@ public sealed class SchemaAbuseTests : IAsyncLifetime
             new Flywheel.Scheduling.EngineOptions { MaxRunningRequests = 4, MaxBatchTokens = 64, ChunkSize = 32 },
             // The time budget is out of the way: each refusal here must come from the state budget, which
             // does not depend on how busy the machine is.
-            schemaOptions: new Flywheel.Server.Hosting.SchemaCompileOptions { CompileTimeout = TimeSpan.FromMinutes(2) });
+            schemaOptions: new Flywheel.Serving.ResponseFormats.SchemaCompileOptions { CompileTimeout = TimeSpan.FromMinutes(2) });
 
     public async Task DisposeAsync() => await _server.DisposeAsync();
 
@@ -88,7 +88,7 @@ public sealed class SchemaAbuseTests : IAsyncLifetime
         await using var server = await EngineServer.StartAsync("server-schema-drain", ModelBuilderOptions.Tiny with { VocabSize = 600, ContextLength = 1024 },
             new Flywheel.Scheduling.EngineOptions { MaxRunningRequests = 2, MaxBatchTokens = 64, ChunkSize = 32 },
             configure: o => o.DrainTimeout = TimeSpan.FromMilliseconds(300),
-            schemaOptions: new Flywheel.Server.Hosting.SchemaCompileOptions { MaxStates = 100_000_000, CompileTimeout = Timeout.InfiniteTimeSpan });
+            schemaOptions: new Flywheel.Serving.ResponseFormats.SchemaCompileOptions { MaxStates = 100_000_000, CompileTimeout = Timeout.InfiniteTimeSpan });
         var schema = "{\"type\":\"object\",\"properties\":{" + string.Join(',', Enumerable.Range(0, 4000).Select(i => $"\"r{i}\":{{\"type\":\"string\"}}")) + "}}";
         var body = "{\"model\":\"" + server.Model.Name + "\",\"messages\":[{\"role\":\"user\",\"content\":\"go\"}],\"max_tokens\":4," +
             "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"s\",\"schema\":" + schema + "}}}";
