@@ -1,6 +1,5 @@
 using System.Text;
 using Flywheel.Sampling;
-using Flywheel.Server.Hosting;
 using Flywheel.Serving;
 
 namespace Flywheel.Server.OpenAi;

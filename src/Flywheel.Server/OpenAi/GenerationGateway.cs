@@ -1,9 +1,9 @@
-using Flywheel.Server.OpenAi;
+using Flywheel.Server.Hosting;
 using Flywheel.Serving;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
-namespace Flywheel.Server.Hosting;
+namespace Flywheel.Server.OpenAi;
 
 /// <summary>
 /// Admits a generation request: readiness and drain checks, body parsing, model check, Prepare, TrySubmit.

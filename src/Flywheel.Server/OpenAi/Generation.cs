@@ -1,9 +1,9 @@
 using Flywheel.Sampling;
-using Flywheel.Server.OpenAi;
+using Flywheel.Server.Hosting;
 using Flywheel.Serving;
 using Microsoft.Extensions.Logging;
 
-namespace Flywheel.Server.Hosting;
+namespace Flywheel.Server.OpenAi;
 
 /// <summary>How a generation ended, as the response writers see it.</summary>
 /// <param name="Finished">The backend's finish event (stop or length) when it succeeded.</param>

@@ -1,6 +1,4 @@
-using Flywheel.Server.OpenAi;
-
-namespace Flywheel.Server.Hosting;
+namespace Flywheel.Server.OpenAi;
 
 /// <summary>Why a request was cancelled before the backend finished it.</summary>
 internal enum AbortCause
