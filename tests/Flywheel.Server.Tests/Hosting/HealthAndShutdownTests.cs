@@ -1,6 +1,5 @@
 using System.Net;
 using Flywheel.Sampling;
-using Flywheel.Server.Hosting;
 using Flywheel.Server.Tests.Testing;
 using static Flywheel.Server.Tests.ServerHarness;
 

@@ -1,7 +1,6 @@
 using System.Net;
 using System.Text.Json;
 using Flywheel.Sampling;
-using Flywheel.Server.Hosting;
 using Flywheel.Server.Tests.Testing;
 using static Flywheel.Server.Tests.ServerHarness;
 

@@ -4,7 +4,6 @@ using Flywheel.Execution;
 using Flywheel.Models.Building;
 using Flywheel.Sampling;
 using Flywheel.Scheduling;
-using Flywheel.Server.Hosting;
 using Flywheel.Server.OpenAi;
 using Flywheel.Serving;
 using Flywheel.Templates;

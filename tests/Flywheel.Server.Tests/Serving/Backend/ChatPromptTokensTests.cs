@@ -4,7 +4,6 @@ using System.Text.Json;
 using Flywheel.Models;
 using Flywheel.Models.Building;
 using Flywheel.Scheduling;
-using Flywheel.Server.Hosting;
 using Flywheel.Tokenization;
 using Microsoft.Extensions.Logging;
 

@@ -2,7 +2,6 @@ using System.Net;
 using System.Text.Json;
 using Flywheel.Models;
 using Flywheel.Models.Building;
-using Flywheel.Server.Hosting;
 using Flywheel.Serving;
 using Flywheel.Tokenization;
 using Microsoft.AspNetCore.Builder;

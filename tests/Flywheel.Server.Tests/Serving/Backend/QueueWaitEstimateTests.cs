@@ -1,4 +1,3 @@
-using Flywheel.Server.Hosting;
 using Flywheel.Serving.Backend;
 
 namespace Flywheel.Server.Tests.Serving.Backend;
