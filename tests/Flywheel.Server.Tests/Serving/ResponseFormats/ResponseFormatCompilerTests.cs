@@ -1,7 +1,7 @@
 using System.Diagnostics;
+using Flywheel.Server.OpenAi;
 using Flywheel.Serving;
 using Flywheel.Serving.ResponseFormats;
-using Flywheel.Server.OpenAi;
 using Flywheel.Structured;
 
 namespace Flywheel.Server.Tests.Serving.ResponseFormats;
