@@ -6,7 +6,7 @@ using Flywheel.Templates;
 namespace Flywheel.Server.Tests.Testing;
 
 /// <summary>
-/// A deterministic stand-in for the engine, for tests and demos. A request's "script" is the words of its
+/// A deterministic stand-in for the engine, for the server tests. A request's "script" is the words of its
 /// prompt (completions) or of its last message (chat); it generates them back one token per word, each with
 /// a leading space (" w0 w1 ..."), then stops ("stop"), or cycles through them with <c>ignore_eos</c>;
 /// max_tokens cuts it short ("length"). Prompt tokens are the words of the rendered prompt.
