@@ -4,6 +4,7 @@ using Flywheel.Models;
 using Flywheel.Models.Building;
 using Flywheel.Scheduling;
 using Flywheel.Server.Hosting;
+using Flywheel.Serving.Backend;
 using Flywheel.Tokenization;
 using Microsoft.Extensions.Logging;
 

@@ -2,6 +2,8 @@ using Flywheel.Models;
 using Flywheel.Models.Building;
 using Flywheel.Scheduling;
 using Flywheel.Server.Hosting;
+using Flywheel.Serving.Backend;
+using Flywheel.Serving.ResponseFormats;
 using Flywheel.Tokenization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging;

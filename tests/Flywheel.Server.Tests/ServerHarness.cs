@@ -2,7 +2,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using Flywheel.Server.Hosting;
-using Flywheel.Server.Testing;
+using Flywheel.Server.Tests.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Logging;
 

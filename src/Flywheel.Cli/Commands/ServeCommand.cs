@@ -1,5 +1,7 @@
 using Flywheel.Models.Building;
 using Flywheel.Server.Hosting;
+using Flywheel.Serving.Backend;
+using Flywheel.Serving.ResponseFormats;
 using Flywheel.Tokenization;
 
 namespace Flywheel.Cli;

@@ -1,4 +1,5 @@
 using Flywheel.Server.OpenAi;
+using Flywheel.Serving;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
@@ -24,6 +25,7 @@ public static class ErrorResponses
         var error = http.Features.Get<IExceptionHandlerFeature>()?.Error switch
         {
             OpenAiError e => e,
+            RequestRejectedException e => ServerErrors.Rejected(e),
             BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => new OpenAiError(413, "The request body is too large.", code: "request_too_large"),
             BadHttpRequestException e => new OpenAiError(e.StatusCode, e.Message, code: "bad_request"),
             _ => ServerErrors.Internal(),

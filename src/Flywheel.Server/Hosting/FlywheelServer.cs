@@ -1,6 +1,7 @@
 using System.Net;
 using Flywheel.Server.Metrics;
 using Flywheel.Server.OpenAi;
+using Flywheel.Serving;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using Flywheel.Serving;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;

@@ -1,15 +1,9 @@
+using Flywheel.Serving.Metrics;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Prometheus;
 
 namespace Flywheel.Server.Metrics;
-
-/// <summary>A backend whose metrics the server exposes at /metrics.</summary>
-public interface IMetricsSource
-{
-    /// <summary>The backend's own registry; the server adds its HTTP and process metrics to it.</summary>
-    CollectorRegistry Registry { get; }
-}
 
 public static class MetricsEndpoints
 {

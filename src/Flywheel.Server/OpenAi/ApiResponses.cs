@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using Flywheel.Sampling;
+using Flywheel.Serving;
 
 namespace Flywheel.Server.OpenAi;
 
@@ -120,7 +121,12 @@ public sealed record StructuredOutputInfo(
     [property: JsonPropertyName("valid")] bool Valid,
     [property: JsonPropertyName("repairs")] int Repairs,
     [property: JsonPropertyName("constrained")] bool Constrained,
-    [property: JsonPropertyName("errors"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? Errors);
+    [property: JsonPropertyName("errors"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<string>? Errors)
+{
+    /// <summary>The serving layer's report in the wire shape; null for requests without response_format.</summary>
+    public static StructuredOutputInfo? From(StructuredOutputReport? report) =>
+        report is null ? null : new(report.Valid, report.Repairs, report.Constrained, report.Errors);
+}
 
 public sealed record ModelCard(
     [property: JsonPropertyName("id"), JsonPropertyOrder(-2)] string Id,

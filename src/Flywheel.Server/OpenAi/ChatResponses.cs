@@ -1,6 +1,6 @@
 using System.Text;
 using Flywheel.Sampling;
-using Flywheel.Server.Hosting;
+using Flywheel.Serving;
 
 namespace Flywheel.Server.OpenAi;
 
@@ -25,7 +25,7 @@ internal static class ChatResponses
 
         var logprobs = generation.Request.TopLogprobs is null ? null : LogprobsBuilder.Chat(tokens);
         var choice = new ChatChoice(0, new ChatMessageBody("assistant", text.ToString()), logprobs, FinishReasons.Name(finished.Reason));
-        return (new ChatCompletion(generation.Id, generation.Created, generation.Request.Model, [choice], FinishReasons.Usage(finished)) { StructuredOutput = finished.Structured }, null);
+        return (new ChatCompletion(generation.Id, generation.Created, generation.Request.Model, [choice], FinishReasons.Usage(finished)) { StructuredOutput = StructuredOutputInfo.From(finished.Structured) }, null);
     }
 }
 

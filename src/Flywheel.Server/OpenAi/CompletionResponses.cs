@@ -1,5 +1,5 @@
 using System.Text;
-using Flywheel.Server.Hosting;
+using Flywheel.Serving;
 
 namespace Flywheel.Server.OpenAi;
 
@@ -25,6 +25,6 @@ internal static class CompletionResponses
         var offset = 0;
         var logprobs = generation.Request.TopLogprobs is null ? null : LogprobsBuilder.Completion(tokens, ref offset);
         var choice = new CompletionChoice(text.ToString(), 0, logprobs, FinishReasons.Name(finished.Reason));
-        return (new TextCompletion(generation.Id, generation.Created, generation.Request.Model, [choice], FinishReasons.Usage(finished)) { StructuredOutput = finished.Structured }, null);
+        return (new TextCompletion(generation.Id, generation.Created, generation.Request.Model, [choice], FinishReasons.Usage(finished)) { StructuredOutput = StructuredOutputInfo.From(finished.Structured) }, null);
     }
 }

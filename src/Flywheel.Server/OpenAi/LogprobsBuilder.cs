@@ -1,5 +1,5 @@
 using System.Text;
-using Flywheel.Server.Hosting;
+using Flywheel.Serving;
 
 namespace Flywheel.Server.OpenAi;
 

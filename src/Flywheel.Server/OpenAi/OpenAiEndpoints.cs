@@ -1,4 +1,4 @@
-using Flywheel.Server.Hosting;
+using Flywheel.Serving;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;

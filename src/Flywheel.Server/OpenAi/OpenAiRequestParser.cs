@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Flywheel.Serving;
 using Flywheel.Templates;
 
 namespace Flywheel.Server.OpenAi;
@@ -21,7 +22,7 @@ public static class OpenAiRequestParser
 
     public static ApiRequest ParseCompletion(JsonElement body)
     {
-        var r = new Reader(body);
+        var r = new RequestParameterReader(body);
         var request = new ApiRequest
         {
             IsChat = false,
@@ -51,7 +52,7 @@ public static class OpenAiRequestParser
 
     public static ApiRequest ParseChat(JsonElement body)
     {
-        var r = new Reader(body);
+        var r = new RequestParameterReader(body);
         var maxTokens = r.Int("max_tokens", 1, int.MaxValue);
         var maxCompletionTokens = r.Int("max_completion_tokens", 1, int.MaxValue);
         var wantLogprobs = r.Bool("logprobs") ?? false;
@@ -81,7 +82,7 @@ public static class OpenAiRequestParser
         return ParseCommon(r, request);
     }
 
-    private static ApiRequest ParseCommon(Reader r, ApiRequest request)
+    private static ApiRequest ParseCommon(RequestParameterReader r, ApiRequest request)
     {
         var n = r.Int("n", 1, int.MaxValue);
         if (n is > 1)
@@ -104,7 +105,7 @@ public static class OpenAiRequestParser
                 throw OpenAiError.BadRequest("stream_options is only allowed when stream is true.", "stream_options");
             }
 
-            var sr = new Reader(so, "stream_options.");
+            var sr = new RequestParameterReader(so, "stream_options.");
             includeUsage = sr.Bool("include_usage") ?? false;
             sr.EnsureNoUnknown();
         }
@@ -141,7 +142,7 @@ public static class OpenAiRequestParser
 
     private static int NormalizeTopK(int? topK) => topK is null or -1 or 0 ? 0 : topK.Value;
 
-    private static string ParsePrompt(Reader r)
+    private static string ParsePrompt(RequestParameterReader r)
     {
         if (!r.TryGet("prompt", out var prompt) || prompt.ValueKind == JsonValueKind.Null)
         {
@@ -163,7 +164,7 @@ public static class OpenAiRequestParser
             "prompt");
     }
 
-    private static IReadOnlyList<string> ParseStop(Reader r)
+    private static IReadOnlyList<string> ParseStop(RequestParameterReader r)
     {
         if (!r.TryGet("stop", out var stop) || stop.ValueKind == JsonValueKind.Null)
         {
@@ -190,7 +191,7 @@ public static class OpenAiRequestParser
         return stops;
     }
 
-    private static IReadOnlyList<ChatMessage> ParseMessages(Reader r)
+    private static IReadOnlyList<ChatMessage> ParseMessages(RequestParameterReader r)
     {
         if (!r.TryGet("messages", out var messages) || messages.ValueKind != JsonValueKind.Array)
         {
@@ -212,7 +213,7 @@ public static class OpenAiRequestParser
                 throw OpenAiError.BadRequest($"{prefix[..^1]} must be an object.", prefix[..^1]);
             }
 
-            var mr = new Reader(m, prefix);
+            var mr = new RequestParameterReader(m, prefix);
             var role = mr.RequiredString("role");
             if (role is not ("system" or "developer" or "user" or "assistant" or "tool"))
             {
@@ -235,7 +236,7 @@ public static class OpenAiRequestParser
         return list;
     }
 
-    private static string ParseContent(Reader mr, string prefix, string role)
+    private static string ParseContent(RequestParameterReader mr, string prefix, string role)
     {
         if (!mr.TryGet("content", out var content) || content.ValueKind == JsonValueKind.Null)
         {
@@ -267,7 +268,7 @@ public static class OpenAiRequestParser
                 throw OpenAiError.BadRequest($"{partPrefix[..^1]} must be an object.", partPrefix[..^1]);
             }
 
-            var pr = new Reader(part, partPrefix);
+            var pr = new RequestParameterReader(part, partPrefix);
             var type = pr.RequiredString("type");
             if (type != "text")
             {
@@ -281,14 +282,14 @@ public static class OpenAiRequestParser
         return text.ToString();
     }
 
-    private static ResponseFormat ParseResponseFormat(Reader r)
+    private static ResponseFormat ParseResponseFormat(RequestParameterReader r)
     {
         if (r.Object("response_format") is not { } format)
         {
             return ResponseFormat.Text;
         }
 
-        var fr = new Reader(format, "response_format.");
+        var fr = new RequestParameterReader(format, "response_format.");
         var type = fr.RequiredString("type");
         ResponseFormat result;
         switch (type)
@@ -301,7 +302,7 @@ public static class OpenAiRequestParser
                 break;
             case "json_schema":
                 var schemaObject = fr.Object("json_schema") ?? throw OpenAiError.BadRequest("response_format.json_schema is required when type is json_schema.", "response_format.json_schema");
-                var sr = new Reader(schemaObject, "response_format.json_schema.");
+                var sr = new RequestParameterReader(schemaObject, "response_format.json_schema.");
                 var name = sr.RequiredString("name");
                 sr.String("description");
                 if (!sr.TryGet("schema", out var schema) || schema.ValueKind is not (JsonValueKind.Object or JsonValueKind.True or JsonValueKind.False))

@@ -1,3 +1,5 @@
+using Flywheel.Serving;
+
 namespace Flywheel.Server.OpenAi;
 
 /// <summary>The server-side errors clients can get, in one place so messages and codes stay consistent.</summary>
@@ -30,6 +32,16 @@ internal static class ServerErrors
 
     public static OpenAiError QueueFull(int retryAfterSeconds) =>
         new(429, $"The server is at capacity (its request queue is full); retry after {retryAfterSeconds} s.", "rate_limit_error", null, "queue_full");
+
+    /// <summary>The serving layer refused the request as asked: a 400 whose code says why.</summary>
+    public static OpenAiError Rejected(RequestRejectedException rejected) =>
+        OpenAiError.BadRequest(rejected.Message, rejected.Param, rejected.Reason switch
+        {
+            RejectionReason.ChatTemplate => "chat_template_error",
+            RejectionReason.ContextLengthExceeded => "context_length_exceeded",
+            RejectionReason.UnsupportedSchema => "unsupported_schema",
+            _ => null, // an empty prompt, or a value the engine refuses: the message says which
+        });
 
     public static OpenAiError ModelNotFound(string model) =>
         new(404, $"The model `{model}` does not exist.", "invalid_request_error", "model", "model_not_found");

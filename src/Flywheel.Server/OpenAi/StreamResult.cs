@@ -1,4 +1,4 @@
-using Flywheel.Server.Hosting;
+using Flywheel.Serving;
 using Microsoft.AspNetCore.Http;
 
 namespace Flywheel.Server.OpenAi;
@@ -36,7 +36,7 @@ internal abstract class StreamResult<TChunk>(Generation generation) : IResult
 
             if (outcome.Finished is { } finished)
             {
-                await sse.WriteAsync(Final(FinishReasons.Name(finished.Reason), finished.Structured));
+                await sse.WriteAsync(Final(FinishReasons.Name(finished.Reason), StructuredOutputInfo.From(finished.Structured)));
                 if (Generation.Request.IncludeUsage)
                 {
                     await sse.WriteAsync(UsageOnly(FinishReasons.Usage(finished)));

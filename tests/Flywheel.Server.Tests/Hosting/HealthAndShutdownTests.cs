@@ -1,7 +1,6 @@
 using System.Net;
 using Flywheel.Sampling;
-using Flywheel.Server.Hosting;
-using Flywheel.Server.Testing;
+using Flywheel.Server.Tests.Testing;
 using static Flywheel.Server.Tests.ServerHarness;
 
 namespace Flywheel.Server.Tests.Hosting;

@@ -1,8 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using Flywheel.Sampling;
-using Flywheel.Server.Hosting;
-using Flywheel.Server.Testing;
+using Flywheel.Server.Tests.Testing;
 using static Flywheel.Server.Tests.ServerHarness;
 
 namespace Flywheel.Server.Tests.Hosting;

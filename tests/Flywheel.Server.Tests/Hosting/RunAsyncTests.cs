@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Flywheel.Server.Hosting;
-using Flywheel.Server.Testing;
+using Flywheel.Server.Tests.Testing;
 using Microsoft.Extensions.Logging;
 
 namespace Flywheel.Server.Tests.Hosting;

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using Flywheel.Server.Testing;
+using Flywheel.Server.Tests.Testing;
 using static Flywheel.Server.Tests.ServerHarness;
 
 namespace Flywheel.Server.Tests.OpenAi;

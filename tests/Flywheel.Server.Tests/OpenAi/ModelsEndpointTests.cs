@@ -1,5 +1,5 @@
 using System.Net;
-using Flywheel.Server.Testing;
+using Flywheel.Server.Tests.Testing;
 using static Flywheel.Server.Tests.ServerHarness;
 
 namespace Flywheel.Server.Tests.OpenAi;

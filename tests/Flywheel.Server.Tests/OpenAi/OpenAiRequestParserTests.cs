@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Flywheel.Server.OpenAi;
+using Flywheel.Serving;
 
 namespace Flywheel.Server.Tests.OpenAi;
 

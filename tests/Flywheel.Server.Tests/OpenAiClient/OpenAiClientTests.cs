@@ -4,8 +4,8 @@ using Flywheel.Execution;
 using Flywheel.Models.Building;
 using Flywheel.Sampling;
 using Flywheel.Scheduling;
-using Flywheel.Server.Hosting;
 using Flywheel.Server.OpenAi;
+using Flywheel.Serving;
 using Flywheel.Templates;
 
 namespace Flywheel.Server.Tests.OpenAiClient;

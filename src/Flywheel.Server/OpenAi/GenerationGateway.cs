@@ -1,0 +1,90 @@
+using Flywheel.Server.Hosting;
+using Flywheel.Serving;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace Flywheel.Server.OpenAi;
+
+/// <summary>
+/// Admits a generation request: readiness and drain checks, body parsing, model check, Prepare, TrySubmit.
+/// Every refusal is an OpenAI-shaped error; an admitted request comes back as a <see cref="Generation"/>.
+/// </summary>
+internal sealed class GenerationGateway(IGenerationBackend backend, RequestDrain drain, ServerOptions options, ILogger<GenerationGateway> logger)
+{
+    /// <summary>Either <paramref name="Generation"/> (caller disposes it) or <paramref name="Error"/>.</summary>
+    public sealed record Admission(Generation? Generation, OpenAiErrorResult? Error);
+
+    public async Task<Admission> AdmitAsync(HttpContext http, bool isChat)
+    {
+        if (!backend.IsReady)
+        {
+            return Refuse(ServerErrors.NotReady());
+        }
+
+        if (!drain.TryEnter())
+        {
+            return Refuse(ServerErrors.Draining());
+        }
+
+        RequestScope? scope = null;
+        try
+        {
+            using var body = await RequestBody.ReadJsonAsync(http.Request, options.MaxRequestBodyBytes, http.RequestAborted).ConfigureAwait(false);
+            var request = isChat ? OpenAiRequestParser.ParseChat(body.RootElement) : OpenAiRequestParser.ParseCompletion(body.RootElement);
+            if (!string.Equals(request.Model, backend.ModelId, StringComparison.Ordinal))
+            {
+                throw ServerErrors.ModelNotFound(request.Model);
+            }
+
+            // The scope starts before Prepare: a schema compile is abandoned when the client leaves, the
+            // request times out or the server drains, as generation is.
+            scope = new RequestScope(http.RequestAborted, drain.AbortToken, options.RequestTimeout);
+            PreparedPrompt prompt;
+            try
+            {
+                prompt = await backend.PrepareAsync(request, scope.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (scope.Token.IsCancellationRequested)
+            {
+                throw scope.CauseError();
+            }
+
+            var submit = backend.TrySubmit(prompt, request, scope.Token);
+            switch (submit.Status)
+            {
+                case SubmitStatus.Accepted:
+                    var generation = new Generation(request, prompt, submit.Updates!, scope, drain, logger);
+                    scope = null;
+                    return new Admission(generation, null);
+                case SubmitStatus.QueueFull:
+                    Release(scope);
+                    return Refuse(ServerErrors.QueueFull(submit.RetryAfterSeconds), submit.RetryAfterSeconds);
+                default:
+                    Release(scope);
+                    return Refuse(ServerErrors.Rejected(submit.Error!));
+            }
+        }
+        catch (Exception e) when (e is OpenAiError or RequestRejectedException)
+        {
+            Release(scope);
+            var error = e as OpenAiError ?? ServerErrors.Rejected((RequestRejectedException)e);
+            // A client's mistake is the client's news, not the operator's: debug, and never a stack trace.
+            logger.LogDebug("Refused {Method} {Path}: {Status} {Code} (param {Param}): {Message}", http.Request.Method, http.Request.Path.Value, error.StatusCode, error.Code, error.Param, error.Message);
+            return Refuse(error);
+        }
+        catch
+        {
+            Release(scope);
+            throw;
+        }
+    }
+
+    private void Release(RequestScope? scope)
+    {
+        scope?.Dispose();
+        drain.Exit();
+    }
+
+    private static Admission Refuse(OpenAiError error, int? retryAfterSeconds = null) =>
+        new(null, new OpenAiErrorResult(error, retryAfterSeconds));
+}

@@ -1,0 +1,83 @@
+using Flywheel.Templates;
+
+namespace Flywheel.Serving;
+
+/// <summary>What the client asked for in <c>response_format</c>.</summary>
+public enum ResponseFormatKind
+{
+    Text,
+    JsonObject,
+    JsonSchema,
+}
+
+/// <summary><c>response_format</c>: plain text, any JSON object, or JSON following a schema.</summary>
+/// <param name="SchemaJson">The schema as JSON text (only for <see cref="ResponseFormatKind.JsonSchema"/>).</param>
+public sealed record ResponseFormat(ResponseFormatKind Kind, string? Name = null, string? SchemaJson = null, bool Strict = false)
+{
+    public static readonly ResponseFormat Text = new(ResponseFormatKind.Text);
+}
+
+/// <summary>
+/// A validated completions or chat-completions request, with OpenAI's defaults filled in. The edge that
+/// parses it (the OpenAI API's request parser) checked every field for type and range.
+/// </summary>
+public sealed record ApiRequest
+{
+    public required bool IsChat { get; init; }
+
+    public required string Model { get; init; }
+
+    /// <summary>The prompt text (completions only).</summary>
+    public string? Prompt { get; init; }
+
+    /// <summary>The conversation (chat only).</summary>
+    public IReadOnlyList<ChatMessage>? Messages { get; init; }
+
+    /// <summary>Upper bound on generated tokens; null = up to the context length.</summary>
+    public int? MaxTokens { get; init; }
+
+    public double Temperature { get; init; } = 1.0;
+
+    public double TopP { get; init; } = 1.0;
+
+    /// <summary>0 = off.</summary>
+    public int TopK { get; init; }
+
+    public double MinP { get; init; }
+
+    public long? Seed { get; init; }
+
+    public IReadOnlyList<string> Stop { get; init; } = [];
+
+    public double PresencePenalty { get; init; }
+
+    public double FrequencyPenalty { get; init; }
+
+    public double RepetitionPenalty { get; init; } = 1.0;
+
+    /// <summary>Top-N log probabilities per token; null = none.</summary>
+    public int? TopLogprobs { get; init; }
+
+    public bool Stream { get; init; }
+
+    public bool IncludeUsage { get; init; }
+
+    public string? User { get; init; }
+
+    public ResponseFormat ResponseFormat { get; init; } = ResponseFormat.Text;
+
+    /// <summary>
+    /// For response_format json_object/json_schema: mask tokens with the schema's grammar while decoding
+    /// (a Flywheel extension, <c>constrained_decoding</c>; default true). Off, output is only validated and repaired.
+    /// </summary>
+    public bool ConstrainedDecoding { get; init; } = true;
+
+    /// <summary>
+    /// For response_format json_object/json_schema: most repair turns after an invalid answer (a Flywheel
+    /// extension, <c>max_repairs</c>, 0..5); null = the server's default. Streams are validated, never repaired.
+    /// </summary>
+    public int? MaxRepairs { get; init; }
+
+    /// <summary>Keep generating past end-of-sequence tokens (a vLLM extension, used by load generators).</summary>
+    public bool IgnoreEos { get; init; }
+}

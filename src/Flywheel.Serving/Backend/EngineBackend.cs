@@ -1,0 +1,123 @@
+using Flywheel.Execution;
+using Flywheel.Models;
+using Flywheel.Scheduling;
+using Flywheel.Serving.Metrics;
+using Flywheel.Serving.ResponseFormats;
+using Flywheel.Structured;
+using Flywheel.Tokenization;
+
+namespace Flywheel.Serving.Backend;
+
+/// <summary>
+/// Serves a model folder through the continuous-batching <see cref="LlmEngine"/>. Templating and
+/// tokenization run on the request thread (<see cref="PromptEncoder"/>); the engine thread only sees token
+/// ids (<see cref="EngineSubmitter"/>). Detokenization and stop strings run on the reading side, per request
+/// (<see cref="UpdateTranslator"/>): a completed stop string aborts the request in the engine and ends it
+/// with finish reason "stop". Supports every sampling option of the API and response_format (json_object,
+/// json_schema): schemas compile on the compile pool, the engine masks tokens with their grammar, and the
+/// result is validated and, when invalid, repaired (<see cref="StructuredOutput"/>).
+/// </summary>
+public sealed class EngineBackend : IGenerationBackend, IMetricsSource, IDisposable
+{
+    /// <summary>Repair turns a response_format request gets when it does not set max_repairs.</summary>
+    public const int DefaultMaxRepairs = 2;
+
+    private readonly ModelFolder _model;
+    private readonly LlmEngine _engine;
+    private readonly FlywheelMetrics _metrics;
+    private readonly ResponseFormatCompiler _formats;
+    private readonly PromptEncoder _prompts;
+    private readonly EngineSubmitter _submitter;
+    private readonly UpdateTranslator _updates;
+    private readonly StructuredOutput _structured;
+
+    /// <param name="defaultMaxRepairs">Repair turns for response_format requests that do not set max_repairs.</param>
+    /// <param name="schemaOptions">Budget, concurrency and cache bounds of response_format compiles (default: <see cref="SchemaCompileOptions"/>'s).</param>
+    public EngineBackend(ModelFolder model, Tokenizer tokenizer, EngineOptions options, int defaultMaxRepairs = DefaultMaxRepairs, SchemaCompileOptions? schemaOptions = null)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(defaultMaxRepairs);
+        _model = model;
+        _engine = new LlmEngine(model, options, tokenizer.EosTokenIds);
+        _metrics = new FlywheelMetrics(Registry, model.Name, new StatsView(_engine), options.MixedRuns && model.MixedSession is not null);
+        // Request metrics come from the engine, so requests whose reader left (aborts) count too.
+        _engine.StepCompleted = _metrics.RecordStep;
+        _engine.RequestFinished = _metrics.RecordRequestFinished;
+        _engine.InterTokenLatency = _metrics.RecordInterTokenLatency;
+        // The grammar's end-of-sequence ids are the engine's: the model's and the tokenizer's.
+        IReadOnlyCollection<int> eos = [.. model.Config.EosTokenIds.Concat(tokenizer.EosTokenIds).Distinct()];
+        _formats = new ResponseFormatCompiler(() => TokenizerVocabulary.Create(tokenizer, eos, Math.Max(model.Config.VocabSize, tokenizer.VocabSize)), _metrics.RecordGrammarCompile, schemaOptions);
+        _formats.StartBuildingVocabulary();
+        _prompts = new PromptEncoder(tokenizer, ContextLength);
+        _submitter = new EngineSubmitter(_engine, _metrics, () => _formats.Vocabulary);
+        _updates = new UpdateTranslator(tokenizer);
+        _structured = new StructuredOutput(_prompts, _submitter, _updates, _metrics, defaultMaxRepairs);
+    }
+
+    /// <summary>Whether the grammar's vocabulary is built (it starts building with the backend).</summary>
+    internal bool VocabularyBuilt => _formats.VocabularyBuilt;
+
+    /// <summary>The engine behind this backend, for tests that read its counters or pace its steps.</summary>
+    internal LlmEngine Engine => _engine;
+
+    /// <summary>This backend's metrics (its own registry, not the process-wide default).</summary>
+    public Prometheus.CollectorRegistry Registry { get; } = Prometheus.Metrics.NewCustomRegistry();
+
+    public string ModelId => _model.Name;
+
+    public int ContextLength => _model.Config.ContextLength;
+
+    public string Description =>
+        $"{_model.Config.ModelType}, {_model.Config.Decoder.NumHiddenLayers} layers, hidden {_model.Config.Decoder.HiddenSize}, vocab {_model.Config.VocabSize}, " +
+        $"context {ContextLength}, ONNX Runtime {(_model.Device == Onnx.ExecutionDevice.Cuda ? "CUDA" : "CPU")}; {EngineOptions.PolicyName(_engine.Options.Policy)} scheduling, " +
+        $"{_engine.Options.MaxRunningRequests} running, {_engine.Options.MaxBatchTokens} tokens/step, chunk {_engine.Options.ChunkSize}";
+
+    public bool IsReady => true;
+
+    public PreparedPrompt Prepare(ApiRequest request) => PrepareAsync(request, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+
+    /// <summary>
+    /// As <see cref="Prepare"/>; a response_format compiles on the schema compile pool while this waits,
+    /// and is abandoned (cancelled once no other request waits for the same schema) when
+    /// <paramref name="cancellationToken"/> fires.
+    /// </summary>
+    public async ValueTask<PreparedPrompt> PrepareAsync(ApiRequest request, CancellationToken cancellationToken)
+    {
+        var format = request.ResponseFormat.Kind == ResponseFormatKind.Text ? null
+            : await _formats.CompileAsync(request.ResponseFormat, cancellationToken).ConfigureAwait(false);
+        var (ids, maxNewTokens) = _prompts.Prepare(request);
+        return new PreparedPrompt(ids.Length, maxNewTokens, new PromptState(ids, format));
+    }
+
+    public SubmitResult TrySubmit(PreparedPrompt prompt, ApiRequest request, CancellationToken cancellationToken)
+    {
+        var state = (PromptState)prompt.State!;
+        var (attempt, refusal) = _submitter.Submit(state.Ids, prompt.MaxNewTokens, request, state.Format, cancellationToken);
+        if (attempt is null)
+        {
+            return refusal!;
+        }
+
+        var updates = state.Format is null ? _updates.Translate(attempt, request, cancellationToken)
+            : request.Stream ? _structured.Validated(attempt, request, state.Format, cancellationToken)
+            : _structured.Repairing(attempt, request, state.Format, cancellationToken);
+        return SubmitResult.Accepted(updates);
+    }
+
+    public void Dispose()
+    {
+        _engine.Dispose();
+        _formats.Dispose();
+    }
+
+    /// <summary>What Prepare hands to TrySubmit: the prompt's ids and the compiled response_format (null for text).</summary>
+    private sealed record PromptState(int[] Ids, CompiledFormat? Format);
+
+    private sealed class StatsView(LlmEngine engine) : IEngineStats
+    {
+        public int RunningCount => engine.RunningCount;
+
+        public int WaitingCount => engine.WaitingCount;
+
+        public double KvCacheUsage => engine.KvCacheUsage;
+    }
+}

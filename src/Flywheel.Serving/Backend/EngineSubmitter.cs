@@ -1,0 +1,81 @@
+using Flywheel.Execution;
+using Flywheel.Sampling;
+using Flywheel.Serving.Metrics;
+using Flywheel.Serving.ResponseFormats;
+using Flywheel.Structured;
+
+namespace Flywheel.Serving.Backend;
+
+/// <summary>One generation in the engine: its event stream, its abort and stop switches (owned).</summary>
+internal sealed record Attempt(SubmitOutcome Outcome, CancellationTokenSource Abort, CancellationTokenSource Stop, int PromptTokens);
+
+/// <summary>
+/// Hands token ids to the engine: the request's sampling options, its grammar constraint, and the two
+/// switches that end it (abort when the reader goes, stop when a stop string completes). Counts refusals
+/// and estimates Retry-After for a full queue from the engine's measured pace. Thread-safe.
+/// </summary>
+internal sealed class EngineSubmitter(LlmEngine engine, FlywheelMetrics metrics, Func<TokenVocabulary> vocabulary)
+{
+    private readonly QueueWaitEstimate _queueWait = new();
+    private long _acceptedCount;
+
+    /// <summary>Hands one generation to the engine: the attempt, or why it was refused (queue full, invalid).</summary>
+    public (Attempt? Attempt, SubmitResult? Refusal) Submit(int[] ids, int maxNewTokens, ApiRequest request, CompiledFormat? format, CancellationToken cancellationToken)
+    {
+        // Aborted when the client goes away; stopped (finish reason Stop) when a stop string completes.
+        var abort = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var stop = new CancellationTokenSource();
+        var outcome = engine.TrySubmit(new EngineRequest
+        {
+            PromptIds = ids,
+            MaxTokens = maxNewTokens,
+            IgnoreEos = request.IgnoreEos,
+            CancellationToken = abort.Token,
+            StopCancellationToken = stop.Token,
+            Constraint = format is not null && request.ConstrainedDecoding
+                ? new GrammarConstraint(format.Grammar, vocabulary(), metrics.RecordGrammarMask)
+                : null,
+            Sampling = new SamplingParams
+            {
+                Temperature = request.Temperature,
+                TopK = request.TopK,
+                TopP = request.TopP,
+                MinP = request.MinP,
+                PresencePenalty = request.PresencePenalty,
+                FrequencyPenalty = request.FrequencyPenalty,
+                RepetitionPenalty = request.RepetitionPenalty,
+                Seed = request.Seed,
+                TopLogprobs = request.TopLogprobs,
+            },
+        });
+        if (outcome.QueueFull)
+        {
+            metrics.RecordRejected("queue_full");
+            abort.Dispose();
+            stop.Dispose();
+            return (null, SubmitResult.QueueFull(RetryAfterSeconds()));
+        }
+
+        if (!outcome.Accepted)
+        {
+            metrics.RecordRejected("invalid");
+            abort.Dispose();
+            stop.Dispose();
+            return (null, SubmitResult.Rejected(new RequestRejectedException(RejectionReason.EngineRefused, outcome.Error ?? "rejected by the engine")));
+        }
+
+        Interlocked.Increment(ref _acceptedCount);
+        _queueWait.Observe(Environment.TickCount64 / 1000.0, engine.StepCount, FinishedCount());
+
+        return (new Attempt(outcome, abort, stop, ids.Length), null);
+    }
+
+    /// <summary>Retry-After for a full queue, from the engine's measured pace (see <see cref="QueueWaitEstimate"/>).</summary>
+    private int RetryAfterSeconds() =>
+        _queueWait.RetryAfterSeconds(Environment.TickCount64 / 1000.0, engine.StepCount, FinishedCount(), engine.WaitingCount);
+
+    // Requests that have left the engine: accepted ones no longer running or waiting (read without locks,
+    // so a momentary skew is possible; the estimate only needs the trend).
+    private long FinishedCount() =>
+        Math.Max(0, Interlocked.Read(ref _acceptedCount) - engine.RunningCount - engine.WaitingCount);
+}

@@ -1,0 +1,193 @@
+using System.Text.Json;
+using Flywheel.Structured;
+
+namespace Flywheel.Serving.ResponseFormats;
+
+/// <summary>A compiled response_format: the grammar that constrains decoding and the validator that checks the result.</summary>
+internal sealed record CompiledFormat(JsonSchemaGrammar Grammar, JsonSchemaValidator Validator);
+
+/// <summary>
+/// Compiles response_format schemas on a small pool of its own threads (never the engine thread or the
+/// request thread pool), once per canonical schema text: whitespace and escapes do not make a new compile.
+/// Compiled formats are kept in an LRU cache bounded by count and bytes. Requests that ask for a schema
+/// that is being compiled wait for that one compile; it is cancelled only when every one of them has
+/// gone (client gone, request timeout, server drain). A compile has a state and time budget. The
+/// vocabulary the masks walk is built once, in the background from <see cref="StartBuildingVocabulary"/>
+/// or else on first use. A schema the compiler or validator cannot honour, or that exceeds the budget,
+/// is refused (<see cref="RequestRejectedException"/>) naming the keyword (or the limit) and its JSON pointer. Thread-safe.
+/// </summary>
+internal sealed class ResponseFormatCompiler : IDisposable
+{
+    private const string AnyObjectKey = "\0json_object"; // no JSON text starts with NUL
+    private const string AnyObjectSchema = """{"type":"object"}""";
+
+    private readonly Lazy<TokenVocabulary> _vocabulary;
+    private readonly Action<double> _compileSeconds;
+    private readonly SchemaCompileOptions _options;
+    private readonly CompiledFormatCache _cache;
+    private readonly SchemaCompilePool _pool;
+    private readonly object _lock = new();
+    private readonly Dictionary<string, InFlight> _inFlight = new(StringComparer.Ordinal);
+
+    public ResponseFormatCompiler(Func<TokenVocabulary> createVocabulary, Action<double> compileSeconds, SchemaCompileOptions? options = null)
+    {
+        _options = options ?? new SchemaCompileOptions();
+        _options.Validate();
+        _vocabulary = new(createVocabulary);
+        _compileSeconds = compileSeconds;
+        _cache = new CompiledFormatCache(_options.CacheCount, _options.CacheBytes);
+        _pool = new SchemaCompilePool(_options.Concurrency);
+    }
+
+    /// <summary>The model's vocabulary as the grammar sees it (built once).</summary>
+    public TokenVocabulary Vocabulary => _vocabulary.Value;
+
+    /// <summary>Whether the vocabulary has been built (for tests).</summary>
+    internal bool VocabularyBuilt => _vocabulary.IsValueCreated;
+
+    /// <summary>The cache of compiled formats (for tests).</summary>
+    internal CompiledFormatCache Cache => _cache;
+
+    /// <summary>Compiles started on the pool so far (for tests: identical schemas share one).</summary>
+    internal int CompileCount => Volatile.Read(ref _compileCount);
+
+    private int _compileCount;
+
+    /// <summary>
+    /// Builds the vocabulary on a pool thread now, so the first structured request does not wait for it
+    /// (for a 128k vocabulary its trie and the warm-up walks of common regions take about half a second).
+    /// A request that comes first waits for the same build. A failed build is kept by the Lazy and
+    /// reaches the requests that need the vocabulary, as it would without this call.
+    /// </summary>
+    public void StartBuildingVocabulary() =>
+        ThreadPool.QueueUserWorkItem(static self =>
+        {
+            try
+            {
+                _ = self._vocabulary.Value;
+            }
+            catch (Exception)
+            {
+                // Kept by the Lazy: rethrown to each request that asks for the vocabulary.
+            }
+        }, this, preferLocal: false);
+
+    /// <summary>Compiles (or finds) <paramref name="format"/>, which must be json_object or json_schema.</summary>
+    /// <exception cref="RequestRejectedException">When the schema uses what cannot be enforced exactly, or exceeds the compile budget.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled first.</exception>
+    public async Task<CompiledFormat> CompileAsync(ResponseFormat format, CancellationToken cancellationToken)
+    {
+        var key = format.Kind == ResponseFormatKind.JsonObject ? AnyObjectKey
+            : Canonical(format.SchemaJson ?? throw new ArgumentException("json_schema without a schema", nameof(format)));
+        if (!_cache.TryGet(key, out var compiled))
+        {
+            compiled = await Shared(key, cancellationToken).ConfigureAwait(false);
+        }
+
+        _ = Vocabulary; // built here, on a request thread, not on the engine's first mask
+        return compiled;
+    }
+
+    /// <summary>Waits for the one compile of <paramref name="key"/>, starting it if none runs.</summary>
+    private async Task<CompiledFormat> Shared(string key, CancellationToken cancellationToken)
+    {
+        InFlight entry;
+        lock (_lock)
+        {
+            if (_cache.TryGet(key, out var cached))
+            {
+                return cached;
+            }
+
+            if (!_inFlight.TryGetValue(key, out entry!))
+            {
+                entry = new InFlight();
+                _inFlight[key] = entry;
+                Interlocked.Increment(ref _compileCount);
+                entry.Task = _pool.RunAsync(ct => Build(key, entry, ct), entry.Cancel.Token);
+            }
+
+            entry.Waiters++;
+        }
+
+        try
+        {
+            return await entry.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (SchemaCompileException e)
+        {
+            throw new RequestRejectedException(
+                RejectionReason.UnsupportedSchema, $"response_format.json_schema.schema cannot be enforced: {e.Message}", "response_format.json_schema.schema");
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                // The last waiter to leave an unfinished compile cancels it: nobody wants its result.
+                if (--entry.Waiters == 0 && !entry.Task.IsCompleted)
+                {
+                    entry.Cancel.Cancel();
+                    Forget(key, entry);
+                }
+            }
+        }
+    }
+
+    private CompiledFormat Build(string key, InFlight entry, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var grammar = key == AnyObjectKey ? JsonSchemaGrammar.AnyJsonObject() : JsonSchemaGrammar.Compile(key, _options.GrammarOptions, cancellationToken);
+            _compileSeconds(grammar.CompileMilliseconds / 1000);
+            var format = new CompiledFormat(grammar, JsonSchemaValidator.Create(key == AnyObjectKey ? AnyObjectSchema : key));
+            _cache.Add(key, format, grammar.TableBytes + (key.Length * sizeof(char)));
+            return format;
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                Forget(key, entry);
+            }
+        }
+    }
+
+    /// <summary>Removes <paramref name="entry"/> from the in-flight table if it is still the one for <paramref name="key"/>. Caller holds the lock.</summary>
+    private void Forget(string key, InFlight entry)
+    {
+        if (_inFlight.TryGetValue(key, out var current) && ReferenceEquals(current, entry))
+        {
+            _inFlight.Remove(key);
+        }
+    }
+
+    /// <summary>
+    /// The schema re-serialized compactly (key order, numbers and values kept; whitespace and escapes
+    /// normalized), so texts that differ only in layout share a cache entry. Text that is not JSON is
+    /// its own key: the compile then refuses it with the parser's message.
+    /// </summary>
+    internal static string Canonical(string schemaJson)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(schemaJson);
+            return JsonSerializer.Serialize(doc.RootElement);
+        }
+        catch (Exception e) when (e is JsonException or ArgumentException or InvalidOperationException)
+        {
+            return schemaJson;
+        }
+    }
+
+    public void Dispose() => _pool.Dispose();
+
+    /// <summary>One compile and the requests waiting for it (guarded by the compiler's lock).</summary>
+    private sealed class InFlight
+    {
+        public CancellationTokenSource Cancel { get; } = new();
+
+        public Task<CompiledFormat> Task { get; set; } = null!;
+
+        public int Waiters { get; set; }
+    }
+}

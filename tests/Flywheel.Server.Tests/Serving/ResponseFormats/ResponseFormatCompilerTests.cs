@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using Flywheel.Server.OpenAi;
+using Flywheel.Serving;
+using Flywheel.Serving.ResponseFormats;
+using Flywheel.Structured;
+
+namespace Flywheel.Server.Tests.Serving.ResponseFormats;
+
+/// <summary>
+/// The compiled-format cache and compile pool: keyed by canonical schema, LRU-bounded by count and bytes,
+/// one compile for concurrent identical schemas, and a compile abandoned by its requests stops and frees
+/// the pool.
+/// </summary>
+public sealed class ResponseFormatCompilerTests
+{
+    /// <summary>Seconds of work when nothing stops it: 3,000 optional properties with no state or time limit.</summary>
+    private static readonly string Heavy =
+        "{\"type\":\"object\",\"properties\":{" + string.Join(',', Enumerable.Range(0, 3000).Select(i => $"\"p{i}\":{{\"type\":\"string\"}}")) + "}}";
+
+    private static ResponseFormatCompiler NewCompiler(SchemaCompileOptions? options = null) =>
+        new(() => TokenVocabulary.Create([.. Enumerable.Range(0, 128).Select(b => new[] { (byte)b })], [0]), _ => { }, options);
+
+    private static ResponseFormat Schema(string json) => new(ResponseFormatKind.JsonSchema, "s", json);
+
+    [Fact]
+    public async Task Schemas_that_differ_only_in_whitespace_share_one_compile()
+    {
+        using var compiler = NewCompiler();
+        var a = await compiler.CompileAsync(Schema("""{"type":"object","properties":{"a":{"type":"string"}}}"""), default);
+        var b = await compiler.CompileAsync(Schema("""{ "type" : "object",  "properties": { "a" : { "type":"string" } } }"""), default);
+        var c = await compiler.CompileAsync(Schema("{\n  \"type\": \"object\",\n  \"properties\": {\"\\u0061\": {\"type\": \"string\"}}\n}"), default);
+        Assert.Same(a, b);
+        Assert.Same(a, c);
+        Assert.Equal(1, compiler.CompileCount);
+    }
+
+    [Fact]
+    public async Task Key_order_still_matters_because_properties_are_generated_in_order()
+    {
+        using var compiler = NewCompiler();
+        var ab = await compiler.CompileAsync(Schema("""{"properties":{"a":{},"b":{}}}"""), default);
+        var ba = await compiler.CompileAsync(Schema("""{"properties":{"b":{},"a":{}}}"""), default);
+        Assert.NotSame(ab, ba);
+    }
+
+    [Fact]
+    public async Task The_cache_keeps_the_most_recently_used_within_its_count()
+    {
+        using var compiler = NewCompiler(new SchemaCompileOptions { CacheCount = 2 });
+        string[] schemas = ["""{"type":"string"}""", """{"type":"integer"}""", """{"type":"boolean"}"""];
+        await compiler.CompileAsync(Schema(schemas[0]), default);
+        await compiler.CompileAsync(Schema(schemas[1]), default);
+        await compiler.CompileAsync(Schema(schemas[0]), default); // now the most recently used
+        await compiler.CompileAsync(Schema(schemas[2]), default); // evicts schemas[1]
+        Assert.Equal(2, compiler.Cache.Count);
+        Assert.True(compiler.Cache.Contains(schemas[0]));
+        Assert.False(compiler.Cache.Contains(schemas[1]));
+        Assert.True(compiler.Cache.Contains(schemas[2]));
+        Assert.Equal(3, compiler.CompileCount);
+    }
+
+    [Fact]
+    public void The_cache_evicts_least_recently_used_to_stay_within_its_bytes()
+    {
+        var cache = new CompiledFormatCache(maxCount: 100, maxBytes: 1000);
+        var format = new CompiledFormat(JsonSchemaGrammar.Compile("{}"), JsonSchemaValidator.Create("{}"));
+        cache.Add("a", format, 400);
+        cache.Add("b", format, 400);
+        Assert.True(cache.TryGet("a", out _));
+        cache.Add("c", format, 400); // 1200 > 1000: "b" is the least recently used
+        Assert.Equal(800, cache.Bytes);
+        Assert.True(cache.Contains("a"));
+        Assert.False(cache.Contains("b"));
+        cache.Add("huge", format, 5000); // bigger than the whole bound: not kept, nothing evicted
+        Assert.False(cache.Contains("huge"));
+        Assert.Equal(2, cache.Count);
+    }
+
+    [Fact]
+    public async Task Concurrent_identical_schemas_share_one_compile()
+    {
+        using var compiler = NewCompiler();
+        var schema = """{"type":"object","properties":{"name":{"type":"string","pattern":"^[a-z]{50}$"}},"required":["name"]}""";
+        var formats = await Task.WhenAll(Enumerable.Range(0, 8).Select(i =>
+            compiler.CompileAsync(Schema(i % 2 == 0 ? schema : " " + schema + "\n"), default)));
+        Assert.All(formats, f => Assert.Same(formats[0], f));
+        Assert.Equal(1, compiler.CompileCount);
+    }
+
+    [Fact]
+    public async Task A_compile_whose_request_is_cancelled_stops_and_frees_the_pool()
+    {
+        // One compile thread and no state or time limit: only cancellation can end the heavy compile early.
+        using var compiler = NewCompiler(new SchemaCompileOptions
+        {
+            Concurrency = 1,
+            MaxStates = 100_000_000,
+            CompileTimeout = Timeout.InfiniteTimeSpan,
+        });
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => compiler.CompileAsync(Schema(Heavy), cancel.Token));
+
+        // The pool's only thread must be free again: a small schema compiles promptly.
+        var clock = Stopwatch.StartNew();
+        await compiler.CompileAsync(Schema("""{"type":"string"}"""), default).WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"the pool was busy for {clock.Elapsed.TotalSeconds:F1} s after the cancel");
+        Assert.False(compiler.Cache.Contains(ResponseFormatCompiler.Canonical(Heavy)));
+    }
+
+    [Fact]
+    public async Task A_schema_over_the_budget_is_a_400_naming_the_limit()
+    {
+        using var compiler = NewCompiler(new SchemaCompileOptions { MaxStates = 1000 });
+        var error = ServerErrors.Rejected(await Assert.ThrowsAsync<RequestRejectedException>(() => compiler.CompileAsync(Schema(Heavy), default)));
+        Assert.Equal(400, error.StatusCode);
+        Assert.Contains("--max-schema-states", error.Message, StringComparison.Ordinal);
+    }
+}
