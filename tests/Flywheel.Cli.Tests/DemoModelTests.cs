@@ -3,6 +3,7 @@ using System.Text.Json;
 using Flywheel.LoadGen.Workload;
 using Flywheel.Models;
 using Flywheel.Scheduling;
+using Flywheel.Server;
 using Flywheel.Server.Hosting;
 using Flywheel.Serving.Backend;
 using Flywheel.Tokenization;

@@ -3,6 +3,7 @@ using Flywheel.Cli;
 using Flywheel.Models;
 using Flywheel.Models.Building;
 using Flywheel.Scheduling;
+using Flywheel.Server;
 using Flywheel.Server.Hosting;
 using Flywheel.Serving.Backend;
 using Flywheel.Tokenization;

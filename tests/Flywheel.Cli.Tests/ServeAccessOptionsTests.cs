@@ -1,4 +1,5 @@
 using Flywheel.Cli;
+using Flywheel.Server;
 using Flywheel.Server.Hosting;
 
 namespace Flywheel.Cli.Tests;

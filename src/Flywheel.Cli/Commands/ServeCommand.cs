@@ -1,4 +1,5 @@
 using Flywheel.Models.Building;
+using Flywheel.Server;
 using Flywheel.Server.Hosting;
 using Flywheel.Serving.Backend;
 using Flywheel.Serving.ResponseFormats;

@@ -1,5 +1,4 @@
 using Flywheel.Sampling;
-using Flywheel.Server.Hosting;
 using Flywheel.Serving;
 using Microsoft.Extensions.Logging;
 

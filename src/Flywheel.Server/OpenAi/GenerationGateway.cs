@@ -1,4 +1,3 @@
-using Flywheel.Server.Hosting;
 using Flywheel.Serving;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;

@@ -34,9 +34,9 @@ public sealed class ChatPromptTokensTests
 
         var casesPath = Path.Combine(Path.GetTempPath(), $"flywheel-conv-{Guid.NewGuid():N}.json");
         File.WriteAllText(casesPath, JsonSerializer.Serialize(Conversations));
-        var renderings = JsonSerializer.Deserialize<string[]>(Node(Script("Templates", "render-reference.mjs"), assets, tokenizerDir, casesPath))!;
+        var renderings = JsonSerializer.Deserialize<string[]>(Node(Script("Flywheel.Templates.Tests", "render-reference.mjs"), assets, tokenizerDir, casesPath))!;
         File.WriteAllText(casesPath, JsonSerializer.Serialize(renderings));
-        using var ids = JsonDocument.Parse(Node(Script("Tokenization", "encode-reference.mjs"), assets, tokenizerDir, casesPath));
+        using var ids = JsonDocument.Parse(Node(Script(Path.Combine("Flywheel.Engine.Tests", "Tokenization"), "encode-reference.mjs"), assets, tokenizerDir, casesPath));
         var expected = ids.RootElement.GetProperty("plain").EnumerateArray().Select(a => a.GetArrayLength()).ToArray();
         File.Delete(casesPath);
 
@@ -53,7 +53,7 @@ public sealed class ChatPromptTokensTests
         }
     }
 
-    private static string Script(string folder, string file) => Path.Combine(EngineServer.RepositoryRoot(), "tests", "Flywheel.Engine.Tests", folder, file);
+    private static string Script(string folder, string file) => Path.Combine(EngineServer.RepositoryRoot(), "tests", folder, file);
 
     private static string NodeModules()
     {

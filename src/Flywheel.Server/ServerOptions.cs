@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
 
-namespace Flywheel.Server.Hosting;
+namespace Flywheel.Server;
 
 /// <summary>How <see cref="FlywheelServer"/> listens and protects itself.</summary>
 public sealed class ServerOptions

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-namespace Flywheel.Server.Hosting;
+namespace Flywheel.Server;
 
 /// <summary>
 /// Counts generation requests in flight and runs the graceful shutdown: when the host starts stopping,
