@@ -22,7 +22,7 @@ public sealed class Tokenizer
     private readonly Dictionary<string, AddedToken> _addedTokens;
     private readonly PostProcessor _postProcessor;
 
-    private Tokenizer(TokenizerParts p)
+    private Tokenizer(TokenizerDefinition p)
     {
         (_model, _normalizer, _preTokenizer, _postProcessor) = (p.Model, p.Normalizer, p.PreTokenizer, p.PostProcessor);
         _addedTokens = p.AddedTokens.ToDictionary(a => a.Content, StringComparer.Ordinal);
@@ -85,7 +85,7 @@ public sealed class Tokenizer
     internal bool StripsLeadingSpace { get; }
 
     /// <summary>Reads <paramref name="tokenizerJsonPath"/> and the tokenizer_config.json beside it, if any.</summary>
-    public static Tokenizer Load(string tokenizerJsonPath) => new(TokenizerParts.Load(tokenizerJsonPath));
+    public static Tokenizer Load(string tokenizerJsonPath) => new(TokenizerDefinition.Load(tokenizerJsonPath));
 
     /// <summary>Token ids of <paramref name="text"/>; added/special tokens written in the text are recognised.</summary>
     public int[] Encode(string text, bool addSpecialTokens = false)

@@ -6,7 +6,7 @@ namespace Flywheel.Tokenization;
 internal sealed record AddedToken(int Id, string Content, bool Special, bool LStrip, bool RStrip);
 
 /// <summary>The pieces of a tokenizer read from tokenizer.json and tokenizer_config.json.</summary>
-internal sealed record TokenizerParts(
+internal sealed record TokenizerDefinition(
     BpeModel Model,
     Normalizer? Normalizer,
     List<PreTokenizerStep> PreTokenizer,
@@ -15,7 +15,7 @@ internal sealed record TokenizerParts(
     TokenDecoder Decoder,
     TokenizerConfig Config)
 {
-    public static TokenizerParts Load(string path)
+    public static TokenizerDefinition Load(string path)
     {
         if (!File.Exists(path))
         {
@@ -96,13 +96,13 @@ internal sealed record TokenizerParts(
             }
         }
 
-        var normalizer = root.TryGetProperty("normalizer", out var n) ? TextPipeline.BuildNormalizer(n, "normalizer") : null;
+        var normalizer = root.TryGetProperty("normalizer", out var n) ? Normalizers.Build(n, "normalizer") : null;
         var (steps, byteLevel, metaspace) = root.TryGetProperty("pre_tokenizer", out var pt)
-            ? TextPipeline.BuildPreTokenizer(pt, "pre_tokenizer")
+            ? PreTokenizers.Build(pt, "pre_tokenizer")
             : ([], false, null);
         var decoder = TokenDecoder.Build(root.TryGetProperty("decoder", out var d) ? d : default, byteLevel, metaspace, byteFallback);
         var post = PostProcessor.Build(root.TryGetProperty("post_processor", out var pp) ? pp : default, vocab, added);
-        return new TokenizerParts(new BpeModel(vocab, merges, ignoreMerges, byteFallback, unk), normalizer, steps, added, post, decoder, TokenizerConfig.Load(path));
+        return new TokenizerDefinition(new BpeModel(vocab, merges, ignoreMerges, byteFallback, unk), normalizer, steps, added, post, decoder, TokenizerConfig.Load(path));
     }
 }
 

@@ -4,49 +4,17 @@ using System.Text.RegularExpressions;
 
 namespace Flywheel.Tokenization;
 
-/// <summary>A tokenizer.json normalizer: text in, text out.</summary>
-internal delegate string Normalizer(string text);
-
 /// <summary>A tokenizer.json pre-tokenizer step: splits each piece further (and may rewrite it).</summary>
 internal delegate void PreTokenizerStep(List<string> pieces);
 
-/// <summary>Builds normalizers and pre-tokenizers from tokenizer.json; unknown kinds are refused by JSON path.</summary>
-internal static class TextPipeline
+/// <summary>Builds pre-tokenizers from tokenizer.json; unknown kinds are refused by JSON path.</summary>
+internal static class PreTokenizers
 {
     /// <summary>GPT-2's split pattern, used by ByteLevel when use_regex is true.</summary>
     private const string Gpt2Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
 
-    public static Normalizer? BuildNormalizer(JsonElement n, string path)
-    {
-        if (n.ValueKind == JsonValueKind.Null)
-        {
-            return null;
-        }
-
-        var type = TypeOf(n, path);
-        switch (type)
-        {
-            case "NFC": return t => t.Normalize(NormalizationForm.FormC);
-            case "NFD": return t => t.Normalize(NormalizationForm.FormD);
-            case "NFKC": return t => t.Normalize(NormalizationForm.FormKC);
-            case "NFKD": return t => t.Normalize(NormalizationForm.FormKD);
-            case "Lowercase": return t => t.ToLowerInvariant();
-            case "Prepend":
-                var prepend = n.GetProperty("prepend").GetString()!;
-                return t => t.Length == 0 ? t : prepend + t;
-            case "Replace":
-                var (find, content) = ReplacePattern(n, path);
-                return t => find.Replace(t, content);
-            case "Sequence":
-                var steps = n.GetProperty("normalizers").EnumerateArray().Select((s, i) => BuildNormalizer(s, $"{path}.normalizers[{i}]")).Where(s => s is not null).ToList();
-                return t => steps.Aggregate(t, (acc, s) => s!(acc));
-            default:
-                throw new NotSupportedException($"tokenizer.json: {path}.type '{type}' is not supported.");
-        }
-    }
-
     /// <summary>Returns the steps and whether the pipeline ends in byte-level characters.</summary>
-    public static (List<PreTokenizerStep> Steps, bool ByteLevel, MetaspaceInfo? Metaspace) BuildPreTokenizer(JsonElement p, string path)
+    public static (List<PreTokenizerStep> Steps, bool ByteLevel, MetaspaceInfo? Metaspace) Build(JsonElement p, string path)
     {
         var steps = new List<PreTokenizerStep>();
         var byteLevel = false;
@@ -212,23 +180,6 @@ internal static class TextPipeline
         }
 
         throw new NotSupportedException($"tokenizer.json: {at}.pattern must hold Regex or String.");
-    }
-
-    private static (Regex Find, string Content) ReplacePattern(JsonElement n, string path)
-    {
-        var content = n.GetProperty("content").GetString()!;
-        var pattern = n.GetProperty("pattern");
-        if (pattern.TryGetProperty("String", out var s))
-        {
-            return (new Regex(Regex.Escape(s.GetString()!)), content.Replace("$", "$$", StringComparison.Ordinal));
-        }
-
-        if (pattern.TryGetProperty("Regex", out var rx))
-        {
-            return (new Regex(rx.GetString()!), content.Replace("$", "$$", StringComparison.Ordinal));
-        }
-
-        throw new NotSupportedException($"tokenizer.json: {path}.pattern must hold Regex or String.");
     }
 
     internal static string TypeOf(JsonElement e, string path) =>
