@@ -4,8 +4,11 @@ using System.Text.RegularExpressions;
 
 namespace Flywheel.Tokenization;
 
-/// <summary>A tokenizer.json pre-tokenizer step: splits each piece further (and may rewrite it).</summary>
-internal delegate void PreTokenizerStep(List<string> pieces);
+/// <summary>
+/// A tokenizer.json pre-tokenizer step: splits each piece further (and may rewrite it). The pieces come from
+/// one stretch of text between added tokens; <paramref name="atTextStart"/> says whether it starts the text.
+/// </summary>
+internal delegate void PreTokenizerStep(List<string> pieces, bool atTextStart);
 
 /// <summary>Builds pre-tokenizers from tokenizer.json; unknown kinds are refused by JSON path.</summary>
 internal static class PreTokenizers
@@ -41,21 +44,16 @@ internal static class PreTokenizers
 
                     break;
                 case "Split":
-                    var regex = SplitPattern(e, at);
-                    var behavior = e.GetProperty("behavior").GetString();
+                    var pattern = SplitPattern(e, at);
+                    var behavior = PieceSplitter.ParseBehavior(e.GetProperty("behavior").GetString(), at);
                     var invert = e.TryGetProperty("invert", out var inv) && inv.GetBoolean();
-                    if (invert || behavior is not ("Isolated" or "Removed"))
-                    {
-                        throw new NotSupportedException($"tokenizer.json: {at}: Split with behavior '{behavior}' (invert {invert}) is not supported.");
-                    }
-
-                    steps.Add(pieces => SplitAll(pieces, regex, keepMatches: behavior == "Isolated"));
+                    steps.Add((pieces, _) => PieceSplitter.SplitAll(pieces, pattern, behavior, invert));
                     break;
                 case "ByteLevel":
                     var prefix = e.TryGetProperty("add_prefix_space", out var aps) && aps.GetBoolean();
                     var useRegex = !e.TryGetProperty("use_regex", out var ur) || ur.GetBoolean();
-                    var gpt2 = new Regex(Gpt2Pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant);
-                    steps.Add(pieces =>
+                    var gpt2 = new CodePointRegex(Gpt2Pattern);
+                    steps.Add((pieces, _) =>
                     {
                         if (prefix && pieces.Count > 0 && !pieces[0].StartsWith(' '))
                         {
@@ -64,7 +62,7 @@ internal static class PreTokenizers
 
                         if (useRegex)
                         {
-                            SplitAll(pieces, gpt2, keepMatches: true);
+                            PieceSplitter.SplitAll(pieces, gpt2, SplitBehavior.Isolated);
                         }
 
                         for (var k = 0; k < pieces.Count; k++)
@@ -78,18 +76,34 @@ internal static class PreTokenizers
                     var replacement = e.TryGetProperty("replacement", out var r) ? r.GetString()! : "▁";
                     var scheme = e.TryGetProperty("prepend_scheme", out var ps) ? ps.GetString()!
                         : e.TryGetProperty("add_prefix_space", out var ap) && ap.GetBoolean() ? "always" : "never";
+                    if (scheme is not ("always" or "first" or "never"))
+                    {
+                        throw new NotSupportedException($"tokenizer.json: {at}.prepend_scheme '{scheme}' is not supported.");
+                    }
+
                     var split = !e.TryGetProperty("split", out var sp) || sp.GetBoolean();
                     metaspace = new MetaspaceInfo(replacement, scheme != "never");
-                    steps.Add(pieces => ApplyMetaspace(pieces, replacement, scheme, split));
+                    steps.Add((pieces, atTextStart) => ApplyMetaspace(pieces, replacement, everyPiece: scheme == "always", firstPiece: scheme == "first" && atTextStart, split));
                     break;
                 case "Digits":
+                    // Hugging Face splits at numeric characters (Nd, Nl, No): one by one, or runs of them.
                     var individual = e.TryGetProperty("individual_digits", out var id) && id.GetBoolean();
-                    var digits = new Regex(individual ? @"\p{Nd}" : @"\p{Nd}+", RegexOptions.Compiled);
-                    steps.Add(pieces => SplitAll(pieces, digits, keepMatches: true));
+                    var digits = new CodePointRegex(@"\p{N}");
+                    steps.Add((pieces, _) => PieceSplitter.SplitAll(pieces, digits, individual ? SplitBehavior.Isolated : SplitBehavior.Contiguous));
                     break;
                 case "WhitespaceSplit":
-                    var ws = new Regex(@"\s+", RegexOptions.Compiled);
-                    steps.Add(pieces => SplitAll(pieces, ws, keepMatches: false));
+                    var ws = new CodePointRegex(@"\s+");
+                    steps.Add((pieces, _) => PieceSplitter.SplitAll(pieces, ws, SplitBehavior.Removed));
+                    break;
+                case "Whitespace":
+                    // Words and runs of other non-space characters; the spaces between them are dropped.
+                    var words = new CodePointRegex(@"\w+|[^\w\s]+");
+                    steps.Add((pieces, _) => PieceSplitter.SplitAll(pieces, words, SplitBehavior.Removed, invert: true));
+                    break;
+                case "Punctuation":
+                    var punctuation = new CodePointRegex(@"[\p{P}!-/:-@\[-`{-~]");
+                    var punctuationBehavior = e.TryGetProperty("behavior", out var pb) ? PieceSplitter.ParseBehavior(pb.GetString(), at) : SplitBehavior.Isolated;
+                    steps.Add((pieces, _) => PieceSplitter.SplitAll(pieces, punctuation, punctuationBehavior));
                     break;
                 default:
                     throw new NotSupportedException($"tokenizer.json: {at}.type '{type}' is not supported.");
@@ -97,44 +111,13 @@ internal static class PreTokenizers
         }
     }
 
-    /// <summary>Splits every piece at the regex's matches, keeping the matches (Isolated) or dropping them (Removed).</summary>
-    private static void SplitAll(List<string> pieces, Regex regex, bool keepMatches)
-    {
-        var result = new List<string>(pieces.Count * 4);
-        foreach (var piece in pieces)
-        {
-            var last = 0;
-            foreach (var m in regex.EnumerateMatches(piece))
-            {
-                if (m.Index > last)
-                {
-                    result.Add(piece[last..m.Index]);
-                }
-
-                if (keepMatches && m.Length > 0)
-                {
-                    result.Add(piece.Substring(m.Index, m.Length));
-                }
-
-                last = m.Index + m.Length;
-            }
-
-            if (last < piece.Length)
-            {
-                result.Add(piece[last..]);
-            }
-        }
-
-        pieces.Clear();
-        pieces.AddRange(result);
-    }
-
-    private static void ApplyMetaspace(List<string> pieces, string replacement, string scheme, bool split)
+    private static void ApplyMetaspace(List<string> pieces, string replacement, bool everyPiece, bool firstPiece, bool split)
     {
         for (var i = 0; i < pieces.Count; i++)
         {
             var text = pieces[i].Replace(" ", replacement, StringComparison.Ordinal);
-            if ((scheme == "always" || (scheme == "first" && i == 0)) && !text.StartsWith(replacement, StringComparison.Ordinal))
+            // "always" marks every piece; "first" only the first piece of the text (not text after an added token).
+            if ((everyPiece || (firstPiece && i == 0)) && !text.StartsWith(replacement, StringComparison.Ordinal))
             {
                 text = replacement + text;
             }
@@ -166,17 +149,17 @@ internal static class PreTokenizers
         }
     }
 
-    private static Regex SplitPattern(JsonElement e, string at)
+    private static CodePointRegex SplitPattern(JsonElement e, string at)
     {
         var pattern = e.GetProperty("pattern");
         if (pattern.TryGetProperty("Regex", out var rx))
         {
-            return new Regex(rx.GetString()!, RegexOptions.Compiled | RegexOptions.CultureInvariant);
+            return new CodePointRegex(rx.GetString()!);
         }
 
         if (pattern.TryGetProperty("String", out var s))
         {
-            return new Regex(Regex.Escape(s.GetString()!), RegexOptions.Compiled);
+            return new CodePointRegex(Regex.Escape(s.GetString()!));
         }
 
         throw new NotSupportedException($"tokenizer.json: {at}.pattern must hold Regex or String.");
