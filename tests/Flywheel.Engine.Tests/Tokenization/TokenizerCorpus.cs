@@ -55,6 +55,7 @@ internal static class TokenizerCorpus
         "SELECT id, name FROM users WHERE email LIKE '%@example.com' ORDER BY id DESC;\n<div class=\"x\">&nbsp;</div>",
         "cat log.txt | grep -E '^[0-9]{4}-[0-9]{2}' | awk '{print $1}' > out && echo \"done\"",
         "public sealed class Cache<TKey, TValue> where TKey : notnull\n{\n\tprivate readonly Dictionary<TKey, TValue> _map = new();\n}",
+        "private int _free;" + new string(' ', 38) + "// aligned comment\n" + new string(' ', 70) + "x" + new string(' ', 5) + "y",
         "<s>[INST] hi [/INST] ok</s> <bos><start_of_turn>user\nhi<end_of_turn>\n<start_of_turn>model\n",
         "<｜begin▁of▁sentence｜>You are helpful.<｜User｜>hi<｜Assistant｜>ok<｜end▁of▁sentence｜>",
         "<|start|>assistant<|channel|>final<|message|>hi<|end|><|return|> <|endoftext|>",
