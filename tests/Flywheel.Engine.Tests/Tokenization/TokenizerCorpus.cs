@@ -60,4 +60,48 @@ internal static class TokenizerCorpus
         "<｜begin▁of▁sentence｜>You are helpful.<｜User｜>hi<｜Assistant｜>ok<｜end▁of▁sentence｜>",
         "<|start|>assistant<|channel|>final<|message|>hi<|end|><|return|> <|endoftext|>",
     ];
+
+    /// <summary>
+    /// <paramref name="count"/> seeded random texts stitched from pieces of every script, symbol, whitespace
+    /// and special-token kind above: combinations nobody would write by hand (a mark after an emoji, "'S"
+    /// after CJK, a special token inside a space run) that still have to split exactly as the reference does.
+    /// </summary>
+    public static string[] Generated(int count, int seed = 7)
+    {
+        string[] pools =
+        [
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", "0123456789", "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~",
+            " ", "  ", "\t", "\n", "\r\n", "\u00A0", "\u3000", "\u2009", "\u202F", "\u2028", "\u0085", "\uFEFF", "\u200B", "\u200D",
+            "日本語中文字漢字你好世界", "ひらがなカタカナ", "한국어텍스트", "ｶﾀｶﾅ１２３ＡＢＣ", "αβγΑΒΓπσ", "привет", "مرحبا", "नमस्ते", "สวัสดี",
+            "\u0301\u0308\u0323\u0302\u20DD\u0903", "éèêëçñøåæœß", "😀😃🚀🔥💯👍🏽👩‍💻❤️☺️✅🇫🇷🏳️‍🌈", "𝐀𝐁𝑥𝑦𝟙𝟚𐌰𐌱𓀀𝄞𠀋𩸽",
+            "½²³ⅫⅣ⑫①", "«»“”‘’—–…·•", "∑∫√∞≠≤≥±×÷", "$€£¥₹₿", "'s", "'t", "'re", "'ve", "'ll", "'d", "'S", "'LL", "▁",
+            "<s>", "</s>", "<bos>", "<start_of_turn>", "<|endoftext|>", "<|im_start|>", "<|eot_id|>", "<｜end▁of▁sentence｜>", "<|return|>",
+        ];
+        var random = new Random(seed);
+        var texts = new string[count];
+        var text = new System.Text.StringBuilder();
+        for (var i = 0; i < count; i++)
+        {
+            text.Clear();
+            for (var n = random.Next(1, 41); n > 0; n--)
+            {
+                // Long pools contribute a few whole code points from a random place; short ones are used whole.
+                var pool = pools[random.Next(pools.Length)];
+                var points = pool.EnumerateRunes().Select(r => r.ToString()).ToArray();
+                if (points.Length > 3 && random.NextDouble() < 0.7)
+                {
+                    var take = random.Next(1, Math.Min(6, points.Length) + 1);
+                    text.Append(string.Concat(points.Skip(random.Next(points.Length - take + 1)).Take(take)));
+                }
+                else
+                {
+                    text.Append(pool);
+                }
+            }
+
+            texts[i] = text.ToString();
+        }
+
+        return texts;
+    }
 }

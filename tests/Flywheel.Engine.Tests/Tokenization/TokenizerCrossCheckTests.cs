@@ -40,10 +40,11 @@ public sealed class TokenizerCrossCheckTests
     {
         var dir = TestAssets.TokenizerModelDir(name);
         var tokenizer = Tokenizer.Load(Path.Combine(dir, "tokenizer.json"));
-        var (plain, special, decoded) = Reference(dir, TokenizerCorpus.Texts);
-        for (var i = 0; i < TokenizerCorpus.Texts.Length; i++)
+        string[] texts = [.. TokenizerCorpus.Texts, .. TokenizerCorpus.Generated(400)];
+        var (plain, special, decoded) = Reference(dir, texts);
+        for (var i = 0; i < texts.Length; i++)
         {
-            var text = TokenizerCorpus.Texts[i];
+            var text = texts[i];
             Assert.True(plain[i].SequenceEqual(tokenizer.Encode(text)), $"text {i} {JsonSerializer.Serialize(text)}: expected [{string.Join(",", plain[i])}] got [{string.Join(",", tokenizer.Encode(text))}]");
             Assert.True(special[i].SequenceEqual(tokenizer.Encode(text, addSpecialTokens: true)), $"text {i} with special tokens");
             Assert.True(decoded[i] == tokenizer.Decode(plain[i]), $"text {i} decoded: expected {JsonSerializer.Serialize(decoded[i])} got {JsonSerializer.Serialize(tokenizer.Decode(plain[i]))}");
