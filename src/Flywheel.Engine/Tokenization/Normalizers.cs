@@ -25,6 +25,13 @@ internal static class Normalizers
             case "NFKC": return t => t.Normalize(NormalizationForm.FormKC);
             case "NFKD": return t => t.Normalize(NormalizationForm.FormKD);
             case "Lowercase": return t => t.ToLowerInvariant();
+            case "Strip":
+                var left = !n.TryGetProperty("strip_left", out var sl) || sl.GetBoolean();
+                var right = !n.TryGetProperty("strip_right", out var sr) || sr.GetBoolean();
+                return t => left && right ? t.Trim() : left ? t.TrimStart() : right ? t.TrimEnd() : t;
+            case "StripAccents":
+                // Drops non-spacing marks (usually after NFD, which splits accents off their letters).
+                return t => string.Concat(t.EnumerateRunes().Where(r => Rune.GetUnicodeCategory(r) != System.Globalization.UnicodeCategory.NonSpacingMark).Select(r => r.ToString()));
             case "Prepend":
                 var prepend = n.GetProperty("prepend").GetString()!;
                 return t => t.Length == 0 ? t : prepend + t;

@@ -190,13 +190,28 @@ internal sealed class TokenDecoder
                 d._replacements.Add((from.GetString()!, e.GetProperty("content").GetString()!));
                 break;
             case "Strip":
-                d.StripsLeadingSpace |= e.TryGetProperty("start", out var s) && s.GetInt32() > 0;
+                // Only SentencePiece's form, one leading space: other counts or a stripped end would change
+                // text that streams token by token, so they are refused rather than approximated.
+                var start = e.TryGetProperty("start", out var s) ? s.GetInt32() : 0;
+                var stop = e.TryGetProperty("stop", out var st) ? st.GetInt32() : 0;
+                var content = e.TryGetProperty("content", out var c) ? c.GetString() : " ";
+                if (start > 1 || stop > 0 || content != " ")
+                {
+                    throw new NotSupportedException($"tokenizer.json: decoder Strip (content '{content}', start {start}, stop {stop}) is not supported.");
+                }
+
+                d.StripsLeadingSpace |= start > 0;
                 break;
             case "Metaspace":
                 d._replacements.Add((e.TryGetProperty("replacement", out var r) ? r.GetString()! : "▁", " "));
                 var scheme = e.TryGetProperty("prepend_scheme", out var ps) ? ps.GetString() : (e.TryGetProperty("add_prefix_space", out var ap) && ap.GetBoolean() ? "always" : "never");
                 d.StripsLeadingSpace |= scheme != "never";
                 break;
+            case "ByteLevel" or "ByteFallback" or "Fuse":
+                // Per-token byte mapping (see TokenBytes); Fuse only joins tokens, which decoding bytes does anyway.
+                break;
+            case var other:
+                throw new NotSupportedException($"tokenizer.json: decoder type '{other}' is not supported.");
         }
     }
 

@@ -76,4 +76,26 @@ public sealed class PreTokenizerComponentTests
         steps.Single()(pieces, atStart);
         Assert.Equal(expected, pieces);
     }
+
+    [Fact]
+    public void StripAndStripAccentsNormalizersWork()
+    {
+        var sequence = JsonDocument.Parse("""
+            {"type": "Sequence", "normalizers": [{"type": "NFD"}, {"type": "StripAccents"}, {"type": "Lowercase"}, {"type": "Strip", "strip_left": true, "strip_right": false}]}
+            """).RootElement;
+        var normalize = Normalizers.Build(sequence, "normalizer")!;
+        Assert.Equal("cafe naive angstrom  ", normalize("  Café Naïve Ångström  "));
+    }
+
+    [Fact]
+    public void UnknownDecodersAreRefused()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"decoder-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(dir);
+        var path = Path.Combine(dir, "tokenizer.json");
+        File.WriteAllText(path, """{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "decoder": {"type": "Sequence", "decoders": [{"type": "WordPiece"}]}}""");
+        Assert.Contains("decoder type 'WordPiece'", Assert.Throws<NotSupportedException>(() => Tokenizer.Load(path)).Message);
+        File.WriteAllText(path, """{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "decoder": {"type": "Strip", "content": " ", "start": 0, "stop": 1}}""");
+        Assert.Contains("Strip", Assert.Throws<NotSupportedException>(() => Tokenizer.Load(path)).Message);
+    }
 }
