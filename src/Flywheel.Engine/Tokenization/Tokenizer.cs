@@ -22,7 +22,7 @@ public sealed class Tokenizer
     private readonly Dictionary<string, AddedToken> _addedTokens;
     private readonly PostProcessor _postProcessor;
 
-    private Tokenizer(TokenizerParts p)
+    private Tokenizer(TokenizerDefinition p)
     {
         (_model, _normalizer, _preTokenizer, _postProcessor) = (p.Model, p.Normalizer, p.PreTokenizer, p.PostProcessor);
         _addedTokens = p.AddedTokens.ToDictionary(a => a.Content, StringComparer.Ordinal);
@@ -44,12 +44,13 @@ public sealed class Tokenizer
         foreach (var a in p.AddedTokens)
         {
             _special[a.Id] = a.Special;
-            _tokenBytes[a.Id] = Encoding.UTF8.GetBytes(a.Content);
         }
 
+        // Added tokens go through the decoder like the others (as Hugging Face decodes them): Gemma's
+        // whitespace-run tokens "▁▁▁" are spaces, and byte-level tokens map back to their bytes.
         for (var id = 0; id < VocabSize; id++)
         {
-            _tokenBytes[id] ??= _idToToken[id] is { } t ? p.Decoder.TokenBytes(t) : [];
+            _tokenBytes[id] = _idToToken[id] is { } t ? p.Decoder.TokenBytes(t) : [];
         }
 
         StripsLeadingSpace = p.Decoder.StripsLeadingSpace;
@@ -85,7 +86,7 @@ public sealed class Tokenizer
     internal bool StripsLeadingSpace { get; }
 
     /// <summary>Reads <paramref name="tokenizerJsonPath"/> and the tokenizer_config.json beside it, if any.</summary>
-    public static Tokenizer Load(string tokenizerJsonPath) => new(TokenizerParts.Load(tokenizerJsonPath));
+    public static Tokenizer Load(string tokenizerJsonPath) => new(TokenizerDefinition.Load(tokenizerJsonPath));
 
     /// <summary>Token ids of <paramref name="text"/>; added/special tokens written in the text are recognised.</summary>
     public int[] Encode(string text, bool addSpecialTokens = false)
@@ -105,7 +106,7 @@ public sealed class Tokenizer
                     before = before.TrimStart();
                 }
 
-                EncodeText(token.LStrip ? before.TrimEnd() : before, ids, pieces);
+                EncodeText(token.LStrip ? before.TrimEnd() : before, atTextStart: start == 0, ids, pieces);
                 ids.Add(token.Id);
                 stripNextLeading = token.RStrip;
                 start = m.Index + m.Length;
@@ -113,7 +114,7 @@ public sealed class Tokenizer
         }
 
         var rest = text[start..];
-        EncodeText(stripNextLeading ? rest.TrimStart() : rest, ids, pieces);
+        EncodeText(stripNextLeading ? rest.TrimStart() : rest, atTextStart: start == 0, ids, pieces);
         return addSpecialTokens ? _postProcessor.Apply(ids) : ids.ToArray();
     }
 
@@ -127,7 +128,7 @@ public sealed class Tokenizer
         return BosTokenId is { } bos && (ids.Length == 0 || ids[0] != bos) ? [bos, .. ids] : ids;
     }
 
-    private void EncodeText(string text, List<int> ids, List<string> pieces)
+    private void EncodeText(string text, bool atTextStart, List<int> ids, List<string> pieces)
     {
         if (text.Length == 0)
         {
@@ -143,7 +144,7 @@ public sealed class Tokenizer
         pieces.Add(text);
         foreach (var step in _preTokenizer)
         {
-            step(pieces);
+            step(pieces, atTextStart);
         }
 
         foreach (var piece in pieces)

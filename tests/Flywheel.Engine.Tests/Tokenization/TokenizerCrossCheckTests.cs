@@ -4,12 +4,13 @@ using Flywheel.Tokenization;
 namespace Flywheel.Engine.Tests.Tokenization;
 
 /// <summary>
-/// Our tokenizer gives the same ids as @huggingface/transformers (run with node) on the corpus, for the
-/// real Llama-3 and Qwen3 tokenizer.json files, with and without special tokens.
+/// Our tokenizer gives the same ids as @huggingface/transformers (run with node) on the corpus, with and
+/// without special tokens, and decodes them to the same text, for the real tokenizer.json files of the
+/// major families: Llama-2, Llama-3, Qwen3, Gemma 3, DeepSeek V3 and gpt-oss.
 /// </summary>
 public sealed class TokenizerCrossCheckTests
 {
-    internal static (int[][] Plain, int[][] Special) Reference(string modelDir, string[] texts)
+    internal static (int[][] Plain, int[][] Special, string[] Decoded) Reference(string modelDir, string[] texts)
     {
         var textsPath = Path.Combine(Path.GetTempPath(), $"flywheel-texts-{Guid.NewGuid():N}.json");
         File.WriteAllText(textsPath, JsonSerializer.Serialize(texts));
@@ -20,7 +21,7 @@ public sealed class TokenizerCrossCheckTests
             Assert.True(exit == 0, $"node reference tokenizer failed ({exit}): {stderr}");
             using var doc = JsonDocument.Parse(stdout);
             int[][] Read(string name) => doc.RootElement.GetProperty(name).EnumerateArray().Select(a => a.EnumerateArray().Select(x => x.GetInt32()).ToArray()).ToArray();
-            return (Read("plain"), Read("special"));
+            return (Read("plain"), Read("special"), [.. doc.RootElement.GetProperty("decoded").EnumerateArray().Select(d => d.GetString()!)]);
         }
         finally
         {
@@ -29,30 +30,48 @@ public sealed class TokenizerCrossCheckTests
     }
 
     [Theory]
+    [InlineData("llama2")]
     [InlineData("llama3")]
     [InlineData("qwen3")]
-    public void IdsMatchTheReferenceImplementation(string name)
+    [InlineData("gemma3")]
+    [InlineData("deepseek_v3")]
+    [InlineData("gptoss")]
+    public void IdsAndDecodeMatchTheReferenceImplementation(string name)
     {
         var dir = TestAssets.TokenizerModelDir(name);
         var tokenizer = Tokenizer.Load(Path.Combine(dir, "tokenizer.json"));
-        var (plain, special) = Reference(dir, TokenizerCorpus.Texts);
-        for (var i = 0; i < TokenizerCorpus.Texts.Length; i++)
+        string[] texts = [.. TokenizerCorpus.Texts, .. TokenizerCorpus.Generated(400)];
+        var (plain, special, decoded) = Reference(dir, texts);
+        for (var i = 0; i < texts.Length; i++)
         {
-            var text = TokenizerCorpus.Texts[i];
+            var text = texts[i];
             Assert.True(plain[i].SequenceEqual(tokenizer.Encode(text)), $"text {i} {JsonSerializer.Serialize(text)}: expected [{string.Join(",", plain[i])}] got [{string.Join(",", tokenizer.Encode(text))}]");
             Assert.True(special[i].SequenceEqual(tokenizer.Encode(text, addSpecialTokens: true)), $"text {i} with special tokens");
+            Assert.True(decoded[i] == tokenizer.Decode(plain[i]), $"text {i} decoded: expected {JsonSerializer.Serialize(decoded[i])} got {JsonSerializer.Serialize(tokenizer.Decode(plain[i]))}");
         }
     }
 
     [Theory]
+    [InlineData("llama2")]
     [InlineData("llama3")]
     [InlineData("qwen3")]
+    [InlineData("gemma3")]
+    [InlineData("deepseek_v3")]
+    [InlineData("gptoss")]
     public void DecodeRoundTripsAndStreamsWholeCharacters(string name)
     {
         var tokenizer = Tokenizer.Load(Path.Combine(TestAssets.TokenizerModelDir(name), "tokenizer.json"));
         foreach (var text in TokenizerCorpus.Texts)
         {
             var ids = tokenizer.Encode(text);
+            if ((name is "llama2" or "gemma3" && text.Contains('▁')) || (name == "llama2" && ids.Any(tokenizer.IsSpecial)))
+            {
+                // SentencePiece-style tokenizers write spaces as "▁", so a "▁" of the text decodes as a space, and
+                // Llama-2 prepends one to the text after each special token too: decode cannot give these texts
+                // back (Hugging Face's neither; the cross-check above compares such decodes with the reference).
+                continue;
+            }
+
             var normalized = name == "qwen3" ? text.Normalize(System.Text.NormalizationForm.FormC) : text;
             Assert.Equal(normalized, tokenizer.Decode(ids));
 
@@ -98,7 +117,7 @@ public sealed class SyntheticTokenizerTests
         Assert.Equal(vocabSize - 5, tokenizer.BosTokenId);
         Assert.Equal([vocabSize - 1], tokenizer.EosTokenIds);
         Assert.NotNull(tokenizer.ChatTemplate);
-        var (plain, special) = TokenizerCrossCheckTests.Reference(dir, TokenizerCorpus.Texts);
+        var (plain, special, _) = TokenizerCrossCheckTests.Reference(dir, TokenizerCorpus.Texts);
         for (var i = 0; i < TokenizerCorpus.Texts.Length; i++)
         {
             var text = TokenizerCorpus.Texts[i];
@@ -165,7 +184,7 @@ public sealed class SyntheticTokenizerTests
         var stream = tokenizer.CreateStreamDecoder();
         Assert.Equal("hello world é", string.Concat(ids.Select(stream.Append).Append(stream.Flush())));
 
-        var (plain, special) = TokenizerCrossCheckTests.Reference(dir, ["hello world é", "hello", " hello  world"]);
+        var (plain, special, _) = TokenizerCrossCheckTests.Reference(dir, ["hello world é", "hello", " hello  world"]);
         Assert.Equal(plain[0], ids);
         Assert.Equal(plain[2], tokenizer.Encode(" hello  world"));
         Assert.Equal(special[1], tokenizer.Encode("hello", addSpecialTokens: true));

@@ -6,7 +6,7 @@ namespace Flywheel.Tokenization;
 internal sealed record AddedToken(int Id, string Content, bool Special, bool LStrip, bool RStrip);
 
 /// <summary>The pieces of a tokenizer read from tokenizer.json and tokenizer_config.json.</summary>
-internal sealed record TokenizerParts(
+internal sealed record TokenizerDefinition(
     BpeModel Model,
     Normalizer? Normalizer,
     List<PreTokenizerStep> PreTokenizer,
@@ -15,7 +15,7 @@ internal sealed record TokenizerParts(
     TokenDecoder Decoder,
     TokenizerConfig Config)
 {
-    public static TokenizerParts Load(string path)
+    public static TokenizerDefinition Load(string path)
     {
         if (!File.Exists(path))
         {
@@ -96,13 +96,13 @@ internal sealed record TokenizerParts(
             }
         }
 
-        var normalizer = root.TryGetProperty("normalizer", out var n) ? TextPipeline.BuildNormalizer(n, "normalizer") : null;
+        var normalizer = root.TryGetProperty("normalizer", out var n) ? Normalizers.Build(n, "normalizer") : null;
         var (steps, byteLevel, metaspace) = root.TryGetProperty("pre_tokenizer", out var pt)
-            ? TextPipeline.BuildPreTokenizer(pt, "pre_tokenizer")
+            ? PreTokenizers.Build(pt, "pre_tokenizer")
             : ([], false, null);
         var decoder = TokenDecoder.Build(root.TryGetProperty("decoder", out var d) ? d : default, byteLevel, metaspace, byteFallback);
         var post = PostProcessor.Build(root.TryGetProperty("post_processor", out var pp) ? pp : default, vocab, added);
-        return new TokenizerParts(new BpeModel(vocab, merges, ignoreMerges, byteFallback, unk), normalizer, steps, added, post, decoder, TokenizerConfig.Load(path));
+        return new TokenizerDefinition(new BpeModel(vocab, merges, ignoreMerges, byteFallback, unk), normalizer, steps, added, post, decoder, TokenizerConfig.Load(path));
     }
 }
 
@@ -190,13 +190,28 @@ internal sealed class TokenDecoder
                 d._replacements.Add((from.GetString()!, e.GetProperty("content").GetString()!));
                 break;
             case "Strip":
-                d.StripsLeadingSpace |= e.TryGetProperty("start", out var s) && s.GetInt32() > 0;
+                // Only SentencePiece's form, one leading space: other counts or a stripped end would change
+                // text that streams token by token, so they are refused rather than approximated.
+                var start = e.TryGetProperty("start", out var s) ? s.GetInt32() : 0;
+                var stop = e.TryGetProperty("stop", out var st) ? st.GetInt32() : 0;
+                var content = e.TryGetProperty("content", out var c) ? c.GetString() : " ";
+                if (start > 1 || stop > 0 || content != " ")
+                {
+                    throw new NotSupportedException($"tokenizer.json: decoder Strip (content '{content}', start {start}, stop {stop}) is not supported.");
+                }
+
+                d.StripsLeadingSpace |= start > 0;
                 break;
             case "Metaspace":
                 d._replacements.Add((e.TryGetProperty("replacement", out var r) ? r.GetString()! : "▁", " "));
                 var scheme = e.TryGetProperty("prepend_scheme", out var ps) ? ps.GetString() : (e.TryGetProperty("add_prefix_space", out var ap) && ap.GetBoolean() ? "always" : "never");
                 d.StripsLeadingSpace |= scheme != "never";
                 break;
+            case "ByteLevel" or "ByteFallback" or "Fuse":
+                // Per-token byte mapping (see TokenBytes); Fuse only joins tokens, which decoding bytes does anyway.
+                break;
+            case var other:
+                throw new NotSupportedException($"tokenizer.json: decoder type '{other}' is not supported.");
         }
     }
 
