@@ -138,19 +138,6 @@ public sealed class ValidatorHardeningTests
     }
 
     [Fact]
-    public async Task The_repair_loop_judges_integers_wider_than_any_dotnet_type()
-    {
-        // The soak's 500s: the grammar lets a model write this under a schema with only minimum.
-        var answers = new Queue<string>(["""{"n":-123456789012345678901234567890123456789}""", """{"n":123456789012345678901234567890123456789}"""]);
-        var loop = new RepairLoop((_, _) => Task.FromResult(answers.Dequeue()));
-        var validator = JsonSchemaValidator.Create("""{"type":"object","properties":{"n":{"type":"integer","minimum":0}},"required":["n"]}""");
-        var result = await loop.RunAsync([new Flywheel.Templates.ChatMessage("user", "x")], validator, maxRepairs: 2);
-        Assert.True(result.Valid);
-        Assert.Equal(1, result.RepairCount);
-        Assert.Contains(result.AttemptErrors[0], e => e.Message.Contains("too small", StringComparison.Ordinal));
-    }
-
-    [Fact]
     public void Numbers_beyond_what_it_can_judge_are_an_error_entry_not_a_throw()
     {
         var errors = JsonSchemaValidator.Create("""{"minimum":0}""").Validate("1e999999");

@@ -1,7 +1,8 @@
 using System.Text;
+using Flywheel.Structured;
 using Flywheel.Templates;
 
-namespace Flywheel.Structured;
+namespace Flywheel.Serving.Backend;
 
 /// <summary>What a <see cref="RepairLoop"/> run produced.</summary>
 /// <param name="Text">The last generated text (valid when <paramref name="Valid"/>).</param>

@@ -1,0 +1,55 @@
+using Flywheel.Structured;
+
+namespace Flywheel.Engine.Tests.Structured;
+
+public sealed class ValidationTests
+{
+    private const string Person = """
+        {"type":"object","properties":{"name":{"type":"string"},"age":{"type":"integer","minimum":0}},"required":["name","age"],"additionalProperties":false}
+        """;
+
+    [Fact]
+    public void Reports_errors_with_paths()
+    {
+        var v = JsonSchemaValidator.Create(Person);
+        Assert.Empty(v.Validate("""{"name":"a","age":3}"""));
+        var errors = v.Validate("""{"name":"a","age":-1}""");
+        Assert.Contains(errors, e => e.Path.Contains("age", StringComparison.Ordinal));
+        Assert.Contains(v.Validate("""{"age":1}"""), e => e.Message.Contains("name", StringComparison.Ordinal));
+        Assert.Contains(v.Validate("{\"name\":"), e => e.Message.StartsWith("not valid JSON", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Guards_const_prefixItems_and_boolean_subschemas()
+    {
+        var c = JsonSchemaValidator.Create("""{"properties":{"kind":{"const":"a"}}}""");
+        Assert.Empty(c.Validate("""{"kind":"a"}"""));
+        Assert.NotEmpty(c.Validate("""{"kind":"b"}"""));
+
+        var p = JsonSchemaValidator.Create("""{"type":"array","prefixItems":[{"type":"string"}],"items":{"type":"integer"}}""");
+        Assert.Empty(p.Validate("""["a",1,2]"""));
+        Assert.NotEmpty(p.Validate("""[1]"""));
+        Assert.NotEmpty(p.Validate("""["a","b"]"""));
+
+        var b = JsonSchemaValidator.Create("""{"properties":{"x":false,"y":true},"$defs":{"d":{"const":1}},"items":{"$ref":"#/$defs/d"}}""");
+        Assert.Empty(b.Validate("""{"y":[1]}"""));
+        Assert.NotEmpty(b.Validate("""{"x":1}"""));
+        Assert.NotEmpty(b.Validate("""[2]"""));
+        Assert.NotEmpty(JsonSchemaValidator.Create("false").Validate("1"));
+        Assert.Empty(JsonSchemaValidator.Create("true").Validate("1"));
+    }
+
+    [Fact]
+    public void Guards_contains_and_conditionals()
+    {
+        var c = JsonSchemaValidator.Create("""{"contains":{"type":"string"}}""");
+        Assert.Empty(c.Validate("""[1,"a"]"""));
+        Assert.NotEmpty(c.Validate("""[1,2]"""));
+        Assert.Empty(c.Validate("""5"""));
+        var i = JsonSchemaValidator.Create("""{"if":{"properties":{"a":{"const":1}},"required":["a"]},"then":{"required":["b"]},"else":{"required":["c"]}}""");
+        Assert.Empty(i.Validate("""{"a":1,"b":0}"""));
+        Assert.NotEmpty(i.Validate("""{"a":1,"c":0}"""));
+        Assert.Empty(i.Validate("""{"a":2,"c":0}"""));
+        Assert.Throws<SchemaCompileException>(() => JsonSchemaValidator.Create("""{"contains":{},"minContains":2}"""));
+    }
+}
