@@ -48,7 +48,7 @@ public sealed class ConstrainedEngineTests : IDisposable
     private static Task<(List<int> Tokens, FinishEvent Finish)> Collect(SubmitOutcome outcome) => EngineEvents.Collect(outcome);
 
     [Theory]
-    [InlineData(SchedulingPolicy.FlyWheel)]
+    [InlineData(SchedulingPolicy.ChunkedPrefill)]
     [InlineData(SchedulingPolicy.PrefillFirst)]
     public async Task ConstrainedOutputsParseAndConformAndLeaveOthersAlone(SchedulingPolicy policy)
     {
