@@ -47,11 +47,12 @@ public sealed partial class LlmEngine
     /// <summary>Makes running count and KV usage visible to other threads.</summary>
     private void PublishStats()
     {
-        _runningCount = _scheduler.Running.Count;
+        var running = _scheduler.Running;
+        _runningCount = running.Count;
         var used = 0L;
-        foreach (var s in _scheduler.Running)
+        for (var i = 0; i < running.Count; i++) // indexed: foreach over the interface would allocate each step
         {
-            used += s.ComputedTokenCount;
+            used += running[i].ComputedTokenCount;
         }
 
         Interlocked.Exchange(ref _usedTokens, used);

@@ -69,11 +69,11 @@ internal sealed class SlotTable
             Release(s);
         }
 
-        foreach (var s in running)
+        for (var i = 0; i < running.Count; i++) // indexed: foreach over the interface would allocate each step
         {
-            if (!s.InDecodeRegion && !s.IsPrefilling)
+            if (!running[i].InDecodeRegion && !running[i].IsPrefilling)
             {
-                MoveToDecodeRegion(s);
+                MoveToDecodeRegion(running[i]);
             }
         }
     }
