@@ -4,7 +4,7 @@ using Flywheel.Models;
 using Flywheel.Sampling;
 using Flywheel.Scheduling;
 
-namespace Flywheel.Engine.Tests.Execution;
+namespace Flywheel.Engine.Tests.Engine;
 
 /// <summary>Requests finishing at different times move KV between slots; outputs must still equal single-request generation.</summary>
 public sealed class EngineSlotMoveTests

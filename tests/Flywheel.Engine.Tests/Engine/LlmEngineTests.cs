@@ -4,7 +4,7 @@ using Flywheel.Models;
 using Flywheel.Sampling;
 using Flywheel.Scheduling;
 
-namespace Flywheel.Engine.Tests.Execution;
+namespace Flywheel.Engine.Tests.Engine;
 
 /// <summary>
 /// The engine over the real tiny model: requests batched together (arriving at different steps, under every

@@ -7,7 +7,7 @@ using Flywheel.Scheduling;
 using Flywheel.Structured;
 using Flywheel.Tokenization;
 
-namespace Flywheel.Engine.Tests.Execution;
+namespace Flywheel.Engine.Tests.Engine;
 
 /// <summary>
 /// Structured output in the engine over the real tiny model (random weights): constrained requests end
