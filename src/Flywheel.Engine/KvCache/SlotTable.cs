@@ -13,6 +13,7 @@ internal sealed class SlotTable
     private readonly KvCache _cache;
     private readonly Sequence?[] _slots;
     private readonly int _capacity;
+    private readonly List<Sequence> _releasing = [];
 
     /// <param name="cache">Holds <paramref name="capacity"/> slots, plus the spare one when capacity is over 1.</param>
     public SlotTable(KvCache cache, int capacity)
@@ -59,12 +60,17 @@ internal sealed class SlotTable
     }
 
     /// <summary>
-    /// Frees the slots of <paramref name="finished"/> (in order), then moves the requests of
+    /// Frees the slots of <paramref name="finished"/>, then moves the requests of
     /// <paramref name="running"/> whose prompt completed into the decode region.
     /// </summary>
     public void Compact(List<Sequence> finished, IReadOnlyList<Sequence> running)
     {
-        foreach (var s in finished)
+        // Highest slot first: a finished request in the last decode slot then just leaves, instead of first
+        // being copied into the hole of another finished one (as when each finish compacted at once).
+        _releasing.Clear();
+        _releasing.AddRange(finished);
+        _releasing.Sort(static (a, b) => b.Slot.CompareTo(a.Slot));
+        foreach (var s in _releasing)
         {
             Release(s);
         }
