@@ -6,7 +6,7 @@ using Flywheel.Models;
 namespace Flywheel.Benchmarks;
 
 /// <summary>
-/// The cost model behind the engine's Run grouping (<c>LlmEngine.RunOverheadTokens</c>): median time of one
+/// The cost model behind the engine's Run grouping (<c>EngineOptions.RunOverheadTokens</c>): median time of one
 /// prompt-chunk Run (batch 1, no past) for several chunk lengths, and of one decode Run for several row counts,
 /// with a least-squares line (fixed ms + ms per token) through the chunk times. With the mixed graph (a
 /// folder Flywheel built), also a FlyWheel step as separate Runs (decode Run + chunk Run on top of a past)

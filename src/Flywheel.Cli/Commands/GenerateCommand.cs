@@ -57,7 +57,7 @@ internal static class GenerateCommand
 
         input.Out.WriteLine();
         input.Error.WriteLine(
-            $"prompt_tokens={result.PromptTokenCount} completion_tokens={result.TokenIds.Count} finish_reason={result.FinishReason} " +
+            $"prompt_tokens={result.PromptTokenCount} completion_tokens={result.TokenIds.Count} finish_reason={result.FinishReason.ToString().ToLowerInvariant()} " +
             $"prefill_s={result.PrefillSeconds:F3} decode_tokens_per_s={result.DecodeTokensPerSecond:F1}");
         return 0;
     }

@@ -1,137 +1,129 @@
+using Flywheel.Execution;
+
 namespace Flywheel.Scheduling;
 
-/// <summary>What the scheduler knows of one admitted request.</summary>
-/// <param name="Id">Request id.</param>
-/// <param name="PromptLength">Prompt tokens.</param>
-/// <param name="ComputedTokenCount">Tokens already in the KV cache.</param>
-public readonly record struct SequenceView(long Id, int PromptLength, int ComputedTokenCount)
-{
-    public bool IsPrefilling => ComputedTokenCount < PromptLength;
-}
-
-/// <summary>A prompt chunk to run: <see cref="Length"/> prompt tokens of a request starting at <see cref="Start"/>.</summary>
-public readonly record struct PlannedChunk(long Id, int Start, int Length);
-
-/// <summary>One step's work.</summary>
-public sealed class StepPlan
-{
-    /// <summary>Running requests that decode one token this step (in the order given).</summary>
-    public List<long> Decodes { get; } = [];
-
-    /// <summary>Prompt chunks, continuing ones first, then those of newly admitted requests.</summary>
-    public List<PlannedChunk> Chunks { get; } = [];
-
-    /// <summary>How many waiting requests (from the front of the queue) are admitted this step.</summary>
-    public int AdmittedCount { get; set; }
-
-    public int TokenCount => Decodes.Count + Chunks.Sum(c => c.Length);
-
-    public void Clear()
-    {
-        Decodes.Clear();
-        Chunks.Clear();
-        AdmittedCount = 0;
-    }
-}
-
 /// <summary>
-/// Decides each step's work from the running requests (oldest first) and the waiting queue (FCFS).
-/// Pure: no model, no threads; the engine applies the plan.
+/// Owns the waiting queue (FCFS) and the running requests (admission order) and decides each step's work
+/// from them: which requests decode, which prompt chunks run, who is admitted. No model, no threads, no
+/// KV cache: the engine gives it the free slot count and applies the plan. A new policy is one more
+/// <c>Plan...</c> method here and one more <see cref="SchedulingPolicy"/> value.
 /// </summary>
-public sealed class Scheduler(EngineOptions options)
+internal sealed class Scheduler(EngineOptions options)
 {
+    private readonly List<Sequence> _waiting = [];
+    private readonly List<Sequence> _running = [];
+
     public EngineOptions Options { get; } = options;
 
-    /// <param name="running">Admitted requests, oldest first.</param>
-    /// <param name="waitingPromptLengths">Prompt lengths of waiting requests, FCFS order.</param>
+    /// <summary>Requests waiting for admission, first come first.</summary>
+    public IReadOnlyList<Sequence> Waiting => _waiting;
+
+    /// <summary>Admitted requests, oldest first.</summary>
+    public IReadOnlyList<Sequence> Running => _running;
+
+    public bool IsIdle => _waiting.Count == 0 && _running.Count == 0;
+
+    public void Enqueue(Sequence sequence) => _waiting.Add(sequence);
+
+    /// <summary>Takes a finished request out of the running set; false when it was not running.</summary>
+    public bool Remove(Sequence sequence) => _running.Remove(sequence);
+
+    /// <summary>Takes a request out of the waiting queue (it was cancelled before admission).</summary>
+    public void RemoveWaitingAt(int index) => _waiting.RemoveAt(index);
+
+    public void ClearWaiting() => _waiting.Clear();
+
+    /// <summary>Plans one step into <paramref name="plan"/> and moves the requests it admits from waiting to running.</summary>
     /// <param name="freeSlots">KV slots free for admission.</param>
-    public void Plan(IReadOnlyList<SequenceView> running, IReadOnlyList<int> waitingPromptLengths, int freeSlots, StepPlan plan)
+    public void Schedule(int freeSlots, StepPlan plan)
     {
         plan.Clear();
         switch (Options.Policy)
         {
-            case SchedulingPolicy.FlyWheel: PlanFlyWheel(running, waitingPromptLengths, freeSlots, plan); break;
-            case SchedulingPolicy.PrefillFirst: PlanPrefillFirst(running, waitingPromptLengths, freeSlots, plan); break;
-            default: PlanSequential(running, waitingPromptLengths, plan); break;
+            case SchedulingPolicy.ChunkedPrefill: PlanChunkedPrefill(freeSlots, plan); break;
+            case SchedulingPolicy.PrefillFirst: PlanPrefillFirst(freeSlots, plan); break;
+            default: PlanSequential(plan); break;
         }
+
+        _waiting.RemoveRange(0, plan.Admitted.Count);
+        _running.AddRange(plan.Admitted);
     }
 
-    private void PlanFlyWheel(IReadOnlyList<SequenceView> running, IReadOnlyList<int> waiting, int freeSlots, StepPlan plan)
+    private void PlanChunkedPrefill(int freeSlots, StepPlan plan)
     {
         var budget = Options.MaxBatchTokens;
-        foreach (var s in running)
+        foreach (var s in _running)
         {
             if (!s.IsPrefilling && budget > 0)
             {
-                plan.Decodes.Add(s.Id);
+                plan.Decodes.Add(s);
                 budget--;
             }
         }
 
-        foreach (var s in running)
+        foreach (var s in _running)
         {
             if (s.IsPrefilling && budget > 0)
             {
                 var length = Math.Min(Math.Min(Options.ChunkSize, s.PromptLength - s.ComputedTokenCount), budget);
-                plan.Chunks.Add(new PlannedChunk(s.Id, s.ComputedTokenCount, length));
+                plan.Chunks.Add(new PlannedChunk(s, s.ComputedTokenCount, length));
                 budget -= length;
             }
         }
 
-        var slots = Math.Min(freeSlots, Options.MaxRunningRequests - running.Count);
-        while (plan.AdmittedCount < waiting.Count && plan.AdmittedCount < slots && budget > 0)
+        var slots = Math.Min(freeSlots, Options.MaxRunningRequests - _running.Count);
+        while (plan.Admitted.Count < _waiting.Count && plan.Admitted.Count < slots && budget > 0)
         {
-            var length = Math.Min(Math.Min(Options.ChunkSize, waiting[plan.AdmittedCount]), budget);
-            plan.Chunks.Add(new PlannedChunk(-1 - plan.AdmittedCount, 0, length));
+            var s = _waiting[plan.Admitted.Count];
+            var length = Math.Min(Math.Min(Options.ChunkSize, s.PromptLength), budget);
+            plan.Chunks.Add(new PlannedChunk(s, 0, length));
+            plan.Admitted.Add(s);
             budget -= length;
-            plan.AdmittedCount++;
         }
     }
 
-    private void PlanPrefillFirst(IReadOnlyList<SequenceView> running, IReadOnlyList<int> waiting, int freeSlots, StepPlan plan)
+    private void PlanPrefillFirst(int freeSlots, StepPlan plan)
     {
         // Whole prompts, no chunking, as long as any prompt is pending; decodes wait meanwhile.
-        var slots = Math.Min(freeSlots, Options.MaxRunningRequests - running.Count);
+        var slots = Math.Min(freeSlots, Options.MaxRunningRequests - _running.Count);
         var budget = Options.MaxBatchTokens;
-        foreach (var s in running)
+        foreach (var s in _running)
         {
             if (s.IsPrefilling)
             {
-                plan.Chunks.Add(new PlannedChunk(s.Id, s.ComputedTokenCount, s.PromptLength - s.ComputedTokenCount));
+                plan.Chunks.Add(new PlannedChunk(s, s.ComputedTokenCount, s.PromptLength - s.ComputedTokenCount));
                 budget -= s.PromptLength - s.ComputedTokenCount;
             }
         }
 
         // Admit while the budget lasts; the first prompt of a step is always taken whole, even past the budget.
-        while (plan.AdmittedCount < waiting.Count && plan.AdmittedCount < slots && (budget > 0 || plan.Chunks.Count == 0))
+        while (plan.Admitted.Count < _waiting.Count && plan.Admitted.Count < slots && (budget > 0 || plan.Chunks.Count == 0))
         {
-            plan.Chunks.Add(new PlannedChunk(-1 - plan.AdmittedCount, 0, waiting[plan.AdmittedCount]));
-            budget -= waiting[plan.AdmittedCount];
-            plan.AdmittedCount++;
+            var s = _waiting[plan.Admitted.Count];
+            plan.Chunks.Add(new PlannedChunk(s, 0, s.PromptLength));
+            plan.Admitted.Add(s);
+            budget -= s.PromptLength;
         }
 
         if (plan.Chunks.Count == 0)
         {
-            foreach (var s in running)
-            {
-                plan.Decodes.Add(s.Id);
-            }
+            plan.Decodes.AddRange(_running);
         }
     }
 
-    private static void PlanSequential(IReadOnlyList<SequenceView> running, IReadOnlyList<int> waiting, StepPlan plan)
+    private void PlanSequential(StepPlan plan)
     {
-        if (running.Count == 0)
+        if (_running.Count == 0)
         {
-            if (waiting.Count > 0)
+            if (_waiting.Count > 0)
             {
-                plan.Chunks.Add(new PlannedChunk(-1, 0, waiting[0]));
-                plan.AdmittedCount = 1;
+                plan.Chunks.Add(new PlannedChunk(_waiting[0], 0, _waiting[0].PromptLength));
+                plan.Admitted.Add(_waiting[0]);
             }
 
             return;
         }
 
-        plan.Decodes.Add(running[0].Id);
+        plan.Decodes.Add(_running[0]);
     }
 }

@@ -1,3 +1,5 @@
+using System.Threading.Channels;
+using Flywheel.Execution;
 using Flywheel.Scheduling;
 
 namespace Flywheel.Engine.Tests.Scheduling;
@@ -8,18 +10,19 @@ namespace Flywheel.Engine.Tests.Scheduling;
 /// </summary>
 public sealed class SchedulerTests
 {
-    private sealed record Sim(long Id, int PromptLength, int MaxTokens, int ArrivalStep)
+    private sealed record Sim(Sequence Sequence, int MaxTokens, int ArrivalStep)
     {
-        public int Computed { get; set; }
-
         public int Generated { get; set; }
 
         public int FinishedStep { get; set; } = -1;
     }
 
+    private static Sequence NewSequence(long id, int promptLength) =>
+        new(id, new EngineRequest { PromptIds = new int[promptLength], MaxTokens = 1 }, Channel.CreateUnbounded<EngineEvent>().Writer, 0);
+
     [Theory]
-    [InlineData(SchedulingPolicy.FlyWheel, 1)]
-    [InlineData(SchedulingPolicy.FlyWheel, 2)]
+    [InlineData(SchedulingPolicy.ChunkedPrefill, 1)]
+    [InlineData(SchedulingPolicy.ChunkedPrefill, 2)]
     [InlineData(SchedulingPolicy.PrefillFirst, 3)]
     [InlineData(SchedulingPolicy.Sequential, 4)]
     public void InvariantsHoldOverRandomWorkloads(SchedulingPolicy policy, int seed)
@@ -27,17 +30,21 @@ public sealed class SchedulerTests
         var options = new EngineOptions { Policy = policy, MaxBatchTokens = 64, ChunkSize = 16, MaxRunningRequests = 6 };
         var scheduler = new Scheduler(options);
         var random = new Random(seed);
-        var all = Enumerable.Range(0, 60).Select(i => new Sim(i, random.Next(1, 120), random.Next(1, 40), random.Next(0, 200))).ToList();
-        var running = new List<Sim>();
-        var waiting = new List<Sim>();
+        var all = Enumerable.Range(0, 60).Select(i => new Sim(NewSequence(i, random.Next(1, 120)), random.Next(1, 40), random.Next(0, 200))).ToList();
+        var sims = all.ToDictionary(s => s.Sequence);
         var plan = new StepPlan();
         for (var step = 0; step < 5000 && all.Any(s => s.FinishedStep < 0); step++)
         {
-            waiting.AddRange(all.Where(s => s.ArrivalStep == step));
-            scheduler.Plan(running.Select(s => new SequenceView(s.Id, s.PromptLength, s.Computed)).ToList(), waiting.Select(s => s.PromptLength).ToList(), options.MaxRunningRequests - running.Count, plan);
+            foreach (var arrived in all.Where(s => s.ArrivalStep == step))
+            {
+                scheduler.Enqueue(arrived.Sequence);
+            }
+
+            var runningBefore = scheduler.Running.ToList();
+            scheduler.Schedule(options.MaxRunningRequests - runningBefore.Count, plan);
 
             // Budget: chunked policies stay within it; prefill-first may exceed it only with one whole prompt.
-            if (policy == SchedulingPolicy.FlyWheel)
+            if (policy == SchedulingPolicy.ChunkedPrefill)
             {
                 Assert.True(plan.TokenCount <= options.MaxBatchTokens, $"step {step}: {plan.TokenCount} tokens");
                 Assert.All(plan.Chunks, c => Assert.InRange(c.Length, 1, options.ChunkSize));
@@ -48,9 +55,8 @@ public sealed class SchedulerTests
                 Assert.True(plan.Chunks.Count == 0 || plan.Decodes.Count == 0, "prefill-first mixes decodes with prompts");
             }
 
-            var admitted = waiting.Take(plan.AdmittedCount).ToList();
-            waiting.RemoveRange(0, plan.AdmittedCount);
-            running.AddRange(admitted);
+            var running = scheduler.Running;
+            Assert.Equal(runningBefore.Concat(plan.Admitted), running);
             Assert.True(running.Count <= options.MaxRunningRequests, "more running requests than slots");
             Assert.Equal(running.Count, running.Select(s => s.Id).Distinct().Count());
             if (policy == SchedulingPolicy.Sequential)
@@ -60,48 +66,64 @@ public sealed class SchedulerTests
 
             foreach (var chunk in plan.Chunks)
             {
-                var s = chunk.Id < 0 ? admitted[-1 - (int)chunk.Id] : running.Single(r => r.Id == chunk.Id);
-                Assert.Equal(s.Computed, chunk.Start);
-                s.Computed += chunk.Length;
-                Assert.True(s.Computed <= s.PromptLength);
-                if (s.Computed == s.PromptLength)
+                var s = chunk.Sequence;
+                Assert.Contains(s, running);
+                Assert.Equal(s.ComputedTokenCount, chunk.Start);
+                s.ComputedTokenCount += chunk.Length;
+                Assert.True(s.ComputedTokenCount <= s.PromptLength);
+                if (s.ComputedTokenCount == s.PromptLength)
                 {
-                    s.Generated++;
+                    sims[s].Generated++;
                 }
             }
 
-            foreach (var id in plan.Decodes)
+            foreach (var s in plan.Decodes)
             {
-                var s = running.Single(r => r.Id == id);
-                Assert.True(s.Computed >= s.PromptLength, "decoding a request whose prompt is not done");
-                s.Computed++;
-                s.Generated++;
+                Assert.Contains(s, running);
+                Assert.True(s.ComputedTokenCount >= s.PromptLength, "decoding a request whose prompt is not done");
+                s.ComputedTokenCount++;
+                sims[s].Generated++;
             }
 
-            foreach (var done in running.Where(s => s.Generated >= s.MaxTokens).ToList())
+            foreach (var done in running.Where(s => sims[s].Generated >= sims[s].MaxTokens).ToList())
             {
-                done.FinishedStep = step;
-                running.Remove(done);
+                sims[done].FinishedStep = step;
+                Assert.True(scheduler.Remove(done));
             }
 
             // Progress: whenever there is work, the step does some.
-            Assert.True(plan.TokenCount > 0 || (running.Count == 0 && waiting.Count == 0), $"step {step} did nothing");
+            Assert.True(plan.TokenCount > 0 || scheduler.IsIdle, $"step {step} did nothing");
         }
 
         // No starvation: everything finished, and FCFS admission means requests finish roughly in order of arrival.
-        Assert.All(all, s => Assert.True(s.FinishedStep >= 0, $"request {s.Id} never finished"));
+        Assert.All(all, s => Assert.True(s.FinishedStep >= 0, $"request {s.Sequence.Id} never finished"));
     }
 
     [Fact]
-    public void FlyWheelPutsDecodesFirstThenContinuingThenNewChunks()
+    public void ChunkedPrefillPutsDecodesFirstThenContinuingThenNewChunks()
     {
         var scheduler = new Scheduler(new EngineOptions { MaxBatchTokens = 20, ChunkSize = 8, MaxRunningRequests = 4 });
+        Sequence[] running = [NewSequence(1, 5), NewSequence(2, 30), NewSequence(3, 4)];
+        (running[0].ComputedTokenCount, running[1].ComputedTokenCount, running[2].ComputedTokenCount) = (5, 8, 6);
+        var waiting = new[] { NewSequence(4, 50), NewSequence(5, 50) };
+        foreach (var s in running)
+        {
+            scheduler.Enqueue(s);
+        }
+
         var plan = new StepPlan();
-        scheduler.Plan([new SequenceView(1, 5, 5), new SequenceView(2, 30, 8), new SequenceView(3, 4, 6)], [50, 50], 1, plan);
-        Assert.Equal([1L, 3L], plan.Decodes);
-        Assert.Equal(new PlannedChunk(2, 8, 8), plan.Chunks[0]);
-        Assert.Equal(new PlannedChunk(-1, 0, 8), plan.Chunks[1]);
-        Assert.Equal(1, plan.AdmittedCount);
+        scheduler.Schedule(4, plan); // admits the three (their counts say where they are)
+        Assert.Equal(running, plan.Admitted);
+        foreach (var s in waiting)
+        {
+            scheduler.Enqueue(s);
+        }
+
+        scheduler.Schedule(1, plan);
+        Assert.Equal(new[] { running[0], running[2] }, plan.Decodes);
+        Assert.Equal(new PlannedChunk(running[1], 8, 8), plan.Chunks[0]);
+        Assert.Equal(new PlannedChunk(waiting[0], 0, 8), plan.Chunks[1]);
+        Assert.Equal(new[] { waiting[0] }, plan.Admitted);
         Assert.Equal(18, plan.TokenCount);
     }
 }

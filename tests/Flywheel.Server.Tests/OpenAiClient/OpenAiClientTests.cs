@@ -51,7 +51,7 @@ public sealed class OpenAiClientTests
         Assert.Equal("assistant", chat.GetProperty("role").GetString());
         Assert.Equal(1, chat.GetProperty("choice_count").GetInt32());
         Assert.Equal(expectedChat.Text, chat.GetProperty("text").GetString());
-        Assert.Equal(expectedChat.FinishReason, chat.GetProperty("finish_reason").GetString());
+        Assert.Equal(expectedChat.FinishReason.ToString().ToLowerInvariant(), chat.GetProperty("finish_reason").GetString());
         AssertUsage(chat.GetProperty("usage"), chatIds.Length, expectedChat.TokenIds.Count);
 
         var chatStream = root.GetProperty("chat_stream");
@@ -60,7 +60,7 @@ public sealed class OpenAiClientTests
         var completion = root.GetProperty("completion");
         Assert.Equal("text_completion", completion.GetProperty("object").GetString());
         Assert.Equal(expectedCompletion.Text, completion.GetProperty("text").GetString());
-        Assert.Equal(expectedCompletion.FinishReason, completion.GetProperty("finish_reason").GetString());
+        Assert.Equal(expectedCompletion.FinishReason.ToString().ToLowerInvariant(), completion.GetProperty("finish_reason").GetString());
         AssertUsage(completion.GetProperty("usage"), expectedCompletion.PromptTokenCount, expectedCompletion.TokenIds.Count);
         AssertStreamAgrees(root.GetProperty("completion_stream"), completion);
 

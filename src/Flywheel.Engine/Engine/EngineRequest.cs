@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using Flywheel.Sampling;
 
 namespace Flywheel.Execution;
@@ -34,33 +33,34 @@ public sealed record EngineRequest
     /// reading side); it takes precedence over <see cref="CancellationToken"/> when both are cancelled.
     /// </summary>
     public CancellationToken StopCancellationToken { get; init; }
+
+    /// <summary>Why the engine refuses this request (bad sampling parameters, a prompt or max_tokens the context cannot hold, a token outside the vocabulary), or null.</summary>
+    internal string? Refusal(int contextLength, int vocabSize)
+    {
+        var errors = Sampling.Validate();
+        if (errors.Count > 0)
+        {
+            return string.Join("; ", errors);
+        }
+
+        if (PromptIds.Count == 0 || PromptIds.Count >= contextLength)
+        {
+            return $"the prompt has {PromptIds.Count} tokens; it must have between 1 and {contextLength - 1} (context length {contextLength})";
+        }
+
+        if (MaxTokens < 1 || PromptIds.Count + (long)MaxTokens > contextLength)
+        {
+            return $"prompt ({PromptIds.Count} tokens) + max_tokens ({MaxTokens}) exceeds the context length {contextLength}";
+        }
+
+        foreach (var t in PromptIds)
+        {
+            if ((uint)t >= (uint)vocabSize)
+            {
+                return $"the prompt holds a token id outside the vocabulary (size {vocabSize})";
+            }
+        }
+
+        return null;
+    }
 }
-
-/// <summary>An event of a request's output stream.</summary>
-public abstract record EngineEvent;
-
-/// <summary>A generated token. The stop token that ends a request is reported too (callers usually do not print it).</summary>
-public sealed record TokenEvent(SampledToken Token, bool IsStopToken) : EngineEvent;
-
-/// <summary>The last event: why it ended, token counts, and timings in seconds.</summary>
-public sealed record FinishEvent(
-    FinishReason Reason,
-    int PromptTokenCount,
-    int CompletionTokenCount,
-    double QueueSeconds,
-    double TimeToFirstTokenSeconds,
-    double EndToEndSeconds,
-    string? Error = null) : EngineEvent;
-
-/// <summary>The outcome of <see cref="LlmEngine.TrySubmit"/>.</summary>
-public sealed record SubmitOutcome(long Id, ChannelReader<EngineEvent>? Events, string? Error, bool QueueFull)
-{
-    public bool Accepted => Events is not null;
-}
-
-/// <summary>
-/// What one engine step did: tokens it fed, and the model Runs it took by kind (decode: decode rows alone;
-/// chunk: a prompt chunk alone, or several first chunks right-padded into one; mixed: decodes and a chunk
-/// in one Run of the mixed graph).
-/// </summary>
-public readonly record struct StepReport(int DecodeTokens, int ChunkTokens, int DecodeRuns, int ChunkRuns, int MixedRuns);

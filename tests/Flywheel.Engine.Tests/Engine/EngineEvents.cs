@@ -1,6 +1,6 @@
 using Flywheel.Execution;
 
-namespace Flywheel.Engine.Tests.Execution;
+namespace Flywheel.Engine.Tests.Engine;
 
 /// <summary>Reads a submitted request's events to the end: its token ids and its finish event.</summary>
 internal static class EngineEvents

@@ -1,17 +1,6 @@
+// Lives with the engine (queue, mixed Runs and the Run-cost model are engine settings, not scheduling ones);
+// the namespace stays Flywheel.Scheduling so that callers' usings did not change.
 namespace Flywheel.Scheduling;
-
-/// <summary>Which scheduling policy the engine runs (compared side by side by <c>flywheel bench</c>).</summary>
-public enum SchedulingPolicy
-{
-    /// <summary>Every step: running decodes first, then prompt chunks (continuing, then new) under the token budget.</summary>
-    FlyWheel,
-
-    /// <summary>Classic continuous batching: while any prompt is pending, whole prompts run and decodes wait; no chunking.</summary>
-    PrefillFirst,
-
-    /// <summary>One request at a time, start to finish.</summary>
-    Sequential,
-}
 
 /// <summary>Engine sizing and policy.</summary>
 public sealed record EngineOptions
@@ -22,7 +11,7 @@ public sealed record EngineOptions
     /// <summary>
     /// Largest prompt chunk. Defaults to the whole budget: the budget already bounds a step's time, and a
     /// smaller chunk only splits the same tokens over more Runs, each of which reads every weight once
-    /// (20-30 tokens' worth of work on CPU, see <c>LlmEngine.RunOverheadTokens</c>).
+    /// (see <see cref="RunOverheadTokens"/>).
     /// </summary>
     public int ChunkSize { get; init; } = 256;
 
@@ -32,7 +21,7 @@ public sealed record EngineOptions
     /// <summary>Requests that may wait for admission before submissions are refused (429).</summary>
     public int QueueCapacity { get; init; } = 256;
 
-    public SchedulingPolicy Policy { get; init; } = SchedulingPolicy.FlyWheel;
+    public SchedulingPolicy Policy { get; init; } = SchedulingPolicy.ChunkedPrefill;
 
     /// <summary>
     /// Run a step's decodes together with one prompt chunk as a single Run of the model folder's mixed graph,
@@ -42,20 +31,18 @@ public sealed record EngineOptions
     /// </summary>
     public bool MixedRuns { get; init; }
 
-    public static SchedulingPolicy ParsePolicy(string name) => name switch
-    {
-        "flywheel" => SchedulingPolicy.FlyWheel,
-        "prefill-first" => SchedulingPolicy.PrefillFirst,
-        "sequential" => SchedulingPolicy.Sequential,
-        _ => throw new ArgumentException($"unknown policy '{name}' (flywheel, prefill-first, sequential)"),
-    };
+    /// <summary>
+    /// The fixed cost of one model Run in tokens' worth of work (every Run streams all weights once): first
+    /// chunks of several prompts share one right-padded Run while the padding costs less than this. The
+    /// <c>run-cost</c> benchmark measures it for a model and machine (fixed ms per Run / ms per token).
+    /// </summary>
+    public int RunOverheadTokens { get; init; } = 24;
 
-    public static string PolicyName(SchedulingPolicy policy) => policy switch
-    {
-        SchedulingPolicy.FlyWheel => "flywheel",
-        SchedulingPolicy.PrefillFirst => "prefill-first",
-        _ => "sequential",
-    };
+    /// <summary>Parses a policy name (see <see cref="SchedulingPolicies.Parse"/>).</summary>
+    public static SchedulingPolicy ParsePolicy(string name) => SchedulingPolicies.Parse(name);
+
+    /// <summary>The name of a policy (see <see cref="SchedulingPolicies.Name"/>).</summary>
+    public static string PolicyName(SchedulingPolicy policy) => SchedulingPolicies.Name(policy);
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first bad setting.</summary>
     public void Validate()
@@ -68,6 +55,11 @@ public sealed record EngineOptions
         if (MaxBatchTokens < MaxRunningRequests + 1)
         {
             throw new ArgumentException($"MaxBatchTokens ({MaxBatchTokens}) must exceed MaxRunningRequests ({MaxRunningRequests}) so every running request decodes each step and prompts still progress");
+        }
+
+        if (RunOverheadTokens < 0)
+        {
+            throw new ArgumentException("RunOverheadTokens must not be negative");
         }
     }
 }

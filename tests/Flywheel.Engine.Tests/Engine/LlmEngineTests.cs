@@ -4,7 +4,7 @@ using Flywheel.Models;
 using Flywheel.Sampling;
 using Flywheel.Scheduling;
 
-namespace Flywheel.Engine.Tests.Execution;
+namespace Flywheel.Engine.Tests.Engine;
 
 /// <summary>
 /// The engine over the real tiny model: requests batched together (arriving at different steps, under every
@@ -41,11 +41,11 @@ public sealed class LlmEngineTests : IDisposable
     private static Task<(List<int> Tokens, FinishEvent Finish)> Collect(SubmitOutcome outcome) => EngineEvents.Collect(outcome);
 
     [Theory]
-    [InlineData(SchedulingPolicy.FlyWheel, 1, true)]
-    [InlineData(SchedulingPolicy.FlyWheel, 7, true)]
-    [InlineData(SchedulingPolicy.FlyWheel, 64, true)]
-    [InlineData(SchedulingPolicy.FlyWheel, 7, false)]
-    [InlineData(SchedulingPolicy.FlyWheel, 64, false)]
+    [InlineData(SchedulingPolicy.ChunkedPrefill, 1, true)]
+    [InlineData(SchedulingPolicy.ChunkedPrefill, 7, true)]
+    [InlineData(SchedulingPolicy.ChunkedPrefill, 64, true)]
+    [InlineData(SchedulingPolicy.ChunkedPrefill, 7, false)]
+    [InlineData(SchedulingPolicy.ChunkedPrefill, 64, false)]
     [InlineData(SchedulingPolicy.PrefillFirst, 16, true)]
     [InlineData(SchedulingPolicy.Sequential, 16, true)]
     public async Task BatchedGreedyOutputsEqualOutputsAlone(SchedulingPolicy policy, int chunkSize, bool mixedRuns)
@@ -79,7 +79,7 @@ public sealed class LlmEngineTests : IDisposable
         // Mixed Runs happen exactly when the step has decodes and prompt work and the engine may use them;
         // a step with both never takes a separate decode Run then.
         var mixedSteps = steps.Count(r => r.MixedRuns > 0);
-        if (mixedRuns && policy == SchedulingPolicy.FlyWheel)
+        if (mixedRuns && policy == SchedulingPolicy.ChunkedPrefill)
         {
             Assert.True(mixedSteps > 0, "no step ran decodes and a chunk together");
             Assert.DoesNotContain(steps, r => r.DecodeRuns > 0 && r.ChunkTokens > 0);

@@ -7,7 +7,7 @@ using Flywheel.Scheduling;
 using Flywheel.Structured;
 using Flywheel.Tokenization;
 
-namespace Flywheel.Engine.Tests.Execution;
+namespace Flywheel.Engine.Tests.Engine;
 
 /// <summary>
 /// Structured output in the engine over the real tiny model (random weights): constrained requests end
@@ -48,7 +48,7 @@ public sealed class ConstrainedEngineTests : IDisposable
     private static Task<(List<int> Tokens, FinishEvent Finish)> Collect(SubmitOutcome outcome) => EngineEvents.Collect(outcome);
 
     [Theory]
-    [InlineData(SchedulingPolicy.FlyWheel)]
+    [InlineData(SchedulingPolicy.ChunkedPrefill)]
     [InlineData(SchedulingPolicy.PrefillFirst)]
     public async Task ConstrainedOutputsParseAndConformAndLeaveOthersAlone(SchedulingPolicy policy)
     {

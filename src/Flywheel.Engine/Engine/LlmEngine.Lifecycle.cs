@@ -1,0 +1,108 @@
+using System.Diagnostics;
+using Flywheel.Sampling;
+
+namespace Flywheel.Execution;
+
+/// <summary>Between steps: waiting for work, cancellations, shutdown.</summary>
+public sealed partial class LlmEngine
+{
+    /// <summary>Stops taking requests, lets running ones finish for up to <paramref name="drainTimeout"/>, then aborts the rest.</summary>
+    public void Shutdown(TimeSpan drainTimeout)
+    {
+        _incoming.Writer.TryComplete();
+        if (!_thread.Join(drainTimeout))
+        {
+            _stop.Cancel();
+            _thread.Join();
+        }
+    }
+
+    public void Dispose()
+    {
+        _stop.Cancel();
+        _incoming.Writer.TryComplete();
+        _thread.Join();
+        _runner.Dispose();
+        _cache.Dispose();
+        _stop.Dispose();
+    }
+
+    /// <summary>Blocks the idle engine thread until a request arrives; false when the engine should exit (all requests aborted).</summary>
+    private bool WaitForWork()
+    {
+        try
+        {
+            return _incoming.Reader.WaitToReadAsync(_stop.Token).AsTask().GetAwaiter().GetResult(); // false: completed and drained
+        }
+        catch (OperationCanceledException)
+        {
+            AbortAll();
+            return false;
+        }
+    }
+
+    /// <summary>Ends cancelled requests: running ones free their slots now (between steps), waiting ones just leave.</summary>
+    private void DropCancelled()
+    {
+        var running = _scheduler.Running;
+        for (var i = running.Count - 1; i >= 0; i--)
+        {
+            var request = running[i].Request;
+            if (request.StopCancellationToken.IsCancellationRequested)
+            {
+                Finish(running[i], FinishReason.Stop);
+            }
+            else if (request.CancellationToken.IsCancellationRequested)
+            {
+                Finish(running[i], FinishReason.Abort);
+            }
+        }
+
+        var waiting = _scheduler.Waiting;
+        for (var i = 0; i < waiting.Count;)
+        {
+            var w = waiting[i];
+            if (w.Request.CancellationToken.IsCancellationRequested)
+            {
+                _scheduler.RemoveWaitingAt(i);
+                Emit(w.Output, new FinishEvent(FinishReason.Abort, w.PromptLength, 0, 0, 0, Stopwatch.GetElapsedTime(w.ArrivalTimestamp).TotalSeconds));
+            }
+            else
+            {
+                i++;
+            }
+        }
+
+        _slots.Compact(_finished, running);
+        EmitFinished();
+        _waitingCount = waiting.Count;
+        PublishStats();
+    }
+
+    private void AbortAll()
+    {
+        var running = _scheduler.Running;
+        while (running.Count > 0)
+        {
+            Finish(running[0], FinishReason.Abort, "the engine shut down");
+        }
+
+        _slots.Compact(_finished, running);
+        EmitFinished();
+        foreach (var w in _scheduler.Waiting)
+        {
+            EmitShutDown(w);
+        }
+
+        _scheduler.ClearWaiting();
+        while (_incoming.Reader.TryRead(out var w))
+        {
+            EmitShutDown(w);
+        }
+
+        _runningCount = 0;
+        _waitingCount = 0;
+    }
+
+    private void EmitShutDown(Sequence w) => Emit(w.Output, new FinishEvent(FinishReason.Abort, w.PromptLength, 0, 0, 0, 0, "the engine shut down"));
+}
