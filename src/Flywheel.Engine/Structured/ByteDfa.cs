@@ -5,7 +5,7 @@ namespace Flywheel.Structured;
 /// State 0 is the start. Used for the regular parts of a schema (string contents, formats,
 /// numbers with bounds) before they are inlined into the grammar; sizes stay small there.
 /// </summary>
-internal sealed class ByteDfa
+internal sealed partial class ByteDfa
 {
     /// <summary>Upper bound on states of one regular sub-language.</summary>
     public const int MaxStates = 50_000;

@@ -41,6 +41,36 @@ internal static partial class GrammarCompiler
         }
     }
 
+    /// <summary>
+    /// Whether no two byte edges of the members of <paramref name="set"/> share a symbol. Most states
+    /// are like that (a string's characters, a literal, a whitespace run next to the token after it):
+    /// then each edge's target alone is the seed of its symbols, with no grouping of edges into runs
+    /// (<see cref="EdgeRuns"/>, a dictionary hit per edge and a scan of the ranges per run), which was
+    /// most of the cost per state. Marks the symbols in <paramref name="row"/> to find out, and leaves
+    /// it all -1 again.
+    /// </summary>
+    private static bool DisjointEdges(ByteNfa nfa, ReadOnlySpan<int> set, byte[] classOf, Span<int> row)
+    {
+        var disjoint = true;
+        foreach (var s in set)
+        {
+            foreach (var e in nfa.BytesOf(s))
+            {
+                var symbols = row[classOf[e.Lo]..(classOf[e.Hi] + 1)];
+                if (!disjoint || symbols.ContainsAnyExcept(-1))
+                {
+                    disjoint = false;
+                    break;
+                }
+
+                symbols.Fill(-2);
+            }
+        }
+
+        row.Fill(-1);
+        return disjoint;
+    }
+
     /// <summary>The calls of the many states that call nothing (one shared list; never modified).</summary>
     private static readonly List<(int Rule, int Target)> NoCalls = [];
 
@@ -112,18 +142,13 @@ internal static partial class GrammarCompiler
         // all come next.)
         var edges = new EdgeRuns(classCount);
         var targets = new HashSet<int>();
+        var single = new List<int> { 0 };
         for (var i = 0; i < dfa.Count; i++)
         {
             nfa.Budget.Tick();
-            edges.Clear();
             SortedDictionary<int, List<int>>? calls = null; // most states call nothing
             foreach (var s in sets[i])
             {
-                foreach (var e in nfa.BytesOf(s))
-                {
-                    edges.Add(classOf[e.Lo], classOf[e.Hi], e.Target);
-                }
-
                 foreach (var call in nfa.CallsOf(s))
                 {
                     calls ??= [];
@@ -132,11 +157,37 @@ internal static partial class GrammarCompiler
             }
 
             targets.Clear();
-            foreach (var (first, length, seeds) in edges.Runs())
+            if (!DisjointEdges(nfa, sets[i], classOf, dfa.Row(i)))
             {
-                var target = FromSeeds(seeds);
-                targets.Add(target);
-                dfa.Row(i).Slice(first, length).Fill(target);
+                edges.Clear();
+                foreach (var s in sets[i])
+                {
+                    foreach (var e in nfa.BytesOf(s))
+                    {
+                        edges.Add(classOf[e.Lo], classOf[e.Hi], e.Target);
+                    }
+                }
+
+                foreach (var (first, length, seeds) in edges.Runs())
+                {
+                    var target = FromSeeds(seeds);
+                    targets.Add(target);
+                    dfa.Row(i).Slice(first, length).Fill(target);
+                }
+            }
+            else
+            {
+                // Every symbol has at most one edge: each edge's target alone is the seed of its classes.
+                foreach (var s in sets[i])
+                {
+                    foreach (var e in nfa.BytesOf(s))
+                    {
+                        single[0] = e.Target;
+                        var target = FromSeeds(single);
+                        targets.Add(target);
+                        dfa.Row(i)[classOf[e.Lo]..(classOf[e.Hi] + 1)].Fill(target);
+                    }
+                }
             }
 
             dfa.Targets.Add([.. targets]);

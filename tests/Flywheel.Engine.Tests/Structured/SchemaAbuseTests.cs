@@ -97,6 +97,30 @@ public sealed class SchemaAbuseTests
         }
     }
 
+    [Theory]
+    [InlineData(".")]
+    [InlineData("\\d")]
+    [InlineData("[^a]")]
+    [InlineData("[é-ü]")]
+    [InlineData("\\S")]
+    [InlineData("[\\s\\S]")]
+    [InlineData("[\\u2027-\\u202a😀]")]
+    public void Directly_built_counted_run_is_the_subset_construction_of_its_search(string set)
+    {
+        // Language equality both ways (a product automaton each), for every anchoring and a few counts.
+        foreach (var (prefix, suffix) in new[] { ("", ""), ("^", ""), ("", "$") })
+        {
+            foreach (var count in new[] { 1, 2, 5 })
+            {
+                var pattern = $"{prefix}{set}{{{count}}}{suffix}";
+                var direct = RegexCompiler.Compile(pattern, "pattern", "#");
+                var bySubsets = RegexCompiler.CompileBySubsets(RegexParser.ParseTopLevel(pattern, "pattern", "#"));
+                Assert.True(ByteDfa.Subtract(direct, bySubsets).IsEmpty, $"{pattern}: the direct automaton accepts more");
+                Assert.True(ByteDfa.Subtract(bySubsets, direct).IsEmpty, $"{pattern}: the direct automaton accepts less");
+            }
+        }
+    }
+
     [Fact]
     public void A_cancelled_compile_stops()
     {
