@@ -1,0 +1,117 @@
+namespace Flywheel.Structured;
+
+internal sealed partial class GrammarBuilder
+{
+    /// <summary>
+    /// The states that read one member key of an object whose declared properties come in declared
+    /// order: from <c>result[k]</c>, the quoted key of any property from k up to the first required
+    /// one at or after k (or the last), ending at that property's <paramref name="keyEnds"/> state.
+    /// A trie over the keys' bytes where each node is instantiated once per least property index it
+    /// still allows (the keys it allows are then the node's keys from that index to the end of its run
+    /// of optional properties), so its edges are deterministic and every determinized state names a
+    /// node or two, whatever the number of properties. States: at most the sum of the keys' lengths
+    /// (each node once per key below it).
+    /// </summary>
+    /// <param name="keys">The properties' keys as written (quoted JSON strings, UTF-8), in declared order; distinct.</param>
+    /// <param name="required">Per property, whether it is required.</param>
+    /// <param name="keyEnds">Per property, the state reached after its key.</param>
+    private int[] KeyDispatch(List<byte[]> keys, bool[] required, int[] keyEnds)
+    {
+        var n = keys.Count;
+        var last = new int[n]; // the last property allowed when property k is the first one allowed
+        for (var k = n - 1; k >= 0; k--)
+        {
+            last[k] = required[k] || k == n - 1 ? k : last[k + 1];
+        }
+
+        // A trie node is a run order[lo..hi) of the keys sorted by bytes, at a depth: they share
+        // their first depth bytes. Quoted keys are prefix-free (a key's closing quote is the only
+        // unescaped one), so a key that ends at a node is the node's only key.
+        var order = Enumerable.Range(0, n).ToArray();
+        Array.Sort(order, (a, b) => keys[a].AsSpan().SequenceCompareTo(keys[b]));
+        var indicesOf = new Dictionary<(int Lo, int Hi), int[]>();   // a run's property indices, ascending
+        var childrenOf = new Dictionary<(int Depth, int Lo), List<(byte Byte, int Lo, int Hi)>>();
+        var instances = new Dictionary<(int Depth, int Lo, int First), int>();
+        var pending = new Stack<(int Depth, int Lo, int Hi, int First, int State)>();
+
+        int Instance(int depth, int lo, int hi, int first)
+        {
+            if (!instances.TryGetValue((depth, lo, first), out var state))
+            {
+                state = Nfa.AddState();
+                instances[(depth, lo, first)] = state;
+                pending.Push((depth, lo, hi, first, state));
+            }
+
+            return state;
+        }
+
+        var result = new int[n];
+        for (var k = 0; k < n; k++)
+        {
+            result[k] = Instance(0, 0, n, k);
+        }
+
+        while (pending.TryPop(out var node))
+        {
+            var (depth, lo, hi, first, state) = node;
+            if (keys[order[lo]].Length == depth)
+            {
+                Nfa.AddEps(state, keyEnds[order[lo]]); // the whole key: node (depth, lo, lo + 1, that key)
+                continue;
+            }
+
+            foreach (var (b, childLo, childHi) in Children(depth, lo, hi))
+            {
+                // The child's least property index at or after first, if the run still allows it.
+                Nfa.Budget.Tick();
+                var below = IndicesOf(childLo, childHi);
+                var at = below.AsSpan().BinarySearch(first);
+                at = at < 0 ? ~at : at;
+                if (at < below.Length && below[at] <= last[first])
+                {
+                    Nfa.AddBytes(state, b, b, Instance(depth + 1, childLo, childHi, below[at]));
+                }
+            }
+        }
+
+        return result;
+
+        List<(byte Byte, int Lo, int Hi)> Children(int depth, int lo, int hi)
+        {
+            if (!childrenOf.TryGetValue((depth, lo), out var children))
+            {
+                children = [];
+                for (var i = lo; i < hi;)
+                {
+                    var b = keys[order[i]][depth];
+                    var j = i + 1;
+                    while (j < hi && keys[order[j]][depth] == b)
+                    {
+                        j++;
+                    }
+
+                    children.Add((b, i, j));
+                    i = j;
+                }
+
+                childrenOf[(depth, lo)] = children;
+            }
+
+            return children;
+        }
+
+        int[] IndicesOf(int lo, int hi)
+        {
+            // Shared by every node of the run: along a key's unshared tail, one array of one index.
+            if (!indicesOf.TryGetValue((lo, hi), out var indices))
+            {
+                indices = order[lo..hi];
+                Array.Sort(indices);
+                indicesOf[(lo, hi)] = indices;
+            }
+
+            return indices;
+        }
+    }
+}
