@@ -9,7 +9,8 @@ internal sealed partial class ByteDfa
     /// of the character being read have got to". Subset construction of the same counter as an NFA
     /// produced an automaton of the same size, but walked, hashed and interned a state set for each of
     /// its tens of thousands of states (<c>.{1000}</c>: 24,000 states, the larger part of its compile).
-    /// Here each row is the classifier's row with its targets renamed. Refused past
+    /// Here a row is the classifier's row with its targets renamed, computed when asked for: the rows
+    /// are never stored (they were 24 MB for <c>.{1000}</c>, garbage once the string was lifted). Refused past
     /// <see cref="MaxStates"/> like any other pattern automaton.
     /// </summary>
     /// <param name="set">S, the characters the run is made of.</param>
@@ -50,44 +51,59 @@ internal sealed partial class ByteDfa
 
         // Per classifier state and byte, what the move does: a column inside the character (>= 0), or
         // ReadS / ReadOther / None; a counter row is this template with the count put in.
-        const int ReadS = -1, ReadOther = -2, None = -3;
         var template = new int[width << 8];
         for (var q = 0; q < column.Length; q++)
         {
             for (var b = 0; column[q] >= 0 && b < 256; b++)
             {
                 var t = readsS.Next(q, (byte)b);
-                template[(column[q] << 8) | b] = t < 0 ? None : column[t] >= 0 ? column[t] : readsS.IsAccepting(t) ? ReadS : ReadOther;
+                template[(column[q] << 8) | b] = t < 0 ? Counter.None : column[t] >= 0 ? column[t] : readsS.IsAccepting(t) ? Counter.ReadS : Counter.ReadOther;
             }
         }
 
-        var rows = new GrowableRows();
         var accept = new bool[count];
-        for (var i = 0; i <= min; i++)
+        for (var i = 0; i < count; i++)
         {
-            var afterS = Math.Min(i + 1, min) * width;
-            var afterOther = i < min ? (anchoredStart ? -1 : 0) : (anchoredEnd ? 0 : min * width);
-            var here = i * width;
-            for (var c = 0; c < width; c++)
-            {
-                budget.AddState(1);
-                rows.AddRow();
-                var row = rows.Row(here + c);
-                var moves = template.AsSpan(c << 8, 256);
-                for (var b = 0; b < 256; b++)
-                {
-                    var m = moves[b];
-                    row[b] = m >= 0 ? here + m : m == ReadS ? afterS : m == ReadOther ? afterOther : -1;
-                }
-            }
+            budget.AddState(1);
         }
 
         accept[min * width] = true; // a long enough run, between characters
-        var dfa = new ByteDfa(rows.Chunks, accept);
+        var dfa = new ByteDfa([], new Counter(template, width, min, anchoredStart, anchoredEnd), accept);
 
         // Unanchored at the start, from every state a character of S can follow, and min of them reach
         // the accepting state: nothing to trim (two passes over every row, otherwise). Anchored, the
         // bytes of a character outside S lead nowhere before the match.
         return anchoredStart || set.Ranges.Count == 0 ? dfa.Trim() : dfa;
+    }
+
+    private ByteDfa(int[][] chunks, Counter counter, bool[] accept)
+        : this(chunks, accept) => _counter = counter;
+
+    /// <summary>
+    /// The rows of a counted-run search: state i * width + c is count i, classifier column c; the
+    /// template gives per column and byte a column inside the character (>= 0) or what the character
+    /// turned out to be.
+    /// </summary>
+    private sealed class Counter(int[] template, int width, int min, bool anchoredStart, bool anchoredEnd)
+    {
+        public const int ReadS = -1, ReadOther = -2, None = -3;
+
+        public int Next(int state, byte b)
+        {
+            var (count, column) = Math.DivRem(state, width);
+            var move = template[(column << 8) | b];
+            return move >= 0 ? state - column + move
+                : move == ReadS ? Math.Min(count + 1, min) * width
+                : move == ReadOther ? (count < min ? (anchoredStart ? -1 : 0) : (anchoredEnd ? 0 : min * width))
+                : -1;
+        }
+
+        public void FillRow(int state, Span<int> row)
+        {
+            for (var b = 0; b < 256; b++)
+            {
+                row[b] = Next(state, (byte)b);
+            }
+        }
     }
 }
