@@ -71,11 +71,39 @@ internal static partial class GrammarCompiler
         return disjoint;
     }
 
+    /// <summary>
+    /// Per NFA state, the determinized state of its closure alone in the rule being determinized: the
+    /// most common lookup of a subset construction (an edge whose symbols no other edge shares), an
+    /// array index rather than a dictionary hit. One pair of arrays for all the rules of a grammar,
+    /// told apart by a generation, so a schema of many small rules does not pay an array per rule.
+    /// </summary>
+    private sealed class SingleSeeds(int nfaStates)
+    {
+        private readonly int[] _generation = new int[nfaStates];
+        private readonly int[] _state = new int[nfaStates];
+        private int _current;
+
+        public void NextRule() => _current++;
+
+        public bool TryGet(int seed, out int state)
+        {
+            state = _generation[seed] == _current ? _state[seed] : -1;
+            return state >= 0;
+        }
+
+        public void Set(int seed, int state)
+        {
+            _generation[seed] = _current;
+            _state[seed] = state;
+        }
+    }
+
     /// <summary>The calls of the many states that call nothing (one shared list; never modified).</summary>
     private static readonly List<(int Rule, int Target)> NoCalls = [];
 
-    private static RuleDfa Determinize(ByteNfa nfa, int start, int end, byte[] classOf, int classCount)
+    private static RuleDfa Determinize(ByteNfa nfa, int start, int end, byte[] classOf, int classCount, SingleSeeds bySeed)
     {
+        bySeed.NextRule();
         var dfa = new RuleDfa(classCount);
         var sets = new StateSetTable();       // state id -> the NFA states naming it
         var bySeeds = new StateSetTable();    // distinct seeds -> seedTargets[id], the state of their closure
@@ -97,16 +125,15 @@ internal static partial class GrammarCompiler
             return id;
         }
 
-        var bySeed = new Dictionary<int, int>(); // the common case: one seed
         var key = new List<int>();
         int FromSeeds(List<int> seeds)
         {
             if (seeds.Count == 1 || seeds.TrueForAll(t => t == seeds[0]))
             {
-                if (!bySeed.TryGetValue(seeds[0], out var single))
+                if (!bySeed.TryGet(seeds[0], out var single))
                 {
                     single = Intern(nfa.ScratchClosure([seeds[0]], end, activeOnly: true));
-                    bySeed[seeds[0]] = single;
+                    bySeed.Set(seeds[0], single);
                 }
 
                 return single;
@@ -141,7 +168,22 @@ internal static partial class GrammarCompiler
         // for a state with thousands of edges, e.g. an object whose thousands of optional properties can
         // all come next.)
         var edges = new EdgeRuns(classCount);
-        var targets = new HashSet<int>();
+        var targets = new List<int>();
+        var seenBy = new int[64]; // per target: 1 + the last state that listed it
+        void AddTarget(int target, int state)
+        {
+            if (target >= seenBy.Length)
+            {
+                Array.Resize(ref seenBy, Math.Max(seenBy.Length * 2, target + 1));
+            }
+
+            if (seenBy[target] != state + 1)
+            {
+                seenBy[target] = state + 1;
+                targets.Add(target);
+            }
+        }
+
         var single = new List<int> { 0 };
         for (var i = 0; i < dfa.Count; i++)
         {
@@ -171,7 +213,7 @@ internal static partial class GrammarCompiler
                 foreach (var (first, length, seeds) in edges.Runs())
                 {
                     var target = FromSeeds(seeds);
-                    targets.Add(target);
+                    AddTarget(target, i);
                     dfa.Row(i).Slice(first, length).Fill(target);
                 }
             }
@@ -184,7 +226,7 @@ internal static partial class GrammarCompiler
                     {
                         single[0] = e.Target;
                         var target = FromSeeds(single);
-                        targets.Add(target);
+                        AddTarget(target, i);
                         dfa.Row(i)[classOf[e.Lo]..(classOf[e.Hi] + 1)].Fill(target);
                     }
                 }

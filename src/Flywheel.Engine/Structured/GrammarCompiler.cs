@@ -13,7 +13,8 @@ internal static partial class GrammarCompiler
     {
         var budget = nfa.Budget;
         var (classOf, classCount) = ByteClasses(nfa);
-        var dfas = rules.Select(r => Determinize(nfa, r.Start, r.End, classOf, classCount)).ToList();
+        var bySeed = new SingleSeeds(nfa.StateCount);
+        var dfas = rules.Select(r => Determinize(nfa, r.Start, r.End, classOf, classCount, bySeed)).ToList();
         RefuseLeftRecursion(dfas, rules);
 
         // Productive rules: some path start -> accept using bytes and calls of productive rules.
