@@ -5,12 +5,15 @@ internal static partial class GrammarCompiler
 {
     private sealed class RuleDfa(int width)
     {
-        // Rows (local target or -1 per symbol) in chunks of rows, doubling from a few rows (a schema has
-        // a DFA per rule) up to large arrays: no per-state array for the collector to copy, and no
-        // doubled array (half of it unused, the old one discarded) when the automaton grows.
+        // Each state's row as runs (first symbol, length, local target): a state has a handful of
+        // targets, and a dense row of every byte class (66 for a 2,000-property object) was 49 MB
+        // there, next to the grammar's own table of the same size. Rows are written in state order,
+        // each into one chunk; chunks are never copied on growth.
+        private const int ChunkInts = 1 << 16;
         private readonly List<int[]> _chunks = [];
-        private readonly List<(int Chunk, int Offset)> _rows = [];
-        private int _free;                                      // unused rows at the end of the last chunk
+        private readonly List<(int Chunk, int Start, int Length)> _rows = [];
+        private int _used = ChunkInts;                          // ints used in the last chunk
+        private int _rowStart;
 
         public int Count => Accept.Count;
 
@@ -18,27 +21,37 @@ internal static partial class GrammarCompiler
         public List<List<(int Rule, int Target)>> Calls { get; } = [];
         public List<bool> Accept { get; } = [];
 
-        public int Next(int state, int symbol) => Row(state)[symbol];
-
-        /// <summary>The row of <paramref name="state"/>, filled with -1 when the state is added.</summary>
-        public Span<int> Row(int state)
+        /// <summary>The runs of <paramref name="state"/>: triples of first symbol, length, target.</summary>
+        public ReadOnlySpan<int> Runs(int state)
         {
-            var (chunk, offset) = _rows[state];
-            return _chunks[chunk].AsSpan(offset, width);
+            var (chunk, start, length) = _rows[state];
+            return _chunks[chunk].AsSpan(start, length);
         }
 
-        public void AddState(bool accept)
+        public void AddState(bool accept) => Accept.Add(accept);
+
+        /// <summary>Starts the row of the next state in order (state <c>_rows.Count</c>).</summary>
+        public void BeginRow()
         {
-            if (_free == 0)
+            if (_used + (3 * width) > ChunkInts)
             {
-                _free = _chunks.Count == 0 ? 8 : Math.Min(_chunks[^1].Length / width * 2, Math.Max(1, (1 << 16) / width));
-                _chunks.Add(new int[_free * width]);
+                // A row has at most width runs: it always fits in what is left of a fresh chunk.
+                _chunks.Add(new int[Math.Max(ChunkInts, 3 * width)]);
+                _used = 0;
             }
 
-            _rows.Add((_chunks.Count - 1, _chunks[^1].Length - (_free-- * width)));
-            Accept.Add(accept);
-            Row(Count - 1).Fill(-1);
+            _rowStart = _used;
         }
+
+        public void AddRun(int first, int length, int target)
+        {
+            var chunk = _chunks[^1];
+            chunk[_used++] = first;
+            chunk[_used++] = length;
+            chunk[_used++] = target;
+        }
+
+        public void EndRow() => _rows.Add((_chunks.Count - 1, _rowStart, _used - _rowStart));
     }
 
     /// <summary>
@@ -185,6 +198,8 @@ internal static partial class GrammarCompiler
         }
 
         var single = new List<int> { 0 };
+        var scratch = new int[classCount];
+        Array.Fill(scratch, -1);
         for (var i = 0; i < dfa.Count; i++)
         {
             nfa.Budget.Tick();
@@ -199,7 +214,8 @@ internal static partial class GrammarCompiler
             }
 
             targets.Clear();
-            if (!DisjointEdges(nfa, sets[i], classOf, dfa.Row(i)))
+            dfa.BeginRow();
+            if (!DisjointEdges(nfa, sets[i], classOf, scratch))
             {
                 edges.Clear();
                 foreach (var s in sets[i])
@@ -214,7 +230,7 @@ internal static partial class GrammarCompiler
                 {
                     var target = FromSeeds(seeds);
                     AddTarget(target, i);
-                    dfa.Row(i).Slice(first, length).Fill(target);
+                    dfa.AddRun(first, length, target);
                 }
             }
             else
@@ -227,11 +243,12 @@ internal static partial class GrammarCompiler
                         single[0] = e.Target;
                         var target = FromSeeds(single);
                         AddTarget(target, i);
-                        dfa.Row(i)[classOf[e.Lo]..(classOf[e.Hi] + 1)].Fill(target);
+                        dfa.AddRun(classOf[e.Lo], classOf[e.Hi] - classOf[e.Lo] + 1, target);
                     }
                 }
             }
 
+            dfa.EndRow();
             dfa.Targets.Add([.. targets]);
             if (calls is null)
             {

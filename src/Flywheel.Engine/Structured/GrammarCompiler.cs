@@ -75,12 +75,13 @@ internal static partial class GrammarCompiler
                     continue;
                 }
 
-                for (var c = 0; c < classCount; c++)
+                var runs = dfas[r].Runs(s);
+                for (var k = 0; k < runs.Length; k += 3)
                 {
-                    var t = dfas[r].Next(s, c);
-                    if (t >= 0 && maps[r][t] >= 0)
+                    var t = maps[r][runs[k + 2]];
+                    if (t >= 0)
                     {
-                        next[(g * classCount) + c] = maps[r][t];
+                        next.AsSpan((g * classCount) + runs[k], runs[k + 1]).Fill(t);
                         flags[g] |= CompiledGrammar.FlagBytes;
                     }
                 }
