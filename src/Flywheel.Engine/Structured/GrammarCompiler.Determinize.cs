@@ -17,7 +17,6 @@ internal static partial class GrammarCompiler
 
         public int Count => Accept.Count;
 
-        public List<int[]> Targets { get; } = [];              // per state: the distinct byte targets of its row
         public List<List<(int Rule, int Target)>> Calls { get; } = [];
         public List<bool> Accept { get; } = [];
 
@@ -181,22 +180,6 @@ internal static partial class GrammarCompiler
         // for a state with thousands of edges, e.g. an object whose thousands of optional properties can
         // all come next.)
         var edges = new EdgeRuns(classCount);
-        var targets = new List<int>();
-        var seenBy = new int[64]; // per target: 1 + the last state that listed it
-        void AddTarget(int target, int state)
-        {
-            if (target >= seenBy.Length)
-            {
-                Array.Resize(ref seenBy, Math.Max(seenBy.Length * 2, target + 1));
-            }
-
-            if (seenBy[target] != state + 1)
-            {
-                seenBy[target] = state + 1;
-                targets.Add(target);
-            }
-        }
-
         var single = new List<int> { 0 };
         var scratch = new int[classCount];
         Array.Fill(scratch, -1);
@@ -213,7 +196,6 @@ internal static partial class GrammarCompiler
                 }
             }
 
-            targets.Clear();
             dfa.BeginRow();
             if (!DisjointEdges(nfa, sets[i], classOf, scratch))
             {
@@ -229,7 +211,6 @@ internal static partial class GrammarCompiler
                 foreach (var (first, length, seeds) in edges.Runs())
                 {
                     var target = FromSeeds(seeds);
-                    AddTarget(target, i);
                     dfa.AddRun(first, length, target);
                 }
             }
@@ -242,14 +223,12 @@ internal static partial class GrammarCompiler
                     {
                         single[0] = e.Target;
                         var target = FromSeeds(single);
-                        AddTarget(target, i);
                         dfa.AddRun(classOf[e.Lo], classOf[e.Hi] - classOf[e.Lo] + 1, target);
                     }
                 }
             }
 
             dfa.EndRow();
-            dfa.Targets.Add([.. targets]);
             if (calls is null)
             {
                 dfa.Calls.Add(NoCalls);

@@ -159,9 +159,10 @@ internal static partial class GrammarCompiler
 
                 // Loops, not LINQ: two delegates per state per pass added up on automata of 50,000 states.
                 var reaches = false;
-                foreach (var t in dfa.Targets[s])
+                var runs = dfa.Runs(s);
+                for (var k = 2; k < runs.Length; k += 3)
                 {
-                    reaches |= live[t];
+                    reaches |= live[runs[k]];
                 }
 
                 foreach (var (rule, target) in dfa.Calls[s])
@@ -192,9 +193,10 @@ internal static partial class GrammarCompiler
         while (stack.Count > 0)
         {
             var s = stack.Pop();
-            foreach (var t in dfa.Targets[s])
+            var runs = dfa.Runs(s);
+            for (var k = 2; k < runs.Length; k += 3)
             {
-                Visit(t);
+                Visit(runs[k]);
             }
 
             foreach (var (rule, target) in dfa.Calls[s])
