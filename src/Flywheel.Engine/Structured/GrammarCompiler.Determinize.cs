@@ -79,7 +79,16 @@ internal static partial class GrammarCompiler
             }
         }
 
-        row.Fill(-1);
+        // Unmark what the edges cover (whether marked or not), not the whole row: most states have a
+        // few edges, and the grammar has dozens of byte classes.
+        foreach (var s in set)
+        {
+            foreach (var e in nfa.BytesOf(s))
+            {
+                row[classOf[e.Lo]..(classOf[e.Hi] + 1)].Fill(-1);
+            }
+        }
+
         return disjoint;
     }
 
