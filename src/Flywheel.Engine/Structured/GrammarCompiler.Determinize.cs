@@ -190,6 +190,7 @@ internal static partial class GrammarCompiler
         // all come next.)
         var edges = new EdgeRuns(classCount);
         var single = new List<int> { 0 };
+        var disjoint = new List<(int First, int Length, int Seed)>();
         var scratch = new int[classCount];
         Array.Fill(scratch, -1);
         for (var i = 0; i < dfa.Count; i++)
@@ -226,14 +227,21 @@ internal static partial class GrammarCompiler
             else
             {
                 // Every symbol has at most one edge: each edge's target alone is the seed of its classes.
+                // Taken in symbol order, as the runs are, so new states are numbered as before.
+                disjoint.Clear();
                 foreach (var s in sets[i])
                 {
                     foreach (var e in nfa.BytesOf(s))
                     {
-                        single[0] = e.Target;
-                        var target = FromSeeds(single);
-                        dfa.AddRun(classOf[e.Lo], classOf[e.Hi] - classOf[e.Lo] + 1, target);
+                        disjoint.Add((classOf[e.Lo], classOf[e.Hi] - classOf[e.Lo] + 1, e.Target));
                     }
+                }
+
+                System.Runtime.InteropServices.CollectionsMarshal.AsSpan(disjoint).Sort();
+                foreach (var (first, length, seed) in disjoint)
+                {
+                    single[0] = seed;
+                    dfa.AddRun(first, length, FromSeeds(single));
                 }
             }
 
