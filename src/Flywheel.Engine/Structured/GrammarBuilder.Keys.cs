@@ -25,8 +25,10 @@ internal sealed partial class GrammarBuilder
         }
 
         // A trie node is a run order[lo..hi) of the keys sorted by bytes, at a depth: they share
-        // their first depth bytes. Quoted keys are prefix-free (a key's closing quote is the only
-        // unescaped one), so a key that ends at a node is the node's only key.
+        // their first depth bytes. Keys that end at a node sort first in its run. (Quoted keys are
+        // prefix-free, since a key's closing quote is its only unescaped one, so such a key is its
+        // node's only one, unless the schema names a property twice; each copy is then allowed at its
+        // own position, as when every key had its own chain of states.)
         var order = Enumerable.Range(0, n).ToArray();
         Array.Sort(order, (a, b) => keys[a].AsSpan().SequenceCompareTo(keys[b]));
         var indicesOf = new Dictionary<(int Lo, int Hi), int[]>();   // a run's property indices, ascending
@@ -55,13 +57,17 @@ internal sealed partial class GrammarBuilder
         while (pending.TryPop(out var node))
         {
             var (depth, lo, hi, first, state) = node;
-            if (keys[order[lo]].Length == depth)
+            var ends = lo;
+            for (; ends < hi && keys[order[ends]].Length == depth; ends++)
             {
-                Nfa.AddEps(state, keyEnds[order[lo]]); // the whole key: node (depth, lo, lo + 1, that key)
-                continue;
+                if (order[ends] >= first && order[ends] <= last[first])
+                {
+                    Nfa.AddEps(state, keyEnds[order[ends]]); // the whole key
+                }
             }
 
-            foreach (var (b, childLo, childHi) in Children(depth, lo, hi))
+            // (Children are cached by depth and first key: ends < hi keeps that key inside this node.)
+            foreach (var (b, childLo, childHi) in ends < hi ? Children(depth, ends, hi) : [])
             {
                 // The child's least property index at or after first, if the run still allows it.
                 Nfa.Budget.Tick();
