@@ -5,7 +5,7 @@ namespace Flywheel.Structured;
 /// State 0 is the start. Used for the regular parts of a schema (string contents, formats,
 /// numbers with bounds) before they are inlined into the grammar; sizes stay small there.
 /// </summary>
-internal sealed class ByteDfa
+internal sealed partial class ByteDfa
 {
     /// <summary>Upper bound on states of one regular sub-language.</summary>
     public const int MaxStates = 50_000;
@@ -16,7 +16,8 @@ internal sealed class ByteDfa
     private const int ChunkShift = 6;
     private const int RowsPerChunk = 1 << ChunkShift; // 64 KB of ints: below the large-object size
 
-    private readonly int[][] _chunks;
+    private readonly int[][] _chunks;   // empty for a counter (CountedRun.cs)
+    private readonly Counter? _counter; // rows computed from a template instead of stored
     private readonly bool[] _accept;  // [StateCount]
 
     /// <param name="next">[StateCount * 256] targets, -1 for no move.</param>
@@ -34,11 +35,25 @@ internal sealed class ByteDfa
 
     public int StateCount => _accept.Length;
 
-    public int Next(int state, byte b) => _chunks[state >> ChunkShift][((state & (RowsPerChunk - 1)) << 8) | b];
+    public int Next(int state, byte b) => _counter is { } counter ? counter.Next(state, b)
+        : _chunks[state >> ChunkShift][((state & (RowsPerChunk - 1)) << 8) | b];
 
     private ReadOnlySpan<int> Row(int state) => _chunks[state >> ChunkShift].AsSpan((state & (RowsPerChunk - 1)) << 8, 256);
 
     public bool IsAccepting(int state) => _accept[state];
+
+    /// <summary>Writes the 256 targets of <paramref name="state"/> (-1: no move) into <paramref name="row"/>.</summary>
+    public void CopyRow(int state, Span<int> row)
+    {
+        if (_counter is { } counter)
+        {
+            counter.FillRow(state, row);
+        }
+        else
+        {
+            Row(state).CopyTo(row);
+        }
+    }
 
     /// <summary>True when the automaton accepts no string at all.</summary>
     public bool IsEmpty
@@ -69,7 +84,8 @@ internal sealed class ByteDfa
     /// <summary>Calls <paramref name="edge"/> once per maximal byte range with the same target.</summary>
     public void ForEachRange(int state, Action<byte, byte, int> edge)
     {
-        var row = Row(state);
+        Span<int> row = stackalloc int[256];
+        CopyRow(state, row);
         var b = 0;
         while (b < 256)
         {

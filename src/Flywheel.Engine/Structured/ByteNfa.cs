@@ -13,9 +13,13 @@ internal sealed class ByteNfa
     /// <summary>Upper bound on states; keeps pathological schemas from eating the server's memory.</summary>
     public const int MaxStates = 2_000_000;
 
-    private readonly List<List<ByteEdge>?> _bytes = [];
-    private readonly List<List<int>?> _eps = [];
-    private readonly List<List<CallEdge>?> _calls = [];
+    // Edges as logs in the order they were added, laid out by state (Frozen) when first read. A list
+    // per state and kind (three objects and their arrays for each of 200,000 states of a big object)
+    // was most of the automaton's memory and a good part of building it.
+    private readonly EdgeLog<ByteEdge> _bytes = new();
+    private readonly EdgeLog<int> _eps = new();
+    private readonly EdgeLog<CallEdge> _calls = new();
+    private int _stateCount;
     private readonly List<int> _closure = [];
     private readonly Stack<int> _pending = new();
     private int[] _visited = [];
@@ -27,35 +31,32 @@ internal sealed class ByteNfa
     /// <summary>The compile's budget: states added here count against it, and so does work on this automaton.</summary>
     public CompileBudget Budget { get; }
 
-    public int StateCount => _bytes.Count;
+    public int StateCount => _stateCount;
 
     public int AddState()
     {
-        if (_bytes.Count >= MaxStates)
+        if (_stateCount >= MaxStates)
         {
             throw new SchemaCompileException("(schema)", "#", $"the grammar needs more than {MaxStates} automaton states");
         }
 
         Budget.AddNfaState();
-        _bytes.Add(null);
-        _eps.Add(null);
-        _calls.Add(null);
-        return _bytes.Count - 1;
+        return _stateCount++;
     }
 
-    public void AddBytes(int from, byte lo, byte hi, int to) => (_bytes[from] ??= []).Add(new ByteEdge(lo, hi, to));
+    public void AddBytes(int from, byte lo, byte hi, int to) => _bytes.Add(from, new ByteEdge(lo, hi, to));
 
-    public void AddEps(int from, int to) => (_eps[from] ??= []).Add(to);
+    public void AddEps(int from, int to) => _eps.Add(from, to);
 
-    public void AddCall(int from, int rule, int to) => (_calls[from] ??= []).Add(new CallEdge(rule, to));
+    public void AddCall(int from, int rule, int to) => _calls.Add(from, new CallEdge(rule, to));
 
     // Spans, not IReadOnlyList: determinization walks the edges of every member of every state set,
     // and an interface enumerator per walk was millions of allocations on a hostile schema.
-    public ReadOnlySpan<ByteEdge> BytesOf(int state) => CollectionsMarshal.AsSpan(_bytes[state]);
+    public ReadOnlySpan<ByteEdge> BytesOf(int state) => _bytes.Of(state, _stateCount);
 
-    public ReadOnlySpan<int> EpsOf(int state) => CollectionsMarshal.AsSpan(_eps[state]);
+    public ReadOnlySpan<int> EpsOf(int state) => _eps.Of(state, _stateCount);
 
-    public ReadOnlySpan<CallEdge> CallsOf(int state) => CollectionsMarshal.AsSpan(_calls[state]);
+    public ReadOnlySpan<CallEdge> CallsOf(int state) => _calls.Of(state, _stateCount);
 
     /// <summary>Appends a chain of states that reads exactly <paramref name="text"/>; returns its end.</summary>
     public int Literal(int from, ReadOnlySpan<byte> text)
@@ -150,20 +151,17 @@ internal sealed class ByteNfa
         while (_pending.Count > 0)
         {
             var s = _pending.Pop();
-            if (!activeOnly || s == end || _bytes[s] is { Count: > 0 } || _calls[s] is { Count: > 0 })
+            if (!activeOnly || s == end || !BytesOf(s).IsEmpty || !CallsOf(s).IsEmpty)
             {
                 _closure.Add(s);
             }
 
-            if (_eps[s] is { } eps)
+            foreach (var t in EpsOf(s))
             {
-                foreach (var t in eps)
+                if (_visited[t] != stamp)
                 {
-                    if (_visited[t] != stamp)
-                    {
-                        _visited[t] = stamp;
-                        _pending.Push(t);
-                    }
+                    _visited[t] = stamp;
+                    _pending.Push(t);
                 }
             }
         }
@@ -203,3 +201,63 @@ internal readonly record struct ByteEdge(byte Lo, byte Hi, int Target);
 
 /// <summary>A transition that consumes one whole instance of grammar rule <c>Rule</c>.</summary>
 internal readonly record struct CallEdge(int Rule, int Target);
+
+/// <summary>
+/// The edges of one kind of a <see cref="ByteNfa"/>: appended in any order of states, then laid out
+/// by state (a counting sort that keeps each state's edges in the order they were added) the first
+/// time they are read after a change.
+/// </summary>
+internal sealed class EdgeLog<T>
+    where T : struct
+{
+    private readonly List<int> _from = [];
+    private readonly List<T> _edges = [];
+    private int[] _starts = [0];      // per state, where its edges start in _sorted; one more at the end
+    private T[] _sorted = [];
+    private int _laidOut = -1;         // edges in the layout (-1: none yet)
+    private int _layoutStates;
+
+    public void Add(int from, T edge)
+    {
+        _from.Add(from);
+        _edges.Add(edge);
+    }
+
+    public ReadOnlySpan<T> Of(int state, int stateCount)
+    {
+        if (_laidOut != _edges.Count || _layoutStates != stateCount)
+        {
+            LayOut(stateCount);
+        }
+
+        return _sorted.AsSpan(_starts[state], _starts[state + 1] - _starts[state]);
+    }
+
+    private void LayOut(int stateCount)
+    {
+        var starts = new int[stateCount + 1];
+        foreach (var f in _from)
+        {
+            starts[f + 1]++;
+        }
+
+        for (var s = 0; s < stateCount; s++)
+        {
+            starts[s + 1] += starts[s];
+        }
+
+        var sorted = new T[_edges.Count];
+        var fill = starts[..stateCount];
+        var edges = CollectionsMarshal.AsSpan(_edges);
+        var from = CollectionsMarshal.AsSpan(_from);
+        for (var k = 0; k < edges.Length; k++)
+        {
+            sorted[fill[from[k]]++] = edges[k];
+        }
+
+        _starts = starts;
+        _sorted = sorted;
+        _laidOut = edges.Length;
+        _layoutStates = stateCount;
+    }
+}

@@ -57,19 +57,20 @@ internal sealed partial class GrammarBuilder
             throw new SchemaCompileException("maxProperties", node.Pointer, "only supported when the declared properties cannot exceed it");
         }
 
-        // Members in declared order, optional ones skippable. Skipping is a chain of epsilons (state
-        // k may move on to k+1 when property k is optional), not an edge from every position to every
-        // later property: those were quadratic in the property count, and so was each closure.
+        // Members in declared order, optional ones skippable. Where a member may start, the keys
+        // allowed there (from the next property up to the first required one) are read by one trie
+        // (KeyDispatch), not by an epsilon to each key: those made every such state name a key per
+        // allowed property once determinized, quadratic in the property count (2,000 optional
+        // properties needed over 4 million state-set entries and were refused).
         var open = Ws(Nfa.Literal(from, "{"u8));
         var end = Nfa.AddState();
         var n = declared.Count;
-        var none = new int[n + 1];   // before property k, nothing written yet
+        var required = declared.Select(p => node.Required.Contains(p.Key)).ToArray();
         var next = new int[n + 1];   // before property k, after the comma that follows a written property
         var some = new int[n + 1];   // property k-1 written (with its trailing whitespace)
         for (var k = 0; k <= n; k++)
         {
-            none[k] = k == 0 ? open : Nfa.AddState();
-            next[k] = Nfa.AddState();
+            next[k] = k == 0 ? open : Nfa.AddState();
             some[k] = Nfa.AddState();
         }
 
@@ -77,23 +78,21 @@ internal sealed partial class GrammarBuilder
         optionalFrom[n] = true;
         for (var k = n - 1; k >= 0; k--)
         {
-            optionalFrom[k] = optionalFrom[k + 1] && !node.Required.Contains(declared[k].Key);
+            optionalFrom[k] = optionalFrom[k + 1] && !required[k];
         }
 
+        var keyEnds = new int[n];
         for (var k = 0; k < n; k++)
         {
-            var keyEntry = Nfa.AddState();
-            Nfa.AddEps(none[k], keyEntry);
-            Nfa.AddEps(next[k], keyEntry);
-            if (!node.Required.Contains(declared[k].Key))
-            {
-                Nfa.AddEps(none[k], none[k + 1]);
-                Nfa.AddEps(next[k], next[k + 1]);
-            }
-
-            var key = Nfa.Literal(keyEntry, Encoding.UTF8.GetBytes(CanonicalJson.Quote(declared[k].Key)));
-            var colon = Ws(Nfa.Literal(Ws(key), ":"u8));
+            keyEnds[k] = Nfa.AddState();
+            var colon = Ws(Nfa.Literal(Ws(keyEnds[k]), ":"u8));
             Nfa.AddEps(Ws(Value(declared[k].Value, colon)), some[k + 1]);
+        }
+
+        var dispatch = KeyDispatch(declared.Select(p => Encoding.UTF8.GetBytes(CanonicalJson.Quote(p.Key))).ToList(), required, keyEnds);
+        for (var k = 0; k < n; k++)
+        {
+            Nfa.AddEps(next[k], dispatch[k]);
         }
 
         for (var k = 1; k <= n; k++)
@@ -112,16 +111,23 @@ internal sealed partial class GrammarBuilder
 
         if (optionalFrom[0])
         {
-            Nfa.AddBytes(none[n], (byte)'}', (byte)'}', end);
+            Nfa.AddBytes(open, (byte)'}', (byte)'}', end);
         }
 
         if (hasTail)
         {
-            // After the declared properties: pattern/additional members, comma-separated.
+            // After the declared properties: pattern/additional members, comma-separated. They may
+            // start wherever every declared property still to come is optional.
             var tailKey = Nfa.AddState();
             var tailSome = Nfa.AddState();
-            Nfa.AddEps(none[n], tailKey);
-            Nfa.AddEps(next[n], tailKey);
+            for (var k = 0; k <= n; k++)
+            {
+                if (optionalFrom[k])
+                {
+                    Nfa.AddEps(next[k], tailKey);
+                }
+            }
+
             Nfa.AddBytes(tailSome, (byte)'}', (byte)'}', end);
             Nfa.AddEps(Ws(Nfa.Literal(tailSome, ","u8)), tailKey);
             EmitTailMembers(patterns, props.Select(p => p.Key).ToList(), additional, tailKey, tailSome);

@@ -5,47 +5,126 @@ internal static partial class GrammarCompiler
 {
     private sealed class RuleDfa(int width)
     {
-        // Rows (local target or -1 per symbol) in chunks of rows, doubling from a few rows (a schema has
-        // a DFA per rule) up to large arrays: no per-state array for the collector to copy, and no
-        // doubled array (half of it unused, the old one discarded) when the automaton grows.
+        // Each state's row as runs (first symbol, length, local target): a state has a handful of
+        // targets, and a dense row of every byte class (66 for a 2,000-property object) was 49 MB
+        // there, next to the grammar's own table of the same size. Rows are written in state order,
+        // each into one chunk; chunks are never copied on growth.
+        private const int ChunkInts = 1 << 16;
         private readonly List<int[]> _chunks = [];
-        private readonly List<(int Chunk, int Offset)> _rows = [];
-        private int _free;                                      // unused rows at the end of the last chunk
+        private readonly List<(int Chunk, int Start, int Length)> _rows = [];
+        private int _used = ChunkInts;                          // ints used in the last chunk
+        private int _rowStart;
 
         public int Count => Accept.Count;
 
-        public List<int[]> Targets { get; } = [];              // per state: the distinct byte targets of its row
         public List<List<(int Rule, int Target)>> Calls { get; } = [];
         public List<bool> Accept { get; } = [];
 
-        public int Next(int state, int symbol) => Row(state)[symbol];
-
-        /// <summary>The row of <paramref name="state"/>, filled with -1 when the state is added.</summary>
-        public Span<int> Row(int state)
+        /// <summary>The runs of <paramref name="state"/>: triples of first symbol, length, target.</summary>
+        public ReadOnlySpan<int> Runs(int state)
         {
-            var (chunk, offset) = _rows[state];
-            return _chunks[chunk].AsSpan(offset, width);
+            var (chunk, start, length) = _rows[state];
+            return _chunks[chunk].AsSpan(start, length);
         }
 
-        public void AddState(bool accept)
+        public void AddState(bool accept) => Accept.Add(accept);
+
+        /// <summary>Starts the row of the next state in order (state <c>_rows.Count</c>).</summary>
+        public void BeginRow()
         {
-            if (_free == 0)
+            if (_used + (3 * width) > ChunkInts)
             {
-                _free = _chunks.Count == 0 ? 8 : Math.Min(_chunks[^1].Length / width * 2, Math.Max(1, (1 << 16) / width));
-                _chunks.Add(new int[_free * width]);
+                // A row has at most width runs: it always fits in what is left of a fresh chunk.
+                _chunks.Add(new int[Math.Max(ChunkInts, 3 * width)]);
+                _used = 0;
             }
 
-            _rows.Add((_chunks.Count - 1, _chunks[^1].Length - (_free-- * width)));
-            Accept.Add(accept);
-            Row(Count - 1).Fill(-1);
+            _rowStart = _used;
+        }
+
+        public void AddRun(int first, int length, int target)
+        {
+            var chunk = _chunks[^1];
+            chunk[_used++] = first;
+            chunk[_used++] = length;
+            chunk[_used++] = target;
+        }
+
+        public void EndRow() => _rows.Add((_chunks.Count - 1, _rowStart, _used - _rowStart));
+    }
+
+    /// <summary>
+    /// Whether no two byte edges of the members of <paramref name="set"/> share a symbol. Most states
+    /// are like that (a string's characters, a literal, a whitespace run next to the token after it):
+    /// then each edge's target alone is the seed of its symbols, with no grouping of edges into runs
+    /// (<see cref="EdgeRuns"/>, a dictionary hit per edge and a scan of the ranges per run), which was
+    /// most of the cost per state. Marks the symbols in <paramref name="row"/> to find out, and leaves
+    /// it all -1 again.
+    /// </summary>
+    private static bool DisjointEdges(ByteNfa nfa, ReadOnlySpan<int> set, byte[] classOf, Span<int> row)
+    {
+        var disjoint = true;
+        foreach (var s in set)
+        {
+            foreach (var e in nfa.BytesOf(s))
+            {
+                var symbols = row[classOf[e.Lo]..(classOf[e.Hi] + 1)];
+                if (!disjoint || symbols.ContainsAnyExcept(-1))
+                {
+                    disjoint = false;
+                    break;
+                }
+
+                symbols.Fill(-2);
+            }
+        }
+
+        // Unmark what the edges cover (whether marked or not), not the whole row: most states have a
+        // few edges, and the grammar has dozens of byte classes.
+        foreach (var s in set)
+        {
+            foreach (var e in nfa.BytesOf(s))
+            {
+                row[classOf[e.Lo]..(classOf[e.Hi] + 1)].Fill(-1);
+            }
+        }
+
+        return disjoint;
+    }
+
+    /// <summary>
+    /// Per NFA state, the determinized state of its closure alone in the rule being determinized: the
+    /// most common lookup of a subset construction (an edge whose symbols no other edge shares), an
+    /// array index rather than a dictionary hit. One pair of arrays for all the rules of a grammar,
+    /// told apart by a generation, so a schema of many small rules does not pay an array per rule.
+    /// </summary>
+    private sealed class SingleSeeds(int nfaStates)
+    {
+        private readonly int[] _generation = new int[nfaStates];
+        private readonly int[] _state = new int[nfaStates];
+        private int _current;
+
+        public void NextRule() => _current++;
+
+        public bool TryGet(int seed, out int state)
+        {
+            state = _generation[seed] == _current ? _state[seed] : -1;
+            return state >= 0;
+        }
+
+        public void Set(int seed, int state)
+        {
+            _generation[seed] = _current;
+            _state[seed] = state;
         }
     }
 
     /// <summary>The calls of the many states that call nothing (one shared list; never modified).</summary>
     private static readonly List<(int Rule, int Target)> NoCalls = [];
 
-    private static RuleDfa Determinize(ByteNfa nfa, int start, int end, byte[] classOf, int classCount)
+    private static RuleDfa Determinize(ByteNfa nfa, int start, int end, byte[] classOf, int classCount, SingleSeeds bySeed)
     {
+        bySeed.NextRule();
         var dfa = new RuleDfa(classCount);
         var sets = new StateSetTable();       // state id -> the NFA states naming it
         var bySeeds = new StateSetTable();    // distinct seeds -> seedTargets[id], the state of their closure
@@ -67,16 +146,15 @@ internal static partial class GrammarCompiler
             return id;
         }
 
-        var bySeed = new Dictionary<int, int>(); // the common case: one seed
         var key = new List<int>();
         int FromSeeds(List<int> seeds)
         {
             if (seeds.Count == 1 || seeds.TrueForAll(t => t == seeds[0]))
             {
-                if (!bySeed.TryGetValue(seeds[0], out var single))
+                if (!bySeed.TryGet(seeds[0], out var single))
                 {
                     single = Intern(nfa.ScratchClosure([seeds[0]], end, activeOnly: true));
-                    bySeed[seeds[0]] = single;
+                    bySeed.Set(seeds[0], single);
                 }
 
                 return single;
@@ -111,19 +189,16 @@ internal static partial class GrammarCompiler
         // for a state with thousands of edges, e.g. an object whose thousands of optional properties can
         // all come next.)
         var edges = new EdgeRuns(classCount);
-        var targets = new HashSet<int>();
+        var single = new List<int> { 0 };
+        var disjoint = new List<(int First, int Length, int Seed)>();
+        var scratch = new int[classCount];
+        Array.Fill(scratch, -1);
         for (var i = 0; i < dfa.Count; i++)
         {
             nfa.Budget.Tick();
-            edges.Clear();
             SortedDictionary<int, List<int>>? calls = null; // most states call nothing
             foreach (var s in sets[i])
             {
-                foreach (var e in nfa.BytesOf(s))
-                {
-                    edges.Add(classOf[e.Lo], classOf[e.Hi], e.Target);
-                }
-
                 foreach (var call in nfa.CallsOf(s))
                 {
                     calls ??= [];
@@ -131,15 +206,46 @@ internal static partial class GrammarCompiler
                 }
             }
 
-            targets.Clear();
-            foreach (var (first, length, seeds) in edges.Runs())
+            dfa.BeginRow();
+            if (!DisjointEdges(nfa, sets[i], classOf, scratch))
             {
-                var target = FromSeeds(seeds);
-                targets.Add(target);
-                dfa.Row(i).Slice(first, length).Fill(target);
+                edges.Clear();
+                foreach (var s in sets[i])
+                {
+                    foreach (var e in nfa.BytesOf(s))
+                    {
+                        edges.Add(classOf[e.Lo], classOf[e.Hi], e.Target);
+                    }
+                }
+
+                foreach (var (first, length, seeds) in edges.Runs())
+                {
+                    var target = FromSeeds(seeds);
+                    dfa.AddRun(first, length, target);
+                }
+            }
+            else
+            {
+                // Every symbol has at most one edge: each edge's target alone is the seed of its classes.
+                // Taken in symbol order, as the runs are, so new states are numbered as before.
+                disjoint.Clear();
+                foreach (var s in sets[i])
+                {
+                    foreach (var e in nfa.BytesOf(s))
+                    {
+                        disjoint.Add((classOf[e.Lo], classOf[e.Hi] - classOf[e.Lo] + 1, e.Target));
+                    }
+                }
+
+                System.Runtime.InteropServices.CollectionsMarshal.AsSpan(disjoint).Sort();
+                foreach (var (first, length, seed) in disjoint)
+                {
+                    single[0] = seed;
+                    dfa.AddRun(first, length, FromSeeds(single));
+                }
             }
 
-            dfa.Targets.Add([.. targets]);
+            dfa.EndRow();
             if (calls is null)
             {
                 dfa.Calls.Add(NoCalls);

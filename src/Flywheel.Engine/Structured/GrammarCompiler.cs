@@ -13,7 +13,8 @@ internal static partial class GrammarCompiler
     {
         var budget = nfa.Budget;
         var (classOf, classCount) = ByteClasses(nfa);
-        var dfas = rules.Select(r => Determinize(nfa, r.Start, r.End, classOf, classCount)).ToList();
+        var bySeed = new SingleSeeds(nfa.StateCount);
+        var dfas = rules.Select(r => Determinize(nfa, r.Start, r.End, classOf, classCount, bySeed)).ToList();
         RefuseLeftRecursion(dfas, rules);
 
         // Productive rules: some path start -> accept using bytes and calls of productive rules.
@@ -74,12 +75,13 @@ internal static partial class GrammarCompiler
                     continue;
                 }
 
-                for (var c = 0; c < classCount; c++)
+                var runs = dfas[r].Runs(s);
+                for (var k = 0; k < runs.Length; k += 3)
                 {
-                    var t = dfas[r].Next(s, c);
-                    if (t >= 0 && maps[r][t] >= 0)
+                    var t = maps[r][runs[k + 2]];
+                    if (t >= 0)
                     {
-                        next[(g * classCount) + c] = maps[r][t];
+                        next.AsSpan((g * classCount) + runs[k], runs[k + 1]).Fill(t);
                         flags[g] |= CompiledGrammar.FlagBytes;
                     }
                 }
@@ -157,9 +159,10 @@ internal static partial class GrammarCompiler
 
                 // Loops, not LINQ: two delegates per state per pass added up on automata of 50,000 states.
                 var reaches = false;
-                foreach (var t in dfa.Targets[s])
+                var runs = dfa.Runs(s);
+                for (var k = 2; k < runs.Length; k += 3)
                 {
-                    reaches |= live[t];
+                    reaches |= live[runs[k]];
                 }
 
                 foreach (var (rule, target) in dfa.Calls[s])
@@ -190,9 +193,10 @@ internal static partial class GrammarCompiler
         while (stack.Count > 0)
         {
             var s = stack.Pop();
-            foreach (var t in dfa.Targets[s])
+            var runs = dfa.Runs(s);
+            for (var k = 2; k < runs.Length; k += 3)
             {
-                Visit(t);
+                Visit(runs[k]);
             }
 
             foreach (var (rule, target) in dfa.Calls[s])

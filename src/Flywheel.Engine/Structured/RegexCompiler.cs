@@ -10,11 +10,24 @@ internal static class RegexCompiler
     /// <summary>DFA accepting exactly the strings (as UTF-8) in which the pattern finds a match.</summary>
     public static ByteDfa Compile(string pattern, string keyword, string pointer, CompileBudget? budget = null)
     {
+        var branches = RegexParser.ParseTopLevel(pattern, keyword, pointer);
+        if (branches is [(var onlyStart, RegexRepeat { Item: RegexSet onlyRun, Min: > 0 } onlyRep, var onlyEnd)] && !(onlyStart && onlyEnd))
+        {
+            // The whole pattern is one counted run (.{1000}): its automaton is built directly.
+            return ByteDfa.CountedRunSearch(onlyRun.Set, onlyRep.Min, onlyStart, onlyEnd, budget ?? CompileBudget.Unlimited);
+        }
+
+        return CompileBySubsets(branches, budget);
+    }
+
+    /// <summary>The search automaton by subset construction of its NFA (every pattern but a lone counted run).</summary>
+    internal static ByteDfa CompileBySubsets(List<(bool Start, RegexNode Body, bool End)> branches, CompileBudget? budget = null)
+    {
         var nfa = new ByteNfa(budget);
         var start = nfa.AddState();
         var accept = nfa.AddState();
         var universal = new HashSet<int>(); // the trailing ".*" loops: once there, the search has matched
-        foreach (var (anchoredStart, body, anchoredEnd) in RegexParser.ParseTopLevel(pattern, keyword, pointer))
+        foreach (var (anchoredStart, body, anchoredEnd) in branches)
         {
             var s = nfa.AddState();
             nfa.AddEps(start, s);

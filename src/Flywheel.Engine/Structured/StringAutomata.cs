@@ -88,15 +88,18 @@ internal static class StringAutomata
 
         ReadOnlySpan<byte> escapeLetters = "\"\\/bfnrt"u8;
         ReadOnlySpan<byte> escapeValues = "\"\\/\b\f\n\r\t"u8;
+        Span<int> row = stackalloc int[256];
         for (var d = 0; d < plain.Length; d++)
         {
             // Literal bytes as ranges (runs of bytes with the same target): one edge per byte
-            // made a long pattern's string a few hundred edges per state.
+            // made a long pattern's string a few hundred edges per state. The row is read once, not
+            // byte by byte through the automaton's lookup.
+            decoded.CopyRow(d, row);
             var runStart = -1;
             var runTarget = -1;
             for (var b = 0x20; b <= 256; b++)
             {
-                var t = b < 256 && b != '"' && b != '\\' ? decoded.Next(d, (byte)b) : -1;
+                var t = b < 256 && b != '"' && b != '\\' ? row[b] : -1;
                 if (runStart >= 0 && t != runTarget)
                 {
                     nfa.AddBytes(plain[d], (byte)runStart, (byte)(b - 1), plain[runTarget]);
@@ -113,7 +116,7 @@ internal static class StringAutomata
             var escape = -1;
             for (var k = 0; k < escapeLetters.Length; k++)
             {
-                var t = decoded.Next(d, escapeValues[k]);
+                var t = row[escapeValues[k]];
                 if (t < 0)
                 {
                     continue;
