@@ -98,7 +98,7 @@ public sealed class SchemaAbuseTests : IAsyncLifetime
             new Flywheel.Scheduling.EngineOptions { MaxRunningRequests = 2, MaxBatchTokens = 64, ChunkSize = 32 },
             configure: o => o.DrainTimeout = TimeSpan.FromMilliseconds(300),
             schemaOptions: new Flywheel.Serving.ResponseFormats.SchemaCompileOptions { MaxStates = 100_000_000, CompileTimeout = Timeout.InfiniteTimeSpan });
-        var schema = "{\"type\":\"object\",\"properties\":{" + string.Join(',', Enumerable.Range(0, 4000).Select(i => $"\"r{i}\":{{\"type\":\"string\"}}")) + "}}";
+        var schema = "{\"type\":\"object\",\"properties\":{" + string.Join(',', Enumerable.Range(0, 40000).Select(i => $"\"r{i}\":{{\"type\":\"string\"}}")) + "}}";
         var body = "{\"model\":\"" + server.Model.Name + "\",\"messages\":[{\"role\":\"user\",\"content\":\"go\"}],\"max_tokens\":4," +
             "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"s\",\"schema\":" + schema + "}}}";
         var post = server.Client.PostAsync("/v1/chat/completions", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));
