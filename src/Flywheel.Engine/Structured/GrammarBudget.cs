@@ -30,6 +30,60 @@ internal sealed class GrammarBudget
     /// <summary>Most one token can add to a configuration's bound, or <see cref="Unbounded"/>.</summary>
     public int TokenSlack { get; }
 
+    private int[]? _textRegionFinish;
+
+    /// <summary>
+    /// The largest <see cref="Finish"/> over the plain states that runs of <paramref name="state"/>'s
+    /// text groups (<see cref="CompiledGrammar.TextGroupsOf"/>) reach from it, <paramref name="state"/>
+    /// included; -1 when it has none. A text token made of those groups only leaves a configuration
+    /// at one of those states on the same stack, so its bound after is at most this plus the stack's.
+    /// Worked out per state on first use (racing threads work out the same number).
+    /// </summary>
+    public int TextRegionFinish(CompiledGrammar g, int state)
+    {
+        var known = _textRegionFinish ??= NewUnknown(g.StateCount);
+        if (known[state] != int.MinValue)
+        {
+            return known[state];
+        }
+
+        var groups = g.Flags[state] == CompiledGrammar.FlagBytes ? g.TextGroupsOf(state) : 0;
+        var max = -1;
+        if (groups != 0)
+        {
+            // Over every byte that can be part of a run of those groups (any byte from 0x80 when
+            // multi-byte characters are among them): more states than the runs reach, never fewer.
+            var bytes = Enumerable.Range(0, 256).Where(b => b < 0x80
+                ? (ByteGroups.OfAscii((byte)b) & groups) != 0
+                : (groups & ByteGroups.MultiByteChar) != 0).Select(b => (byte)b).ToArray();
+            var seen = new HashSet<int> { state };
+            var pending = new Stack<int>();
+            pending.Push(state);
+            while (pending.TryPop(out var s))
+            {
+                max = Math.Max(max, Finish[s]);
+                foreach (var b in bytes)
+                {
+                    var to = g.Move(s, b);
+                    if (to >= 0 && g.Flags[to] == CompiledGrammar.FlagBytes && seen.Add(to))
+                    {
+                        pending.Push(to);
+                    }
+                }
+            }
+        }
+
+        known[state] = max;
+        return max;
+    }
+
+    private static int[] NewUnknown(int count)
+    {
+        var a = new int[count];
+        Array.Fill(a, int.MinValue);
+        return a;
+    }
+
     public static GrammarBudget Compute(CompiledGrammar g, TokenVocabulary vocabulary)
     {
         var usable = new bool[g.ClassCount];

@@ -105,6 +105,7 @@ public sealed partial class GrammarMatcher
     private void KeepTokensThatFit(Span<uint> bitmask)
     {
         var limit = _remaining - 1L;
+        var safe = SafeTextTokens(limit);
         var mark = _runner.NodeCount;
         _runner.EnsureSets(_count);
         _current.AsSpan(0, _count).CopyTo(_runner.Sets);
@@ -115,7 +116,7 @@ public sealed partial class GrammarMatcher
         var previous = ReadOnlySpan<byte>.Empty;
         foreach (var id in _vocab.Trie.Tokens)
         {
-            if ((bitmask[id >> 5] & (1u << (id & 31))) == 0)
+            if ((bitmask[id >> 5] & ~safe[id >> 5] & (1u << (id & 31))) == 0)
             {
                 continue;
             }
@@ -144,5 +145,50 @@ public sealed partial class GrammarMatcher
         }
 
         _runner.NodeCount = mark;
+    }
+
+    private uint[]? _safe, _union;
+
+    /// <summary>
+    /// The text tokens known to fit without reading them: for a configuration in a plain state whose
+    /// text region (see <see cref="GrammarBudget.TextRegionFinish"/>) keeps its bound within
+    /// <paramref name="limit"/>, every text token made of the state's text groups only. Inside a
+    /// string that is most of the vocabulary, which the per-token walk then skips.
+    /// </summary>
+    private uint[] SafeTextTokens(long limit)
+    {
+        var safe = _safe ??= new uint[_vocab.MaskLength];
+        Array.Clear(safe);
+        var g = _runner.Grammar;
+        for (var c = 0; c < _count; c++)
+        {
+            var node = _current[c];
+            if (node == PdaRunner.FinalNode)
+            {
+                continue;
+            }
+
+            var state = _runner.StateOf(node);
+            var region = _budget!.TextRegionFinish(g, state);
+            if (region < 0 || NodeBound(node) - _budget.Finish[state] + region > limit)
+            {
+                continue;
+            }
+
+            // Text tokens with no byte of a group outside the state's: all text tokens less the union of the others'.
+            var trie = _vocab.Trie;
+            var union = _union ??= new uint[_vocab.MaskLength];
+            Array.Clear(union);
+            for (var missing = ByteGroups.Text & ~g.TextGroupsOf(state); missing != 0; missing &= missing - 1)
+            {
+                System.Numerics.Tensors.TensorPrimitives.BitwiseOr(union, trie.GroupTokens[System.Numerics.BitOperations.TrailingZeroCount(missing)], union);
+            }
+
+            System.Numerics.Tensors.TensorPrimitives.OnesComplement(union, union);
+            System.Numerics.Tensors.TensorPrimitives.BitwiseAnd(union, trie.TextTokens, union);
+            System.Numerics.Tensors.TensorPrimitives.BitwiseOr(safe, union, safe);
+        }
+
+        return safe;
     }
 }
