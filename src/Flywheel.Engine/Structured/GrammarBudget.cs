@@ -14,11 +14,12 @@ internal sealed class GrammarBudget
     /// <summary>A state no run of single-byte tokens completes (or a slack that cannot be bounded).</summary>
     public const int Unbounded = int.MaxValue / 4;
 
-    private GrammarBudget(int[] finish, int minimum, int slack)
+    private GrammarBudget(int[] finish, int minimum, int[] tokenRise)
     {
         Finish = finish;
         Minimum = minimum;
-        TokenSlack = slack;
+        TokenRise = tokenRise;
+        TokenSlack = tokenRise.Length == 0 ? 0 : Math.Max(0, tokenRise.Max());
     }
 
     /// <summary>[StateCount]: fewest single-byte tokens from the state to the end of its rule, or <see cref="Unbounded"/>.</summary>
@@ -27,53 +28,85 @@ internal sealed class GrammarBudget
     /// <summary>Fewest tokens of a complete document from the start (<see cref="Unbounded"/> when none is made of single-byte tokens).</summary>
     public int Minimum { get; }
 
-    /// <summary>Most one token can add to a configuration's bound, or <see cref="Unbounded"/>.</summary>
+    /// <summary>[vocabulary Count]: most each token can add to a configuration's bound (<see cref="Unbounded"/>: no bound).</summary>
+    public int[] TokenRise { get; }
+
+    /// <summary>Most any one token can add to a configuration's bound, or <see cref="Unbounded"/>.</summary>
     public int TokenSlack { get; }
 
     private int[]? _textRegionFinish;
 
     /// <summary>
-    /// The largest <see cref="Finish"/> over the plain states that runs of <paramref name="state"/>'s
-    /// text groups (<see cref="CompiledGrammar.TextGroupsOf"/>) reach from it, <paramref name="state"/>
-    /// included; -1 when it has none. A text token made of those groups only leaves a configuration
-    /// at one of those states on the same stack, so its bound after is at most this plus the stack's.
-    /// Worked out per state on first use (racing threads work out the same number).
+    /// The text groups of <paramref name="state"/> that a token made of them only may be read with
+    /// (<see cref="CompiledGrammar.TextGroupsOf"/>, or when those are none the groups of runs up to
+    /// <see cref="ByteGroups.BoundDepth"/> bytes, <paramref name="bounded"/> then set: the token must
+    /// be that short), and the largest <see cref="Finish"/> over the plain states such tokens reach,
+    /// <paramref name="state"/> included; -1 when there are no such groups. Such a token leaves a
+    /// configuration at one of those states on the same stack, so its bound after is at most this
+    /// plus the stack's. The finish is worked out per state on first use (racing threads agree).
     /// </summary>
-    public int TextRegionFinish(CompiledGrammar g, int state)
+    public int TextRegionFinish(CompiledGrammar g, int state, out ulong groups, out bool bounded)
     {
-        var known = _textRegionFinish ??= NewUnknown(g.StateCount);
-        if (known[state] != int.MinValue)
+        groups = 0;
+        bounded = false;
+        if (g.Flags[state] != CompiledGrammar.FlagBytes)
         {
-            return known[state];
+            return -1;
         }
 
-        var groups = g.Flags[state] == CompiledGrammar.FlagBytes ? g.TextGroupsOf(state) : 0;
-        var max = -1;
-        if (groups != 0)
+        groups = g.TextGroupsOf(state);
+        if (groups == 0)
         {
-            // Over every byte that can be part of a run of those groups (any byte from 0x80 when
-            // multi-byte characters are among them): more states than the runs reach, never fewer.
-            var bytes = Enumerable.Range(0, 256).Where(b => b < 0x80
-                ? (ByteGroups.OfAscii((byte)b) & groups) != 0
-                : (groups & ByteGroups.MultiByteChar) != 0).Select(b => (byte)b).ToArray();
-            var seen = new HashSet<int> { state };
-            var pending = new Stack<int>();
-            pending.Push(state);
-            while (pending.TryPop(out var s))
+            groups = g.BoundedTextGroupsOf(state);
+            bounded = true;
+        }
+
+        if (groups == 0)
+        {
+            return -1;
+        }
+
+        var known = _textRegionFinish ??= NewUnknown(g.StateCount);
+        if (known[state] == int.MinValue)
+        {
+            known[state] = RegionFinish(g, state, groups, bounded ? ByteGroups.BoundDepth : int.MaxValue);
+        }
+
+        return known[state];
+    }
+
+    /// <summary>
+    /// Breadth first from <paramref name="state"/> over every byte that can be part of a run of
+    /// <paramref name="groups"/> (any byte from 0x80 when multi-byte characters are among them), up
+    /// to <paramref name="depth"/> bytes, through plain states: more states than the runs reach, never fewer.
+    /// </summary>
+    private int RegionFinish(CompiledGrammar g, int state, ulong groups, int depth)
+    {
+        var bytes = Enumerable.Range(0, 256).Where(b => b < 0x80
+            ? (ByteGroups.OfAscii((byte)b) & groups) != 0
+            : (groups & ByteGroups.MultiByteChar) != 0).Select(b => (byte)b).ToArray();
+        var seen = new HashSet<int> { state };
+        var level = new List<int> { state };
+        var max = Finish[state];
+        for (var d = 0; d < depth && level.Count > 0; d++)
+        {
+            var next = new List<int>();
+            foreach (var s in level)
             {
-                max = Math.Max(max, Finish[s]);
                 foreach (var b in bytes)
                 {
                     var to = g.Move(s, b);
                     if (to >= 0 && g.Flags[to] == CompiledGrammar.FlagBytes && seen.Add(to))
                     {
-                        pending.Push(to);
+                        max = Math.Max(max, Finish[to]);
+                        next.Add(to);
                     }
                 }
             }
+
+            level = next;
         }
 
-        known[state] = max;
         return max;
     }
 
@@ -98,7 +131,20 @@ internal sealed class GrammarBudget
         }
 
         var finish = FewestToFinish(g, usable);
-        return new GrammarBudget(finish, finish[g.RootStart], Slack(g, finish, trie.MaxDepth));
+        var rise = ClassRise(g, finish);
+        var tokenRise = new int[vocabulary.Count];
+        for (var id = 0; id < tokenRise.Length; id++)
+        {
+            long sum = 0;
+            foreach (var b in vocabulary.BytesOf(id))
+            {
+                sum += rise[g.ClassOf[b]];
+            }
+
+            tokenRise[id] = (int)Math.Clamp(sum, -Unbounded, Unbounded);
+        }
+
+        return new GrammarBudget(finish, finish[g.RootStart], tokenRise);
     }
 
     /// <summary>
@@ -205,13 +251,32 @@ internal sealed class GrammarBudget
     }
 
     /// <summary>
-    /// A bound on how much one token of at most <paramref name="maxTokenBytes"/> bytes can raise a
-    /// configuration's bound: per byte, the most a move raises its state's value plus the most the
-    /// closure after it can add by calling (popping never adds: an accepting state's value is 0).
+    /// Per byte class, the most a move on it can raise a configuration's bound: the move's rise in
+    /// value, plus what the closure after it can add by calling (<see cref="ClosureRaise"/>), plus,
+    /// where the closure can pop the frame, what the closures of return states below can add
+    /// (popping itself adds nothing: a frame pops from a value of 0). A token's rise is at most the
+    /// sum over its bytes. <see cref="Unbounded"/> where a move reaches a state no single-byte run completes.
     /// </summary>
-    private static int Slack(CompiledGrammar g, int[] finish, int maxTokenBytes)
+    private static long[] ClassRise(CompiledGrammar g, int[] finish)
     {
-        long move = 0;
+        // A byte lowers a bound by at most one on the bound's own (single-byte) classes; -1 is a
+        // sound floor for the others too, since a larger rise only makes the check more careful.
+        var rise = new long[g.ClassCount];
+        Array.Fill(rise, -1);
+        var raise = ClosureRaise(g, finish);
+        if (raise is null)
+        {
+            Array.Fill(rise, Unbounded);
+            return rise;
+        }
+
+        long below = 0;
+        foreach (var r in g.CallReturns)
+        {
+            below = Math.Max(below, raise[r]);
+        }
+
+        var pops = CanPop(g, finish);
         for (var s = 0; s < g.StateCount; s++)
         {
             if (finish[s] >= Unbounded)
@@ -224,28 +289,49 @@ internal sealed class GrammarBudget
                 var to = g.Next[(s * g.ClassCount) + k];
                 if (to >= 0)
                 {
-                    if (finish[to] >= Unbounded)
-                    {
-                        return Unbounded;
-                    }
-
-                    move = Math.Max(move, finish[to] - finish[s]);
+                    var r = finish[to] >= Unbounded ? Unbounded : finish[to] - finish[s] + (pops[to] ? Math.Max(raise[to], below) : raise[to]);
+                    rise[k] = Math.Max(rise[k], Math.Min(r, Unbounded));
                 }
             }
         }
 
-        var closure = ClosureRaise(g, finish);
-        var perByte = move + closure;
-        return perByte * maxTokenBytes >= Unbounded ? Unbounded : (int)(perByte * maxTokenBytes);
+        return rise;
+    }
+
+    /// <summary>Per state, whether its closure can pop its frame: it accepts, or calls a rule that can end at once and returns to such a state.</summary>
+    private static bool[] CanPop(CompiledGrammar g, int[] finish)
+    {
+        var pops = new bool[g.StateCount];
+        for (var s = 0; s < g.StateCount; s++)
+        {
+            pops[s] = (g.Flags[s] & CompiledGrammar.FlagAccept) != 0;
+        }
+
+        for (var changed = true; changed;)
+        {
+            changed = false;
+            for (var s = 0; s < g.StateCount; s++)
+            {
+                for (var k = g.CallOffsets[s]; k < g.CallOffsets[s + 1] && !pops[s]; k++)
+                {
+                    if (finish[g.CallStarts[k]] == 0 && pops[g.CallReturns[k]])
+                    {
+                        pops[s] = changed = true;
+                    }
+                }
+            }
+        }
+
+        return pops;
     }
 
     /// <summary>
-    /// The most a closure can raise a configuration's bound without popping its frame, over all
-    /// states: raise[s] = max over s's calls of (the callee's start value and raise, plus the return
+    /// Per state, the most its closure can raise a configuration's bound without popping its frame:
+    /// raise[s] = max over s's calls of (the callee's start value and raise, plus the return
     /// state's value) or (the return state's value and raise, when the callee ends at once), less
-    /// s's value. Solved by passes to a fixed point; a bound that keeps growing is unbounded.
+    /// s's value. Solved by passes to a fixed point; null when it keeps growing or a call cannot be completed.
     /// </summary>
-    private static long ClosureRaise(CompiledGrammar g, int[] finish)
+    private static long[]? ClosureRaise(CompiledGrammar g, int[] finish)
     {
         var raise = new long[g.StateCount];
         for (var pass = 0; pass < 64; pass++)
@@ -263,7 +349,7 @@ internal sealed class GrammarBudget
 
                     if (finish[start] >= Unbounded || finish[ret] >= Unbounded)
                     {
-                        return Unbounded;
+                        return null;
                     }
 
                     var viaCallee = finish[start] + raise[start] + finish[ret];
@@ -279,10 +365,10 @@ internal sealed class GrammarBudget
 
             if (!changed)
             {
-                return raise.Length == 0 ? 0 : raise.Max();
+                return raise;
             }
         }
 
-        return Unbounded;
+        return null;
     }
 }
