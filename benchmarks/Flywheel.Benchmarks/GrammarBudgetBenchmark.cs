@@ -66,7 +66,7 @@ internal sealed class GrammarBudgetBenchmark : IBenchmark
         {
             var grammar = JsonSchemaGrammar.Compile(schema);
             var validator = JsonSchemaValidator.Create(schema);
-            var minimum = grammar.MinimumTokens(vocabulary);
+            var minimum = grammar.MinimumTokens(vocabulary) ?? int.MaxValue; // none: no budget can be guaranteed
             foreach (var maxTokens in MaxTokens)
             {
                 var without = Batch(engine, tokenizer, eos, validator, requests, maxTokens, () => new GrammarConstraint(grammar, vocabulary));
@@ -151,7 +151,7 @@ internal sealed class GrammarBudgetBenchmark : IBenchmark
             var grammar = schema.Length == 0 ? JsonSchemaGrammar.AnyJsonObject() : JsonSchemaGrammar.Compile(schema);
             var tokens = GrammarBenchmark.Tokenize(grammar, vocab, document);
             var started = Stopwatch.GetTimestamp();
-            var minimum = grammar.MinimumTokens(vocab); // works out the budget table: once per grammar and vocabulary
+            var minimum = grammar.MinimumTokens(vocab) ?? -1; // works out the budget table: once per grammar and vocabulary
             var tableMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             var budget = System.Text.Encoding.UTF8.GetByteCount(document);
             List<double> plain = [], tight = [];

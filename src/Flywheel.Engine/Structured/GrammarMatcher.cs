@@ -41,18 +41,22 @@ public sealed partial class GrammarMatcher
     /// Creates a matcher at the start of the document that ends it within <paramref name="tokenBudget"/>
     /// tokens (the request's max_tokens): while tokens are plentiful masks are as without a budget;
     /// near the end only tokens after which the document can still close in the tokens left are
-    /// allowed, so every answer that runs to the budget is complete and valid.
+    /// allowed, so every answer that runs to the budget is complete and valid. Where the vocabulary
+    /// cannot bound it (<see cref="JsonSchemaGrammar.MinimumTokens"/> is null) the budget is ignored.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">The budget is below <see cref="JsonSchemaGrammar.MinimumTokens"/>.</exception>
     public GrammarMatcher(JsonSchemaGrammar grammar, TokenVocabulary vocabulary, int tokenBudget)
         : this(grammar, vocabulary)
     {
         var budget = grammar.BudgetFor(vocabulary);
+        if (budget.Minimum >= GrammarBudget.Unbounded)
+        {
+            return; // this vocabulary cannot bound the tokens left (MinimumTokens is null): no budget
+        }
+
         if (tokenBudget < budget.Minimum)
         {
-            throw new ArgumentOutOfRangeException(nameof(tokenBudget), tokenBudget, budget.Minimum >= GrammarBudget.Unbounded
-                ? "this vocabulary cannot bound the tokens a document of this schema needs"
-                : $"the shortest document of this schema needs {budget.Minimum} tokens");
+            throw new ArgumentOutOfRangeException(nameof(tokenBudget), tokenBudget, $"the shortest document of this schema needs {budget.Minimum} tokens");
         }
 
         _budget = budget;

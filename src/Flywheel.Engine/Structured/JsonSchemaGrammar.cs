@@ -121,14 +121,15 @@ public sealed class JsonSchemaGrammar
     /// whose token budget is at least this always ends valid when its matcher is given the budget
     /// (see <see cref="GrammarMatcher(JsonSchemaGrammar, TokenVocabulary, int)"/>); below it, no
     /// valid answer is guaranteed and the request should be refused naming this number.
-    /// <see cref="int.MaxValue"/> when the vocabulary lacks the single-byte tokens the bound is built
-    /// from (no byte-level vocabulary does). Worked out on first use per vocabulary, then shared.
+    /// Null when the vocabulary lacks single-byte tokens the bound is built from (a byte-level
+    /// vocabulary never does): then no budget can be guaranteed, and a matcher given one ignores it.
+    /// Worked out on first use per vocabulary, then shared.
     /// </summary>
-    public int MinimumTokens(TokenVocabulary vocabulary)
+    public int? MinimumTokens(TokenVocabulary vocabulary)
     {
         ArgumentNullException.ThrowIfNull(vocabulary);
         var minimum = BudgetFor(vocabulary).Minimum;
-        return minimum >= GrammarBudget.Unbounded ? int.MaxValue : minimum;
+        return minimum >= GrammarBudget.Unbounded ? null : minimum;
     }
 
     /// <summary>The per-state token bounds for one vocabulary, created on first use and shared after.</summary>

@@ -104,7 +104,7 @@ public sealed class ConstrainedEngineTests : IDisposable
         var grammar = JsonSchemaGrammar.Compile(Schema, new JsonSchemaCompileOptions { MaxWhitespace = 1 });
         var validator = JsonSchemaValidator.Create(Schema);
         var vocabulary = Vocabulary();
-        var minimum = grammar.MinimumTokens(vocabulary);
+        var minimum = grammar.MinimumTokens(vocabulary) ?? throw new InvalidOperationException("no minimum");
         var eos = _model.Config.EosTokenIds.ToHashSet();
         using var engine = new LlmEngine(_model, new EngineOptions { ChunkSize = 8, MaxBatchTokens = 32, MaxRunningRequests = 4 });
         var runs = Enumerable.Range(0, 8).Select(i => Collect(engine.TrySubmit(new EngineRequest

@@ -36,7 +36,7 @@ public sealed class BudgetedMaskTests
         foreach (var schema in Schemas)
         {
             var grammar = JsonSchemaGrammar.Compile(schema, new JsonSchemaCompileOptions { MaxWhitespace = 4 });
-            var minimum = grammar.MinimumTokens(vocab);
+            var minimum = grammar.MinimumTokens(vocab) ?? throw new InvalidOperationException("no minimum");
             for (var budget = minimum; budget <= minimum + 24; budget++)
             {
                 foreach (var chooser in Enum.GetValues<Chooser>())
@@ -57,7 +57,7 @@ public sealed class BudgetedMaskTests
         foreach (var schema in Schemas)
         {
             var grammar = JsonSchemaGrammar.Compile(schema);
-            var minimum = grammar.MinimumTokens(vocab);
+            var minimum = grammar.MinimumTokens(vocab) ?? throw new InvalidOperationException("no minimum");
             foreach (var budget in new[] { minimum, minimum + 1, minimum + 5, minimum + 17, 64 })
             {
                 foreach (var chooser in Enum.GetValues<Chooser>())
@@ -87,6 +87,20 @@ public sealed class BudgetedMaskTests
 
         // ["aa","aa","aa"]: minItems and minLength count.
         Assert.Equal(16, JsonSchemaGrammar.Compile(Schemas[1]).MinimumTokens(byteVocab));
+    }
+
+    [Fact]
+    public void A_vocabulary_without_a_needed_single_byte_token_offers_no_minimum_and_ignores_the_budget()
+    {
+        // ']' only inside "[]": the bound counts single-byte tokens, so it cannot be built.
+        var tokens = Enumerable.Range(0, 256).Select(b => b == ']' ? null : (byte[]?)[(byte)b]).Append("[]"u8.ToArray()).Append(null).ToList();
+        var vocab = TokenVocabulary.Create(tokens, [257]);
+        var grammar = JsonSchemaGrammar.Compile("""{"type":"array","maxItems":0}""");
+        Assert.Null(grammar.MinimumTokens(vocab));
+        var matcher = new GrammarMatcher(grammar, vocab, 1);
+        Assert.Null(matcher.TokensLeft);
+        Assert.True(matcher.TryAccept(256));
+        Assert.True(matcher.IsComplete);
     }
 
     [Fact]
