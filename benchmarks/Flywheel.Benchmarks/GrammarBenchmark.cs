@@ -13,7 +13,7 @@ namespace Flywheel.Benchmarks;
 /// </summary>
 internal sealed class GrammarBenchmark : IBenchmark
 {
-    private static readonly (string Name, string Schema, string Document)[] Cases =
+    internal static readonly (string Name, string Schema, string Document)[] Cases =
     [
         ("person", """{"type":"object","properties":{"name":{"type":"string"},"age":{"type":"integer","minimum":0,"maximum":150},"email":{"type":"string","format":"email"}},"required":["name","age","email"],"additionalProperties":false}""",
             """{"name": "Ada Lovelace", "age": 36, "email": "ada@example.com"}"""),
@@ -76,7 +76,7 @@ internal sealed class GrammarBenchmark : IBenchmark
     }
 
     /// <summary>Greedy longest-match tokenization that only uses tokens the grammar allows.</summary>
-    private static List<int> Tokenize(JsonSchemaGrammar grammar, TokenVocabulary vocab, string document)
+    internal static List<int> Tokenize(JsonSchemaGrammar grammar, TokenVocabulary vocab, string document)
     {
         var byBytes = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var t = 0; t < vocab.Count; t++)
@@ -114,7 +114,7 @@ internal sealed class GrammarBenchmark : IBenchmark
         return result;
     }
 
-    private static (TokenVocabulary, string) LoadVocabulary()
+    internal static (TokenVocabulary, string) LoadVocabulary()
     {
         var assets = Environment.GetEnvironmentVariable("FLYWHEEL_TEST_ASSETS");
         var path = assets is null ? null : Path.Combine(assets, "@lenml", "tokenizer-llama3", "models", "tokenizer.json");

@@ -21,6 +21,24 @@ public sealed class GrammarConstraint : ITokenConstraint
         _maskSeconds = maskSeconds;
     }
 
+    /// <summary>
+    /// A constraint whose answer is complete and valid within <paramref name="maxTokens"/> tokens
+    /// (the request's max_tokens, which must be what the engine will stop at): near the end of the
+    /// budget only tokens that still let the document close are allowed.
+    /// </summary>
+    /// <param name="grammar">The compiled schema (shared across requests).</param>
+    /// <param name="vocabulary">The model's vocabulary (shared across requests).</param>
+    /// <param name="maxTokens">The most tokens the engine will generate for the request.</param>
+    /// <param name="maskSeconds">Called on the engine thread with the wall time of each mask, in seconds.</param>
+    /// <exception cref="ArgumentOutOfRangeException">
+    /// <paramref name="maxTokens"/> is below <see cref="JsonSchemaGrammar.MinimumTokens"/>: check that first to refuse the request.
+    /// </exception>
+    public GrammarConstraint(JsonSchemaGrammar grammar, TokenVocabulary vocabulary, int maxTokens, Action<double>? maskSeconds = null)
+    {
+        _matcher = new GrammarMatcher(grammar, vocabulary, maxTokens);
+        _maskSeconds = maskSeconds;
+    }
+
     public int MaskLength => _matcher.MaskLength;
 
     public bool IsFinished => _matcher.IsTerminated;

@@ -9,7 +9,7 @@ namespace Flywheel.Structured;
 /// matchers of the same grammar and vocabulary. No allocation per token in steady state (cache
 /// misses allocate their entry).
 /// </summary>
-public sealed class GrammarMatcher
+public sealed partial class GrammarMatcher
 {
     private const int CompactAboveNodes = 1 << 20;
 
@@ -37,6 +37,32 @@ public sealed class GrammarMatcher
         _current = _runner.Sets[.._count];
     }
 
+    /// <summary>
+    /// Creates a matcher at the start of the document that ends it within <paramref name="tokenBudget"/>
+    /// tokens (the request's max_tokens): while tokens are plentiful masks are as without a budget;
+    /// near the end only tokens after which the document can still close in the tokens left are
+    /// allowed, so every answer that runs to the budget is complete and valid. Where the vocabulary
+    /// cannot bound it (<see cref="JsonSchemaGrammar.MinimumTokens"/> is null) the budget is ignored.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The budget is below <see cref="JsonSchemaGrammar.MinimumTokens"/>.</exception>
+    public GrammarMatcher(JsonSchemaGrammar grammar, TokenVocabulary vocabulary, int tokenBudget)
+        : this(grammar, vocabulary)
+    {
+        var budget = grammar.BudgetFor(vocabulary);
+        if (budget.Minimum >= GrammarBudget.Unbounded)
+        {
+            return; // this vocabulary cannot bound the tokens left (MinimumTokens is null): no budget
+        }
+
+        if (tokenBudget < budget.Minimum)
+        {
+            throw new ArgumentOutOfRangeException(nameof(tokenBudget), tokenBudget, $"the shortest document of this schema needs {budget.Minimum} tokens");
+        }
+
+        _budget = budget;
+        _remaining = tokenBudget;
+    }
+
     private GrammarMatcher(GrammarMatcher other)
     {
         _vocab = other._vocab;
@@ -47,6 +73,8 @@ public sealed class GrammarMatcher
         _current = (int[])other._current.Clone();
         _count = other._count;
         IsTerminated = other.IsTerminated;
+        _budget = other._budget;
+        _remaining = other._remaining;
     }
 
     private static (int[], int[], int[]) PrefixScratch(TokenVocabulary vocabulary)
@@ -100,6 +128,11 @@ public sealed class GrammarMatcher
             entry.OrInto(bitmask, _vocab.Count);
             ResolveUncertain(node, entry.Uncertain, scratch, bitmask);
         }
+
+        if (_budget is not null && IsTight())
+        {
+            KeepTokensThatFit(bitmask);
+        }
     }
 
     /// <summary>Whether <paramref name="tokenId"/> is allowed now (same answer as the mask).</summary>
@@ -119,6 +152,11 @@ public sealed class GrammarMatcher
         if (bytes.IsEmpty)
         {
             return false;
+        }
+
+        if (_budget is not null && IsTight())
+        {
+            return Fits(bytes);
         }
 
         for (var c = 0; c < _count; c++)
@@ -146,6 +184,7 @@ public sealed class GrammarMatcher
             return true;
         }
 
+        _remaining--;
         var src = 0;
         var count = _count;
         _runner.EnsureSets(count);

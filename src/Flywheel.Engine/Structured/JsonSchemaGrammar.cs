@@ -48,6 +48,7 @@ public sealed record JsonSchemaCompileOptions
 public sealed class JsonSchemaGrammar
 {
     private readonly ConditionalWeakTable<TokenVocabulary, MaskCache> _caches = new();
+    private readonly ConditionalWeakTable<TokenVocabulary, GrammarBudget> _budgets = new();
 
     private JsonSchemaGrammar(CompiledGrammar compiled, double compileMilliseconds)
     {
@@ -114,6 +115,26 @@ public sealed class JsonSchemaGrammar
 
     /// <summary>A fresh byte-level matcher at the start of the document.</summary>
     public GrammarByteMatcher CreateByteMatcher() => new(new PdaRunner(Compiled));
+
+    /// <summary>
+    /// The fewest tokens of <paramref name="vocabulary"/> that make a complete document: a request
+    /// whose token budget is at least this always ends valid when its matcher is given the budget
+    /// (see <see cref="GrammarMatcher(JsonSchemaGrammar, TokenVocabulary, int)"/>); below it, no
+    /// valid answer is guaranteed and the request should be refused naming this number.
+    /// Null when the vocabulary lacks single-byte tokens the bound is built from (a byte-level
+    /// vocabulary never does): then no budget can be guaranteed, and a matcher given one ignores it.
+    /// Worked out on first use per vocabulary, then shared.
+    /// </summary>
+    public int? MinimumTokens(TokenVocabulary vocabulary)
+    {
+        ArgumentNullException.ThrowIfNull(vocabulary);
+        var minimum = BudgetFor(vocabulary).Minimum;
+        return minimum >= GrammarBudget.Unbounded ? null : minimum;
+    }
+
+    /// <summary>The per-state token bounds for one vocabulary, created on first use and shared after.</summary>
+    internal GrammarBudget BudgetFor(TokenVocabulary vocabulary) =>
+        _budgets.GetValue(vocabulary, v => GrammarBudget.Compute(Compiled, v));
 
     /// <summary>The token-mask cache for one vocabulary, created on first use and shared after.</summary>
     internal MaskCache CacheFor(TokenVocabulary vocabulary) =>

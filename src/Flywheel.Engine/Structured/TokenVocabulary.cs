@@ -30,6 +30,42 @@ public sealed class TokenVocabulary
 
     internal TokenTrie Trie { get; }
 
+    /// <summary>[Count]: each token's index in the trie's token order (-1 for tokens not in the trie), made on first use.</summary>
+    internal int[] TriePosition => _triePosition ??= MakeTriePosition();
+
+    private int[]? _triePosition;
+
+    /// <summary>Mask of the tokens of at most <see cref="ByteGroups.BoundDepth"/> bytes, made on first use.</summary>
+    internal uint[] ShortTokens => _shortTokens ??= MakeShortTokens();
+
+    private uint[]? _shortTokens;
+
+    private uint[] MakeShortTokens()
+    {
+        var mask = new uint[MaskLength];
+        for (var id = 0; id < Count; id++)
+        {
+            if (BytesOf(id).Length <= ByteGroups.BoundDepth)
+            {
+                mask[id >> 5] |= 1u << (id & 31);
+            }
+        }
+
+        return mask;
+    }
+
+    private int[] MakeTriePosition()
+    {
+        var position = new int[Count];
+        Array.Fill(position, -1);
+        for (var k = 0; k < Trie.Tokens.Length; k++)
+        {
+            position[Trie.Tokens[k]] = k;
+        }
+
+        return position;
+    }
+
     /// <summary>Mask-cache walks inside plain grammar regions, shared by all grammars on this vocabulary.</summary>
     internal RegionCache Regions { get; } = new();
 

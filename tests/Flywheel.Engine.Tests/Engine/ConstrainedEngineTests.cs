@@ -99,6 +99,45 @@ public sealed class ConstrainedEngineTests : IDisposable
     }
 
     [Fact]
+    public async Task ConstrainedAnswersGivenTheirMaxTokensCloseWithinIt()
+    {
+        var grammar = JsonSchemaGrammar.Compile(Schema, new JsonSchemaCompileOptions { MaxWhitespace = 1 });
+        var validator = JsonSchemaValidator.Create(Schema);
+        var vocabulary = Vocabulary();
+        var minimum = grammar.MinimumTokens(vocabulary) ?? throw new InvalidOperationException("no minimum");
+        var eos = _model.Config.EosTokenIds.ToHashSet();
+        using var engine = new LlmEngine(_model, new EngineOptions { ChunkSize = 8, MaxBatchTokens = 32, MaxRunningRequests = 4 });
+        var runs = Enumerable.Range(0, 8).Select(i => Collect(engine.TrySubmit(new EngineRequest
+        {
+            PromptIds = Prompt(60 + i, 6),
+            MaxTokens = minimum + i,
+            IgnoreEos = true, // the random model never ends on its own: only the budget closes the answer
+            Sampling = new SamplingParams { Temperature = 1.0, Seed = 70 + i },
+            Constraint = new GrammarConstraint(grammar, vocabulary, minimum + i),
+        }))).ToList();
+        foreach (var (tokens, _) in await Task.WhenAll(runs))
+        {
+            var text = _tokenizer.Decode([.. tokens.Where(t => !eos.Contains(t))]);
+            Assert.True(validator.Validate(text).Count == 0 && IsJson(text), $"not a valid answer: {text}");
+        }
+
+        Assert.Equal(0, engine.OccupiedSlotCount);
+    }
+
+    private static bool IsJson(string text)
+    {
+        try
+        {
+            using var _ = JsonDocument.Parse(text);
+            return true;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
+    }
+
+    [Fact]
     public async Task GreedyConstrainedOutputIsTheSameAloneAndInABatch()
     {
         var grammar = JsonSchemaGrammar.AnyJsonObject(new JsonSchemaCompileOptions { MaxWhitespace = 2 });

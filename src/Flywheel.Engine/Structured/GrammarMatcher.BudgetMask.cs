@@ -1,0 +1,146 @@
+namespace Flywheel.Structured;
+
+/// <summary>
+/// The budget's mask near the end (see GrammarMatcher.Budget.cs): of the tokens the grammar allows,
+/// keep those after which the document still closes in the tokens left after them. Most are kept
+/// without reading them: text tokens a string state reads within its bound, and tokens whose rise
+/// (<see cref="GrammarBudget.TokenRise"/>) fits under the limit from every configuration. The rest
+/// are read from the configurations, in trie order so that shared prefixes are read once.
+/// </summary>
+public sealed partial class GrammarMatcher
+{
+    private uint[]? _safe, _union, _pending;
+
+    /// <summary>Clears the allowed tokens after which the bound exceeds the tokens left after them. End-of-sequence tokens stay (set only when complete).</summary>
+    private void KeepTokensThatFit(Span<uint> bitmask)
+    {
+        var limit = _remaining - 1L;
+        var (_, max) = Bounds(_current, 0, _count);
+        var pending = PendingInTrieOrder(bitmask, SafeTextTokens(limit), limit - max);
+        var mark = _runner.NodeCount;
+        _runner.EnsureSets(_count);
+        _current.AsSpan(0, _count).CopyTo(_runner.Sets);
+        _prefixStart[0] = 0;
+        _prefixCount[0] = _count;
+        _prefixMark[0] = mark;
+        var known = 0; // sets are valid for depths 0..known of the previous token
+        var previous = -1;
+        var order = _vocab.Trie.Tokens;
+        for (var w = 0; w < pending.Length; w++)
+        {
+            for (var bits = pending[w]; bits != 0; bits &= bits - 1)
+            {
+                var id = order[(w << 5) + System.Numerics.BitOperations.TrailingZeroCount(bits)];
+                if (!FitsAfterPrefix(id, previous, ref known, limit))
+                {
+                    bitmask[id >> 5] &= ~(1u << (id & 31));
+                }
+
+                previous = id;
+            }
+        }
+
+        _runner.NodeCount = mark;
+    }
+
+    /// <summary>
+    /// Reads token <paramref name="id"/> on from the sets of the prefix it shares with
+    /// <paramref name="previous"/> (valid up to depth <paramref name="known"/>, which it updates),
+    /// as ResolveUncertain does; true if it survives with its bound within <paramref name="limit"/>.
+    /// </summary>
+    private bool FitsAfterPrefix(int id, int previous, ref int known, long limit)
+    {
+        var bytes = _vocab.BytesOf(id);
+        var shared = previous < 0 ? 0 : bytes.CommonPrefixLength(_vocab.BytesOf(previous));
+        var depth = Math.Min(shared, known);
+        while (depth < bytes.Length && _prefixCount[depth] > 0)
+        {
+            _runner.NodeCount = _prefixMark[depth];
+            var dst = _prefixStart[depth] + _prefixCount[depth];
+            var count = _runner.Advance(_prefixStart[depth], _prefixCount[depth], bytes[depth], dst);
+            depth++;
+            _prefixStart[depth] = dst;
+            _prefixCount[depth] = count;
+            _prefixMark[depth] = _runner.NodeCount;
+        }
+
+        known = depth;
+        return depth == bytes.Length && _prefixCount[depth] > 0
+            && Bounds(_runner.Sets, _prefixStart[depth], _prefixCount[depth]).Min <= limit;
+    }
+
+    /// <summary>
+    /// The allowed tokens neither in <paramref name="safe"/> nor with a rise within
+    /// <paramref name="room"/>, as a bit set over trie positions: read in order, they come in trie
+    /// order at the cost of the set bits rather than of the vocabulary.
+    /// </summary>
+    private uint[] PendingInTrieOrder(Span<uint> bitmask, uint[] safe, long room)
+    {
+        var position = _vocab.TriePosition;
+        var rise = _budget!.TokenRise;
+        var pending = _pending ??= new uint[(_vocab.Trie.Tokens.Length + 31) / 32];
+        Array.Clear(pending);
+        for (var w = 0; w < bitmask.Length; w++)
+        {
+            for (var bits = bitmask[w] & ~safe[w]; bits != 0; bits &= bits - 1)
+            {
+                var id = (w << 5) + System.Numerics.BitOperations.TrailingZeroCount(bits);
+                var p = position[id];
+                if (p >= 0 && rise[id] > room)
+                {
+                    pending[p >> 5] |= 1u << (p & 31);
+                }
+            }
+        }
+
+        return pending;
+    }
+
+    /// <summary>
+    /// The text tokens known to fit without reading them: for a configuration in a plain state whose
+    /// text region (see <see cref="GrammarBudget.TextRegionFinish"/>) keeps its bound within
+    /// <paramref name="limit"/>, every text token made of the region's groups only (and short enough
+    /// where the groups hold for short runs only). Inside a string that is most of the vocabulary.
+    /// </summary>
+    private uint[] SafeTextTokens(long limit)
+    {
+        var safe = _safe ??= new uint[_vocab.MaskLength];
+        Array.Clear(safe);
+        var g = _runner.Grammar;
+        var trie = _vocab.Trie;
+        for (var c = 0; c < _count; c++)
+        {
+            var node = _current[c];
+            if (node == PdaRunner.FinalNode)
+            {
+                continue;
+            }
+
+            var state = _runner.StateOf(node);
+            var region = _budget!.TextRegionFinish(g, state, out var groups, out var bounded);
+            if (region < 0 || NodeBound(node) - _budget.Finish[state] + region > limit)
+            {
+                continue;
+            }
+
+            // Text tokens with no byte of a group outside the region's: all text tokens less the union of the others'.
+            var union = _union ??= new uint[_vocab.MaskLength];
+            Array.Clear(union);
+            for (var missing = ByteGroups.Text & ~groups; missing != 0; missing &= missing - 1)
+            {
+                System.Numerics.Tensors.TensorPrimitives.BitwiseOr(union, trie.GroupTokens[System.Numerics.BitOperations.TrailingZeroCount(missing)], union);
+            }
+
+            System.Numerics.Tensors.TensorPrimitives.OnesComplement(union, union);
+            System.Numerics.Tensors.TensorPrimitives.BitwiseAnd(union, trie.TextTokens, union);
+            if (bounded)
+            {
+                System.Numerics.Tensors.TensorPrimitives.BitwiseAnd(union, _vocab.ShortTokens, union);
+            }
+
+            System.Numerics.Tensors.TensorPrimitives.BitwiseOr(safe, union, safe);
+        }
+
+        return safe;
+    }
+}
