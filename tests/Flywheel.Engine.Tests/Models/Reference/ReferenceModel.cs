@@ -1,15 +1,16 @@
+using Flywheel.Models;
 using Flywheel.Models.Building;
 using Flywheel.Onnx;
 using Flywheel.Onnx.Proto;
 
-namespace Flywheel.Models.Reference;
+namespace Flywheel.Engine.Tests.Models.Reference;
 
 /// <summary>
 /// A plain C# forward pass of the LLaMA architecture in double precision, with weights read back from a
 /// model.onnx written by <see cref="LlamaModelBuilder"/>. It exists to prove the graph is the architecture
 /// it claims: tests compare its logits with ONNX Runtime's. Slow and simple by design; one sequence.
 /// </summary>
-public sealed class ReferenceModel
+internal sealed class ReferenceModel
 {
     private readonly Dictionary<string, float[]> _weights;
     private readonly int _layers, _hidden, _heads, _kvHeads, _headSize, _intermediate, _vocab;
