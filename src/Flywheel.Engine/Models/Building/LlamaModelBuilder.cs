@@ -10,7 +10,7 @@ namespace Flywheel.Models.Building;
 /// Inputs input_ids [B,S] int64, attention_mask [B,T] int64, past_key_values.N.key/value
 /// [B, kvHeads, P, headSize]; outputs logits [B,S,V] and present.N.key/value [B, kvHeads, T, headSize].
 /// </summary>
-public static class LlamaModelBuilder
+public static partial class LlamaModelBuilder
 {
     /// <summary>File name of the mixed graph the builder writes beside model.onnx (see <see cref="BuildMixedGraph"/>).</summary>
     public const string MixedFileName = ModelFolder.MixedFileName;
@@ -114,19 +114,19 @@ public static class LlamaModelBuilder
             var p = $"/model/layers.{layer}";
             Add(g, LlamaWeightNames.InputNorm(layer), [h], w.Normal(LlamaWeightNames.InputNorm(layer), h, 0.1, 1.0));
             Add(g, LlamaWeightNames.PostAttentionNorm(layer), [h], w.Normal(LlamaWeightNames.PostAttentionNorm(layer), h, 0.1, 1.0));
-            Add(g, LlamaWeightNames.Q(layer), [h, h], w.Normal(LlamaWeightNames.Q(layer), h * h, 1 / Math.Sqrt(h)));
-            Add(g, LlamaWeightNames.K(layer), [h, kvDim], w.Normal(LlamaWeightNames.K(layer), h * kvDim, 1 / Math.Sqrt(h)));
-            Add(g, LlamaWeightNames.V(layer), [h, kvDim], w.Normal(LlamaWeightNames.V(layer), h * kvDim, 1 / Math.Sqrt(h)));
-            Add(g, LlamaWeightNames.O(layer), [h, h], w.Normal(LlamaWeightNames.O(layer), h * h, 1 / Math.Sqrt(h)));
-            Add(g, LlamaWeightNames.Gate(layer), [h, o.IntermediateSize], w.Normal(LlamaWeightNames.Gate(layer), h * o.IntermediateSize, 1 / Math.Sqrt(h)));
-            Add(g, LlamaWeightNames.Up(layer), [h, o.IntermediateSize], w.Normal(LlamaWeightNames.Up(layer), h * o.IntermediateSize, 1 / Math.Sqrt(h)));
-            Add(g, LlamaWeightNames.Down(layer), [o.IntermediateSize, h], w.Normal(LlamaWeightNames.Down(layer), o.IntermediateSize * h, 1 / Math.Sqrt(o.IntermediateSize)));
+            AddProjection(g, o, LlamaWeightNames.Q(layer), h, h, w.Normal(LlamaWeightNames.Q(layer), h * h, 1 / Math.Sqrt(h)));
+            AddProjection(g, o, LlamaWeightNames.K(layer), h, kvDim, w.Normal(LlamaWeightNames.K(layer), h * kvDim, 1 / Math.Sqrt(h)));
+            AddProjection(g, o, LlamaWeightNames.V(layer), h, kvDim, w.Normal(LlamaWeightNames.V(layer), h * kvDim, 1 / Math.Sqrt(h)));
+            AddProjection(g, o, LlamaWeightNames.O(layer), h, h, w.Normal(LlamaWeightNames.O(layer), h * h, 1 / Math.Sqrt(h)));
+            AddProjection(g, o, LlamaWeightNames.Gate(layer), h, o.IntermediateSize, w.Normal(LlamaWeightNames.Gate(layer), h * o.IntermediateSize, 1 / Math.Sqrt(h)));
+            AddProjection(g, o, LlamaWeightNames.Up(layer), h, o.IntermediateSize, w.Normal(LlamaWeightNames.Up(layer), h * o.IntermediateSize, 1 / Math.Sqrt(h)));
+            AddProjection(g, o, LlamaWeightNames.Down(layer), o.IntermediateSize, h, w.Normal(LlamaWeightNames.Down(layer), o.IntermediateSize * h, 1 / Math.Sqrt(o.IntermediateSize)));
 
             RmsNorm(g, x, LlamaWeightNames.InputNorm(layer), $"{p}/input_layernorm", o.RmsNormEpsilon);
             var normed = $"{p}/input_layernorm/output_0";
-            g.AddNode("MatMul", [normed, LlamaWeightNames.Q(layer)], [$"{p}/attn/q_proj/output_0"], $"{p}/attn/q_proj/MatMul");
-            g.AddNode("MatMul", [normed, LlamaWeightNames.K(layer)], [$"{p}/attn/k_proj/output_0"], $"{p}/attn/k_proj/MatMul");
-            g.AddNode("MatMul", [normed, LlamaWeightNames.V(layer)], [$"{p}/attn/v_proj/output_0"], $"{p}/attn/v_proj/MatMul");
+            MatMul(g, o, normed, LlamaWeightNames.Q(layer), h, h, $"{p}/attn/q_proj/output_0", $"{p}/attn/q_proj/MatMul");
+            MatMul(g, o, normed, LlamaWeightNames.K(layer), h, kvDim, $"{p}/attn/k_proj/output_0", $"{p}/attn/k_proj/MatMul");
+            MatMul(g, o, normed, LlamaWeightNames.V(layer), h, kvDim, $"{p}/attn/v_proj/output_0", $"{p}/attn/v_proj/MatMul");
             var attention = $"{p}/attn/GroupQueryAttention/output_0";
             if (mixed)
             {
@@ -152,34 +152,34 @@ public static class LlamaModelBuilder
                 Attention(g, o, layer, $"{p}/attn/q_proj/output_0", $"{p}/attn/k_proj/output_0", $"{p}/attn/v_proj/output_0", "", attention, $"{p}/attn/GroupQueryAttention");
             }
 
-            g.AddNode("MatMul", [attention, LlamaWeightNames.O(layer)], [$"{p}/attn/o_proj/output_0"], $"{p}/attn/o_proj/MatMul");
+            MatMul(g, o, attention, LlamaWeightNames.O(layer), h, h, $"{p}/attn/o_proj/output_0", $"{p}/attn/o_proj/MatMul");
             g.AddNode("Add", [x, $"{p}/attn/o_proj/output_0"], [$"{p}/residual_attn/output_0"], $"{p}/residual_attn/Add");
             x = $"{p}/residual_attn/output_0";
 
             RmsNorm(g, x, LlamaWeightNames.PostAttentionNorm(layer), $"{p}/post_attention_layernorm", o.RmsNormEpsilon);
             var normed2 = $"{p}/post_attention_layernorm/output_0";
-            g.AddNode("MatMul", [normed2, LlamaWeightNames.Gate(layer)], [$"{p}/mlp/gate_proj/output_0"], $"{p}/mlp/gate_proj/MatMul");
-            g.AddNode("MatMul", [normed2, LlamaWeightNames.Up(layer)], [$"{p}/mlp/up_proj/output_0"], $"{p}/mlp/up_proj/MatMul");
+            MatMul(g, o, normed2, LlamaWeightNames.Gate(layer), h, o.IntermediateSize, $"{p}/mlp/gate_proj/output_0", $"{p}/mlp/gate_proj/MatMul");
+            MatMul(g, o, normed2, LlamaWeightNames.Up(layer), h, o.IntermediateSize, $"{p}/mlp/up_proj/output_0", $"{p}/mlp/up_proj/MatMul");
             g.AddNode("Sigmoid", [$"{p}/mlp/gate_proj/output_0"], [$"{p}/mlp/act_fn/Sigmoid/output_0"], $"{p}/mlp/act_fn/Sigmoid");
             g.AddNode("Mul", [$"{p}/mlp/gate_proj/output_0", $"{p}/mlp/act_fn/Sigmoid/output_0"], [$"{p}/mlp/act_fn/Mul/output_0"], $"{p}/mlp/act_fn/Mul");
             g.AddNode("Mul", [$"{p}/mlp/act_fn/Mul/output_0", $"{p}/mlp/up_proj/output_0"], [$"{p}/mlp/Mul/output_0"], $"{p}/mlp/Mul");
-            g.AddNode("MatMul", [$"{p}/mlp/Mul/output_0", LlamaWeightNames.Down(layer)], [$"{p}/mlp/down_proj/output_0"], $"{p}/mlp/down_proj/MatMul");
+            MatMul(g, o, $"{p}/mlp/Mul/output_0", LlamaWeightNames.Down(layer), o.IntermediateSize, h, $"{p}/mlp/down_proj/output_0", $"{p}/mlp/down_proj/MatMul");
             g.AddNode("Add", [x, $"{p}/mlp/down_proj/output_0"], [$"{p}/residual_mlp/output_0"], $"{p}/residual_mlp/Add");
             x = $"{p}/residual_mlp/output_0";
         }
 
         Add(g, LlamaWeightNames.FinalNorm, [h], w.Normal(LlamaWeightNames.FinalNorm, h, 0.1, 1.0));
-        Add(g, LlamaWeightNames.LmHead, [h, o.VocabSize], w.Normal(LlamaWeightNames.LmHead, h * o.VocabSize, 4 / Math.Sqrt(h)));
+        AddProjection(g, o, LlamaWeightNames.LmHead, h, o.VocabSize, w.Normal(LlamaWeightNames.LmHead, h * o.VocabSize, 4 / Math.Sqrt(h)));
         RmsNorm(g, x, LlamaWeightNames.FinalNorm, "/model/norm", o.RmsNormEpsilon);
         if (mixed)
         {
             // One lm_head MatMul writes straight into the output (splitting [B + C, V] logits would copy them all).
             g.AddNode("Reshape", ["/model/norm/output_0", "const_decode_q"], ["/model/norm/output_3d"], "/model/norm/Reshape");
-            g.AddNode("MatMul", ["/model/norm/output_3d", LlamaWeightNames.LmHead], ["logits"], "/lm_head/MatMul");
+            MatMul(g, o, "/model/norm/output_3d", LlamaWeightNames.LmHead, h, o.VocabSize, "logits", "/lm_head/MatMul");
         }
         else
         {
-            g.AddNode("MatMul", ["/model/norm/output_0", LlamaWeightNames.LmHead], ["logits"], "/lm_head/MatMul");
+            MatMul(g, o, "/model/norm/output_0", LlamaWeightNames.LmHead, h, o.VocabSize, "logits", "/lm_head/MatMul");
         }
 
         return model;

@@ -23,6 +23,18 @@ public sealed record ModelBuilderOptions
 
     public int Seed { get; init; } = 1234;
 
+    /// <summary>How the projection and lm_head weights are stored (embeddings and norms stay fp32).</summary>
+    public ModelPrecision Precision { get; init; } = ModelPrecision.Fp32;
+
+    /// <summary>int4: rows of K quantized together (a power of two, at least 16; ORT GenAI's default 32).</summary>
+    public int BlockSize { get; init; } = 32;
+
+    /// <summary>
+    /// int4: MatMulNBits accuracy_level, the minimum compute precision (0 unset, 1 fp32, 2 fp16, 3 bf16, 4 int8:
+    /// activations quantized to int8 per block). ORT GenAI's CPU exports use 4.
+    /// </summary>
+    public int AccuracyLevel { get; init; } = 4;
+
     public int HeadSize => HiddenSize / HeadCount;
 
     /// <summary>Tests: 2 layers, hidden 64; builds and runs in milliseconds.</summary>
@@ -57,6 +69,8 @@ public sealed record ModelBuilderOptions
         Check(HeadSize % 2 == 0, $"head size (hidden/heads = {HeadSize}) must be even for rotary embeddings");
         Check(IntermediateSize >= 1 && VocabSize >= 2, "intermediate size must be positive and vocab at least 2");
         Check(ContextLength >= 2, "context must be at least 2");
+        Check(BlockSize >= 16 && (BlockSize & (BlockSize - 1)) == 0, $"block size ({BlockSize}) must be a power of two, at least 16");
+        Check(AccuracyLevel is >= 0 and <= 4, $"accuracy level ({AccuracyLevel}) must be 0-4");
     }
 
     private static void Check(bool ok, string message)
@@ -66,4 +80,14 @@ public sealed record ModelBuilderOptions
             throw new ArgumentException(message);
         }
     }
+}
+
+/// <summary>Weight precision of a built model.</summary>
+public enum ModelPrecision
+{
+    /// <summary>float32 weights, KV cache and logits.</summary>
+    Fp32,
+
+    /// <summary>4-bit symmetric block-quantized projections (MatMulNBits); fp32 KV cache and logits, as CPU exports.</summary>
+    Int4,
 }

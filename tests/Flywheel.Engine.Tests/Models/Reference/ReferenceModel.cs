@@ -7,20 +7,25 @@ namespace Flywheel.Engine.Tests.Models.Reference;
 
 /// <summary>
 /// A plain C# forward pass of the LLaMA architecture in double precision, with weights read back from a
-/// model.onnx written by <see cref="LlamaModelBuilder"/>. It exists to prove the graph is the architecture
+/// model.onnx written by <see cref="LlamaModelBuilder"/> (int4 weights dequantized as MatMulNBits defines them). It exists to prove the graph is the architecture
 /// it claims: tests compare its logits with ONNX Runtime's. Slow and simple by design; one sequence.
 /// </summary>
 internal sealed class ReferenceModel
 {
-    private readonly Dictionary<string, float[]> _weights;
+    private readonly Dictionary<string, double[]> _weights;
     private readonly int _layers, _hidden, _heads, _kvHeads, _headSize, _intermediate, _vocab;
     private readonly double _epsilon;
     private readonly List<double[]>[] _keys, _values; // per layer: per position, [kvHeads * headSize]
 
     public ReferenceModel(string modelPath, GenAiConfig config, double rmsNormEpsilon = 1e-5)
+        : this(ReadWeights(modelPath), config, rmsNormEpsilon)
     {
-        var model = OnnxModel.Load(modelPath);
-        _weights = model.Graph.Initializers.Where(t => t.DataType == TensorElementType.Float).ToDictionary(t => t.Name, t => t.ToFloats());
+    }
+
+    /// <summary>A reference over weights by their graph names, each in the ONNX MatMul layout ([in, out]).</summary>
+    public ReferenceModel(Dictionary<string, double[]> weights, GenAiConfig config, double rmsNormEpsilon = 1e-5)
+    {
+        _weights = weights;
         var d = config.Decoder;
         (_layers, _hidden, _heads, _kvHeads, _headSize, _vocab) = (d.NumHiddenLayers, d.HiddenSize, d.NumAttentionHeads, d.NumKeyValueHeads, d.HeadSize, config.VocabSize);
         _intermediate = _weights[LlamaWeightNames.Gate(0)].Length / _hidden;
@@ -28,6 +33,36 @@ internal sealed class ReferenceModel
         _keys = Enumerable.Range(0, _layers).Select(_ => new List<double[]>()).ToArray();
         _values = Enumerable.Range(0, _layers).Select(_ => new List<double[]>()).ToArray();
     }
+
+    /// <summary>
+    /// The float initializers, plus each MatMulNBits weight dequantized as the op defines it, under the name of
+    /// the MatMul weight it replaced (the packed name without its "_Q4").
+    /// </summary>
+    private static Dictionary<string, double[]> ReadWeights(string modelPath)
+    {
+        var graph = OnnxModel.Load(modelPath).Graph;
+        var tensors = graph.Initializers.ToDictionary(t => t.Name);
+        var weights = graph.Initializers.Where(t => t.DataType == TensorElementType.Float).ToDictionary(t => t.Name, t => t.ToFloats().Select(f => (double)f).ToArray());
+        foreach (var node in graph.Nodes.Where(n => n.OpType == "MatMulNBits"))
+        {
+            long Attr(string name) => node.Attributes.Single(a => a.Name == name).IntValue;
+            Assert.Equal(4, Attr("bits"));
+            var packed = tensors[node.Inputs[1]];
+            var scales = tensors[node.Inputs[2]].ToFloats();
+            var hasZeroPoints = node.Inputs.Count > 3 && node.Inputs[3] != "";
+            var zeroPoints = hasZeroPoints ? tensors[node.Inputs[3]].RawData : [];
+            var name = node.Inputs[1][..^LlamaModelBuilder.Int4WeightSuffix.Length];
+            weights[name] = Dequantize(packed.RawData, scales, zeroPoints, hasZeroPoints, (int)Attr("K"), (int)Attr("N"), (int)Attr("block_size"));
+        }
+
+        return weights;
+    }
+
+    /// <summary>
+    /// When set, every projection first rounds its input to int8 per block of this many elements (scale =
+    /// max|x| / 127, round to nearest even), as MatMulNBits does at accuracy level 4 (int8 compute).
+    /// </summary>
+    public int? Int8ActivationBlock { get; init; }
 
     /// <summary>Tokens processed so far (the KV cache length).</summary>
     public int Position => _keys[0].Count;
@@ -143,7 +178,7 @@ internal sealed class ReferenceModel
         }
     }
 
-    private double[] RmsNorm(double[] x, float[] weight)
+    private double[] RmsNorm(double[] x, double[] weight)
     {
         var mean = x.Sum(v => v * v) / x.Length;
         var inv = 1 / Math.Sqrt(mean + _epsilon);
@@ -151,8 +186,13 @@ internal sealed class ReferenceModel
     }
 
     /// <summary>x [in] times W [in, out] (ONNX MatMul layout).</summary>
-    private static double[] MatVec(double[] x, float[] w, int outCount)
+    private double[] MatVec(double[] x, double[] w, int outCount)
     {
+        if (Int8ActivationBlock is { } block)
+        {
+            x = QuantizeInt8(x, block);
+        }
+
         var y = new double[outCount];
         for (var i = 0; i < x.Length; i++)
         {
@@ -173,5 +213,63 @@ internal sealed class ReferenceModel
         {
             x[i] += delta[i];
         }
+    }
+
+    /// <summary>x rounded to int8 codes per block (the float the op's int8 kernel multiplies with).</summary>
+    private static double[] QuantizeInt8(double[] x, int block)
+    {
+        var result = new double[x.Length];
+        for (var start = 0; start < x.Length; start += block)
+        {
+            var end = Math.Min(start + block, x.Length);
+            var amax = 0f;
+            for (var i = start; i < end; i++)
+            {
+                amax = Math.Max(amax, Math.Abs((float)x[i]));
+            }
+
+            var scale = amax / 127f;
+            var reciprocal = scale != 0 ? 1f / scale : 0f;
+            for (var i = start; i < end; i++)
+            {
+                result[i] = Math.Clamp(MathF.Round((float)x[i] * reciprocal), -128f, 127f) * (double)scale;
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// B as MatMulNBits computes with it: element [k, n] = (code - zeroPoint) * scale of its block, in double
+    /// (exact: a 4-bit integer times a float). <paramref name="zeroPoints"/> null means the default of 8.
+    /// Returns [K, N] row-major.
+    /// </summary>
+    public static double[] Dequantize(ReadOnlySpan<byte> packed, ReadOnlySpan<float> scales, ReadOnlySpan<byte> zeroPoints, bool hasZeroPoints, int k, int n, int blockSize)
+    {
+        var blocks = Int4Quantizer.BlockCount(k, blockSize);
+        var blob = blockSize / 2;
+        var result = new double[(long)k * n];
+        for (var col = 0; col < n; col++)
+        {
+            for (var row = 0; row < k; row++)
+            {
+                var b = row / blockSize;
+                var i = row % blockSize;
+                var code = packed[(int)((((long)col * blocks + b) * blob) + (i / 2))];
+                code = (byte)((i & 1) == 0 ? code & 0xF : code >> 4);
+
+                // Packed zero points: two per byte along the blocks of a column, rows of ceil(blocks / 2) bytes.
+                var zp = Int4Quantizer.DefaultZeroPoint;
+                if (hasZeroPoints)
+                {
+                    var z = zeroPoints[(col * ((blocks + 1) / 2)) + (b / 2)];
+                    zp = (b & 1) == 0 ? z & 0xF : z >> 4;
+                }
+
+                result[((long)row * n) + col] = (code - zp) * (double)scales[(col * blocks) + b];
+            }
+        }
+
+        return result;
     }
 }

@@ -1,0 +1,60 @@
+using Flywheel.Onnx;
+using Flywheel.Onnx.Proto;
+
+namespace Flywheel.Models.Building;
+
+/// <summary>The weight MatMuls in each precision.</summary>
+public static partial class LlamaModelBuilder
+{
+    /// <summary>Suffix ORT's MatMulNBits quantizer gives the packed weight (and the node) of a quantized MatMul.</summary>
+    public const string Int4WeightSuffix = "_Q4";
+
+    /// <summary>Suffix of a quantized MatMul's per-block scales.</summary>
+    public const string ScalesSuffix = "_scales";
+
+    /// <summary>
+    /// Adds the weight of x [.., K] times W [K, N]: fp32 as W itself; int4 as <c>{name}_Q4</c> (uint8 [N, blocks,
+    /// blockSize / 2]) and <c>{name}_scales</c> (float [N * blocks]), the initializers ORT's quantizer writes for a
+    /// symmetric MatMulNBits (no zero points).
+    /// </summary>
+    private static void AddProjection(OnnxGraph g, ModelBuilderOptions o, string name, int k, int n, float[] values)
+    {
+        if (o.Precision == ModelPrecision.Fp32)
+        {
+            Add(g, name, [k, n], values);
+            return;
+        }
+
+        var (packed, scales) = Int4Quantizer.Quantize(values, k, n, o.BlockSize);
+        var blocks = Int4Quantizer.BlockCount(k, o.BlockSize);
+        g.Initializers.Add(new OnnxTensor(name + Int4WeightSuffix, TensorElementType.UInt8, [n, blocks, o.BlockSize / 2], packed));
+        g.Initializers.Add(OnnxTensor.FromFloats(name + ScalesSuffix, [(long)n * blocks], scales));
+    }
+
+    /// <summary>
+    /// x times the weight added by <see cref="AddProjection"/>: a MatMul, or a com.microsoft MatMulNBits with
+    /// K, N, bits, block_size and accuracy_level (left out when 0, as the quantizer does), named <c>{node}_Q4</c>.
+    /// </summary>
+    private static void MatMul(OnnxGraph g, ModelBuilderOptions o, string input, string weight, int k, int n, string output, string nodeName)
+    {
+        if (o.Precision == ModelPrecision.Fp32)
+        {
+            g.AddNode("MatMul", [input, weight], [output], nodeName);
+            return;
+        }
+
+        var attributes = new List<OnnxAttribute>
+        {
+            OnnxAttribute.Int("K", k),
+            OnnxAttribute.Int("N", n),
+            OnnxAttribute.Int("bits", 4),
+            OnnxAttribute.Int("block_size", o.BlockSize),
+        };
+        if (o.AccuracyLevel != 0)
+        {
+            attributes.Add(OnnxAttribute.Int("accuracy_level", o.AccuracyLevel));
+        }
+
+        g.AddNode("MatMulNBits", [input, weight + Int4WeightSuffix, weight + ScalesSuffix], [output], nodeName + Int4WeightSuffix, "com.microsoft", [.. attributes]);
+    }
+}
