@@ -57,4 +57,22 @@ public static partial class LlamaModelBuilder
 
         g.AddNode("MatMulNBits", [input, weight + Int4WeightSuffix, weight + ScalesSuffix], [output], nodeName + Int4WeightSuffix, "com.microsoft", [.. attributes]);
     }
+
+    /// <summary>
+    /// A q/k/v projection into <c>{prefix}/output_0</c>; with <see cref="ModelBuilderOptions.AttentionBias"/> the
+    /// MatMul writes <c>{prefix}/MatMul/output_0</c> and an Add of <c>{weight minus MatMul.weight}Add.bias</c> follows.
+    /// </summary>
+    private static void BiasedMatMul(OnnxGraph g, ModelBuilderOptions o, ILlamaWeightSource w, string input, string weight, int k, int n, string prefix)
+    {
+        if (!o.AttentionBias)
+        {
+            MatMul(g, o, input, weight, k, n, $"{prefix}/output_0", $"{prefix}/MatMul");
+            return;
+        }
+
+        var bias = LlamaWeightNames.BiasOf(weight);
+        g.Initializers.Add(OnnxTensor.FromFloats(bias, [n], w.Tensor(bias, n, 0.02)));
+        MatMul(g, o, input, weight, k, n, $"{prefix}/MatMul/output_0", $"{prefix}/MatMul");
+        g.AddNode("Add", [$"{prefix}/MatMul/output_0", bias], [$"{prefix}/output_0"], $"{prefix}/Add");
+    }
 }

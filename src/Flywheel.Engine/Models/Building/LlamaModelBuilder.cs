@@ -32,7 +32,7 @@ public static partial class LlamaModelBuilder
     private static OnnxModel Build(ModelBuilderOptions o, bool mixed)
     {
         o.Validate();
-        var w = new DummyWeights(o.Seed);
+        var w = o.Weights ?? new DummyWeights(o.Seed);
         var model = new OnnxModel { IrVersion = 10 };
         model.OpsetImports[""] = 21;
         model.OpsetImports["com.microsoft"] = 1;
@@ -65,7 +65,7 @@ public static partial class LlamaModelBuilder
         // Weights: embeddings ~ N(0,1) so hidden states start at unit scale; projections ~ N(0, 1/sqrt(fan_in));
         // norms near 1; lm_head scaled up so the dummy model's next-token distributions are peaked, which
         // makes greedy outputs varied instead of dominated by near-ties.
-        Add(g, LlamaWeightNames.Embedding, [o.VocabSize, h], w.Normal(LlamaWeightNames.Embedding, o.VocabSize * h, 1.0));
+        Add(g, LlamaWeightNames.Embedding, [o.VocabSize, h], w.Tensor(LlamaWeightNames.Embedding, o.VocabSize * h, 1.0));
         Add(g, LlamaWeightNames.CosCache, [o.ContextLength, hs / 2], RotaryCache(o, Math.Cos));
         Add(g, LlamaWeightNames.SinCache, [o.ContextLength, hs / 2], RotaryCache(o, Math.Sin));
         g.Initializers.Add(OnnxTensor.FromInt64s("const_axes_1", [1], [1]));
@@ -112,21 +112,23 @@ public static partial class LlamaModelBuilder
         for (var layer = 0; layer < o.LayerCount; layer++)
         {
             var p = $"/model/layers.{layer}";
-            Add(g, LlamaWeightNames.InputNorm(layer), [h], w.Normal(LlamaWeightNames.InputNorm(layer), h, 0.1, 1.0));
-            Add(g, LlamaWeightNames.PostAttentionNorm(layer), [h], w.Normal(LlamaWeightNames.PostAttentionNorm(layer), h, 0.1, 1.0));
-            AddProjection(g, o, LlamaWeightNames.Q(layer), h, h, w.Normal(LlamaWeightNames.Q(layer), h * h, 1 / Math.Sqrt(h)));
-            AddProjection(g, o, LlamaWeightNames.K(layer), h, kvDim, w.Normal(LlamaWeightNames.K(layer), h * kvDim, 1 / Math.Sqrt(h)));
-            AddProjection(g, o, LlamaWeightNames.V(layer), h, kvDim, w.Normal(LlamaWeightNames.V(layer), h * kvDim, 1 / Math.Sqrt(h)));
-            AddProjection(g, o, LlamaWeightNames.O(layer), h, h, w.Normal(LlamaWeightNames.O(layer), h * h, 1 / Math.Sqrt(h)));
-            AddProjection(g, o, LlamaWeightNames.Gate(layer), h, o.IntermediateSize, w.Normal(LlamaWeightNames.Gate(layer), h * o.IntermediateSize, 1 / Math.Sqrt(h)));
-            AddProjection(g, o, LlamaWeightNames.Up(layer), h, o.IntermediateSize, w.Normal(LlamaWeightNames.Up(layer), h * o.IntermediateSize, 1 / Math.Sqrt(h)));
-            AddProjection(g, o, LlamaWeightNames.Down(layer), o.IntermediateSize, h, w.Normal(LlamaWeightNames.Down(layer), o.IntermediateSize * h, 1 / Math.Sqrt(o.IntermediateSize)));
+            Add(g, LlamaWeightNames.InputNorm(layer), [h], w.Tensor(LlamaWeightNames.InputNorm(layer), h, 0.1, 1.0));
+            Add(g, LlamaWeightNames.PostAttentionNorm(layer), [h], w.Tensor(LlamaWeightNames.PostAttentionNorm(layer), h, 0.1, 1.0));
+            AddProjection(g, o, LlamaWeightNames.Q(layer), h, h, w.Tensor(LlamaWeightNames.Q(layer), h * h, 1 / Math.Sqrt(h)));
+            AddProjection(g, o, LlamaWeightNames.K(layer), h, kvDim, w.Tensor(LlamaWeightNames.K(layer), h * kvDim, 1 / Math.Sqrt(h)));
+            AddProjection(g, o, LlamaWeightNames.V(layer), h, kvDim, w.Tensor(LlamaWeightNames.V(layer), h * kvDim, 1 / Math.Sqrt(h)));
+            AddProjection(g, o, LlamaWeightNames.O(layer), h, h, w.Tensor(LlamaWeightNames.O(layer), h * h, 1 / Math.Sqrt(h)));
+            AddProjection(g, o, LlamaWeightNames.Gate(layer), h, o.IntermediateSize, w.Tensor(LlamaWeightNames.Gate(layer), h * o.IntermediateSize, 1 / Math.Sqrt(h)));
+            AddProjection(g, o, LlamaWeightNames.Up(layer), h, o.IntermediateSize, w.Tensor(LlamaWeightNames.Up(layer), h * o.IntermediateSize, 1 / Math.Sqrt(h)));
+            AddProjection(g, o, LlamaWeightNames.Down(layer), o.IntermediateSize, h, w.Tensor(LlamaWeightNames.Down(layer), o.IntermediateSize * h, 1 / Math.Sqrt(o.IntermediateSize)));
 
             RmsNorm(g, x, LlamaWeightNames.InputNorm(layer), $"{p}/input_layernorm", o.RmsNormEpsilon);
             var normed = $"{p}/input_layernorm/output_0";
-            MatMul(g, o, normed, LlamaWeightNames.Q(layer), h, h, $"{p}/attn/q_proj/output_0", $"{p}/attn/q_proj/MatMul");
-            MatMul(g, o, normed, LlamaWeightNames.K(layer), h, kvDim, $"{p}/attn/k_proj/output_0", $"{p}/attn/k_proj/MatMul");
-            MatMul(g, o, normed, LlamaWeightNames.V(layer), h, kvDim, $"{p}/attn/v_proj/output_0", $"{p}/attn/v_proj/MatMul");
+            foreach (var (proj, weight, dims) in new[] { ("q", LlamaWeightNames.Q(layer), h), ("k", LlamaWeightNames.K(layer), kvDim), ("v", LlamaWeightNames.V(layer), kvDim) })
+            {
+                BiasedMatMul(g, o, w, normed, weight, h, dims, $"{p}/attn/{proj}_proj");
+            }
+
             var attention = $"{p}/attn/GroupQueryAttention/output_0";
             if (mixed)
             {
@@ -168,8 +170,8 @@ public static partial class LlamaModelBuilder
             x = $"{p}/residual_mlp/output_0";
         }
 
-        Add(g, LlamaWeightNames.FinalNorm, [h], w.Normal(LlamaWeightNames.FinalNorm, h, 0.1, 1.0));
-        AddProjection(g, o, LlamaWeightNames.LmHead, h, o.VocabSize, w.Normal(LlamaWeightNames.LmHead, h * o.VocabSize, 4 / Math.Sqrt(h)));
+        Add(g, LlamaWeightNames.FinalNorm, [h], w.Tensor(LlamaWeightNames.FinalNorm, h, 0.1, 1.0));
+        AddProjection(g, o, LlamaWeightNames.LmHead, h, o.VocabSize, w.Tensor(LlamaWeightNames.LmHead, h * o.VocabSize, 4 / Math.Sqrt(h)));
         RmsNorm(g, x, LlamaWeightNames.FinalNorm, "/model/norm", o.RmsNormEpsilon);
         if (mixed)
         {

@@ -23,6 +23,12 @@ public sealed record ModelBuilderOptions
 
     public int Seed { get; init; } = 1234;
 
+    /// <summary>The weights; null draws seeded dummy weights (<see cref="Seed"/>).</summary>
+    public ILlamaWeightSource? Weights { get; init; }
+
+    /// <summary>q/k/v projections have biases (Qwen2), added after their MatMuls.</summary>
+    public bool AttentionBias { get; init; }
+
     /// <summary>How the projection and lm_head weights are stored (embeddings and norms stay fp32).</summary>
     public ModelPrecision Precision { get; init; } = ModelPrecision.Fp32;
 

@@ -92,9 +92,9 @@ internal sealed class ReferenceModel
         for (var layer = 0; layer < _layers; layer++)
         {
             var h = RmsNorm(x, _weights[LlamaWeightNames.InputNorm(layer)]);
-            var q = MatVec(h, _weights[LlamaWeightNames.Q(layer)], _heads * _headSize);
-            var k = MatVec(h, _weights[LlamaWeightNames.K(layer)], _kvHeads * _headSize);
-            var v = MatVec(h, _weights[LlamaWeightNames.V(layer)], _kvHeads * _headSize);
+            var q = Project(h, LlamaWeightNames.Q(layer), _heads * _headSize);
+            var k = Project(h, LlamaWeightNames.K(layer), _kvHeads * _headSize);
+            var v = Project(h, LlamaWeightNames.V(layer), _kvHeads * _headSize);
             Rotate(q, _heads, pos);
             Rotate(k, _kvHeads, pos);
             _keys[layer].Add(k);
@@ -114,6 +114,18 @@ internal sealed class ReferenceModel
         }
 
         return MatVec(RmsNorm(x, _weights[LlamaWeightNames.FinalNorm]), _weights[LlamaWeightNames.LmHead], _vocab);
+    }
+
+    /// <summary>x times a q/k/v weight, plus its bias where the model has one (Qwen2).</summary>
+    private double[] Project(double[] x, string weight, int outCount)
+    {
+        var y = MatVec(x, _weights[weight], outCount);
+        if (_weights.TryGetValue(LlamaWeightNames.BiasOf(weight), out var bias))
+        {
+            Accumulate(y, bias);
+        }
+
+        return y;
     }
 
     /// <summary>Causal attention of one query over the layer's cache; query head h reads KV head h / (heads / kvHeads).</summary>
