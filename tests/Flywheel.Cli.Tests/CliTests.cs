@@ -29,6 +29,8 @@ public sealed class CliTests
     [InlineData("make-model", "--preset", "huge", "--out", "x")]
     [InlineData("make-model", "--out", "x", "--hidden", "63")]
     [InlineData("make-model", "--out", "x", "--precision", "int3")]
+    [InlineData("import", "--out", "x")]
+    [InlineData("import", "--from", "x", "--out", "y", "--precision", "fp8")]
     [InlineData("make-model", "--out", "x", "--precision", "int4", "--block-size", "48")]
     [InlineData("tokenize", "--tokenizer", "t.json")]
     [InlineData("serve", "--port", "70000")]
@@ -84,6 +86,16 @@ public sealed class CliTests
         (code, stdout, err) = Run("generate", "--model", dir, "--prompt", "The engine", "--max-tokens", "8", "--ignore-eos");
         Assert.True(code == 0, err);
         Assert.False(string.IsNullOrWhiteSpace(stdout));
+    }
+
+    [Fact]
+    public void ImportOfAFolderWithoutAConfigNamesWhatIsMissing()
+    {
+        var dir = Directory.CreateTempSubdirectory("flywheel-import-").FullName;
+        var (code, _, err) = Run("import", "--from", dir, "--out", dir + "-out");
+        Assert.Equal(1, code);
+        Assert.Contains("no config.json", err);
+        Assert.DoesNotContain("   at ", err);
     }
 
     [Fact]
