@@ -59,20 +59,42 @@ public static partial class LlamaModelBuilder
     }
 
     /// <summary>
-    /// A q/k/v projection into <c>{prefix}/output_0</c>; with <see cref="ModelBuilderOptions.AttentionBias"/> the
-    /// MatMul writes <c>{prefix}/MatMul/output_0</c> and an Add of <c>{weight minus MatMul.weight}Add.bias</c> follows.
+    /// A q/k/v projection into <c>{prefix}/output_0</c>. With <see cref="ModelBuilderOptions.AttentionBias"/> an Add
+    /// of <c>...Add.bias</c> follows the MatMul (Qwen2); with <see cref="ModelBuilderOptions.QkNorm"/> q and k are
+    /// RMS-normalized per head (Qwen3): reshaped to [.., heads, headSize], SimplifiedLayerNormalization, and back.
     /// </summary>
-    private static void BiasedMatMul(OnnxGraph g, ModelBuilderOptions o, ILlamaWeightSource w, string input, string weight, int k, int n, string prefix)
+    private static void BiasedMatMul(OnnxGraph g, ModelBuilderOptions o, ILlamaWeightSource w, string input, string weight, int k, int n, string prefix, int layer, bool mixed)
     {
+        var norm = o.QkNorm && !prefix.EndsWith("v_proj", StringComparison.Ordinal) ? (prefix.EndsWith("q_proj", StringComparison.Ordinal) ? LlamaWeightNames.QNorm(layer) : LlamaWeightNames.KNorm(layer)) : null;
+        var output = norm is null ? $"{prefix}/output_0" : $"{prefix}/unnormed_0";
         if (!o.AttentionBias)
         {
-            MatMul(g, o, input, weight, k, n, $"{prefix}/output_0", $"{prefix}/MatMul");
+            MatMul(g, o, input, weight, k, n, output, $"{prefix}/MatMul");
+        }
+        else
+        {
+            var bias = LlamaWeightNames.BiasOf(weight);
+            g.Initializers.Add(OnnxTensor.FromFloats(bias, [n], w.Tensor(bias, n, 0.02)));
+            MatMul(g, o, input, weight, k, n, $"{prefix}/MatMul/output_0", $"{prefix}/MatMul");
+            g.AddNode("Add", [$"{prefix}/MatMul/output_0", bias], [output], $"{prefix}/Add");
+        }
+
+        if (norm is null)
+        {
             return;
         }
 
-        var bias = LlamaWeightNames.BiasOf(weight);
-        g.Initializers.Add(OnnxTensor.FromFloats(bias, [n], w.Tensor(bias, n, 0.02)));
-        MatMul(g, o, input, weight, k, n, $"{prefix}/MatMul/output_0", $"{prefix}/MatMul");
-        g.AddNode("Add", [$"{prefix}/MatMul/output_0", bias], [$"{prefix}/output_0"], $"{prefix}/Add");
+        // Reshape 0 copies the input's dimension: [B, S, n] <-> [B, S, heads, headSize] (mixed: [T, n] <-> [T, heads, headSize]).
+        if (!g.Initializers.Any(t => t.Name == "const_heads_split"))
+        {
+            g.Initializers.Add(OnnxTensor.FromInt64s("const_heads_split", [mixed ? 3 : 4], mixed ? [0, -1, o.HeadSize] : [0, 0, -1, o.HeadSize]));
+            g.Initializers.Add(OnnxTensor.FromInt64s("const_heads_join", [mixed ? 2 : 3], mixed ? [0, -1] : [0, 0, -1]));
+        }
+
+        g.Initializers.Add(OnnxTensor.FromFloats(norm, [o.HeadSize], w.Tensor(norm, o.HeadSize, 0.1, 1.0)));
+        var normPrefix = prefix.Replace("_proj", "_norm", StringComparison.Ordinal);
+        g.AddNode("Reshape", [output, "const_heads_split"], [$"{normPrefix}/Reshape/output_0"], $"{normPrefix}/Reshape");
+        RmsNorm(g, $"{normPrefix}/Reshape/output_0", norm, normPrefix, o.RmsNormEpsilon);
+        g.AddNode("Reshape", [$"{normPrefix}/output_0", "const_heads_join"], [$"{prefix}/output_0"], $"{normPrefix}/Reshape_1");
     }
 }

@@ -38,7 +38,7 @@ public static partial class LlamaModelBuilder
         model.OpsetImports["com.microsoft"] = 1;
         var g = model.Graph;
         g.Name = mixed ? "flywheel_llama_mixed" : "flywheel_llama";
-        int h = o.HiddenSize, kvDim = o.KvHeadCount * o.HeadSize, hs = o.HeadSize;
+        int h = o.HiddenSize, kvDim = o.KvHeadCount * o.HeadSize, hs = o.HeadSize, qDim = o.HeadCount * o.HeadSize;
 
         var streams = mixed ? new[] { ("", "batch_size", "sequence_length"), ("chunk_", "chunk_batch", "chunk_length") } : [("", "batch_size", "sequence_length")];
         foreach (var (prefix, batch, length) in streams)
@@ -84,7 +84,13 @@ public static partial class LlamaModelBuilder
             g.AddNode("Shape", ["input_ids"], ["decode_rows"], "/model/split_sizes/Shape", "", OnnxAttribute.Int("start", 0), OnnxAttribute.Int("end", 1));
             g.AddNode("Shape", ["chunk_ids"], ["chunk_tokens"], "/model/split_sizes/Shape_chunk", "", OnnxAttribute.Int("start", 1), OnnxAttribute.Int("end", 2));
             g.AddNode("Concat", ["decode_rows", "chunk_tokens"], ["split_sizes"], "/model/split_sizes/Concat", "", OnnxAttribute.Int("axis", 0));
-            foreach (var (name, dims) in new[] { ("q", h), ("kv", kvDim) })
+            // With an explicit head_dim (Qwen3) q and the attention output are qDim wide, not hidden.
+            if (qDim != h)
+            {
+                g.Initializers.Add(OnnxTensor.FromInt64s("const_rows_q", [2], [-1, qDim]));
+            }
+
+            foreach (var (name, dims) in qDim == h ? new[] { ("q", h), ("kv", kvDim) } : [("q", qDim), ("kv", kvDim), ("h", h)])
             {
                 g.Initializers.Add(OnnxTensor.FromInt64s($"const_decode_{name}", [3], [-1, 1, dims]));
                 g.Initializers.Add(OnnxTensor.FromInt64s($"const_chunk_{name}", [3], [1, -1, dims]));
@@ -114,19 +120,19 @@ public static partial class LlamaModelBuilder
             var p = $"/model/layers.{layer}";
             Add(g, LlamaWeightNames.InputNorm(layer), [h], w.Tensor(LlamaWeightNames.InputNorm(layer), h, 0.1, 1.0));
             Add(g, LlamaWeightNames.PostAttentionNorm(layer), [h], w.Tensor(LlamaWeightNames.PostAttentionNorm(layer), h, 0.1, 1.0));
-            AddProjection(g, o, LlamaWeightNames.Q(layer), h, h, w.Tensor(LlamaWeightNames.Q(layer), h * h, 1 / Math.Sqrt(h)));
+            AddProjection(g, o, LlamaWeightNames.Q(layer), h, qDim, w.Tensor(LlamaWeightNames.Q(layer), h * qDim, 1 / Math.Sqrt(h)));
             AddProjection(g, o, LlamaWeightNames.K(layer), h, kvDim, w.Tensor(LlamaWeightNames.K(layer), h * kvDim, 1 / Math.Sqrt(h)));
             AddProjection(g, o, LlamaWeightNames.V(layer), h, kvDim, w.Tensor(LlamaWeightNames.V(layer), h * kvDim, 1 / Math.Sqrt(h)));
-            AddProjection(g, o, LlamaWeightNames.O(layer), h, h, w.Tensor(LlamaWeightNames.O(layer), h * h, 1 / Math.Sqrt(h)));
+            AddProjection(g, o, LlamaWeightNames.O(layer), qDim, h, w.Tensor(LlamaWeightNames.O(layer), qDim * h, 1 / Math.Sqrt(qDim)));
             AddProjection(g, o, LlamaWeightNames.Gate(layer), h, o.IntermediateSize, w.Tensor(LlamaWeightNames.Gate(layer), h * o.IntermediateSize, 1 / Math.Sqrt(h)));
             AddProjection(g, o, LlamaWeightNames.Up(layer), h, o.IntermediateSize, w.Tensor(LlamaWeightNames.Up(layer), h * o.IntermediateSize, 1 / Math.Sqrt(h)));
             AddProjection(g, o, LlamaWeightNames.Down(layer), o.IntermediateSize, h, w.Tensor(LlamaWeightNames.Down(layer), o.IntermediateSize * h, 1 / Math.Sqrt(o.IntermediateSize)));
 
             RmsNorm(g, x, LlamaWeightNames.InputNorm(layer), $"{p}/input_layernorm", o.RmsNormEpsilon);
             var normed = $"{p}/input_layernorm/output_0";
-            foreach (var (proj, weight, dims) in new[] { ("q", LlamaWeightNames.Q(layer), h), ("k", LlamaWeightNames.K(layer), kvDim), ("v", LlamaWeightNames.V(layer), kvDim) })
+            foreach (var (proj, weight, dims) in new[] { ("q", LlamaWeightNames.Q(layer), qDim), ("k", LlamaWeightNames.K(layer), kvDim), ("v", LlamaWeightNames.V(layer), kvDim) })
             {
-                BiasedMatMul(g, o, w, normed, weight, h, dims, $"{p}/attn/{proj}_proj");
+                BiasedMatMul(g, o, w, normed, weight, h, dims, $"{p}/attn/{proj}_proj", layer, mixed);
             }
 
             var attention = $"{p}/attn/GroupQueryAttention/output_0";
@@ -145,8 +151,8 @@ public static partial class LlamaModelBuilder
 
                 Attention(g, o, layer, parts["q"].Decode, parts["k"].Decode, parts["v"].Decode, "", $"{attention}/decode", $"{p}/attn/GroupQueryAttention");
                 Attention(g, o, layer, parts["q"].Chunk, parts["k"].Chunk, parts["v"].Chunk, "chunk_", $"{attention}/chunk", $"{p}/attn/GroupQueryAttention_chunk");
-                g.AddNode("Reshape", [$"{attention}/decode", "const_rows_h"], [$"{attention}/decode_2d"], $"{p}/attn/Reshape");
-                g.AddNode("Reshape", [$"{attention}/chunk", "const_rows_h"], [$"{attention}/chunk_2d"], $"{p}/attn/Reshape_chunk");
+                g.AddNode("Reshape", [$"{attention}/decode", qDim == h ? "const_rows_h" : "const_rows_q"], [$"{attention}/decode_2d"], $"{p}/attn/Reshape");
+                g.AddNode("Reshape", [$"{attention}/chunk", qDim == h ? "const_rows_h" : "const_rows_q"], [$"{attention}/chunk_2d"], $"{p}/attn/Reshape_chunk");
                 g.AddNode("Concat", [$"{attention}/decode_2d", $"{attention}/chunk_2d"], [attention], $"{p}/attn/Concat", "", OnnxAttribute.Int("axis", 0));
             }
             else
@@ -154,7 +160,7 @@ public static partial class LlamaModelBuilder
                 Attention(g, o, layer, $"{p}/attn/q_proj/output_0", $"{p}/attn/k_proj/output_0", $"{p}/attn/v_proj/output_0", "", attention, $"{p}/attn/GroupQueryAttention");
             }
 
-            MatMul(g, o, attention, LlamaWeightNames.O(layer), h, h, $"{p}/attn/o_proj/output_0", $"{p}/attn/o_proj/MatMul");
+            MatMul(g, o, attention, LlamaWeightNames.O(layer), qDim, h, $"{p}/attn/o_proj/output_0", $"{p}/attn/o_proj/MatMul");
             g.AddNode("Add", [x, $"{p}/attn/o_proj/output_0"], [$"{p}/residual_attn/output_0"], $"{p}/residual_attn/Add");
             x = $"{p}/residual_attn/output_0";
 
@@ -176,7 +182,7 @@ public static partial class LlamaModelBuilder
         if (mixed)
         {
             // One lm_head MatMul writes straight into the output (splitting [B + C, V] logits would copy them all).
-            g.AddNode("Reshape", ["/model/norm/output_0", "const_decode_q"], ["/model/norm/output_3d"], "/model/norm/Reshape");
+            g.AddNode("Reshape", ["/model/norm/output_0", qDim == h ? "const_decode_q" : "const_decode_h"], ["/model/norm/output_3d"], "/model/norm/Reshape");
             MatMul(g, o, "/model/norm/output_3d", LlamaWeightNames.LmHead, h, o.VocabSize, "logits", "/lm_head/MatMul");
         }
         else

@@ -29,6 +29,9 @@ public sealed record ModelBuilderOptions
     /// <summary>q/k/v projections have biases (Qwen2), added after their MatMuls.</summary>
     public bool AttentionBias { get; init; }
 
+    /// <summary>q and k are RMS-normalized per head before rotary (Qwen3).</summary>
+    public bool QkNorm { get; init; }
+
     /// <summary>How the projection and lm_head weights are stored (embeddings and norms stay fp32).</summary>
     public ModelPrecision Precision { get; init; } = ModelPrecision.Fp32;
 
@@ -41,7 +44,10 @@ public sealed record ModelBuilderOptions
     /// </summary>
     public int AccuracyLevel { get; init; } = 4;
 
-    public int HeadSize => HiddenSize / HeadCount;
+    /// <summary>Width of an attention head; null means hidden / heads (Qwen3 sets its own head_dim).</summary>
+    public int? HeadDim { get; init; }
+
+    public int HeadSize => HeadDim ?? HiddenSize / HeadCount;
 
     /// <summary>Tests: 2 layers, hidden 64; builds and runs in milliseconds.</summary>
     public static ModelBuilderOptions Tiny => new();
@@ -70,7 +76,7 @@ public sealed record ModelBuilderOptions
     {
         Check(LayerCount >= 1, "layers must be at least 1");
         Check(HeadCount >= 1 && KvHeadCount >= 1, "heads and kv-heads must be at least 1");
-        Check(HiddenSize % HeadCount == 0, $"hidden ({HiddenSize}) must be a multiple of heads ({HeadCount})");
+        Check(HeadDim is not null || HiddenSize % HeadCount == 0, $"hidden ({HiddenSize}) must be a multiple of heads ({HeadCount})");
         Check(HeadCount % KvHeadCount == 0, $"heads ({HeadCount}) must be a multiple of kv-heads ({KvHeadCount})");
         Check(HeadSize % 2 == 0, $"head size (hidden/heads = {HeadSize}) must be even for rotary embeddings");
         Check(IntermediateSize >= 1 && VocabSize >= 2, "intermediate size must be positive and vocab at least 2");

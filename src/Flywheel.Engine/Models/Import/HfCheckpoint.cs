@@ -17,6 +17,7 @@ public sealed class HfCheckpoint
         ["LlamaForCausalLM"] = "llama",
         ["MistralForCausalLM"] = "mistral",
         ["Qwen2ForCausalLM"] = "qwen2",
+        ["Qwen3ForCausalLM"] = "qwen3",
     };
 
     private HfCheckpoint(string directory, string architecture, ModelBuilderOptions options, bool tiedEmbeddings, int bos, IReadOnlyList<int> eos, int pad, IReadOnlyList<string> shards)
@@ -86,7 +87,8 @@ public sealed class HfCheckpoint
 
         var act = c.TryGetProperty("hidden_act", out var a) ? a.GetString() : "silu";
         Refuse(act != "silu", $"hidden_act '{act}'");
-        Refuse(OptionalInt("head_dim") is { } hd && hd != hidden / heads, $"head_dim {OptionalInt("head_dim")} (other than hidden_size / num_attention_heads = {hidden / heads})");
+        var qwen3 = architecture == "Qwen3ForCausalLM";
+        Refuse(!qwen3 && OptionalInt("head_dim") is { } hd && hd != hidden / heads, $"head_dim {OptionalInt("head_dim")} (other than hidden_size / num_attention_heads = {hidden / heads})");
         Refuse(Flag("mlp_bias", false), "mlp_bias");
         var qwen2 = architecture == "Qwen2ForCausalLM";
         Refuse(!qwen2 && Flag("attention_bias", false), "attention_bias (biases on q/k/v and o)");
@@ -94,7 +96,7 @@ public sealed class HfCheckpoint
         var usesWindow = architecture switch
         {
             "MistralForCausalLM" => slidingWindow is { } w && w < context,
-            "Qwen2ForCausalLM" => Flag("use_sliding_window", false),
+            "Qwen2ForCausalLM" or "Qwen3ForCausalLM" => Flag("use_sliding_window", false),
             _ => false,
         };
         Refuse(usesWindow, $"sliding_window attention ({slidingWindow})");
@@ -111,6 +113,8 @@ public sealed class HfCheckpoint
             RopeTheta = Number("rope_theta") ?? 10000,
             RmsNormEpsilon = (float)(Number("rms_norm_eps") ?? 1e-6),
             AttentionBias = qwen2,
+            HeadDim = qwen3 ? OptionalInt("head_dim") : null,
+            QkNorm = qwen3,
         };
         options.Validate();
 

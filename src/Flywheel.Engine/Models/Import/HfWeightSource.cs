@@ -99,6 +99,12 @@ public sealed class HfWeightSource : ILlamaWeightSource, IDisposable
             map[LlamaWeightNames.Gate(layer)] = ($"{hf}.mlp.gate_proj.weight", true);
             map[LlamaWeightNames.Up(layer)] = ($"{hf}.mlp.up_proj.weight", true);
             map[LlamaWeightNames.Down(layer)] = ($"{hf}.mlp.down_proj.weight", true);
+            if (checkpoint.Options.QkNorm)
+            {
+                map[LlamaWeightNames.QNorm(layer)] = ($"{hf}.self_attn.q_norm.weight", false);
+                map[LlamaWeightNames.KNorm(layer)] = ($"{hf}.self_attn.k_norm.weight", false);
+            }
+
             if (checkpoint.Options.AttentionBias)
             {
                 map[LlamaWeightNames.BiasOf(LlamaWeightNames.Q(layer))] = ($"{hf}.self_attn.q_proj.bias", false);

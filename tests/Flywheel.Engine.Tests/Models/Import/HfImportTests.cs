@@ -25,6 +25,7 @@ public sealed class HfImportTests
     [InlineData("LlamaForCausalLM", "BF16", true, true)]
     [InlineData("MistralForCausalLM", "F16", false, false)]
     [InlineData("Qwen2ForCausalLM", "BF16", true, true)]
+    [InlineData("Qwen3ForCausalLM", "BF16", false, true)]
     public void ImportedLogitsMatchTheReferenceOnTheCheckpointsWeights(string architecture, string dtype, bool sharded, bool tied)
     {
         var checkpoint = TinyCheckpoint.Write(architecture, dtype, sharded, tied);
@@ -55,11 +56,13 @@ public sealed class HfImportTests
         }
     }
 
-    [Fact]
-    public void OrtGenAiLoadsAnImportedInt4FolderAndPicksFlywheelsGreedyIds()
+    [Theory]
+    [InlineData("Qwen2ForCausalLM")]
+    [InlineData("Qwen3ForCausalLM")]
+    public void OrtGenAiLoadsAnImportedInt4FolderAndPicksFlywheelsGreedyIds(string architecture)
     {
         _ = OnnxEnvironment.Instance;
-        var checkpoint = TinyCheckpoint.Write("Qwen2ForCausalLM", "BF16", sharded: false, tied: false);
+        var checkpoint = TinyCheckpoint.Write(architecture, "BF16", sharded: false, tied: false);
         var output = checkpoint.Dir + "-int4";
         HfImporter.Import(checkpoint.Dir, output, ModelPrecision.Int4);
         Assert.Contains("MatMulNBits", File.ReadAllText(Path.Combine(output, "model.onnx"), System.Text.Encoding.Latin1));

@@ -62,14 +62,16 @@ internal sealed class TinyCheckpoint
         }
 
         static double[] D(float[] v) => v.Select(x => (double)x).ToArray();
-        var headSize = Hidden / Heads;
+        // Qwen3 sets head_dim apart from hidden / heads; 32 makes q and the attention output 128 wide.
+        var qwen3 = architecture == "Qwen3ForCausalLM";
+        var headSize = qwen3 ? 32 : Hidden / Heads;
         var embedding = Add("model.embed_tokens.weight", [Vocab, Hidden], 1.0);
         reference[LlamaWeightNames.Embedding] = D(embedding);
         for (var l = 0; l < Layers; l++)
         {
             var p = $"model.layers.{l}";
             reference[LlamaWeightNames.InputNorm(l)] = D(Add($"{p}.input_layernorm.weight", [Hidden], 0.1, 1));
-            reference[LlamaWeightNames.Q(l)] = Linear($"{p}.self_attn.q_proj.weight", Hidden, Hidden, 0.125);
+            reference[LlamaWeightNames.Q(l)] = Linear($"{p}.self_attn.q_proj.weight", Heads * headSize, Hidden, 0.125);
             reference[LlamaWeightNames.K(l)] = Linear($"{p}.self_attn.k_proj.weight", KvHeads * headSize, Hidden, 0.125);
             reference[LlamaWeightNames.V(l)] = Linear($"{p}.self_attn.v_proj.weight", KvHeads * headSize, Hidden, 0.125);
             if (architecture == "Qwen2ForCausalLM")
@@ -79,7 +81,13 @@ internal sealed class TinyCheckpoint
                 reference[LlamaWeightNames.BiasOf(LlamaWeightNames.V(l))] = D(Add($"{p}.self_attn.v_proj.bias", [KvHeads * headSize], 0.5));
             }
 
-            reference[LlamaWeightNames.O(l)] = Linear($"{p}.self_attn.o_proj.weight", Hidden, Hidden, 0.125);
+            if (qwen3)
+            {
+                reference[LlamaWeightNames.QNorm(l)] = D(Add($"{p}.self_attn.q_norm.weight", [headSize], 0.1, 1));
+                reference[LlamaWeightNames.KNorm(l)] = D(Add($"{p}.self_attn.k_norm.weight", [headSize], 0.1, 1));
+            }
+
+            reference[LlamaWeightNames.O(l)] = Linear($"{p}.self_attn.o_proj.weight", Hidden, Heads * headSize, 0.09);
             reference[LlamaWeightNames.PostAttentionNorm(l)] = D(Add($"{p}.post_attention_layernorm.weight", [Hidden], 0.1, 1));
             reference[LlamaWeightNames.Gate(l)] = Linear($"{p}.mlp.gate_proj.weight", Intermediate, Hidden, 0.125);
             reference[LlamaWeightNames.Up(l)] = Linear($"{p}.mlp.up_proj.weight", Intermediate, Hidden, 0.125);
@@ -139,6 +147,7 @@ internal sealed class TinyCheckpoint
             ["rope_scaling"] = null,
             ["bos_token_id"] = 1,
             ["eos_token_id"] = 2,
+            ["head_dim"] = headSize,
             ["torch_dtype"] = dtype == "BF16" ? "bfloat16" : dtype == "F16" ? "float16" : "float32",
         };
         editConfig?.Invoke(config);

@@ -95,6 +95,8 @@ internal sealed class ReferenceModel
             var q = Project(h, LlamaWeightNames.Q(layer), _heads * _headSize);
             var k = Project(h, LlamaWeightNames.K(layer), _kvHeads * _headSize);
             var v = Project(h, LlamaWeightNames.V(layer), _kvHeads * _headSize);
+            NormPerHead(q, _heads, LlamaWeightNames.QNorm(layer));
+            NormPerHead(k, _kvHeads, LlamaWeightNames.KNorm(layer));
             Rotate(q, _heads, pos);
             Rotate(k, _kvHeads, pos);
             _keys[layer].Add(k);
@@ -126,6 +128,21 @@ internal sealed class ReferenceModel
         }
 
         return y;
+    }
+
+    /// <summary>Qwen3: RMSNorm over each head's slice, where the model has the norm's weight.</summary>
+    private void NormPerHead(double[] vector, int headCount, string weight)
+    {
+        if (!_weights.TryGetValue(weight, out var w))
+        {
+            return;
+        }
+
+        for (var head = 0; head < headCount; head++)
+        {
+            var normed = RmsNorm(vector[(head * _headSize)..((head + 1) * _headSize)], w);
+            normed.CopyTo(vector, head * _headSize);
+        }
     }
 
     /// <summary>Causal attention of one query over the layer's cache; query head h reads KV head h / (heads / kvHeads).</summary>
