@@ -22,7 +22,7 @@ public sealed class Int4QuantizerTests
         Assert.Equal(n * blocks * blockSize / 2, packed.Length);
         Assert.Equal(n * blocks, scales.Length);
 
-        var back = ReferenceModel.Dequantize(packed, scales, [], false, k, n, blockSize);
+        var back = MatMulNBitsWeights.Dequantize(packed, scales, [], false, k, n, blockSize);
         for (var col = 0; col < n; col++)
         {
             for (var b = 0; b < blocks; b++)

@@ -52,7 +52,7 @@ internal sealed class ReferenceModel
             var hasZeroPoints = node.Inputs.Count > 3 && node.Inputs[3] != "";
             var zeroPoints = hasZeroPoints ? tensors[node.Inputs[3]].RawData : [];
             var name = node.Inputs[1][..^LlamaModelBuilder.Int4WeightSuffix.Length];
-            weights[name] = Dequantize(packed.RawData, scales, zeroPoints, hasZeroPoints, (int)Attr("K"), (int)Attr("N"), (int)Attr("block_size"));
+            weights[name] = MatMulNBitsWeights.Dequantize(packed.RawData, scales, zeroPoints, hasZeroPoints, (int)Attr("K"), (int)Attr("N"), (int)Attr("block_size"));
         }
 
         return weights;
@@ -262,40 +262,6 @@ internal sealed class ReferenceModel
             for (var i = start; i < end; i++)
             {
                 result[i] = Math.Clamp(MathF.Round((float)x[i] * reciprocal), -128f, 127f) * (double)scale;
-            }
-        }
-
-        return result;
-    }
-
-    /// <summary>
-    /// B as MatMulNBits computes with it: element [k, n] = (code - zeroPoint) * scale of its block, in double
-    /// (exact: a 4-bit integer times a float). <paramref name="zeroPoints"/> null means the default of 8.
-    /// Returns [K, N] row-major.
-    /// </summary>
-    public static double[] Dequantize(ReadOnlySpan<byte> packed, ReadOnlySpan<float> scales, ReadOnlySpan<byte> zeroPoints, bool hasZeroPoints, int k, int n, int blockSize)
-    {
-        var blocks = Int4Quantizer.BlockCount(k, blockSize);
-        var blob = blockSize / 2;
-        var result = new double[(long)k * n];
-        for (var col = 0; col < n; col++)
-        {
-            for (var row = 0; row < k; row++)
-            {
-                var b = row / blockSize;
-                var i = row % blockSize;
-                var code = packed[(int)((((long)col * blocks + b) * blob) + (i / 2))];
-                code = (byte)((i & 1) == 0 ? code & 0xF : code >> 4);
-
-                // Packed zero points: two per byte along the blocks of a column, rows of ceil(blocks / 2) bytes.
-                var zp = Int4Quantizer.DefaultZeroPoint;
-                if (hasZeroPoints)
-                {
-                    var z = zeroPoints[(col * ((blocks + 1) / 2)) + (b / 2)];
-                    zp = (b & 1) == 0 ? z & 0xF : z >> 4;
-                }
-
-                result[((long)row * n) + col] = (code - zp) * (double)scales[(col * blocks) + b];
             }
         }
 
