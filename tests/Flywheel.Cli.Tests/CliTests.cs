@@ -28,6 +28,10 @@ public sealed class CliTests
     [InlineData("generate", "--model", "m", "--prompt", "x", "--temprature", "1")]
     [InlineData("make-model", "--preset", "huge", "--out", "x")]
     [InlineData("make-model", "--out", "x", "--hidden", "63")]
+    [InlineData("make-model", "--out", "x", "--precision", "int3")]
+    [InlineData("import", "--out", "x")]
+    [InlineData("import", "--from", "x", "--out", "y", "--precision", "fp8")]
+    [InlineData("make-model", "--out", "x", "--precision", "int4", "--block-size", "48")]
     [InlineData("tokenize", "--tokenizer", "t.json")]
     [InlineData("serve", "--port", "70000")]
     [InlineData("serve", "--mixed-runs", "maybe")]
@@ -69,6 +73,29 @@ public sealed class CliTests
 
         Assert.Contains("balanced/flywheel (repeat 2 of 2): ceiling", stdout);
         Assert.Contains("generation-heavy  sequential median", stdout);
+    }
+
+    [Fact]
+    public void AnInt4FolderGeneratesThroughTheEngine()
+    {
+        // CPU int4 exports keep fp32 KV and logits, so the engine serves them as it serves fp32 folders.
+        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"cli-int4-{Environment.ProcessId}");
+        var (code, stdout, err) = Run("make-model", "--preset", "tiny", "--out", dir, "--vocab", "400", "--precision", "int4");
+        Assert.True(code == 0, err);
+        Assert.Contains("int4 (MatMulNBits, block 32, accuracy level 4)", stdout);
+        (code, stdout, err) = Run("generate", "--model", dir, "--prompt", "The engine", "--max-tokens", "8", "--ignore-eos");
+        Assert.True(code == 0, err);
+        Assert.False(string.IsNullOrWhiteSpace(stdout));
+    }
+
+    [Fact]
+    public void ImportOfAFolderWithoutAConfigNamesWhatIsMissing()
+    {
+        var dir = Directory.CreateTempSubdirectory("flywheel-import-").FullName;
+        var (code, _, err) = Run("import", "--from", dir, "--out", dir + "-out");
+        Assert.Equal(1, code);
+        Assert.Contains("no config.json", err);
+        Assert.DoesNotContain("   at ", err);
     }
 
     [Fact]

@@ -10,6 +10,7 @@ internal static class MakeModelCommand
         "make-model",
         "write an ORT GenAI model folder (LLaMA architecture, dummy weights)",
         "usage: flywheel make-model --preset tiny|bench --out DIR [--tokenizer FILE] [--seed N]\n" +
+        "                           [--precision fp32|int4] [--block-size 32] [--accuracy-level 4]\n" +
         "                           [--layers N --hidden N --heads N --kv-heads N --intermediate N --context N --vocab N]",
         Run);
 
@@ -39,6 +40,9 @@ internal static class MakeModelCommand
             IntermediateSize = args.Int("intermediate", 1, 262144) ?? options.IntermediateSize,
             ContextLength = args.Int("context", 2, 1 << 20) ?? options.ContextLength,
             VocabSize = args.Int("vocab", 262, 1 << 20) ?? options.VocabSize,
+            Precision = ParsePrecision(args.String("precision")),
+            BlockSize = args.Int("block-size", 16, 4096) ?? options.BlockSize,
+            AccuracyLevel = args.Int("accuracy-level", 0, 4) ?? options.AccuracyLevel,
         };
         args.EnsureAllUsed();
         try
@@ -58,9 +62,19 @@ internal static class MakeModelCommand
         var used = ModelFolderWriter.Write(output, options, tokenizer, SyntheticTokenizer.Write);
         var parameters = ParameterCount(used);
         input.Out.WriteLine($"wrote {Path.GetFullPath(output)}: llama, {used.LayerCount} layers, hidden {used.HiddenSize}, heads {used.HeadCount}/{used.KvHeadCount} kv, " +
-            $"vocab {used.VocabSize}, context {used.ContextLength}, {parameters / 1e6:F1}M parameters, seed {used.Seed}");
+            $"vocab {used.VocabSize}, context {used.ContextLength}, {parameters / 1e6:F1}M parameters, seed {used.Seed}, {PrecisionText(used)}");
         return 0;
     }
+
+    internal static ModelPrecision ParsePrecision(string? text) => text switch
+    {
+        null or "fp32" => ModelPrecision.Fp32,
+        "int4" => ModelPrecision.Int4,
+        _ => throw new UsageException($"unknown precision '{text}' (expected fp32 or int4)"),
+    };
+
+    internal static string PrecisionText(ModelBuilderOptions o) =>
+        o.Precision == ModelPrecision.Int4 ? $"int4 (MatMulNBits, block {o.BlockSize}, accuracy level {o.AccuracyLevel})" : "fp32";
 
     internal static long ParameterCount(ModelBuilderOptions o)
     {

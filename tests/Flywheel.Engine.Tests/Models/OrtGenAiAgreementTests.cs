@@ -19,7 +19,7 @@ public sealed class OrtGenAiAgreementTests
 {
     private const int NewTokens = 12;
 
-    public static TheoryData<string> Folders => new() { "tiny", "llama3", "qwen3" };
+    public static TheoryData<string> Folders => new() { "tiny", "llama3", "qwen3", "tiny-int4", "llama3-int4" };
 
     [Theory]
     [MemberData(nameof(Folders))]
@@ -62,15 +62,19 @@ public sealed class OrtGenAiAgreementTests
         ["tiny"] = new(() => Write("tiny", null)),
         ["llama3"] = new(() => Write("llama3", Path.Combine(TestAssets.TokenizerModelDir("llama3"), "tokenizer.json"))),
         ["qwen3"] = new(() => Write("qwen3", Path.Combine(TestAssets.TokenizerModelDir("qwen3"), "tokenizer.json"))),
+
+        // What --precision int4 writes (MatMulNBits, block 32, accuracy level 4): the CPU int4 export layout.
+        ["tiny-int4"] = new(() => Write("tiny-int4", null, ModelPrecision.Int4)),
+        ["llama3-int4"] = new(() => Write("llama3-int4", Path.Combine(TestAssets.TokenizerModelDir("llama3"), "tokenizer.json"), ModelPrecision.Int4)),
     };
 
     private static string Folder(string which) => Built[which].Value;
 
-    /// <summary>What <c>flywheel make-model --preset tiny [--tokenizer PATH]</c> writes.</summary>
-    private static string Write(string name, string? tokenizerJson)
+    /// <summary>What <c>flywheel make-model --preset tiny [--tokenizer PATH] [--precision P]</c> writes.</summary>
+    private static string Write(string name, string? tokenizerJson, ModelPrecision precision = ModelPrecision.Fp32)
     {
         var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"genai-{name}-{Environment.ProcessId}");
-        ModelFolderWriter.Write(dir, ModelBuilderOptions.Tiny, tokenizerJson, SyntheticTokenizer.Write);
+        ModelFolderWriter.Write(dir, ModelBuilderOptions.Tiny with { Precision = precision }, tokenizerJson, SyntheticTokenizer.Write);
         return dir;
     }
 }

@@ -1,6 +1,6 @@
+using Flywheel.Engine.Tests.Models.Reference;
 using Flywheel.Execution;
 using Flywheel.Models;
-using Flywheel.Models.Reference;
 using Flywheel.Onnx;
 using Microsoft.ML.OnnxRuntime;
 

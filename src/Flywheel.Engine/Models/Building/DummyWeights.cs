@@ -1,8 +1,10 @@
 namespace Flywheel.Models.Building;
 
 /// <summary>Seeded normal draws for dummy weights (deterministic for a seed and tensor name).</summary>
-internal sealed class DummyWeights(int seed)
+internal sealed class DummyWeights(int seed) : ILlamaWeightSource
 {
+    public float[] Tensor(string name, int count, double std, double mean = 0) => Normal(name, count, std, mean);
+
     public float[] Normal(string tensorName, int count, double std, double mean = 0)
     {
         // Each tensor gets its own stream, so adding a tensor does not change the others.

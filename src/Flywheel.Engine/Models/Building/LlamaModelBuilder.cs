@@ -10,7 +10,7 @@ namespace Flywheel.Models.Building;
 /// Inputs input_ids [B,S] int64, attention_mask [B,T] int64, past_key_values.N.key/value
 /// [B, kvHeads, P, headSize]; outputs logits [B,S,V] and present.N.key/value [B, kvHeads, T, headSize].
 /// </summary>
-public static class LlamaModelBuilder
+public static partial class LlamaModelBuilder
 {
     /// <summary>File name of the mixed graph the builder writes beside model.onnx (see <see cref="BuildMixedGraph"/>).</summary>
     public const string MixedFileName = ModelFolder.MixedFileName;
@@ -32,13 +32,13 @@ public static class LlamaModelBuilder
     private static OnnxModel Build(ModelBuilderOptions o, bool mixed)
     {
         o.Validate();
-        var w = new DummyWeights(o.Seed);
+        var w = o.Weights ?? new DummyWeights(o.Seed);
         var model = new OnnxModel { IrVersion = 10 };
         model.OpsetImports[""] = 21;
         model.OpsetImports["com.microsoft"] = 1;
         var g = model.Graph;
         g.Name = mixed ? "flywheel_llama_mixed" : "flywheel_llama";
-        int h = o.HiddenSize, kvDim = o.KvHeadCount * o.HeadSize, hs = o.HeadSize;
+        int h = o.HiddenSize, kvDim = o.KvHeadCount * o.HeadSize, hs = o.HeadSize, qDim = o.HeadCount * o.HeadSize;
 
         var streams = mixed ? new[] { ("", "batch_size", "sequence_length"), ("chunk_", "chunk_batch", "chunk_length") } : [("", "batch_size", "sequence_length")];
         foreach (var (prefix, batch, length) in streams)
@@ -65,7 +65,7 @@ public static class LlamaModelBuilder
         // Weights: embeddings ~ N(0,1) so hidden states start at unit scale; projections ~ N(0, 1/sqrt(fan_in));
         // norms near 1; lm_head scaled up so the dummy model's next-token distributions are peaked, which
         // makes greedy outputs varied instead of dominated by near-ties.
-        Add(g, LlamaWeightNames.Embedding, [o.VocabSize, h], w.Normal(LlamaWeightNames.Embedding, o.VocabSize * h, 1.0));
+        Add(g, LlamaWeightNames.Embedding, [o.VocabSize, h], w.Tensor(LlamaWeightNames.Embedding, o.VocabSize * h, 1.0));
         Add(g, LlamaWeightNames.CosCache, [o.ContextLength, hs / 2], RotaryCache(o, Math.Cos));
         Add(g, LlamaWeightNames.SinCache, [o.ContextLength, hs / 2], RotaryCache(o, Math.Sin));
         g.Initializers.Add(OnnxTensor.FromInt64s("const_axes_1", [1], [1]));
@@ -84,7 +84,13 @@ public static class LlamaModelBuilder
             g.AddNode("Shape", ["input_ids"], ["decode_rows"], "/model/split_sizes/Shape", "", OnnxAttribute.Int("start", 0), OnnxAttribute.Int("end", 1));
             g.AddNode("Shape", ["chunk_ids"], ["chunk_tokens"], "/model/split_sizes/Shape_chunk", "", OnnxAttribute.Int("start", 1), OnnxAttribute.Int("end", 2));
             g.AddNode("Concat", ["decode_rows", "chunk_tokens"], ["split_sizes"], "/model/split_sizes/Concat", "", OnnxAttribute.Int("axis", 0));
-            foreach (var (name, dims) in new[] { ("q", h), ("kv", kvDim) })
+            // With an explicit head_dim (Qwen3) q and the attention output are qDim wide, not hidden.
+            if (qDim != h)
+            {
+                g.Initializers.Add(OnnxTensor.FromInt64s("const_rows_q", [2], [-1, qDim]));
+            }
+
+            foreach (var (name, dims) in qDim == h ? new[] { ("q", h), ("kv", kvDim) } : [("q", qDim), ("kv", kvDim), ("h", h)])
             {
                 g.Initializers.Add(OnnxTensor.FromInt64s($"const_decode_{name}", [3], [-1, 1, dims]));
                 g.Initializers.Add(OnnxTensor.FromInt64s($"const_chunk_{name}", [3], [1, -1, dims]));
@@ -112,21 +118,23 @@ public static class LlamaModelBuilder
         for (var layer = 0; layer < o.LayerCount; layer++)
         {
             var p = $"/model/layers.{layer}";
-            Add(g, LlamaWeightNames.InputNorm(layer), [h], w.Normal(LlamaWeightNames.InputNorm(layer), h, 0.1, 1.0));
-            Add(g, LlamaWeightNames.PostAttentionNorm(layer), [h], w.Normal(LlamaWeightNames.PostAttentionNorm(layer), h, 0.1, 1.0));
-            Add(g, LlamaWeightNames.Q(layer), [h, h], w.Normal(LlamaWeightNames.Q(layer), h * h, 1 / Math.Sqrt(h)));
-            Add(g, LlamaWeightNames.K(layer), [h, kvDim], w.Normal(LlamaWeightNames.K(layer), h * kvDim, 1 / Math.Sqrt(h)));
-            Add(g, LlamaWeightNames.V(layer), [h, kvDim], w.Normal(LlamaWeightNames.V(layer), h * kvDim, 1 / Math.Sqrt(h)));
-            Add(g, LlamaWeightNames.O(layer), [h, h], w.Normal(LlamaWeightNames.O(layer), h * h, 1 / Math.Sqrt(h)));
-            Add(g, LlamaWeightNames.Gate(layer), [h, o.IntermediateSize], w.Normal(LlamaWeightNames.Gate(layer), h * o.IntermediateSize, 1 / Math.Sqrt(h)));
-            Add(g, LlamaWeightNames.Up(layer), [h, o.IntermediateSize], w.Normal(LlamaWeightNames.Up(layer), h * o.IntermediateSize, 1 / Math.Sqrt(h)));
-            Add(g, LlamaWeightNames.Down(layer), [o.IntermediateSize, h], w.Normal(LlamaWeightNames.Down(layer), o.IntermediateSize * h, 1 / Math.Sqrt(o.IntermediateSize)));
+            Add(g, LlamaWeightNames.InputNorm(layer), [h], w.Tensor(LlamaWeightNames.InputNorm(layer), h, 0.1, 1.0));
+            Add(g, LlamaWeightNames.PostAttentionNorm(layer), [h], w.Tensor(LlamaWeightNames.PostAttentionNorm(layer), h, 0.1, 1.0));
+            AddProjection(g, o, LlamaWeightNames.Q(layer), h, qDim, w.Tensor(LlamaWeightNames.Q(layer), h * qDim, 1 / Math.Sqrt(h)));
+            AddProjection(g, o, LlamaWeightNames.K(layer), h, kvDim, w.Tensor(LlamaWeightNames.K(layer), h * kvDim, 1 / Math.Sqrt(h)));
+            AddProjection(g, o, LlamaWeightNames.V(layer), h, kvDim, w.Tensor(LlamaWeightNames.V(layer), h * kvDim, 1 / Math.Sqrt(h)));
+            AddProjection(g, o, LlamaWeightNames.O(layer), qDim, h, w.Tensor(LlamaWeightNames.O(layer), qDim * h, 1 / Math.Sqrt(qDim)));
+            AddProjection(g, o, LlamaWeightNames.Gate(layer), h, o.IntermediateSize, w.Tensor(LlamaWeightNames.Gate(layer), h * o.IntermediateSize, 1 / Math.Sqrt(h)));
+            AddProjection(g, o, LlamaWeightNames.Up(layer), h, o.IntermediateSize, w.Tensor(LlamaWeightNames.Up(layer), h * o.IntermediateSize, 1 / Math.Sqrt(h)));
+            AddProjection(g, o, LlamaWeightNames.Down(layer), o.IntermediateSize, h, w.Tensor(LlamaWeightNames.Down(layer), o.IntermediateSize * h, 1 / Math.Sqrt(o.IntermediateSize)));
 
             RmsNorm(g, x, LlamaWeightNames.InputNorm(layer), $"{p}/input_layernorm", o.RmsNormEpsilon);
             var normed = $"{p}/input_layernorm/output_0";
-            g.AddNode("MatMul", [normed, LlamaWeightNames.Q(layer)], [$"{p}/attn/q_proj/output_0"], $"{p}/attn/q_proj/MatMul");
-            g.AddNode("MatMul", [normed, LlamaWeightNames.K(layer)], [$"{p}/attn/k_proj/output_0"], $"{p}/attn/k_proj/MatMul");
-            g.AddNode("MatMul", [normed, LlamaWeightNames.V(layer)], [$"{p}/attn/v_proj/output_0"], $"{p}/attn/v_proj/MatMul");
+            foreach (var (proj, weight, dims) in new[] { ("q", LlamaWeightNames.Q(layer), qDim), ("k", LlamaWeightNames.K(layer), kvDim), ("v", LlamaWeightNames.V(layer), kvDim) })
+            {
+                BiasedMatMul(g, o, w, normed, weight, h, dims, $"{p}/attn/{proj}_proj", layer, mixed);
+            }
+
             var attention = $"{p}/attn/GroupQueryAttention/output_0";
             if (mixed)
             {
@@ -143,8 +151,8 @@ public static class LlamaModelBuilder
 
                 Attention(g, o, layer, parts["q"].Decode, parts["k"].Decode, parts["v"].Decode, "", $"{attention}/decode", $"{p}/attn/GroupQueryAttention");
                 Attention(g, o, layer, parts["q"].Chunk, parts["k"].Chunk, parts["v"].Chunk, "chunk_", $"{attention}/chunk", $"{p}/attn/GroupQueryAttention_chunk");
-                g.AddNode("Reshape", [$"{attention}/decode", "const_rows_h"], [$"{attention}/decode_2d"], $"{p}/attn/Reshape");
-                g.AddNode("Reshape", [$"{attention}/chunk", "const_rows_h"], [$"{attention}/chunk_2d"], $"{p}/attn/Reshape_chunk");
+                g.AddNode("Reshape", [$"{attention}/decode", qDim == h ? "const_rows_h" : "const_rows_q"], [$"{attention}/decode_2d"], $"{p}/attn/Reshape");
+                g.AddNode("Reshape", [$"{attention}/chunk", qDim == h ? "const_rows_h" : "const_rows_q"], [$"{attention}/chunk_2d"], $"{p}/attn/Reshape_chunk");
                 g.AddNode("Concat", [$"{attention}/decode_2d", $"{attention}/chunk_2d"], [attention], $"{p}/attn/Concat", "", OnnxAttribute.Int("axis", 0));
             }
             else
@@ -152,34 +160,34 @@ public static class LlamaModelBuilder
                 Attention(g, o, layer, $"{p}/attn/q_proj/output_0", $"{p}/attn/k_proj/output_0", $"{p}/attn/v_proj/output_0", "", attention, $"{p}/attn/GroupQueryAttention");
             }
 
-            g.AddNode("MatMul", [attention, LlamaWeightNames.O(layer)], [$"{p}/attn/o_proj/output_0"], $"{p}/attn/o_proj/MatMul");
+            MatMul(g, o, attention, LlamaWeightNames.O(layer), qDim, h, $"{p}/attn/o_proj/output_0", $"{p}/attn/o_proj/MatMul");
             g.AddNode("Add", [x, $"{p}/attn/o_proj/output_0"], [$"{p}/residual_attn/output_0"], $"{p}/residual_attn/Add");
             x = $"{p}/residual_attn/output_0";
 
             RmsNorm(g, x, LlamaWeightNames.PostAttentionNorm(layer), $"{p}/post_attention_layernorm", o.RmsNormEpsilon);
             var normed2 = $"{p}/post_attention_layernorm/output_0";
-            g.AddNode("MatMul", [normed2, LlamaWeightNames.Gate(layer)], [$"{p}/mlp/gate_proj/output_0"], $"{p}/mlp/gate_proj/MatMul");
-            g.AddNode("MatMul", [normed2, LlamaWeightNames.Up(layer)], [$"{p}/mlp/up_proj/output_0"], $"{p}/mlp/up_proj/MatMul");
+            MatMul(g, o, normed2, LlamaWeightNames.Gate(layer), h, o.IntermediateSize, $"{p}/mlp/gate_proj/output_0", $"{p}/mlp/gate_proj/MatMul");
+            MatMul(g, o, normed2, LlamaWeightNames.Up(layer), h, o.IntermediateSize, $"{p}/mlp/up_proj/output_0", $"{p}/mlp/up_proj/MatMul");
             g.AddNode("Sigmoid", [$"{p}/mlp/gate_proj/output_0"], [$"{p}/mlp/act_fn/Sigmoid/output_0"], $"{p}/mlp/act_fn/Sigmoid");
             g.AddNode("Mul", [$"{p}/mlp/gate_proj/output_0", $"{p}/mlp/act_fn/Sigmoid/output_0"], [$"{p}/mlp/act_fn/Mul/output_0"], $"{p}/mlp/act_fn/Mul");
             g.AddNode("Mul", [$"{p}/mlp/act_fn/Mul/output_0", $"{p}/mlp/up_proj/output_0"], [$"{p}/mlp/Mul/output_0"], $"{p}/mlp/Mul");
-            g.AddNode("MatMul", [$"{p}/mlp/Mul/output_0", LlamaWeightNames.Down(layer)], [$"{p}/mlp/down_proj/output_0"], $"{p}/mlp/down_proj/MatMul");
+            MatMul(g, o, $"{p}/mlp/Mul/output_0", LlamaWeightNames.Down(layer), o.IntermediateSize, h, $"{p}/mlp/down_proj/output_0", $"{p}/mlp/down_proj/MatMul");
             g.AddNode("Add", [x, $"{p}/mlp/down_proj/output_0"], [$"{p}/residual_mlp/output_0"], $"{p}/residual_mlp/Add");
             x = $"{p}/residual_mlp/output_0";
         }
 
-        Add(g, LlamaWeightNames.FinalNorm, [h], w.Normal(LlamaWeightNames.FinalNorm, h, 0.1, 1.0));
-        Add(g, LlamaWeightNames.LmHead, [h, o.VocabSize], w.Normal(LlamaWeightNames.LmHead, h * o.VocabSize, 4 / Math.Sqrt(h)));
+        Add(g, LlamaWeightNames.FinalNorm, [h], w.Tensor(LlamaWeightNames.FinalNorm, h, 0.1, 1.0));
+        AddProjection(g, o, LlamaWeightNames.LmHead, h, o.VocabSize, w.Tensor(LlamaWeightNames.LmHead, h * o.VocabSize, 4 / Math.Sqrt(h)));
         RmsNorm(g, x, LlamaWeightNames.FinalNorm, "/model/norm", o.RmsNormEpsilon);
         if (mixed)
         {
             // One lm_head MatMul writes straight into the output (splitting [B + C, V] logits would copy them all).
-            g.AddNode("Reshape", ["/model/norm/output_0", "const_decode_q"], ["/model/norm/output_3d"], "/model/norm/Reshape");
-            g.AddNode("MatMul", ["/model/norm/output_3d", LlamaWeightNames.LmHead], ["logits"], "/lm_head/MatMul");
+            g.AddNode("Reshape", ["/model/norm/output_0", qDim == h ? "const_decode_q" : "const_decode_h"], ["/model/norm/output_3d"], "/model/norm/Reshape");
+            MatMul(g, o, "/model/norm/output_3d", LlamaWeightNames.LmHead, h, o.VocabSize, "logits", "/lm_head/MatMul");
         }
         else
         {
-            g.AddNode("MatMul", ["/model/norm/output_0", LlamaWeightNames.LmHead], ["logits"], "/lm_head/MatMul");
+            MatMul(g, o, "/model/norm/output_0", LlamaWeightNames.LmHead, h, o.VocabSize, "logits", "/lm_head/MatMul");
         }
 
         return model;

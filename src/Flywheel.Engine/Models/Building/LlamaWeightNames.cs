@@ -26,4 +26,13 @@ public static class LlamaWeightNames
     public static string Up(int layer) => $"model.layers.{layer}.mlp.up_proj.MatMul.weight";
 
     public static string Down(int layer) => $"model.layers.{layer}.mlp.down_proj.MatMul.weight";
+
+    /// <summary>The bias added after a projection (Qwen2's q/k/v): "...q_proj.MatMul.weight" becomes "...q_proj.Add.bias".</summary>
+    public static string BiasOf(string matMulWeight) => matMulWeight.Replace(".MatMul.weight", ".Add.bias", StringComparison.Ordinal);
+
+    /// <summary>Qwen3's per-head RMSNorm weight on q ([headSize]).</summary>
+    public static string QNorm(int layer) => $"model.layers.{layer}.attn.q_norm.weight";
+
+    /// <summary>Qwen3's per-head RMSNorm weight on k ([headSize]).</summary>
+    public static string KNorm(int layer) => $"model.layers.{layer}.attn.k_norm.weight";
 }

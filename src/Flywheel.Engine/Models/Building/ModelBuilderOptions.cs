@@ -23,7 +23,31 @@ public sealed record ModelBuilderOptions
 
     public int Seed { get; init; } = 1234;
 
-    public int HeadSize => HiddenSize / HeadCount;
+    /// <summary>The weights; null draws seeded dummy weights (<see cref="Seed"/>).</summary>
+    public ILlamaWeightSource? Weights { get; init; }
+
+    /// <summary>q/k/v projections have biases (Qwen2), added after their MatMuls.</summary>
+    public bool AttentionBias { get; init; }
+
+    /// <summary>q and k are RMS-normalized per head before rotary (Qwen3).</summary>
+    public bool QkNorm { get; init; }
+
+    /// <summary>How the projection and lm_head weights are stored (embeddings and norms stay fp32).</summary>
+    public ModelPrecision Precision { get; init; } = ModelPrecision.Fp32;
+
+    /// <summary>int4: rows of K quantized together (a power of two, at least 16; ORT GenAI's default 32).</summary>
+    public int BlockSize { get; init; } = 32;
+
+    /// <summary>
+    /// int4: MatMulNBits accuracy_level, the minimum compute precision (0 unset, 1 fp32, 2 fp16, 3 bf16, 4 int8:
+    /// activations quantized to int8 per block). ORT GenAI's CPU exports use 4.
+    /// </summary>
+    public int AccuracyLevel { get; init; } = 4;
+
+    /// <summary>Width of an attention head; null means hidden / heads (Qwen3 sets its own head_dim).</summary>
+    public int? HeadDim { get; init; }
+
+    public int HeadSize => HeadDim ?? HiddenSize / HeadCount;
 
     /// <summary>Tests: 2 layers, hidden 64; builds and runs in milliseconds.</summary>
     public static ModelBuilderOptions Tiny => new();
@@ -52,11 +76,13 @@ public sealed record ModelBuilderOptions
     {
         Check(LayerCount >= 1, "layers must be at least 1");
         Check(HeadCount >= 1 && KvHeadCount >= 1, "heads and kv-heads must be at least 1");
-        Check(HiddenSize % HeadCount == 0, $"hidden ({HiddenSize}) must be a multiple of heads ({HeadCount})");
+        Check(HeadDim is not null || HiddenSize % HeadCount == 0, $"hidden ({HiddenSize}) must be a multiple of heads ({HeadCount})");
         Check(HeadCount % KvHeadCount == 0, $"heads ({HeadCount}) must be a multiple of kv-heads ({KvHeadCount})");
         Check(HeadSize % 2 == 0, $"head size (hidden/heads = {HeadSize}) must be even for rotary embeddings");
         Check(IntermediateSize >= 1 && VocabSize >= 2, "intermediate size must be positive and vocab at least 2");
         Check(ContextLength >= 2, "context must be at least 2");
+        Check(BlockSize >= 16 && (BlockSize & (BlockSize - 1)) == 0, $"block size ({BlockSize}) must be a power of two, at least 16");
+        Check(AccuracyLevel is >= 0 and <= 4, $"accuracy level ({AccuracyLevel}) must be 0-4");
     }
 
     private static void Check(bool ok, string message)
@@ -66,4 +92,14 @@ public sealed record ModelBuilderOptions
             throw new ArgumentException(message);
         }
     }
+}
+
+/// <summary>Weight precision of a built model.</summary>
+public enum ModelPrecision
+{
+    /// <summary>float32 weights, KV cache and logits.</summary>
+    Fp32,
+
+    /// <summary>4-bit symmetric block-quantized projections (MatMulNBits); fp32 KV cache and logits, as CPU exports.</summary>
+    Int4,
 }

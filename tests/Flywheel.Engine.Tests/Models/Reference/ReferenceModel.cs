@@ -1,25 +1,31 @@
+using Flywheel.Models;
 using Flywheel.Models.Building;
 using Flywheel.Onnx;
 using Flywheel.Onnx.Proto;
 
-namespace Flywheel.Models.Reference;
+namespace Flywheel.Engine.Tests.Models.Reference;
 
 /// <summary>
 /// A plain C# forward pass of the LLaMA architecture in double precision, with weights read back from a
-/// model.onnx written by <see cref="LlamaModelBuilder"/>. It exists to prove the graph is the architecture
+/// model.onnx written by <see cref="LlamaModelBuilder"/> (int4 weights dequantized as MatMulNBits defines them). It exists to prove the graph is the architecture
 /// it claims: tests compare its logits with ONNX Runtime's. Slow and simple by design; one sequence.
 /// </summary>
-public sealed class ReferenceModel
+internal sealed class ReferenceModel
 {
-    private readonly Dictionary<string, float[]> _weights;
+    private readonly Dictionary<string, double[]> _weights;
     private readonly int _layers, _hidden, _heads, _kvHeads, _headSize, _intermediate, _vocab;
     private readonly double _epsilon;
     private readonly List<double[]>[] _keys, _values; // per layer: per position, [kvHeads * headSize]
 
     public ReferenceModel(string modelPath, GenAiConfig config, double rmsNormEpsilon = 1e-5)
+        : this(ReadWeights(modelPath), config, rmsNormEpsilon)
     {
-        var model = OnnxModel.Load(modelPath);
-        _weights = model.Graph.Initializers.Where(t => t.DataType == TensorElementType.Float).ToDictionary(t => t.Name, t => t.ToFloats());
+    }
+
+    /// <summary>A reference over weights by their graph names, each in the ONNX MatMul layout ([in, out]).</summary>
+    public ReferenceModel(Dictionary<string, double[]> weights, GenAiConfig config, double rmsNormEpsilon = 1e-5)
+    {
+        _weights = weights;
         var d = config.Decoder;
         (_layers, _hidden, _heads, _kvHeads, _headSize, _vocab) = (d.NumHiddenLayers, d.HiddenSize, d.NumAttentionHeads, d.NumKeyValueHeads, d.HeadSize, config.VocabSize);
         _intermediate = _weights[LlamaWeightNames.Gate(0)].Length / _hidden;
@@ -27,6 +33,36 @@ public sealed class ReferenceModel
         _keys = Enumerable.Range(0, _layers).Select(_ => new List<double[]>()).ToArray();
         _values = Enumerable.Range(0, _layers).Select(_ => new List<double[]>()).ToArray();
     }
+
+    /// <summary>
+    /// The float initializers, plus each MatMulNBits weight dequantized as the op defines it, under the name of
+    /// the MatMul weight it replaced (the packed name without its "_Q4").
+    /// </summary>
+    private static Dictionary<string, double[]> ReadWeights(string modelPath)
+    {
+        var graph = OnnxModel.Load(modelPath).Graph;
+        var tensors = graph.Initializers.ToDictionary(t => t.Name);
+        var weights = graph.Initializers.Where(t => t.DataType == TensorElementType.Float).ToDictionary(t => t.Name, t => t.ToFloats().Select(f => (double)f).ToArray());
+        foreach (var node in graph.Nodes.Where(n => n.OpType == "MatMulNBits"))
+        {
+            long Attr(string name) => node.Attributes.Single(a => a.Name == name).IntValue;
+            Assert.Equal(4, Attr("bits"));
+            var packed = tensors[node.Inputs[1]];
+            var scales = tensors[node.Inputs[2]].ToFloats();
+            var hasZeroPoints = node.Inputs.Count > 3 && node.Inputs[3] != "";
+            var zeroPoints = hasZeroPoints ? tensors[node.Inputs[3]].RawData : [];
+            var name = node.Inputs[1][..^LlamaModelBuilder.Int4WeightSuffix.Length];
+            weights[name] = MatMulNBitsWeights.Dequantize(packed.RawData, scales, zeroPoints, hasZeroPoints, (int)Attr("K"), (int)Attr("N"), (int)Attr("block_size"));
+        }
+
+        return weights;
+    }
+
+    /// <summary>
+    /// When set, every projection first rounds its input to int8 per block of this many elements (scale =
+    /// max|x| / 127, round to nearest even), as MatMulNBits does at accuracy level 4 (int8 compute).
+    /// </summary>
+    public int? Int8ActivationBlock { get; init; }
 
     /// <summary>Tokens processed so far (the KV cache length).</summary>
     public int Position => _keys[0].Count;
@@ -56,9 +92,11 @@ public sealed class ReferenceModel
         for (var layer = 0; layer < _layers; layer++)
         {
             var h = RmsNorm(x, _weights[LlamaWeightNames.InputNorm(layer)]);
-            var q = MatVec(h, _weights[LlamaWeightNames.Q(layer)], _heads * _headSize);
-            var k = MatVec(h, _weights[LlamaWeightNames.K(layer)], _kvHeads * _headSize);
-            var v = MatVec(h, _weights[LlamaWeightNames.V(layer)], _kvHeads * _headSize);
+            var q = Project(h, LlamaWeightNames.Q(layer), _heads * _headSize);
+            var k = Project(h, LlamaWeightNames.K(layer), _kvHeads * _headSize);
+            var v = Project(h, LlamaWeightNames.V(layer), _kvHeads * _headSize);
+            NormPerHead(q, _heads, LlamaWeightNames.QNorm(layer));
+            NormPerHead(k, _kvHeads, LlamaWeightNames.KNorm(layer));
             Rotate(q, _heads, pos);
             Rotate(k, _kvHeads, pos);
             _keys[layer].Add(k);
@@ -78,6 +116,33 @@ public sealed class ReferenceModel
         }
 
         return MatVec(RmsNorm(x, _weights[LlamaWeightNames.FinalNorm]), _weights[LlamaWeightNames.LmHead], _vocab);
+    }
+
+    /// <summary>x times a q/k/v weight, plus its bias where the model has one (Qwen2).</summary>
+    private double[] Project(double[] x, string weight, int outCount)
+    {
+        var y = MatVec(x, _weights[weight], outCount);
+        if (_weights.TryGetValue(LlamaWeightNames.BiasOf(weight), out var bias))
+        {
+            Accumulate(y, bias);
+        }
+
+        return y;
+    }
+
+    /// <summary>Qwen3: RMSNorm over each head's slice, where the model has the norm's weight.</summary>
+    private void NormPerHead(double[] vector, int headCount, string weight)
+    {
+        if (!_weights.TryGetValue(weight, out var w))
+        {
+            return;
+        }
+
+        for (var head = 0; head < headCount; head++)
+        {
+            var normed = RmsNorm(vector[(head * _headSize)..((head + 1) * _headSize)], w);
+            normed.CopyTo(vector, head * _headSize);
+        }
     }
 
     /// <summary>Causal attention of one query over the layer's cache; query head h reads KV head h / (heads / kvHeads).</summary>
@@ -142,7 +207,7 @@ public sealed class ReferenceModel
         }
     }
 
-    private double[] RmsNorm(double[] x, float[] weight)
+    private double[] RmsNorm(double[] x, double[] weight)
     {
         var mean = x.Sum(v => v * v) / x.Length;
         var inv = 1 / Math.Sqrt(mean + _epsilon);
@@ -150,8 +215,13 @@ public sealed class ReferenceModel
     }
 
     /// <summary>x [in] times W [in, out] (ONNX MatMul layout).</summary>
-    private static double[] MatVec(double[] x, float[] w, int outCount)
+    private double[] MatVec(double[] x, double[] w, int outCount)
     {
+        if (Int8ActivationBlock is { } block)
+        {
+            x = QuantizeInt8(x, block);
+        }
+
         var y = new double[outCount];
         for (var i = 0; i < x.Length; i++)
         {
@@ -172,5 +242,29 @@ public sealed class ReferenceModel
         {
             x[i] += delta[i];
         }
+    }
+
+    /// <summary>x rounded to int8 codes per block (the float the op's int8 kernel multiplies with).</summary>
+    private static double[] QuantizeInt8(double[] x, int block)
+    {
+        var result = new double[x.Length];
+        for (var start = 0; start < x.Length; start += block)
+        {
+            var end = Math.Min(start + block, x.Length);
+            var amax = 0f;
+            for (var i = start; i < end; i++)
+            {
+                amax = Math.Max(amax, Math.Abs((float)x[i]));
+            }
+
+            var scale = amax / 127f;
+            var reciprocal = scale != 0 ? 1f / scale : 0f;
+            for (var i = start; i < end; i++)
+            {
+                result[i] = Math.Clamp(MathF.Round((float)x[i] * reciprocal), -128f, 127f) * (double)scale;
+            }
+        }
+
+        return result;
     }
 }

@@ -1,0 +1,100 @@
+using Flywheel.Onnx;
+using Flywheel.Onnx.Proto;
+
+namespace Flywheel.Models.Building;
+
+/// <summary>The weight MatMuls in each precision.</summary>
+public static partial class LlamaModelBuilder
+{
+    /// <summary>Suffix ORT's MatMulNBits quantizer gives the packed weight (and the node) of a quantized MatMul.</summary>
+    public const string Int4WeightSuffix = "_Q4";
+
+    /// <summary>Suffix of a quantized MatMul's per-block scales.</summary>
+    public const string ScalesSuffix = "_scales";
+
+    /// <summary>
+    /// Adds the weight of x [.., K] times W [K, N]: fp32 as W itself; int4 as <c>{name}_Q4</c> (uint8 [N, blocks,
+    /// blockSize / 2]) and <c>{name}_scales</c> (float [N * blocks]), the initializers ORT's quantizer writes for a
+    /// symmetric MatMulNBits (no zero points).
+    /// </summary>
+    private static void AddProjection(OnnxGraph g, ModelBuilderOptions o, string name, int k, int n, float[] values)
+    {
+        if (o.Precision == ModelPrecision.Fp32)
+        {
+            Add(g, name, [k, n], values);
+            return;
+        }
+
+        var (packed, scales) = Int4Quantizer.Quantize(values, k, n, o.BlockSize);
+        var blocks = Int4Quantizer.BlockCount(k, o.BlockSize);
+        g.Initializers.Add(new OnnxTensor(name + Int4WeightSuffix, TensorElementType.UInt8, [n, blocks, o.BlockSize / 2], packed));
+        g.Initializers.Add(OnnxTensor.FromFloats(name + ScalesSuffix, [(long)n * blocks], scales));
+    }
+
+    /// <summary>
+    /// x times the weight added by <see cref="AddProjection"/>: a MatMul, or a com.microsoft MatMulNBits with
+    /// K, N, bits, block_size and accuracy_level (left out when 0, as the quantizer does), named <c>{node}_Q4</c>.
+    /// </summary>
+    private static void MatMul(OnnxGraph g, ModelBuilderOptions o, string input, string weight, int k, int n, string output, string nodeName)
+    {
+        if (o.Precision == ModelPrecision.Fp32)
+        {
+            g.AddNode("MatMul", [input, weight], [output], nodeName);
+            return;
+        }
+
+        var attributes = new List<OnnxAttribute>
+        {
+            OnnxAttribute.Int("K", k),
+            OnnxAttribute.Int("N", n),
+            OnnxAttribute.Int("bits", 4),
+            OnnxAttribute.Int("block_size", o.BlockSize),
+        };
+        if (o.AccuracyLevel != 0)
+        {
+            attributes.Add(OnnxAttribute.Int("accuracy_level", o.AccuracyLevel));
+        }
+
+        g.AddNode("MatMulNBits", [input, weight + Int4WeightSuffix, weight + ScalesSuffix], [output], nodeName + Int4WeightSuffix, "com.microsoft", [.. attributes]);
+    }
+
+    /// <summary>
+    /// A q/k/v projection into <c>{prefix}/output_0</c>. With <see cref="ModelBuilderOptions.AttentionBias"/> an Add
+    /// of <c>...Add.bias</c> follows the MatMul (Qwen2); with <see cref="ModelBuilderOptions.QkNorm"/> q and k are
+    /// RMS-normalized per head (Qwen3): reshaped to [.., heads, headSize], SimplifiedLayerNormalization, and back.
+    /// </summary>
+    private static void BiasedMatMul(OnnxGraph g, ModelBuilderOptions o, ILlamaWeightSource w, string input, string weight, int k, int n, string prefix, int layer, bool mixed)
+    {
+        var norm = o.QkNorm && !prefix.EndsWith("v_proj", StringComparison.Ordinal) ? (prefix.EndsWith("q_proj", StringComparison.Ordinal) ? LlamaWeightNames.QNorm(layer) : LlamaWeightNames.KNorm(layer)) : null;
+        var output = norm is null ? $"{prefix}/output_0" : $"{prefix}/unnormed_0";
+        if (!o.AttentionBias)
+        {
+            MatMul(g, o, input, weight, k, n, output, $"{prefix}/MatMul");
+        }
+        else
+        {
+            var bias = LlamaWeightNames.BiasOf(weight);
+            g.Initializers.Add(OnnxTensor.FromFloats(bias, [n], w.Tensor(bias, n, 0.02)));
+            MatMul(g, o, input, weight, k, n, $"{prefix}/MatMul/output_0", $"{prefix}/MatMul");
+            g.AddNode("Add", [$"{prefix}/MatMul/output_0", bias], [output], $"{prefix}/Add");
+        }
+
+        if (norm is null)
+        {
+            return;
+        }
+
+        // Reshape 0 copies the input's dimension: [B, S, n] <-> [B, S, heads, headSize] (mixed: [T, n] <-> [T, heads, headSize]).
+        if (!g.Initializers.Any(t => t.Name == "const_heads_split"))
+        {
+            g.Initializers.Add(OnnxTensor.FromInt64s("const_heads_split", [mixed ? 3 : 4], mixed ? [0, -1, o.HeadSize] : [0, 0, -1, o.HeadSize]));
+            g.Initializers.Add(OnnxTensor.FromInt64s("const_heads_join", [mixed ? 2 : 3], mixed ? [0, -1] : [0, 0, -1]));
+        }
+
+        g.Initializers.Add(OnnxTensor.FromFloats(norm, [o.HeadSize], w.Tensor(norm, o.HeadSize, 0.1, 1.0)));
+        var normPrefix = prefix.Replace("_proj", "_norm", StringComparison.Ordinal);
+        g.AddNode("Reshape", [output, "const_heads_split"], [$"{normPrefix}/Reshape/output_0"], $"{normPrefix}/Reshape");
+        RmsNorm(g, $"{normPrefix}/Reshape/output_0", norm, normPrefix, o.RmsNormEpsilon);
+        g.AddNode("Reshape", [$"{normPrefix}/output_0", "const_heads_join"], [$"{prefix}/output_0"], $"{normPrefix}/Reshape_1");
+    }
+}
