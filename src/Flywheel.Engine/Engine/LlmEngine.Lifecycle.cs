@@ -10,7 +10,7 @@ public sealed partial class LlmEngine
     public void Shutdown(TimeSpan drainTimeout)
     {
         _incoming.Writer.TryComplete();
-        if (!_thread.Join(drainTimeout))
+        if (_thread is not null && !_thread.Join(drainTimeout))
         {
             _stop.Cancel();
             _thread.Join();
@@ -21,7 +21,14 @@ public sealed partial class LlmEngine
     {
         _stop.Cancel();
         _incoming.Writer.TryComplete();
-        _thread.Join();
+        if (_thread is null)
+        {
+            AbortAll(); // the caller's steps are over: whatever is left ends here
+        }
+        else
+        {
+            _thread.Join();
+        }
         _runner.Dispose();
         _cache.Dispose();
         _stop.Dispose();

@@ -25,7 +25,7 @@ public sealed partial class LlmEngine : IDisposable
     private readonly ModelRunner _runner;
     private readonly StopCriteria _stopCriteria;
     private readonly Channel<Sequence> _incoming;
-    private readonly Thread _thread;
+    private readonly Thread? _thread; // null when the caller drives the steps (RunUntilIdle)
     private readonly StepPlan _plan = new();
     private readonly List<Sequence> _finished = [];   // this step's, in finishing order
     private readonly CancellationTokenSource _stop = new();
@@ -33,7 +33,12 @@ public sealed partial class LlmEngine : IDisposable
     private volatile int _runningCount, _waitingCount;
     private long _stepCount, _usedTokens, _generatedTokenCount;
 
-    public LlmEngine(ModelFolder model, EngineOptions options, IReadOnlyCollection<int>? extraEosTokenIds = null)
+    /// <param name="ownThread">
+    /// True (the default): the engine runs its steps on a thread of its own, for any number of callers.
+    /// False: no thread; the caller runs the steps with <see cref="RunUntilIdle"/> (one client, e.g.
+    /// <c>flywheel generate</c>, which then reads each token without a hop between threads).
+    /// </param>
+    public LlmEngine(ModelFolder model, EngineOptions options, IReadOnlyCollection<int>? extraEosTokenIds = null, bool ownThread = true)
     {
         options.Validate();
         _model = model;
@@ -47,8 +52,11 @@ public sealed partial class LlmEngine : IDisposable
         _planner = new RunPlanner(_runner.MaxTokensPerRun, _runner.CanRunMixed, options.RunOverheadTokens);
         _stopCriteria = new StopCriteria([.. c.EosTokenIds, .. extraEosTokenIds ?? []], c.ContextLength);
         _incoming = Channel.CreateBounded<Sequence>(new BoundedChannelOptions(options.QueueCapacity) { SingleReader = true });
-        _thread = new Thread(Loop) { IsBackground = true, Name = "flywheel-engine" };
-        _thread.Start();
+        if (ownThread)
+        {
+            _thread = new Thread(Loop) { IsBackground = true, Name = "flywheel-engine" };
+            _thread.Start();
+        }
     }
 
     /// <summary>
@@ -79,25 +87,35 @@ public sealed partial class LlmEngine : IDisposable
         return new SubmitOutcome(id, output.Reader, null, false);
     }
 
+    /// <summary>
+    /// Runs steps on the calling thread until no request is left; <paramref name="afterStep"/> is called after
+    /// each (e.g. to read the events it produced). Only for an engine built without its own thread.
+    /// </summary>
+    public void RunUntilIdle(Action? afterStep = null)
+    {
+        if (_thread is not null)
+        {
+            throw new InvalidOperationException("this engine runs its steps on its own thread");
+        }
+
+        while (!TakeIncoming())
+        {
+            Step();
+            afterStep?.Invoke();
+        }
+    }
+
     private void Loop()
     {
         while (true)
         {
-            // Take from the bounded channel only what admission could use soon, so QueueCapacity (the
-            // channel's bound) really limits how many requests wait.
-            while (_scheduler.Waiting.Count < Options.MaxRunningRequests && _incoming.Reader.TryRead(out var sequence))
-            {
-                _scheduler.Enqueue(sequence);
-            }
-
             if (_stop.IsCancellationRequested)
             {
                 AbortAll();
                 return;
             }
 
-            DropCancelled();
-            if (_scheduler.IsIdle)
+            if (TakeIncoming())
             {
                 _waitingCount = 0;
                 if (!WaitForWork())
@@ -110,6 +128,20 @@ public sealed partial class LlmEngine : IDisposable
 
             Step();
         }
+    }
+
+    /// <summary>Moves what admission could use from the channel to the scheduler and drops cancelled requests; true when nothing is left to step.</summary>
+    private bool TakeIncoming()
+    {
+        // Take from the bounded channel only what admission could use soon, so QueueCapacity (the
+        // channel's bound) really limits how many requests wait.
+        while (_scheduler.Waiting.Count < Options.MaxRunningRequests && _incoming.Reader.TryRead(out var sequence))
+        {
+            _scheduler.Enqueue(sequence);
+        }
+
+        DropCancelled();
+        return _scheduler.IsIdle;
     }
 
     private void Step()

@@ -33,13 +33,16 @@ public sealed class TextGenerator : IDisposable
 {
     private readonly Tokenizer _tokenizer;
     private readonly LlmEngine _engine;
+    private readonly Lock _gate = new();
 
     public TextGenerator(ModelFolder model, Tokenizer tokenizer, int chunkSize = 256)
     {
         _tokenizer = tokenizer;
         chunkSize = Math.Max(2, Math.Min(chunkSize, model.Config.ContextLength));
         var options = new EngineOptions { MaxRunningRequests = 1, QueueCapacity = 1, MaxBatchTokens = chunkSize, ChunkSize = chunkSize };
-        _engine = new LlmEngine(model, options, tokenizer.EosTokenIds);
+        // The engine's steps run on the caller's thread: one client, so each token is read where it was
+        // sampled, with no hop between threads (on a 2-core host that hop cost up to a tenth of decode speed).
+        _engine = new LlmEngine(model, options, tokenizer.EosTokenIds, ownThread: false);
     }
 
     /// <summary>Prompt token ids (see <see cref="Tokenizer.EncodePrompt"/>).</summary>
@@ -52,6 +55,15 @@ public sealed class TextGenerator : IDisposable
     /// </summary>
     /// <exception cref="ArgumentException">The engine refused the request (the prompt does not fit the context, bad sampling parameters).</exception>
     public GenerateResult Generate(IReadOnlyList<int> promptIds, GenerateParams p, Func<SampledToken, string, bool>? onToken = null, CancellationToken cancellationToken = default)
+    {
+        // The caller's thread runs the engine's steps: one generation at a time.
+        lock (_gate)
+        {
+            return GenerateOne(promptIds, p, onToken, cancellationToken);
+        }
+    }
+
+    private GenerateResult GenerateOne(IReadOnlyList<int> promptIds, GenerateParams p, Func<SampledToken, string, bool>? onToken, CancellationToken cancellationToken)
     {
         using var stop = new CancellationTokenSource();
         var context = _engine.ContextLength;
@@ -74,7 +86,18 @@ public sealed class TextGenerator : IDisposable
         var text = new System.Text.StringBuilder();
         var stoppedByCaller = false;
         FinishEvent? finish = null;
-        foreach (var e in events.ReadAllAsync(CancellationToken.None).ToBlockingEnumerable())
+        void ReadEvents()
+        {
+            while (events.TryRead(out var e))
+            {
+                Handle(e);
+            }
+        }
+
+        _engine.RunUntilIdle(ReadEvents);
+        ReadEvents(); // a request cancelled between steps ends when the engine finds it idle
+
+        void Handle(EngineEvent e)
         {
             if (e is FinishEvent f)
             {
@@ -85,7 +108,7 @@ public sealed class TextGenerator : IDisposable
                 sampled.Add(token);
                 if (isStop)
                 {
-                    continue;
+                    return;
                 }
 
                 var piece = decoder.Append(token.Id);
