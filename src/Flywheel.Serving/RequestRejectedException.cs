@@ -17,6 +17,9 @@ public enum RejectionReason
 
     /// <summary>The engine refused the request as invalid (its own checks, e.g. a sampling value).</summary>
     EngineRefused,
+
+    /// <summary>max_tokens (or the room the context leaves) is below the response format's shortest valid answer.</summary>
+    MaxTokensTooSmall,
 }
 
 /// <summary>

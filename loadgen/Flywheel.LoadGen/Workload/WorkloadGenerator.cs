@@ -33,6 +33,9 @@ public sealed class WorkloadGenerator
 
     public ModelMix? Models { get; }
 
+    /// <summary>The least max_tokens a structured request is sent with (its answer usually ends well before).</summary>
+    public const int StructuredMaxTokens = 256;
+
     /// <summary>Tokens kept free for a chat template and special tokens when fitting a context of the given size.</summary>
     public static int TemplateReserve(int maxContextTokens) => Math.Max(8, maxContextTokens / 32);
 
@@ -50,6 +53,15 @@ public sealed class WorkloadGenerator
         }
 
         var structured = Scenario.StructuredShare > 0 && rng.NextDouble() < Scenario.StructuredShare;
+        if (structured)
+        {
+            // A structured answer ends where its JSON does, so max_tokens is only its cap; a cap below the
+            // schema's shortest answer is refused by servers that guarantee a complete answer (Flywheel
+            // does), so structured requests get room for the schema, within the context when one is set.
+            var cap = Math.Max(outputTokens, StructuredMaxTokens);
+            outputTokens = MaxContextTokens is { } limit ? Math.Max(outputTokens, Math.Min(cap, limit - TemplateReserve(limit) - promptTokens)) : cap;
+        }
+
         var (prompt, count) = _prompts.Build(promptTokens, rng, structured ? StructuredPreamble : null);
         return new RequestPlan(
             index,

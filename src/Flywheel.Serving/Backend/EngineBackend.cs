@@ -45,7 +45,7 @@ public sealed class EngineBackend : IGenerationBackend, IMetricsSource, IDisposa
         _engine.InterTokenLatency = _metrics.RecordInterTokenLatency;
         // The grammar's end-of-sequence ids are the engine's: the model's and the tokenizer's.
         IReadOnlyCollection<int> eos = [.. model.Config.EosTokenIds.Concat(tokenizer.EosTokenIds).Distinct()];
-        _formats = new ResponseFormatCompiler(() => TokenizerVocabulary.Create(tokenizer, eos, Math.Max(model.Config.VocabSize, tokenizer.VocabSize)), _metrics.RecordGrammarCompile, schemaOptions);
+        _formats = new ResponseFormatCompiler(() => TokenVocabulary.FromTokenizer(tokenizer, eos, Math.Max(model.Config.VocabSize, tokenizer.VocabSize)), _metrics.RecordGrammarCompile, schemaOptions);
         _formats.StartBuildingVocabulary();
         _prompts = new PromptEncoder(tokenizer, ContextLength);
         _submitter = new EngineSubmitter(_engine, _metrics, () => _formats.Vocabulary);
@@ -85,6 +85,10 @@ public sealed class EngineBackend : IGenerationBackend, IMetricsSource, IDisposa
         var format = request.ResponseFormat.Kind == ResponseFormatKind.Text ? null
             : await _formats.CompileAsync(request.ResponseFormat, cancellationToken).ConfigureAwait(false);
         var (ids, maxNewTokens) = _prompts.Prepare(request);
+        if (format is not null && request.ConstrainedDecoding)
+        {
+            _submitter.CheckBudget(format, maxNewTokens, request.MaxTokens is null);
+        }
         return new PreparedPrompt(ids.Length, maxNewTokens, new PromptState(ids, format));
     }
 

@@ -20,8 +20,10 @@ internal sealed class EngineSubmitter(LlmEngine engine, FlywheelMetrics metrics,
     private long _acceptedCount;
 
     /// <summary>Hands one generation to the engine: the attempt, or why it was refused (queue full, invalid).</summary>
+    /// <exception cref="RequestRejectedException">A constrained attempt whose <paramref name="maxNewTokens"/> is below its format's minimum.</exception>
     public (Attempt? Attempt, SubmitResult? Refusal) Submit(int[] ids, int maxNewTokens, ApiRequest request, CompiledFormat? format, CancellationToken cancellationToken)
     {
+        var constraint = format is not null && request.ConstrainedDecoding ? CreateConstraint(format, maxNewTokens) : null;
         // Aborted when the client goes away; stopped (finish reason Stop) when a stop string completes.
         var abort = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var stop = new CancellationTokenSource();
@@ -32,9 +34,7 @@ internal sealed class EngineSubmitter(LlmEngine engine, FlywheelMetrics metrics,
             IgnoreEos = request.IgnoreEos,
             CancellationToken = abort.Token,
             StopCancellationToken = stop.Token,
-            Constraint = format is not null && request.ConstrainedDecoding
-                ? new GrammarConstraint(format.Grammar, vocabulary(), metrics.RecordGrammarMask)
-                : null,
+            Constraint = constraint,
             Sampling = new SamplingParams
             {
                 Temperature = request.Temperature,
@@ -68,6 +68,31 @@ internal sealed class EngineSubmitter(LlmEngine engine, FlywheelMetrics metrics,
         _queueWait.Observe(Environment.TickCount64 / 1000.0, engine.StepCount, FinishedCount());
 
         return (new Attempt(outcome, abort, stop, ids.Length), null);
+    }
+
+    /// <summary>
+    /// Refuses a constrained generation that cannot close within <paramref name="maxNewTokens"/>: the
+    /// grammar knows the fewest tokens its shortest valid answer takes (see JsonSchemaGrammar.MinimumTokens).
+    /// </summary>
+    /// <param name="fromContext">True when no max_tokens was given and the context's room set the limit.</param>
+    public void CheckBudget(CompiledFormat format, int maxNewTokens, bool fromContext = false)
+    {
+        if (format.Grammar.MinimumTokens(vocabulary()) is int minimum && maxNewTokens < minimum)
+        {
+            throw new RequestRejectedException(RejectionReason.MaxTokensTooSmall, fromContext
+                ? $"The prompt leaves room for {maxNewTokens} tokens, and the shortest answer this response_format allows takes {minimum}."
+                : $"max_tokens must be at least {minimum} for this response_format (its shortest valid answer takes {minimum} tokens); it is {maxNewTokens}.",
+                "max_tokens");
+        }
+    }
+
+    // Budget-aware: the constraint steers the answer to close within maxNewTokens (the engine stops there).
+    // Prepare refused a first attempt below the minimum; a repair whose longer conversation leaves less
+    // room is refused here, which ends the repairs.
+    private GrammarConstraint CreateConstraint(CompiledFormat format, int maxNewTokens)
+    {
+        CheckBudget(format, maxNewTokens);
+        return new GrammarConstraint(format.Grammar, vocabulary(), maxNewTokens, metrics.RecordGrammarMask);
     }
 
     /// <summary>Retry-After for a full queue, from the engine's measured pace (see <see cref="QueueWaitEstimate"/>).</summary>

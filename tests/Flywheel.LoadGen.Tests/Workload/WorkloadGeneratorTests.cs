@@ -74,4 +74,17 @@ public sealed class WorkloadGeneratorTests
         Assert.StartsWith("Reply with only a JSON object", plan.Prompt);
         Assert.Equal(64, plan.PromptTokenCount);
     }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData(200)]
+    public void Structured_requests_get_room_for_the_schema_within_the_context(int? context)
+    {
+        var generator = new WorkloadGenerator(Fixed(40, 24, structured: 1), seed: 2, maxContextTokens: context);
+        var plan = generator.Create(0);
+        Assert.True(plan.IsStructured);
+        var expected = context is { } c ? c - WorkloadGenerator.TemplateReserve(c) - 40 : WorkloadGenerator.StructuredMaxTokens;
+        Assert.Equal(expected, plan.MaxTokens);
+        Assert.Equal(24, new WorkloadGenerator(Fixed(40, 24), seed: 2, maxContextTokens: context).Create(0).MaxTokens);
+    }
 }

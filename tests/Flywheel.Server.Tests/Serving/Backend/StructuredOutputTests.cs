@@ -55,6 +55,35 @@ public sealed class StructuredOutputTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ConstrainedAnswersCloseWithinMaxTokensAndTooFewTokensAreRefusedWithTheMinimum()
+    {
+        string Body(int maxTokens, int seed) =>
+            $$"""{"model":"{{Model}}","messages":[{"role":"user","content":"A city, as JSON"}],"temperature":1.0,"seed":{{seed}},"max_tokens":{{maxTokens}},"response_format":{{JsonSchemaFormat(Schema)}}}""";
+
+        var (refusedStatus, refused) = await PostAsync("/v1/chat/completions", Body(4, 0));
+        Assert.Equal(HttpStatusCode.BadRequest, refusedStatus);
+        var error = refused.GetProperty("error");
+        Assert.Equal("max_tokens", error.GetProperty("param").GetString());
+        var message = error.GetProperty("message").GetString()!;
+        var minimum = int.Parse(System.Text.RegularExpressions.Regex.Match(message, "at least ([0-9]+)").Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(minimum, 5, 300);
+        Assert.Equal(HttpStatusCode.BadRequest, (await PostAsync("/v1/chat/completions", Body(minimum - 1, 0))).Status);
+
+        // A random-weight model left alone fills strings until max_tokens cuts the JSON; with the budget every
+        // answer closes in time, valid on the first attempt.
+        var validator = JsonSchemaValidator.Create(Schema);
+        var answers = await Task.WhenAll(Enumerable.Range(0, 8).Select(seed => PostAsync("/v1/chat/completions", Body(minimum + seed % 3, seed))));
+        foreach (var (status, body) in answers)
+        {
+            Assert.Equal(HttpStatusCode.OK, status);
+            var text = body.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString()!;
+            Assert.Empty(validator.Validate(text));
+            Assert.Equal(0, body.GetProperty("structured_output").GetProperty("repairs").GetInt32());
+            Assert.True(body.GetProperty("usage").GetProperty("completion_tokens").GetInt32() <= minimum + 2);
+        }
+    }
+
+    [Fact]
     public async Task ConstrainedChatOutputParsesAndConformsEveryTime()
     {
         var validator = JsonSchemaValidator.Create(Schema);
