@@ -55,7 +55,7 @@ internal sealed class StructuredOverheadBenchmark : IBenchmark
 
         using var model = ModelFolder.Open(modelDir);
         var tokenizer = Tokenizer.Load(model.TokenizerPath);
-        var vocabulary = TokenizerVocabulary.Create(tokenizer, [.. model.Config.EosTokenIds.Concat(tokenizer.EosTokenIds)], model.Config.VocabSize);
+        var vocabulary = TokenVocabulary.FromTokenizer(tokenizer, [.. model.Config.EosTokenIds.Concat(tokenizer.EosTokenIds)], model.Config.VocabSize);
         var grammars = Schemas.Select(s => JsonSchemaGrammar.Compile(s)).ToArray();
         var options = new EngineOptions { MaxRunningRequests = requests, MaxBatchTokens = 256, ChunkSize = 128 };
         Console.WriteLine($"model {modelDir}: vocab {model.Config.VocabSize}; {requests} concurrent requests x {tokens} tokens, {rounds} rounds");

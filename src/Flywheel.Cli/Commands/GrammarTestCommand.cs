@@ -54,12 +54,12 @@ internal static class GrammarTestCommand
 
         var cases = LoadCases(casesPath);
         var tokenizer = ModelLoading.LoadTokenizer(tokenizerPath);
-        var vocabulary = TokenizerVocabulary.Create(tokenizer, tokenizer.EosTokenIds);
+        var vocabulary = TokenVocabulary.FromTokenizer(tokenizer, tokenizer.EosTokenIds);
         if (warmup)
         {
             // Its own vocabulary: the warm-up is for the JIT only and must not fill the timed
             // run's vocabulary-wide region cache with walks of these very schemas.
-            var untimed = new GrammarSuiteRunner(tokenizer, TokenizerVocabulary.Create(tokenizer, tokenizer.EosTokenIds));
+            var untimed = new GrammarSuiteRunner(tokenizer, TokenVocabulary.FromTokenizer(tokenizer, tokenizer.EosTokenIds));
             cases.ForEach(c => untimed.Run(c));
         }
 

@@ -301,7 +301,7 @@ internal static class ByteGroups
         var groups = new ulong[256];
         for (var b = 0x20; b < 0x80; b++)
         {
-            if (b != PlainRegion.ExitByte && b != '\\')
+            if (b != StacklessRegion.ExitByte && b != '\\')
             {
                 groups[classOf[b]] |= 1ul << AsciiGroup[b];
             }
@@ -380,7 +380,7 @@ internal static class ByteGroups
         var text = MultiByteChar;
         for (var b = 0x20; b < 0x80; b++)
         {
-            if (b != PlainRegion.ExitByte && b != '\\')
+            if (b != StacklessRegion.ExitByte && b != '\\')
             {
                 text |= 1ul << AsciiGroup[b];
             }

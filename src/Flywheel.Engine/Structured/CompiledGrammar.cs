@@ -58,7 +58,7 @@ internal sealed class CompiledGrammar
 
     private (byte Class, ulong Groups)[]? _textClassGroups;
 
-    /// <summary>[StateCount]: per state its byte moves as runs for <see cref="PlainRegion"/>, worked out on first use.</summary>
+    /// <summary>[StateCount]: per state its byte moves as runs for <see cref="StacklessRegion"/>, worked out on first use.</summary>
     internal int[]?[] RegionRuns => _regionRuns ??= new int[]?[StateCount];
 
     private int[]?[]? _regionRuns;

@@ -78,18 +78,7 @@ public sealed partial class GrammarMatcher
         var mark = _runner.NodeCount;
         _runner.EnsureSets(_count);
         _current.AsSpan(0, _count).CopyTo(_runner.Sets);
-        var src = 0;
-        var count = _count;
-        foreach (var b in bytes)
-        {
-            var dst = src + count;
-            count = _runner.Advance(src, count, b, dst);
-            src = dst;
-            if (count == 0)
-            {
-                break;
-            }
-        }
+        var (src, count) = Run(0, _count, bytes);
 
         var fits = count > 0 && Bounds(_runner.Sets, src, count).Min <= _remaining - 1L;
         _runner.NodeCount = mark;

@@ -52,17 +52,7 @@ public sealed partial class GrammarMatcher
     {
         var bytes = _vocab.BytesOf(id);
         var shared = previous < 0 ? 0 : bytes.CommonPrefixLength(_vocab.BytesOf(previous));
-        var depth = Math.Min(shared, known);
-        while (depth < bytes.Length && _prefixCount[depth] > 0)
-        {
-            _runner.NodeCount = _prefixMark[depth];
-            var dst = _prefixStart[depth] + _prefixCount[depth];
-            var count = _runner.Advance(_prefixStart[depth], _prefixCount[depth], bytes[depth], dst);
-            depth++;
-            _prefixStart[depth] = dst;
-            _prefixCount[depth] = count;
-            _prefixMark[depth] = _runner.NodeCount;
-        }
+        var depth = ExtendPrefixes(bytes, Math.Min(shared, known));
 
         known = depth;
         return depth == bytes.Length && _prefixCount[depth] > 0

@@ -243,17 +243,7 @@ public sealed partial class GrammarMatcher
             }
 
             var bytes = _vocab.BytesOf(id);
-            var depth = Math.Min(bytes.CommonPrefixLength(previous), known);
-            while (depth < bytes.Length && _prefixCount[depth] > 0)
-            {
-                _runner.NodeCount = _prefixMark[depth];
-                var dst = _prefixStart[depth] + _prefixCount[depth];
-                var count = _runner.Advance(_prefixStart[depth], _prefixCount[depth], bytes[depth], dst);
-                depth++;
-                _prefixStart[depth] = dst;
-                _prefixCount[depth] = count;
-                _prefixMark[depth] = _runner.NodeCount;
-            }
+            var depth = ExtendPrefixes(bytes, Math.Min(bytes.CommonPrefixLength(previous), known));
 
             // Either every byte was read (depth == length) or a prefix died (its count is 0).
             if (depth == bytes.Length && _prefixCount[depth] > 0)
@@ -268,14 +258,30 @@ public sealed partial class GrammarMatcher
         _runner.NodeCount = mark;
     }
 
-    /// <summary>Runs <paramref name="bytes"/> from one configuration on scratch storage; true if it survives.</summary>
-    private bool Accepts(int node, ReadOnlySpan<byte> bytes, int scratch)
+    /// <summary>
+    /// Reads <paramref name="bytes"/> from <paramref name="depth"/> on, one prefix level per byte, from the
+    /// configurations the shorter prefixes left (levels up to <paramref name="depth"/> are reused from the
+    /// previous token in trie order); returns how deep it got: the length, or the level whose set died.
+    /// </summary>
+    private int ExtendPrefixes(ReadOnlySpan<byte> bytes, int depth)
     {
-        var mark = _runner.NodeCount;
-        _runner.EnsureSets(scratch + 1);
-        _runner.Sets[scratch] = node;
-        var src = scratch;
-        var count = 1;
+        while (depth < bytes.Length && _prefixCount[depth] > 0)
+        {
+            _runner.NodeCount = _prefixMark[depth];
+            var dst = _prefixStart[depth] + _prefixCount[depth];
+            var count = _runner.Advance(_prefixStart[depth], _prefixCount[depth], bytes[depth], dst);
+            depth++;
+            _prefixStart[depth] = dst;
+            _prefixCount[depth] = count;
+            _prefixMark[depth] = _runner.NodeCount;
+        }
+
+        return depth;
+    }
+
+    /// <summary>Advances the <paramref name="count"/> configurations at <paramref name="src"/> by each byte in turn; where they end and how many survive (0 = dead).</summary>
+    private (int Src, int Count) Run(int src, int count, ReadOnlySpan<byte> bytes)
+    {
         foreach (var b in bytes)
         {
             var dst = src + count;
@@ -286,6 +292,17 @@ public sealed partial class GrammarMatcher
                 break;
             }
         }
+
+        return (src, count);
+    }
+
+    /// <summary>Runs <paramref name="bytes"/> from one configuration on scratch storage; true if it survives.</summary>
+    private bool Accepts(int node, ReadOnlySpan<byte> bytes, int scratch)
+    {
+        var mark = _runner.NodeCount;
+        _runner.EnsureSets(scratch + 1);
+        _runner.Sets[scratch] = node;
+        var (_, count) = Run(scratch, 1, bytes);
 
         _runner.NodeCount = mark;
         return count > 0;

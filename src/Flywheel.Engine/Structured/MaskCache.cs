@@ -13,7 +13,7 @@ internal sealed class MaskCache
 {
     private readonly Entry?[] _entries;
 
-    private readonly RegionCache? _regions;
+    private readonly RegionWalkCache? _regions;
 
     private readonly MaskCacheBudget _budget;
 
@@ -21,7 +21,7 @@ internal sealed class MaskCache
 
     /// <summary>
     /// Creates an empty cache; with <paramref name="shareRegions"/> the walks inside plain regions
-    /// are shared through the vocabulary's <see cref="RegionCache"/> (off only to test that sharing changes nothing).
+    /// are shared through the vocabulary's <see cref="RegionWalkCache"/> (off only to test that sharing changes nothing).
     /// Entries count against <paramref name="budget"/>, by default the vocabulary's.
     /// </summary>
     public MaskCache(CompiledGrammar grammar, TokenVocabulary vocabulary, bool shareRegions = true, MaskCacheBudget? budget = null)
@@ -104,7 +104,7 @@ internal sealed class MaskCache
         return (entries, bytes);
     }
 
-    private RegionCache.Walk WalkRegion(int state, PdaRunner runner, TrieWalker walker, int scratchStart)
+    private RegionWalkCache.Walk WalkRegion(int state, PdaRunner runner, TrieWalker walker, int scratchStart)
     {
         var inside = new uint[Vocabulary.MaskLength];
         walker.WalkInside(runner, state, scratchStart, inside);
@@ -117,7 +117,7 @@ internal sealed class MaskCache
             states[k] = walker.Region.LocalOf(frontier[k].State);
         }
 
-        return new RegionCache.Walk(Entry.Create(inside, Vocabulary.Count, []), nodes, states);
+        return new RegionWalkCache.Walk(Entry.Create(inside, Vocabulary.Count, []), nodes, states);
     }
 
     /// <summary>Accepted tokens in the smallest of three forms, plus the uncertain ones.</summary>

@@ -4,15 +4,15 @@ namespace Flywheel.Structured;
 
 /// <summary>
 /// Per vocabulary, shared by every grammar: the part of a mask-cache walk that stays inside a
-/// <see cref="PlainRegion"/>. The tokens whose bytes all stay in the region are accepted (they
+/// <see cref="StacklessRegion"/>. The tokens whose bytes all stay in the region are accepted (they
 /// never leave a plain state, so no stack is involved); the walk leaves the region at frontier
 /// trie nodes, recorded with the region state it left from, which the owner then walks on with
 /// its own grammar. Thread-safe; entries are immutable. Bounded by count and bytes: past
 /// <see cref="MaxEntries"/> regions or <see cref="MaxBytes"/> new ones are walked as before but not
-/// kept. The first ones kept are the common regions <see cref="RegionWarmUp"/> walks, which is why a
+/// kept. The first ones kept are the common regions <see cref="RegionWalkWarmUp"/> walks, which is why a
 /// full cache keeps what it has rather than evicting.
 /// </summary>
-internal sealed class RegionCache
+internal sealed class RegionWalkCache
 {
     /// <summary>Default bound on kept regions.</summary>
     public const int DefaultMaxEntries = 2048;
@@ -23,7 +23,7 @@ internal sealed class RegionCache
     private readonly ConcurrentDictionary<RegionKey, Walk> _walks = new();
     private long _byteCount;
 
-    public RegionCache(int maxEntries = DefaultMaxEntries, long maxBytes = DefaultMaxBytes)
+    public RegionWalkCache(int maxEntries = DefaultMaxEntries, long maxBytes = DefaultMaxBytes)
     {
         MaxEntries = maxEntries;
         MaxBytes = maxBytes;
@@ -79,7 +79,7 @@ internal sealed class RegionCache
 
         public int[] FrontierNodes { get; }
 
-        /// <summary>Local index (in <see cref="PlainRegion.States"/>) of the state before each frontier node's byte.</summary>
+        /// <summary>Local index (in <see cref="StacklessRegion.States"/>) of the state before each frontier node's byte.</summary>
         public int[] FrontierStates { get; }
 
         /// <summary>Estimated memory held: the object, the inside entry and the frontier arrays.</summary>

@@ -1,16 +1,16 @@
 namespace Flywheel.Structured;
 
 /// <summary>
-/// Fills a new vocabulary's <see cref="RegionCache"/> with the region walks that almost every JSON
+/// Fills a new vocabulary's <see cref="RegionWalkCache"/> with the region walks that almost every JSON
 /// grammar meets: the inside of a string (with and without constraints' short-escape form), the
 /// start of a value after whitespace, numbers, literals, and the whitespace and punctuation around
 /// object members and array items. The first visit of such a region walks the whole token trie
 /// (a string's inside accepts nearly every token), which otherwise lands on the first request of
 /// every schema shape; done here it is paid once per vocabulary, and it also runs the walk code
 /// before any request does. Walks are the same whichever grammar computes them (see
-/// <see cref="PlainRegion"/>), so warming changes no mask, only when the work happens.
+/// <see cref="StacklessRegion"/>), so warming changes no mask, only when the work happens.
 /// </summary>
-internal static class RegionWarmUp
+internal static class RegionWalkWarmUp
 {
     /// <summary>Schemas whose regions recur in most others: any object, and typed members of every scalar kind.</summary>
     private static readonly string[] Schemas =

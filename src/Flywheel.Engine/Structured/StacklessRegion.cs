@@ -8,7 +8,7 @@ namespace Flywheel.Structured;
 /// walk the same trie prefixes to the same places whatever grammar they come from: inside a
 /// string with no length bound, say, in every schema. Not thread-safe; reuse one per walker.
 /// </summary>
-internal sealed class PlainRegion
+internal sealed class StacklessRegion
 {
     /// <summary>Regions with more states are not shared (their keys would cost more than they save).</summary>
     public const int MaxStates = 256;
@@ -128,7 +128,7 @@ internal sealed class PlainRegion
     public int LocalOf(int state) => _localOf[state];
 }
 
-/// <summary>Structural identity of a <see cref="PlainRegion"/>: equal keys, equal region walks.</summary>
+/// <summary>Structural identity of a <see cref="StacklessRegion"/>: equal keys, equal region walks.</summary>
 internal readonly struct RegionKey : IEquatable<RegionKey>
 {
     private readonly int[] _code;

@@ -2,8 +2,8 @@ using Flywheel.Tokenization;
 
 namespace Flywheel.Structured;
 
-/// <summary>Builds the <see cref="TokenVocabulary"/> a grammar mask needs from the engine's <see cref="Tokenizer"/>.</summary>
-public static class TokenizerVocabulary
+/// <summary>Building the vocabulary a grammar mask needs from the engine's <see cref="Tokenizer"/>.</summary>
+public sealed partial class TokenVocabulary
 {
     /// <summary>
     /// Token i's bytes are exactly what <see cref="Tokenizer.GetTokenBytes"/> says decoding it adds;
@@ -16,7 +16,7 @@ public static class TokenizerVocabulary
     /// The model's vocabulary size (its logits' width), which may exceed the tokenizer's
     /// <see cref="Tokenizer.VocabSize"/>; the extra ids are special (never allowed). Null = the tokenizer's size.
     /// </param>
-    public static TokenVocabulary Create(Tokenizer tokenizer, IReadOnlyCollection<int> eosTokenIds, int? vocabSize = null)
+    public static TokenVocabulary FromTokenizer(Tokenizer tokenizer, IReadOnlyCollection<int> eosTokenIds, int? vocabSize = null)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
         ArgumentNullException.ThrowIfNull(eosTokenIds);
@@ -32,6 +32,6 @@ public static class TokenizerVocabulary
             tokens[id] = tokenizer.IsSpecial(id) ? null : tokenizer.GetTokenBytes(id);
         }
 
-        return TokenVocabulary.Create(tokens, eosTokenIds);
+        return Create(tokens, eosTokenIds);
     }
 }

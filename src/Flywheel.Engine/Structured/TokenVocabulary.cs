@@ -5,7 +5,7 @@ namespace Flywheel.Structured;
 /// entries are special tokens: never allowed by a grammar mask, except the end-of-sequence ids once
 /// the value is complete. Immutable and thread-safe: build one per model and share it.
 /// </summary>
-public sealed class TokenVocabulary
+public sealed partial class TokenVocabulary
 {
     private readonly byte[] _data;     // all token bytes, concatenated
     private readonly int[] _offsets;   // [Count + 1]: token t is _data[_offsets[t].._offsets[t+1]]
@@ -67,14 +67,14 @@ public sealed class TokenVocabulary
     }
 
     /// <summary>Mask-cache walks inside plain grammar regions, shared by all grammars on this vocabulary.</summary>
-    internal RegionCache Regions { get; } = new();
+    internal RegionWalkCache Regions { get; } = new();
 
     /// <summary>The count and byte bounds shared by the mask caches of every grammar on this vocabulary.</summary>
     internal MaskCacheBudget MaskBudget { get; } = new();
 
     /// <summary>
     /// Creates a vocabulary; <paramref name="tokenBytes"/>[i] is token i's bytes (null/empty = special).
-    /// Also walks the grammar regions most JSON schemas share (see <see cref="RegionWarmUp"/>), so
+    /// Also walks the grammar regions most JSON schemas share (see <see cref="RegionWalkWarmUp"/>), so
     /// creation takes longer (tens of milliseconds on a 128k vocabulary) and first masks less.
     /// </summary>
     public static TokenVocabulary Create(IReadOnlyList<byte[]?> tokenBytes, IReadOnlyCollection<int> eosTokenIds) =>
@@ -116,7 +116,7 @@ public sealed class TokenVocabulary
         var vocabulary = new TokenVocabulary(data, offsets, eos, trie);
         if (warmRegions)
         {
-            RegionWarmUp.Run(vocabulary);
+            RegionWalkWarmUp.Run(vocabulary);
         }
 
         return vocabulary;

@@ -61,7 +61,7 @@ internal sealed class TrieWalker
     public const int MaxMissingGroups = 8;
 
     /// <summary>Scratch for <see cref="MaskCache"/>: the region of the state being walked.</summary>
-    public PlainRegion Region { get; } = new();
+    public StacklessRegion Region { get; } = new();
 
     /// <summary>Scratch for <see cref="MaskCache"/>: (trie node, state before its byte) where a region walk exits.</summary>
     public List<(int Node, int State)> Frontier { get; } = [];
@@ -77,8 +77,8 @@ internal sealed class TrieWalker
 
     /// <summary>
     /// Like <see cref="Walk(PdaRunner, int, int, Span{uint}, List{int})"/> but stops where the
-    /// prefix leaves the <see cref="PlainRegion"/> (a state that needs a closure, or the
-    /// <see cref="PlainRegion.ExitByte"/>): sets the tokens that stay inside and records each exit in <see cref="Frontier"/>.
+    /// prefix leaves the <see cref="StacklessRegion"/> (a state that needs a closure, or the
+    /// <see cref="StacklessRegion.ExitByte"/>): sets the tokens that stay inside and records each exit in <see cref="Frontier"/>.
     /// </summary>
     public void WalkInside(PdaRunner runner, int state, int scratchStart, Span<uint> accepted)
     {
@@ -115,7 +115,7 @@ internal sealed class TrieWalker
         var skipText = _skipText;
         var root = depthOf[first] - 1;
         var mark = runner.NodeCount;
-        var exitByte = frontier is null ? -1 : PlainRegion.ExitByte;
+        var exitByte = frontier is null ? -1 : StacklessRegion.ExitByte;
         var fast = _fast;
         var fastParent = _fastParent;
         var fastMark = _fastMark;

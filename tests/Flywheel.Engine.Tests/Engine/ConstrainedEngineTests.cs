@@ -37,7 +37,7 @@ public sealed class ConstrainedEngineTests : IDisposable
 
     public void Dispose() => _model.Dispose();
 
-    private TokenVocabulary Vocabulary() => TokenizerVocabulary.Create(_tokenizer, _model.Config.EosTokenIds, _model.Config.VocabSize);
+    private TokenVocabulary Vocabulary() => TokenVocabulary.FromTokenizer(_tokenizer, _model.Config.EosTokenIds, _model.Config.VocabSize);
 
     private static int[] Prompt(int index, int length)
     {

@@ -53,7 +53,7 @@ public sealed class BudgetedMaskTests
     public void Adversarial_walks_on_real_vocabularies_close_within_every_budget(string name, int[] eos)
     {
         var tokenizer = Tokenizer.Load(Path.Combine(TestAssets.TokenizerModelDir(name), "tokenizer.json"));
-        var vocab = TokenizerVocabulary.Create(tokenizer, eos);
+        var vocab = TokenVocabulary.FromTokenizer(tokenizer, eos);
         foreach (var schema in Schemas)
         {
             var grammar = JsonSchemaGrammar.Compile(schema);

@@ -56,12 +56,12 @@ public sealed class CacheBoundsTests
     [Fact]
     public void Region_cache_keeps_within_its_count_and_byte_bounds()
     {
-        var byCount = new RegionCache(maxEntries: 10, maxBytes: long.MaxValue);
-        var byBytes = new RegionCache(maxEntries: int.MaxValue, maxBytes: 5_000);
+        var byCount = new RegionWalkCache(maxEntries: 10, maxBytes: long.MaxValue);
+        var byBytes = new RegionWalkCache(maxEntries: int.MaxValue, maxBytes: 5_000);
         for (var i = 0; i < 200; i++)
         {
             var key = new RegionKey([i, i + 1, i + 2]);
-            var walk = new RegionCache.Walk(MaskCache.Entry.Create(new uint[8], 256, [i]), new int[i % 17], new int[i % 17]);
+            var walk = new RegionWalkCache.Walk(MaskCache.Entry.Create(new uint[8], 256, [i]), new int[i % 17], new int[i % 17]);
             Assert.Same(walk, byCount.Add(key, walk));
             byBytes.Add(key, walk);
             Assert.InRange(byCount.Count, 0, 10);

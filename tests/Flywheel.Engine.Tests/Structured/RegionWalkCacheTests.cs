@@ -7,7 +7,7 @@ namespace Flywheel.Engine.Tests.Structured;
 /// them on the synthetic vocabulary, a random sample on Llama-3's) the entry computed with sharing,
 /// both on a region miss and on a hit from another grammar, equals the entry of a plain walk.
 /// </summary>
-public sealed class RegionCacheTests
+public sealed class RegionWalkCacheTests
 {
     private static readonly string[] ExtraSchemas =
     [

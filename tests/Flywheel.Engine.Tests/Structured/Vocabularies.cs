@@ -62,6 +62,6 @@ internal static class Vocabularies
     private static TokenVocabulary? LoadLlama3()
     {
         var tokenizer = Tokenizer.Load(Path.Combine(TestAssets.TokenizerModelDir("llama3"), "tokenizer.json"));
-        return TokenizerVocabulary.Create(tokenizer, [128001, 128009]);
+        return TokenVocabulary.FromTokenizer(tokenizer, [128001, 128009]);
     }
 }

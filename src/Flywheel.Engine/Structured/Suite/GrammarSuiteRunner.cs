@@ -51,7 +51,7 @@ public sealed class GrammarSuiteRunner
     private readonly List<double> _warmMaskMicroseconds = [];
     private List<double> _timing = [];
 
-    /// <summary>Creates a runner; <paramref name="vocabulary"/> must be <paramref name="tokenizer"/>'s (see <see cref="TokenizerVocabulary"/>).</summary>
+    /// <summary>Creates a runner; <paramref name="vocabulary"/> must be <paramref name="tokenizer"/>'s (see <see cref="TokenVocabulary.FromTokenizer"/>).</summary>
     public GrammarSuiteRunner(Tokenizer tokenizer, TokenVocabulary vocabulary, JsonSchemaCompileOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);

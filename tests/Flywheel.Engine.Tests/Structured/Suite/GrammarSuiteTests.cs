@@ -40,13 +40,13 @@ public sealed class GrammarSuiteTests
         try
         {
             var tokenizer = Tokenizer.Load(Path.Combine(dir, "tokenizer.json"));
-            var vocab = TokenizerVocabulary.Create(tokenizer, tokenizer.EosTokenIds, tokenizer.VocabSize + 20);
+            var vocab = TokenVocabulary.FromTokenizer(tokenizer, tokenizer.EosTokenIds, tokenizer.VocabSize + 20);
             Assert.Equal(tokenizer.VocabSize + 20, vocab.Count);
             Assert.Equal(tokenizer.EosTokenIds, vocab.EosTokenIds);
             Assert.Equal("{"u8.ToArray(), vocab.BytesOf(tokenizer.Encode("{")[0]).ToArray());
             Assert.True(vocab.BytesOf(tokenizer.VocabSize + 19).IsEmpty);
             Assert.True(vocab.BytesOf(tokenizer.TokenToId("<|begin_of_text|>")!.Value).IsEmpty);
-            Assert.Throws<ArgumentOutOfRangeException>(() => TokenizerVocabulary.Create(tokenizer, [], tokenizer.VocabSize - 1));
+            Assert.Throws<ArgumentOutOfRangeException>(() => TokenVocabulary.FromTokenizer(tokenizer, [], tokenizer.VocabSize - 1));
         }
         finally
         {
