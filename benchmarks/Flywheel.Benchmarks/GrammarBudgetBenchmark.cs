@@ -57,7 +57,7 @@ internal sealed class GrammarBudgetBenchmark : IBenchmark
     {
         using var model = ModelFolder.Open(modelDir);
         var tokenizer = Tokenizer.Load(model.TokenizerPath);
-        var vocabulary = TokenizerVocabulary.Create(tokenizer, [.. model.Config.EosTokenIds.Concat(tokenizer.EosTokenIds)], model.Config.VocabSize);
+        var vocabulary = TokenVocabulary.FromTokenizer(tokenizer, [.. model.Config.EosTokenIds.Concat(tokenizer.EosTokenIds)], model.Config.VocabSize);
         Console.WriteLine($"model {modelDir}: vocab {model.Config.VocabSize}; {requests} sampled requests (temperature 1) per cell");
         Console.WriteLine($"{"schema",-8} {"min",4} {"max_tokens",10} {"valid without budget",21} {"valid with budget",18} {"mask us/token without/with",27}");
         var eos = model.Config.EosTokenIds.Concat(tokenizer.EosTokenIds).ToHashSet();
@@ -157,31 +157,12 @@ internal sealed class GrammarBudgetBenchmark : IBenchmark
             List<double> plain = [], tight = [];
             for (var round = 0; round < 3; round++)
             {
-                plain.AddRange(Replay(() => new GrammarMatcher(grammar, vocab), tokens));
-                tight.AddRange(Replay(() => new GrammarMatcher(grammar, vocab, budget), tokens));
+                plain.AddRange(GrammarBenchmark.Replay(new GrammarMatcher(grammar, vocab), tokens));
+                tight.AddRange(GrammarBenchmark.Replay(new GrammarMatcher(grammar, vocab, budget), tokens));
             }
 
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name,-12} {tokens.Count,7} {minimum,4} {budget,7} {tableMs,9:F1} {Stats(plain),26} {Stats(tight),27}"));
         }
-    }
-
-    private static List<double> Replay(Func<GrammarMatcher> create, List<int> tokens)
-    {
-        var m = create();
-        var mask = new uint[m.MaskLength];
-        var times = new List<double>();
-        foreach (var t in tokens)
-        {
-            var start = Stopwatch.GetTimestamp();
-            m.ComputeMask(mask);
-            times.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
-            if ((mask[t >> 5] & (1u << (t & 31))) == 0 || !m.TryAccept(t))
-            {
-                throw new InvalidOperationException($"token {t} of the replayed document is not allowed");
-            }
-        }
-
-        return times;
     }
 
     private static string Stats(List<double> us)

@@ -60,7 +60,8 @@ public sealed class ChatTemplateCrossCheckTests
         Assert.True(failures.Length == 0, failures.ToString());
     }
 
-    private static List<JsonElement> RenderWithTransformersJs(string modelDir)
+    /// <summary>transformers.js's renderings of every conversation (a string, or an object with its error).</summary>
+    internal static List<JsonElement> RenderWithTransformersJs(string modelDir)
     {
         var script = Path.Combine(AppContext.BaseDirectory, "render-reference.mjs");
         var (exitCode, stdout, stderr) = TestAssets.Run("node", [script, TestAssets.NodeModules, modelDir, ConversationsPath], TimeSpan.FromMinutes(2));
