@@ -1,3 +1,4 @@
+// Over 400 lines: one reader and one writer per ONNX message, kept side by side so each field number is checked against onnx.proto in one place.
 namespace Flywheel.Onnx.Proto;
 
 /// <summary>
