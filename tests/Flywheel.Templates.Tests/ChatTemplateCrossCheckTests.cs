@@ -22,16 +22,9 @@ public sealed class ChatTemplateCrossCheckTests
     [InlineData("qwen3")]
     public void Renders_every_conversation_like_transformers_and_python(string model)
     {
-        var modelDir = TestAssets.TokenizerModelDir(model);
-        using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(modelDir, "tokenizer_config.json")));
-        var template = ChatTemplate.Parse(config.RootElement.GetProperty("chat_template").GetString()!);
-        var bos = TokenText(config.RootElement, "bos_token");
-        var eos = TokenText(config.RootElement, "eos_token");
-
-        using var conversations = JsonDocument.Parse(File.ReadAllText(ConversationsPath));
-        var reference = RenderWithTransformersJs(modelDir);
-        var cases = conversations.RootElement.EnumerateArray().ToList();
-        Assert.Equal(cases.Count, reference.Count);
+        var (config, template, cases, reference) = Load(model);
+        var bos = TokenText(config, "bos_token");
+        var eos = TokenText(config, "eos_token");
 
         var failures = new StringBuilder();
         for (var i = 0; i < cases.Count; i++)
@@ -60,8 +53,24 @@ public sealed class ChatTemplateCrossCheckTests
         Assert.True(failures.Length == 0, failures.ToString());
     }
 
-    /// <summary>transformers.js's renderings of every conversation (a string, or an object with its error).</summary>
-    internal static List<JsonElement> RenderWithTransformersJs(string modelDir)
+    /// <summary>
+    /// A family's tokenizer_config.json and chat template, every conversation of the file, and transformers.js's
+    /// rendering of each (a string, or an object with its error).
+    /// </summary>
+    internal static (JsonElement Config, ChatTemplate Template, List<JsonElement> Cases, List<JsonElement> Reference) Load(string model)
+    {
+        var modelDir = TestAssets.TokenizerModelDir(model);
+        using var configDocument = JsonDocument.Parse(File.ReadAllText(Path.Combine(modelDir, "tokenizer_config.json")));
+        var config = configDocument.RootElement.Clone();
+        var template = ChatTemplate.Parse(config.GetProperty("chat_template").GetString()!);
+        using var conversations = JsonDocument.Parse(File.ReadAllText(ConversationsPath));
+        List<JsonElement> cases = [.. conversations.RootElement.EnumerateArray().Select(e => e.Clone())];
+        var reference = RenderWithTransformersJs(modelDir);
+        Assert.Equal(cases.Count, reference.Count);
+        return (config, template, cases, reference);
+    }
+
+    private static List<JsonElement> RenderWithTransformersJs(string modelDir)
     {
         var script = Path.Combine(AppContext.BaseDirectory, "render-reference.mjs");
         var (exitCode, stdout, stderr) = TestAssets.Run("node", [script, TestAssets.NodeModules, modelDir, ConversationsPath], TimeSpan.FromMinutes(2));

@@ -13,26 +13,18 @@ namespace Flywheel.Templates.Tests;
 /// </summary>
 public sealed class FamilyChatTemplateTests
 {
-    private static readonly string ConversationsPath = Path.Combine(AppContext.BaseDirectory, "ChatTemplateConversations.json");
-
     [Theory]
     [InlineData("gemma3")]
     [InlineData("deepseek_v3")]
     public void Renders_every_conversation_like_transformers_js(string model)
     {
-        var modelDir = TestAssets.TokenizerModelDir(model);
-        using var config = JsonDocument.Parse(File.ReadAllText(Path.Combine(modelDir, "tokenizer_config.json")));
-        var template = ChatTemplate.Parse(config.RootElement.GetProperty("chat_template").GetString()!);
-        var expected = ChatTemplateCrossCheckTests.RenderWithTransformersJs(modelDir);
-        using var conversations = JsonDocument.Parse(File.ReadAllText(ConversationsPath));
-        var cases = conversations.RootElement.EnumerateArray().ToList();
-        Assert.Equal(cases.Count, expected.Count);
+        var (config, template, cases, expected) = ChatTemplateCrossCheckTests.Load(model);
 
         var failures = new StringBuilder();
         for (var i = 0; i < cases.Count; i++)
         {
             var js = expected[i].ValueKind == JsonValueKind.String ? expected[i].GetString() : "error: " + expected[i].GetProperty("error").GetString();
-            var ours = Render(template, config.RootElement, cases[i]);
+            var ours = Render(template, config, cases[i]);
             if (ours != js)
             {
                 failures.AppendLine($"{model}/{cases[i].GetProperty("name").GetString()}:\n  ours: {JsonSerializer.Serialize(ours)}\n  js:   {JsonSerializer.Serialize(js)}");

@@ -118,23 +118,10 @@ public sealed class ConstrainedEngineTests : IDisposable
         foreach (var (tokens, _) in await Task.WhenAll(runs))
         {
             var text = _tokenizer.Decode([.. tokens.Where(t => !eos.Contains(t))]);
-            Assert.True(validator.Validate(text).Count == 0 && IsJson(text), $"not a valid answer: {text}");
+            Assert.True(validator.Validate(text).Count == 0, $"not a valid answer: {text}"); // text that does not parse is an error too
         }
 
         Assert.Equal(0, engine.OccupiedSlotCount);
-    }
-
-    private static bool IsJson(string text)
-    {
-        try
-        {
-            using var _ = JsonDocument.Parse(text);
-            return true;
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
     }
 
     [Fact]
