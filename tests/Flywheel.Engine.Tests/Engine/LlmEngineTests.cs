@@ -138,14 +138,24 @@ public sealed class LlmEngineTests : IDisposable
     public async Task AFailedStepFailsOnlyItsRequests()
     {
         using var engine = new LlmEngine(_model, new EngineOptions { ChunkSize = 8, MaxBatchTokens = 16, MaxRunningRequests = 2 });
+        // Step 0 waits until both requests are in, so both run in step 1 whatever the timing: on a busy host
+        // the second could otherwise arrive after the faulty step and finish normally.
+        using var bothSubmitted = new ManualResetEventSlim();
         engine.BeforeStep = step =>
         {
+            if (step == 0)
+            {
+                bothSubmitted.Wait(TimeSpan.FromSeconds(30));
+            }
+
             if (step == 1)
             {
                 throw new InvalidOperationException("injected fault");
             }
         };
-        var failed = await Task.WhenAll(Enumerable.Range(0, 2).Select(i => Collect(engine.TrySubmit(new EngineRequest { PromptIds = Prompt(i, 20), MaxTokens = 5, IgnoreEos = true }))));
+        var requests = Enumerable.Range(0, 2).Select(i => Collect(engine.TrySubmit(new EngineRequest { PromptIds = Prompt(i, 20), MaxTokens = 5, IgnoreEos = true }))).ToList();
+        bothSubmitted.Set();
+        var failed = await Task.WhenAll(requests);
         Assert.All(failed, r => Assert.Equal(FinishReason.Error, r.Finish.Reason));
         Assert.Contains("injected fault", failed[0].Finish.Error);
         var later = await Collect(engine.TrySubmit(new EngineRequest { PromptIds = Prompt(5, 4), MaxTokens = 3, IgnoreEos = true }));
