@@ -16,6 +16,12 @@ public sealed record PeftAdapterConfig
     /// <summary>The file name PEFT's save_pretrained gives the config.</summary>
     public const string FileName = "adapter_config.json";
 
+    /// <summary>LoraConfig's default r, used when the file omits it.</summary>
+    public const int PeftDefaultRank = 8;
+
+    /// <summary>LoraConfig's default lora_alpha, used when the file omits it.</summary>
+    public const double PeftDefaultAlpha = 8;
+
     /// <summary>LoRA rank r: lora_A is [r, in], lora_B is [out, r].</summary>
     public required int Rank { get; init; }
 
@@ -63,7 +69,9 @@ public sealed record PeftAdapterConfig
             throw Bad("peft_type", $"is {Describe(root["peft_type"])}; only LORA adapters are supported.");
         }
 
-        var rank = root["r"] is JsonValue rv && rv.TryGetValue<int>(out var r) ? r : 0;
+        // PEFT's documented minimum config is peft_type and target_modules: an absent r or lora_alpha means
+        // LoraConfig's default (8 for both); an explicit null or a non-number is an error.
+        var rank = !root.ContainsKey("r") ? PeftDefaultRank : root["r"] is JsonValue rv && rv.TryGetValue<int>(out var r) ? r : 0;
         if (rank < 1)
         {
             throw Bad("r", $"is {Describe(root["r"])}; expected a positive integer.");
@@ -74,7 +82,7 @@ public sealed record PeftAdapterConfig
             throw Bad("r", $"is {rank}, over the maximum LoRA rank {maxRank}.");
         }
 
-        var alpha = root["lora_alpha"] is JsonValue av && av.TryGetValue<double>(out var a) ? a : double.NaN;
+        var alpha = !root.ContainsKey("lora_alpha") ? PeftDefaultAlpha : root["lora_alpha"] is JsonValue av && av.TryGetValue<double>(out var a) ? a : double.NaN;
         if (!double.IsFinite(alpha) || alpha <= 0)
         {
             throw Bad("lora_alpha", $"is {Describe(root["lora_alpha"])}; expected a positive number.");

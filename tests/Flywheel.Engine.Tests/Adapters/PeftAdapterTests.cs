@@ -74,6 +74,7 @@ public sealed class PeftAdapterTests
     [InlineData("r", "0")]
     [InlineData("r", "65")]
     [InlineData("lora_alpha", "null")]
+    [InlineData("r", "null")]
     [InlineData("use_rslora", "\"yes\"")]
     [InlineData("layers_to_transform", "[2]")]
     public void UnsupportedConfigFieldsAreRefusedByName(string field, string json)
@@ -87,6 +88,15 @@ public sealed class PeftAdapterTests
         var e = Assert.Throws<ModelConfigException>(() => PeftAdapter.Load(dir, AdapterFolder.Shape, MaxRank));
         Assert.Contains(path, e.Message);
         Assert.Contains($"'{field}'", e.Message);
+    }
+
+    [Fact]
+    public void TheMinimalConfigTakesPeftsDefaultRankAndAlpha()
+    {
+        var dir = AdapterFolder.Write(AdapterFolder.Config(rank: 8, alpha: 8, targets: LoraTarget.QProj));
+        File.WriteAllText(Path.Combine(dir, PeftAdapterConfig.FileName), "{\"peft_type\": \"LORA\", \"target_modules\": [\"q_proj\"]}");
+        var adapter = PeftAdapter.Load(dir, AdapterFolder.Shape, MaxRank);
+        Assert.Equal((8, 8.0, 1.0), (adapter.Config.Rank, adapter.Config.Alpha, adapter.Config.Scale));
     }
 
     [Fact]
