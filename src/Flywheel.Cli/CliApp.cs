@@ -14,6 +14,7 @@ internal static class CliApp
         ServeCommand.Definition,
         GenerateCommand.Definition,
         MakeModelCommand.Definition,
+        MakeAdapterCommand.Definition,
         ImportCommand.Definition,
         TokenizeCommand.Definition,
         GrammarTestCommand.Definition,

@@ -1,3 +1,4 @@
+using Flywheel.Adapters;
 using Flywheel.Models;
 using Flywheel.Models.Building;
 using Flywheel.Onnx;
@@ -10,7 +11,7 @@ namespace Flywheel.Engine.Tests.Models.Reference;
 /// model.onnx written by <see cref="LlamaModelBuilder"/> (int4 weights dequantized as MatMulNBits defines them). It exists to prove the graph is the architecture
 /// it claims: tests compare its logits with ONNX Runtime's. Slow and simple by design; one sequence.
 /// </summary>
-internal sealed class ReferenceModel
+internal sealed partial class ReferenceModel
 {
     private readonly Dictionary<string, double[]> _weights;
     private readonly int _layers, _hidden, _heads, _kvHeads, _headSize, _intermediate, _vocab;
@@ -38,7 +39,7 @@ internal sealed class ReferenceModel
     /// The float initializers, plus each MatMulNBits weight dequantized as the op defines it, under the name of
     /// the MatMul weight it replaced (the packed name without its "_Q4").
     /// </summary>
-    private static Dictionary<string, double[]> ReadWeights(string modelPath)
+    public static Dictionary<string, double[]> ReadWeights(string modelPath)
     {
         var graph = OnnxModel.Load(modelPath).Graph;
         var tensors = graph.Initializers.ToDictionary(t => t.Name);
@@ -92,9 +93,9 @@ internal sealed class ReferenceModel
         for (var layer = 0; layer < _layers; layer++)
         {
             var h = RmsNorm(x, _weights[LlamaWeightNames.InputNorm(layer)]);
-            var q = Project(h, LlamaWeightNames.Q(layer), _heads * _headSize);
-            var k = Project(h, LlamaWeightNames.K(layer), _kvHeads * _headSize);
-            var v = Project(h, LlamaWeightNames.V(layer), _kvHeads * _headSize);
+            var q = Project(h, layer, LoraTarget.QProj, LlamaWeightNames.Q(layer), _heads * _headSize);
+            var k = Project(h, layer, LoraTarget.KProj, LlamaWeightNames.K(layer), _kvHeads * _headSize);
+            var v = Project(h, layer, LoraTarget.VProj, LlamaWeightNames.V(layer), _kvHeads * _headSize);
             NormPerHead(q, _heads, LlamaWeightNames.QNorm(layer));
             NormPerHead(k, _kvHeads, LlamaWeightNames.KNorm(layer));
             Rotate(q, _heads, pos);
@@ -102,26 +103,27 @@ internal sealed class ReferenceModel
             _keys[layer].Add(k);
             _values[layer].Add(v);
             var attention = Attend(q, layer);
-            Accumulate(x, MatVec(attention, _weights[LlamaWeightNames.O(layer)], _hidden));
+            Accumulate(x, Project(attention, layer, LoraTarget.OProj, LlamaWeightNames.O(layer), _hidden));
 
             var h2 = RmsNorm(x, _weights[LlamaWeightNames.PostAttentionNorm(layer)]);
-            var gate = MatVec(h2, _weights[LlamaWeightNames.Gate(layer)], _intermediate);
-            var up = MatVec(h2, _weights[LlamaWeightNames.Up(layer)], _intermediate);
+            var gate = Project(h2, layer, LoraTarget.GateProj, LlamaWeightNames.Gate(layer), _intermediate);
+            var up = Project(h2, layer, LoraTarget.UpProj, LlamaWeightNames.Up(layer), _intermediate);
             for (var i = 0; i < _intermediate; i++)
             {
                 gate[i] = gate[i] / (1 + Math.Exp(-gate[i])) * up[i]; // SiLU(gate) * up
             }
 
-            Accumulate(x, MatVec(gate, _weights[LlamaWeightNames.Down(layer)], _hidden));
+            Accumulate(x, Project(gate, layer, LoraTarget.DownProj, LlamaWeightNames.Down(layer), _hidden));
         }
 
         return MatVec(RmsNorm(x, _weights[LlamaWeightNames.FinalNorm]), _weights[LlamaWeightNames.LmHead], _vocab);
     }
 
-    /// <summary>x times a q/k/v weight, plus its bias where the model has one (Qwen2).</summary>
-    private double[] Project(double[] x, string weight, int outCount)
+    /// <summary>x times a projection's weight, plus its bias where the model has one (Qwen2's q/k/v), plus the adapter's delta where it adapts the projection.</summary>
+    private double[] Project(double[] x, int layer, LoraTarget target, string weight, int outCount)
     {
         var y = MatVec(x, _weights[weight], outCount);
+        AddLoraDelta(y, x, layer, target);
         if (_weights.TryGetValue(LlamaWeightNames.BiasOf(weight), out var bias))
         {
             Accumulate(y, bias);
