@@ -118,7 +118,7 @@ internal sealed class GrammarBudgetBenchmark : IBenchmark
         }
     }
 
-    private static async Task<List<int>> Collect(SubmitOutcome outcome)
+    internal static async Task<List<int>> Collect(SubmitOutcome outcome)
     {
         var tokens = new List<int>();
         await foreach (var e in outcome.Events!.ReadAllAsync())
@@ -172,7 +172,7 @@ internal sealed class GrammarBudgetBenchmark : IBenchmark
     }
 
     /// <summary>The demo model's shape (tiny preset, 2,000-token common-words tokenizer), built once into the temp folder.</summary>
-    private static string DemoShapedModel()
+    internal static string DemoShapedModel()
     {
         var dir = Path.Combine(Path.GetTempPath(), "flywheel-bench-demo-model");
         if (!File.Exists(Path.Combine(dir, "genai_config.json")))

@@ -10,9 +10,30 @@ public enum ResponseFormatKind
     JsonSchema,
 }
 
+/// <summary>
+/// The whitespace a constrained JSON answer may have between its tokens (a Flywheel extension,
+/// <c>json_whitespace</c>). Inside strings nothing changes, and none is allowed before or after the value.
+/// </summary>
+public enum JsonWhitespace
+{
+    /// <summary>
+    /// Runs of at most <see cref="Flywheel.Structured.JsonSchemaCompileOptions.DefaultMaxWhitespace"/> characters:
+    /// enough for a line break and indentation, not for a model to spend its tokens on blank lines (the default).
+    /// </summary>
+    Bounded,
+
+    /// <summary>None at all: the tightest JSON, the fewest tokens.</summary>
+    Compact,
+
+    /// <summary>Runs of any length, as JSON allows; a model can then spend every token on whitespace.</summary>
+    Any,
+}
+
 /// <summary><c>response_format</c>: plain text, any JSON object, or JSON following a schema.</summary>
 /// <param name="SchemaJson">The schema as JSON text (only for <see cref="ResponseFormatKind.JsonSchema"/>).</param>
-public sealed record ResponseFormat(ResponseFormatKind Kind, string? Name = null, string? SchemaJson = null, bool Strict = false)
+/// <param name="Whitespace">The whitespace the grammar allows between tokens (only for JSON formats).</param>
+public sealed record ResponseFormat(ResponseFormatKind Kind, string? Name = null, string? SchemaJson = null, bool Strict = false,
+    JsonWhitespace Whitespace = JsonWhitespace.Bounded)
 {
     public static readonly ResponseFormat Text = new(ResponseFormatKind.Text);
 }

@@ -23,6 +23,7 @@ internal sealed partial class GrammarBuilder
 
     public GrammarBuilder(SchemaReader reader, int maxWhitespace, CompileBudget? budget = null)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxWhitespace, JsonSchemaCompileOptions.UnboundedWhitespace);
         _reader = reader;
         _maxWhitespace = maxWhitespace;
         Nfa = new ByteNfa(budget);
@@ -293,22 +294,36 @@ internal sealed partial class GrammarBuilder
         }
     }
 
-    /// <summary>Bounded JSON whitespace: at most MaxWhitespace of ' ', '\t', '\n', '\r' in a row.</summary>
+    /// <summary>
+    /// JSON whitespace: at most MaxWhitespace of ' ', '\t', '\n', '\r' in a row (a chain of states),
+    /// or any number when unbounded (one state that loops on itself).
+    /// </summary>
     private int Ws(int from)
     {
         var end = Nfa.AddState();
         Nfa.AddEps(from, end);
+        if (_maxWhitespace == JsonSchemaCompileOptions.UnboundedWhitespace)
+        {
+            AddWhitespaceBytes(end, end);
+            return end;
+        }
+
         var s = from;
         for (var i = 0; i < _maxWhitespace; i++)
         {
             var t = Nfa.AddState();
-            Nfa.AddBytes(s, (byte)' ', (byte)' ', t);
-            Nfa.AddBytes(s, (byte)'\t', (byte)'\n', t);
-            Nfa.AddBytes(s, (byte)'\r', (byte)'\r', t);
+            AddWhitespaceBytes(s, t);
             Nfa.AddEps(t, end);
             s = t;
         }
 
         return end;
+    }
+
+    private void AddWhitespaceBytes(int from, int to)
+    {
+        Nfa.AddBytes(from, (byte)' ', (byte)' ', to);
+        Nfa.AddBytes(from, (byte)'\t', (byte)'\n', to);
+        Nfa.AddBytes(from, (byte)'\r', (byte)'\r', to);
     }
 }

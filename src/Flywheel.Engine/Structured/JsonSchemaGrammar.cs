@@ -8,11 +8,23 @@ namespace Flywheel.Structured;
 public sealed record JsonSchemaCompileOptions
 {
     /// <summary>
-    /// Most JSON whitespace characters allowed in a row between tokens (0 = compact JSON only). A
-    /// bound keeps a model from emitting whitespace forever; 12 admits pretty-printing a few
-    /// levels deep. No whitespace is allowed before or after the top-level value.
+    /// Most JSON whitespace characters allowed in a row between tokens: 0 = compact JSON only,
+    /// <see cref="UnboundedWhitespace"/> = any run (a model may then emit whitespace until its token
+    /// budget runs out), default <see cref="DefaultMaxWhitespace"/>. No whitespace is allowed before or
+    /// after the top-level value.
     /// </summary>
-    public int MaxWhitespace { get; init; } = 12;
+    public int MaxWhitespace { get; init; } = DefaultMaxWhitespace;
+
+    /// <summary>
+    /// Default of <see cref="MaxWhitespace"/>: a line break (one or two characters, \n or \r\n) and then
+    /// the indentation of the next line, which is 10 columns at most; that is five levels of two-space indentation, two of
+    /// four-space, ten of tabs. Deeper pretty-printing still parses with shallower indentation; what the bound removes
+    /// is the run of blank lines or spaces a model can fall into, where every token is whitespace.
+    /// </summary>
+    public const int DefaultMaxWhitespace = 12;
+
+    /// <summary>Value of <see cref="MaxWhitespace"/> that allows whitespace runs of any length.</summary>
+    public const int UnboundedWhitespace = -1;
 
     /// <summary>
     /// Most automaton states one compile may make (determinized states of every rule and sub-automaton);

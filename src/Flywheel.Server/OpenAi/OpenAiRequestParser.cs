@@ -111,6 +111,7 @@ public static class OpenAiRequestParser
         }
 
         var constrained = r.Bool("constrained_decoding");
+        var whitespace = r.String("json_whitespace");
         var result = request with
         {
             Temperature = r.Double("temperature", 0, 2) ?? 1.0,
@@ -125,20 +126,29 @@ public static class OpenAiRequestParser
             Stream = stream,
             IncludeUsage = includeUsage,
             User = r.String("user"),
-            ResponseFormat = ParseResponseFormat(r),
+            ResponseFormat = ParseResponseFormat(r) with { Whitespace = ParseWhitespace(whitespace) },
             IgnoreEos = r.Bool("ignore_eos") ?? false,
             ConstrainedDecoding = constrained ?? true,
             MaxRepairs = r.Int("max_repairs", 0, MaxRepairCount),
         };
         r.EnsureNoUnknown();
-        if (result.ResponseFormat.Kind == ResponseFormatKind.Text && (constrained is not null || result.MaxRepairs is not null))
+        if (result.ResponseFormat.Kind == ResponseFormatKind.Text && (constrained is not null || result.MaxRepairs is not null || whitespace is not null))
         {
-            var name = constrained is not null ? "constrained_decoding" : "max_repairs";
+            var name = constrained is not null ? "constrained_decoding" : result.MaxRepairs is not null ? "max_repairs" : "json_whitespace";
             throw OpenAiError.BadRequest($"'{name}' applies only with response_format json_object or json_schema.", name);
         }
 
         return result;
     }
+
+    /// <summary>The <c>json_whitespace</c> extension: compact, bounded (the default) or any.</summary>
+    private static JsonWhitespace ParseWhitespace(string? value) => value switch
+    {
+        null or "bounded" => JsonWhitespace.Bounded,
+        "compact" => JsonWhitespace.Compact,
+        "any" => JsonWhitespace.Any,
+        _ => throw OpenAiError.BadRequest($"json_whitespace must be compact, bounded or any; got '{value}'.", "json_whitespace"),
+    };
 
     private static int NormalizeTopK(int? topK) => topK is null or -1 or 0 ? 0 : topK.Value;
 

@@ -8,8 +8,8 @@ internal sealed record CompiledFormat(JsonSchemaGrammar Grammar, JsonSchemaValid
 
 /// <summary>
 /// Compiles response_format schemas on a small pool of its own threads (never the engine thread or the
-/// request thread pool), once per canonical schema text: whitespace and escapes do not make a new compile.
-/// Compiled formats are kept in an LRU cache bounded by count and bytes. Requests that ask for a schema
+/// request thread pool), once per canonical schema text and whitespace mode: whitespace and escapes in the
+/// schema do not make a new compile, a different <see cref="JsonWhitespace"/> does. Compiled formats are kept in an LRU cache bounded by count and bytes. Requests that ask for a schema
 /// that is being compiled wait for that one compile; it is cancelled only when every one of them has
 /// gone (client gone, request timeout, server drain). A compile has a state and time budget. The
 /// vocabulary the masks walk is built once, in the background from <see cref="StartBuildingVocabulary"/>
@@ -77,19 +77,37 @@ internal sealed class ResponseFormatCompiler : IDisposable
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled first.</exception>
     public async Task<CompiledFormat> CompileAsync(ResponseFormat format, CancellationToken cancellationToken)
     {
-        var key = format.Kind == ResponseFormatKind.JsonObject ? AnyObjectKey
+        var schema = format.Kind == ResponseFormatKind.JsonObject ? null
             : Canonical(format.SchemaJson ?? throw new ArgumentException("json_schema without a schema", nameof(format)));
+        var key = Key(schema, format.Whitespace);
         if (!_cache.TryGet(key, out var compiled))
         {
-            compiled = await Shared(key, cancellationToken).ConfigureAwait(false);
+            compiled = await Shared(key, schema, format.Whitespace, cancellationToken).ConfigureAwait(false);
         }
 
         _ = Vocabulary; // built here, on a request thread, not on the engine's first mask
         return compiled;
     }
 
+    /// <summary>
+    /// The cache and in-flight key of a canonical schema (null: any JSON object) under a whitespace mode. The
+    /// default mode's key is the schema text itself; the others are prefixed with a NUL and the mode's name,
+    /// which no JSON text starts with, so a compact request never finds a bounded grammar or the reverse.
+    /// </summary>
+    internal static string Key(string? canonicalSchema, JsonWhitespace whitespace)
+    {
+        var body = canonicalSchema ?? AnyObjectKey;
+        return whitespace switch
+        {
+            JsonWhitespace.Bounded => body,
+            JsonWhitespace.Compact => "\0compact\0" + body,
+            JsonWhitespace.Any => "\0any\0" + body,
+            _ => throw new ArgumentOutOfRangeException(nameof(whitespace), whitespace, "unknown whitespace mode"),
+        };
+    }
+
     /// <summary>Waits for the one compile of <paramref name="key"/>, starting it if none runs.</summary>
-    private async Task<CompiledFormat> Shared(string key, CancellationToken cancellationToken)
+    private async Task<CompiledFormat> Shared(string key, string? schema, JsonWhitespace whitespace, CancellationToken cancellationToken)
     {
         InFlight entry;
         lock (_lock)
@@ -104,7 +122,7 @@ internal sealed class ResponseFormatCompiler : IDisposable
                 entry = new InFlight();
                 _inFlight[key] = entry;
                 Interlocked.Increment(ref _compileCount);
-                entry.Task = _pool.RunAsync(ct => Build(key, entry, ct), entry.Cancel.Token);
+                entry.Task = _pool.RunAsync(ct => Build(key, schema, whitespace, entry, ct), entry.Cancel.Token);
             }
 
             entry.Waiters++;
@@ -133,13 +151,14 @@ internal sealed class ResponseFormatCompiler : IDisposable
         }
     }
 
-    private CompiledFormat Build(string key, InFlight entry, CancellationToken cancellationToken)
+    private CompiledFormat Build(string key, string? schema, JsonWhitespace whitespace, InFlight entry, CancellationToken cancellationToken)
     {
         try
         {
-            var grammar = key == AnyObjectKey ? JsonSchemaGrammar.AnyJsonObject() : JsonSchemaGrammar.Compile(key, _options.GrammarOptions, cancellationToken);
+            var options = _options.GrammarOptions with { MaxWhitespace = MaxWhitespace(whitespace) };
+            var grammar = schema is null ? JsonSchemaGrammar.AnyJsonObject(options) : JsonSchemaGrammar.Compile(schema, options, cancellationToken);
             _compileSeconds(grammar.CompileMilliseconds / 1000);
-            var format = new CompiledFormat(grammar, JsonSchemaValidator.Create(key == AnyObjectKey ? AnyObjectSchema : key));
+            var format = new CompiledFormat(grammar, JsonSchemaValidator.Create(schema ?? AnyObjectSchema));
             _cache.Add(key, format, grammar.TableBytes + (key.Length * sizeof(char)));
             return format;
         }
@@ -151,6 +170,14 @@ internal sealed class ResponseFormatCompiler : IDisposable
             }
         }
     }
+
+    /// <summary>The grammar's whitespace bound for a request's mode.</summary>
+    internal static int MaxWhitespace(JsonWhitespace whitespace) => whitespace switch
+    {
+        JsonWhitespace.Compact => 0,
+        JsonWhitespace.Any => JsonSchemaCompileOptions.UnboundedWhitespace,
+        _ => JsonSchemaCompileOptions.DefaultMaxWhitespace,
+    };
 
     /// <summary>Removes <paramref name="entry"/> from the in-flight table if it is still the one for <paramref name="key"/>. Caller holds the lock.</summary>
     private void Forget(string key, InFlight entry)

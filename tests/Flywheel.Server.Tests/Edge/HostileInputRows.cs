@@ -180,6 +180,7 @@ internal static class HostileInputRows
         Add("n zero", Chat, ChatWith(""","n":0"""), 400, null, "n");
         Add("logprobs over 20", Completions, PromptWith(""","logprobs":21"""), 400, null, "logprobs");
         Add("max_repairs over 5", Chat, ChatWith(""","response_format":{"type":"json_object"},"max_repairs":6"""), 400, null, "max_repairs");
+        Add("json_whitespace unknown", Chat, ChatWith(""","response_format":{"type":"json_object"},"json_whitespace":"none" """), 400, null, "json_whitespace");
 
         // Unknown and unsupported fields.
         Add("misspelt parameter", Chat, ChatWith(""","temprature":1"""), 400, "unknown_parameter", "temprature");

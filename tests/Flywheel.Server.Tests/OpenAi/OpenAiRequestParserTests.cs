@@ -69,6 +69,9 @@ public sealed class OpenAiRequestParserTests
     [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"tools":[]}""", "tools", null)]
     [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"response_format":{"type":"xml"}}""", "response_format.type", null)]
     [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema"}}""", "response_format.json_schema", null)]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_object"},"json_whitespace":"tight"}""", "json_whitespace", null)]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_object"},"json_whitespace":0}""", "json_whitespace", "invalid_type")]
+    [InlineData("""{"model":"m","messages":[{"role":"user","content":"x"}],"json_whitespace":"compact"}""", "json_whitespace", null)]
     public void BadChatRequestsNameTheParameter(string json, string param, string? code)
     {
         var e = ChatError(json);
@@ -79,6 +82,20 @@ public sealed class OpenAiRequestParserTests
         {
             Assert.Equal(code, e.Code);
         }
+    }
+
+    [Theory]
+    [InlineData(null, JsonWhitespace.Bounded)]
+    [InlineData("\"bounded\"", JsonWhitespace.Bounded)]
+    [InlineData("\"compact\"", JsonWhitespace.Compact)]
+    [InlineData("\"any\"", JsonWhitespace.Any)]
+    public void JsonWhitespaceChoosesTheFormatsWhitespace(string? value, JsonWhitespace expected)
+    {
+        var field = value is null ? "" : $",\"json_whitespace\":{value}";
+        var chat = Chat("""{"model":"m","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_object"}""" + field + "}");
+        Assert.Equal(expected, chat.ResponseFormat.Whitespace);
+        var completion = Completion("""{"model":"m","prompt":"x","response_format":{"type":"json_schema","json_schema":{"name":"n","schema":{}}}""" + field + "}");
+        Assert.Equal(expected, completion.ResponseFormat.Whitespace);
     }
 
     [Fact]

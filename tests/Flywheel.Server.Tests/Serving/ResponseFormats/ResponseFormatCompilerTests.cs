@@ -44,6 +44,34 @@ public sealed class ResponseFormatCompilerTests
     }
 
     [Fact]
+    public async Task Each_whitespace_mode_gets_its_own_grammar()
+    {
+        using var compiler = NewCompiler();
+        const string schema = """{"type":"object","properties":{"a":{"type":"integer"}},"required":["a"]}""";
+        var bounded = await compiler.CompileAsync(Schema(schema), default);
+        var compact = await compiler.CompileAsync(Schema(schema) with { Whitespace = JsonWhitespace.Compact }, default);
+        var any = await compiler.CompileAsync(Schema(schema) with { Whitespace = JsonWhitespace.Any }, default);
+        Assert.NotSame(bounded, compact);
+        Assert.NotSame(bounded, any);
+        Assert.NotSame(compact, any);
+        Assert.Same(compact, await compiler.CompileAsync(Schema(schema) with { Whitespace = JsonWhitespace.Compact }, default));
+        Assert.Equal(3, compiler.CompileCount);
+
+        // What each grammar accepts follows its mode, whichever was compiled first.
+        static bool Accepts(CompiledFormat f, string text) => f.Grammar.CreateByteMatcher() is var m && m.TryAdvance(System.Text.Encoding.UTF8.GetBytes(text)) && m.IsComplete;
+        Assert.True(Accepts(compact, """{"a":1}"""));
+        Assert.False(Accepts(compact, """{"a": 1}"""));
+        Assert.True(Accepts(bounded, """{"a": 1}"""));
+        Assert.False(Accepts(bounded, "{\"a\":" + new string(' ', 40) + "1}"));
+        Assert.True(Accepts(any, "{\"a\":" + new string(' ', 40) + "1}"));
+
+        var anyObjectCompact = await compiler.CompileAsync(new ResponseFormat(ResponseFormatKind.JsonObject, Whitespace: JsonWhitespace.Compact), default);
+        var anyObjectBounded = await compiler.CompileAsync(new ResponseFormat(ResponseFormatKind.JsonObject), default);
+        Assert.False(Accepts(anyObjectCompact, """{"a": 1}"""));
+        Assert.True(Accepts(anyObjectBounded, """{"a": 1}"""));
+    }
+
+    [Fact]
     public async Task The_cache_keeps_the_most_recently_used_within_its_count()
     {
         using var compiler = NewCompiler(new SchemaCompileOptions { CacheCount = 2 });
