@@ -186,6 +186,26 @@ public sealed class Fp16IoTests
     }
 
     [Fact]
+    public void LogitsOfATypeTheEngineCannotReadAreRefusedByName()
+    {
+        // The fp16 folder with its last Cast writing double logits: ONNX Runtime runs it, the engine refuses it.
+        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", "double-logits-" + Guid.NewGuid().ToString("N"));
+        ModelFolderWriter.Write(dir, ModelBuilderOptions.Tiny with { Fp16Io = true }, tokenizerJsonPath: null, SyntheticTokenizer.Write);
+        var path = Path.Combine(dir, "model.onnx");
+        var model = Flywheel.Onnx.Proto.OnnxModel.Load(path);
+        var g = model.Graph;
+        var cast = g.Nodes.FindIndex(n => n.Name == "/lm_head/Cast");
+        g.Nodes[cast] = g.Nodes[cast] with { Attributes = [Flywheel.Onnx.Proto.OnnxAttribute.Int("to", (long)Flywheel.Onnx.TensorElementType.Double)] };
+        var logits = g.Outputs.FindIndex(o => o.Name == "logits");
+        g.Outputs[logits] = g.Outputs[logits] with { DataType = Flywheel.Onnx.TensorElementType.Double };
+        model.Save(path);
+        var e = Assert.Throws<ModelConfigException>(() => ModelFolder.Open(dir).Dispose());
+        Assert.Contains("'logits'", e.Message);
+        Assert.Contains("Double", e.Message);
+        Assert.Contains("Float or Float16", e.Message);
+    }
+
+    [Fact]
     public void OrtGenAiLoadsTheFp16FolderAndPicksTheSameGreedyTokens()
     {
         _ = OnnxEnvironment.Instance;
