@@ -98,8 +98,8 @@ public sealed class Fp16IoTests
         var expected = await Generate(fp32, options, prompts);
         Assert.All(expected, e => Assert.Equal(NewTokens, e.Count));
 
-        // Batched: the requests share decode Runs (and mixed Runs) of the fp16 graph.
-        var batched = await Generate(fp16, options, prompts);
+        // Batched: the requests share decode Runs and mixed Runs (decodes and a chunk) of the fp16 graphs.
+        var batched = await Generate(fp16, options with { MixedRuns = true }, prompts);
         for (var i = 0; i < prompts.Length; i++)
         {
             Assert.Equal(expected[i].Take(horizons[i]), batched[i].Take(horizons[i]));
