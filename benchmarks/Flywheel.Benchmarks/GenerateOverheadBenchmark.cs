@@ -79,7 +79,7 @@ internal sealed class GenerateOverheadBenchmark : IBenchmark
         {
             _model = model;
             var c = model.Config;
-            _cache = new KvCache(c.Decoder.NumHiddenLayers, 1, c.Decoder.NumKeyValueHeads, c.ContextLength, c.Decoder.HeadSize);
+            _cache = new KvCache(c.Decoder.NumHiddenLayers, 1, c.Decoder.NumKeyValueHeads, c.ContextLength, c.Decoder.HeadSize, model.KvElementType);
             var inputs = new List<string> { "input_ids", "attention_mask" };
             var outputs = new List<string> { "logits" };
             for (var l = 0; l < c.Decoder.NumHiddenLayers; l++)
@@ -137,9 +137,9 @@ internal sealed class GenerateOverheadBenchmark : IBenchmark
             }
         }
 
-        private OrtValue Kv(float* data) =>
-            OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, TensorElementType.Float,
-                [1, _cache.KvHeadCount, _cache.MaxLength, _cache.HeadSize], (nint)data, _cache.SlotElementCount * sizeof(float));
+        private OrtValue Kv(byte* data) =>
+            OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, _cache.ElementType,
+                [1, _cache.KvHeadCount, _cache.MaxLength, _cache.HeadSize], (nint)data, _cache.SlotElementCount * _cache.ElementSize);
 
         private void Step(OrtValue[] inputs, OrtValue[] outputs, long* ids, long* mask, float* logits, int tokens, int total)
         {

@@ -30,7 +30,7 @@ internal sealed class RunCostBenchmark : IBenchmark
         var rounds = Array.IndexOf(args, "--rounds") is var r && r >= 0 && r + 1 < args.Length ? int.Parse(args[r + 1], CultureInfo.InvariantCulture) : 9;
         using var model = ModelFolder.Open(args[at + 1]);
         var c = model.Config;
-        using var cache = new KvCache(c.Decoder.NumHiddenLayers, 16, c.Decoder.NumKeyValueHeads, c.ContextLength, c.Decoder.HeadSize);
+        using var cache = new KvCache(c.Decoder.NumHiddenLayers, 16, c.Decoder.NumKeyValueHeads, c.ContextLength, c.Decoder.HeadSize, model.KvElementType);
         using var runner = new DecoderRunner(model.Session, c, cache, 512, model.MixedSession);
         var ids = Enumerable.Range(0, 256).Select(i => (long)((i * 7) % 100) + 5).ToArray();
         var past = Enumerable.Repeat(256, 16).ToArray();

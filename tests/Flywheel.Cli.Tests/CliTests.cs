@@ -153,6 +153,18 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void MakeModelWithFp16IoWritesAFolderThatGenerates()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"flywheel-fp16io-{Guid.NewGuid():N}");
+        var made = Run("make-model", "--preset", "tiny", "--out", dir, "--fp16-io");
+        Assert.Equal(0, made.Code);
+        Assert.Contains("float16 KV cache and logits", made.Out);
+        var generated = Run("generate", "--model", dir, "--prompt", "The engine", "--max-tokens", "8", "--ignore-eos");
+        Assert.Equal(0, generated.Code);
+        Assert.Contains("completion_tokens=8", generated.Err);
+    }
+
+    [Fact]
     public void TokenizePrintsAJsonArray()
     {
         var tokenizer = Path.Combine(Model.Value, "tokenizer.json");

@@ -110,7 +110,7 @@ internal sealed class BenchRunner(ModelFolder model, EngineOptions baseOptions)
         var rows = baseOptions.MaxRunningRequests;
         var chunk = Math.Min(baseOptions.MaxBatchTokens, c.ContextLength - 1);
         var mixedChunk = chunk - rows;
-        using var cache = new KvCache(c.Decoder.NumHiddenLayers, rows + 1, c.Decoder.NumKeyValueHeads, c.ContextLength, c.Decoder.HeadSize);
+        using var cache = new KvCache(c.Decoder.NumHiddenLayers, rows + 1, c.Decoder.NumKeyValueHeads, c.ContextLength, c.Decoder.HeadSize, model.KvElementType);
         using var runner = new DecoderRunner(model.Session, c, cache, Math.Max(chunk, rows), baseOptions.MixedRuns ? model.MixedSession : null);
         var mixed = runner.CanRunMixed && mixedChunk > 0;
         long promptTokens = requests.Sum(r => (long)r.Prompt), outputTokens = requests.Sum(r => (long)r.Output);

@@ -11,12 +11,13 @@ internal static class MakeModelCommand
         "write an ORT GenAI model folder (LLaMA architecture, dummy weights)",
         "usage: flywheel make-model --preset tiny|bench --out DIR [--tokenizer FILE] [--seed N]\n" +
         "                           [--precision fp32|int4] [--block-size 32] [--accuracy-level 4]\n" +
+        "                           [--fp16-io] (float16 KV cache and logits over fp32 weights, the CUDA export's interface)\n" +
         "                           [--layers N --hidden N --heads N --kv-heads N --intermediate N --context N --vocab N]",
         Run);
 
     private static int Run(CliApp.CommandArgsInput input)
     {
-        var args = CommandArgs.Parse(input.Args);
+        var args = CommandArgs.Parse(input.Args, "fp16-io");
         var preset = args.String("preset") ?? "tiny";
         var output = args.Required("out");
         var tokenizer = args.String("tokenizer");
@@ -43,6 +44,7 @@ internal static class MakeModelCommand
             Precision = ParsePrecision(args.String("precision")),
             BlockSize = args.Int("block-size", 16, 4096) ?? options.BlockSize,
             AccuracyLevel = args.Int("accuracy-level", 0, 4) ?? options.AccuracyLevel,
+            Fp16Io = args.Flag("fp16-io"),
         };
         args.EnsureAllUsed();
         try
@@ -74,7 +76,8 @@ internal static class MakeModelCommand
     };
 
     internal static string PrecisionText(ModelBuilderOptions o) =>
-        o.Precision == ModelPrecision.Int4 ? $"int4 (MatMulNBits, block {o.BlockSize}, accuracy level {o.AccuracyLevel})" : "fp32";
+        (o.Precision == ModelPrecision.Int4 ? $"int4 (MatMulNBits, block {o.BlockSize}, accuracy level {o.AccuracyLevel})" : "fp32")
+        + (o.Fp16Io ? ", float16 KV cache and logits" : "");
 
     internal static long ParameterCount(ModelBuilderOptions o)
     {

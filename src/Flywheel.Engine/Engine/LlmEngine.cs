@@ -46,7 +46,7 @@ public sealed partial class LlmEngine : IDisposable
         var c = model.Config;
         ContextLength = c.ContextLength;
         _scheduler = new Scheduler(options);
-        _cache = new KvCache(c.Decoder.NumHiddenLayers, SlotTable.SlotCountFor(options.MaxRunningRequests), c.Decoder.NumKeyValueHeads, c.ContextLength, c.Decoder.HeadSize);
+        _cache = new KvCache(c.Decoder.NumHiddenLayers, SlotTable.SlotCountFor(options.MaxRunningRequests), c.Decoder.NumKeyValueHeads, c.ContextLength, c.Decoder.HeadSize, model.KvElementType);
         _slots = new SlotTable(_cache, options.MaxRunningRequests);
         _runner = new ModelRunner(model, _cache, options);
         _planner = new RunPlanner(_runner.MaxTokensPerRun, _runner.CanRunMixed, options.RunOverheadTokens);

@@ -1,6 +1,8 @@
+using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
 using Flywheel.Models;
 using Microsoft.ML.OnnxRuntime;
+using OrtElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
 
 namespace Flywheel.Execution;
 
@@ -12,6 +14,9 @@ namespace Flywheel.Execution;
 /// kept; they are bound through an
 /// <see cref="OrtIoBinding"/> only when they change, so a steady decode step (same rows, same slots)
 /// binds nothing and allocates nothing. Not thread-safe: one engine thread owns it.
+/// The KV element type is the cache's, which must be the session's past_key_values type; logits come back
+/// as float32 either way: a model with float16 logits (CUDA exports) writes them into a float16 buffer that
+/// each Run widens into the float32 one (no allocation).
 /// </summary>
 /// <remarks>
 /// GroupQueryAttention on CPU accepts several rows with different past lengths only when each row adds
@@ -32,6 +37,7 @@ public sealed unsafe class DecoderRunner : IDisposable
     private readonly long* _inputIds;   // [maxTokensPerRun]
     private readonly long* _mask;       // [slots * maxLength]
     private readonly float* _logits;    // [maxTokensPerRun * vocab]
+    private readonly Half* _halfLogits; // [maxTokensPerRun * vocab] what the session writes when its logits are float16, else null
     private readonly long* _chunkMask;  // [maxLength]
     private readonly BoundGraph _graph;
     private readonly BoundGraph? _mixedGraph;
@@ -50,6 +56,12 @@ public sealed unsafe class DecoderRunner : IDisposable
     {
         _cache = cache;
         VocabSize = config.VocabSize;
+        var halfLogits = CheckTypes(session, config, cache);
+        if (mixedSession is not null && CheckTypes(mixedSession, config, cache) != halfLogits)
+        {
+            throw new ArgumentException("the mixed graph's logits type differs from the decoder's", nameof(mixedSession));
+        }
+
         MaxTokensPerRun = maxTokensPerRun;
         var d = config.Decoder;
         var inputs = new List<string> { d.InputIdsName, d.AttentionMaskName };
@@ -67,11 +79,14 @@ public sealed unsafe class DecoderRunner : IDisposable
         _inputIds = (long*)NativeMemory.Alloc((nuint)maxTokensPerRun, sizeof(long));
         _mask = (long*)NativeMemory.Alloc((nuint)((long)cache.SlotCount * cache.MaxLength), sizeof(long));
         _logits = (float*)NativeMemory.Alloc((nuint)((long)maxTokensPerRun * VocabSize), sizeof(float));
+        _halfLogits = halfLogits ? (Half*)NativeMemory.Alloc((nuint)((long)maxTokensPerRun * VocabSize), (nuint)sizeof(Half)) : null;
         _chunkMask = (long*)NativeMemory.Alloc((nuint)cache.MaxLength, sizeof(long));
         _graph = new BoundGraph(session, inputs, outputs);
         _ids = new ViewCache<(int, int)>(k => View(_inputIds, k.Item1, k.Item2));
         _masks = new ViewCache<(int, int)>(k => View(_mask, k.Item1, k.Item2));
-        _logitViews = new ViewCache<(int, int)>(k => View(_logits, k.Item1, k.Item2, VocabSize));
+        _logitViews = new ViewCache<(int, int)>(k => halfLogits
+            ? OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, OrtElementType.Float16, [k.Item1, k.Item2, VocabSize], (nint)_halfLogits, (long)k.Item1 * k.Item2 * VocabSize * sizeof(Half))
+            : View(_logits, k.Item1, k.Item2, VocabSize));
         _chunkIds = new ViewCache<(int, int)>(k => View(_inputIds + k.Item1, 1, k.Item2));
         _chunkMasks = new ViewCache<int>(width => View(_chunkMask, 1, width));
         if (mixedSession is not null)
@@ -142,7 +157,7 @@ public sealed unsafe class DecoderRunner : IDisposable
         _graph.Bind(0, _logitViews.Get((rowCount, sequenceLength)), input: false);
         BindKv(_graph, kv, inputOffset: 2, outputOffset: 1);
         _graph.Run();
-        return new ReadOnlySpan<float>(_logits, checked((int)((long)tokenCount * VocabSize)));
+        return Logits(tokenCount);
     }
 
     /// <summary>
@@ -196,7 +211,42 @@ public sealed unsafe class DecoderRunner : IDisposable
         BindKv(g, KvViews(firstSlot, rowCount), inputOffset: 2, outputOffset: 1);
         BindKv(g, KvViews(chunkSlot, 1), inputOffset: chunkInputs + 2, outputOffset: chunkOutputs);
         g.Run();
-        return new ReadOnlySpan<float>(_logits, checked((int)((long)tokenCount * VocabSize)));
+        return Logits(tokenCount);
+    }
+
+    /// <summary>The first <paramref name="tokenCount"/> rows of logits as float32 (widened from float16 when the model writes those).</summary>
+    private ReadOnlySpan<float> Logits(int tokenCount)
+    {
+        var count = checked((int)((long)tokenCount * VocabSize));
+        var logits = new Span<float>(_logits, count);
+        if (_halfLogits is not null)
+        {
+            TensorPrimitives.ConvertToSingle(new ReadOnlySpan<Half>(_halfLogits, count), logits);
+        }
+
+        return logits;
+    }
+
+    /// <summary>
+    /// Checks that the session's past_key_values type is the cache's and its logits are float32 or float16
+    /// (returns true for float16); throws <see cref="ArgumentException"/> naming the tensor and its type otherwise.
+    /// </summary>
+    private static bool CheckTypes(InferenceSession session, GenAiConfig config, KvCache cache)
+    {
+        var d = config.Decoder;
+        var pastName = DecoderConfig.LayerName(d.PastKeyNames, 0);
+        if (session.InputMetadata.TryGetValue(pastName, out var past) && past.ElementDataType != cache.ElementType)
+        {
+            throw new ArgumentException($"input '{pastName}' is {past.ElementDataType} but the KV cache holds {cache.ElementType}: allocate the cache with the model's KV element type", nameof(cache));
+        }
+
+        var logits = session.OutputMetadata.TryGetValue(d.LogitsName, out var info) ? info.ElementDataType : OrtElementType.Float;
+        return logits switch
+        {
+            OrtElementType.Float => false,
+            OrtElementType.Float16 => true,
+            _ => throw new ArgumentException($"output '{d.LogitsName}' is {logits}; the engine reads Float or Float16 logits", nameof(session)),
+        };
     }
 
     /// <summary>Cached KV views handed out so far (for tests).</summary>
@@ -265,9 +315,9 @@ public sealed unsafe class DecoderRunner : IDisposable
         return views;
     }
 
-    private OrtValue KvView(float* data, long count, int rows) =>
-        OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float,
-            [rows, _cache.KvHeadCount, _cache.MaxLength, _cache.HeadSize], (nint)data, count * sizeof(float));
+    private OrtValue KvView(byte* data, long count, int rows) =>
+        OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, _cache.ElementType,
+            [rows, _cache.KvHeadCount, _cache.MaxLength, _cache.HeadSize], (nint)data, count * _cache.ElementSize);
 
     private static OrtValue View(long* data, int rows, int columns) =>
         OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Int64,
@@ -304,5 +354,6 @@ public sealed unsafe class DecoderRunner : IDisposable
         NativeMemory.Free(_inputIds);
         NativeMemory.Free(_mask);
         NativeMemory.Free(_logits);
+        NativeMemory.Free(_halfLogits);
     }
 }

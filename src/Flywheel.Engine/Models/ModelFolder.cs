@@ -10,8 +10,9 @@ namespace Flywheel.Models;
 /// </summary>
 public sealed class ModelFolder : IDisposable
 {
-    private ModelFolder(string directory, GenAiConfig config, InferenceSession session, InferenceSession? mixedSession, ExecutionDevice device)
+    private ModelFolder(string directory, GenAiConfig config, InferenceSession session, InferenceSession? mixedSession, ExecutionDevice device, (OrtElementType Kv, OrtElementType Logits) types)
     {
+        (KvElementType, LogitsElementType) = types;
         Directory = directory;
         Config = config;
         Session = session;
@@ -25,6 +26,15 @@ public sealed class ModelFolder : IDisposable
 
     /// <summary>Where the decoder session runs.</summary>
     public ExecutionDevice Device { get; }
+
+    /// <summary>
+    /// Element type of past_key_values and present (Float, or Float16 as CUDA exports keep the cache), read from
+    /// the session; the engine's <see cref="Execution.KvCache"/> holds this type.
+    /// </summary>
+    public OrtElementType KvElementType { get; }
+
+    /// <summary>Element type of the logits output (Float or Float16), read from the session; the engine widens Float16 to float before sampling.</summary>
+    public OrtElementType LogitsElementType { get; }
 
     /// <summary>The decoder session (owned by this folder).</summary>
     public InferenceSession Session { get; }
@@ -90,9 +100,10 @@ public sealed class ModelFolder : IDisposable
             throw new ModelConfigException($"{modelPath}: ONNX Runtime cannot load the model: {e.Message}", e);
         }
 
+        (OrtElementType, OrtElementType) types;
         try
         {
-            Validate(configPath, config, session);
+            types = Validate(configPath, config, session);
         }
         catch
         {
@@ -106,7 +117,10 @@ public sealed class ModelFolder : IDisposable
             try
             {
                 mixed = new InferenceSession(mixedPath, options);
-                ValidateMixed(mixedPath, config, mixed);
+                if (ValidateMixed(mixedPath, config, mixed) != types)
+                {
+                    throw new ModelConfigException($"{mixedPath}: the mixed graph's KV or logits element type differs from {config.Decoder.Filename}'s ({types}).");
+                }
             }
             catch (Exception e) when (e is OnnxRuntimeException or ModelConfigException)
             {
@@ -116,7 +130,7 @@ public sealed class ModelFolder : IDisposable
             }
         }
 
-        return new ModelFolder(directory, config, session, mixed, device);
+        return new ModelFolder(directory, config, session, mixed, device, types);
     }
 
     /// <summary>Default options for folders opened without any (created over the engine's environment, never disposed).</summary>
@@ -136,9 +150,9 @@ public sealed class ModelFolder : IDisposable
         public static string ChunkPresent(int layer, string kind) => $"chunk_present.{layer}.{kind}";
     }
 
-    private static void ValidateMixed(string path, GenAiConfig config, InferenceSession session)
+    private static (OrtElementType Kv, OrtElementType Logits) ValidateMixed(string path, GenAiConfig config, InferenceSession session)
     {
-        Validate(path, config, session, extraInputs: 2 + (2 * config.Decoder.NumHiddenLayers));
+        var types = Validate(path, config, session, extraInputs: 2 + (2 * config.Decoder.NumHiddenLayers));
         var inputs = session.InputNames.ToHashSet();
         var outputs = session.OutputNames.ToHashSet();
         var expected = new List<string> { MixedNames.ChunkIds, MixedNames.ChunkMask };
@@ -161,16 +175,24 @@ public sealed class ModelFolder : IDisposable
         {
             throw new ModelConfigException($"{path}: the mixed graph lacks {string.Join(", ", missing)}.");
         }
+
+        return types;
     }
 
-    /// <summary>Checks that every tensor the config names exists in the graph with the type and rank the engine feeds.</summary>
-    internal static void Validate(string configPath, GenAiConfig config, InferenceSession session, int extraInputs = 0)
+    /// <summary>
+    /// Checks that every tensor the config names exists in the graph with a type and rank the engine feeds;
+    /// returns the KV and logits element types (each Float or Float16; every past and present tensor the same).
+    /// </summary>
+    internal static (OrtElementType Kv, OrtElementType Logits) Validate(string configPath, GenAiConfig config, InferenceSession session, int extraInputs = 0)
     {
         var d = config.Decoder;
         var inputs = session.InputMetadata;
         var outputs = session.OutputMetadata;
 
-        void Expect(IReadOnlyDictionary<string, NodeMetadata> declared, string kind, string name, string field, OrtElementType type, int rank)
+        void Expect(IReadOnlyDictionary<string, NodeMetadata> declared, string kind, string name, string field, OrtElementType type, int rank) =>
+            ExpectOneOf(declared, kind, name, field, [type], rank);
+
+        OrtElementType ExpectOneOf(IReadOnlyDictionary<string, NodeMetadata> declared, string kind, string name, string field, OrtElementType[] types, int rank)
         {
             if (!declared.TryGetValue(name, out var info))
             {
@@ -178,21 +200,27 @@ public sealed class ModelFolder : IDisposable
                     $"{configPath}: {field} says the model has {kind} '{name}', but it does not; its {kind}s are: {string.Join(", ", declared.Keys)}.");
             }
 
-            if (!info.IsTensor || info.ElementDataType != type || info.Dimensions.Length != rank)
+            if (!info.IsTensor || !types.Contains(info.ElementDataType) || info.Dimensions.Length != rank)
             {
-                throw new ModelConfigException($"{configPath}: {kind} '{name}' ({field}) is {Describe(name, info)}, expected {type} of rank {rank}.");
+                throw new ModelConfigException($"{configPath}: {kind} '{name}' ({field}) is {Describe(name, info)}, expected {string.Join(" or ", types)} of rank {rank}.");
             }
+
+            return info.ElementDataType;
         }
 
         Expect(inputs, "input", d.InputIdsName, "model.decoder.inputs.input_ids", OrtElementType.Int64, 2);
         Expect(inputs, "input", d.AttentionMaskName, "model.decoder.inputs.attention_mask", OrtElementType.Int64, 2);
-        Expect(outputs, "output", d.LogitsName, "model.decoder.outputs.logits", OrtElementType.Float, 3);
+        // The engine runs float32 and float16 logits and caches (CPU and CUDA exports); anything else is refused by name.
+        OrtElementType[] runnable = [OrtElementType.Float, OrtElementType.Float16];
+        var logits = ExpectOneOf(outputs, "output", d.LogitsName, "model.decoder.outputs.logits", runnable, 3);
+        var kv = ExpectOneOf(inputs, "input", DecoderConfig.LayerName(d.PastKeyNames, 0), "model.decoder.inputs.past_key_names", runnable, 4);
         for (var l = 0; l < d.NumHiddenLayers; l++)
         {
-            Expect(inputs, "input", DecoderConfig.LayerName(d.PastKeyNames, l), "model.decoder.inputs.past_key_names", OrtElementType.Float, 4);
-            Expect(inputs, "input", DecoderConfig.LayerName(d.PastValueNames, l), "model.decoder.inputs.past_value_names", OrtElementType.Float, 4);
-            Expect(outputs, "output", DecoderConfig.LayerName(d.PresentKeyNames, l), "model.decoder.outputs.present_key_names", OrtElementType.Float, 4);
-            Expect(outputs, "output", DecoderConfig.LayerName(d.PresentValueNames, l), "model.decoder.outputs.present_value_names", OrtElementType.Float, 4);
+            // One cache buffer is both past and present, so every one of them has the first past key's type.
+            Expect(inputs, "input", DecoderConfig.LayerName(d.PastKeyNames, l), "model.decoder.inputs.past_key_names", kv, 4);
+            Expect(inputs, "input", DecoderConfig.LayerName(d.PastValueNames, l), "model.decoder.inputs.past_value_names", kv, 4);
+            Expect(outputs, "output", DecoderConfig.LayerName(d.PresentKeyNames, l), "model.decoder.outputs.present_key_names", kv, 4);
+            Expect(outputs, "output", DecoderConfig.LayerName(d.PresentValueNames, l), "model.decoder.outputs.present_value_names", kv, 4);
         }
 
         if (d.PositionIdsName is not null)
@@ -215,6 +243,8 @@ public sealed class ModelFolder : IDisposable
             throw new ModelConfigException(
                 $"{configPath}: past key shape {Describe(pastName, inputs[pastName])} disagrees with model.decoder.num_key_value_heads ({d.NumKeyValueHeads}) or model.decoder.head_size ({d.HeadSize}).");
         }
+
+        return (kv, logits);
     }
 
     /// <summary>"name: Float[batch, 2, past_sequence_length, 16]": a declared tensor as error messages show it.</summary>

@@ -40,6 +40,8 @@ public static partial class LlamaModelBuilder
         g.Name = mixed ? "flywheel_llama_mixed" : "flywheel_llama";
         int h = o.HiddenSize, kvDim = o.KvHeadCount * o.HeadSize, hs = o.HeadSize, qDim = o.HeadCount * o.HeadSize;
 
+        // Element type of the KV cache and logits (see ModelBuilderOptions.Fp16Io).
+        var io = o.Fp16Io ? TensorElementType.Float16 : TensorElementType.Float;
         var streams = mixed ? new[] { ("", "batch_size", "sequence_length"), ("chunk_", "chunk_batch", "chunk_length") } : [("", "batch_size", "sequence_length")];
         foreach (var (prefix, batch, length) in streams)
         {
@@ -49,15 +51,15 @@ public static partial class LlamaModelBuilder
             if (prefix == "")
             {
                 // The mixed graph's logits hold every token of both streams, decode rows first: [B + C, 1, V].
-                g.Outputs.Add(new OnnxValueInfo("logits", TensorElementType.Float, mixed ? ["mixed_tokens", 1L, (long)o.VocabSize] : [batch, length, (long)o.VocabSize]));
+                g.Outputs.Add(new OnnxValueInfo("logits", io, mixed ? ["mixed_tokens", 1L, (long)o.VocabSize] : [batch, length, (long)o.VocabSize]));
             }
 
             for (var layer = 0; layer < o.LayerCount; layer++)
             {
                 foreach (var kind in new[] { "key", "value" })
                 {
-                    g.Inputs.Add(new OnnxValueInfo($"{prefix}past_key_values.{layer}.{kind}", TensorElementType.Float, [batch, (long)o.KvHeadCount, prefix + "past_sequence_length", (long)hs]));
-                    g.Outputs.Add(new OnnxValueInfo($"{present}.{layer}.{kind}", TensorElementType.Float, [batch, (long)o.KvHeadCount, prefix + "total_sequence_length", (long)hs]));
+                    g.Inputs.Add(new OnnxValueInfo($"{prefix}past_key_values.{layer}.{kind}", io, [batch, (long)o.KvHeadCount, prefix + "past_sequence_length", (long)hs]));
+                    g.Outputs.Add(new OnnxValueInfo($"{present}.{layer}.{kind}", io, [batch, (long)o.KvHeadCount, prefix + "total_sequence_length", (long)hs]));
                 }
             }
         }
@@ -68,6 +70,15 @@ public static partial class LlamaModelBuilder
         Add(g, LlamaWeightNames.Embedding, [o.VocabSize, h], w.Tensor(LlamaWeightNames.Embedding, o.VocabSize * h, 1.0));
         Add(g, LlamaWeightNames.CosCache, [o.ContextLength, hs / 2], RotaryCache(o, Math.Cos));
         Add(g, LlamaWeightNames.SinCache, [o.ContextLength, hs / 2], RotaryCache(o, Math.Sin));
+        if (o.Fp16Io)
+        {
+            // GroupQueryAttention takes its rotary caches in its own type.
+            foreach (var cache in new[] { LlamaWeightNames.CosCache, LlamaWeightNames.SinCache })
+            {
+                g.AddNode("Cast", [cache], [cache + Fp16Suffix], $"/model/{cache}/Cast", "", OnnxAttribute.Int("to", (long)TensorElementType.Float16));
+            }
+        }
+
         g.Initializers.Add(OnnxTensor.FromInt64s("const_axes_1", [1], [1]));
         g.Initializers.Add(OnnxTensor.FromInt64s("const_one", [], [1]));
 
@@ -179,15 +190,21 @@ public static partial class LlamaModelBuilder
         Add(g, LlamaWeightNames.FinalNorm, [h], w.Tensor(LlamaWeightNames.FinalNorm, h, 0.1, 1.0));
         AddProjection(g, o, LlamaWeightNames.LmHead, h, o.VocabSize, w.Tensor(LlamaWeightNames.LmHead, h * o.VocabSize, 4 / Math.Sqrt(h)));
         RmsNorm(g, x, LlamaWeightNames.FinalNorm, "/model/norm", o.RmsNormEpsilon);
+        var logits = o.Fp16Io ? "/lm_head/MatMul/output_0" : "logits";
         if (mixed)
         {
             // One lm_head MatMul writes straight into the output (splitting [B + C, V] logits would copy them all).
             g.AddNode("Reshape", ["/model/norm/output_0", qDim == h ? "const_decode_q" : "const_decode_h"], ["/model/norm/output_3d"], "/model/norm/Reshape");
-            MatMul(g, o, "/model/norm/output_3d", LlamaWeightNames.LmHead, h, o.VocabSize, "logits", "/lm_head/MatMul");
+            MatMul(g, o, "/model/norm/output_3d", LlamaWeightNames.LmHead, h, o.VocabSize, logits, "/lm_head/MatMul");
         }
         else
         {
-            MatMul(g, o, "/model/norm/output_0", LlamaWeightNames.LmHead, h, o.VocabSize, "logits", "/lm_head/MatMul");
+            MatMul(g, o, "/model/norm/output_0", LlamaWeightNames.LmHead, h, o.VocabSize, logits, "/lm_head/MatMul");
+        }
+
+        if (o.Fp16Io)
+        {
+            g.AddNode("Cast", [logits], ["logits"], "/lm_head/Cast", "", OnnxAttribute.Int("to", (long)TensorElementType.Float16));
         }
 
         return model;
@@ -196,11 +213,23 @@ public static partial class LlamaModelBuilder
     private static void Attention(OnnxGraph g, ModelBuilderOptions o, int layer, string q, string k, string v, string stream, string output, string name)
     {
         var present = stream == "" ? "present" : stream + "present";
+        var (cos, sin, result) = (LlamaWeightNames.CosCache, LlamaWeightNames.SinCache, output);
+        if (o.Fp16Io)
+        {
+            // The cache is GroupQueryAttention's own type (it reads and writes the shared buffer), so the op runs
+            // in float16 between casts of its inputs and of its output.
+            foreach (var (input, which) in new[] { (q, "q"), (k, "k"), (v, "v") })
+            {
+                g.AddNode("Cast", [input], [input + Fp16Suffix], $"{name}/Cast_{which}", "", OnnxAttribute.Int("to", (long)TensorElementType.Float16));
+            }
+
+            (q, k, v, cos, sin, result) = (q + Fp16Suffix, k + Fp16Suffix, v + Fp16Suffix, cos + Fp16Suffix, sin + Fp16Suffix, output + Fp16Suffix);
+        }
+
         g.AddNode(
             "GroupQueryAttention",
-            [q, k, v, $"{stream}past_key_values.{layer}.key", $"{stream}past_key_values.{layer}.value", stream + "seqlens_k", stream + "total_seq_len",
-             LlamaWeightNames.CosCache, LlamaWeightNames.SinCache],
-            [output, $"{present}.{layer}.key", $"{present}.{layer}.value"],
+            [q, k, v, $"{stream}past_key_values.{layer}.key", $"{stream}past_key_values.{layer}.value", stream + "seqlens_k", stream + "total_seq_len", cos, sin],
+            [result, $"{present}.{layer}.key", $"{present}.{layer}.value"],
             name,
             "com.microsoft",
             OnnxAttribute.Int("num_heads", o.HeadCount),
@@ -209,7 +238,14 @@ public static partial class LlamaModelBuilder
             OnnxAttribute.Int("rotary_interleaved", 0),
             OnnxAttribute.Float("scale", (float)(1 / Math.Sqrt(o.HeadSize))),
             OnnxAttribute.Int("local_window_size", -1));
+        if (o.Fp16Io)
+        {
+            g.AddNode("Cast", [result], [output], $"{name}/Cast_output", "", OnnxAttribute.Int("to", (long)TensorElementType.Float));
+        }
     }
+
+    /// <summary>Suffix of the float16 copies of a value (<see cref="ModelBuilderOptions.Fp16Io"/>).</summary>
+    private const string Fp16Suffix = "/fp16";
 
     /// <summary>The genai_config.json that describes a model built with <paramref name="o"/>.</summary>
     public static GenAiConfig Config(ModelBuilderOptions o, int bosTokenId, IReadOnlyList<int> eosTokenIds, int padTokenId) => new()

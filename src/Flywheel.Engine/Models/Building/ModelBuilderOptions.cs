@@ -44,6 +44,14 @@ public sealed record ModelBuilderOptions
     /// </summary>
     public int AccuracyLevel { get; init; } = 4;
 
+    /// <summary>
+    /// The KV cache (past/present) and logits are float16, as in ORT GenAI's CUDA exports, while the weights
+    /// and the arithmetic outside attention stay float32: q/k/v are cast to float16 before GroupQueryAttention
+    /// (which then reads and writes the float16 cache itself) and its output back, and the fp32 logits are cast
+    /// last. Lets the engine's fp16 KV and logits paths run on CPU next to an fp32 twin with the same weights.
+    /// </summary>
+    public bool Fp16Io { get; init; }
+
     /// <summary>Width of an attention head; null means hidden / heads (Qwen3 sets its own head_dim).</summary>
     public int? HeadDim { get; init; }
 
