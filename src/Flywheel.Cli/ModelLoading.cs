@@ -25,7 +25,8 @@ internal static class ModelLoading
         }
     }
 
-    internal static ModelFolder OpenModel(string directory, int? threads, ExecutionDevice device = ExecutionDevice.Cpu, bool loadMixed = true)
+    /// <param name="maxModelLength">--max-model-len: the context to serve, at most the model's (null = the model's).</param>
+    internal static ModelFolder OpenModel(string directory, int? threads, ExecutionDevice device = ExecutionDevice.Cpu, bool loadMixed = true, int? maxModelLength = null)
     {
         using var options = OnnxEnvironment.CreateSessionOptions();
         if (threads is { } n)
@@ -35,7 +36,19 @@ internal static class ModelLoading
 
         try
         {
-            return ModelFolder.Open(directory, options, device, loadMixed);
+            var model = ModelFolder.Open(directory, options, device, loadMixed);
+            if (maxModelLength is { } limit)
+            {
+                if (limit > model.Config.ContextLength)
+                {
+                    model.Dispose();
+                    throw new UsageException($"--max-model-len {limit} is larger than the model's context_length ({model.Config.ContextLength})");
+                }
+
+                model.LimitContext(limit);
+            }
+
+            return model;
         }
         catch (ModelConfigException e)
         {

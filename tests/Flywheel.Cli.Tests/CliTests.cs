@@ -76,6 +76,19 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void MaxModelLenLimitsTheContextAndCannotExceedTheModels()
+    {
+        var (code, stdout, err) = Run("bench", "--model", Model.Value, "--mixes", "balanced", "--policies", "flywheel",
+            "--requests", "2", "--max-batch-tokens", "32", "--chunk-size", "16", "--max-running", "2", "--max-model-len", "96");
+        Assert.True(code == 0, err);
+        Assert.Contains(", context 96", stdout);
+
+        (code, _, err) = Run("generate", "--model", Model.Value, "--prompt", "x", "--max-model-len", "100000000");
+        Assert.Equal(2, code);
+        Assert.Contains("--max-model-len 100000000 is larger than the model's context_length", err);
+    }
+
+    [Fact]
     public void AnInt4FolderGeneratesThroughTheEngine()
     {
         // CPU int4 exports keep fp32 KV and logits, so the engine serves them as it serves fp32 folders.

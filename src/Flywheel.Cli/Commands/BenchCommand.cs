@@ -11,7 +11,7 @@ internal static class BenchCommand
         "bench",
         "compare scheduling policies on workload mixes against the bare model's ceiling",
         "usage: flywheel bench --model DIR [--mixes prompt-heavy,balanced,generation-heavy] [--policies flywheel,prefill-first,sequential]\n" +
-        "                      [--requests N] [--rate R] [--repeat N] [--seed N] [--out FILE] [--max-batch-tokens N] [--chunk-size N] [--max-running N] [--mixed-runs on|off] [--threads N] [--device cpu|cuda]",
+        "                      [--requests N] [--rate R] [--repeat N] [--seed N] [--out FILE] [--max-batch-tokens N] [--chunk-size N] [--max-running N] [--mixed-runs on|off] [--threads N] [--device cpu|cuda] [--max-model-len N]",
         Run);
 
     private static int Run(CliApp.CommandArgsInput input)
@@ -28,9 +28,10 @@ internal static class BenchCommand
         var threads = args.Int("threads", 0, 1024);
         var device = ModelLoading.DeviceFrom(args);
         var options = EngineOptionsArguments.EngineOptionsFrom(args);
+        var maxModelLength = args.Int("max-model-len", 2, int.MaxValue);
         args.EnsureAllUsed();
 
-        using var model = ModelLoading.OpenModel(modelDir, threads, device, options.MixedRuns);
+        using var model = ModelLoading.OpenModel(modelDir, threads, device, options.MixedRuns, maxModelLength);
         var runner = new BenchRunner(model, options);
         var context = model.Config.ContextLength;
         input.Out.WriteLine($"model {model.Name}: {model.Config.Decoder.NumHiddenLayers} layers, hidden {model.Config.Decoder.HiddenSize}, vocab {model.Config.VocabSize}, context {context}");

@@ -10,7 +10,7 @@ internal static class GenerateCommand
     public static readonly CliApp.Command Definition = new(
         "generate",
         "generate text for one prompt",
-        "usage: flywheel generate --model DIR --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repetition-penalty R] [--seed S] [--ignore-eos] [--threads N] [--device cpu|cuda]",
+        "usage: flywheel generate --model DIR --prompt TEXT [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--min-p P] [--repetition-penalty R] [--seed S] [--ignore-eos] [--threads N] [--device cpu|cuda] [--max-model-len N]",
         Run);
 
     private static int Run(CliApp.CommandArgsInput input)
@@ -34,9 +34,10 @@ internal static class GenerateCommand
         };
         var threads = args.Int("threads", 0, 1024);
         var device = DeviceFrom(args);
+        var maxModelLength = args.Int("max-model-len", 2, int.MaxValue);
         args.EnsureAllUsed();
 
-        using var model = OpenModel(modelDir, threads, device, loadMixed: false);
+        using var model = OpenModel(modelDir, threads, device, loadMixed: false, maxModelLength);
         var tokenizer = LoadTokenizer(model.TokenizerPath);
         using var generator = new TextGenerator(model, tokenizer);
         var ids = generator.EncodePrompt(prompt);

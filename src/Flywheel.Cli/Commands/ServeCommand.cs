@@ -18,7 +18,7 @@ internal static class ServeCommand
         "serve a model over the OpenAI-compatible REST API",
         "usage: flywheel serve [--model DIR] [--host 127.0.0.1] [--port 8000] [--threads N] [--queue N] [--device cpu|cuda]\n" +
         "                      [--policy flywheel|prefill-first|sequential] [--max-batch-tokens N] [--chunk-size N] [--max-running N]\n" +
-        "                      [--mixed-runs on|off] [--drain-timeout SECONDS (30)]\n" +
+        "                      [--mixed-runs on|off] [--drain-timeout SECONDS (30)] [--max-model-len N]\n" +
         "                      [--max-schema-states N (250000)] [--schema-compile-timeout SECONDS (10)] [--schema-compile-concurrency N (1)]\n" +
         "                      [--schema-cache-count N (256)] [--schema-cache-mb N (128)]\n" +
         "                      [--api-key KEY]... [--metrics-require-key] [--allowed-hosts NAME,...] [--cors-origin ORIGIN]...\n" +
@@ -31,6 +31,8 @@ internal static class ServeCommand
         "  --cors-origin: an origin browsers may call the API from (repeatable; CORS is off without it)\n" +
         "  --mixed-runs: run decodes and one prompt chunk as one Run when the folder has model.mixed.onnx (default off;\n" +
         "    both sessions then share ONNX Runtime's global thread pool and --threads does not apply)\n" +
+        "  --max-model-len: serve at most N tokens of context (prompt + output) instead of the model's context_length;\n" +
+        "    every KV slot is sized by it (an imported checkpoint's context is its max_position_embeddings, e.g. 131072)\n" +
         "  without --model, serves a small built-in demo model (built once into the cache)\n" +
         "  on SIGTERM: readiness turns 503, in-flight requests get --drain-timeout seconds to finish, the rest are aborted",
         Run);
@@ -55,6 +57,7 @@ internal static class ServeCommand
         var device = ModelLoading.DeviceFrom(args);
         var engineOptions = EngineOptionsArguments.EngineOptionsFrom(args);
         var schemaOptions = SchemaOptionsFrom(args);
+        var maxModelLength = args.Int("max-model-len", 2, int.MaxValue);
         args.EnsureAllUsed();
         try
         {
@@ -66,7 +69,7 @@ internal static class ServeCommand
         }
 
         modelDir ??= DemoModel(input.Error);
-        using var model = ModelLoading.OpenModel(modelDir, threads, device, engineOptions.MixedRuns);
+        using var model = ModelLoading.OpenModel(modelDir, threads, device, engineOptions.MixedRuns, maxModelLength);
         var tokenizer = ModelLoading.LoadTokenizer(model.TokenizerPath);
         using var backend = new EngineBackend(model, tokenizer, engineOptions, schemaOptions: schemaOptions);
         return FlywheelServer.RunAsync(options, backend).GetAwaiter().GetResult();

@@ -22,7 +22,26 @@ public sealed class ModelFolder : IDisposable
 
     public string Directory { get; }
 
-    public GenAiConfig Config { get; }
+    /// <summary>The folder's genai_config.json, with the context limited by <see cref="LimitContext"/> if it was.</summary>
+    public GenAiConfig Config { get; private set; }
+
+    /// <summary>
+    /// Serves at most <paramref name="maxModelLength"/> tokens of context (prompt and output together) instead of
+    /// the model's own context_length, which an imported checkpoint takes from max_position_embeddings (128k for
+    /// Llama 3): the engine sizes every KV slot by it, so the whole length would need gigabytes per slot. Call
+    /// before the folder is handed to an engine.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Below 2, or above the model's context_length.</exception>
+    public void LimitContext(int maxModelLength)
+    {
+        if (maxModelLength < 2 || maxModelLength > Config.ContextLength)
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxModelLength), maxModelLength,
+                $"the context limit must be from 2 to the model's context_length ({Config.ContextLength})");
+        }
+
+        Config = Config with { ContextLength = maxModelLength };
+    }
 
     /// <summary>Where the decoder session runs.</summary>
     public ExecutionDevice Device { get; }

@@ -135,6 +135,32 @@ public sealed class LlmEngineTests : IDisposable
     }
 
     [Fact]
+    public async Task AContextLimitBelowTheModelsSizesTheCacheAndKeepsOutputs()
+    {
+        // --max-model-len: an imported checkpoint's context is its max_position_embeddings (128k for Llama 3),
+        // far more KV per slot than a host has; the limit sizes the cache and bounds requests.
+        using var limited = ModelFolder.Open(TinyModel.Dir);
+        var full = limited.Config.ContextLength;
+        Assert.Throws<ArgumentOutOfRangeException>(() => limited.LimitContext(full + 1));
+        limited.LimitContext(48);
+        using var engine = new LlmEngine(limited, new EngineOptions { ChunkSize = 8, MaxBatchTokens = 16, MaxRunningRequests = 2 });
+        Assert.Equal(48, engine.ContextLength);
+
+        var prompt = Prompt(7, 20);
+        var (tokens, finish) = await Collect(engine.TrySubmit(new EngineRequest { PromptIds = prompt, MaxTokens = 10, IgnoreEos = true }));
+        Assert.Equal(FinishReason.Length, finish.Reason);
+        Assert.Equal(Alone(prompt, 10, new SamplingParams()), tokens);
+
+        // Up to the limit, a request runs to it; past it, it is refused at submission.
+        var (last, lastFinish) = await Collect(engine.TrySubmit(new EngineRequest { PromptIds = Prompt(8, 40), MaxTokens = 8, IgnoreEos = true }));
+        Assert.Equal(8, last.Count);
+        Assert.Equal(FinishReason.Length, lastFinish.Reason);
+        var refused = engine.TrySubmit(new EngineRequest { PromptIds = Prompt(9, 41), MaxTokens = 8, IgnoreEos = true });
+        Assert.False(refused.Accepted);
+        Assert.Contains("48", refused.Error);
+    }
+
+    [Fact]
     public async Task AFailedStepFailsOnlyItsRequests()
     {
         using var engine = new LlmEngine(_model, new EngineOptions { ChunkSize = 8, MaxBatchTokens = 16, MaxRunningRequests = 2 });
