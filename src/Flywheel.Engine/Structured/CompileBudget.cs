@@ -104,7 +104,10 @@ internal sealed class CompileBudget
         _cancellationToken.ThrowIfCancellationRequested();
         if (Stopwatch.GetTimestamp() > _deadline)
         {
-            throw Refuse($"compiling took longer than its budget of {_timeout.TotalSeconds:0.###} s (the server's --schema-compile-timeout)");
+            throw new SchemaCompileException("(schema)", "#", $"compiling took longer than its budget of {_timeout.TotalSeconds:0.###} s (the server's --schema-compile-timeout)")
+            {
+                DependsOnLoad = true,
+            };
         }
     }
 

@@ -19,6 +19,12 @@ public sealed class SchemaCompileException : Exception
         Reason = reason;
     }
 
+    /// <summary>
+    /// True when the time budget refused the schema: on a less busy server the same schema may compile, so a
+    /// refusal like this is not remembered. False for refusals of the schema itself (a keyword, the state limit).
+    /// </summary>
+    public bool DependsOnLoad { get; init; }
+
     /// <summary>The keyword that cannot be honoured.</summary>
     public string Keyword { get; }
 

@@ -25,6 +25,7 @@ internal sealed class ResponseFormatCompiler : IDisposable
     private readonly Action<double> _compileSeconds;
     private readonly SchemaCompileOptions _options;
     private readonly CompiledFormatCache _cache;
+    private readonly RefusedSchemas _refused = new();
     private readonly SchemaCompilePool _pool;
     private readonly object _lock = new();
     private readonly Dictionary<string, InFlight> _inFlight = new(StringComparer.Ordinal);
@@ -80,6 +81,11 @@ internal sealed class ResponseFormatCompiler : IDisposable
         var schema = format.Kind == ResponseFormatKind.JsonObject ? null
             : Canonical(format.SchemaJson ?? throw new ArgumentException("json_schema without a schema", nameof(format)));
         var key = Key(schema, format.Whitespace);
+        if (_refused.TryGet(key, out var refusal))
+        {
+            throw Rejected(refusal);
+        }
+
         if (!_cache.TryGet(key, out var compiled))
         {
             compiled = await Shared(key, schema, format.Whitespace, cancellationToken).ConfigureAwait(false);
@@ -134,8 +140,7 @@ internal sealed class ResponseFormatCompiler : IDisposable
         }
         catch (SchemaCompileException e)
         {
-            throw new RequestRejectedException(
-                RejectionReason.UnsupportedSchema, $"response_format.json_schema.schema cannot be enforced: {e.Message}", "response_format.json_schema.schema");
+            throw Rejected(e.Message);
         }
         finally
         {
@@ -162,6 +167,11 @@ internal sealed class ResponseFormatCompiler : IDisposable
             _cache.Add(key, format, grammar.TableBytes + (key.Length * sizeof(char)));
             return format;
         }
+        catch (SchemaCompileException e) when (!e.DependsOnLoad)
+        {
+            _refused.Add(key, e.Message);
+            throw;
+        }
         finally
         {
             lock (_lock)
@@ -178,6 +188,9 @@ internal sealed class ResponseFormatCompiler : IDisposable
         JsonWhitespace.Any => JsonSchemaCompileOptions.UnboundedWhitespace,
         _ => JsonSchemaCompileOptions.DefaultMaxWhitespace,
     };
+
+    private static RequestRejectedException Rejected(string reason) =>
+        new(RejectionReason.UnsupportedSchema, $"response_format.json_schema.schema cannot be enforced: {reason}", "response_format.json_schema.schema");
 
     /// <summary>Removes <paramref name="entry"/> from the in-flight table if it is still the one for <paramref name="key"/>. Caller holds the lock.</summary>
     private void Forget(string key, InFlight entry)

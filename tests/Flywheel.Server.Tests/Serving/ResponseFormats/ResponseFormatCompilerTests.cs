@@ -143,4 +143,26 @@ public sealed class ResponseFormatCompilerTests
         Assert.Equal(400, error.StatusCode);
         Assert.Contains("--max-schema-states", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_refused_schema_is_refused_again_without_a_compile_unless_time_refused_it()
+    {
+        // A client resending a schema over the state limit would otherwise hold the compile pool each time.
+        using var compiler = NewCompiler(new SchemaCompileOptions { MaxStates = 1000 });
+        var first = await Assert.ThrowsAsync<RequestRejectedException>(() => compiler.CompileAsync(Schema(Heavy), default));
+        var again = await Assert.ThrowsAsync<RequestRejectedException>(() => compiler.CompileAsync(Schema(" " + Heavy), default));
+        Assert.Equal(first.Message, again.Message);
+        Assert.Equal(first.Param, again.Param);
+        Assert.Equal(1, compiler.CompileCount);
+
+        // A refusal by the time budget depends on how busy the server was: the next request compiles again.
+        using var timed = NewCompiler(new SchemaCompileOptions { MaxStates = 100_000_000, CompileTimeout = TimeSpan.FromMilliseconds(1) });
+        for (var i = 0; i < 2; i++)
+        {
+            var refused = await Assert.ThrowsAsync<RequestRejectedException>(() => timed.CompileAsync(Schema(Heavy), default));
+            Assert.Contains("--schema-compile-timeout", refused.Message, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(2, timed.CompileCount);
+    }
 }
