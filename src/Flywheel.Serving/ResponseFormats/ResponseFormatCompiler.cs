@@ -81,13 +81,14 @@ internal sealed class ResponseFormatCompiler : IDisposable
         var schema = format.Kind == ResponseFormatKind.JsonObject ? null
             : Canonical(format.SchemaJson ?? throw new ArgumentException("json_schema without a schema", nameof(format)));
         var key = Key(schema, format.Whitespace);
-        if (_refused.TryGet(key, out var refusal))
-        {
-            throw Rejected(refusal);
-        }
-
         if (!_cache.TryGet(key, out var compiled))
         {
+            // Only on a miss: a compiled schema is never a refused one, and hits should not pay for hashing the key.
+            if (_refused.TryGet(key, out var refusal))
+            {
+                throw Rejected(refusal);
+            }
+
             compiled = await Shared(key, schema, format.Whitespace, cancellationToken).ConfigureAwait(false);
         }
 
