@@ -39,13 +39,15 @@ internal static class ModelLoading
             var model = ModelFolder.Open(directory, options, device, loadMixed);
             if (maxModelLength is { } limit)
             {
-                if (limit > model.Config.ContextLength)
+                try
+                {
+                    model.LimitContext(limit);
+                }
+                catch (ArgumentOutOfRangeException)
                 {
                     model.Dispose();
                     throw new UsageException($"--max-model-len {limit} is larger than the model's context_length ({model.Config.ContextLength})");
                 }
-
-                model.LimitContext(limit);
             }
 
             return model;
