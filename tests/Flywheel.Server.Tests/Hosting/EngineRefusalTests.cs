@@ -87,6 +87,11 @@ public sealed class EngineQueueFullTests
         await using var server = await EngineServer.StartAsync("server-long", ModelBuilderOptions.Tiny with { VocabSize = 600, ContextLength = 32768 },
             new EngineOptions { MaxRunningRequests = 1, QueueCapacity = 1, MaxBatchTokens = 16 });
         var (model, engine) = (server.Model.Name, server.Backend.Engine);
+        // The engine's first step is held until the refusal is seen: with no step measured, Retry-After is the
+        // estimate's floor of 1 s whatever the timing. Left running, the estimate scales with the seconds the
+        // requests took to arrive, which on a busy host made it 2-3 s.
+        using var firstStep = new ManualResetEventSlim();
+        engine.BeforeStep = _ => firstStep.Wait(Bound);
         var endless = $$"""{"model":"{{model}}","prompt":"go on","max_tokens":32000,"ignore_eos":true,"stream":true}""";
         using var cancel = new CancellationTokenSource();
         var accepted = new List<HttpResponseMessage>();
@@ -124,6 +129,8 @@ public sealed class EngineQueueFullTests
         }
         finally
         {
+            engine.BeforeStep = null;
+            firstStep.Set();
             await cancel.CancelAsync();
             accepted.ForEach(r => r.Dispose());
         }
