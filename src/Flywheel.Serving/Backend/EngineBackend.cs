@@ -69,6 +69,12 @@ public sealed class EngineBackend : IGenerationBackend, IMetricsSource, IDisposa
     /// <summary>The engine behind this backend, for tests that read its counters or pace its steps.</summary>
     internal LlmEngine Engine => _engine;
 
+    /// <summary>Test seam: sees every request just before it goes to the engine.</summary>
+    internal Action<EngineRequest>? Submitting
+    {
+        set => _submitter.Submitting = value;
+    }
+
     /// <summary>This backend's metrics (its own registry, not the process-wide default).</summary>
     public Prometheus.CollectorRegistry Registry { get; } = Prometheus.Metrics.NewCustomRegistry();
 

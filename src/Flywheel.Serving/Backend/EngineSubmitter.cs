@@ -20,6 +20,9 @@ internal sealed class EngineSubmitter(LlmEngine engine, FlywheelMetrics metrics,
     private readonly QueueWaitEstimate _queueWait = new();
     private long _acceptedCount;
 
+    /// <summary>Test seam, set only by tests: sees every request just before it goes to the engine (e.g. its adapter slot).</summary>
+    internal Action<EngineRequest>? Submitting { get; set; }
+
     /// <summary>Hands one generation to the engine: the attempt, or why it was refused (queue full, invalid).</summary>
     /// <exception cref="RequestRejectedException">A constrained attempt whose <paramref name="maxNewTokens"/> is below its format's minimum.</exception>
     public (Attempt? Attempt, SubmitResult? Refusal) Submit(int[] ids, int maxNewTokens, ApiRequest request, CompiledFormat? format, CancellationToken cancellationToken)
@@ -37,7 +40,7 @@ internal sealed class EngineSubmitter(LlmEngine engine, FlywheelMetrics metrics,
         var abort = adapter is null ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken)
             : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, adapter.UnloadToken);
         var stop = new CancellationTokenSource();
-        var outcome = engine.TrySubmit(new EngineRequest
+        var engineRequest = new EngineRequest
         {
             PromptIds = ids,
             MaxTokens = maxNewTokens,
@@ -58,7 +61,9 @@ internal sealed class EngineSubmitter(LlmEngine engine, FlywheelMetrics metrics,
                 Seed = request.Seed,
                 TopLogprobs = request.TopLogprobs,
             },
-        });
+        };
+        Submitting?.Invoke(engineRequest);
+        var outcome = engine.TrySubmit(engineRequest);
         if (outcome.QueueFull)
         {
             metrics.RecordRejected("queue_full");
