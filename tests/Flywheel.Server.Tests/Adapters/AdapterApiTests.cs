@@ -118,6 +118,44 @@ public sealed class AdapterApiTests
     }
 
     [Fact]
+    public async Task UnloadRefusesNewRequestsAtOnceAndWaitsForRunningOnes()
+    {
+        await using var lora = await StartAsync();
+        var adapter = await lora.Server.Backend.Adapters.LoadAsync("busy", lora.WriteAdapter(seed: 1));
+        using var hold = new ManualResetEventSlim();
+        lora.Server.Backend.Engine.BeforeStep = _ => hold.Wait(TimeSpan.FromSeconds(60));
+        try
+        {
+            var running = lora.ChatAsync("busy", ""","ignore_eos":true""");
+            while (adapter.WaitingCount == 0)
+            {
+                await Task.Delay(10); // until the request is in the engine
+            }
+
+            var unload = lora.UnloadAsync("busy");
+            while (!adapter.IsUnloading)
+            {
+                await Task.Delay(10);
+            }
+
+            await AssertRefusedAsync(await lora.ChatAsync("busy"), HttpStatusCode.NotFound, "model_not_found", "model");
+            Assert.False(unload.IsCompleted);
+            hold.Set();
+
+            using var finished = await running;
+            Assert.Equal(HttpStatusCode.OK, finished.StatusCode);
+            Assert.Equal("length", (await JsonAsync(finished)).GetProperty("choices")[0].GetProperty("finish_reason").GetString());
+            using var unloaded = await unload;
+            Assert.Equal(HttpStatusCode.OK, unloaded.StatusCode);
+        }
+        finally
+        {
+            hold.Set();
+            lora.Server.Backend.Engine.BeforeStep = null;
+        }
+    }
+
+    [Fact]
     public async Task UnloadEndsARunningRequestCleanlyAndTheServerGoesOn()
     {
         await using var lora = await StartAsync();
