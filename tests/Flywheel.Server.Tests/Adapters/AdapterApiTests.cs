@@ -175,10 +175,19 @@ public sealed class AdapterApiTests
             var waiting = await Exposition.ScrapeAsync(lora.Client);
             Assert.Equal(1, waiting.Value("flywheel_lora_requests_waiting", ("lora_name", "busy")));
 
-            // The wait runs out while the engine is held, so the unload aborts the request.
-            using var unload = await lora.UnloadAsync("busy");
-            Assert.Equal(HttpStatusCode.OK, unload.StatusCode);
+            // The wait runs out while the engine is held, so the unload aborts the request. The engine is let go
+            // before the unload is awaited: an engine's unload may need its thread to free the slot.
+            var unload = lora.UnloadAsync("busy");
+            while (!adapter.UnloadToken.IsCancellationRequested)
+            {
+                await Task.Delay(10);
+            }
+
             hold.Set();
+            using (var unloaded = await unload)
+            {
+                Assert.Equal(HttpStatusCode.OK, unloaded.StatusCode);
+            }
 
             using var response = await running;
             var events = await Sse.ReadAllAsync(response);
