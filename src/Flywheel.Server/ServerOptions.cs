@@ -46,6 +46,13 @@ public sealed class ServerOptions
     /// <summary>Origins (e.g. "https://app.example") browsers may call the API from; empty: CORS off. "*" allows any.</summary>
     public IReadOnlyList<string> CorsOrigins { get; set; } = [];
 
+    /// <summary>
+    /// Maps <c>POST /v1/load_lora_adapter</c> and <c>/v1/unload_lora_adapter</c> (vLLM's runtime adapter API),
+    /// behind the API key when one is set. Off: the routes do not exist (404), as in vLLM. The request names a
+    /// folder on the server's disk, so only trusted clients should be able to call it.
+    /// </summary>
+    public bool AllowRuntimeLora { get; set; }
+
     /// <summary>Where the startup lines go (where it listens, what it loaded).</summary>
     public TextWriter Output { get; set; } = Console.Out;
 

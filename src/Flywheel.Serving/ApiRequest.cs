@@ -101,4 +101,10 @@ public sealed record ApiRequest
 
     /// <summary>Keep generating past end-of-sequence tokens (a vLLM extension, used by load generators).</summary>
     public bool IgnoreEos { get; init; }
+
+    /// <summary>
+    /// The LoRA adapter <see cref="Model"/> named, set by the server once it holds a lease on it; null = the
+    /// base model. Every generation of the request (repair turns included) runs on its slot.
+    /// </summary>
+    public Adapters.LoadedAdapter? Adapter { get; init; }
 }

@@ -20,6 +20,13 @@ public interface IGenerationBackend
     bool IsReady { get; }
 
     /// <summary>
+    /// The LoRA adapters served over the model, each requested by its name in <c>model</c>; null when the
+    /// backend serves none. The server holds a lease on a request's adapter (<see cref="ApiRequest.Adapter"/>)
+    /// until its response ends.
+    /// </summary>
+    Adapters.AdapterRegistry? Adapters => null;
+
+    /// <summary>
     /// Applies the chat template, tokenizes, resolves max_tokens against the context and compiles any
     /// response_format, on the calling (request) thread. Client mistakes throw <see cref="RequestRejectedException"/>
     /// (e.g. via <see cref="PromptLimits.ResolveMaxTokens"/> or <see cref="PromptText.Render"/>);

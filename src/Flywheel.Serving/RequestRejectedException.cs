@@ -20,6 +20,9 @@ public enum RejectionReason
 
     /// <summary>max_tokens (or the room the context leaves) is below the response format's shortest valid answer.</summary>
     MaxTokensTooSmall,
+
+    /// <summary>The model (an adapter's name) is not served, e.g. its adapter was unloaded: 404.</summary>
+    ModelNotFound,
 }
 
 /// <summary>

@@ -22,6 +22,7 @@ internal static class ServeCommand
         "                      [--max-schema-states N (250000)] [--schema-compile-timeout SECONDS (10)] [--schema-compile-concurrency N (1)]\n" +
         "                      [--schema-cache-count N (256)] [--schema-cache-mb N (128)]\n" +
         "                      [--api-key KEY]... [--metrics-require-key] [--allowed-hosts NAME,...] [--cors-origin ORIGIN]...\n" +
+        "                      [--lora NAME=PATH]... [--max-loras N] [--max-lora-rank R (16)] [--allow-runtime-lora]\n" +
         "  --max-schema-states, --schema-compile-timeout: the budget of one response_format compile; a schema that needs\n" +
         "    more is refused with a 400 naming the limit. Compiles run on --schema-compile-concurrency threads of their own\n" +
         "    and are cancelled when their request ends; compiled formats are cached by canonical schema (LRU, count and size)\n" +
@@ -33,13 +34,18 @@ internal static class ServeCommand
         "    both sessions then share ONNX Runtime's global thread pool and --threads does not apply)\n" +
         "  --max-model-len: serve at most N tokens of context (prompt + output) instead of the model's context_length;\n" +
         "    every KV slot is sized by it (an imported checkpoint's context is its max_position_embeddings, e.g. 131072)\n" +
+        "  --lora: serve the PEFT adapter folder PATH as model NAME (repeatable; loaded at startup, a bad one stops it)\n" +
+        "  --max-loras: adapters resident at once (default: the number of --lora, at least 1 with --allow-runtime-lora)\n" +
+        "  --max-lora-rank: the highest adapter rank accepted\n" +
+        "  --allow-runtime-lora: map POST /v1/load_lora_adapter and /v1/unload_lora_adapter (behind --api-key when set);\n" +
+        "    they read folders on this machine's disk, so give them only to trusted clients\n" +
         "  without --model, serves a small built-in demo model (built once into the cache)\n" +
         "  on SIGTERM: readiness turns 503, in-flight requests get --drain-timeout seconds to finish, the rest are aborted",
         Run);
 
     private static int Run(CliApp.CommandArgsInput input)
     {
-        var args = CommandArgs.Parse(input.Args, "metrics-require-key");
+        var args = CommandArgs.Parse(input.Args, "metrics-require-key", LoraArguments.AllowRuntimeFlag);
         var modelDir = args.String("model");
         var options = new ServerOptions
         {
@@ -55,7 +61,9 @@ internal static class ServeCommand
         ApplyAccessOptions(args, options, Environment.GetEnvironmentVariable("FLYWHEEL_API_KEY"));
         var threads = args.Int("threads", 0, 1024);
         var device = ModelLoading.DeviceFrom(args);
-        var engineOptions = EngineOptionsArguments.EngineOptionsFrom(args);
+        var lora = LoraArguments.From(args);
+        var engineOptions = EngineOptionsArguments.EngineOptionsFrom(args) with { MaxLoraCount = lora.MaxLoras, MaxLoraRank = lora.MaxRank };
+        options.AllowRuntimeLora = lora.AllowRuntime;
         var schemaOptions = SchemaOptionsFrom(args);
         var maxModelLength = args.Int("max-model-len", 2, int.MaxValue);
         args.EnsureAllUsed();
@@ -72,6 +80,7 @@ internal static class ServeCommand
         using var model = ModelLoading.OpenModel(modelDir, threads, device, engineOptions.MixedRuns, maxModelLength);
         var tokenizer = ModelLoading.LoadTokenizer(model.TokenizerPath);
         using var backend = new EngineBackend(model, tokenizer, engineOptions, schemaOptions: schemaOptions);
+        lora.LoadInto(backend, input.Error);
         return FlywheelServer.RunAsync(options, backend).GetAwaiter().GetResult();
     }
 

@@ -38,6 +38,12 @@ public sealed record EngineOptions
     /// </summary>
     public int RunOverheadTokens { get; init; } = 24;
 
+    /// <summary>Adapter slots resident at once (--max-loras); 0 = no adapters. Slot 0 (the base) is extra.</summary>
+    public int MaxLoraCount { get; init; }
+
+    /// <summary>Highest adapter rank the stacked buffers hold (--max-lora-rank).</summary>
+    public int MaxLoraRank { get; init; } = 16;
+
     /// <summary>Parses a policy name (see <see cref="SchedulingPolicies.Parse"/>).</summary>
     public static SchedulingPolicy ParsePolicy(string name) => SchedulingPolicies.Parse(name);
 
@@ -60,6 +66,11 @@ public sealed record EngineOptions
         if (RunOverheadTokens < 0)
         {
             throw new ArgumentException("RunOverheadTokens must not be negative");
+        }
+
+        if (MaxLoraCount < 0 || MaxLoraRank < 1)
+        {
+            throw new ArgumentException($"MaxLoraCount must not be negative and MaxLoraRank must be at least 1; got {MaxLoraCount} and {MaxLoraRank}");
         }
     }
 }

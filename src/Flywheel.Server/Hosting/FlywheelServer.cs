@@ -40,6 +40,11 @@ public static class FlywheelServer
         app.UseAccessControl(options);
         app.MapHealth();
         app.MapOpenAiEndpoints();
+        if (options.AllowRuntimeLora)
+        {
+            app.MapAdapterEndpoints();
+        }
+
         app.MapFlywheelMetrics(registry);
 
         app.Lifetime.ApplicationStarted.Register(() => PrintBanner(app, options, backend));
@@ -128,6 +133,13 @@ public static class FlywheelServer
         options.Output.WriteLine(options.ApiKeys.Count == 0
             ? "Flywheel: UNAUTHENTICATED: no API key is set (--api-key or FLYWHEEL_API_KEY); anyone who can reach this port can use /v1"
             : $"Flywheel: /v1{(options.MetricsRequireKey ? " and /metrics" : "")} require an API key ({options.ApiKeys.Count} accepted)");
+        if (backend.Adapters is { MaxCount: > 0 } adapters)
+        {
+            var loaded = adapters.Loaded;
+            options.Output.WriteLine($"Flywheel: LoRA adapters {(loaded.Count == 0 ? "(none loaded)" : string.Join(", ", loaded.Select(a => a.Name)))}, {adapters.MaxCount} slots" +
+                (options.AllowRuntimeLora ? "; /v1/load_lora_adapter and /v1/unload_lora_adapter are on" : ""));
+        }
+
         if (options.CorsOrigins.Count > 0)
         {
             options.Output.WriteLine($"Flywheel: CORS allows {string.Join(", ", options.CorsOrigins)}");

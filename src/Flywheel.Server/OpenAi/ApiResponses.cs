@@ -128,11 +128,15 @@ public sealed record StructuredOutputInfo(
         report is null ? null : new(report.Valid, report.Repairs, report.Constrained, report.Errors);
 }
 
+/// <param name="Root">What the model was loaded from, as vLLM says it: the base's name, an adapter's folder.</param>
+/// <param name="Parent">For a LoRA adapter, the base model's id; null for the base.</param>
 public sealed record ModelCard(
     [property: JsonPropertyName("id"), JsonPropertyOrder(-2)] string Id,
     [property: JsonPropertyName("created")] long Created,
     [property: JsonPropertyName("owned_by")] string OwnedBy,
-    [property: JsonPropertyName("max_model_len")] int MaxModelLength)
+    [property: JsonPropertyName("max_model_len")] int MaxModelLength,
+    [property: JsonPropertyName("root")] string? Root = null,
+    [property: JsonPropertyName("parent")] string? Parent = null)
 {
     [JsonPropertyName("object"), JsonPropertyOrder(-1)]
     public string Object => "model";

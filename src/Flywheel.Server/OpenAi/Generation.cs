@@ -1,5 +1,6 @@
 using Flywheel.Sampling;
 using Flywheel.Serving;
+using Flywheel.Serving.Adapters;
 using Microsoft.Extensions.Logging;
 
 namespace Flywheel.Server.OpenAi;
@@ -12,7 +13,7 @@ internal sealed record GenerationOutcome(Finished? Finished, OpenAiError? Error,
 
 /// <summary>
 /// An accepted request: its id, the update stream and its cancellation scope. Owns its slot in the drain
-/// count until disposed, so whoever writes the response disposes it when done.
+/// count and its hold on an adapter until disposed, so whoever writes the response disposes it when done.
 /// </summary>
 internal sealed class Generation : IDisposable
 {
@@ -20,10 +21,12 @@ internal sealed class Generation : IDisposable
     private readonly RequestScope _scope;
     private readonly RequestDrain _drain;
     private readonly ILogger _logger;
+    private readonly AdapterLease? _lease;
     private int _disposed;
 
-    public Generation(ApiRequest request, PreparedPrompt prompt, IAsyncEnumerable<GenerationUpdate> updates, RequestScope scope, RequestDrain drain, ILogger logger)
+    public Generation(ApiRequest request, PreparedPrompt prompt, IAsyncEnumerable<GenerationUpdate> updates, RequestScope scope, RequestDrain drain, ILogger logger, AdapterLease? lease = null)
     {
+        _lease = lease;
         Request = request;
         Prompt = prompt;
         _updates = updates;
@@ -81,7 +84,8 @@ internal sealed class Generation : IDisposable
                         _logger.LogWarning("Request {Id} failed in the engine: {Message}", Id, finished.ErrorMessage);
                         return new GenerationOutcome(null, ServerErrors.EngineFailed(finished.ErrorMessage));
                     case Finished:
-                        return Cancelled() ?? new GenerationOutcome(null, ServerErrors.EngineAborted());
+                        return Cancelled() ?? new GenerationOutcome(null, Request.Adapter is { IsUnloading: true } adapter
+                            ? ServerErrors.AdapterUnloaded(adapter.Name) : ServerErrors.EngineAborted());
                 }
             }
 
@@ -113,6 +117,7 @@ internal sealed class Generation : IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             _scope.Dispose();
+            _lease?.Dispose();
             _drain.Exit();
         }
     }

@@ -1,11 +1,13 @@
 using Flywheel.Serving;
+using Flywheel.Serving.Adapters;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
 namespace Flywheel.Server.OpenAi;
 
 /// <summary>
-/// Admits a generation request: readiness and drain checks, body parsing, model check, Prepare, TrySubmit.
+/// Admits a generation request: readiness and drain checks, body parsing, model check (the base model's name, or
+/// a loaded adapter's, which is then held until the response ends), Prepare, TrySubmit.
 /// Every refusal is an OpenAI-shaped error; an admitted request comes back as a <see cref="Generation"/>.
 /// </summary>
 internal sealed class GenerationGateway(IGenerationBackend backend, RequestDrain drain, ServerOptions options, ILogger<GenerationGateway> logger)
@@ -26,13 +28,20 @@ internal sealed class GenerationGateway(IGenerationBackend backend, RequestDrain
         }
 
         RequestScope? scope = null;
+        AdapterLease? lease = null;
         try
         {
             using var body = await RequestBody.ReadJsonAsync(http.Request, options.MaxRequestBodyBytes, http.RequestAborted).ConfigureAwait(false);
             var request = isChat ? OpenAiRequestParser.ParseChat(body.RootElement) : OpenAiRequestParser.ParseCompletion(body.RootElement);
             if (!string.Equals(request.Model, backend.ModelId, StringComparison.Ordinal))
             {
-                throw ServerErrors.ModelNotFound(request.Model);
+                // Held from here to the response's end, so an unload waits for this request (for a while).
+                if (backend.Adapters is not { } adapters || !adapters.TryAcquire(request.Model, out lease))
+                {
+                    throw ServerErrors.ModelNotFound(request.Model);
+                }
+
+                request = request with { Adapter = lease.Adapter };
             }
 
             // The scope starts before Prepare: a schema compile is abandoned when the client leaves, the
@@ -52,20 +61,20 @@ internal sealed class GenerationGateway(IGenerationBackend backend, RequestDrain
             switch (submit.Status)
             {
                 case SubmitStatus.Accepted:
-                    var generation = new Generation(request, prompt, submit.Updates!, scope, drain, logger);
-                    scope = null;
+                    var generation = new Generation(request, prompt, submit.Updates!, scope, drain, logger, lease);
+                    (scope, lease) = (null, null);
                     return new Admission(generation, null);
                 case SubmitStatus.QueueFull:
-                    Release(scope);
+                    Release(scope, lease);
                     return Refuse(ServerErrors.QueueFull(submit.RetryAfterSeconds), submit.RetryAfterSeconds);
                 default:
-                    Release(scope);
+                    Release(scope, lease);
                     return Refuse(ServerErrors.Rejected(submit.Error!));
             }
         }
         catch (Exception e) when (e is OpenAiError or RequestRejectedException)
         {
-            Release(scope);
+            Release(scope, lease);
             var error = e as OpenAiError ?? ServerErrors.Rejected((RequestRejectedException)e);
             // A client's mistake is the client's news, not the operator's: debug, and never a stack trace.
             logger.LogDebug("Refused {Method} {Path}: {Status} {Code} (param {Param}): {Message}", http.Request.Method, http.Request.Path.Value, error.StatusCode, error.Code, error.Param, error.Message);
@@ -73,14 +82,15 @@ internal sealed class GenerationGateway(IGenerationBackend backend, RequestDrain
         }
         catch
         {
-            Release(scope);
+            Release(scope, lease);
             throw;
         }
     }
 
-    private void Release(RequestScope? scope)
+    private void Release(RequestScope? scope, AdapterLease? lease)
     {
         scope?.Dispose();
+        lease?.Dispose();
         drain.Exit();
     }
 

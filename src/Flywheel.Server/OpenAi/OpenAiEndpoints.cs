@@ -19,10 +19,10 @@ public static class OpenAiEndpoints
         return app;
     }
 
-    private static JsonHttpResult<ModelList> ListModels(ModelCatalog catalog) => TypedResults.Json(new ModelList([catalog.Card]), OpenAiJson.Options);
+    private static JsonHttpResult<ModelList> ListModels(ModelCatalog catalog) => TypedResults.Json(new ModelList(catalog.Cards()), OpenAiJson.Options);
 
     private static Results<JsonHttpResult<ModelCard>, OpenAiErrorResult> GetModel(string id, ModelCatalog catalog) =>
-        id == catalog.Card.Id ? TypedResults.Json(catalog.Card, OpenAiJson.Options) : new OpenAiErrorResult(ServerErrors.ModelNotFound(id));
+        catalog.Find(id) is { } card ? TypedResults.Json(card, OpenAiJson.Options) : new OpenAiErrorResult(ServerErrors.ModelNotFound(id));
 
     private static async Task<Results<JsonHttpResult<TextCompletion>, CompletionStreamResult, OpenAiErrorResult>> Completions(
         HttpContext http, GenerationGateway gateway)
@@ -67,8 +67,17 @@ public static class OpenAiEndpoints
     }
 }
 
-/// <summary>The one model this server serves, as <c>/v1/models</c> lists it.</summary>
+/// <summary>The models this server serves, as <c>/v1/models</c> lists them: the base, then each loaded LoRA adapter.</summary>
 internal sealed class ModelCatalog(IGenerationBackend backend)
 {
-    public ModelCard Card { get; } = new(backend.ModelId, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), "flywheel", backend.ContextLength);
+    private readonly ModelCard _base = new(backend.ModelId, DateTimeOffset.UtcNow.ToUnixTimeSeconds(), "flywheel", backend.ContextLength, backend.ModelId);
+
+    public IReadOnlyList<ModelCard> Cards() => [_base, .. (backend.Adapters?.Loaded ?? []).Select(Card)];
+
+    public ModelCard? Find(string id) =>
+        id == _base.Id ? _base : backend.Adapters?.Find(id) is { } adapter ? Card(adapter) : null;
+
+    /// <summary>An adapter's card as vLLM writes it: parent = the base's id, root = the folder it was loaded from.</summary>
+    public ModelCard Card(Flywheel.Serving.Adapters.LoadedAdapter adapter) =>
+        new(adapter.Name, adapter.Created, "flywheel", backend.ContextLength, adapter.Path, _base.Id);
 }

@@ -14,6 +14,9 @@ internal static class ServerErrors
     public static OpenAiError EngineAborted() =>
         new(503, "The engine aborted the request.", "server_error", null, "aborted");
 
+    public static OpenAiError AdapterUnloaded(string name) =>
+        new(503, $"The adapter `{name}` was unloaded while the request ran; the request was aborted.", "server_error", null, "adapter_unloaded");
+
     public static OpenAiError NotReady() =>
         new(503, "The model is still loading; retry shortly.", "server_error", null, "model_loading");
 
@@ -33,15 +36,26 @@ internal static class ServerErrors
     public static OpenAiError QueueFull(int retryAfterSeconds) =>
         new(429, $"The server is at capacity (its request queue is full); retry after {retryAfterSeconds} s.", "rate_limit_error", null, "queue_full");
 
-    /// <summary>The serving layer refused the request as asked: a 400 whose code says why.</summary>
-    public static OpenAiError Rejected(RequestRejectedException rejected) =>
-        OpenAiError.BadRequest(rejected.Message, rejected.Param, rejected.Reason switch
+    /// <summary>The serving layer refused the request as asked: a 400 whose code says why (404 for a model no longer served).</summary>
+    public static OpenAiError Rejected(RequestRejectedException rejected) => rejected.Reason == RejectionReason.ModelNotFound
+        ? new(404, rejected.Message, "invalid_request_error", rejected.Param, "model_not_found")
+        : OpenAiError.BadRequest(rejected.Message, rejected.Param, rejected.Reason switch
         {
             RejectionReason.ChatTemplate => "chat_template_error",
             RejectionReason.ContextLengthExceeded => "context_length_exceeded",
             RejectionReason.UnsupportedSchema => "unsupported_schema",
             _ => null, // an empty prompt, or a value the engine refuses: the message says which
         });
+
+    /// <summary>A load or unload of a LoRA adapter the registry refused.</summary>
+    public static OpenAiError AdapterRefused(Flywheel.Serving.Adapters.AdapterRejectedException rejected) => rejected.Reason switch
+    {
+        Flywheel.Serving.Adapters.AdapterRejection.NotFound => new(404, rejected.Message, "invalid_request_error", rejected.Param, "model_not_found"),
+        Flywheel.Serving.Adapters.AdapterRejection.NoFreeSlot => new(409, rejected.Message, "invalid_request_error", rejected.Param, "adapter_slots_full"),
+        Flywheel.Serving.Adapters.AdapterRejection.NameTaken => OpenAiError.BadRequest(rejected.Message, rejected.Param, "adapter_already_loaded"),
+        Flywheel.Serving.Adapters.AdapterRejection.Unsupported => OpenAiError.BadRequest(rejected.Message, rejected.Param, "adapters_unsupported"),
+        _ => OpenAiError.BadRequest(rejected.Message, rejected.Param, "invalid_adapter"),
+    };
 
     public static OpenAiError ModelNotFound(string model) =>
         new(404, $"The model `{model}` does not exist.", "invalid_request_error", "model", "model_not_found");

@@ -1,6 +1,7 @@
 using Flywheel.Execution;
 using Flywheel.Models;
 using Flywheel.Scheduling;
+using Flywheel.Serving.Adapters;
 using Flywheel.Serving.Metrics;
 using Flywheel.Serving.ResponseFormats;
 using Flywheel.Structured;
@@ -51,13 +52,28 @@ public sealed class EngineBackend : IGenerationBackend, IMetricsSource, IDisposa
         _submitter = new EngineSubmitter(_engine, _metrics, () => _formats.Vocabulary);
         _updates = new UpdateTranslator(tokenizer);
         _structured = new StructuredOutput(_prompts, _submitter, _updates, _metrics, defaultMaxRepairs);
+        // A model that cannot run adapters gets a registry without slots: every load is refused with the reason.
+        Adapters = new AdapterRegistry(new EngineAdapterSlots(_engine, model.Directory), ModelId, _engine.SupportsAdapters ? options.MaxLoraCount : 0);
+        AdapterMetrics.Register(Registry, model.Name, Adapters);
     }
+
+    /// <summary>The adapters served over the model (none unless <see cref="EngineOptions.MaxLoraCount"/> is set and the model can run them).</summary>
+    public AdapterRegistry Adapters { get; }
+
+    /// <summary>Why this model cannot serve adapters (null when it can, with slots or not).</summary>
+    public string? AdapterUnsupportedReason => _engine.SupportsAdapters || _engine.Options.MaxLoraCount == 0 ? null : _engine.AdapterUnsupportedReason;
 
     /// <summary>Whether the grammar's vocabulary is built (it starts building with the backend).</summary>
     internal bool VocabularyBuilt => _formats.VocabularyBuilt;
 
     /// <summary>The engine behind this backend, for tests that read its counters or pace its steps.</summary>
     internal LlmEngine Engine => _engine;
+
+    /// <summary>Test seam: sees every request just before it goes to the engine.</summary>
+    internal Action<EngineRequest>? Submitting
+    {
+        set => _submitter.Submitting = value;
+    }
 
     /// <summary>This backend's metrics (its own registry, not the process-wide default).</summary>
     public Prometheus.CollectorRegistry Registry { get; } = Prometheus.Metrics.NewCustomRegistry();

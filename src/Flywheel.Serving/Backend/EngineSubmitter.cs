@@ -7,7 +7,8 @@ using Flywheel.Structured;
 namespace Flywheel.Serving.Backend;
 
 /// <summary>One generation in the engine: its event stream, its abort and stop switches (owned).</summary>
-internal sealed record Attempt(SubmitOutcome Outcome, CancellationTokenSource Abort, CancellationTokenSource Stop, int PromptTokens);
+/// <param name="Adapter">The adapter it runs on (null = the base), whose waiting/running counts it is part of.</param>
+internal sealed record Attempt(SubmitOutcome Outcome, CancellationTokenSource Abort, CancellationTokenSource Stop, int PromptTokens, Adapters.LoadedAdapter? Adapter);
 
 /// <summary>
 /// Hands token ids to the engine: the request's sampling options, its grammar constraint, and the two
@@ -19,15 +20,27 @@ internal sealed class EngineSubmitter(LlmEngine engine, FlywheelMetrics metrics,
     private readonly QueueWaitEstimate _queueWait = new();
     private long _acceptedCount;
 
+    /// <summary>Test seam, set only by tests: sees every request just before it goes to the engine (e.g. its adapter slot).</summary>
+    internal Action<EngineRequest>? Submitting { get; set; }
+
     /// <summary>Hands one generation to the engine: the attempt, or why it was refused (queue full, invalid).</summary>
     /// <exception cref="RequestRejectedException">A constrained attempt whose <paramref name="maxNewTokens"/> is below its format's minimum.</exception>
     public (Attempt? Attempt, SubmitResult? Refusal) Submit(int[] ids, int maxNewTokens, ApiRequest request, CompiledFormat? format, CancellationToken cancellationToken)
     {
+        var adapter = request.Adapter;
+        if (adapter is { IsUnloading: true })
+        {
+            // A repair turn after its adapter's unload began: the name is gone, as for a new request.
+            return (null, SubmitResult.Rejected(new RequestRejectedException(RejectionReason.ModelNotFound, $"The model `{adapter.Name}` does not exist (its adapter was unloaded).", "model")));
+        }
+
         var constraint = format is not null && request.ConstrainedDecoding ? CreateConstraint(format, maxNewTokens) : null;
-        // Aborted when the client goes away; stopped (finish reason Stop) when a stop string completes.
-        var abort = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // Aborted when the client goes away or the adapter's unload stops waiting; stopped (finish reason
+        // Stop) when a stop string completes.
+        var abort = adapter is null ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken)
+            : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, adapter.UnloadToken);
         var stop = new CancellationTokenSource();
-        var outcome = engine.TrySubmit(new EngineRequest
+        var engineRequest = new EngineRequest
         {
             PromptIds = ids,
             MaxTokens = maxNewTokens,
@@ -35,6 +48,7 @@ internal sealed class EngineSubmitter(LlmEngine engine, FlywheelMetrics metrics,
             CancellationToken = abort.Token,
             StopCancellationToken = stop.Token,
             Constraint = constraint,
+            AdapterSlot = adapter?.Slot ?? 0,
             Sampling = new SamplingParams
             {
                 Temperature = request.Temperature,
@@ -47,7 +61,9 @@ internal sealed class EngineSubmitter(LlmEngine engine, FlywheelMetrics metrics,
                 Seed = request.Seed,
                 TopLogprobs = request.TopLogprobs,
             },
-        });
+        };
+        Submitting?.Invoke(engineRequest);
+        var outcome = engine.TrySubmit(engineRequest);
         if (outcome.QueueFull)
         {
             metrics.RecordRejected("queue_full");
@@ -65,9 +81,10 @@ internal sealed class EngineSubmitter(LlmEngine engine, FlywheelMetrics metrics,
         }
 
         Interlocked.Increment(ref _acceptedCount);
+        adapter?.GenerationQueued();
         _queueWait.Observe(Environment.TickCount64 / 1000.0, engine.StepCount, FinishedCount());
 
-        return (new Attempt(outcome, abort, stop, ids.Length), null);
+        return (new Attempt(outcome, abort, stop, ids.Length, adapter), null);
     }
 
     /// <summary>

@@ -16,7 +16,8 @@ internal sealed class UpdateTranslator(Tokenizer tokenizer)
     {
         // Metrics are not recorded here: the engine reports every request it finishes (see EngineBackend's
         // constructor), including those whose reader left early.
-        var (outcome, abort, stop, promptTokens) = attempt;
+        var (outcome, abort, stop, promptTokens, adapter) = attempt;
+        var started = false;
         try
         {
             var decoder = tokenizer.CreateStreamDecoder();
@@ -27,6 +28,12 @@ internal sealed class UpdateTranslator(Tokenizer tokenizer)
             {
                 if (e is TokenEvent t)
                 {
+                    if (!started && adapter is not null)
+                    {
+                        adapter.GenerationStarted();
+                    }
+
+                    started = true;
                     completion++;
                     var text = t.IsStopToken ? "" : filter.Push(decoder.Append(t.Token.Id));
                     yield return new TextDelta(text, [ToGenerated(t.Token, withLogprobs)]);
@@ -63,6 +70,7 @@ internal sealed class UpdateTranslator(Tokenizer tokenizer)
             abort.Cancel();
             abort.Dispose();
             stop.Dispose();
+            adapter?.GenerationEnded(started);
         }
     }
 
