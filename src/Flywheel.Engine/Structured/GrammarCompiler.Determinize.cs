@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Flywheel.Structured;
 
 /// <summary>Subset construction of one rule over byte classes and call symbols.</summary>
@@ -21,6 +23,7 @@ internal static partial class GrammarCompiler
         public List<bool> Accept { get; } = [];
 
         /// <summary>The runs of <paramref name="state"/>: triples of first symbol, length, target.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public ReadOnlySpan<int> Runs(int state)
         {
             var (chunk, start, length) = _rows[state];
@@ -30,6 +33,7 @@ internal static partial class GrammarCompiler
         public void AddState(bool accept) => Accept.Add(accept);
 
         /// <summary>Starts the row of the next state in order (state <c>_rows.Count</c>).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void BeginRow()
         {
             if (_used + (3 * width) > ChunkInts)
@@ -42,6 +46,7 @@ internal static partial class GrammarCompiler
             _rowStart = _used;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void AddRun(int first, int length, int target)
         {
             var chunk = _chunks[^1];
@@ -61,6 +66,7 @@ internal static partial class GrammarCompiler
     /// most of the cost per state. Marks the symbols in <paramref name="row"/> to find out, and leaves
     /// it all -1 again.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool DisjointEdges(ByteNfa nfa, ReadOnlySpan<int> set, byte[] classOf, Span<int> row)
     {
         var disjoint = true;
@@ -106,6 +112,7 @@ internal static partial class GrammarCompiler
 
         public void NextRule() => _current++;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public bool TryGet(int seed, out int state)
         {
             state = _generation[seed] == _current ? _state[seed] : -1;
@@ -122,6 +129,7 @@ internal static partial class GrammarCompiler
     /// <summary>The calls of the many states that call nothing (one shared list; never modified).</summary>
     private static readonly List<(int Rule, int Target)> NoCalls = [];
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static RuleDfa Determinize(ByteNfa nfa, int start, int end, byte[] classOf, int classCount, SingleSeeds bySeed)
     {
         bySeed.NextRule();
@@ -129,6 +137,7 @@ internal static partial class GrammarCompiler
         var sets = new StateSetTable();       // state id -> the NFA states naming it
         var bySeeds = new StateSetTable();    // distinct seeds -> seedTargets[id], the state of their closure
         var seedTargets = new List<int>();
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         int Intern(ReadOnlySpan<int> set)
         {
             var id = sets.GetOrAdd(set, out var added);
@@ -147,6 +156,7 @@ internal static partial class GrammarCompiler
         }
 
         var key = new List<int>();
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         int FromSeeds(List<int> seeds)
         {
             if (seeds.Count == 1 || seeds.TrueForAll(t => t == seeds[0]))

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Flywheel.Structured;
 
 /// <summary>
@@ -9,6 +11,7 @@ internal static partial class GrammarCompiler
 {
     public const int MaxStates = 1_000_000;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static CompiledGrammar Compile(ByteNfa nfa, IReadOnlyList<(int Start, int End, string Pointer)> rules)
     {
         var budget = nfa.Budget;
@@ -109,6 +112,7 @@ internal static partial class GrammarCompiler
         return new CompiledGrammar(classOf, classCount, next, flags, callOffsets, [.. callStarts], [.. callReturns], maps[0][0]);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static (byte[] ClassOf, int Count) ByteClasses(ByteNfa nfa)
     {
         var boundary = new bool[257];
@@ -138,6 +142,7 @@ internal static partial class GrammarCompiler
     }
 
     /// <summary>States from which an accepting state is reachable (bytes and productive calls).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool[] Live(RuleDfa dfa, bool[] productive)
     {
         var n = dfa.Count;
@@ -180,6 +185,7 @@ internal static partial class GrammarCompiler
         return live;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static bool[] Reachable(RuleDfa dfa, bool[] productive, bool[] live)
     {
         var seen = new bool[dfa.Count];
