@@ -46,8 +46,10 @@ internal sealed class ByteNfa
         return _stateCount++;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void AddBytes(int from, byte lo, byte hi, int to) => _bytes.Add(from, new ByteEdge(lo, hi, to));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void AddEps(int from, int to) => _eps.Add(from, to);
 
     public void AddCall(int from, int rule, int to) => _calls.Add(from, new CallEdge(rule, to));

@@ -21,6 +21,7 @@ internal sealed class EdgeLog<T>
     /// <summary>Edges added so far (in the order they were added).</summary>
     public int Count => _edges.Count;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Add(int from, T edge)
     {
         _from.Add(from);

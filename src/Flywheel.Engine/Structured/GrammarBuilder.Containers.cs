@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace Flywheel.Structured;
@@ -7,6 +8,7 @@ internal sealed partial class GrammarBuilder
     /// <summary>Counted array positions beyond this are narrowed (maxItems) or refused (minItems).</summary>
     public const int MaxCountedItems = 1024;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int ObjectBody(SchemaNode node, int from)
     {
         var unreachable = Nfa.AddState();

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Flywheel.Structured;
 
 internal sealed partial class GrammarBuilder
@@ -28,6 +30,7 @@ internal sealed partial class GrammarBuilder
     /// stack, which is why the rule ends at the value and not after the whitespace that follows it
     /// (a token of whitespace and then a letter would depend on the caller in every such state).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int MemberAfterKey(int from, SchemaNode value, List<MemberShape>? shapes)
     {
         if (shapes is null)
