@@ -48,7 +48,7 @@ public sealed class WideObjectTests
 
     [Theory]
     [InlineData(GrammarBuilder.SharedMembersFrom, 1)]
-    [InlineData(150, 2)]
+    [InlineData(300, 2)]
     public void Each_member_takes_exactly_what_its_own_schema_takes(int count, int seed)
     {
         var grammar = JsonSchemaGrammar.Compile(Schema(count), Options);
