@@ -22,6 +22,11 @@ internal sealed class GrammarBenchmark : IBenchmark
         ("tree", """{"$defs":{"node":{"type":"object","properties":{"label":{"type":"string"},"children":{"type":"array","items":{"$ref":"#/$defs/node"}}},"required":["label"],"additionalProperties":false}},"$ref":"#/$defs/node"}""",
             """{"label": "root", "children": [{"label": "a", "children": [{"label": "a1"}, {"label": "a2"}]}, {"label": "b"}]}"""),
         ("json_object", "", """{"title": "Report", "values": [1, 2.5, -3e2], "flags": {"ok": true, "why": null}, "text": "line one\nline two"}"""),
+
+        // Wide enough that members share the part after their key as a rule (GrammarBuilder.SharedMembersFrom, 256):
+        // tokens that run past a string's closing quote are then checked against the stack.
+        ("wide", "{\"type\":\"object\",\"properties\":{" + string.Join(',', Enumerable.Range(0, 300).Select(i => $"\"field{i}\":{{\"type\":\"string\"}}")) + "}}",
+            """{"field3": "Ada Lovelace", "field10": "ada@example.com", "field42": "Leave the parcel at the front door.", "field77": "paid", "field99": "x"}"""),
     ];
 
     public string Name => "grammar";

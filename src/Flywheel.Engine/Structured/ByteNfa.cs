@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Flywheel.Structured;
@@ -33,6 +34,7 @@ internal sealed class ByteNfa
 
     public int StateCount => _stateCount;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int AddState()
     {
         if (_stateCount >= MaxStates)
@@ -44,8 +46,10 @@ internal sealed class ByteNfa
         return _stateCount++;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void AddBytes(int from, byte lo, byte hi, int to) => _bytes.Add(from, new ByteEdge(lo, hi, to));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void AddEps(int from, int to) => _eps.Add(from, to);
 
     public void AddCall(int from, int rule, int to) => _calls.Add(from, new CallEdge(rule, to));
@@ -58,7 +62,88 @@ internal sealed class ByteNfa
 
     public ReadOnlySpan<CallEdge> CallsOf(int state) => _calls.Of(state, _stateCount);
 
+    /// <summary>Where construction stands: states and edges of each kind made so far.</summary>
+    public NfaMark Mark() => new(_stateCount, _bytes.Count, _eps.Count, _calls.Count);
+
+    /// <summary>
+    /// Forgets every state and edge made since <paramref name="mark"/>. Only for a fragment nothing
+    /// else refers to (no rule, no edge from an older state): its states are numbered again.
+    /// </summary>
+    public void Rollback(NfaMark mark)
+    {
+        _stateCount = mark.States;
+        _bytes.Truncate(mark.Bytes);
+        _eps.Truncate(mark.Eps);
+        _calls.Truncate(mark.Calls);
+    }
+
+    /// <summary>
+    /// Whether what was made in [<paramref name="a"/>, <paramref name="aEnd"/>) is what was made in
+    /// [<paramref name="b"/>, <paramref name="bEnd"/>) with its states renumbered by the difference
+    /// of the two starts: as many states, the same edges in the same order, the same rules called,
+    /// and every edge from and to a state of its own fragment. Two such fragments read the same
+    /// language between corresponding states.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public bool SameFragment(NfaMark a, NfaMark aEnd, NfaMark b, NfaMark bEnd)
+    {
+        if (aEnd.States - a.States != bEnd.States - b.States || aEnd.Bytes - a.Bytes != bEnd.Bytes - b.Bytes
+            || aEnd.Eps - a.Eps != bEnd.Eps - b.Eps || aEnd.Calls - a.Calls != bEnd.Calls - b.Calls)
+        {
+            return false;
+        }
+
+        var (lo, hi, shift) = (a.States, aEnd.States, b.States - a.States);
+        if (!Shifted(_bytes.Froms(a.Bytes, aEnd.Bytes), _bytes.Froms(b.Bytes, bEnd.Bytes), lo, hi, shift)
+            || !Shifted(_eps.Froms(a.Eps, aEnd.Eps), _eps.Froms(b.Eps, bEnd.Eps), lo, hi, shift)
+            || !Shifted(_eps.Edges(a.Eps, aEnd.Eps), _eps.Edges(b.Eps, bEnd.Eps), lo, hi, shift)
+            || !Shifted(_calls.Froms(a.Calls, aEnd.Calls), _calls.Froms(b.Calls, bEnd.Calls), lo, hi, shift))
+        {
+            return false;
+        }
+
+        var bytesA = _bytes.Edges(a.Bytes, aEnd.Bytes);
+        var bytesB = _bytes.Edges(b.Bytes, bEnd.Bytes);
+        for (var k = 0; k < bytesA.Length; k++)
+        {
+            var (x, y) = (bytesA[k], bytesB[k]);
+            if (x.Lo != y.Lo || x.Hi != y.Hi || x.Target < lo || x.Target >= hi || x.Target + shift != y.Target)
+            {
+                return false;
+            }
+        }
+
+        var callsA = _calls.Edges(a.Calls, aEnd.Calls);
+        var callsB = _calls.Edges(b.Calls, bEnd.Calls);
+        for (var k = 0; k < callsA.Length; k++)
+        {
+            var (x, y) = (callsA[k], callsB[k]);
+            if (x.Rule != y.Rule || x.Target < lo || x.Target >= hi || x.Target + shift != y.Target)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Whether every state of <paramref name="x"/> lies in [lo, hi) and is the one of <paramref name="y"/> less <paramref name="shift"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static bool Shifted(ReadOnlySpan<int> x, ReadOnlySpan<int> y, int lo, int hi, int shift)
+    {
+        for (var k = 0; k < x.Length; k++)
+        {
+            if (x[k] < lo || x[k] >= hi || x[k] + shift != y[k])
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>Appends a chain of states that reads exactly <paramref name="text"/>; returns its end.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int Literal(int from, ReadOnlySpan<byte> text)
     {
         foreach (var b in text)
@@ -128,6 +213,7 @@ internal sealed class ByteNfa
     /// scratch storage: valid until the next closure. Determinization interns most closures it takes
     /// as states it already has, so copying each into a fresh array first was wasted.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ReadOnlySpan<int> ScratchClosure(ReadOnlySpan<int> seeds, int end, bool activeOnly)
     {
         // Determinization takes thousands of closures: mark visits with a stamp instead of a fresh set each time.
@@ -176,6 +262,7 @@ internal sealed class ByteNfa
     /// the depth-first walk usually yields them in reverse order (or in order): checked in one pass
     /// before paying for a sort (a closure of thousands of states, e.g. an object's optional properties).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void SortMostlyOrdered(Span<int> states)
     {
         bool ascending = true, descending = true;
@@ -196,68 +283,11 @@ internal sealed class ByteNfa
     }
 }
 
+/// <summary>How many states and edges of each kind a <see cref="ByteNfa"/> had at some point of its construction.</summary>
+internal readonly record struct NfaMark(int States, int Bytes, int Eps, int Calls);
+
 /// <summary>A transition on any byte in [Lo, Hi].</summary>
 internal readonly record struct ByteEdge(byte Lo, byte Hi, int Target);
 
 /// <summary>A transition that consumes one whole instance of grammar rule <c>Rule</c>.</summary>
 internal readonly record struct CallEdge(int Rule, int Target);
-
-/// <summary>
-/// The edges of one kind of a <see cref="ByteNfa"/>: appended in any order of states, then laid out
-/// by state (a counting sort that keeps each state's edges in the order they were added) the first
-/// time they are read after a change.
-/// </summary>
-internal sealed class EdgeLog<T>
-    where T : struct
-{
-    private readonly List<int> _from = [];
-    private readonly List<T> _edges = [];
-    private int[] _starts = [0];      // per state, where its edges start in _sorted; one more at the end
-    private T[] _sorted = [];
-    private int _laidOut = -1;         // edges in the layout (-1: none yet)
-    private int _layoutStates;
-
-    public void Add(int from, T edge)
-    {
-        _from.Add(from);
-        _edges.Add(edge);
-    }
-
-    public ReadOnlySpan<T> Of(int state, int stateCount)
-    {
-        if (_laidOut != _edges.Count || _layoutStates != stateCount)
-        {
-            LayOut(stateCount);
-        }
-
-        return _sorted.AsSpan(_starts[state], _starts[state + 1] - _starts[state]);
-    }
-
-    private void LayOut(int stateCount)
-    {
-        var starts = new int[stateCount + 1];
-        foreach (var f in _from)
-        {
-            starts[f + 1]++;
-        }
-
-        for (var s = 0; s < stateCount; s++)
-        {
-            starts[s + 1] += starts[s];
-        }
-
-        var sorted = new T[_edges.Count];
-        var fill = starts[..stateCount];
-        var edges = CollectionsMarshal.AsSpan(_edges);
-        var from = CollectionsMarshal.AsSpan(_from);
-        for (var k = 0; k < edges.Length; k++)
-        {
-            sorted[fill[from[k]]++] = edges[k];
-        }
-
-        _starts = starts;
-        _sorted = sorted;
-        _laidOut = edges.Length;
-        _layoutStates = stateCount;
-    }
-}

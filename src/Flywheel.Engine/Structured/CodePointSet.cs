@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Flywheel.Structured;
 
 /// <summary>
@@ -86,6 +88,7 @@ internal sealed class CodePointSet
     public bool Contains(int cp) => _ranges.Any(r => r.Lo <= cp && cp <= r.Hi);
 
     /// <summary>Adds paths from <paramref name="from"/> to <paramref name="to"/> reading one member in UTF-8.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void AddTo(ByteNfa nfa, int from, int to)
     {
         foreach (var (lo, hi) in _ranges)
@@ -98,6 +101,7 @@ internal sealed class CodePointSet
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Split(ByteNfa nfa, int from, int to, int lo, int hi)
     {
         if (lo > hi)

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 
 namespace Flywheel.Structured;
 
@@ -48,6 +49,7 @@ internal sealed class CompileBudget
 
     /// <summary>Counts one determinized state named by <paramref name="setSize"/> NFA states.</summary>
     /// <exception cref="SchemaCompileException">The state or set-entry limit is exceeded.</exception>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void AddState(int setSize)
     {
         if (_unlimited)
@@ -70,6 +72,7 @@ internal sealed class CompileBudget
     }
 
     /// <summary>Counts one NFA state made while building the grammar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void AddNfaState()
     {
         if (_unlimited)
@@ -86,6 +89,7 @@ internal sealed class CompileBudget
     }
 
     /// <summary>A unit of work: every so often, checks the clock and the cancellation token.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Tick()
     {
         // The clock every 128 units (a few tens of microseconds of work): reading it every 16 was a

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace Flywheel.Structured;
@@ -7,6 +8,7 @@ internal sealed partial class GrammarBuilder
     /// <summary>Counted array positions beyond this are narrowed (maxItems) or refused (minItems).</summary>
     public const int MaxCountedItems = 1024;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int ObjectBody(SchemaNode node, int from)
     {
         var unreachable = Nfa.AddState();
@@ -82,11 +84,11 @@ internal sealed partial class GrammarBuilder
         }
 
         var keyEnds = new int[n];
+        var shapes = n >= SharedMembersFrom ? new List<MemberShape>() : null;
         for (var k = 0; k < n; k++)
         {
             keyEnds[k] = Nfa.AddState();
-            var colon = Ws(Nfa.Literal(Ws(keyEnds[k]), ":"u8));
-            Nfa.AddEps(Ws(Value(declared[k].Value, colon)), some[k + 1]);
+            Nfa.AddEps(Ws(MemberAfterKey(keyEnds[k], declared[k].Value, shapes)), some[k + 1]);
         }
 
         var dispatch = KeyDispatch(declared.Select(p => Encoding.UTF8.GetBytes(CanonicalJson.Quote(p.Key))).ToList(), required, keyEnds);

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+
 namespace Flywheel.Structured;
 
 internal sealed partial class GrammarBuilder
@@ -15,6 +17,7 @@ internal sealed partial class GrammarBuilder
     /// <param name="keys">The properties' keys as written (quoted JSON strings, UTF-8), in declared order; distinct.</param>
     /// <param name="required">Per property, whether it is required.</param>
     /// <param name="keyEnds">Per property, the state reached after its key.</param>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int[] KeyDispatch(List<byte[]> keys, bool[] required, int[] keyEnds)
     {
         var n = keys.Count;

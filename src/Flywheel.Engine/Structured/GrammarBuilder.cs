@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 
@@ -298,6 +299,7 @@ internal sealed partial class GrammarBuilder
     /// JSON whitespace: at most MaxWhitespace of ' ', '\t', '\n', '\r' in a row (a chain of states),
     /// or any number when unbounded (one state that loops on itself).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int Ws(int from)
     {
         var end = Nfa.AddState();

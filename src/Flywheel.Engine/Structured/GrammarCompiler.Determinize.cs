@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
 namespace Flywheel.Structured;
 
 /// <summary>Subset construction of one rule over byte classes and call symbols.</summary>
@@ -13,6 +16,7 @@ internal static partial class GrammarCompiler
         private readonly List<int[]> _chunks = [];
         private readonly List<(int Chunk, int Start, int Length)> _rows = [];
         private int _used = ChunkInts;                          // ints used in the last chunk
+        private int[] _current = [];                           // the last chunk
         private int _rowStart;
 
         public int Count => Accept.Count;
@@ -21,6 +25,7 @@ internal static partial class GrammarCompiler
         public List<bool> Accept { get; } = [];
 
         /// <summary>The runs of <paramref name="state"/>: triples of first symbol, length, target.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public ReadOnlySpan<int> Runs(int state)
         {
             var (chunk, start, length) = _rows[state];
@@ -30,66 +35,30 @@ internal static partial class GrammarCompiler
         public void AddState(bool accept) => Accept.Add(accept);
 
         /// <summary>Starts the row of the next state in order (state <c>_rows.Count</c>).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void BeginRow()
         {
             if (_used + (3 * width) > ChunkInts)
             {
                 // A row has at most width runs: it always fits in what is left of a fresh chunk.
-                _chunks.Add(new int[Math.Max(ChunkInts, 3 * width)]);
+                _current = new int[Math.Max(ChunkInts, 3 * width)];
+                _chunks.Add(_current);
                 _used = 0;
             }
 
             _rowStart = _used;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void AddRun(int first, int length, int target)
         {
-            var chunk = _chunks[^1];
+            var chunk = _current;
             chunk[_used++] = first;
             chunk[_used++] = length;
             chunk[_used++] = target;
         }
 
         public void EndRow() => _rows.Add((_chunks.Count - 1, _rowStart, _used - _rowStart));
-    }
-
-    /// <summary>
-    /// Whether no two byte edges of the members of <paramref name="set"/> share a symbol. Most states
-    /// are like that (a string's characters, a literal, a whitespace run next to the token after it):
-    /// then each edge's target alone is the seed of its symbols, with no grouping of edges into runs
-    /// (<see cref="EdgeRuns"/>, a dictionary hit per edge and a scan of the ranges per run), which was
-    /// most of the cost per state. Marks the symbols in <paramref name="row"/> to find out, and leaves
-    /// it all -1 again.
-    /// </summary>
-    private static bool DisjointEdges(ByteNfa nfa, ReadOnlySpan<int> set, byte[] classOf, Span<int> row)
-    {
-        var disjoint = true;
-        foreach (var s in set)
-        {
-            foreach (var e in nfa.BytesOf(s))
-            {
-                var symbols = row[classOf[e.Lo]..(classOf[e.Hi] + 1)];
-                if (!disjoint || symbols.ContainsAnyExcept(-1))
-                {
-                    disjoint = false;
-                    break;
-                }
-
-                symbols.Fill(-2);
-            }
-        }
-
-        // Unmark what the edges cover (whether marked or not), not the whole row: most states have a
-        // few edges, and the grammar has dozens of byte classes.
-        foreach (var s in set)
-        {
-            foreach (var e in nfa.BytesOf(s))
-            {
-                row[classOf[e.Lo]..(classOf[e.Hi] + 1)].Fill(-1);
-            }
-        }
-
-        return disjoint;
     }
 
     /// <summary>
@@ -106,6 +75,7 @@ internal static partial class GrammarCompiler
 
         public void NextRule() => _current++;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public bool TryGet(int seed, out int state)
         {
             state = _generation[seed] == _current ? _state[seed] : -1;
@@ -119,9 +89,41 @@ internal static partial class GrammarCompiler
         }
     }
 
+    private static bool IsAscending(ReadOnlySpan<long> runs)
+    {
+        for (var k = 1; k < runs.Length; k++)
+        {
+            if (runs[k] < runs[k - 1])
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>Whether no two of the packed runs (in class order) share a class.</summary>
+    private static bool AreDisjoint(ReadOnlySpan<long> runs)
+    {
+        var next = 0; // the first class after the runs so far
+        foreach (var run in runs)
+        {
+            var first = (int)(run >> 41);
+            if (first < next)
+            {
+                return false;
+            }
+
+            next = first + ((int)(run >> 32) & 0x1FF);
+        }
+
+        return true;
+    }
+
     /// <summary>The calls of the many states that call nothing (one shared list; never modified).</summary>
     private static readonly List<(int Rule, int Target)> NoCalls = [];
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static RuleDfa Determinize(ByteNfa nfa, int start, int end, byte[] classOf, int classCount, SingleSeeds bySeed)
     {
         bySeed.NextRule();
@@ -129,6 +131,7 @@ internal static partial class GrammarCompiler
         var sets = new StateSetTable();       // state id -> the NFA states naming it
         var bySeeds = new StateSetTable();    // distinct seeds -> seedTargets[id], the state of their closure
         var seedTargets = new List<int>();
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         int Intern(ReadOnlySpan<int> set)
         {
             var id = sets.GetOrAdd(set, out var added);
@@ -146,23 +149,29 @@ internal static partial class GrammarCompiler
             return id;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        int FromSeed(int seed)
+        {
+            if (!bySeed.TryGet(seed, out var single))
+            {
+                single = Intern(nfa.ScratchClosure([seed], end, activeOnly: true));
+                bySeed.Set(seed, single);
+            }
+
+            return single;
+        }
+
         var key = new List<int>();
         int FromSeeds(List<int> seeds)
         {
             if (seeds.Count == 1 || seeds.TrueForAll(t => t == seeds[0]))
             {
-                if (!bySeed.TryGet(seeds[0], out var single))
-                {
-                    single = Intern(nfa.ScratchClosure([seeds[0]], end, activeOnly: true));
-                    bySeed.Set(seeds[0], single);
-                }
-
-                return single;
+                return FromSeed(seeds[0]);
             }
 
             key.Clear();
             key.AddRange(seeds);
-            var span = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(key);
+            var span = CollectionsMarshal.AsSpan(key);
             span.Sort();
             var distinct = 1;
             for (var k = 1; k < span.Length; k++)
@@ -189,10 +198,7 @@ internal static partial class GrammarCompiler
         // for a state with thousands of edges, e.g. an object whose thousands of optional properties can
         // all come next.)
         var edges = new EdgeRuns(classCount);
-        var single = new List<int> { 0 };
-        var disjoint = new List<(int First, int Length, int Seed)>();
-        var scratch = new int[classCount];
-        Array.Fill(scratch, -1);
+        var disjoint = new List<long>();
         for (var i = 0; i < dfa.Count; i++)
         {
             nfa.Budget.Tick();
@@ -206,8 +212,37 @@ internal static partial class GrammarCompiler
                 }
             }
 
+            // The byte edges as (first class, classes, target) packed in a long, in class order.
+            // Where no two of them share a class (a string's characters, a literal, a whitespace run
+            // next to the token after it: most states), each edge's target alone is the seed of its
+            // classes, with no grouping of edges into runs (EdgeRuns: a dictionary hit per edge and a
+            // scan of the ranges per run, which was most of the cost per state). New states are
+            // numbered in class order either way.
+            disjoint.Clear();
+            foreach (var s in sets[i])
+            {
+                foreach (var e in nfa.BytesOf(s))
+                {
+                    int lo = classOf[e.Lo], hi = classOf[e.Hi];
+                    disjoint.Add(((long)lo << 41) | ((long)(hi - lo + 1) << 32) | (uint)e.Target);
+                }
+            }
+
+            var runs = CollectionsMarshal.AsSpan(disjoint);
+            if (!IsAscending(runs))
+            {
+                runs.Sort();
+            }
+
             dfa.BeginRow();
-            if (!DisjointEdges(nfa, sets[i], classOf, scratch))
+            if (AreDisjoint(runs))
+            {
+                foreach (var run in runs)
+                {
+                    dfa.AddRun((int)(run >> 41), (int)(run >> 32) & 0x1FF, FromSeed((int)(uint)run));
+                }
+            }
+            else
             {
                 edges.Clear();
                 foreach (var s in sets[i])
@@ -222,26 +257,6 @@ internal static partial class GrammarCompiler
                 {
                     var target = FromSeeds(seeds);
                     dfa.AddRun(first, length, target);
-                }
-            }
-            else
-            {
-                // Every symbol has at most one edge: each edge's target alone is the seed of its classes.
-                // Taken in symbol order, as the runs are, so new states are numbered as before.
-                disjoint.Clear();
-                foreach (var s in sets[i])
-                {
-                    foreach (var e in nfa.BytesOf(s))
-                    {
-                        disjoint.Add((classOf[e.Lo], classOf[e.Hi] - classOf[e.Lo] + 1, e.Target));
-                    }
-                }
-
-                System.Runtime.InteropServices.CollectionsMarshal.AsSpan(disjoint).Sort();
-                foreach (var (first, length, seed) in disjoint)
-                {
-                    single[0] = seed;
-                    dfa.AddRun(first, length, FromSeeds(single));
                 }
             }
 

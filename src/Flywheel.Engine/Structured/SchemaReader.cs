@@ -283,13 +283,23 @@ internal sealed partial class SchemaReader
             node.Maximum = max with { Exclusive = true };
         }
 
-        // Siblings of allOf/anyOf/oneOf/$ref all apply together: merge into one node.
-        var result = node;
-        foreach (var part in parts)
+        // Siblings of allOf/anyOf/oneOf/$ref all apply together: merge into one node. Neighbours
+        // pairwise, round after round, not each into the running result: a merge copies the
+        // properties of both sides, so folding 200 objects of 10 properties one by one copied the
+        // growing object 200 times (200,000 property merges, 120 MB); pairwise, each property is
+        // copied once per round. Conjunction is associative and the order of the parts is kept.
+        parts.Insert(0, node);
+        while (parts.Count > 1)
         {
-            result = Merger.Merge(result, part, pointer);
+            var merged = new List<SchemaNode>((parts.Count + 1) / 2);
+            for (var i = 0; i < parts.Count; i += 2)
+            {
+                merged.Add(i + 1 < parts.Count ? Merger.Merge(parts[i], parts[i + 1], pointer) : parts[i]);
+            }
+
+            parts = merged;
         }
 
-        return result;
+        return parts[0];
     }
 }

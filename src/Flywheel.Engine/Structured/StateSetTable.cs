@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Flywheel.Structured;
@@ -40,6 +41,7 @@ internal sealed class StateSetTable
     }
 
     /// <summary>The id of <paramref name="set"/>, adding it when new (<paramref name="added"/> says which).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public int GetOrAdd(ReadOnlySpan<int> set, out bool added)
     {
         var hash = Hash(set);
@@ -78,6 +80,7 @@ internal sealed class StateSetTable
         return Count - 1;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Rehash()
     {
         _slots = new int[_slots.Length * 2];

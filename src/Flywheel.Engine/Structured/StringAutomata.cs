@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace Flywheel.Structured;
@@ -141,6 +142,7 @@ internal static class StringAutomata
     }
 
     /// <summary>Appends any JSON string, with every escape JSON allows (surrogate pairs well formed).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static int EmitAnyJsonString(ByteNfa nfa, int from)
     {
         var content = nfa.Literal(from, "\""u8);
