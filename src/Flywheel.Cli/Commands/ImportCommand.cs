@@ -10,7 +10,7 @@ internal static class ImportCommand
     public static readonly CliApp.Command Definition = new(
         "import",
         "turn a Hugging Face checkpoint (config.json + safetensors) into an ORT GenAI model folder",
-        "usage: flywheel import --from DIR --out DIR [--precision fp32|int4] [--block-size 32] [--accuracy-level 4]\n" +
+        "usage: flywheel import --from DIR --out DIR [--precision fp32|fp16|int4] [--block-size 32] [--accuracy-level 4]\n" +
         $"       architectures: {string.Join(", ", HfCheckpoint.Architectures.Keys)}",
         Run);
 

@@ -10,7 +10,7 @@ internal static class MakeModelCommand
         "make-model",
         "write an ORT GenAI model folder (LLaMA architecture, dummy weights)",
         "usage: flywheel make-model --preset tiny|bench --out DIR [--tokenizer FILE] [--seed N]\n" +
-        "                           [--precision fp32|int4] [--block-size 32] [--accuracy-level 4]\n" +
+        "                           [--precision fp32|fp16|int4] [--block-size 32] [--accuracy-level 4]\n" +
         "                           [--fp16-io] (float16 KV cache and logits over fp32 weights, the CUDA export's interface)\n" +
         "                           [--layers N --hidden N --heads N --kv-heads N --intermediate N --context N --vocab N]",
         Run);
@@ -71,13 +71,18 @@ internal static class MakeModelCommand
     internal static ModelPrecision ParsePrecision(string? text) => text switch
     {
         null or "fp32" => ModelPrecision.Fp32,
+        "fp16" => ModelPrecision.Fp16,
         "int4" => ModelPrecision.Int4,
-        _ => throw new UsageException($"unknown precision '{text}' (expected fp32 or int4)"),
+        _ => throw new UsageException($"unknown precision '{text}' (expected fp32, fp16 or int4)"),
     };
 
     internal static string PrecisionText(ModelBuilderOptions o) =>
-        (o.Precision == ModelPrecision.Int4 ? $"int4 (MatMulNBits, block {o.BlockSize}, accuracy level {o.AccuracyLevel})" : "fp32")
-        + (o.Fp16Io ? ", float16 KV cache and logits" : "");
+        o.Precision switch
+        {
+            ModelPrecision.Int4 => $"int4 (MatMulNBits, block {o.BlockSize}, accuracy level {o.AccuracyLevel})" + (o.Fp16Io ? ", float16 KV cache and logits" : ""),
+            ModelPrecision.Fp16 => "fp16 (float16 weights, KV cache and logits)",
+            _ => "fp32" + (o.Fp16Io ? ", float16 KV cache and logits" : ""),
+        };
 
     internal static long ParameterCount(ModelBuilderOptions o)
     {

@@ -19,7 +19,7 @@ public sealed class OrtGenAiAgreementTests
 {
     private const int NewTokens = 12;
 
-    public static TheoryData<string> Folders => new() { "tiny", "llama3", "qwen3", "tiny-int4", "llama3-int4" };
+    public static TheoryData<string> Folders => new() { "tiny", "llama3", "qwen3", "tiny-int4", "llama3-int4", "tiny-fp16" };
 
     [Theory]
     [MemberData(nameof(Folders))]
@@ -66,6 +66,9 @@ public sealed class OrtGenAiAgreementTests
         // What --precision int4 writes (MatMulNBits, block 32, accuracy level 4): the CPU int4 export layout.
         ["tiny-int4"] = new(() => Write("tiny-int4", null, ModelPrecision.Int4)),
         ["llama3-int4"] = new(() => Write("llama3-int4", Path.Combine(TestAssets.TokenizerModelDir("llama3"), "tokenizer.json"), ModelPrecision.Int4)),
+
+        // What --precision fp16 writes: float16 weights, KV cache and logits (the CUDA export layout), here on CPU.
+        ["tiny-fp16"] = new(() => Write("tiny-fp16", null, ModelPrecision.Fp16)),
     };
 
     private static string Folder(string which) => Built[which].Value;

@@ -32,7 +32,7 @@ public sealed record ModelBuilderOptions
     /// <summary>q and k are RMS-normalized per head before rotary (Qwen3).</summary>
     public bool QkNorm { get; init; }
 
-    /// <summary>How the projection and lm_head weights are stored (embeddings and norms stay fp32).</summary>
+    /// <summary>How the weights are stored: int4 quantizes the projections and lm_head (embeddings and norms stay fp32); fp16 stores every weight in float16.</summary>
     public ModelPrecision Precision { get; init; } = ModelPrecision.Fp32;
 
     /// <summary>int4: rows of K quantized together (a power of two, at least 16; ORT GenAI's default 32).</summary>
@@ -110,4 +110,10 @@ public enum ModelPrecision
 
     /// <summary>4-bit symmetric block-quantized projections (MatMulNBits); fp32 KV cache and logits, as CPU exports.</summary>
     Int4,
+
+    /// <summary>
+    /// float16 weights (every float initializer), float16 arithmetic, KV cache and logits: ORT GenAI's CUDA fp16
+    /// export. RMSNorm still accumulates in float32 (stash_type 1), as the op does for float16 inputs.
+    /// </summary>
+    Fp16,
 }

@@ -27,22 +27,31 @@ public sealed class OnnxTensor
     public static OnnxTensor FromFloats(string name, long[] dims, ReadOnlySpan<float> values) =>
         new(name, TensorElementType.Float, dims, MemoryMarshal.AsBytes(values).ToArray());
 
+    /// <summary>A float16 tensor of <paramref name="values"/>, each rounded to the nearest half (ties to even).</summary>
+    public static OnnxTensor FromFloatsAsHalves(string name, long[] dims, ReadOnlySpan<float> values)
+    {
+        var halves = new Half[values.Length];
+        for (var i = 0; i < values.Length; i++)
+        {
+            halves[i] = (Half)values[i];
+        }
+
+        return new(name, TensorElementType.Float16, dims, MemoryMarshal.AsBytes(halves.AsSpan()).ToArray());
+    }
+
     public static OnnxTensor FromInt64s(string name, long[] dims, ReadOnlySpan<long> values) =>
         new(name, TensorElementType.Int64, dims, MemoryMarshal.AsBytes(values).ToArray());
 
     public static OnnxTensor FromInt32s(string name, long[] dims, ReadOnlySpan<int> values) =>
         new(name, TensorElementType.Int32, dims, MemoryMarshal.AsBytes(values).ToArray());
 
-    /// <summary>The elements as floats; throws unless the tensor is float32.</summary>
-    public float[] ToFloats()
+    /// <summary>The elements as floats (float16 widened exactly); throws unless the tensor is float32 or float16.</summary>
+    public float[] ToFloats() => DataType switch
     {
-        if (DataType != TensorElementType.Float)
-        {
-            throw new InvalidOperationException($"Tensor '{Name}' is {DataType}, not Float.");
-        }
-
-        return MemoryMarshal.Cast<byte, float>(RawData).ToArray();
-    }
+        TensorElementType.Float => MemoryMarshal.Cast<byte, float>(RawData).ToArray(),
+        TensorElementType.Float16 => Array.ConvertAll(MemoryMarshal.Cast<byte, Half>(RawData).ToArray(), h => (float)h),
+        _ => throw new InvalidOperationException($"Tensor '{Name}' is {DataType}, not Float or Float16."),
+    };
 }
 
 /// <summary>A graph input or output: name, element type and shape (each dim a number or a symbolic name).</summary>
