@@ -285,7 +285,10 @@ public static partial class LlamaModelBuilder
     private static void Add(OnnxGraph g, ModelBuilderOptions o, string name, long[] dims, float[] values) =>
         g.Initializers.Add(o.Precision == ModelPrecision.Fp16 ? OnnxTensor.FromFloatsAsHalves(name, dims, values) : OnnxTensor.FromFloats(name, dims, values));
 
-    /// <summary>cos or sin of position * theta^(-2i/headSize), [context, headSize/2] (non-interleaved rotary).</summary>
+    /// <summary>
+    /// cos or sin of position * f_i, f_i = theta^(-2i/headSize) after <see cref="ModelBuilderOptions.RopeScaling"/>,
+    /// [context, headSize/2] (non-interleaved rotary).
+    /// </summary>
     private static float[] RotaryCache(ModelBuilderOptions o, Func<double, double> f)
     {
         var half = o.HeadSize / 2;
@@ -294,7 +297,8 @@ public static partial class LlamaModelBuilder
         {
             for (var i = 0; i < half; i++)
             {
-                cache[(pos * half) + i] = (float)f(pos * Math.Pow(o.RopeTheta, -2.0 * i / o.HeadSize));
+                var frequency = Math.Pow(o.RopeTheta, -2.0 * i / o.HeadSize);
+                cache[(pos * half) + i] = (float)f(pos * (o.RopeScaling?.Apply(frequency) ?? frequency));
             }
         }
 

@@ -19,6 +19,9 @@ public sealed record ModelBuilderOptions
 
     public double RopeTheta { get; init; } = 10000;
 
+    /// <summary>rope_scaling of the rotary frequencies (Llama 3.1's llama3, or linear); null for none.</summary>
+    public RopeScaling? RopeScaling { get; init; }
+
     public float RmsNormEpsilon { get; init; } = 1e-5f;
 
     public int Seed { get; init; } = 1234;
@@ -90,6 +93,7 @@ public sealed record ModelBuilderOptions
         Check(IntermediateSize >= 1 && VocabSize >= 2, "intermediate size must be positive and vocab at least 2");
         Check(ContextLength >= 2, "context must be at least 2");
         Check(BlockSize >= 16 && (BlockSize & (BlockSize - 1)) == 0, $"block size ({BlockSize}) must be a power of two, at least 16");
+        RopeScaling?.Validate();
         Check(AccuracyLevel is >= 0 and <= 4, $"accuracy level ({AccuracyLevel}) must be 0-4");
     }
 

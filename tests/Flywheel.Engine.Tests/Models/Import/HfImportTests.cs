@@ -56,6 +56,40 @@ public sealed class HfImportTests
         }
     }
 
+    public static TheoryData<string, Dictionary<string, object>> RopeScalings => new()
+    {
+        // Llama 3.1's settings with the original context shrunk to the tiny model's: wavelengths of its 8 rotary
+        // frequencies run from 6 to 10^5 positions, so L = 64 puts one below L / 4 (kept), one between (blended)
+        // and six above L / 1 (divided by 8).
+        { "llama3", new() { ["rope_type"] = "llama3", ["factor"] = 8.0, ["low_freq_factor"] = 1.0, ["high_freq_factor"] = 4.0, ["original_max_position_embeddings"] = 64 } },
+        { "linear", new() { ["type"] = "linear", ["rope_type"] = "linear", ["factor"] = 4.0 } },
+    };
+
+    [Theory]
+    [MemberData(nameof(RopeScalings))]
+    public void RopeScalingIsAppliedToTheRotaryTables(string type, Dictionary<string, object> scaling)
+    {
+        var checkpoint = TinyCheckpoint.Write("LlamaForCausalLM", "F32", sharded: false, tied: false, ropeScaling: scaling);
+        var output = checkpoint.Dir + "-onnx";
+        HfImporter.Import(checkpoint.Dir, output);
+        var config = GenAiConfig.Load(Path.Combine(output, "genai_config.json"));
+        var reference = new ReferenceModel(checkpoint.ReferenceWeights, config, TinyCheckpoint.Epsilon);
+        using var options = OnnxEnvironment.CreateSessionOptions();
+        using var session = new InferenceSession(Path.Combine(output, "model.onnx"), options);
+        var d = config.Decoder;
+        using var cache = new KvCache(d.NumHiddenLayers, 1, d.NumKeyValueHeads, config.ContextLength, d.HeadSize);
+        using var runner = new DecoderRunner(session, config, cache, maxTokensPerRun: 200);
+
+        // Long enough that rotation angles differ a lot between scaled and unscaled frequencies.
+        var prompt = Enumerable.Range(0, 150).Select(i => (i * 37 % 300) + 4).ToArray();
+        var expected = reference.Forward(prompt);
+        var logits = runner.Run(0, 1, prompt.Length, prompt.Select(t => (long)t).ToArray(), [0], [prompt.Length]).ToArray();
+        foreach (var t in new[] { 1, 60, 149 })
+        {
+            AssertClose(expected[t], logits.AsSpan(t * TinyCheckpoint.Vocab, TinyCheckpoint.Vocab), $"{type}, position {t}");
+        }
+    }
+
     [Theory]
     [InlineData("LlamaForCausalLM")]
     [InlineData("Qwen2ForCausalLM")]
@@ -106,7 +140,8 @@ public sealed class HfImportTests
 
     [Theory]
     [InlineData("architectures", "GemmaForCausalLM", "architecture GemmaForCausalLM is not supported")]
-    [InlineData("rope_scaling", "llama3", "rope_scaling type 'llama3'")]
+    [InlineData("rope_scaling", "yarn", "rope_scaling type 'yarn'")]
+    [InlineData("rope_scaling", "llama3", "rope_scaling type 'llama3' needs a number low_freq_factor")]
     [InlineData("hidden_act", "gelu", "hidden_act 'gelu'")]
     [InlineData("sliding_window", "4", "sliding_window attention (4)")]
     public void UnsupportedArchitecturesAndSettingsAreRefusedByName(string field, string value, string message)
