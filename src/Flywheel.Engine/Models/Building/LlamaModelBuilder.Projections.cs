@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Flywheel.Onnx;
 using Flywheel.Onnx.Proto;
 
@@ -27,8 +28,8 @@ public static partial class LlamaModelBuilder
 
         var (packed, scales) = Int4Quantizer.Quantize(values, k, n, o.BlockSize);
         var blocks = Int4Quantizer.BlockCount(k, o.BlockSize);
-        g.Initializers.Add(new OnnxTensor(name + Int4WeightSuffix, TensorElementType.UInt8, [n, blocks, o.BlockSize / 2], packed));
-        g.Initializers.Add(OnnxTensor.FromFloats(name + ScalesSuffix, [(long)n * blocks], scales));
+        AddBytes(g, o, name + Int4WeightSuffix, TensorElementType.UInt8, [n, blocks, o.BlockSize / 2], packed);
+        AddBytes(g, o, name + ScalesSuffix, TensorElementType.Float, [(long)n * blocks], MemoryMarshal.AsBytes(scales.AsSpan()));
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Flywheel.Onnx;
 using Flywheel.Onnx.Proto;
 
@@ -282,8 +283,26 @@ public static partial class LlamaModelBuilder
     /// A float weight: float16 when the model's weights are (<see cref="ModelPrecision.Fp16"/>: embeddings, norms,
     /// biases, rotary caches and projections alike, as ORT GenAI's fp16 exports store them), else float32.
     /// </summary>
-    private static void Add(OnnxGraph g, ModelBuilderOptions o, string name, long[] dims, float[] values) =>
-        g.Initializers.Add(o.Precision == ModelPrecision.Fp16 ? OnnxTensor.FromFloatsAsHalves(name, dims, values) : OnnxTensor.FromFloats(name, dims, values));
+    private static void Add(OnnxGraph g, ModelBuilderOptions o, string name, long[] dims, float[] values)
+    {
+        if (o.Precision != ModelPrecision.Fp16)
+        {
+            AddBytes(g, o, name, TensorElementType.Float, dims, MemoryMarshal.AsBytes(values.AsSpan()));
+            return;
+        }
+
+        var halves = new Half[values.Length];
+        for (var i = 0; i < values.Length; i++)
+        {
+            halves[i] = (Half)values[i]; // round to nearest even
+        }
+
+        AddBytes(g, o, name, TensorElementType.Float16, dims, MemoryMarshal.AsBytes(halves.AsSpan()));
+    }
+
+    /// <summary>An initializer: its bytes inline, or appended to the external data file while the builder streams.</summary>
+    private static void AddBytes(OnnxGraph g, ModelBuilderOptions o, string name, TensorElementType type, long[] dims, ReadOnlySpan<byte> bytes) =>
+        g.Initializers.Add(o.DataWriter is { } data ? data.Add(name, type, dims, bytes) : new OnnxTensor(name, type, dims, bytes.ToArray()));
 
     /// <summary>
     /// cos or sin of position * f_i, f_i = theta^(-2i/headSize) after <see cref="ModelBuilderOptions.RopeScaling"/>,

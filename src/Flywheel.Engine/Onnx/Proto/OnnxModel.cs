@@ -13,6 +13,13 @@ public sealed class OnnxTensor
         RawData = rawData;
     }
 
+    /// <summary>A tensor whose bytes are in an external data file; <see cref="RawData"/> is empty.</summary>
+    public static OnnxTensor FromExternalData(string name, TensorElementType dataType, long[] dims, OnnxExternalData location) =>
+        new(name, dataType, dims, []) { ExternalData = location };
+
+    /// <summary>Where the bytes are when they are not in the model file (ONNX external data); null when inline.</summary>
+    public OnnxExternalData? ExternalData { get; private init; }
+
     public string Name { get; }
 
     public TensorElementType DataType { get; }
@@ -26,18 +33,6 @@ public sealed class OnnxTensor
 
     public static OnnxTensor FromFloats(string name, long[] dims, ReadOnlySpan<float> values) =>
         new(name, TensorElementType.Float, dims, MemoryMarshal.AsBytes(values).ToArray());
-
-    /// <summary>A float16 tensor of <paramref name="values"/>, each rounded to the nearest half (ties to even).</summary>
-    public static OnnxTensor FromFloatsAsHalves(string name, long[] dims, ReadOnlySpan<float> values)
-    {
-        var halves = new Half[values.Length];
-        for (var i = 0; i < values.Length; i++)
-        {
-            halves[i] = (Half)values[i];
-        }
-
-        return new(name, TensorElementType.Float16, dims, MemoryMarshal.AsBytes(halves.AsSpan()).ToArray());
-    }
 
     public static OnnxTensor FromInt64s(string name, long[] dims, ReadOnlySpan<long> values) =>
         new(name, TensorElementType.Int64, dims, MemoryMarshal.AsBytes(values).ToArray());
@@ -161,7 +156,29 @@ public sealed class OnnxModel
 
     public void Save(string path) => File.WriteAllBytes(path, ToBytes());
 
-    public static OnnxModel Load(string path) => OnnxSerializer.Read(File.ReadAllBytes(path));
+    /// <summary>
+    /// Reads a model file, with the bytes of external-data initializers read from their files next to it (the
+    /// loaded model holds every tensor inline).
+    /// </summary>
+    public static OnnxModel Load(string path)
+    {
+        var model = OnnxSerializer.Read(File.ReadAllBytes(path));
+        var initializers = model.Graph.Initializers;
+        for (var i = 0; i < initializers.Count; i++)
+        {
+            if (initializers[i].ExternalData is { } e)
+            {
+                using var file = File.OpenRead(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, e.Location));
+                var bytes = new byte[e.Length];
+                file.Position = e.Offset;
+                file.ReadExactly(bytes);
+                initializers[i] = new OnnxTensor(initializers[i].Name, initializers[i].DataType, initializers[i].Dims, bytes);
+            }
+        }
 
+        return model;
+    }
+
+    /// <summary>Reads a model from bytes; external-data initializers keep their <see cref="OnnxTensor.ExternalData"/> reference.</summary>
     public static OnnxModel FromBytes(ReadOnlySpan<byte> bytes) => OnnxSerializer.Read(bytes);
 }
