@@ -18,6 +18,7 @@ public sealed class HfCheckpoint
         ["MistralForCausalLM"] = "mistral",
         ["Qwen2ForCausalLM"] = "qwen2",
         ["Qwen3ForCausalLM"] = "qwen3",
+        ["Phi3ForCausalLM"] = "phi3",
     };
 
     private HfCheckpoint(string directory, string architecture, ModelBuilderOptions options, bool tiedEmbeddings, int bos, IReadOnlyList<int> eos, int pad, IReadOnlyList<string> shards)
@@ -81,6 +82,8 @@ public sealed class HfCheckpoint
         var context = Int("max_position_embeddings");
         var ropeScaling = ReadRopeScaling(c, configPath);
 
+        var partialRotary = Number("partial_rotary_factor") ?? 1;
+        Refuse(partialRotary != 1, $"partial_rotary_factor {partialRotary} (rotary on part of each head)");
         var act = c.TryGetProperty("hidden_act", out var a) ? a.GetString() : "silu";
         Refuse(act != "silu", $"hidden_act '{act}'");
         var qwen3 = architecture == "Qwen3ForCausalLM";
@@ -91,7 +94,7 @@ public sealed class HfCheckpoint
         var slidingWindow = OptionalInt("sliding_window");
         var usesWindow = architecture switch
         {
-            "MistralForCausalLM" => slidingWindow is { } w && w < context,
+            "MistralForCausalLM" or "Phi3ForCausalLM" => slidingWindow is { } w && w < context,
             "Qwen2ForCausalLM" or "Qwen3ForCausalLM" => Flag("use_sliding_window", false),
             _ => false,
         };

@@ -26,6 +26,7 @@ public sealed class HfImportTests
     [InlineData("MistralForCausalLM", "F16", false, false)]
     [InlineData("Qwen2ForCausalLM", "BF16", true, true)]
     [InlineData("Qwen3ForCausalLM", "BF16", false, true)]
+    [InlineData("Phi3ForCausalLM", "BF16", true, false)]
     public void ImportedLogitsMatchTheReferenceOnTheCheckpointsWeights(string architecture, string dtype, bool sharded, bool tied)
     {
         var checkpoint = TinyCheckpoint.Write(architecture, dtype, sharded, tied);
@@ -122,6 +123,7 @@ public sealed class HfImportTests
     [Theory]
     [InlineData("Qwen2ForCausalLM")]
     [InlineData("Qwen3ForCausalLM")]
+    [InlineData("Phi3ForCausalLM")]
     public void OrtGenAiLoadsAnImportedInt4FolderAndPicksFlywheelsGreedyIds(string architecture)
     {
         _ = OnnxEnvironment.Instance;
@@ -143,15 +145,18 @@ public sealed class HfImportTests
     [InlineData("rope_scaling", "yarn", "rope_scaling type 'yarn'")]
     [InlineData("rope_scaling", "llama3", "rope_scaling type 'llama3' needs a number low_freq_factor")]
     [InlineData("hidden_act", "gelu", "hidden_act 'gelu'")]
+    [InlineData("partial_rotary_factor", "0.5", "partial_rotary_factor 0.5")]
     [InlineData("sliding_window", "4", "sliding_window attention (4)")]
     public void UnsupportedArchitecturesAndSettingsAreRefusedByName(string field, string value, string message)
     {
-        var checkpoint = TinyCheckpoint.Write(field == "sliding_window" ? "MistralForCausalLM" : "LlamaForCausalLM", "F32", false, false, c =>
+        var architecture = field switch { "sliding_window" => "MistralForCausalLM", "partial_rotary_factor" => "Phi3ForCausalLM", _ => "LlamaForCausalLM" };
+        var checkpoint = TinyCheckpoint.Write(architecture, "F32", false, false, c =>
             c[field] = field switch
             {
                 "architectures" => new[] { value },
                 "rope_scaling" => new Dictionary<string, object> { ["rope_type"] = value, ["factor"] = 8.0 },
                 "sliding_window" => int.Parse(value, System.Globalization.CultureInfo.InvariantCulture),
+                "partial_rotary_factor" => double.Parse(value, System.Globalization.CultureInfo.InvariantCulture),
                 _ => value,
             });
         var e = Assert.Throws<ModelConfigException>(() => HfImporter.Import(checkpoint.Dir, checkpoint.Dir + "-onnx"));

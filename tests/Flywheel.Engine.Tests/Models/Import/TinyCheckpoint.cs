@@ -132,6 +132,11 @@ internal sealed class TinyCheckpoint
         reference[LlamaWeightNames.CosCache] = cos;
         reference[LlamaWeightNames.SinCache] = sin;
 
+        if (architecture == "Phi3ForCausalLM")
+        {
+            FusePhi3(tensors);
+        }
+
         WriteWeights(dir, tensors, sharded);
         var config = new Dictionary<string, object?>
         {
@@ -193,6 +198,25 @@ internal sealed class TinyCheckpoint
 
         var smooth = ((original / wavelength) - low) / (high - low);
         return ((1 - smooth) * f / factor) + (smooth * f);
+    }
+
+    /// <summary>Phi-3 stores q, k, v as one qkv_proj and gate, up as one gate_up_proj: their rows stacked in that order.</summary>
+    private static void FusePhi3(List<SafetensorsWriter.Tensor> tensors)
+    {
+        void Fuse(string layer, string fused, params string[] parts)
+        {
+            var found = parts.Select(n => tensors.Single(t => t.Name == $"{layer}.{n}.weight")).ToList();
+            var index = tensors.IndexOf(found[0]);
+            tensors.RemoveAll(found.Contains);
+            var shape = new[] { found.Sum(t => t.Shape[0]), found[0].Shape[1] };
+            tensors.Insert(index, new SafetensorsWriter.Tensor($"{layer}.{fused}.weight", found[0].DType, shape, found.SelectMany(t => t.Values).ToArray()));
+        }
+
+        for (var l = 0; l < Layers; l++)
+        {
+            Fuse($"model.layers.{l}", "self_attn.qkv_proj", "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj");
+            Fuse($"model.layers.{l}", "mlp.gate_up_proj", "mlp.gate_proj", "mlp.up_proj");
+        }
     }
 
     private static void WriteWeights(string dir, List<SafetensorsWriter.Tensor> tensors, bool sharded)
