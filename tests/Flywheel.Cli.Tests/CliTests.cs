@@ -48,6 +48,19 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void AnFp16FolderWithExternalDataIsWrittenAndGenerates()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"cli-fp16-{Guid.NewGuid():N}");
+        var (code, stdout, err) = Run("make-model", "--preset", "tiny", "--out", dir, "--precision", "fp16", "--external-data");
+        Assert.True(code == 0, err);
+        Assert.Contains("fp16 (float16 weights, KV cache and logits), weights in model.onnx.data", stdout);
+        Assert.True(File.Exists(Path.Combine(dir, "model.onnx.data")));
+        (code, stdout, err) = Run("generate", "--model", dir, "--prompt", "a b", "--max-tokens", "5", "--ignore-eos");
+        Assert.True(code == 0, err);
+        Assert.Contains("completion_tokens=5", stdout + err);
+    }
+
+    [Fact]
     public void BenchWritesOneRecordPerMixAndPolicyWithItsOwnCeiling()
     {
         var output = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"bench-{Guid.NewGuid():N}.json");

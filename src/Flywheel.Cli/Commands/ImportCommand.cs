@@ -10,18 +10,19 @@ internal static class ImportCommand
     public static readonly CliApp.Command Definition = new(
         "import",
         "turn a Hugging Face checkpoint (config.json + safetensors) into an ORT GenAI model folder",
-        "usage: flywheel import --from DIR --out DIR [--precision fp32|int4] [--block-size 32] [--accuracy-level 4]\n" +
+        "usage: flywheel import --from DIR --out DIR [--precision fp32|fp16|int4] [--block-size 32] [--accuracy-level 4] [--external-data]\n" +
         $"       architectures: {string.Join(", ", HfCheckpoint.Architectures.Keys)}",
         Run);
 
     private static int Run(CliApp.CommandArgsInput input)
     {
-        var args = CommandArgs.Parse(input.Args);
+        var args = CommandArgs.Parse(input.Args, "external-data");
         var from = args.Required("from");
         var output = args.Required("out");
         var precision = MakeModelCommand.ParsePrecision(args.String("precision"));
         var blockSize = args.Int("block-size", 16, 4096) ?? 32;
         var accuracyLevel = args.Int("accuracy-level", 0, 4) ?? 4;
+        bool? externalData = args.Flag("external-data") ? true : null;
         args.EnsureAllUsed();
         if (!Directory.Exists(from))
         {
@@ -32,7 +33,7 @@ internal static class ImportCommand
         HfCheckpoint checkpoint;
         try
         {
-            checkpoint = HfImporter.Import(from, output, precision, blockSize, accuracyLevel);
+            checkpoint = HfImporter.Import(from, output, precision, blockSize, accuracyLevel, externalData);
         }
         catch (ModelConfigException e)
         {

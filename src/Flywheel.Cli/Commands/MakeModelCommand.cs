@@ -9,15 +9,16 @@ internal static class MakeModelCommand
     public static readonly CliApp.Command Definition = new(
         "make-model",
         "write an ORT GenAI model folder (LLaMA architecture, dummy weights)",
-        "usage: flywheel make-model --preset tiny|bench --out DIR [--tokenizer FILE] [--seed N]\n" +
-        "                           [--precision fp32|int4] [--block-size 32] [--accuracy-level 4]\n" +
+        "usage: flywheel make-model --preset tiny|bench|small --out DIR [--tokenizer FILE] [--seed N]\n" +
+        "                           [--precision fp32|fp16|int4] [--block-size 32] [--accuracy-level 4]\n" +
         "                           [--fp16-io] (float16 KV cache and logits over fp32 weights, the CUDA export's interface)\n" +
+        "                           [--external-data] (weights in model.onnx.data; automatic above 256 MiB of weights)\n" +
         "                           [--layers N --hidden N --heads N --kv-heads N --intermediate N --context N --vocab N]",
         Run);
 
     private static int Run(CliApp.CommandArgsInput input)
     {
-        var args = CommandArgs.Parse(input.Args, "fp16-io");
+        var args = CommandArgs.Parse(input.Args, "fp16-io", "external-data");
         var preset = args.String("preset") ?? "tiny";
         var output = args.Required("out");
         var tokenizer = args.String("tokenizer");
@@ -45,6 +46,7 @@ internal static class MakeModelCommand
             BlockSize = args.Int("block-size", 16, 4096) ?? options.BlockSize,
             AccuracyLevel = args.Int("accuracy-level", 0, 4) ?? options.AccuracyLevel,
             Fp16Io = args.Flag("fp16-io"),
+            ExternalData = args.Flag("external-data") ? true : null,
         };
         args.EnsureAllUsed();
         try
@@ -64,20 +66,26 @@ internal static class MakeModelCommand
         var used = ModelFolderWriter.Write(output, options, tokenizer, SyntheticTokenizer.Write);
         var parameters = ParameterCount(used);
         input.Out.WriteLine($"wrote {Path.GetFullPath(output)}: llama, {used.LayerCount} layers, hidden {used.HiddenSize}, heads {used.HeadCount}/{used.KvHeadCount} kv, " +
-            $"vocab {used.VocabSize}, context {used.ContextLength}, {parameters / 1e6:F1}M parameters, seed {used.Seed}, {PrecisionText(used)}");
+            $"vocab {used.VocabSize}, context {used.ContextLength}, {parameters / 1e6:F1}M parameters, seed {used.Seed}, {PrecisionText(used)}" +
+            (used.WritesExternalData ? $", weights in {ModelFolderWriter.ExternalDataFileName}" : ""));
         return 0;
     }
 
     internal static ModelPrecision ParsePrecision(string? text) => text switch
     {
         null or "fp32" => ModelPrecision.Fp32,
+        "fp16" => ModelPrecision.Fp16,
         "int4" => ModelPrecision.Int4,
-        _ => throw new UsageException($"unknown precision '{text}' (expected fp32 or int4)"),
+        _ => throw new UsageException($"unknown precision '{text}' (expected fp32, fp16 or int4)"),
     };
 
     internal static string PrecisionText(ModelBuilderOptions o) =>
-        (o.Precision == ModelPrecision.Int4 ? $"int4 (MatMulNBits, block {o.BlockSize}, accuracy level {o.AccuracyLevel})" : "fp32")
-        + (o.Fp16Io ? ", float16 KV cache and logits" : "");
+        o.Precision switch
+        {
+            ModelPrecision.Int4 => $"int4 (MatMulNBits, block {o.BlockSize}, accuracy level {o.AccuracyLevel})" + (o.Fp16Io ? ", float16 KV cache and logits" : ""),
+            ModelPrecision.Fp16 => "fp16 (float16 weights, KV cache and logits)",
+            _ => "fp32" + (o.Fp16Io ? ", float16 KV cache and logits" : ""),
+        };
 
     internal static long ParameterCount(ModelBuilderOptions o)
     {

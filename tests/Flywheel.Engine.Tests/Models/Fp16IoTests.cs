@@ -219,7 +219,7 @@ public sealed class Fp16IoTests
     }
 
     /// <summary>A runner over one folder's decoder with a cache of the folder's KV element type.</summary>
-    private sealed class Decoder : IDisposable
+    internal sealed class Decoder : IDisposable
     {
         private readonly ModelFolder _folder;
         private readonly KvCache _cache;
@@ -235,6 +235,8 @@ public sealed class Fp16IoTests
         public DecoderRunner Runner { get; }
 
         public int Vocab => _folder.Config.VocabSize;
+
+        public Microsoft.ML.OnnxRuntime.Tensors.TensorElementType KvElementType => _folder.KvElementType;
 
         public void Dispose()
         {

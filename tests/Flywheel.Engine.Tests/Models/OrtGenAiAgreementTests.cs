@@ -19,7 +19,7 @@ public sealed class OrtGenAiAgreementTests
 {
     private const int NewTokens = 12;
 
-    public static TheoryData<string> Folders => new() { "tiny", "llama3", "qwen3", "tiny-int4", "llama3-int4" };
+    public static TheoryData<string> Folders => new() { "tiny", "llama3", "qwen3", "tiny-int4", "llama3-int4", "tiny-fp16", "tiny-int4-external" };
 
     [Theory]
     [MemberData(nameof(Folders))]
@@ -66,15 +66,21 @@ public sealed class OrtGenAiAgreementTests
         // What --precision int4 writes (MatMulNBits, block 32, accuracy level 4): the CPU int4 export layout.
         ["tiny-int4"] = new(() => Write("tiny-int4", null, ModelPrecision.Int4)),
         ["llama3-int4"] = new(() => Write("llama3-int4", Path.Combine(TestAssets.TokenizerModelDir("llama3"), "tokenizer.json"), ModelPrecision.Int4)),
+
+        // What --precision fp16 writes: float16 weights, KV cache and logits (the CUDA export layout), here on CPU.
+        ["tiny-fp16"] = new(() => Write("tiny-fp16", null, ModelPrecision.Fp16)),
+
+        // Weights in model.onnx.data (ONNX external data), as ORT GenAI writes them.
+        ["tiny-int4-external"] = new(() => Write("tiny-int4-external", null, ModelPrecision.Int4, externalData: true)),
     };
 
     private static string Folder(string which) => Built[which].Value;
 
     /// <summary>What <c>flywheel make-model --preset tiny [--tokenizer PATH] [--precision P]</c> writes.</summary>
-    private static string Write(string name, string? tokenizerJson, ModelPrecision precision = ModelPrecision.Fp32)
+    private static string Write(string name, string? tokenizerJson, ModelPrecision precision = ModelPrecision.Fp32, bool? externalData = null)
     {
         var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"genai-{name}-{Environment.ProcessId}");
-        ModelFolderWriter.Write(dir, ModelBuilderOptions.Tiny with { Precision = precision }, tokenizerJson, SyntheticTokenizer.Write);
+        ModelFolderWriter.Write(dir, ModelBuilderOptions.Tiny with { Precision = precision, ExternalData = externalData }, tokenizerJson, SyntheticTokenizer.Write);
         return dir;
     }
 }

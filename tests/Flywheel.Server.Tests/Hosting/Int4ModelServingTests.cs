@@ -6,15 +6,18 @@ using Flywheel.Scheduling;
 namespace Flywheel.Server.Tests.Hosting;
 
 /// <summary>
-/// An int4 folder (MatMulNBits projections, fp32 KV cache and logits, as ORT GenAI's CPU exports) served through
-/// HTTP by the batching engine: concurrent greedy requests complete, and each gets the same text batched as alone.
+/// An int4 folder (MatMulNBits projections, fp32 KV cache and logits, as ORT GenAI's CPU exports) and an fp16
+/// folder (float16 weights, KV cache and logits, as its CUDA exports) served through HTTP by the batching engine:
+/// concurrent greedy requests complete, and each gets the same text batched as alone.
 /// </summary>
 public sealed class Int4ModelServingTests
 {
-    [Fact]
-    public async Task ConcurrentGreedyRequestsOnAnInt4FolderMatchTheirOutputsAlone()
+    [Theory]
+    [InlineData(ModelPrecision.Int4)]
+    [InlineData(ModelPrecision.Fp16)]
+    public async Task ConcurrentGreedyRequestsOnAQuantizedFolderMatchTheirOutputsAlone(ModelPrecision precision)
     {
-        await using var server = await EngineServer.StartAsync("server-int4", ModelBuilderOptions.Tiny with { VocabSize = 600, Precision = ModelPrecision.Int4 },
+        await using var server = await EngineServer.StartAsync($"server-{precision}", ModelBuilderOptions.Tiny with { VocabSize = 600, Precision = precision },
             new EngineOptions { MaxRunningRequests = 4, MaxBatchTokens = 64 });
         string[] prompts = ["a b c", "the quick brown fox", "x", "one two three four five six"];
         async Task<string> CompleteAsync(string prompt)

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Flywheel.Onnx;
 using Flywheel.Onnx.Proto;
 
@@ -13,22 +14,22 @@ public static partial class LlamaModelBuilder
     public const string ScalesSuffix = "_scales";
 
     /// <summary>
-    /// Adds the weight of x [.., K] times W [K, N]: fp32 as W itself; int4 as <c>{name}_Q4</c> (uint8 [N, blocks,
+    /// Adds the weight of x [.., K] times W [K, N]: fp32 or fp16 as W itself; int4 as <c>{name}_Q4</c> (uint8 [N, blocks,
     /// blockSize / 2]) and <c>{name}_scales</c> (float [N * blocks]), the initializers ORT's quantizer writes for a
     /// symmetric MatMulNBits (no zero points).
     /// </summary>
     private static void AddProjection(OnnxGraph g, ModelBuilderOptions o, string name, int k, int n, float[] values)
     {
-        if (o.Precision == ModelPrecision.Fp32)
+        if (o.Precision != ModelPrecision.Int4)
         {
-            Add(g, name, [k, n], values);
+            Add(g, o, name, [k, n], values);
             return;
         }
 
         var (packed, scales) = Int4Quantizer.Quantize(values, k, n, o.BlockSize);
         var blocks = Int4Quantizer.BlockCount(k, o.BlockSize);
-        g.Initializers.Add(new OnnxTensor(name + Int4WeightSuffix, TensorElementType.UInt8, [n, blocks, o.BlockSize / 2], packed));
-        g.Initializers.Add(OnnxTensor.FromFloats(name + ScalesSuffix, [(long)n * blocks], scales));
+        AddBytes(g, o, name + Int4WeightSuffix, TensorElementType.UInt8, [n, blocks, o.BlockSize / 2], packed);
+        AddBytes(g, o, name + ScalesSuffix, TensorElementType.Float, [(long)n * blocks], MemoryMarshal.AsBytes(scales.AsSpan()));
     }
 
     /// <summary>
@@ -37,7 +38,7 @@ public static partial class LlamaModelBuilder
     /// </summary>
     private static void MatMul(OnnxGraph g, ModelBuilderOptions o, string input, string weight, int k, int n, string output, string nodeName)
     {
-        if (o.Precision == ModelPrecision.Fp32)
+        if (o.Precision != ModelPrecision.Int4)
         {
             g.AddNode("MatMul", [input, weight], [output], nodeName);
             return;
@@ -74,7 +75,7 @@ public static partial class LlamaModelBuilder
         else
         {
             var bias = LlamaWeightNames.BiasOf(weight);
-            g.Initializers.Add(OnnxTensor.FromFloats(bias, [n], w.Tensor(bias, n, 0.02)));
+            Add(g, o, bias, [n], w.Tensor(bias, n, 0.02));
             MatMul(g, o, input, weight, k, n, $"{prefix}/MatMul/output_0", $"{prefix}/MatMul");
             g.AddNode("Add", [$"{prefix}/MatMul/output_0", bias], [output], $"{prefix}/Add");
         }
@@ -91,7 +92,7 @@ public static partial class LlamaModelBuilder
             g.Initializers.Add(OnnxTensor.FromInt64s("const_heads_join", [mixed ? 2 : 3], mixed ? [0, -1] : [0, 0, -1]));
         }
 
-        g.Initializers.Add(OnnxTensor.FromFloats(norm, [o.HeadSize], w.Tensor(norm, o.HeadSize, 0.1, 1.0)));
+        Add(g, o, norm, [o.HeadSize], w.Tensor(norm, o.HeadSize, 0.1, 1.0));
         var normPrefix = prefix.Replace("_proj", "_norm", StringComparison.Ordinal);
         g.AddNode("Reshape", [output, "const_heads_split"], [$"{normPrefix}/Reshape/output_0"], $"{normPrefix}/Reshape");
         RmsNorm(g, $"{normPrefix}/Reshape/output_0", norm, normPrefix, o.RmsNormEpsilon);

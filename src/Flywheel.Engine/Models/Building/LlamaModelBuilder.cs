@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Flywheel.Onnx;
 using Flywheel.Onnx.Proto;
 
@@ -40,8 +41,8 @@ public static partial class LlamaModelBuilder
         g.Name = mixed ? "flywheel_llama_mixed" : "flywheel_llama";
         int h = o.HiddenSize, kvDim = o.KvHeadCount * o.HeadSize, hs = o.HeadSize, qDim = o.HeadCount * o.HeadSize;
 
-        // Element type of the KV cache and logits (see ModelBuilderOptions.Fp16Io).
-        var io = o.Fp16Io ? TensorElementType.Float16 : TensorElementType.Float;
+        // Element type of the KV cache and logits: float16 for fp16 weights and for ModelBuilderOptions.Fp16Io.
+        var io = o.Fp16Io || o.Precision == ModelPrecision.Fp16 ? TensorElementType.Float16 : TensorElementType.Float;
         var streams = mixed ? new[] { ("", "batch_size", "sequence_length"), ("chunk_", "chunk_batch", "chunk_length") } : [("", "batch_size", "sequence_length")];
         foreach (var (prefix, batch, length) in streams)
         {
@@ -67,10 +68,10 @@ public static partial class LlamaModelBuilder
         // Weights: embeddings ~ N(0,1) so hidden states start at unit scale; projections ~ N(0, 1/sqrt(fan_in));
         // norms near 1; lm_head scaled up so the dummy model's next-token distributions are peaked, which
         // makes greedy outputs varied instead of dominated by near-ties.
-        Add(g, LlamaWeightNames.Embedding, [o.VocabSize, h], w.Tensor(LlamaWeightNames.Embedding, o.VocabSize * h, 1.0));
-        Add(g, LlamaWeightNames.CosCache, [o.ContextLength, hs / 2], RotaryCache(o, Math.Cos));
-        Add(g, LlamaWeightNames.SinCache, [o.ContextLength, hs / 2], RotaryCache(o, Math.Sin));
-        if (o.Fp16Io)
+        Add(g, o, LlamaWeightNames.Embedding, [o.VocabSize, h], w.Tensor(LlamaWeightNames.Embedding, o.VocabSize * h, 1.0));
+        Add(g, o, LlamaWeightNames.CosCache, [o.ContextLength, hs / 2], RotaryCache(o, Math.Cos));
+        Add(g, o, LlamaWeightNames.SinCache, [o.ContextLength, hs / 2], RotaryCache(o, Math.Sin));
+        if (CastsAroundAttention(o))
         {
             // GroupQueryAttention takes its rotary caches in its own type.
             foreach (var cache in new[] { LlamaWeightNames.CosCache, LlamaWeightNames.SinCache })
@@ -129,8 +130,8 @@ public static partial class LlamaModelBuilder
         for (var layer = 0; layer < o.LayerCount; layer++)
         {
             var p = $"/model/layers.{layer}";
-            Add(g, LlamaWeightNames.InputNorm(layer), [h], w.Tensor(LlamaWeightNames.InputNorm(layer), h, 0.1, 1.0));
-            Add(g, LlamaWeightNames.PostAttentionNorm(layer), [h], w.Tensor(LlamaWeightNames.PostAttentionNorm(layer), h, 0.1, 1.0));
+            Add(g, o, LlamaWeightNames.InputNorm(layer), [h], w.Tensor(LlamaWeightNames.InputNorm(layer), h, 0.1, 1.0));
+            Add(g, o, LlamaWeightNames.PostAttentionNorm(layer), [h], w.Tensor(LlamaWeightNames.PostAttentionNorm(layer), h, 0.1, 1.0));
             AddProjection(g, o, LlamaWeightNames.Q(layer), h, qDim, w.Tensor(LlamaWeightNames.Q(layer), h * qDim, 1 / Math.Sqrt(h)));
             AddProjection(g, o, LlamaWeightNames.K(layer), h, kvDim, w.Tensor(LlamaWeightNames.K(layer), h * kvDim, 1 / Math.Sqrt(h)));
             AddProjection(g, o, LlamaWeightNames.V(layer), h, kvDim, w.Tensor(LlamaWeightNames.V(layer), h * kvDim, 1 / Math.Sqrt(h)));
@@ -187,10 +188,10 @@ public static partial class LlamaModelBuilder
             x = $"{p}/residual_mlp/output_0";
         }
 
-        Add(g, LlamaWeightNames.FinalNorm, [h], w.Tensor(LlamaWeightNames.FinalNorm, h, 0.1, 1.0));
+        Add(g, o, LlamaWeightNames.FinalNorm, [h], w.Tensor(LlamaWeightNames.FinalNorm, h, 0.1, 1.0));
         AddProjection(g, o, LlamaWeightNames.LmHead, h, o.VocabSize, w.Tensor(LlamaWeightNames.LmHead, h * o.VocabSize, 4 / Math.Sqrt(h)));
         RmsNorm(g, x, LlamaWeightNames.FinalNorm, "/model/norm", o.RmsNormEpsilon);
-        var logits = o.Fp16Io ? "/lm_head/MatMul/output_0" : "logits";
+        var logits = CastsAroundAttention(o) ? "/lm_head/MatMul/output_0" : "logits";
         if (mixed)
         {
             // One lm_head MatMul writes straight into the output (splitting [B + C, V] logits would copy them all).
@@ -202,7 +203,7 @@ public static partial class LlamaModelBuilder
             MatMul(g, o, "/model/norm/output_0", LlamaWeightNames.LmHead, h, o.VocabSize, logits, "/lm_head/MatMul");
         }
 
-        if (o.Fp16Io)
+        if (CastsAroundAttention(o))
         {
             g.AddNode("Cast", [logits], ["logits"], "/lm_head/Cast", "", OnnxAttribute.Int("to", (long)TensorElementType.Float16));
         }
@@ -214,7 +215,7 @@ public static partial class LlamaModelBuilder
     {
         var present = stream == "" ? "present" : stream + "present";
         var (cos, sin, result) = (LlamaWeightNames.CosCache, LlamaWeightNames.SinCache, output);
-        if (o.Fp16Io)
+        if (CastsAroundAttention(o))
         {
             // The cache is GroupQueryAttention's own type (it reads and writes the shared buffer), so the op runs
             // in float16 between casts of its inputs and of its output.
@@ -238,7 +239,7 @@ public static partial class LlamaModelBuilder
             OnnxAttribute.Int("rotary_interleaved", 0),
             OnnxAttribute.Float("scale", (float)(1 / Math.Sqrt(o.HeadSize))),
             OnnxAttribute.Int("local_window_size", -1));
-        if (o.Fp16Io)
+        if (CastsAroundAttention(o))
         {
             g.AddNode("Cast", [result], [output], $"{name}/Cast_output", "", OnnxAttribute.Int("to", (long)TensorElementType.Float));
         }
@@ -246,6 +247,12 @@ public static partial class LlamaModelBuilder
 
     /// <summary>Suffix of the float16 copies of a value (<see cref="ModelBuilderOptions.Fp16Io"/>).</summary>
     private const string Fp16Suffix = "/fp16";
+
+    /// <summary>
+    /// A float16 cache and logits around float32 arithmetic (<see cref="ModelBuilderOptions.Fp16Io"/> over fp32 or
+    /// int4 weights) needs casts at attention and at the logits; with fp16 weights everything is float16 already.
+    /// </summary>
+    private static bool CastsAroundAttention(ModelBuilderOptions o) => o.Fp16Io && o.Precision != ModelPrecision.Fp16;
 
     /// <summary>The genai_config.json that describes a model built with <paramref name="o"/>.</summary>
     public static GenAiConfig Config(ModelBuilderOptions o, int bosTokenId, IReadOnlyList<int> eosTokenIds, int padTokenId) => new()
@@ -272,9 +279,35 @@ public static partial class LlamaModelBuilder
         g.AddNode("SimplifiedLayerNormalization", [input, weight], [$"{prefix}/output_0"], $"{prefix}/SimplifiedLayerNormalization", "",
             OnnxAttribute.Int("axis", -1), OnnxAttribute.Float("epsilon", epsilon), OnnxAttribute.Int("stash_type", 1));
 
-    private static void Add(OnnxGraph g, string name, long[] dims, float[] values) => g.Initializers.Add(OnnxTensor.FromFloats(name, dims, values));
+    /// <summary>
+    /// A float weight: float16 when the model's weights are (<see cref="ModelPrecision.Fp16"/>: embeddings, norms,
+    /// biases, rotary caches and projections alike, as ORT GenAI's fp16 exports store them), else float32.
+    /// </summary>
+    private static void Add(OnnxGraph g, ModelBuilderOptions o, string name, long[] dims, float[] values)
+    {
+        if (o.Precision != ModelPrecision.Fp16)
+        {
+            AddBytes(g, o, name, TensorElementType.Float, dims, MemoryMarshal.AsBytes(values.AsSpan()));
+            return;
+        }
 
-    /// <summary>cos or sin of position * theta^(-2i/headSize), [context, headSize/2] (non-interleaved rotary).</summary>
+        var halves = new Half[values.Length];
+        for (var i = 0; i < values.Length; i++)
+        {
+            halves[i] = (Half)values[i]; // round to nearest even
+        }
+
+        AddBytes(g, o, name, TensorElementType.Float16, dims, MemoryMarshal.AsBytes(halves.AsSpan()));
+    }
+
+    /// <summary>An initializer: its bytes inline, or appended to the external data file while the builder streams.</summary>
+    private static void AddBytes(OnnxGraph g, ModelBuilderOptions o, string name, TensorElementType type, long[] dims, ReadOnlySpan<byte> bytes) =>
+        g.Initializers.Add(o.DataWriter is { } data ? data.Add(name, type, dims, bytes) : new OnnxTensor(name, type, dims, bytes.ToArray()));
+
+    /// <summary>
+    /// cos or sin of position * f_i, f_i = theta^(-2i/headSize) after <see cref="ModelBuilderOptions.RopeScaling"/>,
+    /// [context, headSize/2] (non-interleaved rotary).
+    /// </summary>
     private static float[] RotaryCache(ModelBuilderOptions o, Func<double, double> f)
     {
         var half = o.HeadSize / 2;
@@ -283,7 +316,8 @@ public static partial class LlamaModelBuilder
         {
             for (var i = 0; i < half; i++)
             {
-                cache[(pos * half) + i] = (float)f(pos * Math.Pow(o.RopeTheta, -2.0 * i / o.HeadSize));
+                var frequency = Math.Pow(o.RopeTheta, -2.0 * i / o.HeadSize);
+                cache[(pos * half) + i] = (float)f(pos * (o.RopeScaling?.Apply(frequency) ?? frequency));
             }
         }
 

@@ -19,6 +19,9 @@ public sealed record ModelBuilderOptions
 
     public double RopeTheta { get; init; } = 10000;
 
+    /// <summary>rope_scaling of the rotary frequencies (Llama 3.1's llama3, or linear); null for none.</summary>
+    public RopeScaling? RopeScaling { get; init; }
+
     public float RmsNormEpsilon { get; init; } = 1e-5f;
 
     public int Seed { get; init; } = 1234;
@@ -32,7 +35,7 @@ public sealed record ModelBuilderOptions
     /// <summary>q and k are RMS-normalized per head before rotary (Qwen3).</summary>
     public bool QkNorm { get; init; }
 
-    /// <summary>How the projection and lm_head weights are stored (embeddings and norms stay fp32).</summary>
+    /// <summary>How the weights are stored: int4 quantizes the projections and lm_head (embeddings and norms stay fp32); fp16 stores every weight in float16.</summary>
     public ModelPrecision Precision { get; init; } = ModelPrecision.Fp32;
 
     /// <summary>int4: rows of K quantized together (a power of two, at least 16; ORT GenAI's default 32).</summary>
@@ -51,6 +54,37 @@ public sealed record ModelBuilderOptions
     /// last. Lets the engine's fp16 KV and logits paths run on CPU next to an fp32 twin with the same weights.
     /// </summary>
     public bool Fp16Io { get; init; }
+
+    /// <summary>
+    /// Weights go to <see cref="ModelFolderWriter.ExternalDataFileName"/> beside model.onnx (ONNX external data, as
+    /// ORT GenAI writes its models), streamed there tensor by tensor as they are made; null decides by size: external
+    /// above 256 MiB of weights. An inline model is held whole in memory while it is built and serialized (and must
+    /// stay under protobuf's 2 GB limit); tests' and benchmarks' small folders stay single files.
+    /// </summary>
+    public bool? ExternalData { get; init; }
+
+    /// <summary>Whether a folder written with these options keeps its weights in external data.</summary>
+    public bool WritesExternalData => ExternalData ?? WeightBytes > (256L << 20);
+
+    /// <summary>Approximate bytes of the weights in this precision (embeddings stay float32 in int4).</summary>
+    public long WeightBytes
+    {
+        get
+        {
+            long h = HiddenSize, q = HeadCount * HeadSize, kv = KvHeadCount * HeadSize, i = IntermediateSize, v = VocabSize;
+            var projections = (LayerCount * ((2 * h * q) + (2 * h * kv) + (3 * h * i))) + (h * v);
+            var embedding = v * h;
+            return Precision switch
+            {
+                ModelPrecision.Fp16 => 2 * (projections + embedding),
+                ModelPrecision.Int4 => (projections / 2) + (projections / BlockSize * 4) + (4 * embedding),
+                _ => 4 * (projections + embedding),
+            };
+        }
+    }
+
+    /// <summary>The open external data file while a folder is being written (set by <see cref="ModelFolderWriter"/>).</summary>
+    internal Onnx.Proto.ExternalDataWriter? DataWriter { get; init; }
 
     /// <summary>Width of an attention head; null means hidden / heads (Qwen3 sets its own head_dim).</summary>
     public int? HeadDim { get; init; }
@@ -72,11 +106,28 @@ public sealed record ModelBuilderOptions
         ContextLength = 2048,
     };
 
+    /// <summary>
+    /// A realistic small model: about 0.6B parameters with a Llama-3-sized vocabulary (128256), the shape of
+    /// Qwen2.5-0.5B's decoder (24 layers, hidden 896, 14 heads, 2 KV heads, intermediate 4864) with an untied lm_head.
+    /// </summary>
+    public static ModelBuilderOptions Small => new()
+    {
+        LayerCount = 24,
+        HiddenSize = 896,
+        HeadCount = 14,
+        KvHeadCount = 2,
+        IntermediateSize = 4864,
+        VocabSize = 128256,
+        ContextLength = 4096,
+        RopeTheta = 500000,
+    };
+
     public static ModelBuilderOptions Preset(string name) => name switch
     {
         "tiny" => Tiny,
         "bench" => Bench,
-        _ => throw new ArgumentException($"unknown preset '{name}' (expected tiny or bench)", nameof(name)),
+        "small" => Small,
+        _ => throw new ArgumentException($"unknown preset '{name}' (expected tiny, bench or small)", nameof(name)),
     };
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first inconsistent size.</summary>
@@ -90,6 +141,7 @@ public sealed record ModelBuilderOptions
         Check(IntermediateSize >= 1 && VocabSize >= 2, "intermediate size must be positive and vocab at least 2");
         Check(ContextLength >= 2, "context must be at least 2");
         Check(BlockSize >= 16 && (BlockSize & (BlockSize - 1)) == 0, $"block size ({BlockSize}) must be a power of two, at least 16");
+        RopeScaling?.Validate();
         Check(AccuracyLevel is >= 0 and <= 4, $"accuracy level ({AccuracyLevel}) must be 0-4");
     }
 
@@ -110,4 +162,10 @@ public enum ModelPrecision
 
     /// <summary>4-bit symmetric block-quantized projections (MatMulNBits); fp32 KV cache and logits, as CPU exports.</summary>
     Int4,
+
+    /// <summary>
+    /// float16 weights (every float initializer), float16 arithmetic, KV cache and logits: ORT GenAI's CUDA fp16
+    /// export. RMSNorm still accumulates in float32 (stash_type 1), as the op does for float16 inputs.
+    /// </summary>
+    Fp16,
 }

@@ -38,10 +38,35 @@ public static class ModelFolderWriter
             (bos, eos, pad) = (info.BosTokenId ?? 0, info.EosTokenIds.Count > 0 ? info.EosTokenIds : eos, info.EosTokenIds.Count > 0 ? info.EosTokenIds[0] : 0);
         }
 
-        LlamaModelBuilder.BuildGraph(options).Save(Path.Combine(directory, "model.onnx"));
-        LlamaModelBuilder.BuildMixedGraph(options).Save(Path.Combine(directory, LlamaModelBuilder.MixedFileName));
+        WriteGraphs(directory, options);
         LlamaModelBuilder.Config(options, bos, eos, pad).Save(Path.Combine(directory, "genai_config.json"));
         return options;
+    }
+
+    /// <summary>File name of the external data beside model.onnx, the name ORT GenAI's builder uses.</summary>
+    public const string ExternalDataFileName = "model.onnx.data";
+
+    /// <summary>
+    /// Writes model.onnx and <see cref="LlamaModelBuilder.MixedFileName"/>. With external data
+    /// (<see cref="ModelBuilderOptions.WritesExternalData"/>) each weight goes to <see cref="ExternalDataFileName"/> as
+    /// soon as it is made, so only one tensor is in memory at a time, and both graphs refer to the same bytes.
+    /// </summary>
+    public static void WriteGraphs(string directory, ModelBuilderOptions options)
+    {
+        Directory.CreateDirectory(directory);
+        var dataPath = Path.Combine(directory, ExternalDataFileName);
+        if (!options.WritesExternalData)
+        {
+            File.Delete(dataPath); // a stale file from an earlier build would only mislead
+            LlamaModelBuilder.BuildGraph(options).Save(Path.Combine(directory, "model.onnx"));
+            LlamaModelBuilder.BuildMixedGraph(options).Save(Path.Combine(directory, LlamaModelBuilder.MixedFileName));
+            return;
+        }
+
+        using var data = new Onnx.Proto.ExternalDataWriter(directory, ExternalDataFileName);
+        var streaming = options with { DataWriter = data };
+        LlamaModelBuilder.BuildGraph(streaming).Save(Path.Combine(directory, "model.onnx"));
+        LlamaModelBuilder.BuildMixedGraph(streaming).Save(Path.Combine(directory, LlamaModelBuilder.MixedFileName));
     }
 }
 

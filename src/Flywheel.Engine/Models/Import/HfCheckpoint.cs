@@ -18,6 +18,7 @@ public sealed class HfCheckpoint
         ["MistralForCausalLM"] = "mistral",
         ["Qwen2ForCausalLM"] = "qwen2",
         ["Qwen3ForCausalLM"] = "qwen3",
+        ["Phi3ForCausalLM"] = "phi3",
     };
 
     private HfCheckpoint(string directory, string architecture, ModelBuilderOptions options, bool tiedEmbeddings, int bos, IReadOnlyList<int> eos, int pad, IReadOnlyList<string> shards)
@@ -79,12 +80,10 @@ public sealed class HfCheckpoint
 
         var (hidden, heads) = (Int("hidden_size"), Int("num_attention_heads"));
         var context = Int("max_position_embeddings");
-        if (c.TryGetProperty("rope_scaling", out var scaling) && scaling.ValueKind != JsonValueKind.Null)
-        {
-            var type = scaling.TryGetProperty("rope_type", out var t) || scaling.TryGetProperty("type", out t) ? t.GetString() : "(unnamed)";
-            Refuse(type != "default", $"rope_scaling type '{type}'");
-        }
+        var ropeScaling = ReadRopeScaling(c, configPath);
 
+        var partialRotary = Number("partial_rotary_factor") ?? 1;
+        Refuse(partialRotary != 1, $"partial_rotary_factor {partialRotary} (rotary on part of each head)");
         var act = c.TryGetProperty("hidden_act", out var a) ? a.GetString() : "silu";
         Refuse(act != "silu", $"hidden_act '{act}'");
         var qwen3 = architecture == "Qwen3ForCausalLM";
@@ -95,7 +94,7 @@ public sealed class HfCheckpoint
         var slidingWindow = OptionalInt("sliding_window");
         var usesWindow = architecture switch
         {
-            "MistralForCausalLM" => slidingWindow is { } w && w < context,
+            "MistralForCausalLM" or "Phi3ForCausalLM" => slidingWindow is { } w && w < context,
             "Qwen2ForCausalLM" or "Qwen3ForCausalLM" => Flag("use_sliding_window", false),
             _ => false,
         };
@@ -111,6 +110,7 @@ public sealed class HfCheckpoint
             VocabSize = Int("vocab_size"),
             ContextLength = context,
             RopeTheta = Number("rope_theta") ?? 10000,
+            RopeScaling = ropeScaling,
             RmsNormEpsilon = (float)(Number("rms_norm_eps") ?? 1e-6),
             AttentionBias = qwen2,
             HeadDim = qwen3 ? OptionalInt("head_dim") : null,
@@ -124,6 +124,54 @@ public sealed class HfCheckpoint
         var pad = generation.Pad ?? Ids(c, "pad_token_id")?.FirstOrDefault() ?? eos[0];
         var tied = Flag("tie_word_embeddings", false); // the default of all three configs
         return new HfCheckpoint(directory, architecture, options, tied, bos, eos, pad, FindShards(directory));
+    }
+
+    /// <summary>
+    /// rope_scaling: null, "default" or "dynamic" leave the frequencies as they are (dynamic NTK scaling changes them
+    /// only past max_position_embeddings, which is the folder's context, so within it it is the default); "linear"
+    /// and "llama3" are applied to the rotary caches; any other type is refused by name.
+    /// </summary>
+    private static RopeScaling? ReadRopeScaling(JsonElement c, string configPath)
+    {
+        if (!c.TryGetProperty("rope_scaling", out var s) || s.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+
+        var type = s.TryGetProperty("rope_type", out var t) || s.TryGetProperty("type", out t) ? t.GetString() : "(unnamed)";
+        if (type is "default" or "dynamic")
+        {
+            return null;
+        }
+
+        if (type is not ("linear" or "llama3"))
+        {
+            throw new ModelConfigException($"{configPath}: rope_scaling type '{type}' is not supported by the importer (supported: default, dynamic, linear, llama3)");
+        }
+
+        double Field(string name, bool required) => s.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number ? v.GetDouble()
+            : required ? throw new ModelConfigException($"{configPath}: rope_scaling type '{type}' needs a number {name}") : double.NaN;
+        var scaling = new RopeScaling { Type = type, Factor = Field("factor", true) };
+        if (type == "llama3")
+        {
+            scaling = scaling with
+            {
+                LowFreqFactor = Field("low_freq_factor", true),
+                HighFreqFactor = Field("high_freq_factor", true),
+                OriginalContextLength = Field("original_max_position_embeddings", true),
+            };
+        }
+
+        try
+        {
+            scaling.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            throw new ModelConfigException($"{configPath}: {e.Message}");
+        }
+
+        return scaling;
     }
 
     private static (IReadOnlyList<int>? Eos, int? Bos, int? Pad) ReadGeneration(string path)

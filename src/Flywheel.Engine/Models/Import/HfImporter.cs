@@ -4,13 +4,13 @@ namespace Flywheel.Models.Import;
 
 /// <summary>
 /// Turns a Hugging Face checkpoint (<see cref="HfCheckpoint"/>) into an ORT GenAI model folder: model.onnx and
-/// model.mixed.onnx from the checkpoint's weights in the requested precision, genai_config.json with its EOS ids,
+/// model.mixed.onnx from the checkpoint's weights in the requested precision (weights in model.onnx.data when large), genai_config.json with its EOS ids,
 /// and its tokenizer.json / tokenizer_config.json copied.
 /// </summary>
 public static class HfImporter
 {
     /// <summary>Imports <paramref name="from"/> into <paramref name="to"/>; returns the checkpoint read.</summary>
-    public static HfCheckpoint Import(string from, string to, ModelPrecision precision = ModelPrecision.Fp32, int blockSize = 32, int accuracyLevel = 4)
+    public static HfCheckpoint Import(string from, string to, ModelPrecision precision = ModelPrecision.Fp32, int blockSize = 32, int accuracyLevel = 4, bool? externalData = null)
     {
         var checkpoint = HfCheckpoint.Read(from);
         var tokenizer = Path.Combine(from, "tokenizer.json");
@@ -20,11 +20,9 @@ public static class HfImporter
         }
 
         using var weights = new HfWeightSource(checkpoint);
-        var options = checkpoint.Options with { Weights = weights, Precision = precision, BlockSize = blockSize, AccuracyLevel = accuracyLevel };
+        var options = checkpoint.Options with { Weights = weights, Precision = precision, BlockSize = blockSize, AccuracyLevel = accuracyLevel, ExternalData = externalData };
         options.Validate();
-        Directory.CreateDirectory(to);
-        LlamaModelBuilder.BuildGraph(options).Save(Path.Combine(to, "model.onnx"));
-        LlamaModelBuilder.BuildMixedGraph(options).Save(Path.Combine(to, LlamaModelBuilder.MixedFileName));
+        ModelFolderWriter.WriteGraphs(to, options);
         var config = LlamaModelBuilder.Config(options, checkpoint.BosTokenId, checkpoint.EosTokenIds, checkpoint.PadTokenId) with { ModelType = checkpoint.ModelType };
         config.Save(Path.Combine(to, "genai_config.json"));
         foreach (var file in new[] { "tokenizer.json", "tokenizer_config.json" })

@@ -4,13 +4,14 @@ namespace Flywheel.Models.Import;
 
 /// <summary>
 /// The builder's weights read from a checkpoint's safetensors (memory-mapped, one tensor at a time): each graph
-/// tensor maps to a Hugging Face name, and nn.Linear weights ([out, in]) are transposed to MatMul's [in, out].
+/// tensor maps to a Hugging Face name (or a block of rows of one, where Phi-3 fuses q/k/v and gate/up), and
+/// nn.Linear weights ([out, in]) are transposed to MatMul's [in, out].
 /// </summary>
 public sealed class HfWeightSource : ILlamaWeightSource, IDisposable
 {
     private readonly List<SafetensorsFile> _files = [];
     private readonly Dictionary<string, SafetensorsFile> _byName = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, (string Name, bool Transpose)> _map;
+    private readonly Dictionary<string, Source> _map;
 
     /// <summary>Opens the checkpoint's shards and checks that its tensors are exactly those the architecture uses.</summary>
     public HfWeightSource(HfCheckpoint checkpoint)
@@ -60,13 +61,23 @@ public sealed class HfWeightSource : ILlamaWeightSource, IDisposable
 
         var file = _byName[source.Name];
         var entry = file.Tensors[source.Name];
-        if (entry.ElementCount != count)
+        var twoD = entry.Shape.Length == 2;
+        var columns = twoD ? (int)entry.Shape[1] : 1;
+        var rows = source.RowCount > 0 ? source.RowCount : twoD ? (int)entry.Shape[0] : (int)entry.ElementCount;
+        var fits = source.RowCount == 0 || (twoD && source.FirstRow + source.RowCount <= entry.Shape[0]);
+        if (!fits || (long)rows * columns != count)
         {
-            throw new ModelConfigException($"{file.Path}: '{source.Name}' has shape [{string.Join(", ", entry.Shape)}], expected {count} elements");
+            var part = source.RowCount > 0 ? $" (rows {source.FirstRow} to {source.FirstRow + source.RowCount})" : "";
+            throw new ModelConfigException($"{file.Path}: '{source.Name}' has shape [{string.Join(", ", entry.Shape)}], expected {count} elements{part}");
         }
 
         var values = file.ReadFloats(source.Name);
-        return source.Transpose ? Transpose(values, (int)entry.Shape[0], (int)entry.Shape[1]) : values;
+        if (source.RowCount > 0)
+        {
+            values = values.AsSpan(source.FirstRow * columns, rows * columns).ToArray();
+        }
+
+        return source.Transpose ? Transpose(values, rows, columns) : values;
     }
 
     public void Dispose()
@@ -79,37 +90,56 @@ public sealed class HfWeightSource : ILlamaWeightSource, IDisposable
         _files.Clear();
     }
 
-    private static Dictionary<string, (string, bool)> Map(HfCheckpoint checkpoint)
+    /// <summary>A checkpoint tensor, or <paramref name="RowCount"/> of its rows from <paramref name="FirstRow"/> (0: all).</summary>
+    private readonly record struct Source(string Name, bool Transpose, int FirstRow = 0, int RowCount = 0);
+
+    private static Dictionary<string, Source> Map(HfCheckpoint checkpoint)
     {
-        var map = new Dictionary<string, (string, bool)>(StringComparer.Ordinal)
+        var map = new Dictionary<string, Source>(StringComparer.Ordinal)
         {
-            [LlamaWeightNames.Embedding] = ("model.embed_tokens.weight", false),
-            [LlamaWeightNames.FinalNorm] = ("model.norm.weight", false),
-            [LlamaWeightNames.LmHead] = (checkpoint.TiedEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight", true),
+            [LlamaWeightNames.Embedding] = new("model.embed_tokens.weight", false),
+            [LlamaWeightNames.FinalNorm] = new("model.norm.weight", false),
+            [LlamaWeightNames.LmHead] = new(checkpoint.TiedEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight", true),
         };
-        for (var layer = 0; layer < checkpoint.Options.LayerCount; layer++)
+        var o = checkpoint.Options;
+        var (qRows, kvRows) = (o.HeadCount * o.HeadSize, o.KvHeadCount * o.HeadSize);
+        var fused = checkpoint.Architecture == "Phi3ForCausalLM";
+        for (var layer = 0; layer < o.LayerCount; layer++)
         {
             var hf = $"model.layers.{layer}";
-            map[LlamaWeightNames.InputNorm(layer)] = ($"{hf}.input_layernorm.weight", false);
-            map[LlamaWeightNames.PostAttentionNorm(layer)] = ($"{hf}.post_attention_layernorm.weight", false);
-            map[LlamaWeightNames.Q(layer)] = ($"{hf}.self_attn.q_proj.weight", true);
-            map[LlamaWeightNames.K(layer)] = ($"{hf}.self_attn.k_proj.weight", true);
-            map[LlamaWeightNames.V(layer)] = ($"{hf}.self_attn.v_proj.weight", true);
-            map[LlamaWeightNames.O(layer)] = ($"{hf}.self_attn.o_proj.weight", true);
-            map[LlamaWeightNames.Gate(layer)] = ($"{hf}.mlp.gate_proj.weight", true);
-            map[LlamaWeightNames.Up(layer)] = ($"{hf}.mlp.up_proj.weight", true);
-            map[LlamaWeightNames.Down(layer)] = ($"{hf}.mlp.down_proj.weight", true);
+            map[LlamaWeightNames.InputNorm(layer)] = new($"{hf}.input_layernorm.weight", false);
+            map[LlamaWeightNames.PostAttentionNorm(layer)] = new($"{hf}.post_attention_layernorm.weight", false);
+            map[LlamaWeightNames.O(layer)] = new($"{hf}.self_attn.o_proj.weight", true);
+            map[LlamaWeightNames.Down(layer)] = new($"{hf}.mlp.down_proj.weight", true);
+            if (fused)
+            {
+                // Phi-3: qkv_proj is [q; k; v] and gate_up_proj is [gate; up] along the output rows.
+                map[LlamaWeightNames.Q(layer)] = new($"{hf}.self_attn.qkv_proj.weight", true, 0, qRows);
+                map[LlamaWeightNames.K(layer)] = new($"{hf}.self_attn.qkv_proj.weight", true, qRows, kvRows);
+                map[LlamaWeightNames.V(layer)] = new($"{hf}.self_attn.qkv_proj.weight", true, qRows + kvRows, kvRows);
+                map[LlamaWeightNames.Gate(layer)] = new($"{hf}.mlp.gate_up_proj.weight", true, 0, o.IntermediateSize);
+                map[LlamaWeightNames.Up(layer)] = new($"{hf}.mlp.gate_up_proj.weight", true, o.IntermediateSize, o.IntermediateSize);
+            }
+            else
+            {
+                map[LlamaWeightNames.Q(layer)] = new($"{hf}.self_attn.q_proj.weight", true);
+                map[LlamaWeightNames.K(layer)] = new($"{hf}.self_attn.k_proj.weight", true);
+                map[LlamaWeightNames.V(layer)] = new($"{hf}.self_attn.v_proj.weight", true);
+                map[LlamaWeightNames.Gate(layer)] = new($"{hf}.mlp.gate_proj.weight", true);
+                map[LlamaWeightNames.Up(layer)] = new($"{hf}.mlp.up_proj.weight", true);
+            }
+
             if (checkpoint.Options.QkNorm)
             {
-                map[LlamaWeightNames.QNorm(layer)] = ($"{hf}.self_attn.q_norm.weight", false);
-                map[LlamaWeightNames.KNorm(layer)] = ($"{hf}.self_attn.k_norm.weight", false);
+                map[LlamaWeightNames.QNorm(layer)] = new($"{hf}.self_attn.q_norm.weight", false);
+                map[LlamaWeightNames.KNorm(layer)] = new($"{hf}.self_attn.k_norm.weight", false);
             }
 
             if (checkpoint.Options.AttentionBias)
             {
-                map[LlamaWeightNames.BiasOf(LlamaWeightNames.Q(layer))] = ($"{hf}.self_attn.q_proj.bias", false);
-                map[LlamaWeightNames.BiasOf(LlamaWeightNames.K(layer))] = ($"{hf}.self_attn.k_proj.bias", false);
-                map[LlamaWeightNames.BiasOf(LlamaWeightNames.V(layer))] = ($"{hf}.self_attn.v_proj.bias", false);
+                map[LlamaWeightNames.BiasOf(LlamaWeightNames.Q(layer))] = new($"{hf}.self_attn.q_proj.bias", false);
+                map[LlamaWeightNames.BiasOf(LlamaWeightNames.K(layer))] = new($"{hf}.self_attn.k_proj.bias", false);
+                map[LlamaWeightNames.BiasOf(LlamaWeightNames.V(layer))] = new($"{hf}.self_attn.v_proj.bias", false);
             }
         }
 

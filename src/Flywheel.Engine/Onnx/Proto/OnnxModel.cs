@@ -13,6 +13,13 @@ public sealed class OnnxTensor
         RawData = rawData;
     }
 
+    /// <summary>A tensor whose bytes are in an external data file; <see cref="RawData"/> is empty.</summary>
+    public static OnnxTensor FromExternalData(string name, TensorElementType dataType, long[] dims, OnnxExternalData location) =>
+        new(name, dataType, dims, []) { ExternalData = location };
+
+    /// <summary>Where the bytes are when they are not in the model file (ONNX external data); null when inline.</summary>
+    public OnnxExternalData? ExternalData { get; private init; }
+
     public string Name { get; }
 
     public TensorElementType DataType { get; }
@@ -33,16 +40,13 @@ public sealed class OnnxTensor
     public static OnnxTensor FromInt32s(string name, long[] dims, ReadOnlySpan<int> values) =>
         new(name, TensorElementType.Int32, dims, MemoryMarshal.AsBytes(values).ToArray());
 
-    /// <summary>The elements as floats; throws unless the tensor is float32.</summary>
-    public float[] ToFloats()
+    /// <summary>The elements as floats (float16 widened exactly); throws unless the tensor is float32 or float16.</summary>
+    public float[] ToFloats() => DataType switch
     {
-        if (DataType != TensorElementType.Float)
-        {
-            throw new InvalidOperationException($"Tensor '{Name}' is {DataType}, not Float.");
-        }
-
-        return MemoryMarshal.Cast<byte, float>(RawData).ToArray();
-    }
+        TensorElementType.Float => MemoryMarshal.Cast<byte, float>(RawData).ToArray(),
+        TensorElementType.Float16 => Array.ConvertAll(MemoryMarshal.Cast<byte, Half>(RawData).ToArray(), h => (float)h),
+        _ => throw new InvalidOperationException($"Tensor '{Name}' is {DataType}, not Float or Float16."),
+    };
 }
 
 /// <summary>A graph input or output: name, element type and shape (each dim a number or a symbolic name).</summary>
@@ -152,7 +156,29 @@ public sealed class OnnxModel
 
     public void Save(string path) => File.WriteAllBytes(path, ToBytes());
 
-    public static OnnxModel Load(string path) => OnnxSerializer.Read(File.ReadAllBytes(path));
+    /// <summary>
+    /// Reads a model file, with the bytes of external-data initializers read from their files next to it (the
+    /// loaded model holds every tensor inline).
+    /// </summary>
+    public static OnnxModel Load(string path)
+    {
+        var model = OnnxSerializer.Read(File.ReadAllBytes(path));
+        var initializers = model.Graph.Initializers;
+        for (var i = 0; i < initializers.Count; i++)
+        {
+            if (initializers[i].ExternalData is { } e)
+            {
+                using var file = File.OpenRead(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, e.Location));
+                var bytes = new byte[e.Length];
+                file.Position = e.Offset;
+                file.ReadExactly(bytes);
+                initializers[i] = new OnnxTensor(initializers[i].Name, initializers[i].DataType, initializers[i].Dims, bytes);
+            }
+        }
 
+        return model;
+    }
+
+    /// <summary>Reads a model from bytes; external-data initializers keep their <see cref="OnnxTensor.ExternalData"/> reference.</summary>
     public static OnnxModel FromBytes(ReadOnlySpan<byte> bytes) => OnnxSerializer.Read(bytes);
 }

@@ -23,7 +23,10 @@ internal static class OnnxSerializer
     private const int AttrName = 1, AttrF = 2, AttrI = 3, AttrS = 4, AttrT = 5, AttrFloats = 7, AttrInts = 8, AttrType = 20;
 
     // TensorProto
-    private const int TensorDims = 1, TensorElementTypeField = 2, TensorFloatData = 4, TensorInt32Data = 5, TensorInt64Data = 7, TensorName = 8, TensorRawData = 9, TensorDataLocation = 14;
+    private const int TensorDims = 1, TensorElementTypeField = 2, TensorFloatData = 4, TensorInt32Data = 5, TensorInt64Data = 7, TensorName = 8, TensorRawData = 9, TensorExternalData = 13, TensorDataLocation = 14;
+
+    // StringStringEntryProto (TensorProto.external_data: "location", "offset", "length"); DataLocation.EXTERNAL
+    private const int EntryKey = 1, EntryValue = 2, DataLocationExternal = 1;
 
     // ValueInfoProto / TypeProto / TypeProto.Tensor / TensorShapeProto / Dimension
     private const int ValueInfoName = 1, ValueInfoType = 2, TypeTensor = 1, TensorTypeElem = 1, TensorTypeShape = 2, ShapeDim = 1, DimValue = 1, DimParam = 2;
@@ -126,7 +129,21 @@ internal static class OnnxSerializer
         w.WritePackedVarints(TensorDims, t.Dims);
         w.WriteVarint(TensorElementTypeField, (long)t.DataType);
         w.WriteString(TensorName, t.Name);
-        w.WriteBytes(TensorRawData, t.RawData);
+        if (t.ExternalData is not { } e)
+        {
+            w.WriteBytes(TensorRawData, t.RawData);
+            return w;
+        }
+
+        foreach (var (key, value) in new[] { ("location", e.Location), ("offset", e.Offset.ToString(System.Globalization.CultureInfo.InvariantCulture)), ("length", e.Length.ToString(System.Globalization.CultureInfo.InvariantCulture)) })
+        {
+            var entry = new ProtoWriter();
+            entry.WriteString(EntryKey, key);
+            entry.WriteString(EntryValue, value);
+            w.WriteMessage(TensorExternalData, entry);
+        }
+
+        w.WriteVarint(TensorDataLocation, DataLocationExternal);
         return w;
     }
 
@@ -291,6 +308,8 @@ internal static class OnnxSerializer
         var dataType = TensorElementType.Undefined;
         string name = "";
         byte[]? raw = null;
+        var location = 0L;
+        var external = new Dictionary<string, string>(StringComparer.Ordinal);
         var r = new ProtoReader(bytes);
         while (r.Next())
         {
@@ -302,15 +321,24 @@ internal static class OnnxSerializer
                 case TensorInt32Data or TensorInt64Data: r.ReadInt64s(intData); break;
                 case TensorName: name = r.ReadString(); break;
                 case TensorRawData: raw = r.ReadBytes().ToArray(); break;
-                case TensorDataLocation:
-                    if (r.ReadVarint() != 0)
-                    {
-                        throw new InvalidDataException($"Tensor '{name}' uses external data, which is not supported here.");
-                    }
-
+                case TensorExternalData:
+                    var (key, value) = ReadEntry(r.ReadBytes());
+                    external[key] = value;
                     break;
+                case TensorDataLocation: location = r.ReadVarint(); break;
                 default: r.Skip(); break;
             }
+        }
+
+        if (location == DataLocationExternal)
+        {
+            long Number(string key) => external.TryGetValue(key, out var v) ? long.Parse(v, System.Globalization.CultureInfo.InvariantCulture) : 0;
+            if (!external.TryGetValue("location", out var file) || !external.ContainsKey("length"))
+            {
+                throw new InvalidDataException($"Tensor '{name}' is external but names no location or length.");
+            }
+
+            return OnnxTensor.FromExternalData(name, dataType, [.. dims], new OnnxExternalData(file, Number("offset"), Number("length")));
         }
 
         raw ??= dataType switch
@@ -321,6 +349,23 @@ internal static class OnnxSerializer
             _ => [],
         };
         return new OnnxTensor(name, dataType, [.. dims], raw);
+    }
+
+    private static (string Key, string Value) ReadEntry(ReadOnlySpan<byte> bytes)
+    {
+        var (key, value) = ("", "");
+        var r = new ProtoReader(bytes);
+        while (r.Next())
+        {
+            switch (r.FieldNumber)
+            {
+                case EntryKey: key = r.ReadString(); break;
+                case EntryValue: value = r.ReadString(); break;
+                default: r.Skip(); break;
+            }
+        }
+
+        return (key, value);
     }
 
     private static OnnxValueInfo ReadValueInfo(ReadOnlySpan<byte> bytes)

@@ -101,7 +101,7 @@ internal sealed class ProtoWriter
             size = Array.MaxLength;
             if (_length + extra > size)
             {
-                throw new InvalidOperationException("An ONNX model over 2 GB needs external data, which this writer does not produce.");
+                throw new InvalidOperationException("An ONNX model file over 2 GB: write its weights as external data (ModelBuilderOptions.ExternalData).");
             }
         }
 

@@ -22,8 +22,11 @@ internal sealed class TinyCheckpoint
     /// <summary>Graph-named weights for the reference, cos/sin caches computed here from <see cref="RopeTheta"/>.</summary>
     public Dictionary<string, double[]> ReferenceWeights { get; }
 
-    /// <summary>Writes a checkpoint of <paramref name="architecture"/> into a fresh folder.</summary>
-    public static TinyCheckpoint Write(string architecture, string dtype, bool sharded, bool tied, Action<Dictionary<string, object?>>? editConfig = null)
+    /// <summary>
+    /// Writes a checkpoint of <paramref name="architecture"/> into a fresh folder; <paramref name="ropeScaling"/>
+    /// goes into config.json as rope_scaling and into the reference's rotary tables (<see cref="ScaledInverseFrequency"/>).
+    /// </summary>
+    public static TinyCheckpoint Write(string architecture, string dtype, bool sharded, bool tied, Action<Dictionary<string, object?>>? editConfig = null, Dictionary<string, object>? ropeScaling = null)
     {
         var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"hf-{architecture}-{dtype}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(dir);
@@ -121,13 +124,18 @@ internal sealed class TinyCheckpoint
         {
             for (var i = 0; i < half; i++)
             {
-                var angle = pos * Math.Pow(RopeTheta, -2.0 * i / headSize);
+                var angle = pos * ScaledInverseFrequency(Math.Pow(RopeTheta, -2.0 * i / headSize), ropeScaling);
                 (cos[(pos * half) + i], sin[(pos * half) + i]) = (Math.Cos(angle), Math.Sin(angle));
             }
         }
 
         reference[LlamaWeightNames.CosCache] = cos;
         reference[LlamaWeightNames.SinCache] = sin;
+
+        if (architecture == "Phi3ForCausalLM")
+        {
+            FusePhi3(tensors);
+        }
 
         WriteWeights(dir, tensors, sharded);
         var config = new Dictionary<string, object?>
@@ -144,7 +152,7 @@ internal sealed class TinyCheckpoint
             ["rms_norm_eps"] = Epsilon,
             ["hidden_act"] = "silu",
             ["tie_word_embeddings"] = tied,
-            ["rope_scaling"] = null,
+            ["rope_scaling"] = ropeScaling,
             ["bos_token_id"] = 1,
             ["eos_token_id"] = 2,
             ["head_dim"] = headSize,
@@ -154,6 +162,61 @@ internal sealed class TinyCheckpoint
         File.WriteAllText(Path.Combine(dir, "config.json"), JsonSerializer.Serialize(config));
         File.WriteAllText(Path.Combine(dir, "generation_config.json"), """{"bos_token_id": 1, "eos_token_id": [2, 3]}""");
         return new TinyCheckpoint(dir, reference);
+    }
+
+    /// <summary>
+    /// A rotary inverse frequency under Hugging Face's rope_scaling, written from transformers' description of
+    /// each type. linear: every frequency divided by factor. llama3: by wavelength 2 pi / f against the original
+    /// context L: wavelengths under L / high_freq_factor keep f, those over L / low_freq_factor get f / factor,
+    /// and between them f is blended, (1 - s) f / factor + s f with s = (L / wavelength - low) / (high - low).
+    /// </summary>
+    public static double ScaledInverseFrequency(double f, Dictionary<string, object>? scaling)
+    {
+        if (scaling is null)
+        {
+            return f;
+        }
+
+        var factor = Convert.ToDouble(scaling["factor"], System.Globalization.CultureInfo.InvariantCulture);
+        if ((string)scaling["rope_type"] == "linear")
+        {
+            return f / factor;
+        }
+
+        double Get(string key) => Convert.ToDouble(scaling[key], System.Globalization.CultureInfo.InvariantCulture);
+        var (low, high, original) = (Get("low_freq_factor"), Get("high_freq_factor"), Get("original_max_position_embeddings"));
+        var wavelength = 2 * Math.PI / f;
+        if (wavelength < original / high)
+        {
+            return f;
+        }
+
+        if (wavelength > original / low)
+        {
+            return f / factor;
+        }
+
+        var smooth = ((original / wavelength) - low) / (high - low);
+        return ((1 - smooth) * f / factor) + (smooth * f);
+    }
+
+    /// <summary>Phi-3 stores q, k, v as one qkv_proj and gate, up as one gate_up_proj: their rows stacked in that order.</summary>
+    private static void FusePhi3(List<SafetensorsWriter.Tensor> tensors)
+    {
+        void Fuse(string layer, string fused, params string[] parts)
+        {
+            var found = parts.Select(n => tensors.Single(t => t.Name == $"{layer}.{n}.weight")).ToList();
+            var index = tensors.IndexOf(found[0]);
+            tensors.RemoveAll(found.Contains);
+            var shape = new[] { found.Sum(t => t.Shape[0]), found[0].Shape[1] };
+            tensors.Insert(index, new SafetensorsWriter.Tensor($"{layer}.{fused}.weight", found[0].DType, shape, found.SelectMany(t => t.Values).ToArray()));
+        }
+
+        for (var l = 0; l < Layers; l++)
+        {
+            Fuse($"model.layers.{l}", "self_attn.qkv_proj", "self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj");
+            Fuse($"model.layers.{l}", "mlp.gate_up_proj", "mlp.gate_proj", "mlp.up_proj");
+        }
     }
 
     private static void WriteWeights(string dir, List<SafetensorsWriter.Tensor> tensors, bool sharded)

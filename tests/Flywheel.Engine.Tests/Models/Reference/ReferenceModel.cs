@@ -43,7 +43,7 @@ internal sealed partial class ReferenceModel
     {
         var graph = OnnxModel.Load(modelPath).Graph;
         var tensors = graph.Initializers.ToDictionary(t => t.Name);
-        var weights = graph.Initializers.Where(t => t.DataType == TensorElementType.Float).ToDictionary(t => t.Name, t => t.ToFloats().Select(f => (double)f).ToArray());
+        var weights = graph.Initializers.Where(t => t.DataType is TensorElementType.Float or TensorElementType.Float16).ToDictionary(t => t.Name, t => t.ToFloats().Select(f => (double)f).ToArray());
         foreach (var node in graph.Nodes.Where(n => n.OpType == "MatMulNBits"))
         {
             long Attr(string name) => node.Attributes.Single(a => a.Name == name).IntValue;
