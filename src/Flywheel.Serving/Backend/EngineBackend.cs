@@ -3,6 +3,7 @@ using Flywheel.Models;
 using Flywheel.Scheduling;
 using Flywheel.Serving.Metrics;
 using Flywheel.Serving.ResponseFormats;
+using Flywheel.Serving.Tools;
 using Flywheel.Structured;
 using Flywheel.Tokenization;
 
@@ -30,6 +31,7 @@ public sealed class EngineBackend : IGenerationBackend, IMetricsSource, IDisposa
     private readonly EngineSubmitter _submitter;
     private readonly UpdateTranslator _updates;
     private readonly StructuredOutput _structured;
+    private readonly ToolCompiler _tools;
 
     /// <param name="defaultMaxRepairs">Repair turns for response_format requests that do not set max_repairs.</param>
     /// <param name="schemaOptions">Budget, concurrency and cache bounds of response_format compiles (default: <see cref="SchemaCompileOptions"/>'s).</param>
@@ -51,6 +53,7 @@ public sealed class EngineBackend : IGenerationBackend, IMetricsSource, IDisposa
         _submitter = new EngineSubmitter(_engine, _metrics, () => _formats.Vocabulary);
         _updates = new UpdateTranslator(tokenizer);
         _structured = new StructuredOutput(_prompts, _submitter, _updates, _metrics, defaultMaxRepairs);
+        _tools = new ToolCompiler(_formats, ToolCallFormats.Detect(tokenizer.ChatTemplate));
     }
 
     /// <summary>Whether the grammar's vocabulary is built (it starts building with the backend).</summary>
@@ -82,14 +85,16 @@ public sealed class EngineBackend : IGenerationBackend, IMetricsSource, IDisposa
     /// </summary>
     public async ValueTask<PreparedPrompt> PrepareAsync(ApiRequest request, CancellationToken cancellationToken)
     {
-        var format = request.ResponseFormat.Kind == ResponseFormatKind.Text ? null
-            : await _formats.CompileAsync(request.ResponseFormat, cancellationToken).ConfigureAwait(false);
+        // Forced tool calls (required, named) are a response format of their own: a grammar over the allowed calls.
+        var tools = await _tools.CompileAsync(request, cancellationToken).ConfigureAwait(false);
+        var format = tools?.Forced ?? (request.ResponseFormat.Kind == ResponseFormatKind.Text ? null
+            : await _formats.CompileAsync(request.ResponseFormat, cancellationToken).ConfigureAwait(false));
         var (ids, maxNewTokens) = _prompts.Prepare(request);
         if (format is not null && request.ConstrainedDecoding)
         {
             _submitter.CheckBudget(format, maxNewTokens, request.MaxTokens is null);
         }
-        return new PreparedPrompt(ids.Length, maxNewTokens, new PromptState(ids, format));
+        return new PreparedPrompt(ids.Length, maxNewTokens, new PromptState(ids, format, tools));
     }
 
     public SubmitResult TrySubmit(PreparedPrompt prompt, ApiRequest request, CancellationToken cancellationToken)
@@ -104,6 +109,11 @@ public sealed class EngineBackend : IGenerationBackend, IMetricsSource, IDisposa
         var updates = state.Format is null ? _updates.Translate(attempt, request, cancellationToken)
             : request.Stream ? _structured.Validated(attempt, request, state.Format, cancellationToken)
             : _structured.Repairing(attempt, request, state.Format, cancellationToken);
+        if (state.Tools is { Choice.Mode: not ToolChoiceMode.None } tools)
+        {
+            updates = ToolCallStream.Translate(updates, tools, cancellationToken);
+        }
+
         return SubmitResult.Accepted(updates);
     }
 
@@ -113,8 +123,8 @@ public sealed class EngineBackend : IGenerationBackend, IMetricsSource, IDisposa
         _formats.Dispose();
     }
 
-    /// <summary>What Prepare hands to TrySubmit: the prompt's ids and the compiled response_format (null for text).</summary>
-    private sealed record PromptState(int[] Ids, CompiledFormat? Format);
+    /// <summary>What Prepare hands to TrySubmit: the prompt's ids, the compiled response_format or forced call (null for text), the tools' plan.</summary>
+    private sealed record PromptState(int[] Ids, CompiledFormat? Format, ToolPlan? Tools);
 
     private sealed class StatsView(LlmEngine engine) : IEngineStats
     {
