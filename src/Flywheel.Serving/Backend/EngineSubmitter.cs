@@ -20,10 +20,17 @@ internal sealed class EngineSubmitter(LlmEngine engine, FlywheelMetrics metrics,
     private long _acceptedCount;
 
     /// <summary>Hands one generation to the engine: the attempt, or why it was refused (queue full, invalid).</summary>
+    /// <param name="ids">The prompt's token ids.</param>
+    /// <param name="maxNewTokens">The resolved completion budget.</param>
+    /// <param name="request">The request's sampling options.</param>
+    /// <param name="format">The response format (or forced tool call) whose grammar constrains decoding; null for none.</param>
+    /// <param name="cancellationToken">Aborts the attempt.</param>
+    /// <param name="tools">A constraint of its own for requests without a format (tool_choice auto), given the budget; null for none.</param>
     /// <exception cref="RequestRejectedException">A constrained attempt whose <paramref name="maxNewTokens"/> is below its format's minimum.</exception>
-    public (Attempt? Attempt, SubmitResult? Refusal) Submit(int[] ids, int maxNewTokens, ApiRequest request, CompiledFormat? format, CancellationToken cancellationToken)
+    public (Attempt? Attempt, SubmitResult? Refusal) Submit(int[] ids, int maxNewTokens, ApiRequest request, CompiledFormat? format, CancellationToken cancellationToken,
+        Func<int, ITokenConstraint?>? tools = null)
     {
-        var constraint = format is not null && request.ConstrainedDecoding ? CreateConstraint(format, maxNewTokens) : null;
+        var constraint = format is not null && request.ConstrainedDecoding ? CreateConstraint(format, maxNewTokens) : tools?.Invoke(maxNewTokens);
         // Aborted when the client goes away; stopped (finish reason Stop) when a stop string completes.
         var abort = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var stop = new CancellationTokenSource();
