@@ -11,9 +11,10 @@ namespace Flywheel.Serving.Tools;
 /// arguments valid against that function's own schema. No new grammar keyword is needed.
 /// </summary>
 /// <remarks>
-/// Each function's parameters go under <c>$defs</c> as <c>tool_i</c>, and the references inside them
-/// (<c>#</c>, <c>#/...</c>) are rewritten to point there, so a schema that refers to its own
-/// <c>$defs</c> keeps meaning what it meant alone.
+/// Each function's parameters go under the root's <c>$defs</c> as <c>tool_i</c>, and its own top-level
+/// <c>$defs</c>/<c>definitions</c> entries are hoisted beside it as <c>tool_i_NAME</c> (the validator resolves
+/// definitions at the root only). References inside it (<c>#</c>, <c>#/...</c>) are rewritten to match, so a
+/// schema that refers to its own definitions keeps meaning what it meant alone.
 /// </remarks>
 public static class ToolCallSchema
 {
@@ -31,7 +32,24 @@ public static class ToolCallSchema
         for (var i = 0; i < tools.Count; i++)
         {
             var key = $"tool_{i}";
-            defs[key] = Rebase(JsonNode.Parse(tools[i].ParametersJson), "#/$defs/" + key);
+            var parameters = Rebase(JsonNode.Parse(tools[i].ParametersJson), key);
+            if (parameters is JsonObject obj)
+            {
+                foreach (var container in (string[])["$defs", "definitions"])
+                {
+                    if (obj[container] is JsonObject own)
+                    {
+                        obj.Remove(container);
+                        foreach (var (name, definition) in own.ToList())
+                        {
+                            own.Remove(name);
+                            defs[$"{key}_{name}"] = definition;
+                        }
+                    }
+                }
+            }
+
+            defs[key] = parameters;
             branches.Add(new JsonObject
             {
                 ["type"] = "object",
@@ -56,8 +74,12 @@ public static class ToolCallSchema
     // Keywords whose values are data, not schemas: a "$ref" key inside them is not a reference.
     private static readonly HashSet<string> DataKeywords = new(StringComparer.Ordinal) { "const", "enum", "default", "examples" };
 
-    /// <summary>Rewrites the document-local references of <paramref name="node"/> to start at <paramref name="basePointer"/>.</summary>
-    internal static JsonNode? Rebase(JsonNode? node, string basePointer)
+    /// <summary>
+    /// Rewrites the document-local references of <paramref name="node"/> for its place under the root's <c>$defs</c>
+    /// as <paramref name="key"/>: <c>#/$defs/NAME...</c> and <c>#/definitions/NAME...</c> to <c>#/$defs/KEY_NAME...</c>,
+    /// any other <c>#...</c> to <c>#/$defs/KEY...</c>.
+    /// </summary>
+    internal static JsonNode? Rebase(JsonNode? node, string key)
     {
         switch (node)
         {
@@ -66,11 +88,11 @@ public static class ToolCallSchema
                 {
                     if (name == "$ref" && value is JsonValue v && v.TryGetValue<string>(out var target) && IsLocal(target))
                     {
-                        obj[name] = basePointer + target[1..];
+                        obj[name] = Retarget(target, key);
                     }
                     else if (!DataKeywords.Contains(name))
                     {
-                        Rebase(value, basePointer);
+                        Rebase(value, key);
                     }
                 }
 
@@ -78,13 +100,26 @@ public static class ToolCallSchema
             case JsonArray array:
                 foreach (var item in array)
                 {
-                    Rebase(item, basePointer);
+                    Rebase(item, key);
                 }
 
                 break;
         }
 
         return node;
+    }
+
+    private static string Retarget(string target, string key)
+    {
+        foreach (var container in (string[])["#/$defs/", "#/definitions/"])
+        {
+            if (target.StartsWith(container, StringComparison.Ordinal) && target.Length > container.Length)
+            {
+                return $"#/$defs/{key}_{target[container.Length..]}";
+            }
+        }
+
+        return $"#/$defs/{key}{target[1..]}";
     }
 
     // "#" or a JSON pointer "#/..."; anchors ("#name") and other documents are left for the compiler to judge.
