@@ -10,14 +10,16 @@ namespace Flywheel.Serving.Tools;
 /// grammar-enforced call in the neutral form (<see cref="ToolCallSchema"/>), so nothing of it is text. Under
 /// <c>auto</c> text streams as it comes until a call may be starting (the family's opening marker, or a Llama-3
 /// answer opening with a JSON object); from there the answer is held and parsed when it ends. Calls go out as
-/// <see cref="ToolCallDelta"/>s (the first piece of each with its id and name, then its arguments) before the
-/// <see cref="Finished"/> event, which lists them. Held text keeps its tokens: they go out on empty deltas.
+/// <see cref="ToolCallDelta"/>s, the first piece of each with its id and name, then its arguments: forced calls as
+/// they are generated (<see cref="NeutralCallScanner"/>), auto's when the answer ends. The <see cref="Finished"/>
+/// event lists them. Held text keeps its tokens: they go out on empty deltas.
 /// </summary>
 internal static class ToolCallStream
 {
     public static async IAsyncEnumerable<GenerationUpdate> Translate(IAsyncEnumerable<GenerationUpdate> updates, ToolPlan plan, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var forced = plan.Forced is not null;
+        var scanner = forced ? new NeutralCallScanner() : null;
         var text = new StringBuilder();
         var released = 0; // characters of text already sent as TextDelta
         var holding = forced;
@@ -25,6 +27,16 @@ internal static class ToolCallStream
         {
             switch (update)
             {
+                case TextDelta delta when scanner is not null:
+                    // A forced answer is all call: its tokens go out on an empty delta, its pieces as they complete.
+                    text.Append(delta.Text);
+                    yield return delta with { Text = "" };
+                    foreach (var piece in scanner.Push(delta.Text))
+                    {
+                        yield return piece;
+                    }
+
+                    break;
                 case TextDelta delta:
                     text.Append(delta.Text);
                     var until = holding ? released : Releasable(text, released, plan.Format, out holding);
@@ -45,6 +57,12 @@ internal static class ToolCallStream
                         break;
                     }
 
+                    if (scanner is not null && Streamed(scanner, calls) is { } streamed)
+                    {
+                        yield return finished with { ToolCalls = streamed };
+                        break;
+                    }
+
                     var made = calls.Select(c => new ToolCall(ToolCall.NewId(), c.Name, c.Arguments)).ToList();
                     for (var i = 0; i < made.Count; i++)
                     {
@@ -59,6 +77,29 @@ internal static class ToolCallStream
                     break;
             }
         }
+    }
+
+    /// <summary>The calls as the scanner streamed them, when they are exactly the parsed answer's (the grammar sees to that); else null.</summary>
+    private static List<ToolCall>? Streamed(NeutralCallScanner scanner, IReadOnlyList<(string Name, string Arguments)> calls)
+    {
+        if (scanner.Calls.Count != calls.Count)
+        {
+            return scanner.Calls.Count == 0 ? null : throw new InvalidOperationException("the streamed tool calls differ from the answer's");
+        }
+
+        var streamed = new List<ToolCall>();
+        for (var i = 0; i < calls.Count; i++)
+        {
+            var (id, name, arguments) = scanner.Calls[i];
+            if (name != calls[i].Name || arguments.ToString() != calls[i].Arguments)
+            {
+                throw new InvalidOperationException("the streamed tool calls differ from the answer's");
+            }
+
+            streamed.Add(new ToolCall(id, name, calls[i].Arguments));
+        }
+
+        return streamed;
     }
 
     /// <summary>
