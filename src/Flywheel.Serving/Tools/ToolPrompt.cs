@@ -13,6 +13,9 @@ namespace Flywheel.Serving.Tools;
 /// </summary>
 public static class ToolPrompt
 {
+    // The model reads this JSON: quotes and non-ASCII text as themselves, not \u escapes.
+    private static readonly JsonSerializerOptions Readable = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     /// <summary>The template's <c>tools</c> value.</summary>
     public static JsonElement ForTemplate(IReadOnlyList<ToolDefinition> tools)
     {
@@ -46,7 +49,7 @@ public static class ToolPrompt
         var text = new StringBuilder("You may call one or more functions to answer. The functions, as JSON Schema signatures, inside <tools></tools>:\n<tools>\n");
         foreach (var tool in ForTemplate(tools).EnumerateArray())
         {
-            text.Append(tool.GetRawText()).Append('\n');
+            text.Append(JsonSerializer.Serialize(tool, Readable)).Append('\n');
         }
 
         text.Append("</tools>\nFor each call, answer with a JSON object holding the function name and its arguments inside <tool_call></tool_call>:\n")
