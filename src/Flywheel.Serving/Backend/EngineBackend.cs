@@ -100,7 +100,7 @@ public sealed class EngineBackend : IGenerationBackend, IMetricsSource, IDisposa
     public SubmitResult TrySubmit(PreparedPrompt prompt, ApiRequest request, CancellationToken cancellationToken)
     {
         var state = (PromptState)prompt.State!;
-        var (attempt, refusal) = _submitter.Submit(state.Ids, prompt.MaxNewTokens, request, state.Format, cancellationToken, AutoConstraint(state.Tools));
+        var (attempt, refusal) = _submitter.Submit(state.Ids, prompt.MaxNewTokens, request, state.Format, cancellationToken, AutoConstraint(state.Tools, request.ParallelToolCalls));
         if (attempt is null)
         {
             return refusal!;
@@ -118,12 +118,12 @@ public sealed class EngineBackend : IGenerationBackend, IMetricsSource, IDisposa
     }
 
     /// <summary>
-    /// tool_choice auto in the Hermes format: free text until the model opens a call, then the call's grammar
-    /// (<see cref="ToolCallTrigger"/>). Llama-3 JSON calls are parsed after generation, unconstrained.
+    /// tool_choice auto in the Hermes format: free text until the model opens a call, then the call's grammar, then
+    /// (with parallel tool calls) its closing tag and free text again (<see cref="ToolCallTrigger"/>). Llama-3 JSON calls are parsed after generation, unconstrained.
     /// </summary>
-    private Func<int, Sampling.ITokenConstraint?>? AutoConstraint(ToolPlan? tools) =>
+    private Func<int, Sampling.ITokenConstraint?>? AutoConstraint(ToolPlan? tools, bool several) =>
         tools is { Call: { } call, Format: ToolCallFormat.HermesTags }
-            ? maxNewTokens => new ToolCallTrigger(call.Grammar, _formats.Vocabulary, maxNewTokens, _metrics.RecordGrammarMask)
+            ? maxNewTokens => new ToolCallTrigger(call.Grammar, _formats.Vocabulary, maxNewTokens, several, _metrics.RecordGrammarMask)
             : null;
 
     public void Dispose()

@@ -97,4 +97,36 @@ public sealed class ToolCallTriggerTests
         Assert.True(trigger.TryAccept(Id(">")));
         Assert.True(trigger.InCall);
     }
+
+    [Fact]
+    public void With_parallel_calls_a_closed_call_hands_back_to_free_text_and_the_next_call_is_held_too()
+    {
+        var trigger = new ToolCallTrigger(Grammar, Vocabulary, maxTokens: 200, several: true);
+        Write(trigger, "<tool_call>{\"name\":\"f\",\"arguments\":{\"x\":1}}");
+        Assert.True(Allowed(trigger, Eos));
+        Assert.True(Allowed(trigger, Id("\n")));   // the closing tag, after a line break or not
+        Assert.True(Allowed(trigger, Id("<")));
+        Assert.False(Allowed(trigger, Id("a")));
+        Write(trigger, "\n</tool");
+        Assert.False(Allowed(trigger, Id(">")));    // the tag is written exactly
+        Write(trigger, "_call>");
+        Assert.False(trigger.InCall);
+        Assert.True(Allowed(trigger, Id("a")));     // free again
+        Write(trigger, "\n<tool_call>");
+        Assert.True(trigger.InCall);
+        Assert.False(Allowed(trigger, Id("a")));
+        Write(trigger, "{\"name\":\"f\",\"arguments\":{\"x\":2}}");
+        Assert.True(trigger.TryAccept(Eos));
+        Assert.True(trigger.IsFinished);
+    }
+
+    [Fact]
+    public void Without_parallel_calls_a_complete_call_ends_the_answer()
+    {
+        var trigger = new ToolCallTrigger(Grammar, Vocabulary, maxTokens: 200, several: false);
+        Write(trigger, "<tool_call>{\"name\":\"f\",\"arguments\":{\"x\":1}}");
+        Assert.True(Allowed(trigger, Eos));
+        Assert.False(Allowed(trigger, Id("\n")));
+        Assert.False(Allowed(trigger, Id("<")));
+    }
 }
