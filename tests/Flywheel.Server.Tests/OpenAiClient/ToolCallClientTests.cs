@@ -62,6 +62,18 @@ public sealed partial class ToolCallClientTests
         Assert.Equal(Calls(root.GetProperty("parallel"), ["get_weather", "get_time"]).Select(Signature), Calls(parallelStream, ["get_weather", "get_time"]).Select(Signature));
         AssertPieces(parallelStream.GetProperty("pieces"));
 
+        // runTools: the client ran get_time on the arguments it assembled and parsed, and sent the result back.
+        var run = root.GetProperty("run_tools");
+        var invoked = Assert.Single(run.GetProperty("invoked").EnumerateArray());
+        Assert.Empty(Validators["get_time"].Validate(invoked.GetRawText()));
+        var turns = run.GetProperty("messages").EnumerateArray().ToList();
+        var assistant = turns.Single(m => m.GetProperty("role").GetString() == "assistant");
+        var runCall = Assert.Single(assistant.GetProperty("tool_calls").EnumerateArray());
+        Assert.Equal(invoked.GetRawText(), JsonDocument.Parse(runCall.GetProperty("function").GetProperty("arguments").GetString()!).RootElement.GetRawText());
+        var toolTurn = turns.Single(m => m.GetProperty("role").GetString() == "tool");
+        Assert.Equal(runCall.GetProperty("id").GetString(), toolTurn.GetProperty("tool_call_id").GetString());
+        Assert.Equal("""{"ok":true}""", toolTurn.GetProperty("content").GetString());
+
         // auto: the model chose (random weights: text, in practice); whatever it chose is well formed.
         var auto = root.GetProperty("auto");
         if (auto.GetProperty("tool_calls").ValueKind == JsonValueKind.Null)

@@ -1,7 +1,8 @@
 // Drives a running Flywheel server's tool calling with the official OpenAI client for node (npm `openai`),
 // as an independent check of the wire format (ToolCallClientTests): forced calls (required, named,
 // parallel), auto, a conversation with a call and its result, streams assembled by the client's own
-// helper (chat.completions.stream(...).finalChatCompletion()), and refused tool definitions.
+// helpers (chat.completions.stream(...).finalChatCompletion(), and the runTools loop, which runs the function
+// on the parsed arguments), and refused tool definitions.
 // Prints one JSON object with what the client parsed; the test checks it against the schemas.
 //
 // usage: node openai-tools.mjs <node_modules dir> <base url> <cases.json>
@@ -58,6 +59,25 @@ result.auto = answer(await client.chat.completions.create({ ...base, tool_choice
 result.none = answer(await client.chat.completions.create({ ...base, tool_choice: 'none' }));
 result.named_stream = await streamed({ ...base, tool_choice: named });
 result.parallel_stream = await streamed({ ...base, tool_choice: 'required' });
+
+// The client's own tool loop, streaming: it assembles the call from the pieces, parses the arguments, runs the
+// function and sends its result back (a named choice: one call, then the loop stops).
+const invoked = [];
+const runner = client.chat.completions.runTools({
+  model, messages, max_tokens, temperature: 0, stream: true, tool_choice: named,
+  tools: [{
+    type: 'function',
+    function: {
+      name: tools[1].function.name, description: tools[1].function.description, parameters: tools[1].function.parameters,
+      parse: JSON.parse, function: (args) => { invoked.push(args); return { ok: true }; },
+    },
+  }],
+});
+await runner.done();
+result.run_tools = {
+  invoked,
+  messages: runner.messages.map((m) => ({ role: m.role, tool_call_id: m.tool_call_id ?? null, content: m.content ?? null, tool_calls: m.tool_calls ?? null })),
+};
 
 // The conversation goes on after a call: the assistant's call (content null) and the tool's result.
 const call = result.named.tool_calls[0];
