@@ -73,4 +73,13 @@ public sealed class ToolParameterParserTests
         Assert.Equal(400, e.StatusCode);
         Assert.Equal(param, e.Param);
     }
+
+    [Fact]
+    public void At_most_128_tools()
+    {
+        string Tools(int count) => string.Join(',', Enumerable.Range(0, count).Select(i => "{\"type\":\"function\",\"function\":{\"name\":\"f" + i + "\"}}"));
+        Assert.Equal(128, Chat($"\"messages\":[{User}],\"tools\":[{Tools(128)}]").Tools.Count);
+        var e = Assert.Throws<OpenAiError>(() => Chat($"\"messages\":[{User}],\"tools\":[{Tools(129)}]"));
+        Assert.Equal("tools", e.Param);
+    }
 }
