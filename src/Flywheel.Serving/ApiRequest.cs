@@ -1,3 +1,4 @@
+using Flywheel.Serving.Tools;
 using Flywheel.Templates;
 
 namespace Flywheel.Serving;
@@ -98,6 +99,15 @@ public sealed record ApiRequest
     /// extension, <c>max_repairs</c>, 0..5); null = the server's default. Streams are validated, never repaired.
     /// </summary>
     public int? MaxRepairs { get; init; }
+
+    /// <summary>The functions the model may call (chat only; OpenAI's <c>tools</c>); empty = none.</summary>
+    public IReadOnlyList<ToolDefinition> Tools { get; init; } = [];
+
+    /// <summary>OpenAI's <c>tool_choice</c>; its default is auto when there are tools, none otherwise.</summary>
+    public ToolChoice ToolChoice { get; init; } = ToolChoice.None;
+
+    /// <summary>OpenAI's <c>parallel_tool_calls</c> (default true): whether one answer may hold several calls.</summary>
+    public bool ParallelToolCalls { get; init; } = true;
 
     /// <summary>Keep generating past end-of-sequence tokens (a vLLM extension, used by load generators).</summary>
     public bool IgnoreEos { get; init; }

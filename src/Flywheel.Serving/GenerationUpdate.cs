@@ -1,4 +1,5 @@
 using Flywheel.Sampling;
+using Flywheel.Serving.Tools;
 
 namespace Flywheel.Serving;
 
@@ -19,8 +20,25 @@ public sealed record TextDelta(string Text, IReadOnlyList<GeneratedToken> Tokens
 /// <param name="PromptTokenCount">Tokens in the prompt.</param>
 /// <param name="CompletionTokenCount">Tokens generated.</param>
 /// <param name="ErrorMessage">For <see cref="FinishReason.Error"/>: what went wrong (sent to the client).</param>
-/// <param name="Structured">For response_format requests: how validation and repair went; otherwise null.</param>
-public sealed record Finished(FinishReason Reason, int PromptTokenCount, int CompletionTokenCount, string? ErrorMessage = null, StructuredOutputReport? Structured = null) : GenerationUpdate;
+/// <param name="Structured">For response_format requests and tool calls: how validation and repair went; otherwise null.</param>
+public sealed record Finished(FinishReason Reason, int PromptTokenCount, int CompletionTokenCount, string? ErrorMessage = null, StructuredOutputReport? Structured = null) : GenerationUpdate
+{
+    /// <summary>
+    /// The calls the answer made (requests with tools), in order; null or empty when it made none. The answer's
+    /// <see cref="TextDelta"/>s then hold only its text content, and the calls also went out as <see cref="ToolCallDelta"/>s.
+    /// </summary>
+    public IReadOnlyList<ToolCall>? ToolCalls { get; init; }
+}
+
+/// <summary>
+/// A piece of a tool call, as OpenAI streams them: the first piece of call <paramref name="Index"/> carries its
+/// id and function name (and arguments ""), the later ones only fragments of the arguments' JSON text.
+/// </summary>
+/// <param name="Index">The call's position in the answer's calls (0-based).</param>
+/// <param name="Id">The call id on its first piece; null after.</param>
+/// <param name="Name">The function name on its first piece; null after.</param>
+/// <param name="Arguments">Text to append to the call's arguments.</param>
+public sealed record ToolCallDelta(int Index, string? Id, string? Name, string Arguments) : GenerationUpdate;
 
 /// <summary>One sampled token.</summary>
 /// <param name="Id">Vocabulary id.</param>

@@ -85,8 +85,8 @@ public sealed class SubmitResult
     public SubmitStatus Status { get; }
 
     /// <summary>
-    /// For <see cref="SubmitStatus.Accepted"/>: zero or more <see cref="TextDelta"/> then exactly one
-    /// <see cref="Finished"/>, in order. Enumerated once, by one reader, with the request's cancellation
+    /// For <see cref="SubmitStatus.Accepted"/>: zero or more <see cref="TextDelta"/> (and, for requests
+    /// with tools, <see cref="ToolCallDelta"/>) then exactly one <see cref="Finished"/>, in order. Enumerated once, by one reader, with the request's cancellation
     /// token; the enumerator must honor that token (ChannelReader.ReadAllAsync does).
     /// </summary>
     public IAsyncEnumerable<GenerationUpdate>? Updates { get; }

@@ -1,3 +1,4 @@
+using Flywheel.Serving.Tools;
 using Flywheel.Templates;
 
 namespace Flywheel.Serving;
@@ -7,7 +8,8 @@ public static class PromptText
 {
     /// <summary>
     /// Completions: the prompt as sent. Chat: the messages rendered through <paramref name="template"/>
-    /// with a generation prompt appended.
+    /// with a generation prompt appended, and the request's tools as the template's <c>tools</c> (described in the
+    /// system turn instead when the template never reads them; see <see cref="ToolPrompt"/>).
     /// </summary>
     /// <exception cref="RequestRejectedException">When the template refuses the conversation (e.g. roles not alternating).</exception>
     public static string Render(ApiRequest request, ChatTemplate template, string? bosToken = null, string? eosToken = null)
@@ -21,7 +23,21 @@ public static class PromptText
 
         try
         {
-            return template.Render(request.Messages ?? [], addGenerationPrompt: true, bosToken, eosToken);
+            var messages = request.Messages ?? [];
+            Dictionary<string, object?>? extra = null;
+            if (request.Tools.Count > 0)
+            {
+                if (ToolPrompt.TemplateReadsTools(template))
+                {
+                    extra = new() { ["tools"] = ToolPrompt.ForTemplate(request.Tools) };
+                }
+                else
+                {
+                    messages = ToolPrompt.WithSystemDescription(messages, request.Tools);
+                }
+            }
+
+            return template.Render(messages, addGenerationPrompt: true, bosToken, eosToken, extra);
         }
         catch (TemplateException e)
         {

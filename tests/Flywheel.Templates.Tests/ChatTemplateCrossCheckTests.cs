@@ -91,6 +91,7 @@ public sealed class ChatTemplateCrossCheckTests
         [.. c.GetProperty("messages").EnumerateArray().Select(m => new ChatMessage(m.GetProperty("role").GetString()!, m.GetProperty("content").GetString()!)
         {
             ReasoningContent = m.TryGetProperty("reasoning_content", out var r) ? r.GetString() : null,
+            ToolCallId = m.TryGetProperty("tool_call_id", out var callId) ? callId.GetString() : null,
             ToolCalls = m.TryGetProperty("tool_calls", out var calls)
                 ? [.. calls.EnumerateArray().Select(t => new ChatToolCall(
                     t.GetProperty("id").GetString()!,

@@ -15,11 +15,42 @@ public sealed record Usage(
 
 public sealed record ChatMessageBody(
     [property: JsonPropertyName("role")] string Role,
-    [property: JsonPropertyName("content")] string? Content);
+    [property: JsonPropertyName("content")] string? Content)
+{
+    /// <summary>The calls the answer made; absent when it made none (content is then null when there is no text).</summary>
+    [JsonPropertyName("tool_calls"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<ToolCallBody>? ToolCalls { get; init; }
+}
 
 public sealed record ChatDelta(
     [property: JsonPropertyName("role"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Role,
-    [property: JsonPropertyName("content"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Content);
+    [property: JsonPropertyName("content"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Content)
+{
+    /// <summary>Pieces of tool calls (one per chunk), as OpenAI streams them.</summary>
+    [JsonPropertyName("tool_calls"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public IReadOnlyList<ToolCallDeltaBody>? ToolCalls { get; init; }
+}
+
+public sealed record ToolCallFunction(
+    [property: JsonPropertyName("name")] string Name,
+    [property: JsonPropertyName("arguments")] string Arguments);
+
+/// <summary>One call in <c>message.tool_calls</c>: <c>function.arguments</c> is the arguments' JSON as a string.</summary>
+public sealed record ToolCallBody(
+    [property: JsonPropertyName("id")] string Id,
+    [property: JsonPropertyName("type")] string Type,
+    [property: JsonPropertyName("function")] ToolCallFunction Function);
+
+public sealed record ToolCallDeltaFunction(
+    [property: JsonPropertyName("name"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Name,
+    [property: JsonPropertyName("arguments")] string Arguments);
+
+/// <summary>A piece of a streamed call: the first carries id, type and name (arguments ""), later ones only index and arguments.</summary>
+public sealed record ToolCallDeltaBody(
+    [property: JsonPropertyName("index")] int Index,
+    [property: JsonPropertyName("id"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Id,
+    [property: JsonPropertyName("type"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Type,
+    [property: JsonPropertyName("function")] ToolCallDeltaFunction Function);
 
 public sealed record TopLogprob(
     [property: JsonPropertyName("token")] string Token,

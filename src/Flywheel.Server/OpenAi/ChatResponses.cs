@@ -24,7 +24,13 @@ internal static class ChatResponses
         }
 
         var logprobs = generation.Request.TopLogprobs is null ? null : LogprobsBuilder.Chat(tokens);
-        var choice = new ChatChoice(0, new ChatMessageBody("assistant", text.ToString()), logprobs, FinishReasons.Name(finished.Reason));
+        var message = finished.ToolCalls is { Count: > 0 } calls
+            ? new ChatMessageBody("assistant", text.Length == 0 ? null : text.ToString())
+            {
+                ToolCalls = [.. calls.Select(c => new ToolCallBody(c.Id, "function", new ToolCallFunction(c.Name, c.Arguments)))],
+            }
+            : new ChatMessageBody("assistant", text.ToString());
+        var choice = new ChatChoice(0, message, logprobs, FinishReasons.Name(finished));
         return (new ChatCompletion(generation.Id, generation.Created, generation.Request.Model, [choice], FinishReasons.Usage(finished)) { StructuredOutput = StructuredOutputInfo.From(finished.Structured) }, null);
     }
 }
@@ -32,6 +38,10 @@ internal static class ChatResponses
 /// <summary>OpenAI's spelling of finish reasons and usage.</summary>
 internal static class FinishReasons
 {
+    /// <summary>"tool_calls" when the answer made calls; otherwise the engine's reason.</summary>
+    public static string Name(Finished finished) =>
+        finished.ToolCalls is { Count: > 0 } ? "tool_calls" : Name(finished.Reason);
+
     public static string Name(FinishReason reason) => reason switch
     {
         FinishReason.Stop => "stop",

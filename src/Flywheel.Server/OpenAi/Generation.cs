@@ -53,9 +53,10 @@ internal sealed class Generation : IDisposable
     /// <summary>
     /// Reads the update stream to its end, calling <paramref name="onText"/> for each non-empty text delta
     /// with the tokens behind it (tokens of empty deltas are carried over). Never throws: cancellation,
-    /// backend failures and write failures all come back as an outcome.
+    /// backend failures and write failures all come back as an outcome. Pieces of tool calls go to
+    /// <paramref name="onToolCall"/> (ignored when null: the finish event lists the calls too).
     /// </summary>
-    public async Task<GenerationOutcome> RunAsync(Func<string, IReadOnlyList<GeneratedToken>, ValueTask> onText)
+    public async Task<GenerationOutcome> RunAsync(Func<string, IReadOnlyList<GeneratedToken>, ValueTask> onText, Func<ToolCallDelta, ValueTask>? onToolCall = null)
     {
         List<GeneratedToken>? carried = null;
         try
@@ -77,6 +78,13 @@ internal sealed class Generation : IDisposable
                         }
 
                         await onText(delta.Text, tokens).ConfigureAwait(false);
+                        break;
+                    case ToolCallDelta call:
+                        if (onToolCall is not null)
+                        {
+                            await onToolCall(call).ConfigureAwait(false);
+                        }
+
                         break;
                     case Finished { Reason: FinishReason.Stop or FinishReason.Length } finished:
                         return new GenerationOutcome(finished, null);

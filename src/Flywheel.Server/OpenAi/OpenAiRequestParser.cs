@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Flywheel.Serving;
+using Flywheel.Serving.Tools;
 using Flywheel.Templates;
 
 namespace Flywheel.Server.OpenAi;
@@ -62,7 +63,7 @@ public static class OpenAiRequestParser
             throw OpenAiError.BadRequest("top_logprobs requires logprobs=true.", "top_logprobs");
         }
 
-        foreach (var unsupported in new[] { "tools", "tool_choice", "functions", "function_call", "audio", "modalities", "prediction" })
+        foreach (var unsupported in new[] { "functions", "function_call", "audio", "modalities", "prediction" })
         {
             if (r.TryGet(unsupported, out var value) && value.ValueKind != JsonValueKind.Null)
             {
@@ -70,7 +71,7 @@ public static class OpenAiRequestParser
             }
         }
 
-        r.Bool("parallel_tool_calls");
+        var (tools, toolChoice, parallel) = ToolParameterParser.Parse(r);
         var request = new ApiRequest
         {
             IsChat = true,
@@ -78,8 +79,18 @@ public static class OpenAiRequestParser
             Messages = ParseMessages(r),
             MaxTokens = maxCompletionTokens ?? maxTokens,
             TopLogprobs = wantLogprobs ? topLogprobs ?? 0 : null,
+            Tools = tools,
+            ToolChoice = toolChoice,
+            ParallelToolCalls = parallel,
         };
-        return ParseCommon(r, request);
+        var result = ParseCommon(r, request);
+        if (result.ToolChoice.Mode != ToolChoiceMode.None && result.ResponseFormat.Kind != ResponseFormatKind.Text)
+        {
+            // A call's output is already a schema of its own; an answer that may be either is not supported.
+            throw OpenAiError.BadRequest("response_format json_object or json_schema can be combined with tools only when tool_choice is 'none'.", "response_format");
+        }
+
+        return result;
     }
 
     private static ApiRequest ParseCommon(RequestParameterReader r, ApiRequest request)
@@ -232,14 +243,20 @@ public static class OpenAiRequestParser
 
             var content = ParseContent(mr, prefix, role);
             mr.String("name");
-            mr.String("tool_call_id");
-            if (mr.TryGet("tool_calls", out var calls) && calls.ValueKind != JsonValueKind.Null)
+            var toolCallId = mr.String("tool_call_id");
+            var calls = ToolParameterParser.ParseCalls(mr, prefix, role);
+            mr.EnsureNoUnknown();
+            var message = new ChatMessage(role == "developer" ? "system" : role, content)
             {
-                throw OpenAiError.BadRequest("tool calls are not supported.", prefix + "tool_calls");
+                ToolCalls = calls,
+                ToolCallId = role == "tool" ? toolCallId : null,
+            };
+            if (role == "tool")
+            {
+                ToolParameterParser.CheckToolTurn(list, message, prefix);
             }
 
-            mr.EnsureNoUnknown();
-            list.Add(new ChatMessage(role == "developer" ? "system" : role, content));
+            list.Add(message);
             index++;
         }
 

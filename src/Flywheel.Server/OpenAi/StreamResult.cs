@@ -28,7 +28,15 @@ internal abstract class StreamResult<TChunk>(Generation generation) : IResult
                 await sse.WriteAsync(opening);
             }
 
-            var outcome = await Generation.RunAsync(async (text, tokens) => await sse.WriteAsync(Delta(text, tokens)));
+            var outcome = await Generation.RunAsync(
+                async (text, tokens) => await sse.WriteAsync(Delta(text, tokens)),
+                async call =>
+                {
+                    if (ToolCall(call) is { } chunk)
+                    {
+                        await sse.WriteAsync(chunk);
+                    }
+                });
             if (outcome.ClientGone)
             {
                 return;
@@ -36,7 +44,7 @@ internal abstract class StreamResult<TChunk>(Generation generation) : IResult
 
             if (outcome.Finished is { } finished)
             {
-                await sse.WriteAsync(Final(FinishReasons.Name(finished.Reason), StructuredOutputInfo.From(finished.Structured)));
+                await sse.WriteAsync(Final(FinishReasons.Name(finished), StructuredOutputInfo.From(finished.Structured)));
                 if (Generation.Request.IncludeUsage)
                 {
                     await sse.WriteAsync(UsageOnly(FinishReasons.Usage(finished)));
@@ -60,6 +68,9 @@ internal abstract class StreamResult<TChunk>(Generation generation) : IResult
 
     protected abstract TChunk Delta(string text, IReadOnlyList<GeneratedToken> tokens);
 
+    /// <summary>The chunk for a piece of a tool call, or null where the API has none (completions).</summary>
+    protected virtual TChunk? ToolCall(ToolCallDelta call) => null;
+
     /// <summary>The chunk carrying the finish reason (and, for response_format requests, the structured-output report).</summary>
     protected abstract TChunk Final(string finishReason, StructuredOutputInfo? structured);
 
@@ -74,6 +85,12 @@ internal sealed class ChatStreamResult(Generation generation) : StreamResult<Cha
 
     protected override ChatCompletionChunk Delta(string text, IReadOnlyList<GeneratedToken> tokens) =>
         Chunk(new ChatDelta(null, text), WantsLogprobs ? LogprobsBuilder.Chat(tokens) : null, null);
+
+    protected override ChatCompletionChunk ToolCall(ToolCallDelta call) =>
+        Chunk(new ChatDelta(null, null)
+        {
+            ToolCalls = [new ToolCallDeltaBody(call.Index, call.Id, call.Id is null ? null : "function", new ToolCallDeltaFunction(call.Name, call.Arguments))],
+        }, null, null);
 
     protected override ChatCompletionChunk Final(string finishReason, StructuredOutputInfo? structured) =>
         Chunk(new ChatDelta(null, null), null, finishReason) with { StructuredOutput = structured };

@@ -4,6 +4,7 @@ using Flywheel.Scheduling;
 using Flywheel.Serving.Adapters;
 using Flywheel.Serving.Metrics;
 using Flywheel.Serving.ResponseFormats;
+using Flywheel.Serving.Tools;
 using Flywheel.Structured;
 using Flywheel.Tokenization;
 
@@ -31,6 +32,7 @@ public sealed class EngineBackend : IGenerationBackend, IMetricsSource, IDisposa
     private readonly EngineSubmitter _submitter;
     private readonly UpdateTranslator _updates;
     private readonly StructuredOutput _structured;
+    private readonly ToolCompiler _tools;
 
     /// <param name="defaultMaxRepairs">Repair turns for response_format requests that do not set max_repairs.</param>
     /// <param name="schemaOptions">Budget, concurrency and cache bounds of response_format compiles (default: <see cref="SchemaCompileOptions"/>'s).</param>
@@ -55,6 +57,7 @@ public sealed class EngineBackend : IGenerationBackend, IMetricsSource, IDisposa
         // A model that cannot run adapters gets a registry without slots: every load is refused with the reason.
         Adapters = new AdapterRegistry(new EngineAdapterSlots(_engine, model.Directory), ModelId, _engine.SupportsAdapters ? options.MaxLoraCount : 0);
         AdapterMetrics.Register(Registry, model.Name, Adapters);
+        _tools = new ToolCompiler(_formats, ToolCallFormats.Detect(tokenizer.ChatTemplate));
     }
 
     /// <summary>The adapters served over the model (none unless <see cref="EngineOptions.MaxLoraCount"/> is set and the model can run them).</summary>
@@ -98,20 +101,22 @@ public sealed class EngineBackend : IGenerationBackend, IMetricsSource, IDisposa
     /// </summary>
     public async ValueTask<PreparedPrompt> PrepareAsync(ApiRequest request, CancellationToken cancellationToken)
     {
-        var format = request.ResponseFormat.Kind == ResponseFormatKind.Text ? null
-            : await _formats.CompileAsync(request.ResponseFormat, cancellationToken).ConfigureAwait(false);
+        // Forced tool calls (required, named) are a response format of their own: a grammar over the allowed calls.
+        var tools = await _tools.CompileAsync(request, cancellationToken).ConfigureAwait(false);
+        var format = tools?.Forced ?? (request.ResponseFormat.Kind == ResponseFormatKind.Text ? null
+            : await _formats.CompileAsync(request.ResponseFormat, cancellationToken).ConfigureAwait(false));
         var (ids, maxNewTokens) = _prompts.Prepare(request);
         if (format is not null && request.ConstrainedDecoding)
         {
             _submitter.CheckBudget(format, maxNewTokens, request.MaxTokens is null);
         }
-        return new PreparedPrompt(ids.Length, maxNewTokens, new PromptState(ids, format));
+        return new PreparedPrompt(ids.Length, maxNewTokens, new PromptState(ids, format, tools));
     }
 
     public SubmitResult TrySubmit(PreparedPrompt prompt, ApiRequest request, CancellationToken cancellationToken)
     {
         var state = (PromptState)prompt.State!;
-        var (attempt, refusal) = _submitter.Submit(state.Ids, prompt.MaxNewTokens, request, state.Format, cancellationToken);
+        var (attempt, refusal) = _submitter.Submit(state.Ids, prompt.MaxNewTokens, request, state.Format, cancellationToken, AutoConstraint(state.Tools, request.ParallelToolCalls));
         if (attempt is null)
         {
             return refusal!;
@@ -120,8 +125,22 @@ public sealed class EngineBackend : IGenerationBackend, IMetricsSource, IDisposa
         var updates = state.Format is null ? _updates.Translate(attempt, request, cancellationToken)
             : request.Stream ? _structured.Validated(attempt, request, state.Format, cancellationToken)
             : _structured.Repairing(attempt, request, state.Format, cancellationToken);
+        if (state.Tools is { Choice.Mode: not ToolChoiceMode.None } tools)
+        {
+            updates = ToolCallStream.Translate(updates, tools, cancellationToken);
+        }
+
         return SubmitResult.Accepted(updates);
     }
+
+    /// <summary>
+    /// tool_choice auto in the Hermes format: free text until the model opens a call, then the call's grammar, then
+    /// (with parallel tool calls) its closing tag and free text again (<see cref="ToolCallTrigger"/>). Llama-3 JSON calls are parsed after generation, unconstrained.
+    /// </summary>
+    private Func<int, Sampling.ITokenConstraint?>? AutoConstraint(ToolPlan? tools, bool several) =>
+        tools is { Call: { } call, Format: ToolCallFormat.HermesTags }
+            ? maxNewTokens => new ToolCallTrigger(call.Grammar, _formats.Vocabulary, maxNewTokens, several, _metrics.RecordGrammarMask)
+            : null;
 
     public void Dispose()
     {
@@ -129,8 +148,8 @@ public sealed class EngineBackend : IGenerationBackend, IMetricsSource, IDisposa
         _formats.Dispose();
     }
 
-    /// <summary>What Prepare hands to TrySubmit: the prompt's ids and the compiled response_format (null for text).</summary>
-    private sealed record PromptState(int[] Ids, CompiledFormat? Format);
+    /// <summary>What Prepare hands to TrySubmit: the prompt's ids, the compiled response_format or forced call (null for text), the tools' plan.</summary>
+    private sealed record PromptState(int[] Ids, CompiledFormat? Format, ToolPlan? Tools);
 
     private sealed class StatsView(LlmEngine engine) : IEngineStats
     {

@@ -24,8 +24,15 @@ internal sealed class EngineSubmitter(LlmEngine engine, FlywheelMetrics metrics,
     internal Action<EngineRequest>? Submitting { get; set; }
 
     /// <summary>Hands one generation to the engine: the attempt, or why it was refused (queue full, invalid).</summary>
+    /// <param name="ids">The prompt's token ids.</param>
+    /// <param name="maxNewTokens">The resolved completion budget.</param>
+    /// <param name="request">The request's sampling options.</param>
+    /// <param name="format">The response format (or forced tool call) whose grammar constrains decoding; null for none.</param>
+    /// <param name="cancellationToken">Aborts the attempt.</param>
+    /// <param name="tools">A constraint of its own for requests without a format (tool_choice auto), given the budget; null for none.</param>
     /// <exception cref="RequestRejectedException">A constrained attempt whose <paramref name="maxNewTokens"/> is below its format's minimum.</exception>
-    public (Attempt? Attempt, SubmitResult? Refusal) Submit(int[] ids, int maxNewTokens, ApiRequest request, CompiledFormat? format, CancellationToken cancellationToken)
+    public (Attempt? Attempt, SubmitResult? Refusal) Submit(int[] ids, int maxNewTokens, ApiRequest request, CompiledFormat? format, CancellationToken cancellationToken,
+        Func<int, ITokenConstraint?>? tools = null)
     {
         var adapter = request.Adapter;
         if (adapter is { IsUnloading: true })
@@ -34,7 +41,7 @@ internal sealed class EngineSubmitter(LlmEngine engine, FlywheelMetrics metrics,
             return (null, SubmitResult.Rejected(new RequestRejectedException(RejectionReason.ModelNotFound, $"The model `{adapter.Name}` does not exist (its adapter was unloaded).", "model")));
         }
 
-        var constraint = format is not null && request.ConstrainedDecoding ? CreateConstraint(format, maxNewTokens) : null;
+        var constraint = format is not null && request.ConstrainedDecoding ? CreateConstraint(format, maxNewTokens) : tools?.Invoke(maxNewTokens);
         // Aborted when the client goes away or the adapter's unload stops waiting; stopped (finish reason
         // Stop) when a stop string completes.
         var abort = adapter is null ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken)

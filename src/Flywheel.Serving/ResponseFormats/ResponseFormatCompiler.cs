@@ -18,6 +18,9 @@ internal sealed record CompiledFormat(JsonSchemaGrammar Grammar, JsonSchemaValid
 /// </summary>
 internal sealed class ResponseFormatCompiler : IDisposable
 {
+    /// <summary>The field a refused response_format schema is reported against.</summary>
+    public const string ResponseFormatParam = "response_format.json_schema.schema";
+
     private const string AnyObjectKey = "\0json_object"; // no JSON text starts with NUL
     private const string AnyObjectSchema = """{"type":"object"}""";
 
@@ -74,9 +77,12 @@ internal sealed class ResponseFormatCompiler : IDisposable
         }, this, preferLocal: false);
 
     /// <summary>Compiles (or finds) <paramref name="format"/>, which must be json_object or json_schema.</summary>
+    /// <param name="format">The schema and whitespace mode.</param>
+    /// <param name="cancellationToken">Abandons the wait (and the compile, once nobody else waits for it).</param>
+    /// <param name="param">The request field a refusal names (a tool's parameters are compiled here too).</param>
     /// <exception cref="RequestRejectedException">When the schema uses what cannot be enforced exactly, or exceeds the compile budget.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled first.</exception>
-    public async Task<CompiledFormat> CompileAsync(ResponseFormat format, CancellationToken cancellationToken)
+    public async Task<CompiledFormat> CompileAsync(ResponseFormat format, CancellationToken cancellationToken, string param = ResponseFormatParam)
     {
         var schema = format.Kind == ResponseFormatKind.JsonObject ? null
             : Canonical(format.SchemaJson ?? throw new ArgumentException("json_schema without a schema", nameof(format)));
@@ -86,10 +92,17 @@ internal sealed class ResponseFormatCompiler : IDisposable
             // Only on a miss: a compiled schema is never a refused one, and hits should not pay for hashing the key.
             if (_refused.TryGet(key, out var refusal))
             {
-                throw Rejected(refusal);
+                throw Rejected(refusal, param);
             }
 
-            compiled = await Shared(key, schema, format.Whitespace, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                compiled = await Shared(key, schema, format.Whitespace, cancellationToken).ConfigureAwait(false);
+            }
+            catch (SchemaCompileException e)
+            {
+                throw Rejected(e.Message, param);
+            }
         }
 
         _ = Vocabulary; // built here, on a request thread, not on the engine's first mask
@@ -139,10 +152,6 @@ internal sealed class ResponseFormatCompiler : IDisposable
         {
             return await entry.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
-        catch (SchemaCompileException e)
-        {
-            throw Rejected(e.Message);
-        }
         finally
         {
             lock (_lock)
@@ -190,8 +199,8 @@ internal sealed class ResponseFormatCompiler : IDisposable
         _ => JsonSchemaCompileOptions.DefaultMaxWhitespace,
     };
 
-    private static RequestRejectedException Rejected(string reason) =>
-        new(RejectionReason.UnsupportedSchema, $"response_format.json_schema.schema cannot be enforced: {reason}", "response_format.json_schema.schema");
+    private static RequestRejectedException Rejected(string reason, string param) =>
+        new(RejectionReason.UnsupportedSchema, $"{param} cannot be enforced: {reason}", param);
 
     /// <summary>Removes <paramref name="entry"/> from the in-flight table if it is still the one for <paramref name="key"/>. Caller holds the lock.</summary>
     private void Forget(string key, InFlight entry)

@@ -1,0 +1,162 @@
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using Flywheel.Sampling;
+
+namespace Flywheel.Serving.Tools;
+
+/// <summary>
+/// Turns a request's text updates into tool calls. Under <c>required</c> or a named choice the whole answer is a
+/// grammar-enforced call in the neutral form (<see cref="ToolCallSchema"/>), so nothing of it is text. Under
+/// <c>auto</c> text streams as it comes until a call may be starting (the family's opening marker, or a Llama-3
+/// answer opening with a JSON object); from there the answer is held and parsed when it ends. Calls go out as
+/// <see cref="ToolCallDelta"/>s, the first piece of each with its id and name, then its arguments: forced calls as
+/// they are generated (<see cref="NeutralCallScanner"/>), auto's when the answer ends. The <see cref="Finished"/>
+/// event lists them. Held text keeps its tokens: they go out on empty deltas.
+/// </summary>
+internal static class ToolCallStream
+{
+    public static async IAsyncEnumerable<GenerationUpdate> Translate(IAsyncEnumerable<GenerationUpdate> updates, ToolPlan plan, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var forced = plan.Forced is not null;
+        var scanner = forced ? new NeutralCallScanner() : null;
+        var text = new StringBuilder();
+        var released = 0; // characters of text already sent as TextDelta
+        var holding = forced;
+        await foreach (var update in updates.WithCancellation(cancellationToken).ConfigureAwait(false))
+        {
+            switch (update)
+            {
+                case TextDelta delta when scanner is not null:
+                    // A forced answer is all call: its tokens go out on an empty delta, its pieces as they complete.
+                    text.Append(delta.Text);
+                    yield return delta with { Text = "" };
+                    foreach (var piece in scanner.Push(delta.Text))
+                    {
+                        yield return piece;
+                    }
+
+                    break;
+                case TextDelta delta:
+                    text.Append(delta.Text);
+                    var until = holding ? released : Releasable(text, released, plan.Format, out holding);
+                    yield return until == released ? delta with { Text = "" } : delta with { Text = text.ToString(released, until - released) };
+                    released = until;
+                    break;
+                case Finished { Reason: FinishReason.Stop or FinishReason.Length } finished:
+                    var whole = text.ToString();
+                    var calls = forced ? ToolCallSchema.Parse(whole) : ToolCallParser.Parse(whole[released..], plan.Format).Calls;
+                    if (calls is not { Count: > 0 })
+                    {
+                        if (released < whole.Length)
+                        {
+                            yield return new TextDelta(whole[released..], []);
+                        }
+
+                        yield return finished;
+                        break;
+                    }
+
+                    if (scanner is not null && Streamed(scanner, calls) is { } streamed)
+                    {
+                        yield return finished with { ToolCalls = streamed };
+                        break;
+                    }
+
+                    var made = calls.Select(c => new ToolCall(ToolCall.NewId(), c.Name, c.Arguments)).ToList();
+                    for (var i = 0; i < made.Count; i++)
+                    {
+                        yield return new ToolCallDelta(i, made[i].Id, made[i].Name, "");
+                        yield return new ToolCallDelta(i, null, null, made[i].Arguments);
+                    }
+
+                    yield return finished with { ToolCalls = made, Structured = forced ? finished.Structured : Validate(plan, calls) };
+                    break;
+                default:
+                    yield return update;
+                    break;
+            }
+        }
+    }
+
+    /// <summary>The calls as the scanner streamed them, when they are exactly the parsed answer's (the grammar sees to that); else null.</summary>
+    private static List<ToolCall>? Streamed(NeutralCallScanner scanner, IReadOnlyList<(string Name, string Arguments)> calls)
+    {
+        if (scanner.Calls.Count != calls.Count)
+        {
+            return scanner.Calls.Count == 0 ? null : throw new InvalidOperationException("the streamed tool calls differ from the answer's");
+        }
+
+        var streamed = new List<ToolCall>();
+        for (var i = 0; i < calls.Count; i++)
+        {
+            var (id, name, arguments) = scanner.Calls[i];
+            if (name != calls[i].Name || arguments.ToString() != calls[i].Arguments)
+            {
+                throw new InvalidOperationException("the streamed tool calls differ from the answer's");
+            }
+
+            streamed.Add(new ToolCall(id, name, calls[i].Arguments));
+        }
+
+        return streamed;
+    }
+
+    /// <summary>
+    /// How much of the text can go out as text under auto: everything before the opening marker (or before a
+    /// tail that could still become it); nothing of a Llama-3 answer that opens with <c>{</c> or the python tag.
+    /// Sets <paramref name="holding"/> once a call has begun: the rest is held for the parser.
+    /// </summary>
+    internal static int Releasable(StringBuilder text, int released, ToolCallFormat format, out bool holding)
+    {
+        var s = text.ToString();
+        holding = false;
+        if (format == ToolCallFormat.Llama3Json)
+        {
+            var body = s.TrimStart();
+            if (body.Length == 0 || (body.Length < ToolCallParser.PythonTag.Length && ToolCallParser.PythonTag.StartsWith(body, StringComparison.Ordinal)))
+            {
+                return released; // only whitespace so far, or what may become the python tag: wait for more
+            }
+
+            holding = body[0] == '{' || body.StartsWith(ToolCallParser.PythonTag, StringComparison.Ordinal);
+            return holding ? released : s.Length;
+        }
+
+        var open = s.IndexOf(ToolCallParser.OpenTag, released, StringComparison.Ordinal);
+        if (open >= 0)
+        {
+            holding = true;
+            return open;
+        }
+
+        // Keep back a tail that is the start of the tag ("<tool" may still become "<tool_call>").
+        for (var keep = Math.Min(ToolCallParser.OpenTag.Length - 1, s.Length - released); keep > 0; keep--)
+        {
+            if (s.AsSpan(s.Length - keep).SequenceEqual(ToolCallParser.OpenTag.AsSpan(0, keep)))
+            {
+                return s.Length - keep;
+            }
+        }
+
+        return s.Length;
+    }
+
+    /// <summary>auto: each parsed call checked against its function's schema (no repair: the answer was the model's free choice).</summary>
+    private static StructuredOutputReport? Validate(ToolPlan plan, IReadOnlyList<(string Name, string Arguments)> calls)
+    {
+        if (plan.Call is null)
+        {
+            return null;
+        }
+
+        var errors = new List<string>();
+        for (var i = 0; i < calls.Count; i++)
+        {
+            var neutral = $"{{\"name\":{JsonSerializer.Serialize(calls[i].Name)},\"arguments\":{calls[i].Arguments}}}";
+            errors.AddRange(plan.Call.Validator.Validate(neutral).Select(e => $"tool_calls[{i}]: {e}"));
+        }
+
+        return new StructuredOutputReport(errors.Count == 0, 0, false, errors.Count == 0 ? null : [.. errors.Take(20)]);
+    }
+}

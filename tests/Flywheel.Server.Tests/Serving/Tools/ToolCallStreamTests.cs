@@ -1,0 +1,112 @@
+using Flywheel.Sampling;
+using Flywheel.Serving;
+using Flywheel.Serving.ResponseFormats;
+using Flywheel.Serving.Tools;
+using Flywheel.Structured;
+
+namespace Flywheel.Server.Tests.Serving.Tools;
+
+/// <summary>Text updates to tool calls: what goes out as text, as call pieces, and in the finish event.</summary>
+public sealed class ToolCallStreamTests
+{
+    private static readonly ToolDefinition A = new("a", null, """{"type":"object","properties":{"s":{"type":"string"},"n":{"type":"array","items":{"type":"integer"}}}}""");
+    private static readonly ToolDefinition B = new("b", null, ToolDefinition.NoParameters);
+
+    private static CompiledFormat Compile(bool several)
+    {
+        var schema = ToolCallSchema.Build([A, B], several);
+        return new CompiledFormat(JsonSchemaGrammar.Compile(schema), JsonSchemaValidator.Create(schema));
+    }
+
+    private static async Task<List<GenerationUpdate>> Run(ToolPlan plan, params string[] chunks)
+    {
+        async IAsyncEnumerable<GenerationUpdate> Updates()
+        {
+            var id = 0;
+            foreach (var chunk in chunks)
+            {
+                await Task.Yield();
+                yield return new TextDelta(chunk, [new GeneratedToken(id++, chunk)]);
+            }
+
+            yield return new Finished(FinishReason.Stop, 5, chunks.Length);
+        }
+
+        var updates = new List<GenerationUpdate>();
+        await foreach (var update in ToolCallStream.Translate(Updates(), plan, CancellationToken.None))
+        {
+            updates.Add(update);
+        }
+
+        Assert.Equal(chunks.Length, updates.OfType<TextDelta>().Sum(d => d.Tokens.Count)); // no token lost
+        return updates;
+    }
+
+    private static string Text(List<GenerationUpdate> updates) => string.Concat(updates.OfType<TextDelta>().Select(d => d.Text));
+
+    [Fact]
+    public async Task Forced_calls_stream_their_names_first_then_their_arguments_as_written()
+    {
+        var plan = new ToolPlan(ToolChoice.Required, ToolCallFormat.HermesTags, Compile(several: true), null);
+        var updates = await Run(plan, "[{\"na", "me\":\"a\",\"argu", "ments\":{\"s\":\"}{\\\"", "\",\"n\":[1]}}", ",{\"name\":\"b\",\"arguments\":{}}]");
+
+        Assert.Equal("", Text(updates));
+        var pieces = updates.OfType<ToolCallDelta>().ToList();
+        // The name goes out with the chunk that completes it, before any argument is written.
+        Assert.Equal(new ToolCallDelta(0, pieces[0].Id, "a", ""), pieces[0]);
+        Assert.True(updates.IndexOf(pieces[0]) < updates.IndexOf(updates.OfType<TextDelta>().ElementAt(2)));
+        Assert.Equal("{\"s\":\"}{\\\"\",\"n\":[1]}", string.Concat(pieces.Where(p => p.Index == 0).Select(p => p.Arguments)));
+        Assert.True(pieces.Count(p => p.Index == 0 && p.Arguments.Length > 0) >= 2); // in pieces, not in one go
+        Assert.Equal("b", pieces.Single(p => p.Index == 1 && p.Name is not null).Name);
+        Assert.Equal("{}", string.Concat(pieces.Where(p => p.Index == 1).Select(p => p.Arguments)));
+
+        var finished = Assert.IsType<Finished>(updates[^1]);
+        Assert.Equal([pieces[0].Id, pieces.Single(p => p.Index == 1 && p.Id is not null).Id], finished.ToolCalls!.Select(c => c.Id));
+        Assert.Equal(["a", "b"], finished.ToolCalls!.Select(c => c.Name));
+    }
+
+    [Fact]
+    public async Task Auto_sends_the_text_before_a_Hermes_call_and_holds_back_what_may_open_one()
+    {
+        var plan = new ToolPlan(ToolChoice.Auto, ToolCallFormat.HermesTags, null, Compile(several: false));
+        var updates = await Run(plan, "Let me look. <to", "ol_call>\n{\"name\":\"a\",\"arguments\":{\"s\":\"x\"}}");
+
+        Assert.Equal("Let me look. ", Text(updates));
+        Assert.Equal("Let me look. ", ((TextDelta)updates[0]).Text); // "<to" was held back at once
+        var finished = Assert.IsType<Finished>(updates[^1]);
+        var call = Assert.Single(finished.ToolCalls!);
+        Assert.Equal(("a", "{\"s\":\"x\"}"), (call.Name, call.Arguments));
+        Assert.True(finished.Structured!.Valid);
+    }
+
+    [Fact]
+    public async Task Auto_reports_a_call_its_schema_refuses()
+    {
+        var plan = new ToolPlan(ToolChoice.Auto, ToolCallFormat.HermesTags, null, Compile(several: false));
+        var updates = await Run(plan, "<tool_call>{\"name\": \"b\", \"arguments\": {\"extra\": 1}}</tool_call>");
+        var finished = Assert.IsType<Finished>(updates[^1]);
+        Assert.Equal("b", Assert.Single(finished.ToolCalls!).Name);
+        Assert.False(finished.Structured!.Valid);
+        Assert.Contains(finished.Structured.Errors!, e => e.StartsWith("tool_calls[0]", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Held_text_that_opened_no_call_goes_out_at_the_end()
+    {
+        var plan = new ToolPlan(ToolChoice.Auto, ToolCallFormat.HermesTags, null, Compile(several: false));
+        var updates = await Run(plan, "a <to", "y> b <tool");
+        Assert.Equal("a <toy> b <tool", Text(updates));
+        Assert.Null(Assert.IsType<Finished>(updates[^1]).ToolCalls);
+    }
+
+    [Theory]
+    [InlineData(new[] { " ", "{\"name\": \"b\", ", "\"parameters\": {}}" }, "", "b")]
+    [InlineData(new[] { " It is", " sunny." }, " It is sunny.", null)]
+    public async Task Auto_in_the_Llama3_format_holds_an_answer_that_opens_as_json(string[] chunks, string text, string? call)
+    {
+        var plan = new ToolPlan(ToolChoice.Auto, ToolCallFormat.Llama3Json, null, Compile(several: false));
+        var updates = await Run(plan, chunks);
+        Assert.Equal(text, Text(updates));
+        Assert.Equal(call, Assert.IsType<Finished>(updates[^1]).ToolCalls?.Single().Name);
+    }
+}
