@@ -12,6 +12,7 @@ internal static class MakeModelCommand
         "usage: flywheel make-model --preset tiny|bench --out DIR [--tokenizer FILE] [--seed N]\n" +
         "                           [--precision fp32|int4] [--block-size 32] [--accuracy-level 4]\n" +
         "                           [--fp16-io] (float16 KV cache and logits over fp32 weights, the CUDA export's interface)\n" +
+        "                           [--lora q_proj,k_proj,...|all] (the graph takes LoRA adapters on these projections)\n" +
         "                           [--layers N --hidden N --heads N --kv-heads N --intermediate N --context N --vocab N]",
         Run);
 
@@ -45,6 +46,7 @@ internal static class MakeModelCommand
             BlockSize = args.Int("block-size", 16, 4096) ?? options.BlockSize,
             AccuracyLevel = args.Int("accuracy-level", 0, 4) ?? options.AccuracyLevel,
             Fp16Io = args.Flag("fp16-io"),
+            LoraTargets = ParseLoraTargets(args.String("lora")),
         };
         args.EnsureAllUsed();
         try
@@ -68,6 +70,36 @@ internal static class MakeModelCommand
         return 0;
     }
 
+    /// <summary>"all" or a comma-separated list of PEFT projection names; null: none.</summary>
+    internal static IReadOnlyList<Adapters.LoraTarget> ParseLoraTargets(string? text)
+    {
+        if (text is null)
+        {
+            return [];
+        }
+
+        if (text == "all")
+        {
+            return Adapters.LoraTargets.All;
+        }
+
+        var targets = new List<Adapters.LoraTarget>();
+        foreach (var name in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (!Adapters.LoraTargets.TryParse(name, out var target))
+            {
+                throw new UsageException($"--lora: unknown projection '{name}' (expected all or a list of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj)");
+            }
+
+            if (!targets.Contains(target))
+            {
+                targets.Add(target);
+            }
+        }
+
+        return targets.Count > 0 ? targets.Order().ToList() : throw new UsageException("--lora: name at least one projection, or all");
+    }
+
     internal static ModelPrecision ParsePrecision(string? text) => text switch
     {
         null or "fp32" => ModelPrecision.Fp32,
@@ -77,7 +109,8 @@ internal static class MakeModelCommand
 
     internal static string PrecisionText(ModelBuilderOptions o) =>
         (o.Precision == ModelPrecision.Int4 ? $"int4 (MatMulNBits, block {o.BlockSize}, accuracy level {o.AccuracyLevel})" : "fp32")
-        + (o.Fp16Io ? ", float16 KV cache and logits" : "");
+        + (o.Fp16Io ? ", float16 KV cache and logits" : "")
+        + (o.LoraTargets.Count > 0 ? ", LoRA inputs on " + string.Join(',', o.LoraTargets.Select(Adapters.LoraTargets.PeftName)) : "");
 
     internal static long ParameterCount(ModelBuilderOptions o)
     {

@@ -34,6 +34,9 @@ public sealed record EngineRequest
     /// </summary>
     public CancellationToken StopCancellationToken { get; init; }
 
+    /// <summary>The adapter slot this request runs with (from LoadAdapterAsync); 0 = the base model.</summary>
+    public int AdapterSlot { get; init; }
+
     /// <summary>Why the engine refuses this request (bad sampling parameters, a prompt or max_tokens the context cannot hold, a token outside the vocabulary), or null.</summary>
     internal string? Refusal(int contextLength, int vocabSize)
     {

@@ -52,6 +52,12 @@ public sealed record ModelBuilderOptions
     /// </summary>
     public bool Fp16Io { get; init; }
 
+    /// <summary>
+    /// Projections that take LoRA adapters at run time (empty: none, the plain graph). Adds the inputs named
+    /// by <see cref="Adapters.LoraGraphNames"/>; see LlamaModelBuilder.Lora.cs.
+    /// </summary>
+    public IReadOnlyList<Adapters.LoraTarget> LoraTargets { get; init; } = [];
+
     /// <summary>Width of an attention head; null means hidden / heads (Qwen3 sets its own head_dim).</summary>
     public int? HeadDim { get; init; }
 
