@@ -18,6 +18,10 @@ public static class LoraGraphNames
     /// <summary>Symbolic dimension of the stacked buffers' rank axis (MaxLoraRank).</summary>
     public const string RankDim = "lora_rank";
 
+    /// <summary>Whether <paramref name="inputName"/> is one of the LoRA inputs.</summary>
+    public static bool IsLoraInput(string inputName) =>
+        inputName is SlotIds or ChunkSlotIds || inputName.StartsWith("lora.", StringComparison.Ordinal);
+
     /// <summary>float [in, slots, rank]: every slot's A (lora_A.weight transposed), zero-padded to the rank.</summary>
     public static string A(int layer, LoraTarget target) => $"lora.{layer}.{LoraTargets.PeftName(target)}.A";
 
