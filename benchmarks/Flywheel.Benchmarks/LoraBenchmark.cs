@@ -32,13 +32,14 @@ internal sealed class LoraBenchmark : IBenchmark
 
     public string Name => "lora";
 
-    public string Description => "multi-LoRA tok/s and ITL: adapters mixed in one Run vs base-only vs one adapter per Run [--requests N] [--rounds N] [--adapters N] [--rank R] [--mixes a,b] [--scale-context F] [--run-cost only]";
+    public string Description => "multi-LoRA tok/s and ITL: adapters mixed in one Run vs base-only vs one adapter per Run [--requests N] [--rounds N] [--adapters N] [--rank R] [--mixes a,b] [--scale-context F] [--run-cost only] [--graph active|dense]";
 
     public int Run(string[] args)
     {
         int requests = 22, rounds = 2, adapterCount = 10, rank = 16;
         var scale = 1.0;
         var runCostOnly = false;
+        var dense = false;
         var mixNames = Mixes.Select(m => m.Name).ToList();
         for (var i = 0; i + 1 < args.Length; i += 2)
         {
@@ -51,25 +52,23 @@ internal sealed class LoraBenchmark : IBenchmark
                 case "--mixes": mixNames = [.. args[i + 1].Split(',')]; break;
                 case "--scale-context": scale = double.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--run-cost": runCostOnly = args[i + 1] == "only"; break;
+                case "--graph": dense = args[i + 1] == "dense"; break;
                 default: Console.Error.WriteLine($"unknown option {args[i]}"); return 2;
             }
         }
 
         var plainDir = BenchModel.FolderOrDefault(null);
-        var loraDir = Path.Combine(Path.GetTempPath(), "flywheel-bench-model-lora");
-        if (!File.Exists(Path.Combine(loraDir, "genai_config.json")))
-        {
-            Console.WriteLine($"building the bench preset with --lora all into {loraDir}");
-            ModelFolderWriter.Write(loraDir, ModelBuilderOptions.Bench with { LoraTargets = LoraTargets.All }, null, SyntheticTokenizer.Write);
-        }
-
+        var activeDir = LoraFolder(dense: false);
+        var denseDir = LoraFolder(dense: true);
         using var plain = ModelFolder.Open(plainDir, loadMixed: false);
-        using var lora = ModelFolder.Open(loraDir, loadMixed: false);
+        using var lora = ModelFolder.Open(dense ? denseDir : activeDir, loadMixed: false);
+        using var other = ModelFolder.Open(dense ? activeDir : denseDir, loadMixed: false);
+        var loraDir = lora.Directory;
         var adapters = WriteAdapters(loraDir, adapterCount, rank, out var fileBytes, out var readSeconds);
         var context = lora.Config.ContextLength;
         if (runCostOnly)
         {
-            LoraRunCost.Print(plain, lora, adapters, rank, [1, 8, requests], repeats: 20);
+            LoraRunCost.Print(plain, dense ? other : lora, dense ? lora : other, adapters, rank, [1, 8, requests], repeats: 20);
             return 0;
         }
 
@@ -122,8 +121,21 @@ internal sealed class LoraBenchmark : IBenchmark
                 $"{fileBytes / adapters.Count / 1e6:F2} MB safetensors (F32), {engine.AdapterSlotBytes / 1e6:F2} MB of stacked buffer per slot ({adapterCount + 1} slots: {engine.AdapterSlotBytes * (adapterCount + 1) / 1e6:F1} MB)");
         }
 
-        LoraRunCost.Print(plain, lora, adapters, rank, [1, 8, requests], repeats: 20);
+        LoraRunCost.Print(plain, dense ? other : lora, dense ? lora : other, adapters, rank, [1, 8, requests], repeats: 20);
         return 0;
+    }
+
+    /// <summary>The bench preset with --lora all (active-slot or dense graph), built on first use.</summary>
+    private static string LoraFolder(bool dense)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), dense ? "flywheel-bench-model-lora-dense" : "flywheel-bench-model-lora");
+        if (!File.Exists(Path.Combine(dir, "genai_config.json")))
+        {
+            Console.WriteLine($"building the bench preset with --lora all ({(dense ? "dense" : "active-slot")} graph) into {dir}");
+            ModelFolderWriter.Write(dir, ModelBuilderOptions.Bench with { LoraTargets = LoraTargets.All, LoraDense = dense }, null, SyntheticTokenizer.Write);
+        }
+
+        return dir;
     }
 
     /// <summary>Random adapters written as PEFT folders and read back; returns them with file bytes and read seconds in total.</summary>

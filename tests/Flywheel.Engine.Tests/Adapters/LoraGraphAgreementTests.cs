@@ -156,6 +156,38 @@ public sealed class LoraGraphAgreementTests : IDisposable
     }
 
     [Fact]
+    public void TheDenseGraphVariantMatchesTheReferenceToo()
+    {
+        // ModelBuilderOptions.LoraDense multiplies by every slot instead of gathering the Run's: same inputs, same answer.
+        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"tiny-lora-dense-{Guid.NewGuid():N}");
+        Flywheel.Models.Building.ModelFolderWriter.Write(dir, Flywheel.Models.Building.ModelBuilderOptions.Tiny with { VocabSize = 300, LoraTargets = LoraTargets.All, LoraDense = true }, tokenizerJsonPath: null);
+        using var options = OnnxEnvironment.CreateSessionOptions();
+        using var session = new InferenceSession(Path.Combine(dir, "model.onnx"), options);
+        var d = _config.Decoder;
+        using var cache = new KvCache(d.NumHiddenLayers, slotCount: 4, d.NumKeyValueHeads, _config.ContextLength, d.HeadSize);
+        using var runner = new DecoderRunner(session, _config, cache, maxTokensPerRun: 64, adapters: _slots);
+        var vocab = _config.VocabSize;
+        var references = RowAdapters.Select(Reference).ToArray();
+        for (var r = 0; r < Prompts.Length; r++)
+        {
+            var prompt = Prompts[r];
+            var logits = runner.Run(r, 1, prompt.Length, prompt.Select(t => (long)t).ToArray(), [0], [prompt.Length], [RowAdapters[r]]).ToArray();
+            var expected = references[r].Forward(prompt);
+            for (var t = 0; t < prompt.Length; t++)
+            {
+                AssertClose(expected[t], logits.AsSpan(t * vocab, vocab), $"dense graph row {r} position {t}");
+            }
+        }
+
+        int[] next = [20, 21, 22, 23];
+        var decode = runner.Run(0, Prompts.Length, 1, next.Select(t => (long)t).ToArray(), Prompts.Select(p => p.Length).ToArray(), [1, 1, 1, 1], RowAdapters).ToArray();
+        for (var r = 0; r < Prompts.Length; r++)
+        {
+            AssertClose(references[r].Forward([next[r]])[0], decode.AsSpan(r * vocab, vocab), $"dense graph decode row {r}");
+        }
+    }
+
+    [Fact]
     public void ABaseRowNextToAdapterRowsIsBitIdenticalToThePlainGraph()
     {
         using var options = OnnxEnvironment.CreateSessionOptions();

@@ -58,7 +58,19 @@ public static partial class LlamaModelBuilder
         g.Initializers.Add(OnnxTensor.FromInt64s("/lora/const_last_axis", [1], [-1]));
         g.Initializers.Add(OnnxTensor.FromInt64s("/lora/const_mask_shape", mixed ? [2] : [3], mixed ? [0, -1] : [0, 1, -1]));
         g.Initializers.Add(OnnxTensor.FromInt64s("/lora/const_in_flat", [2], [0, -1]));
-        g.AddNode("Unique", [ids], [LoraActive], "/lora/Unique", "", OnnxAttribute.Int("sorted", 1));
+        if (o.LoraDense)
+        {
+            // Every slot is "active": 0 .. slots - 1.
+            g.Initializers.Add(OnnxTensor.FromInt64s("/lora/const_zero", [], [0]));
+            g.AddNode("Shape", [LoraGraphNames.A(0, o.LoraTargets[0])], ["/lora/slot_count_1d"], "/lora/Shape_slots", "", OnnxAttribute.Int("start", 1), OnnxAttribute.Int("end", 2));
+            g.AddNode("Squeeze", ["/lora/slot_count_1d"], ["/lora/slot_count"], "/lora/Squeeze_slots");
+            g.AddNode("Range", ["/lora/const_zero", "/lora/slot_count", "const_one"], [LoraActive], "/lora/Range_slots");
+        }
+        else
+        {
+            g.AddNode("Unique", [ids], [LoraActive], "/lora/Unique", "", OnnxAttribute.Int("sorted", 1));
+        }
+
         g.AddNode("Unsqueeze", [ids, "/lora/const_last_axis"], ["/lora/slots_column"], "/lora/Unsqueeze_slots");
         g.AddNode("Equal", ["/lora/slots_column", LoraActive], ["/lora/onehot_bool"], "/lora/Equal");
         g.AddNode("Cast", ["/lora/onehot_bool"], ["/lora/onehot"], "/lora/Cast", "", OnnxAttribute.Int("to", (long)TensorElementType.Float));
@@ -93,12 +105,18 @@ public static partial class LlamaModelBuilder
         }
 
         MatMul(g, o with { LoraTargets = [] }, input, weight, k, n, $"{p}/base_output_0", nodeName);
-        g.AddNode("Gather", [LoraGraphNames.A(layer, target), LoraActive], [$"{p}/A_active"], $"{p}/Gather_A", "", OnnxAttribute.Int("axis", 1));
-        g.AddNode("Reshape", [$"{p}/A_active", "/lora/const_in_flat"], [$"{p}/A_flat"], $"{p}/Reshape_A");
+        var (a, b) = (LoraGraphNames.A(layer, target), LoraGraphNames.B(layer, target));
+        if (!o.LoraDense)
+        {
+            g.AddNode("Gather", [a, LoraActive], [$"{p}/A_active"], $"{p}/Gather_A", "", OnnxAttribute.Int("axis", 1));
+            g.AddNode("Gather", [b, LoraActive], [$"{p}/B_active"], $"{p}/Gather_B", "", OnnxAttribute.Int("axis", 0));
+            (a, b) = ($"{p}/A_active", $"{p}/B_active");
+        }
+
+        g.AddNode("Reshape", [a, "/lora/const_in_flat"], [$"{p}/A_flat"], $"{p}/Reshape_A");
         g.AddNode("MatMul", [input, $"{p}/A_flat"], [$"{p}/xA"], $"{p}/MatMul_A");
         g.AddNode("Mul", [$"{p}/xA", LoraMask], [$"{p}/xA_masked"], $"{p}/Mul_mask");
-        g.AddNode("Gather", [LoraGraphNames.B(layer, target), LoraActive], [$"{p}/B_active"], $"{p}/Gather_B", "", OnnxAttribute.Int("axis", 0));
-        g.AddNode("Reshape", [$"{p}/B_active", outShape], [$"{p}/B_flat"], $"{p}/Reshape_B");
+        g.AddNode("Reshape", [b, outShape], [$"{p}/B_flat"], $"{p}/Reshape_B");
         g.AddNode("MatMul", [$"{p}/xA_masked", $"{p}/B_flat"], [$"{p}/delta"], $"{p}/MatMul_B");
         g.AddNode("Add", [$"{p}/base_output_0", $"{p}/delta"], [output], $"{p}/Add");
         return true;
