@@ -191,6 +191,25 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void MakeModelWithLoraWritesAGraphThatTakesAdaptersAndStillGenerates()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"flywheel-lora-{Guid.NewGuid():N}");
+        var made = Run("make-model", "--preset", "tiny", "--out", dir, "--lora", "q_proj,down_proj");
+        Assert.Equal(0, made.Code);
+        Assert.Contains("LoRA inputs on q_proj,down_proj", made.Out);
+        var graph = Flywheel.Onnx.Proto.OnnxModel.Load(Path.Combine(dir, "model.onnx")).Graph;
+        Assert.Contains(graph.Inputs, i => i.Name == "lora.1.down_proj.B");
+        Assert.DoesNotContain(graph.Inputs, i => i.Name == "lora.0.v_proj.A");
+        var generated = Run("generate", "--model", dir, "--prompt", "The engine", "--max-tokens", "8", "--ignore-eos");
+        Assert.Equal(0, generated.Code);
+        Assert.Contains("completion_tokens=8", generated.Err);
+
+        var bad = Run("make-model", "--preset", "tiny", "--out", dir, "--lora", "q_proj,lm_head");
+        Assert.Equal(2, bad.Code);
+        Assert.Contains("lm_head", bad.Err);
+    }
+
+    [Fact]
     public void TokenizePrintsAJsonArray()
     {
         var tokenizer = Path.Combine(Model.Value, "tokenizer.json");

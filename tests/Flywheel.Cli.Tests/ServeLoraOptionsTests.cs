@@ -8,7 +8,7 @@ public sealed class ServeLoraOptionsTests
     private static readonly Lazy<string> Model = new(() =>
     {
         var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", "cli-lora-base-" + Environment.ProcessId);
-        var (code, _, err) = Run("make-model", "--preset", "tiny", "--out", dir, "--vocab", "300", "--seed", "7");
+        var (code, _, err) = Run("make-model", "--preset", "tiny", "--out", dir, "--vocab", "300", "--seed", "7", "--lora", "all");
         Assert.True(code == 0, err);
         return dir;
     });

@@ -13,6 +13,7 @@ internal static class MakeModelCommand
         "                           [--precision fp32|fp16|int4] [--block-size 32] [--accuracy-level 4]\n" +
         "                           [--fp16-io] (float16 KV cache and logits over fp32 weights, the CUDA export's interface)\n" +
         "                           [--external-data] (weights in model.onnx.data; automatic above 256 MiB of weights)\n" +
+        "                           [--lora q_proj,k_proj,...|all] (the graph takes LoRA adapters on these projections)\n" +
         "                           [--layers N --hidden N --heads N --kv-heads N --intermediate N --context N --vocab N]",
         Run);
 
@@ -47,6 +48,7 @@ internal static class MakeModelCommand
             AccuracyLevel = args.Int("accuracy-level", 0, 4) ?? options.AccuracyLevel,
             Fp16Io = args.Flag("fp16-io"),
             ExternalData = args.Flag("external-data") ? true : null,
+            LoraTargets = ParseLoraTargets(args.String("lora")),
         };
         args.EnsureAllUsed();
         try
@@ -71,6 +73,36 @@ internal static class MakeModelCommand
         return 0;
     }
 
+    /// <summary>"all" or a comma-separated list of PEFT projection names; null: none.</summary>
+    internal static IReadOnlyList<Adapters.LoraTarget> ParseLoraTargets(string? text)
+    {
+        if (text is null)
+        {
+            return [];
+        }
+
+        if (text == "all")
+        {
+            return Adapters.LoraTargets.All;
+        }
+
+        var targets = new List<Adapters.LoraTarget>();
+        foreach (var name in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (!Adapters.LoraTargets.TryParse(name, out var target))
+            {
+                throw new UsageException($"--lora: unknown projection '{name}' (expected all or a list of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj)");
+            }
+
+            if (!targets.Contains(target))
+            {
+                targets.Add(target);
+            }
+        }
+
+        return targets.Count > 0 ? targets.Order().ToList() : throw new UsageException("--lora: name at least one projection, or all");
+    }
+
     internal static ModelPrecision ParsePrecision(string? text) => text switch
     {
         null or "fp32" => ModelPrecision.Fp32,
@@ -85,7 +117,8 @@ internal static class MakeModelCommand
             ModelPrecision.Int4 => $"int4 (MatMulNBits, block {o.BlockSize}, accuracy level {o.AccuracyLevel})" + (o.Fp16Io ? ", float16 KV cache and logits" : ""),
             ModelPrecision.Fp16 => "fp16 (float16 weights, KV cache and logits)",
             _ => "fp32" + (o.Fp16Io ? ", float16 KV cache and logits" : ""),
-        };
+        }
+        + (o.LoraTargets.Count > 0 ? ", LoRA inputs on " + string.Join(',', o.LoraTargets.Select(Adapters.LoraTargets.PeftName)) : "");
 
     internal static long ParameterCount(ModelBuilderOptions o)
     {

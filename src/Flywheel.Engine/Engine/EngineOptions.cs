@@ -44,6 +44,13 @@ public sealed record EngineOptions
     /// <summary>Highest adapter rank the stacked buffers hold (--max-lora-rank).</summary>
     public int MaxLoraRank { get; init; } = 16;
 
+    /// <summary>
+    /// Only rows of one adapter share a Run, as where one adapter is active per Run (ORT's LoRA API, ORT GenAI's
+    /// SetActiveAdapter). For comparison in benchmarks: mixing adapters in one Run is the point of the stacked
+    /// buffers. Turns mixed Runs off.
+    /// </summary>
+    public bool OneAdapterPerRun { get; init; }
+
     /// <summary>Parses a policy name (see <see cref="SchedulingPolicies.Parse"/>).</summary>
     public static SchedulingPolicy ParsePolicy(string name) => SchedulingPolicies.Parse(name);
 
@@ -63,14 +70,14 @@ public sealed record EngineOptions
             throw new ArgumentException($"MaxBatchTokens ({MaxBatchTokens}) must exceed MaxRunningRequests ({MaxRunningRequests}) so every running request decodes each step and prompts still progress");
         }
 
+        if (MaxLoraCount < 0 || MaxLoraRank < 1)
+        {
+            throw new ArgumentException("MaxLoraCount must not be negative and MaxLoraRank must be at least 1");
+        }
+
         if (RunOverheadTokens < 0)
         {
             throw new ArgumentException("RunOverheadTokens must not be negative");
-        }
-
-        if (MaxLoraCount < 0 || MaxLoraRank < 1)
-        {
-            throw new ArgumentException($"MaxLoraCount must not be negative and MaxLoraRank must be at least 1; got {MaxLoraCount} and {MaxLoraRank}");
         }
     }
 }

@@ -30,16 +30,31 @@ public sealed partial class LlmEngine
             _thread.Join();
         }
         _runner.Dispose();
+        _adapterSlots?.Dispose();
         _cache.Dispose();
         _stop.Dispose();
     }
 
-    /// <summary>Blocks the idle engine thread until a request arrives; false when the engine should exit (all requests aborted).</summary>
+    /// <summary>
+    /// Blocks the idle engine thread until a request or an adapter unload arrives; false when the engine should
+    /// exit (all requests aborted).
+    /// </summary>
     private bool WaitForWork()
     {
+        // Publish the wake-up first (a full fence), then look: an unload queued before this look is seen here,
+        // one queued after it finds this wake-up to complete.
+        var wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Interlocked.Exchange(ref _wake, wake);
+        if (!_adapterUnloads.IsEmpty)
+        {
+            return true;
+        }
+
         try
         {
-            return _incoming.Reader.WaitToReadAsync(_stop.Token).AsTask().GetAwaiter().GetResult(); // false: completed and drained
+            var read = _incoming.Reader.WaitToReadAsync(_stop.Token).AsTask();
+            Task.WaitAny(read, wake.Task);
+            return !read.IsCompleted || read.GetAwaiter().GetResult(); // false: completed and drained
         }
         catch (OperationCanceledException)
         {
@@ -84,6 +99,13 @@ public sealed partial class LlmEngine
         EmitFinished();
         _waitingCount = waiting.Count;
         PublishStats();
+    }
+
+    /// <summary>The loop is over: later unloads run on their caller's thread, and those queued meanwhile complete now.</summary>
+    private void ExitLoop()
+    {
+        _loopExited = true;
+        ProcessAdapterUnloads();
     }
 
     private void AbortAll()

@@ -48,8 +48,11 @@ public sealed partial class LlmEngine : IDisposable
         _scheduler = new Scheduler(options);
         _cache = new KvCache(c.Decoder.NumHiddenLayers, SlotTable.SlotCountFor(options.MaxRunningRequests), c.Decoder.NumKeyValueHeads, c.ContextLength, c.Decoder.HeadSize, model.KvElementType);
         _slots = new SlotTable(_cache, options.MaxRunningRequests);
-        _runner = new ModelRunner(model, _cache, options);
-        _planner = new RunPlanner(_runner.MaxTokensPerRun, _runner.CanRunMixed, options.RunOverheadTokens);
+        (_adapterSlots, AdapterUnsupportedReason) = CreateAdapterSlots(model, options);
+        _adapterStates = new AdapterState[(_adapterSlots?.SlotCount ?? 1)];
+        _adapterGenerations = new int[_adapterStates.Length];
+        _runner = new ModelRunner(model, _cache, options, _adapterSlots);
+        _planner = new RunPlanner(_runner.MaxTokensPerRun, _runner.CanRunMixed, options.RunOverheadTokens, options.OneAdapterPerRun);
         _stopCriteria = new StopCriteria([.. c.EosTokenIds, .. extraEosTokenIds ?? []], c.ContextLength);
         _incoming = Channel.CreateBounded<Sequence>(new BoundedChannelOptions(options.QueueCapacity) { SingleReader = true });
         if (ownThread)
@@ -73,13 +76,15 @@ public sealed partial class LlmEngine : IDisposable
     public SubmitOutcome TrySubmit(EngineRequest request)
     {
         var id = Interlocked.Increment(ref _nextId);
-        if (request.Refusal(ContextLength, VocabSize) is { } error)
+        var generation = 0;
+        if ((request.Refusal(ContextLength, VocabSize) ?? AdapterRefusal(request, out generation)) is { } error)
         {
             return new SubmitOutcome(id, null, error, false);
         }
 
         var output = Channel.CreateUnbounded<EngineEvent>(new UnboundedChannelOptions { SingleWriter = true });
-        if (_stop.IsCancellationRequested || !_incoming.Writer.TryWrite(new Sequence(id, request, output.Writer, Stopwatch.GetTimestamp())))
+        var sequence = new Sequence(id, request, output.Writer, Stopwatch.GetTimestamp()) { AdapterGeneration = generation };
+        if (_stop.IsCancellationRequested || !_incoming.Writer.TryWrite(sequence))
         {
             return new SubmitOutcome(id, null, null, QueueFull: true);
         }
@@ -112,6 +117,7 @@ public sealed partial class LlmEngine : IDisposable
             if (_stop.IsCancellationRequested)
             {
                 AbortAll();
+                ExitLoop();
                 return;
             }
 
@@ -120,6 +126,7 @@ public sealed partial class LlmEngine : IDisposable
                 _waitingCount = 0;
                 if (!WaitForWork())
                 {
+                    ExitLoop();
                     return;
                 }
 
@@ -135,8 +142,15 @@ public sealed partial class LlmEngine : IDisposable
     {
         // Take from the bounded channel only what admission could use soon, so QueueCapacity (the
         // channel's bound) really limits how many requests wait.
+        ProcessAdapterUnloads();
         while (_scheduler.Waiting.Count < Options.MaxRunningRequests && _incoming.Reader.TryRead(out var sequence))
         {
+            if (IsAdapterStale(sequence))
+            {
+                EmitAdapterUnloaded(sequence);
+                continue;
+            }
+
             _scheduler.Enqueue(sequence);
         }
 

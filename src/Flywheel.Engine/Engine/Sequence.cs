@@ -39,6 +39,12 @@ internal sealed class Sequence(long id, EngineRequest request, ChannelWriter<Eng
     /// <summary>The KV slot (see <see cref="SlotTable"/>); -1 until admitted.</summary>
     public int Slot { get; set; } = -1;
 
+    /// <summary>The LoRA adapter slot the request runs with (0 = the base model).</summary>
+    public int AdapterSlot => Request.AdapterSlot;
+
+    /// <summary>The adapter slot's load count when the request was accepted: a later unload makes it stale (see LlmEngine.Adapters.cs).</summary>
+    public int AdapterGeneration { get; init; }
+
     /// <summary>Whether the slot is in the decode region [0, D) (the prompt is done and the KV moved there).</summary>
     public bool InDecodeRegion { get; set; }
 

@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.InteropServices;
+using Flywheel.Adapters;
 using Flywheel.Models;
 using Microsoft.ML.OnnxRuntime;
 using OrtElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
@@ -29,7 +30,7 @@ namespace Flywheel.Execution;
 /// keeps the exact width, since GQA takes "sequence length equals mask width" to mean a first prompt.
 /// </para>
 /// </remarks>
-public sealed unsafe class DecoderRunner : IDisposable
+public sealed unsafe partial class DecoderRunner : IDisposable
 {
     private const int MaxCachedViews = ViewCache<int>.Capacity;
 
@@ -51,8 +52,10 @@ public sealed unsafe class DecoderRunner : IDisposable
     /// <summary>
     /// Creates a runner over <paramref name="cache"/>; with <paramref name="mixedSession"/> (a folder's
     /// <see cref="ModelFolder.MixedSession"/>) it can also run decodes and a chunk together (<see cref="RunMixed"/>).
+    /// A LoRA-capable graph reads <paramref name="adapters"/> (owned by the caller); without them it gets zero
+    /// buffers of its own, so such a graph also runs as the plain base model.
     /// </summary>
-    public DecoderRunner(InferenceSession session, GenAiConfig config, KvCache cache, int maxTokensPerRun, InferenceSession? mixedSession = null)
+    public DecoderRunner(InferenceSession session, GenAiConfig config, KvCache cache, int maxTokensPerRun, InferenceSession? mixedSession = null, AdapterSlots? adapters = null)
     {
         _cache = cache;
         VocabSize = config.VocabSize;
@@ -81,7 +84,12 @@ public sealed unsafe class DecoderRunner : IDisposable
         _logits = (float*)NativeMemory.Alloc((nuint)((long)maxTokensPerRun * VocabSize), sizeof(float));
         _halfLogits = halfLogits ? (Half*)NativeMemory.Alloc((nuint)((long)maxTokensPerRun * VocabSize), (nuint)sizeof(Half)) : null;
         _chunkMask = (long*)NativeMemory.Alloc((nuint)cache.MaxLength, sizeof(long));
+        var baseInputCount = inputs.Count;
+        _adapters = adapters ?? AdapterSlots.ForSession(session, cache.LayerCount, slotCount: 1, rank: 1);
+        _ownsAdapters = adapters is null;
+        AddLoraNames(inputs, mixed: false);
         _graph = new BoundGraph(session, inputs, outputs);
+        BindLoraBuffers(_graph, baseInputCount + 1);
         _ids = new ViewCache<(int, int)>(k => View(_inputIds, k.Item1, k.Item2));
         _masks = new ViewCache<(int, int)>(k => View(_mask, k.Item1, k.Item2));
         _logitViews = new ViewCache<(int, int)>(k => halfLogits
@@ -92,7 +100,7 @@ public sealed unsafe class DecoderRunner : IDisposable
         if (mixedSession is not null)
         {
             // The mixed graph: the decode stream under the config's names, then the chunk stream.
-            var mixedInputs = new List<string>(inputs) { ModelFolder.MixedNames.ChunkIds, ModelFolder.MixedNames.ChunkMask };
+            var mixedInputs = new List<string>(inputs.Take(baseInputCount)) { ModelFolder.MixedNames.ChunkIds, ModelFolder.MixedNames.ChunkMask };
             var mixedOutputs = new List<string>(outputs);
             for (var l = 0; l < cache.LayerCount; l++)
             {
@@ -102,7 +110,10 @@ public sealed unsafe class DecoderRunner : IDisposable
                 mixedOutputs.Add(ModelFolder.MixedNames.ChunkPresent(l, "value"));
             }
 
+            var mixedBaseCount = mixedInputs.Count;
+            AddLoraNames(mixedInputs, mixed: true);
             _mixedGraph = new BoundGraph(mixedSession, mixedInputs, mixedOutputs);
+            BindLoraBuffers(_mixedGraph, mixedBaseCount + 2);
         }
     }
 
@@ -120,7 +131,8 @@ public sealed unsafe class DecoderRunner : IDisposable
     /// positions pastLengths[r] onward; <paramref name="validLengths"/>[r] (≤ S) says how many of them are real
     /// (the rest is right padding, allowed only for first chunks). Returns logits [rows, S, vocab], valid until the next Run.
     /// </summary>
-    public ReadOnlySpan<float> Run(int firstSlot, int rowCount, int sequenceLength, scoped ReadOnlySpan<long> tokenIds, scoped ReadOnlySpan<int> pastLengths, scoped ReadOnlySpan<int> validLengths)
+    /// <param name="adapterSlots">Each row's adapter slot ([rows]; empty: every row runs the base model).</param>
+    public ReadOnlySpan<float> Run(int firstSlot, int rowCount, int sequenceLength, scoped ReadOnlySpan<long> tokenIds, scoped ReadOnlySpan<int> pastLengths, scoped ReadOnlySpan<int> validLengths, scoped ReadOnlySpan<int> adapterSlots = default)
     {
         var tokenCount = rowCount * sequenceLength;
         if (rowCount < 1 || sequenceLength < 1 || firstSlot < 0 || firstSlot + rowCount > _cache.SlotCount || tokenCount > MaxTokensPerRun)
@@ -156,6 +168,7 @@ public sealed unsafe class DecoderRunner : IDisposable
         _graph.Bind(1, _masks.Get((rowCount, width)), input: true);
         _graph.Bind(0, _logitViews.Get((rowCount, sequenceLength)), input: false);
         BindKv(_graph, kv, inputOffset: 2, outputOffset: 1);
+        BindAdapterIds(_graph, 2 + (2 * _cache.LayerCount), rowCount, adapterSlots);
         _graph.Run();
         return Logits(tokenCount);
     }
@@ -167,7 +180,9 @@ public sealed unsafe class DecoderRunner : IDisposable
     /// rows' and the chunk's tokens together, so the weights are streamed once for both. Returns logits
     /// [rows + chunk length, vocab]: the decode rows first, then every chunk position; valid until the next Run.
     /// </summary>
-    public ReadOnlySpan<float> RunMixed(int firstSlot, int rowCount, scoped ReadOnlySpan<long> decodeIds, scoped ReadOnlySpan<int> pastLengths, int chunkSlot, scoped ReadOnlySpan<long> chunkIds, int chunkPast)
+    /// <param name="adapterSlots">Each decode row's adapter slot ([rows]; empty: the base model).</param>
+    /// <param name="chunkAdapterSlot">The chunk's adapter slot (0: the base model).</param>
+    public ReadOnlySpan<float> RunMixed(int firstSlot, int rowCount, scoped ReadOnlySpan<long> decodeIds, scoped ReadOnlySpan<int> pastLengths, int chunkSlot, scoped ReadOnlySpan<long> chunkIds, int chunkPast, scoped ReadOnlySpan<int> adapterSlots = default, int chunkAdapterSlot = 0)
     {
         if (_mixedGraph is null)
         {
@@ -210,6 +225,7 @@ public sealed unsafe class DecoderRunner : IDisposable
         g.Bind(0, _logitViews.Get((tokenCount, 1)), input: false);
         BindKv(g, KvViews(firstSlot, rowCount), inputOffset: 2, outputOffset: 1);
         BindKv(g, KvViews(chunkSlot, 1), inputOffset: chunkInputs + 2, outputOffset: chunkOutputs);
+        BindAdapterIds(g, chunkInputs + 2 + (2 * layers), rowCount, adapterSlots, chunkAdapterSlot);
         g.Run();
         return Logits(tokenCount);
     }
@@ -355,5 +371,6 @@ public sealed unsafe class DecoderRunner : IDisposable
         NativeMemory.Free(_mask);
         NativeMemory.Free(_logits);
         NativeMemory.Free(_halfLogits);
+        DisposeLora();
     }
 }

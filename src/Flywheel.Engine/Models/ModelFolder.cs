@@ -247,7 +247,8 @@ public sealed class ModelFolder : IDisposable
             throw new ModelConfigException($"{configPath}: model.decoder.inputs.position_ids is set; Flywheel runs models whose rotary embedding is fused into GroupQueryAttention (no position_ids input).");
         }
 
-        var expectedInputs = 2 + (2 * d.NumHiddenLayers) + extraInputs;
+        // A LoRA-capable graph (make-model --lora) adds its adapter inputs; the engine binds them itself.
+        var expectedInputs = 2 + (2 * d.NumHiddenLayers) + extraInputs + session.InputNames.Count(Adapters.LoraGraphNames.IsLoraInput);
 
         if (session.InputNames.Count != expectedInputs)
         {

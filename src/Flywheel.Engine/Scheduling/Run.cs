@@ -5,7 +5,10 @@ namespace Flywheel.Scheduling;
 /// <summary>What kind of model Run a <see cref="Run"/> is.</summary>
 internal enum RunKind
 {
-    /// <summary>The step's decode rows alone, one token each, over slots [0, D).</summary>
+    /// <summary>
+    /// The step's decode rows alone, one token each, over slots [0, D); with <see cref="Run.Rows"/> set, only
+    /// decode rows [First, First + Rows) (one adapter per Run).
+    /// </summary>
     Decode,
 
     /// <summary>One prompt chunk (or a piece of one that exceeds a Run) on its own slot, on top of its past.</summary>

@@ -10,7 +10,11 @@ namespace Flywheel.Scheduling;
 /// rows run last in one Run, together with one chunk when the mixed graph is there. Reuses its lists
 /// from step to step (no allocation).
 /// </summary>
-internal sealed class RunPlanner(int maxTokensPerRun, bool canRunMixed, int runOverheadTokens)
+/// <param name="oneAdapterPerRun">
+/// Only rows of one LoRA adapter share a Run (<see cref="EngineOptions.OneAdapterPerRun"/>): decode rows run
+/// in Runs of neighbouring slots with the same adapter, first chunks group only with the same adapter.
+/// </param>
+internal sealed class RunPlanner(int maxTokensPerRun, bool canRunMixed, int runOverheadTokens, bool oneAdapterPerRun = false)
 {
     private static readonly Comparison<Sequence> BySlot = (a, b) => a.Slot.CompareTo(b.Slot);
 
@@ -58,6 +62,17 @@ internal sealed class RunPlanner(int maxTokensPerRun, bool canRunMixed, int runO
         {
             var (s, start, length) = plan.Chunks[mixed];
             Runs.Add(new Run(RunKind.Mixed, s, start, length));
+        }
+        else if (oneAdapterPerRun)
+        {
+            for (int begin = 0, end; begin < DecodeRows.Count; begin = end)
+            {
+                for (end = begin + 1; end < DecodeRows.Count && DecodeRows[end].AdapterSlot == DecodeRows[begin].AdapterSlot; end++)
+                {
+                }
+
+                Runs.Add(new Run(RunKind.Decode, First: begin, Rows: end - begin));
+            }
         }
         else if (DecodeRows.Count > 0)
         {
@@ -111,7 +126,8 @@ internal sealed class RunPlanner(int maxTokensPerRun, bool canRunMixed, int runO
         while (begin < FirstChunks.Count)
         {
             var (end, width) = (begin + 1, FirstChunks[begin].Length);
-            while (end < FirstChunks.Count && FirstChunks[end].Sequence.Slot == FirstChunks[end - 1].Sequence.Slot + 1)
+            while (end < FirstChunks.Count && FirstChunks[end].Sequence.Slot == FirstChunks[end - 1].Sequence.Slot + 1
+                && (!oneAdapterPerRun || FirstChunks[end].Sequence.AdapterSlot == FirstChunks[begin].Sequence.AdapterSlot))
             {
                 var length = FirstChunks[end].Length;
                 var rows = end - begin + 1;

@@ -56,6 +56,43 @@ public sealed class DecoderRunnerBindingTests
         Assert.True(runner.BindCount > binds);
     }
 
+    [Fact]
+    public void SteadyDecodeRunsWithAdaptersBindNothingAndAllocateNothing()
+    {
+        // The stacked LoRA buffers are bound once; each Run only rewrites the rows' slot ids in place.
+        using var folder = ModelFolder.Open(TinyLoraModel.Dir, loadMixed: false);
+        var c = folder.Config;
+        using var cache = new KvCache(c.Decoder.NumHiddenLayers, 4, c.Decoder.NumKeyValueHeads, c.ContextLength, c.Decoder.HeadSize);
+        using var slots = Flywheel.Adapters.AdapterSlots.ForSession(folder.Session, c.Decoder.NumHiddenLayers, slotCount: 3, rank: 4)!;
+        slots.Write(1, Flywheel.Adapters.PeftAdapter.Load(Adapters.AdapterFolder.Write(Adapters.AdapterFolder.Config(rank: 4)), Adapters.AdapterFolder.Shape, 4));
+        using var runner = new DecoderRunner(folder.Session, c, cache, maxTokensPerRun: 64, adapters: slots);
+        long[] ids = [7, 8];
+        int[] past = [0, 0];
+        int[] ones = [1, 1];
+        int[] adapters = [1, 0];
+        void Step(int i)
+        {
+            adapters[0] = i % 2; // the rows' adapters change; their shape does not
+            runner.Run(0, 2, 1, ids, past, ones, adapters);
+            past[0]++;
+            past[1]++;
+        }
+
+        for (var i = 0; i < 3; i++)
+        {
+            Step(i);
+        }
+
+        var (binds, bytes) = (runner.BindCount, GC.GetAllocatedBytesForCurrentThread());
+        for (var i = 0; i < 20; i++)
+        {
+            Step(i);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - bytes);
+        Assert.Equal(binds, runner.BindCount);
+    }
+
     private static long Argmax(ReadOnlySpan<float> row)
     {
         var best = 0;

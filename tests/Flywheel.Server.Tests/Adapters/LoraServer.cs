@@ -28,7 +28,7 @@ internal sealed class LoraServer : IAsyncDisposable
 
     public static async Task<LoraServer> StartAsync(int maxLoras = 2, Action<ServerOptions>? configure = null)
     {
-        var server = await EngineServer.StartAsync("server-lora", ModelBuilderOptions.Tiny with { VocabSize = 600 },
+        var server = await EngineServer.StartAsync("server-lora", ModelBuilderOptions.Tiny with { VocabSize = 600, LoraTargets = LoraTargets.All },
             new EngineOptions { MaxRunningRequests = 4, MaxBatchTokens = 64, MaxLoraCount = maxLoras, MaxLoraRank = 8 },
             configure: o =>
             {

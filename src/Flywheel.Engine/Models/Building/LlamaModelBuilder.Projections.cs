@@ -38,6 +38,11 @@ public static partial class LlamaModelBuilder
     /// </summary>
     private static void MatMul(OnnxGraph g, ModelBuilderOptions o, string input, string weight, int k, int n, string output, string nodeName)
     {
+        if (TryLoraMatMul(g, o, input, weight, k, n, output, nodeName))
+        {
+            return;
+        }
+
         if (o.Precision != ModelPrecision.Int4)
         {
             g.AddNode("MatMul", [input, weight], [output], nodeName);

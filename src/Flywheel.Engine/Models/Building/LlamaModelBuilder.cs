@@ -126,6 +126,7 @@ public static partial class LlamaModelBuilder
             g.AddNode("Cast", [prefix + "total_seq_len_int64"], [prefix + "total_seq_len"], $"{m}/Cast_1", "", OnnxAttribute.Int("to", (long)TensorElementType.Int32));
         }
 
+        AddLoraInputs(g, o, mixed);
         x = "embeddings";
         for (var layer = 0; layer < o.LayerCount; layer++)
         {

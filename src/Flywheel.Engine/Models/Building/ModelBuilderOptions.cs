@@ -86,6 +86,18 @@ public sealed record ModelBuilderOptions
     /// <summary>The open external data file while a folder is being written (set by <see cref="ModelFolderWriter"/>).</summary>
     internal Onnx.Proto.ExternalDataWriter? DataWriter { get; init; }
 
+    /// <summary>
+    /// Projections that take LoRA adapters at run time (empty: none, the plain graph). Adds the inputs named
+    /// by <see cref="Adapters.LoraGraphNames"/>; see LlamaModelBuilder.Lora.cs.
+    /// </summary>
+    public IReadOnlyList<Adapters.LoraTarget> LoraTargets { get; init; } = [];
+
+    /// <summary>
+    /// LoRA graph variant for comparison: multiply by every slot's A and B (no Gather of the Run's active
+    /// slots); compute grows with the slot count whatever the Run holds.
+    /// </summary>
+    public bool LoraDense { get; init; }
+
     /// <summary>Width of an attention head; null means hidden / heads (Qwen3 sets its own head_dim).</summary>
     public int? HeadDim { get; init; }
 
@@ -143,6 +155,8 @@ public sealed record ModelBuilderOptions
         Check(BlockSize >= 16 && (BlockSize & (BlockSize - 1)) == 0, $"block size ({BlockSize}) must be a power of two, at least 16");
         RopeScaling?.Validate();
         Check(AccuracyLevel is >= 0 and <= 4, $"accuracy level ({AccuracyLevel}) must be 0-4");
+        // The LoRA path's stacked A/B inputs and its arithmetic are float32 (the engine's slot buffers are too).
+        Check(LoraTargets.Count == 0 || Precision != ModelPrecision.Fp16, "LoRA inputs (--lora) need fp32 or int4 weights; fp16 is not supported with them");
     }
 
     private static void Check(bool ok, string message)
