@@ -112,9 +112,26 @@ internal sealed class ExactKeywordValidator(IReadOnlyList<ExactKeywords> keyword
         {
             CheckNumber(Exact(token, propertyPath), k, Fail);
         }
-        else if (token is JObject obj && k.OwnsAdditional)
+        else if (token is JObject obj)
         {
-            CheckProperties(obj, k, schema, schemaType, propertyPath, errors);
+            if (k.OwnsAdditional)
+            {
+                CheckProperties(obj, k, schema, schemaType, propertyPath, errors);
+            }
+
+            if (k.PropertyNamesSchema is { } names)
+            {
+                foreach (var property in obj.Properties())
+                {
+                    var path = string.IsNullOrEmpty(propertyPath) ? property.Name : propertyPath + "." + property.Name;
+                    var childErrors = Validate(new JValue(property.Name), names.ActualSchema, schemaType, property.Name, path);
+                    if (childErrors.Count > 0)
+                    {
+                        errors.Add(new ChildSchemaValidationError(ValidationErrorKind.AdditionalPropertiesNotValid, property.Name, path,
+                            new Dictionary<NjSchema, ICollection<ValidationError>> { [names] = childErrors }, property, names));
+                    }
+                }
+            }
         }
     }
 

@@ -71,6 +71,11 @@ internal sealed class ExactKeywords(string pointer)
 
     public string? AdditionalDefinition { get; set; }
 
+    /// <summary>propertyNames: the definition its schema was moved to (every key must satisfy it).</summary>
+    public string? PropertyNamesDefinition { get; set; }
+
+    public NjSchema? PropertyNamesSchema { get; private set; }
+
     /// <summary>The names in the subschema's <c>properties</c> (not additional).</summary>
     public HashSet<string> Declared { get; } = new(StringComparer.Ordinal);
 
@@ -81,7 +86,7 @@ internal sealed class ExactKeywords(string pointer)
 
     public bool IsEmpty =>
         Pattern is null && !Uri && MinLength is null && MaxLength is null && Minimum is null && Maximum is null
-        && ExclusiveMinimum is null && ExclusiveMaximum is null && MultipleOf is null && !OwnsAdditional;
+        && ExclusiveMinimum is null && ExclusiveMaximum is null && MultipleOf is null && !OwnsAdditional && PropertyNamesDefinition is null;
 
     public bool HasNumberBounds => Minimum is not null || Maximum is not null || ExclusiveMinimum is not null || ExclusiveMaximum is not null || MultipleOf is not null;
 
@@ -90,6 +95,7 @@ internal sealed class ExactKeywords(string pointer)
     {
         PatternSchemas = [.. PatternProperties.Select(p => root.Definitions[p.Definition])];
         AdditionalSchema = AdditionalDefinition is null ? null : root.Definitions[AdditionalDefinition];
+        PropertyNamesSchema = PropertyNamesDefinition is null ? null : root.Definitions[PropertyNamesDefinition];
     }
 
     private static bool SetAutomatonLimit()

@@ -103,8 +103,8 @@ public sealed class JsonSchemaGrammar
 
         using (doc)
         {
-            SchemaReferences.EnsureLocal(doc.RootElement);
-            var reader = new SchemaReader(doc.RootElement);
+            var anchors = SchemaReferences.EnsureLocal(doc.RootElement);
+            var reader = new SchemaReader(doc.RootElement, anchors);
             var root = reader.Resolve("#", "#", requireBody: true)!;
             options ??= new();
             var budget = new CompileBudget(options.MaxStates, options.CompileTimeout, cancellationToken);

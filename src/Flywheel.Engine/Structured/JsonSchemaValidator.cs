@@ -44,11 +44,12 @@ public sealed class JsonSchemaValidator
     {
         ArgumentNullException.ThrowIfNull(schemaJson);
         JsonNode? root;
+        SchemaAnchors anchors;
         try
         {
             using (var doc = JsonDocument.Parse(schemaJson))
             {
-                SchemaReferences.EnsureLocal(doc.RootElement);
+                anchors = SchemaReferences.EnsureLocal(doc.RootElement);
             }
 
             root = JsonNode.Parse(schemaJson);
@@ -58,7 +59,7 @@ public sealed class JsonSchemaValidator
             throw new SchemaCompileException("(schema)", "#", $"the schema is not valid JSON: {e.Message}");
         }
 
-        var rewriter = new SchemaRewriter();
+        var rewriter = new SchemaRewriter(anchors);
         var rewritten = rewriter.RewriteDocument(root);
         try
         {

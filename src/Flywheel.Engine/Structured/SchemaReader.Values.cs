@@ -26,6 +26,43 @@ internal sealed partial class SchemaReader
         return (c > 0) == lower ? x : y;
     }
 
+    /// <summary>
+    /// dependentRequired (member lists), dependentSchemas (schemas), or draft-07 dependencies (either):
+    /// one union per member, "absent or present with what it needs".
+    /// </summary>
+    private IEnumerable<SchemaNode> ReadDependencies(JsonElement v, string keyword, string at)
+    {
+        Expect(v, JsonValueKind.Object, keyword, at);
+        var result = new List<SchemaNode>();
+        foreach (var dependency in v.EnumerateObject())
+        {
+            var where = at + "/" + Escape(dependency.Name);
+            SchemaNode then;
+            if (dependency.Value.ValueKind == JsonValueKind.Array && keyword != "dependentSchemas")
+            {
+                then = new SchemaNode
+                {
+                    Pointer = where,
+                    Types = JsonTypes.Object,
+                    Required = [.. dependency.Value.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String
+                        ? e.GetString()! : throw new SchemaCompileException(keyword, at, "entries must be strings"))],
+                };
+            }
+            else if (keyword != "dependentRequired")
+            {
+                then = Read(dependency.Value, where);
+            }
+            else
+            {
+                throw new SchemaCompileException(keyword, at, "values must be arrays of property names");
+            }
+
+            result.Add(Merger.Dependent(dependency.Name, then, where));
+        }
+
+        return result;
+    }
+
     private static JsonTypes ReadTypes(JsonElement v, string pointer)
     {
         if (v.ValueKind == JsonValueKind.String)

@@ -10,14 +10,16 @@ namespace Flywheel.Structured;
 /// <see cref="ExactKeywords.ExtensionKey"/>), and keywords nothing here can check are refused with
 /// <see cref="SchemaCompileException"/>. One instance per schema; not thread-safe.
 /// </summary>
-internal sealed class SchemaRewriter
+internal sealed class SchemaRewriter(SchemaAnchors? anchors = null)
 {
     private const string MovedPrefix = "x-flywheel-moved-";
 
     private static readonly string[] Unsupported =
-        ["minContains", "maxContains", "unevaluatedProperties", "unevaluatedItems", "dependentSchemas", "$dynamicRef", "$recursiveRef"];
+        ["minContains", "maxContains", "unevaluatedProperties", "unevaluatedItems", "$dynamicRef", "$recursiveRef"];
 
-    private static readonly string[] SchemaMaps = ["properties", "patternProperties", "dependencies"];
+    private static readonly string[] Dependencies = ["dependentRequired", "dependentSchemas", "dependencies"];
+
+    private static readonly string[] SchemaMaps = ["properties", "patternProperties", "dependencies", "dependentSchemas", "dependentRequired"];
     private static readonly string[] DefinitionMaps = ["$defs", "definitions"];
     private static readonly string[] SchemaLists = ["allOf", "anyOf", "oneOf", "prefixItems"];
     private static readonly string[] SchemaValues = ["not", "if", "then", "else", "contains", "propertyNames"];
@@ -115,7 +117,8 @@ internal sealed class SchemaRewriter
                     result[key] = keepBoolean ? value!.DeepClone() : Rewrite(value, at);
                     break;
                 case "$ref" when value is JsonValue r && r.GetValueKind() == JsonValueKind.String:
-                    result[key] = r.GetValue<string>().Replace("#/$defs/", "#/definitions/", StringComparison.Ordinal);
+                    var target = (anchors ?? SchemaAnchors.None).ToPointer(r.GetValue<string>());
+                    result[key] = target.Replace("#/$defs/", "#/definitions/", StringComparison.Ordinal);
                     break;
                 default:
                     result[key] = value?.DeepClone();
@@ -157,6 +160,13 @@ internal sealed class SchemaRewriter
         }
 
         MoveNumberBounds(s, k, pointer);
+        if (s.Remove("propertyNames", out var propertyNames))
+        {
+            // NJsonSchema does not know propertyNames: each key is checked here against the moved schema.
+            k.PropertyNamesDefinition = MovedPrefix + _moved.Count;
+            _moved[k.PropertyNamesDefinition] = propertyNames?.DeepClone();
+        }
+
         if (s.Remove("patternProperties", out var patternProperties) && patternProperties is JsonObject patterns)
         {
             var at = pointer + "/patternProperties";
@@ -280,12 +290,41 @@ internal sealed class SchemaRewriter
             }
         }
 
+        // NJsonSchema reads a zero maxItems/maxProperties as "no bound"; "not at least one" it checks.
+        foreach (var (bound, type, least) in (ReadOnlySpan<(string, string, string)>)[("maxItems", "array", "minItems"), ("maxProperties", "object", "minProperties")])
+        {
+            if (s[bound] is JsonValue zero && zero.GetValueKind() == JsonValueKind.Number && zero.ToJsonString() is "0" or "0.0" or "-0")
+            {
+                s.Remove(bound);
+                s["allOf"] = Append(s["allOf"], new JsonObject { ["not"] = new JsonObject { ["type"] = type, [least] = 1 } });
+            }
+        }
+
         if (s.Remove("contains", out var contains))
         {
             s["allOf"] = Append(s["allOf"], new JsonObject
             {
                 ["not"] = new JsonObject { ["type"] = "array", ["items"] = new JsonObject { ["not"] = contains } },
             });
+        }
+
+        // NJsonSchema knows none of the dependency keywords: each member becomes
+        // "absent, or present with what it needs" (an array: those members; a schema: that schema).
+        foreach (var keyword in Dependencies)
+        {
+            if (s.Remove(keyword, out var dependencies) && dependencies is JsonObject map)
+            {
+                foreach (var (name, then) in map)
+                {
+                    var needs = then is JsonArray members ? new JsonObject { ["required"] = members.DeepClone() } : then?.DeepClone() ?? new JsonObject();
+                    s["allOf"] = Append(s["allOf"], new JsonObject
+                    {
+                        ["anyOf"] = new JsonArray(
+                            new JsonObject { ["not"] = new JsonObject { ["required"] = new JsonArray(name) } },
+                            new JsonObject { ["allOf"] = new JsonArray(new JsonObject { ["required"] = new JsonArray(name) }, needs) }),
+                    });
+                }
+            }
         }
 
         if (s.Remove("if", out var condition))
