@@ -94,6 +94,50 @@ internal sealed partial class SchemaMerger
         return Union(parts, pointer);
     }
 
+    /// <summary>Most branches a oneOf may have when exclusivity is enforced by negating the others.</summary>
+    public const int MaxExclusiveBranches = 8;
+
+    /// <summary>
+    /// oneOf: the union of the branches when they are provably disjoint (judged on
+    /// <paramref name="narrowed"/>, the branches under the sibling type); otherwise, where every branch
+    /// is negatable, the union of "branch i and no other branch", which is exactly "one branch". Else
+    /// the oneOf is refused: a grammar cannot count matches.
+    /// </summary>
+    public SchemaNode OneOf(IReadOnlyList<SchemaNode> branches, IReadOnlyList<SchemaNode> narrowed, string pointer)
+    {
+        try
+        {
+            RequireDisjoint(narrowed, pointer);
+            return Union(branches, pointer);
+        }
+        catch (SchemaCompileException notDisjoint) when (branches.Count <= MaxExclusiveBranches)
+        {
+            List<SchemaNode> negated;
+            try
+            {
+                negated = [.. branches.Select(b => Negate(b, "oneOf", pointer))];
+            }
+            catch (SchemaCompileException)
+            {
+                throw notDisjoint;
+            }
+
+            var alone = new List<SchemaNode>();
+            for (var i = 0; i < branches.Count; i++)
+            {
+                var only = branches[i];
+                for (var j = 0; j < branches.Count; j++)
+                {
+                    only = j == i ? only : Merge(only, negated[j], pointer);
+                }
+
+                alone.Add(only);
+            }
+
+            return Union(alone, pointer);
+        }
+    }
+
     /// <summary>if/then/else: (if and then) or (not if and else), two disjoint alternatives.</summary>
     public SchemaNode Conditional(SchemaNode condition, SchemaNode? then, SchemaNode? otherwise, string pointer)
     {

@@ -307,8 +307,7 @@ internal sealed partial class SchemaReader
             // in branches without their own "type" still separates the objects the sibling allows.
             var narrowed = node.Types == JsonTypes.All ? branches
                 : [.. branches.Select(b => Merger.Merge(new SchemaNode { Pointer = b.Pointer, Types = node.Types }, b, oneOfAt))];
-            Merger.RequireDisjoint(narrowed, oneOfAt);
-            parts.Add(Merger.Union(branches, oneOfAt));
+            parts.Add(Merger.OneOf(branches, narrowed, oneOfAt));
         }
 
         // Siblings of allOf/anyOf/oneOf/$ref all apply together: merge into one node.
