@@ -8,8 +8,8 @@ namespace Flywheel.Structured;
 /// Negation and the keywords built on it (not, if/then/else, dependentRequired, dependentSchemas),
 /// rewritten into unions of nodes the grammar builds exactly. A schema's complement is computed only
 /// where it is again such a node: types (except "integer" alone: the non-integer numbers have no
-/// grammar here), enum/const of strings, booleans and null, required, and properties whose schemas
-/// are themselves negatable. Anything else is refused naming the keyword, never approximated.
+/// grammar here), enum/const of strings, booleans and null, numeric bounds, required, and properties
+/// whose schemas are themselves negatable. Anything else is refused naming the keyword, never approximated.
 /// </summary>
 internal sealed partial class SchemaMerger
 {
@@ -52,10 +52,11 @@ internal sealed partial class SchemaMerger
 
         var rest = n.ShallowCopy();
         (rest.Types, rest.Enum, rest.NotEnum, rest.Required, rest.Properties) = (JsonTypes.All, null, null, [], []);
+        (rest.Minimum, rest.Maximum) = (null, null);
         if (!rest.IsTrivial)
         {
             throw new SchemaCompileException(keyword, pointer,
-                "only the negation of type, const/enum (of strings, booleans, null), required and properties made of these can be enforced exactly");
+                "only the negation of type, const/enum (of strings, booleans, null), minimum/maximum, required and properties made of these can be enforced exactly");
         }
 
         var t = n.Types;
@@ -73,6 +74,18 @@ internal sealed partial class SchemaMerger
         if (n.NotEnum is { } excluded)
         {
             parts.Add(new SchemaNode { Pointer = pointer, Types = t, Enum = excluded });
+        }
+
+        // A number fails below the minimum or above the maximum (the flipped bound, exclusive where it was inclusive).
+        var numbers = t & (JsonTypes.Integer | JsonTypes.Number);
+        if (numbers != 0 && n.Minimum is { } min)
+        {
+            parts.Add(new SchemaNode { Pointer = pointer, Types = numbers, Maximum = min with { Exclusive = !min.Exclusive } });
+        }
+
+        if (numbers != 0 && n.Maximum is { } max)
+        {
+            parts.Add(new SchemaNode { Pointer = pointer, Types = numbers, Minimum = max with { Exclusive = !max.Exclusive } });
         }
 
         if ((t & JsonTypes.Object) != 0)
