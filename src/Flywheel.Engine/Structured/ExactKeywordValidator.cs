@@ -119,6 +119,15 @@ internal sealed class ExactKeywordValidator(IReadOnlyList<ExactKeywords> keyword
                 CheckProperties(obj, k, schema, schemaType, propertyPath, errors);
             }
 
+            if (k.UnevaluatedSchema is { } unevaluated)
+            {
+                foreach (var property in obj.Properties().Where(p => !k.EvaluatedNames.Contains(p.Name) && !k.EvaluatedPatterns.Any(r => r.IsMatch(p.Name))))
+                {
+                    var path = string.IsNullOrEmpty(propertyPath) ? property.Name : propertyPath + "." + property.Name;
+                    AddChild(property, unevaluated, schemaType, path, ValidationErrorKind.AdditionalPropertiesNotValid, errors);
+                }
+            }
+
             if (k.PropertyNamesSchema is { } names)
             {
                 foreach (var property in obj.Properties())

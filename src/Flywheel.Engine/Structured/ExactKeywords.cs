@@ -71,6 +71,17 @@ internal sealed class ExactKeywords(string pointer)
 
     public string? AdditionalDefinition { get; set; }
 
+    /// <summary>unevaluatedProperties: the definition its schema was moved to (properties neither named nor matched below must satisfy it).</summary>
+    public string? UnevaluatedDefinition { get; set; }
+
+    /// <summary>Property names evaluated before unevaluatedProperties (this subschema's and those applied in place with it).</summary>
+    public HashSet<string> EvaluatedNames { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>patternProperties patterns evaluated before unevaluatedProperties.</summary>
+    public List<Regex> EvaluatedPatterns { get; } = [];
+
+    public NjSchema? UnevaluatedSchema { get; private set; }
+
     /// <summary>propertyNames: the definition its schema was moved to (every key must satisfy it).</summary>
     public string? PropertyNamesDefinition { get; set; }
 
@@ -86,7 +97,7 @@ internal sealed class ExactKeywords(string pointer)
 
     public bool IsEmpty =>
         Pattern is null && !Uri && MinLength is null && MaxLength is null && Minimum is null && Maximum is null
-        && ExclusiveMinimum is null && ExclusiveMaximum is null && MultipleOf is null && !OwnsAdditional && PropertyNamesDefinition is null;
+        && ExclusiveMinimum is null && ExclusiveMaximum is null && MultipleOf is null && !OwnsAdditional && PropertyNamesDefinition is null && UnevaluatedDefinition is null;
 
     public bool HasNumberBounds => Minimum is not null || Maximum is not null || ExclusiveMinimum is not null || ExclusiveMaximum is not null || MultipleOf is not null;
 
@@ -96,6 +107,7 @@ internal sealed class ExactKeywords(string pointer)
         PatternSchemas = [.. PatternProperties.Select(p => root.Definitions[p.Definition])];
         AdditionalSchema = AdditionalDefinition is null ? null : root.Definitions[AdditionalDefinition];
         PropertyNamesSchema = PropertyNamesDefinition is null ? null : root.Definitions[PropertyNamesDefinition];
+        UnevaluatedSchema = UnevaluatedDefinition is null ? null : root.Definitions[UnevaluatedDefinition];
     }
 
     private static bool SetAutomatonLimit()

@@ -48,11 +48,13 @@ public sealed class JsonSchemaValidator
         ArgumentNullException.ThrowIfNull(schemaJson);
         JsonNode? root;
         SchemaAnchors anchors;
+        JsonElement original;
         try
         {
             using (var doc = JsonDocument.Parse(schemaJson))
             {
                 anchors = SchemaReferences.EnsureLocal(doc.RootElement);
+                original = doc.RootElement.Clone();
             }
 
             root = JsonNode.Parse(schemaJson);
@@ -62,7 +64,7 @@ public sealed class JsonSchemaValidator
             throw new SchemaCompileException("(schema)", "#", $"the schema is not valid JSON: {e.Message}");
         }
 
-        var rewriter = new SchemaRewriter(anchors);
+        var rewriter = new SchemaRewriter(anchors, original);
         var rewritten = rewriter.RewriteDocument(root);
         try
         {

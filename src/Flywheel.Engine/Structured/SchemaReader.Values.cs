@@ -63,6 +63,38 @@ internal sealed partial class SchemaReader
         return result;
     }
 
+    /// <summary>
+    /// unevaluatedProperties where the evaluated properties are known statically (<see cref="UnevaluatedScope"/>):
+    /// they are the merged node's declared and pattern properties, so the keyword is its additionalProperties.
+    /// </summary>
+    private SchemaNode Unevaluated(SchemaNode merged, JsonElement schema, string pointer, SchemaNode unevaluated)
+    {
+        if (UnevaluatedScope.Of(_root, schema, pointer, _anchors).All)
+        {
+            return merged;
+        }
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        while (merged.Ref is { } target && seen.Add(target))
+        {
+            merged = Resolve(target, pointer, requireBody: true)!;
+        }
+
+        if (merged.Ref is not null || merged.AnyOf is not null)
+        {
+            throw new SchemaCompileException("unevaluatedProperties", pointer, "only supported when the evaluated properties are known from the schema");
+        }
+
+        if (merged.IsFalse || merged.AdditionalProperties is not null)
+        {
+            return merged;
+        }
+
+        var result = merged.ShallowCopy();
+        result.AdditionalProperties = unevaluated;
+        return result;
+    }
+
     private static JsonTypes ReadTypes(JsonElement v, string pointer)
     {
         if (v.ValueKind == JsonValueKind.String)

@@ -22,7 +22,6 @@ internal sealed partial class SchemaReader
         ["contains"] = "'contains' cannot be enforced by the grammar",
         ["minContains"] = "'contains' cannot be enforced by the grammar",
         ["maxContains"] = "'contains' cannot be enforced by the grammar",
-        ["unevaluatedProperties"] = "unevaluated* keywords are not supported; use additionalProperties",
         ["unevaluatedItems"] = "unevaluated* keywords are not supported; use items",
         ["$dynamicRef"] = "dynamic references are not supported",
         ["$dynamicAnchor"] = "dynamic references are not supported",
@@ -151,6 +150,7 @@ internal sealed partial class SchemaReader
         var draft4ExclusiveMin = false;
         var draft4ExclusiveMax = false;
         (List<SchemaNode> Branches, string At)? oneOf = null;
+        (JsonElement Schema, string At)? unevaluated = null;
         foreach (var kw in schema.EnumerateObject())
         {
             var at = pointer + "/" + Escape(kw.Name);
@@ -268,6 +268,9 @@ internal sealed partial class SchemaReader
                 case "dependentRequired" or "dependentSchemas" or "dependencies":
                     parts.AddRange(ReadDependencies(v, kw.Name, at));
                     break;
+                case "unevaluatedProperties":
+                    unevaluated = (v, at);
+                    break;
                 case "propertyNames":
                     node.PropertyNames = Read(v, at);
                     break;
@@ -317,6 +320,6 @@ internal sealed partial class SchemaReader
             result = Merger.Merge(result, part, pointer);
         }
 
-        return result;
+        return unevaluated is var (u, uAt) ? Unevaluated(result, schema, pointer, Read(u, uAt)) : result;
     }
 }

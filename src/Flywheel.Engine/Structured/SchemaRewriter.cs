@@ -10,19 +10,19 @@ namespace Flywheel.Structured;
 /// <see cref="ExactKeywords.ExtensionKey"/>), and keywords nothing here can check are refused with
 /// <see cref="SchemaCompileException"/>. One instance per schema; not thread-safe.
 /// </summary>
-internal sealed class SchemaRewriter(SchemaAnchors? anchors = null)
+internal sealed class SchemaRewriter(SchemaAnchors? anchors = null, JsonElement? original = null)
 {
     private const string MovedPrefix = "x-flywheel-moved-";
 
     private static readonly string[] Unsupported =
-        ["minContains", "maxContains", "unevaluatedProperties", "unevaluatedItems", "$dynamicRef", "$recursiveRef"];
+        ["minContains", "maxContains", "unevaluatedItems", "$dynamicRef", "$recursiveRef"];
 
     private static readonly string[] Dependencies = ["dependentRequired", "dependentSchemas", "dependencies"];
 
     private static readonly string[] SchemaMaps = ["properties", "patternProperties", "dependencies", "dependentSchemas", "dependentRequired"];
     private static readonly string[] DefinitionMaps = ["$defs", "definitions"];
     private static readonly string[] SchemaLists = ["allOf", "anyOf", "oneOf", "prefixItems"];
-    private static readonly string[] SchemaValues = ["not", "if", "then", "else", "contains", "propertyNames"];
+    private static readonly string[] SchemaValues = ["not", "if", "then", "else", "contains", "propertyNames", "unevaluatedProperties"];
 
     private readonly List<ExactKeywords> _keywords = [];
     private readonly JsonObject _moved = [];
@@ -76,6 +76,14 @@ internal sealed class SchemaRewriter(SchemaAnchors? anchors = null)
             }
         }
 
+        // unevaluatedProperties: which properties count as evaluated is read from the original document.
+        UnevaluatedScope? unevaluated = null;
+        if (obj.ContainsKey("unevaluatedProperties"))
+        {
+            var root = original ?? throw new SchemaCompileException("unevaluatedProperties", pointer, "the validator needs the original document");
+            unevaluated = UnevaluatedScope.Of(root, Locate(root, pointer), pointer, anchors ?? SchemaAnchors.None);
+        }
+
         var result = new JsonObject();
         foreach (var (key, value) in obj)
         {
@@ -126,16 +134,25 @@ internal sealed class SchemaRewriter(SchemaAnchors? anchors = null)
             }
         }
 
-        MoveExactKeywords(result, pointer);
+        MoveExactKeywords(result, pointer, unevaluated);
         RewriteGaps(result);
         GuardSingleReferences(result);
         return result;
     }
 
     /// <summary>Moves the keywords NJsonSchema cannot check safely or exactly into an <see cref="ExactKeywords"/>.</summary>
-    private void MoveExactKeywords(JsonObject s, string pointer)
+    private void MoveExactKeywords(JsonObject s, string pointer, UnevaluatedScope? unevaluated)
     {
         var k = new ExactKeywords(pointer);
+        if (s.Remove("unevaluatedProperties", out var rest) && unevaluated is { All: false })
+        {
+            // NJsonSchema ignores it: checked here against the names and patterns evaluated before it.
+            k.UnevaluatedDefinition = MovedPrefix + _moved.Count;
+            _moved[k.UnevaluatedDefinition] = rest?.DeepClone();
+            k.EvaluatedNames.UnionWith(unevaluated.Names);
+            k.EvaluatedPatterns.AddRange(unevaluated.Patterns.Select(p => ExactKeywords.CompilePattern(p, "patternProperties", pointer)));
+        }
+
         if (s.Remove("pattern", out var pattern))
         {
             k.Pattern = pattern is JsonValue p && p.GetValueKind() == JsonValueKind.String
@@ -361,6 +378,18 @@ internal sealed class SchemaRewriter(SchemaAnchors? anchors = null)
                 list.Add(new JsonObject { ["allOf"] = new JsonArray(only, new JsonObject()) });
             }
         }
+    }
+
+    private static JsonElement Locate(JsonElement root, string pointer)
+    {
+        var current = root;
+        foreach (var raw in pointer.Length <= 2 ? [] : pointer[2..].Split('/'))
+        {
+            var part = raw.Replace("~1", "/").Replace("~0", "~");
+            current = current.ValueKind == JsonValueKind.Array ? current[int.Parse(part, System.Globalization.CultureInfo.InvariantCulture)] : current.GetProperty(part);
+        }
+
+        return current;
     }
 
     private static JsonArray Append(JsonNode? list, JsonNode item)

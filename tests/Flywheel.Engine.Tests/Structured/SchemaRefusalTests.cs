@@ -19,6 +19,8 @@ public sealed class SchemaRefusalTests
     [InlineData("""{"type":"object","additionalProperties":{"type":"integer"},"minProperties":2}""", "minProperties", "#")]
     [InlineData("""{"type":"object","properties":{"a":{}},"additionalProperties":true,"maxProperties":3}""", "maxProperties", "#")]
     [InlineData("""{"$ref":"#missing"}""", "$ref", "#")]
+    [InlineData("""{"type":"object","anyOf":[{"properties":{"a":{}}},{"required":["b"]}],"unevaluatedProperties":false}""", "unevaluatedProperties", "#")]
+    [InlineData("""{"type":"array","unevaluatedItems":false}""", "unevaluatedItems", "#")]
     [InlineData("""{"type":"array","contains":{"type":"string"}}""", "contains", "#")]
     [InlineData("""{"oneOf":[{"type":"string"},{"type":"string","maxLength":3}]}""", "oneOf", "#/oneOf")]
     [InlineData("""{"type":"string","pattern":"(a)\\1"}""", "pattern", "#")]
