@@ -112,6 +112,19 @@ internal sealed class ExactKeywordValidator(IReadOnlyList<ExactKeywords> keyword
         {
             CheckNumber(Exact(token, propertyPath), k, Fail);
         }
+        else if (token is JArray array && k.ContainsSchema is { } contains)
+        {
+            var counted = array.Count(item => Validate(item, contains.ActualSchema, schemaType, propertyName, propertyPath).Count == 0);
+            if (counted < k.MinContains)
+            {
+                Fail(ValidationErrorKind.TooFewItems);
+            }
+
+            if (counted > k.MaxContains)
+            {
+                Fail(ValidationErrorKind.TooManyItems);
+            }
+        }
         else if (token is JObject obj)
         {
             if (k.OwnsAdditional)

@@ -82,6 +82,15 @@ internal sealed class ExactKeywords(string pointer)
 
     public NjSchema? UnevaluatedSchema { get; private set; }
 
+    /// <summary>contains with minContains/maxContains: the definition its schema was moved to.</summary>
+    public string? ContainsDefinition { get; set; }
+
+    public long MinContains { get; set; } = 1;
+
+    public long? MaxContains { get; set; }
+
+    public NjSchema? ContainsSchema { get; private set; }
+
     /// <summary>propertyNames: the definition its schema was moved to (every key must satisfy it).</summary>
     public string? PropertyNamesDefinition { get; set; }
 
@@ -97,7 +106,7 @@ internal sealed class ExactKeywords(string pointer)
 
     public bool IsEmpty =>
         Pattern is null && !Uri && MinLength is null && MaxLength is null && Minimum is null && Maximum is null
-        && ExclusiveMinimum is null && ExclusiveMaximum is null && MultipleOf is null && !OwnsAdditional && PropertyNamesDefinition is null && UnevaluatedDefinition is null;
+        && ExclusiveMinimum is null && ExclusiveMaximum is null && MultipleOf is null && !OwnsAdditional && PropertyNamesDefinition is null && UnevaluatedDefinition is null && ContainsDefinition is null;
 
     public bool HasNumberBounds => Minimum is not null || Maximum is not null || ExclusiveMinimum is not null || ExclusiveMaximum is not null || MultipleOf is not null;
 
@@ -108,6 +117,7 @@ internal sealed class ExactKeywords(string pointer)
         AdditionalSchema = AdditionalDefinition is null ? null : root.Definitions[AdditionalDefinition];
         PropertyNamesSchema = PropertyNamesDefinition is null ? null : root.Definitions[PropertyNamesDefinition];
         UnevaluatedSchema = UnevaluatedDefinition is null ? null : root.Definitions[UnevaluatedDefinition];
+        ContainsSchema = ContainsDefinition is null ? null : root.Definitions[ContainsDefinition];
     }
 
     private static bool SetAutomatonLimit()

@@ -201,6 +201,12 @@ internal sealed partial class SchemaMerger(SchemaReader reader)
 
         r.Items = a.Items is null && b.Items is null ? null
             : Merge(a.Items ?? SchemaNode.True(pointer), b.Items ?? SchemaNode.True(pointer), pointer);
+        if (a.Contains is not null && b.Contains is not null)
+        {
+            throw new SchemaCompileException("contains", pointer, "two contains keywords joined by allOf cannot be enforced by the grammar");
+        }
+
+        (r.Contains, r.MinContains, r.MaxContains) = a.Contains is not null ? (a.Contains, a.MinContains, a.MaxContains) : (b.Contains, b.MinContains, b.MaxContains);
     }
 
     private static SchemaNode ItemAt(SchemaNode s, int i) =>

@@ -79,6 +79,15 @@ internal sealed class SchemaNode
     /// <summary>Values excluded (from a negated enum/const): strings, booleans and null only; null = none.</summary>
     public List<JsonElement>? NotEnum { get; set; }
 
+    /// <summary>contains: the schema counted items must satisfy; null = none.</summary>
+    public SchemaNode? Contains { get; set; }
+
+    /// <summary>minContains (1 unless given); meaningful only with <see cref="Contains"/>.</summary>
+    public int MinContains { get; set; } = 1;
+
+    /// <summary>maxContains; meaningful only with <see cref="Contains"/>.</summary>
+    public int? MaxContains { get; set; }
+
     /// <summary>propertyNames: the schema every member key (a string) must satisfy; null = any key.</summary>
     public SchemaNode? PropertyNames { get; set; }
 
@@ -93,7 +102,7 @@ internal sealed class SchemaNode
         && PatternProperties.Count == 0 && MinProperties == 0 && MaxProperties is null
         && PrefixItems.Count == 0 && Items is null && MinItems == 0 && MaxItems is null && !UniqueItems
         && MinLength == 0 && MaxLength is null && Patterns.Count == 0 && Formats.Count == 0
-        && Minimum is null && Maximum is null && MultipleOf is null && NotEnum is null && PropertyNames is null;
+        && Minimum is null && Maximum is null && MultipleOf is null && NotEnum is null && PropertyNames is null && Contains is null;
 
     public bool HasStringConstraints => MinLength > 0 || MaxLength is not null || Patterns.Count > 0 || Formats.Count > 0
         || (NotEnum?.Any(v => v.ValueKind == JsonValueKind.String) ?? false);
@@ -106,7 +115,7 @@ internal sealed class SchemaNode
         Properties.Count > 0 || Required.Count > 0 || AdditionalProperties is not null || PatternProperties.Count > 0
         || MinProperties > 0 || MaxProperties is not null || PropertyNames is not null;
 
-    public bool HasArrayConstraints => PrefixItems.Count > 0 || Items is not null || MinItems > 0 || MaxItems is not null || UniqueItems;
+    public bool HasArrayConstraints => PrefixItems.Count > 0 || Items is not null || MinItems > 0 || MaxItems is not null || UniqueItems || Contains is not null;
 
     public SchemaNode ShallowCopy() => (SchemaNode)MemberwiseClone();
 }

@@ -19,9 +19,6 @@ internal sealed partial class SchemaReader
 
     private static readonly Dictionary<string, string> Refused = new(StringComparer.Ordinal)
     {
-        ["contains"] = "'contains' cannot be enforced by the grammar",
-        ["minContains"] = "'contains' cannot be enforced by the grammar",
-        ["maxContains"] = "'contains' cannot be enforced by the grammar",
         ["unevaluatedItems"] = "unevaluated* keywords are not supported; use items",
         ["$dynamicRef"] = "dynamic references are not supported",
         ["$dynamicAnchor"] = "dynamic references are not supported",
@@ -271,6 +268,11 @@ internal sealed partial class SchemaReader
                 case "unevaluatedProperties":
                     unevaluated = (v, at);
                     break;
+                case "contains":
+                    node.Contains = Read(v, at);
+                    break;
+                case "minContains": node.MinContains = ReadCount(v, "minContains", pointer); break;
+                case "maxContains": node.MaxContains = ReadCount(v, "maxContains", pointer); break;
                 case "propertyNames":
                     node.PropertyNames = Read(v, at);
                     break;

@@ -15,7 +15,7 @@ internal sealed class SchemaRewriter(SchemaAnchors? anchors = null, JsonElement?
     private const string MovedPrefix = "x-flywheel-moved-";
 
     private static readonly string[] Unsupported =
-        ["minContains", "maxContains", "unevaluatedItems", "$dynamicRef", "$recursiveRef"];
+        ["unevaluatedItems", "$dynamicRef", "$recursiveRef"];
 
     private static readonly string[] Dependencies = ["dependentRequired", "dependentSchemas", "dependencies"];
 
@@ -177,6 +177,15 @@ internal sealed class SchemaRewriter(SchemaAnchors? anchors = null, JsonElement?
         }
 
         MoveNumberBounds(s, k, pointer);
+        var minContains = s.Remove("minContains", out var minNode) ? ExactKeywords.ReadLength(minNode, "minContains", pointer) : (long?)null;
+        var maxContains = s.Remove("maxContains", out var maxNode) ? ExactKeywords.ReadLength(maxNode, "maxContains", pointer) : (long?)null;
+        if ((minContains is not null || maxContains is not null) && s.Remove("contains", out var contains))
+        {
+            // NJsonSchema knows contains only through the not/items/not rewrite (at least one); counts are checked here.
+            k.ContainsDefinition = MovedPrefix + _moved.Count;
+            _moved[k.ContainsDefinition] = contains?.DeepClone();
+            (k.MinContains, k.MaxContains) = (minContains ?? 1, maxContains);
+        }
         if (s.Remove("propertyNames", out var propertyNames))
         {
             // NJsonSchema does not know propertyNames: each key is checked here against the moved schema.
