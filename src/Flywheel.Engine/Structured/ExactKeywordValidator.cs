@@ -112,9 +112,48 @@ internal sealed class ExactKeywordValidator(IReadOnlyList<ExactKeywords> keyword
         {
             CheckNumber(Exact(token, propertyPath), k, Fail);
         }
-        else if (token is JObject obj && k.OwnsAdditional)
+        else if (token is JArray array && k.ContainsSchema is { } contains)
         {
-            CheckProperties(obj, k, schema, schemaType, propertyPath, errors);
+            var counted = array.Count(item => Validate(item, contains.ActualSchema, schemaType, propertyName, propertyPath).Count == 0);
+            if (counted < k.MinContains)
+            {
+                Fail(ValidationErrorKind.TooFewItems);
+            }
+
+            if (counted > k.MaxContains)
+            {
+                Fail(ValidationErrorKind.TooManyItems);
+            }
+        }
+        else if (token is JObject obj)
+        {
+            if (k.OwnsAdditional)
+            {
+                CheckProperties(obj, k, schema, schemaType, propertyPath, errors);
+            }
+
+            if (k.UnevaluatedSchema is { } unevaluated)
+            {
+                foreach (var property in obj.Properties().Where(p => !k.EvaluatedNames.Contains(p.Name) && !k.EvaluatedPatterns.Any(r => r.IsMatch(p.Name))))
+                {
+                    var path = string.IsNullOrEmpty(propertyPath) ? property.Name : propertyPath + "." + property.Name;
+                    AddChild(property, unevaluated, schemaType, path, ValidationErrorKind.AdditionalPropertiesNotValid, errors);
+                }
+            }
+
+            if (k.PropertyNamesSchema is { } names)
+            {
+                foreach (var property in obj.Properties())
+                {
+                    var path = string.IsNullOrEmpty(propertyPath) ? property.Name : propertyPath + "." + property.Name;
+                    var childErrors = Validate(new JValue(property.Name), names.ActualSchema, schemaType, property.Name, path);
+                    if (childErrors.Count > 0)
+                    {
+                        errors.Add(new ChildSchemaValidationError(ValidationErrorKind.AdditionalPropertiesNotValid, property.Name, path,
+                            new Dictionary<NjSchema, ICollection<ValidationError>> { [names] = childErrors }, property, names));
+                    }
+                }
+            }
         }
     }
 

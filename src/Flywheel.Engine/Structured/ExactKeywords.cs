@@ -71,6 +71,31 @@ internal sealed class ExactKeywords(string pointer)
 
     public string? AdditionalDefinition { get; set; }
 
+    /// <summary>unevaluatedProperties: the definition its schema was moved to (properties neither named nor matched below must satisfy it).</summary>
+    public string? UnevaluatedDefinition { get; set; }
+
+    /// <summary>Property names evaluated before unevaluatedProperties (this subschema's and those applied in place with it).</summary>
+    public HashSet<string> EvaluatedNames { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>patternProperties patterns evaluated before unevaluatedProperties.</summary>
+    public List<Regex> EvaluatedPatterns { get; } = [];
+
+    public NjSchema? UnevaluatedSchema { get; private set; }
+
+    /// <summary>contains with minContains/maxContains: the definition its schema was moved to.</summary>
+    public string? ContainsDefinition { get; set; }
+
+    public long MinContains { get; set; } = 1;
+
+    public long? MaxContains { get; set; }
+
+    public NjSchema? ContainsSchema { get; private set; }
+
+    /// <summary>propertyNames: the definition its schema was moved to (every key must satisfy it).</summary>
+    public string? PropertyNamesDefinition { get; set; }
+
+    public NjSchema? PropertyNamesSchema { get; private set; }
+
     /// <summary>The names in the subschema's <c>properties</c> (not additional).</summary>
     public HashSet<string> Declared { get; } = new(StringComparer.Ordinal);
 
@@ -81,7 +106,7 @@ internal sealed class ExactKeywords(string pointer)
 
     public bool IsEmpty =>
         Pattern is null && !Uri && MinLength is null && MaxLength is null && Minimum is null && Maximum is null
-        && ExclusiveMinimum is null && ExclusiveMaximum is null && MultipleOf is null && !OwnsAdditional;
+        && ExclusiveMinimum is null && ExclusiveMaximum is null && MultipleOf is null && !OwnsAdditional && PropertyNamesDefinition is null && UnevaluatedDefinition is null && ContainsDefinition is null;
 
     public bool HasNumberBounds => Minimum is not null || Maximum is not null || ExclusiveMinimum is not null || ExclusiveMaximum is not null || MultipleOf is not null;
 
@@ -90,6 +115,9 @@ internal sealed class ExactKeywords(string pointer)
     {
         PatternSchemas = [.. PatternProperties.Select(p => root.Definitions[p.Definition])];
         AdditionalSchema = AdditionalDefinition is null ? null : root.Definitions[AdditionalDefinition];
+        PropertyNamesSchema = PropertyNamesDefinition is null ? null : root.Definitions[PropertyNamesDefinition];
+        UnevaluatedSchema = UnevaluatedDefinition is null ? null : root.Definitions[UnevaluatedDefinition];
+        ContainsSchema = ContainsDefinition is null ? null : root.Definitions[ContainsDefinition];
     }
 
     private static bool SetAutomatonLimit()

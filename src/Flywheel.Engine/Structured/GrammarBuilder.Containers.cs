@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Text;
+using System.Text.Json;
 
 namespace Flywheel.Structured;
 
@@ -7,6 +8,9 @@ internal sealed partial class GrammarBuilder
 {
     /// <summary>Counted array positions beyond this are narrowed (maxItems) or refused (minItems).</summary>
     public const int MaxCountedItems = 1024;
+
+    /// <summary>maxProperties of a map above this is narrowed to it (each member position is a copy of the member grammar).</summary>
+    public const int MaxCountedProperties = 32;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int ObjectBody(SchemaNode node, int from)
@@ -37,26 +41,57 @@ internal sealed partial class GrammarBuilder
             }
         }
 
+        // propertyNames: a declared name it rejects cannot appear; tail keys are intersected with it.
+        var keyNames = KeyNames(node);
+        for (var i = 0; i < props.Count; i++)
+        {
+            if (keyNames is not null && !keyNames.Matches(Encoding.UTF8.GetBytes(props[i].Key)))
+            {
+                props[i] = new(props[i].Key, SchemaNode.False(props[i].Value.Pointer));
+            }
+        }
+
         if (props.Any(p => p.Value.IsFalse && node.Required.Contains(p.Key)))
         {
             return unreachable;
         }
 
         // Documented narrowing: an object that declares properties but says nothing about others
-        // gets no others (the spec would allow any); a bare object allows any members.
+        // gets no others (the spec would allow any); a bare object allows any members. Properties
+        // declared false only forbid their names (as "not required" or a dependency writes them), and
+        // members that are only required do not count as declared.
         var additional = node.AdditionalProperties
-            ?? (props.Count > 0 || node.PatternProperties.Count > 0 ? SchemaNode.False(node.Pointer) : SchemaNode.True(node.Pointer));
+            ?? (node.Properties.Any(p => !p.Value.IsFalse) || node.PatternProperties.Count > 0 ? SchemaNode.False(node.Pointer) : SchemaNode.True(node.Pointer));
         var declared = props.Where(p => !p.Value.IsFalse).ToList();
-        var hasTail = !additional.IsFalse || node.PatternProperties.Any(p => !p.Value.IsFalse);
+        var tail = TailKeys(patterns, props.Select(p => p.Key).ToList(), additional, keyNames);
+        var hasTail = tail.Count > 0;
         var requiredCount = declared.Count(p => node.Required.Contains(p.Key));
-        if (node.MinProperties > requiredCount)
+
+        // Exact only where the members written are counted by the grammar's structure: "at least one"
+        // is "not {}"; a bound on a map's members (no declared ones) unrolls the tail. Duplicate keys in
+        // a tail would be counted twice, so larger minimums with a tail stay refused.
+        if (node.MinProperties > requiredCount && node.MinProperties > 1)
         {
-            throw new SchemaCompileException("minProperties", node.Pointer, "only supported when the required properties alone satisfy it");
+            throw new SchemaCompileException("minProperties", node.Pointer, "only supported when it is 1 or the required properties alone satisfy it");
         }
 
+        if (node.MaxProperties == 0)
+        {
+            // No members at all: only {} (when nothing is required).
+            return requiredCount > 0 || node.MinProperties > 0 ? unreachable : Nfa.Literal(Ws(Nfa.Literal(from, "{"u8)), "}"u8);
+        }
+
+        var tailCap = (int?)null;
         if (node.MaxProperties is { } maxProps && (hasTail || maxProps < declared.Count))
         {
-            throw new SchemaCompileException("maxProperties", node.Pointer, "only supported when the declared properties cannot exceed it");
+            if (declared.Count > 0 || !hasTail)
+            {
+                throw new SchemaCompileException("maxProperties", node.Pointer,
+                    "only supported when the declared properties cannot exceed it, or on a map (no declared properties)");
+            }
+
+            tailCap = Math.Min(maxProps, MaxCountedProperties); // documented narrowing above the cap
+            hasTail = tailCap > 0;
         }
 
         // Members in declared order, optional ones skippable. Where a member may start, the keys
@@ -111,12 +146,27 @@ internal sealed partial class GrammarBuilder
             }
         }
 
-        if (optionalFrom[0])
+        if (optionalFrom[0] && node.MinProperties == 0)
         {
             Nfa.AddBytes(open, (byte)'}', (byte)'}', end);
         }
 
-        if (hasTail)
+        if (hasTail && tailCap is { } cap)
+        {
+            // A map of at most cap members: a chain of member positions, each closing or going on.
+            var key = open;
+            for (var i = 0; i < cap; i++)
+            {
+                var written = Nfa.AddState();
+                EmitTail(tail, key, written);
+                Nfa.AddBytes(written, (byte)'}', (byte)'}', end);
+                if (i + 1 < cap)
+                {
+                    key = Ws(Nfa.Literal(written, ","u8));
+                }
+            }
+        }
+        else if (hasTail)
         {
             // After the declared properties: pattern/additional members, comma-separated. They may
             // start wherever every declared property still to come is optional.
@@ -132,57 +182,19 @@ internal sealed partial class GrammarBuilder
 
             Nfa.AddBytes(tailSome, (byte)'}', (byte)'}', end);
             Nfa.AddEps(Ws(Nfa.Literal(tailSome, ","u8)), tailKey);
-            EmitTailMembers(patterns, props.Select(p => p.Key).ToList(), additional, tailKey, tailSome);
+            EmitTail(tail, tailKey, tailSome);
         }
 
         return end;
     }
 
-    /// <summary>Pattern and additional members: keys exclude declared names and other patterns.</summary>
-    private void EmitTailMembers(List<(ByteDfa Dfa, SchemaNode Schema)> patterns, List<string> names, SchemaNode additional, int from, int back)
-    {
-        var excludedNames = names.Count > 0 ? StringAutomata.Literals(names, Nfa.Budget) : null;
-        for (var i = -1; i < patterns.Count; i++)
-        {
-            var schema = i < 0 ? additional : patterns[i].Schema;
-            if (schema.IsFalse)
-            {
-                continue;
-            }
-
-            int keyEnd;
-            if (excludedNames is null && patterns.Count == 0)
-            {
-                keyEnd = StringAutomata.EmitAnyJsonString(Nfa, from);
-            }
-            else
-            {
-                var key = i < 0 ? StringAutomata.AnyText : ByteDfa.Intersect(StringAutomata.AnyText, patterns[i].Dfa, Nfa.Budget);
-                if (excludedNames is not null)
-                {
-                    key = ByteDfa.Subtract(key, excludedNames, Nfa.Budget);
-                }
-
-                for (var j = 0; j < patterns.Count; j++)
-                {
-                    key = j == i ? key : ByteDfa.Subtract(key, patterns[j].Dfa, Nfa.Budget);
-                }
-
-                if (key.IsEmpty)
-                {
-                    continue;
-                }
-
-                keyEnd = StringAutomata.EmitLifted(Nfa, key, from);
-            }
-
-            var colon = Ws(Nfa.Literal(Ws(keyEnd), ":"u8));
-            Nfa.AddEps(Ws(SharedValue(schema, colon)), back);
-        }
-    }
-
     private int ArrayBody(SchemaNode node, int from)
     {
+        if (node.Contains is { } contains)
+        {
+            return ContainsBody(node, contains, from);
+        }
+
         var prefix = node.PrefixItems;
         var items = node.Items ?? SchemaNode.True(node.Pointer);
         int? max = node.MaxItems;

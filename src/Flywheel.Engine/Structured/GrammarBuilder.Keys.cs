@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
 
 namespace Flywheel.Structured;
 
@@ -122,5 +124,96 @@ internal sealed partial class GrammarBuilder
 
             return indices;
         }
+    }
+
+    /// <summary>
+    /// The keys of pattern and additional members, each with its value's schema: keys exclude declared
+    /// names and other patterns, and satisfy propertyNames (<paramref name="keyNames"/>). A null key
+    /// is any JSON string.
+    /// </summary>
+    private List<(ByteDfa? Key, SchemaNode Schema)> TailKeys(List<(ByteDfa Dfa, SchemaNode Schema)> patterns, List<string> names, SchemaNode additional, ByteDfa? keyNames)
+    {
+        var result = new List<(ByteDfa?, SchemaNode)>();
+        var excludedNames = names.Count > 0 ? StringAutomata.Literals(names, Nfa.Budget) : null;
+        for (var i = -1; i < patterns.Count; i++)
+        {
+            var schema = i < 0 ? additional : patterns[i].Schema;
+            if (schema.IsFalse)
+            {
+                continue;
+            }
+
+            if (excludedNames is null && patterns.Count == 0 && keyNames is null)
+            {
+                result.Add((null, schema));
+                continue;
+            }
+
+            var key = i < 0 ? StringAutomata.AnyText : ByteDfa.Intersect(StringAutomata.AnyText, patterns[i].Dfa, Nfa.Budget);
+            if (keyNames is not null)
+            {
+                key = ByteDfa.Intersect(key, keyNames, Nfa.Budget);
+            }
+
+            if (excludedNames is not null)
+            {
+                key = ByteDfa.Subtract(key, excludedNames, Nfa.Budget);
+            }
+
+            for (var j = 0; j < patterns.Count; j++)
+            {
+                key = j == i ? key : ByteDfa.Subtract(key, patterns[j].Dfa, Nfa.Budget);
+            }
+
+            if (!key.IsEmpty)
+            {
+                result.Add((key, schema));
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>One pattern or additional member from <paramref name="from"/> to <paramref name="back"/>.</summary>
+    private void EmitTail(List<(ByteDfa? Key, SchemaNode Schema)> tail, int from, int back)
+    {
+        foreach (var (key, schema) in tail)
+        {
+            var keyEnd = key is null ? StringAutomata.EmitAnyJsonString(Nfa, from) : StringAutomata.EmitLifted(Nfa, key, from);
+            var colon = Ws(Nfa.Literal(Ws(keyEnd), ":"u8));
+            Nfa.AddEps(Ws(SharedValue(schema, colon)), back);
+        }
+    }
+
+    /// <summary>The decoded texts propertyNames allows for a member key; null when it allows every key.</summary>
+    private ByteDfa? KeyNames(SchemaNode node)
+    {
+        if (node.PropertyNames is not { } names)
+        {
+            return null;
+        }
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        while (names.Ref is { } target && seen.Add(target))
+        {
+            names = _reader.Resolve(target, node.Pointer, requireBody: true)!;
+        }
+
+        if (names.Ref is not null || names.AnyOf is not null)
+        {
+            throw new SchemaCompileException("propertyNames", node.Pointer, "alternatives or recursive references in propertyNames are not supported");
+        }
+
+        if (names.IsFalse || (names.Types & JsonTypes.String) == 0)
+        {
+            return StringAutomata.Literals([], Nfa.Budget); // no key is a valid name
+        }
+
+        if (names.Enum is { } values)
+        {
+            return StringAutomata.Literals(values.Where(v => v.ValueKind == JsonValueKind.String && Allows(names, v)).Select(v => v.GetString()!), Nfa.Budget);
+        }
+
+        return names.HasStringConstraints ? DecodedString(names) : null;
     }
 }

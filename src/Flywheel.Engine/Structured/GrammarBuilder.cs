@@ -192,21 +192,22 @@ internal sealed partial class GrammarBuilder
         }
 
         var t = node.Types;
-        if ((t & JsonTypes.Null) != 0)
+        foreach (var (type, text) in (ReadOnlySpan<(JsonTypes, string)>)[(JsonTypes.Null, "null"), (JsonTypes.Boolean, "true"), (JsonTypes.Boolean, "false")])
         {
-            Nfa.AddEps(Nfa.Literal(from, "null"u8), end);
-        }
-
-        if ((t & JsonTypes.Boolean) != 0)
-        {
-            Nfa.AddEps(Nfa.Literal(from, "true"u8), end);
-            Nfa.AddEps(Nfa.Literal(from, "false"u8), end);
+            using var literal = JsonDocument.Parse(text);
+            if ((t & type) != 0 && !node.Excludes(literal.RootElement))
+            {
+                Nfa.AddEps(Nfa.Literal(from, Encoding.UTF8.GetBytes(text)), end);
+            }
         }
 
         if ((t & JsonTypes.Integer) != 0)
         {
             var integerOnly = (t & JsonTypes.Number) == 0;
-            Nfa.AddEps(node.Minimum is null && node.Maximum is null
+            Nfa.AddEps(node.MultipleOf is { } step
+                ? Nfa.Inline(ByteDfa.Intersect(NumberAutomata.Bounded(node.Minimum, node.Maximum, integerOnly || step.IsInteger),
+                    NumberAutomata.Multiples(step, integerOnly, node.Pointer), Nfa.Budget), from)
+                : node.Minimum is null && node.Maximum is null
                 ? NumberAutomata.EmitUnbounded(Nfa, from, integerOnly)
                 : Nfa.Inline(NumberAutomata.Bounded(node.Minimum, node.Maximum, integerOnly), from), end);
         }
@@ -266,14 +267,15 @@ internal sealed partial class GrammarBuilder
             dfa = ByteDfa.Intersect(dfa, StringFormats.Get(f, node.Pointer), budget);
         }
 
-        return dfa;
+        var excluded = node.NotEnum?.Where(v => v.ValueKind == JsonValueKind.String).Select(v => v.GetString()!).ToList() ?? [];
+        return excluded.Count == 0 ? dfa : ByteDfa.Subtract(dfa, StringAutomata.Literals(excluded, budget), budget);
     }
 
     /// <summary>Whether an enum/const value satisfies the node's other keywords.</summary>
     private bool Allows(SchemaNode node, JsonElement v)
     {
         var type = SchemaMerger.TypeOfValue(v);
-        if ((type & node.Types) == 0)
+        if ((type & node.Types) == 0 || node.Excludes(v))
         {
             return false;
         }
@@ -285,7 +287,8 @@ internal sealed partial class GrammarBuilder
             case JsonValueKind.Number:
                 var d = JsonDecimal.Parse(v.GetRawText(), "enum", node.Pointer);
                 return (node.Minimum is not { } lo || JsonDecimal.Compare(d, lo.Value) is var cl && (cl > 0 || (cl == 0 && !lo.Exclusive)))
-                    && (node.Maximum is not { } hi || JsonDecimal.Compare(d, hi.Value) is var ch && (ch < 0 || (ch == 0 && !hi.Exclusive)));
+                    && (node.Maximum is not { } hi || JsonDecimal.Compare(d, hi.Value) is var ch && (ch < 0 || (ch == 0 && !hi.Exclusive)))
+                    && (node.MultipleOf is not { } step || NumberAutomata.IsMultiple(d, step));
             case JsonValueKind.Object when node.HasObjectConstraints:
                 throw new SchemaCompileException("enum", node.Pointer, "object values in enum/const together with object keywords are not supported");
             case JsonValueKind.Array when node.HasArrayConstraints:

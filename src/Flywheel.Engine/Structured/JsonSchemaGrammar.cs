@@ -51,8 +51,10 @@ public sealed record JsonSchemaCompileOptions
 /// Documented narrowings (valid documents the grammar does not generate): object properties appear
 /// in declared order, then pattern/additional properties; an object that declares properties but
 /// not additionalProperties gets no others; integers have no fraction or exponent; numbers with
-/// bounds have no exponent; strings with length/pattern/format use short escapes only (no \uXXXX);
-/// maxLength above 2048 and maxItems above 1024 are lowered to those caps; formats follow
+/// bounds have no exponent; numbers under multipleOf have no more fraction digits than the step (an
+/// integer step gives integers only); strings with length/pattern/format use short escapes only (no \uXXXX);
+/// maxLength above 2048, maxItems above 1024 and a map's maxProperties above 32 are lowered to those caps;
+/// members a dependency requires come before the member that requires them; formats follow
 /// <see cref="StringFormats"/>; JSON whitespace is bounded by <see cref="JsonSchemaCompileOptions.MaxWhitespace"/>.
 /// Known gap: keys matched by patternProperties/additionalProperties may repeat (duplicate keys).
 /// Immutable and thread-safe; compile once, share across requests.
@@ -103,8 +105,8 @@ public sealed class JsonSchemaGrammar
 
         using (doc)
         {
-            SchemaReferences.EnsureLocal(doc.RootElement);
-            var reader = new SchemaReader(doc.RootElement);
+            var anchors = SchemaReferences.EnsureLocal(doc.RootElement);
+            var reader = new SchemaReader(doc.RootElement, anchors);
             var root = reader.Resolve("#", "#", requireBody: true)!;
             options ??= new();
             var budget = new CompileBudget(options.MaxStates, options.CompileTimeout, cancellationToken);

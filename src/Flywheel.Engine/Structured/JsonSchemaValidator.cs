@@ -23,10 +23,13 @@ public sealed record JsonValidationError(string Path, string Message)
 /// <c>{"not":{}}</c>; <c>contains: S</c> becomes <c>not: {type: array, items: {not: S}}</c>;
 /// <c>if/then/else</c> becomes <c>anyOf: [allOf: [if, then], allOf: [not: if, else]]</c>; keywords
 /// beside a <c>$ref</c> move into an <c>allOf</c> with it; <c>$defs</c> are served as
-/// <c>definitions</c>. Patterns, numeric bounds and string lengths are checked here
+/// <c>definitions</c>; <c>dependentRequired</c>/<c>dependentSchemas</c>/<c>dependencies</c> become
+/// <c>anyOf: [not: required, allOf: [required, ...]]</c>; a zero <c>maxItems</c>/<c>maxProperties</c>
+/// (which it reads as no bound) becomes <c>not: minItems/minProperties 1</c>; <c>#name</c> anchors
+/// become JSON pointers. Patterns, numeric bounds, string lengths and propertyNames are checked here
 /// (<see cref="ExactKeywords"/>): patterns without backtracking, numbers exactly at any width.
 /// Keywords it can neither check nor rewrite (minContains, maxContains, unevaluated*,
-/// dependentSchemas, $dynamicRef) and references that leave the document are refused at
+/// $dynamicRef) and references that leave the document are refused at
 /// construction, so a result is never silently wrong and a schema never makes the server fetch
 /// anything. Validation never throws: an instance it cannot judge (nested deeper than
 /// <see cref="JsonInstance.MaxDepth"/>, a number beyond what it compares) is
@@ -44,11 +47,14 @@ public sealed class JsonSchemaValidator
     {
         ArgumentNullException.ThrowIfNull(schemaJson);
         JsonNode? root;
+        SchemaAnchors anchors;
+        JsonElement original;
         try
         {
             using (var doc = JsonDocument.Parse(schemaJson))
             {
-                SchemaReferences.EnsureLocal(doc.RootElement);
+                anchors = SchemaReferences.EnsureLocal(doc.RootElement);
+                original = doc.RootElement.Clone();
             }
 
             root = JsonNode.Parse(schemaJson);
@@ -58,7 +64,7 @@ public sealed class JsonSchemaValidator
             throw new SchemaCompileException("(schema)", "#", $"the schema is not valid JSON: {e.Message}");
         }
 
-        var rewriter = new SchemaRewriter();
+        var rewriter = new SchemaRewriter(anchors, original);
         var rewritten = rewriter.RewriteDocument(root);
         try
         {

@@ -6,7 +6,7 @@ namespace Flywheel.Structured;
 /// bounds: plain decimals (no exponent) whose exact value lies within the bounds, built digit by
 /// digit against the decimal digits of each bound, so the limits hold exactly.
 /// </summary>
-internal static class NumberAutomata
+internal static partial class NumberAutomata
 {
     /// <summary>A bound: the value and whether it is exclusive.</summary>
     public readonly record struct Bound(JsonDecimal Value, bool Exclusive);

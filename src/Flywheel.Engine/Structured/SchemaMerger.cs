@@ -10,7 +10,7 @@ namespace Flywheel.Structured;
 /// mutually exclusive (different JSON types, disjoint enum/const values, or a required property
 /// whose const/enum values differ), otherwise it is refused: a grammar cannot count matches.
 /// </summary>
-internal sealed class SchemaMerger(SchemaReader reader)
+internal sealed partial class SchemaMerger(SchemaReader reader)
 {
     /// <summary>Most alternatives a distributed allOf-of-anyOf may produce.</summary>
     public const int MaxAlternatives = 256;
@@ -34,9 +34,9 @@ internal sealed class SchemaMerger(SchemaReader reader)
             {
                 flat.AddRange(inner);
             }
-            else if (!b.IsFalse)
+            else if (!b.IsFalse && (b.Types != JsonTypes.None || b.Ref is not null))
             {
-                flat.Add(b);
+                flat.Add(b); // (a node that allows no type is false: an allOf of a type and its complement)
             }
         }
 
@@ -141,6 +141,10 @@ internal sealed class SchemaMerger(SchemaReader reader)
             Formats = [.. a.Formats.Concat(b.Formats).Distinct()],
             Minimum = SchemaReader.Tighter(a.Minimum, b.Minimum, lower: true),
             Maximum = SchemaReader.Tighter(a.Maximum, b.Maximum, lower: false),
+            MultipleOf = MergeMultipleOf(a.MultipleOf, b.MultipleOf, pointer),
+            NotEnum = a.NotEnum is null || b.NotEnum is null ? a.NotEnum ?? b.NotEnum : [.. a.NotEnum.Concat(b.NotEnum)],
+            PropertyNames = a.PropertyNames is null || b.PropertyNames is null
+                ? a.PropertyNames ?? b.PropertyNames : Merge(a.PropertyNames, b.PropertyNames, pointer),
         };
         MergeObject(a, b, r, pointer);
         MergeArray(a, b, r, pointer);
@@ -197,6 +201,12 @@ internal sealed class SchemaMerger(SchemaReader reader)
 
         r.Items = a.Items is null && b.Items is null ? null
             : Merge(a.Items ?? SchemaNode.True(pointer), b.Items ?? SchemaNode.True(pointer), pointer);
+        if (a.Contains is not null && b.Contains is not null)
+        {
+            throw new SchemaCompileException("contains", pointer, "two contains keywords joined by allOf cannot be enforced by the grammar");
+        }
+
+        (r.Contains, r.MinContains, r.MaxContains) = a.Contains is not null ? (a.Contains, a.MinContains, a.MaxContains) : (b.Contains, b.MinContains, b.MaxContains);
     }
 
     private static SchemaNode ItemAt(SchemaNode s, int i) =>

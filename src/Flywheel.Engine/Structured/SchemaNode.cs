@@ -73,6 +73,24 @@ internal sealed class SchemaNode
 
     public NumberAutomata.Bound? Maximum { get; set; }
 
+    /// <summary>multipleOf (positive); numbers are then generated with at most its fraction digits.</summary>
+    public JsonDecimal? MultipleOf { get; set; }
+
+    /// <summary>Values excluded (from a negated enum/const): strings, booleans and null only; null = none.</summary>
+    public List<JsonElement>? NotEnum { get; set; }
+
+    /// <summary>contains: the schema counted items must satisfy; null = none.</summary>
+    public SchemaNode? Contains { get; set; }
+
+    /// <summary>minContains (1 unless given); meaningful only with <see cref="Contains"/>.</summary>
+    public int MinContains { get; set; } = 1;
+
+    /// <summary>maxContains; meaningful only with <see cref="Contains"/>.</summary>
+    public int? MaxContains { get; set; }
+
+    /// <summary>propertyNames: the schema every member key (a string) must satisfy; null = any key.</summary>
+    public SchemaNode? PropertyNames { get; set; }
+
     public static SchemaNode True(string pointer) => new() { Pointer = pointer };
 
     public static SchemaNode False(string pointer) => new() { Pointer = pointer, IsFalse = true };
@@ -84,15 +102,20 @@ internal sealed class SchemaNode
         && PatternProperties.Count == 0 && MinProperties == 0 && MaxProperties is null
         && PrefixItems.Count == 0 && Items is null && MinItems == 0 && MaxItems is null && !UniqueItems
         && MinLength == 0 && MaxLength is null && Patterns.Count == 0 && Formats.Count == 0
-        && Minimum is null && Maximum is null;
+        && Minimum is null && Maximum is null && MultipleOf is null && NotEnum is null && PropertyNames is null && Contains is null;
 
-    public bool HasStringConstraints => MinLength > 0 || MaxLength is not null || Patterns.Count > 0 || Formats.Count > 0;
+    public bool HasStringConstraints => MinLength > 0 || MaxLength is not null || Patterns.Count > 0 || Formats.Count > 0
+        || (NotEnum?.Any(v => v.ValueKind == JsonValueKind.String) ?? false);
+
+    /// <summary>Whether <paramref name="value"/> is among <see cref="NotEnum"/>.</summary>
+    public bool Excludes(JsonElement value) =>
+        NotEnum is { } excluded && excluded.Any(e => CanonicalJson.Write(e, sortKeys: true) == CanonicalJson.Write(value, sortKeys: true));
 
     public bool HasObjectConstraints =>
         Properties.Count > 0 || Required.Count > 0 || AdditionalProperties is not null || PatternProperties.Count > 0
-        || MinProperties > 0 || MaxProperties is not null;
+        || MinProperties > 0 || MaxProperties is not null || PropertyNames is not null;
 
-    public bool HasArrayConstraints => PrefixItems.Count > 0 || Items is not null || MinItems > 0 || MaxItems is not null || UniqueItems;
+    public bool HasArrayConstraints => PrefixItems.Count > 0 || Items is not null || MinItems > 0 || MaxItems is not null || UniqueItems || Contains is not null;
 
     public SchemaNode ShallowCopy() => (SchemaNode)MemberwiseClone();
 }

@@ -26,6 +26,75 @@ internal sealed partial class SchemaReader
         return (c > 0) == lower ? x : y;
     }
 
+    /// <summary>
+    /// dependentRequired (member lists), dependentSchemas (schemas), or draft-07 dependencies (either):
+    /// one union per member, "absent or present with what it needs".
+    /// </summary>
+    private IEnumerable<SchemaNode> ReadDependencies(JsonElement v, string keyword, string at)
+    {
+        Expect(v, JsonValueKind.Object, keyword, at);
+        var result = new List<SchemaNode>();
+        foreach (var dependency in v.EnumerateObject())
+        {
+            var where = at + "/" + Escape(dependency.Name);
+            SchemaNode then;
+            if (dependency.Value.ValueKind == JsonValueKind.Array && keyword != "dependentSchemas")
+            {
+                then = new SchemaNode
+                {
+                    Pointer = where,
+                    Types = JsonTypes.Object,
+                    Required = [.. dependency.Value.EnumerateArray().Select(e => e.ValueKind == JsonValueKind.String
+                        ? e.GetString()! : throw new SchemaCompileException(keyword, at, "entries must be strings"))],
+                };
+            }
+            else if (keyword != "dependentRequired")
+            {
+                then = Read(dependency.Value, where);
+            }
+            else
+            {
+                throw new SchemaCompileException(keyword, at, "values must be arrays of property names");
+            }
+
+            result.Add(Merger.Dependent(dependency.Name, then, where));
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// unevaluatedProperties where the evaluated properties are known statically (<see cref="UnevaluatedScope"/>):
+    /// they are the merged node's declared and pattern properties, so the keyword is its additionalProperties.
+    /// </summary>
+    private SchemaNode Unevaluated(SchemaNode merged, JsonElement schema, string pointer, SchemaNode unevaluated)
+    {
+        if (UnevaluatedScope.Of(_root, schema, pointer, _anchors).All)
+        {
+            return merged;
+        }
+
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        while (merged.Ref is { } target && seen.Add(target))
+        {
+            merged = Resolve(target, pointer, requireBody: true)!;
+        }
+
+        if (merged.Ref is not null || merged.AnyOf is not null)
+        {
+            throw new SchemaCompileException("unevaluatedProperties", pointer, "only supported when the evaluated properties are known from the schema");
+        }
+
+        if (merged.IsFalse || merged.AdditionalProperties is not null)
+        {
+            return merged;
+        }
+
+        var result = merged.ShallowCopy();
+        result.AdditionalProperties = unevaluated;
+        return result;
+    }
+
     private static JsonTypes ReadTypes(JsonElement v, string pointer)
     {
         if (v.ValueKind == JsonValueKind.String)

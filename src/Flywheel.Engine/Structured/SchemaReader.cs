@@ -19,20 +19,7 @@ internal sealed partial class SchemaReader
 
     private static readonly Dictionary<string, string> Refused = new(StringComparer.Ordinal)
     {
-        ["not"] = "negation cannot be compiled into a grammar exactly",
-        ["if"] = "conditional schemas are not supported",
-        ["then"] = "conditional schemas are not supported",
-        ["else"] = "conditional schemas are not supported",
-        ["dependentSchemas"] = "property-dependent schemas are not supported",
-        ["dependencies"] = "property dependencies are not supported",
-        ["dependentRequired"] = "property dependencies are not supported",
-        ["propertyNames"] = "constraints on property names are not supported",
-        ["contains"] = "'contains' cannot be enforced by the grammar",
-        ["minContains"] = "'contains' cannot be enforced by the grammar",
-        ["maxContains"] = "'contains' cannot be enforced by the grammar",
-        ["unevaluatedProperties"] = "unevaluated* keywords are not supported; use additionalProperties",
         ["unevaluatedItems"] = "unevaluated* keywords are not supported; use items",
-        ["multipleOf"] = "divisibility constraints are not supported",
         ["$dynamicRef"] = "dynamic references are not supported",
         ["$dynamicAnchor"] = "dynamic references are not supported",
         ["$recursiveRef"] = "dynamic references are not supported",
@@ -40,18 +27,22 @@ internal sealed partial class SchemaReader
         ["contentSchema"] = "content schemas are not supported",
 
         // Draft-03 assertions: unknown keywords to later drafts, but a schema using them means them.
-        ["disallow"] = "a draft-03 keyword; use not (which is not supported either)",
-        ["divisibleBy"] = "a draft-03 keyword; divisibility constraints are not supported",
+        ["disallow"] = "a draft-03 keyword; use not",
+        ["divisibleBy"] = "a draft-03 keyword; use multipleOf",
         ["extends"] = "a draft-03 keyword; use allOf",
     };
 
     private readonly JsonElement _root;
+    private readonly SchemaAnchors _anchors;
     private readonly Dictionary<string, SchemaNode> _byPointer = new(StringComparer.Ordinal);
     private readonly HashSet<string> _reading = new(StringComparer.Ordinal);
 
-    public SchemaReader(JsonElement root)
+    /// <param name="root">The document.</param>
+    /// <param name="anchors">Its plain-name anchors (from <see cref="SchemaReferences.EnsureLocal"/>); none when null.</param>
+    public SchemaReader(JsonElement root, SchemaAnchors? anchors = null)
     {
         _root = root;
+        _anchors = anchors ?? SchemaAnchors.None;
         Merger = new SchemaMerger(this);
     }
 
@@ -155,6 +146,8 @@ internal sealed partial class SchemaReader
         var parts = new List<SchemaNode>();
         var draft4ExclusiveMin = false;
         var draft4ExclusiveMax = false;
+        (List<SchemaNode> Branches, string At)? oneOf = null;
+        (JsonElement Schema, string At)? unevaluated = null;
         foreach (var kw in schema.EnumerateObject())
         {
             var at = pointer + "/" + Escape(kw.Name);
@@ -257,16 +250,46 @@ internal sealed partial class SchemaReader
                     break;
                 case "oneOf":
                     Expect(v, JsonValueKind.Array, "oneOf", pointer);
-                    var branches = v.EnumerateArray().Select((e, i) => Read(e, at + "/" + i)).ToList();
-                    Merger.RequireDisjoint(branches, at);
-                    parts.Add(Merger.Union(branches, at));
+                    oneOf = (v.EnumerateArray().Select((e, i) => Read(e, at + "/" + i)).ToList(), at);
+                    break;
+                case "not":
+                    parts.Add(Merger.Negate(Read(v, at), "not", pointer));
+                    break;
+                case "if":
+                    parts.Add(Merger.Conditional(Read(v, at),
+                        schema.TryGetProperty("then", out var then) ? Read(then, pointer + "/then") : null,
+                        schema.TryGetProperty("else", out var otherwise) ? Read(otherwise, pointer + "/else") : null, pointer));
+                    break;
+                case "then" or "else":
+                    break; // handled with if; without it they mean nothing
+                case "dependentRequired" or "dependentSchemas" or "dependencies":
+                    parts.AddRange(ReadDependencies(v, kw.Name, at));
+                    break;
+                case "unevaluatedProperties":
+                    unevaluated = (v, at);
+                    break;
+                case "contains":
+                    node.Contains = Read(v, at);
+                    break;
+                case "minContains": node.MinContains = ReadCount(v, "minContains", pointer); break;
+                case "maxContains": node.MaxContains = ReadCount(v, "maxContains", pointer); break;
+                case "propertyNames":
+                    node.PropertyNames = Read(v, at);
+                    break;
+                case "multipleOf":
+                    node.MultipleOf = ReadNumber(v, "multipleOf", pointer);
+                    if (node.MultipleOf.Value.Negative || node.MultipleOf.Value.IsZero)
+                    {
+                        throw new SchemaCompileException("multipleOf", pointer, "must be greater than 0");
+                    }
+
                     break;
                 case "$ref":
                     Expect(v, JsonValueKind.String, "$ref", pointer);
                     // Not followed here: a chain of references read eagerly would recurse once per
                     // link. The grammar builder reads each target when it builds its rule (a
                     // worklist, not recursion), and merging reads the targets it needs.
-                    parts.Add(new SchemaNode { Pointer = pointer, Ref = v.GetString()! });
+                    parts.Add(new SchemaNode { Pointer = pointer, Ref = _anchors.ToPointer(v.GetString()!) });
                     break;
                 default:
                     break; // unknown keywords carry no assertion
@@ -281,6 +304,15 @@ internal sealed partial class SchemaReader
         if (draft4ExclusiveMax && node.Maximum is { } max)
         {
             node.Maximum = max with { Exclusive = true };
+        }
+
+        if (oneOf is var (branches, oneOfAt))
+        {
+            // Exclusivity is judged on the branches as the sibling type narrows them: a discriminator
+            // in branches without their own "type" still separates the objects the sibling allows.
+            var narrowed = node.Types == JsonTypes.All ? branches
+                : [.. branches.Select(b => Merger.Merge(new SchemaNode { Pointer = b.Pointer, Types = node.Types }, b, oneOfAt))];
+            parts.Add(Merger.OneOf(branches, narrowed, oneOfAt));
         }
 
         // Siblings of allOf/anyOf/oneOf/$ref all apply together: merge into one node. Neighbours
@@ -300,6 +332,7 @@ internal sealed partial class SchemaReader
             parts = merged;
         }
 
-        return parts[0];
+        var result = parts[0];
+        return unevaluated is var (u, uAt) ? Unevaluated(result, schema, pointer, Read(u, uAt)) : result;
     }
 }

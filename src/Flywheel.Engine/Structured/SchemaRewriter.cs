@@ -10,17 +10,19 @@ namespace Flywheel.Structured;
 /// <see cref="ExactKeywords.ExtensionKey"/>), and keywords nothing here can check are refused with
 /// <see cref="SchemaCompileException"/>. One instance per schema; not thread-safe.
 /// </summary>
-internal sealed class SchemaRewriter
+internal sealed class SchemaRewriter(SchemaAnchors? anchors = null, JsonElement? original = null)
 {
     private const string MovedPrefix = "x-flywheel-moved-";
 
     private static readonly string[] Unsupported =
-        ["minContains", "maxContains", "unevaluatedProperties", "unevaluatedItems", "dependentSchemas", "$dynamicRef", "$recursiveRef"];
+        ["unevaluatedItems", "$dynamicRef", "$recursiveRef"];
 
-    private static readonly string[] SchemaMaps = ["properties", "patternProperties", "dependencies"];
+    private static readonly string[] Dependencies = ["dependentRequired", "dependentSchemas", "dependencies"];
+
+    private static readonly string[] SchemaMaps = ["properties", "patternProperties", "dependencies", "dependentSchemas", "dependentRequired"];
     private static readonly string[] DefinitionMaps = ["$defs", "definitions"];
     private static readonly string[] SchemaLists = ["allOf", "anyOf", "oneOf", "prefixItems"];
-    private static readonly string[] SchemaValues = ["not", "if", "then", "else", "contains", "propertyNames"];
+    private static readonly string[] SchemaValues = ["not", "if", "then", "else", "contains", "propertyNames", "unevaluatedProperties"];
 
     private readonly List<ExactKeywords> _keywords = [];
     private readonly JsonObject _moved = [];
@@ -74,6 +76,14 @@ internal sealed class SchemaRewriter
             }
         }
 
+        // unevaluatedProperties: which properties count as evaluated is read from the original document.
+        UnevaluatedScope? unevaluated = null;
+        if (obj.ContainsKey("unevaluatedProperties"))
+        {
+            var root = original ?? throw new SchemaCompileException("unevaluatedProperties", pointer, "the validator needs the original document");
+            unevaluated = UnevaluatedScope.Of(root, Locate(root, pointer), pointer, anchors ?? SchemaAnchors.None);
+        }
+
         var result = new JsonObject();
         foreach (var (key, value) in obj)
         {
@@ -115,7 +125,8 @@ internal sealed class SchemaRewriter
                     result[key] = keepBoolean ? value!.DeepClone() : Rewrite(value, at);
                     break;
                 case "$ref" when value is JsonValue r && r.GetValueKind() == JsonValueKind.String:
-                    result[key] = r.GetValue<string>().Replace("#/$defs/", "#/definitions/", StringComparison.Ordinal);
+                    var target = (anchors ?? SchemaAnchors.None).ToPointer(r.GetValue<string>());
+                    result[key] = target.Replace("#/$defs/", "#/definitions/", StringComparison.Ordinal);
                     break;
                 default:
                     result[key] = value?.DeepClone();
@@ -123,16 +134,25 @@ internal sealed class SchemaRewriter
             }
         }
 
-        MoveExactKeywords(result, pointer);
+        MoveExactKeywords(result, pointer, unevaluated);
         RewriteGaps(result);
         GuardSingleReferences(result);
         return result;
     }
 
     /// <summary>Moves the keywords NJsonSchema cannot check safely or exactly into an <see cref="ExactKeywords"/>.</summary>
-    private void MoveExactKeywords(JsonObject s, string pointer)
+    private void MoveExactKeywords(JsonObject s, string pointer, UnevaluatedScope? unevaluated)
     {
         var k = new ExactKeywords(pointer);
+        if (s.Remove("unevaluatedProperties", out var rest) && unevaluated is { All: false })
+        {
+            // NJsonSchema ignores it: checked here against the names and patterns evaluated before it.
+            k.UnevaluatedDefinition = MovedPrefix + _moved.Count;
+            _moved[k.UnevaluatedDefinition] = rest?.DeepClone();
+            k.EvaluatedNames.UnionWith(unevaluated.Names);
+            k.EvaluatedPatterns.AddRange(unevaluated.Patterns.Select(p => ExactKeywords.CompilePattern(p, "patternProperties", pointer)));
+        }
+
         if (s.Remove("pattern", out var pattern))
         {
             k.Pattern = pattern is JsonValue p && p.GetValueKind() == JsonValueKind.String
@@ -157,6 +177,22 @@ internal sealed class SchemaRewriter
         }
 
         MoveNumberBounds(s, k, pointer);
+        var minContains = s.Remove("minContains", out var minNode) ? ExactKeywords.ReadLength(minNode, "minContains", pointer) : (long?)null;
+        var maxContains = s.Remove("maxContains", out var maxNode) ? ExactKeywords.ReadLength(maxNode, "maxContains", pointer) : (long?)null;
+        if ((minContains is not null || maxContains is not null) && s.Remove("contains", out var contains))
+        {
+            // NJsonSchema knows contains only through the not/items/not rewrite (at least one); counts are checked here.
+            k.ContainsDefinition = MovedPrefix + _moved.Count;
+            _moved[k.ContainsDefinition] = contains?.DeepClone();
+            (k.MinContains, k.MaxContains) = (minContains ?? 1, maxContains);
+        }
+        if (s.Remove("propertyNames", out var propertyNames))
+        {
+            // NJsonSchema does not know propertyNames: each key is checked here against the moved schema.
+            k.PropertyNamesDefinition = MovedPrefix + _moved.Count;
+            _moved[k.PropertyNamesDefinition] = propertyNames?.DeepClone();
+        }
+
         if (s.Remove("patternProperties", out var patternProperties) && patternProperties is JsonObject patterns)
         {
             var at = pointer + "/patternProperties";
@@ -280,12 +316,41 @@ internal sealed class SchemaRewriter
             }
         }
 
+        // NJsonSchema reads a zero maxItems/maxProperties as "no bound"; "not at least one" it checks.
+        foreach (var (bound, type, least) in (ReadOnlySpan<(string, string, string)>)[("maxItems", "array", "minItems"), ("maxProperties", "object", "minProperties")])
+        {
+            if (s[bound] is JsonValue zero && zero.GetValueKind() == JsonValueKind.Number && zero.ToJsonString() is "0" or "0.0" or "-0")
+            {
+                s.Remove(bound);
+                s["allOf"] = Append(s["allOf"], new JsonObject { ["not"] = new JsonObject { ["type"] = type, [least] = 1 } });
+            }
+        }
+
         if (s.Remove("contains", out var contains))
         {
             s["allOf"] = Append(s["allOf"], new JsonObject
             {
                 ["not"] = new JsonObject { ["type"] = "array", ["items"] = new JsonObject { ["not"] = contains } },
             });
+        }
+
+        // NJsonSchema knows none of the dependency keywords: each member becomes
+        // "absent, or present with what it needs" (an array: those members; a schema: that schema).
+        foreach (var keyword in Dependencies)
+        {
+            if (s.Remove(keyword, out var dependencies) && dependencies is JsonObject map)
+            {
+                foreach (var (name, then) in map)
+                {
+                    var needs = then is JsonArray members ? new JsonObject { ["required"] = members.DeepClone() } : then?.DeepClone() ?? new JsonObject();
+                    s["allOf"] = Append(s["allOf"], new JsonObject
+                    {
+                        ["anyOf"] = new JsonArray(
+                            new JsonObject { ["not"] = new JsonObject { ["required"] = new JsonArray(name) } },
+                            new JsonObject { ["allOf"] = new JsonArray(new JsonObject { ["required"] = new JsonArray(name) }, needs) }),
+                    });
+                }
+            }
         }
 
         if (s.Remove("if", out var condition))
@@ -322,6 +387,18 @@ internal sealed class SchemaRewriter
                 list.Add(new JsonObject { ["allOf"] = new JsonArray(only, new JsonObject()) });
             }
         }
+    }
+
+    private static JsonElement Locate(JsonElement root, string pointer)
+    {
+        var current = root;
+        foreach (var raw in pointer.Length <= 2 ? [] : pointer[2..].Split('/'))
+        {
+            var part = raw.Replace("~1", "/").Replace("~0", "~");
+            current = current.ValueKind == JsonValueKind.Array ? current[int.Parse(part, System.Globalization.CultureInfo.InvariantCulture)] : current.GetProperty(part);
+        }
+
+        return current;
     }
 
     private static JsonArray Append(JsonNode? list, JsonNode item)

@@ -50,6 +50,11 @@ public sealed class ValidationTests
         Assert.Empty(i.Validate("""{"a":1,"b":0}"""));
         Assert.NotEmpty(i.Validate("""{"a":1,"c":0}"""));
         Assert.Empty(i.Validate("""{"a":2,"c":0}"""));
-        Assert.Throws<SchemaCompileException>(() => JsonSchemaValidator.Create("""{"contains":{},"minContains":2}"""));
+        var counted = JsonSchemaValidator.Create("""{"contains":{"type":"string"},"minContains":2,"maxContains":3}""");
+        Assert.Empty(counted.Validate("""["a","b",1]"""));
+        Assert.NotEmpty(counted.Validate("""["a",1]"""));
+        Assert.NotEmpty(counted.Validate("""["a","b","c","d"]"""));
+        Assert.Empty(JsonSchemaValidator.Create("""{"contains":{"type":"string"},"minContains":0}""").Validate("[1]"));
+        Assert.Throws<SchemaCompileException>(() => JsonSchemaValidator.Create("""{"type":"array","unevaluatedItems":false}"""));
     }
 }

@@ -99,10 +99,10 @@ public sealed class EngineBackendTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Equal("context_length_exceeded", body.GetProperty("error").GetProperty("code").GetString());
         (status, body) = await PostAsync("/v1/completions",
-            $$"""{"model":"{{model}}","prompt":"x","response_format":""" + """{"type":"json_schema","json_schema":{"name":"t","schema":{"type":"object","properties":{"n":{"type":"integer","multipleOf":3}}}}}""" + "}");
+            $$"""{"model":"{{model}}","prompt":"x","response_format":""" + """{"type":"json_schema","json_schema":{"name":"t","schema":{"type":"object","properties":{"n":{"type":"array","uniqueItems":true}}}}}""" + "}");
         Assert.Equal(HttpStatusCode.BadRequest, status);
         Assert.Equal("response_format.json_schema.schema", body.GetProperty("error").GetProperty("param").GetString());
-        Assert.Contains("'multipleOf' at '#/properties/n'", body.GetProperty("error").GetProperty("message").GetString());
+        Assert.Contains("'uniqueItems' at '#/properties/n'", body.GetProperty("error").GetProperty("message").GetString());
     }
 }
 
