@@ -1,4 +1,5 @@
 using System.Net;
+using System.Text.Json;
 using Flywheel.Server.Tests.Metrics;
 using static Flywheel.Server.Tests.Adapters.LoraServer;
 
@@ -57,6 +58,51 @@ public sealed class LoraServingTests
 
         Assert.Equal([second.Slot, second.Slot, 0], lora.SubmittedSlots);
         Assert.NotEqual(0, second.Slot);
+    }
+
+    [Fact]
+    public async Task EachAdapterChangesWhatTheModelComputesAndMixedBatchesEqualEachRequestAlone()
+    {
+        await using var lora = await StartAsync();
+        await lora.Server.Backend.Adapters.LoadAsync("first", lora.WriteAdapter(seed: 11));
+        await lora.Server.Backend.Adapters.LoadAsync("second", lora.WriteAdapter(seed: 12));
+        string[] models = [lora.BaseModel, "first", "second"];
+
+        // Greedy, with each token's logprob: the logprobs show the weights used even where the argmax agrees.
+        async Task<(string Token, double Logprob)[]> Answer(string model)
+        {
+            using var chat = await lora.PostAsync("/v1/chat/completions", $$"""
+                {"model":{{JsonSerializer.Serialize(model)}},"messages":[{"role":"user","content":"hello adapter"}],
+                 "max_tokens":12,"temperature":0,"ignore_eos":true,"logprobs":true}
+                """);
+            Assert.Equal(HttpStatusCode.OK, chat.StatusCode);
+            var choice = (await JsonAsync(chat)).GetProperty("choices")[0];
+            return [.. choice.GetProperty("logprobs").GetProperty("content").EnumerateArray()
+                .Select(t => (t.GetProperty("token").GetString()!, t.GetProperty("logprob").GetDouble()))];
+        }
+
+        var alone = new List<(string Token, double Logprob)[]>();
+        foreach (var model in models)
+        {
+            alone.Add(await Answer(model));
+        }
+
+        // The base and each adapter differ in what they compute (the first token's logprob at least).
+        Assert.Equal(models.Length, alone.Select(a => a[0].Logprob).Distinct().Count());
+
+        // All three at once (twice each), so the engine's Runs hold rows of both adapters and the base: the
+        // same tokens as alone, and logprobs equal up to the float rounding of a different batch shape.
+        var together = await Task.WhenAll(models.Concat(models).Select(Answer));
+        for (var i = 0; i < together.Length; i++)
+        {
+            var expected = alone[i % models.Length];
+            Assert.Equal(expected.Select(t => t.Token), together[i].Select(t => t.Token));
+            for (var j = 0; j < expected.Length; j++)
+            {
+                Assert.True(Math.Abs(expected[j].Logprob - together[i][j].Logprob) <= 1e-4 * Math.Max(1, Math.Abs(expected[j].Logprob)),
+                    $"{models[i % models.Length]} token {j}: {together[i][j].Logprob} alone {expected[j].Logprob}");
+            }
+        }
     }
 
     [Fact]
