@@ -81,10 +81,16 @@ public static partial class LlamaModelBuilder
         g.AddNode("Concat", ["/lora/onehot_shape", "/lora/rank"], ["/lora/mask_expand_shape"], "/lora/Concat_shape", "", OnnxAttribute.Int("axis", 0));
         g.AddNode("Expand", ["/lora/onehot_3d", "/lora/mask_expand_shape"], ["/lora/mask_3d"], "/lora/Expand_mask");
         g.AddNode("Reshape", ["/lora/mask_3d", "/lora/const_mask_shape"], [LoraMask], "/lora/Reshape_mask");
+
+        // Whether any token of the Run uses an adapter: a Run of base rows only skips every LoRA branch.
+        g.Initializers.Add(OnnxTensor.FromInt64s("/lora/const_base_slot", [], [0]));
+        g.AddNode("ReduceMax", [ids], ["/lora/max_slot"], "/lora/ReduceMax_slots", "", OnnxAttribute.Int("keepdims", 0));
+        g.AddNode("Greater", ["/lora/max_slot", "/lora/const_base_slot"], [LoraAny], "/lora/Greater_any");
     }
 
     private const string LoraActive = "/lora/active_slots";
     private const string LoraMask = "/lora/mask";
+    private const string LoraAny = "/lora/any_adapter";
 
     /// <summary>
     /// If <paramref name="weight"/> is an adapted projection, writes its MatMul to a base output and adds the
@@ -104,21 +110,30 @@ public static partial class LlamaModelBuilder
             g.Initializers.Add(OnnxTensor.FromInt64s(outShape, [2], [-1, n]));
         }
 
+        // y = base, plus the delta only when the Run has adapter rows (If on one flag per Run): a base-only
+        // Run then costs one If per projection instead of the LoRA nodes.
         MatMul(g, o with { LoraTargets = [] }, input, weight, k, n, $"{p}/base_output_0", nodeName);
+        var rank = g.Inputs.Any(i => i.Name == LoraGraphNames.ChunkSlotIds) ? 2 : 3;
+        var then = new OnnxGraph { Name = $"{p}/then" };
         var (a, b) = (LoraGraphNames.A(layer, target), LoraGraphNames.B(layer, target));
         if (!o.LoraDense)
         {
-            g.AddNode("Gather", [a, LoraActive], [$"{p}/A_active"], $"{p}/Gather_A", "", OnnxAttribute.Int("axis", 1));
-            g.AddNode("Gather", [b, LoraActive], [$"{p}/B_active"], $"{p}/Gather_B", "", OnnxAttribute.Int("axis", 0));
+            then.AddNode("Gather", [a, LoraActive], [$"{p}/A_active"], $"{p}/Gather_A", "", OnnxAttribute.Int("axis", 1));
+            then.AddNode("Gather", [b, LoraActive], [$"{p}/B_active"], $"{p}/Gather_B", "", OnnxAttribute.Int("axis", 0));
             (a, b) = ($"{p}/A_active", $"{p}/B_active");
         }
 
-        g.AddNode("Reshape", [a, "/lora/const_in_flat"], [$"{p}/A_flat"], $"{p}/Reshape_A");
-        g.AddNode("MatMul", [input, $"{p}/A_flat"], [$"{p}/xA"], $"{p}/MatMul_A");
-        g.AddNode("Mul", [$"{p}/xA", LoraMask], [$"{p}/xA_masked"], $"{p}/Mul_mask");
-        g.AddNode("Reshape", [b, outShape], [$"{p}/B_flat"], $"{p}/Reshape_B");
-        g.AddNode("MatMul", [$"{p}/xA_masked", $"{p}/B_flat"], [$"{p}/delta"], $"{p}/MatMul_B");
-        g.AddNode("Add", [$"{p}/base_output_0", $"{p}/delta"], [output], $"{p}/Add");
+        then.AddNode("Reshape", [a, "/lora/const_in_flat"], [$"{p}/A_flat"], $"{p}/Reshape_A");
+        then.AddNode("MatMul", [input, $"{p}/A_flat"], [$"{p}/xA"], $"{p}/MatMul_A");
+        then.AddNode("Mul", [$"{p}/xA", LoraMask], [$"{p}/xA_masked"], $"{p}/Mul_mask");
+        then.AddNode("Reshape", [b, outShape], [$"{p}/B_flat"], $"{p}/Reshape_B");
+        then.AddNode("MatMul", [$"{p}/xA_masked", $"{p}/B_flat"], [$"{p}/delta"], $"{p}/MatMul_B");
+        then.AddNode("Add", [$"{p}/base_output_0", $"{p}/delta"], [$"{p}/with_lora"], $"{p}/Add");
+        then.Outputs.Add(BranchOutput($"{p}/with_lora", rank));
+        var otherwise = new OnnxGraph { Name = $"{p}/else" };
+        otherwise.AddNode("Identity", [$"{p}/base_output_0"], [$"{p}/base_only"], $"{p}/Identity");
+        otherwise.Outputs.Add(BranchOutput($"{p}/base_only", rank));
+        g.AddNode("If", [LoraAny], [output], $"{p}/If", "", OnnxAttribute.Graph("then_branch", then), OnnxAttribute.Graph("else_branch", otherwise));
         return true;
     }
 
@@ -133,6 +148,9 @@ public static partial class LlamaModelBuilder
             && int.TryParse(parts[2], System.Globalization.CultureInfo.InvariantCulture, out layer)
             && LoraTargets.TryParse(parts[4], out target);
     }
+
+    private static OnnxValueInfo BranchOutput(string name, int rank) =>
+        new(name, TensorElementType.Float, [.. Enumerable.Range(0, rank).Select(d => (OnnxDim)$"{name}_dim{d}")]);
 
     private static AdapterBaseShape ShapeOf(ModelBuilderOptions o) =>
         new(o.LayerCount, o.HiddenSize, o.HeadCount, o.KvHeadCount, o.HeadSize, o.IntermediateSize);
