@@ -90,6 +90,12 @@ public sealed unsafe class AdapterSlots : IDisposable
                 if (session.InputMetadata.TryGetValue(LoraGraphNames.A(layer, target), out var a)
                     && session.InputMetadata.TryGetValue(LoraGraphNames.B(layer, target), out var b))
                 {
+                    // A graph from before slots became the outer dimension has A [in, slots, rank].
+                    if (a.Dimensions.Length != 3 || a.Dimensions[1] < 1 || b.Dimensions.Length != 3 || b.Dimensions[2] < 1)
+                    {
+                        throw new InvalidDataException($"the model's LoRA input {LoraGraphNames.A(layer, target)} is not [slots, in, rank]: it was built by an older make-model; rebuild it with make-model --lora");
+                    }
+
                     modules.Add(new Module(layer, target, a.Dimensions[1], b.Dimensions[2], slotCount, rank));
                 }
             }

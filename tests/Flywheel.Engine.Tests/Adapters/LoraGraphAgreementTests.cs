@@ -169,6 +169,14 @@ public sealed class LoraGraphAgreementTests : IDisposable
         PrefillAndDecode([3, 3, 1, 0], "four slots bound again");
     }
 
+    [Fact]
+    public void AnAdapterWithANonFiniteWeightIsRefused()
+    {
+        // Every token multiplies by every bound slot before the mask, and 0 times infinity is NaN.
+        var bad = PeftAdapter.Load(AdapterFolder.Write(AdapterFolder.Config(rank: 2), seed: 5, bScale: double.PositiveInfinity), AdapterFolder.Shape, maxRank: 8);
+        Assert.Contains("not a finite number", _slots.Refusal(bad));
+    }
+
     /// <summary>Prefills each prompt on its own adapter, then decodes every row in one Run; both against the reference.</summary>
     private void PrefillAndDecode(int[] rowAdapters, string what)
     {
