@@ -9,8 +9,8 @@ namespace Flywheel.Benchmarks;
 /// One decode Run's time on the plain and the LoRA-capable graphs, measured directly on the runner (no
 /// scheduler): the LoRA graph with every adapter loaded and every row on the base, then with rows spread
 /// over every adapter and the base, and with only two adapters loaded and rows spread over those two and the
-/// base (the bound slots follow the highest loaded slot). Runs interleave; the minimum is the least
-/// disturbed by other load on the machine.
+/// base (the bound slots follow the highest loaded slot). Runs interleave, each timed after an untimed
+/// Run of the same configuration; the minimum is the least disturbed by other load on the machine.
 /// </summary>
 internal static class LoraRunCost
 {
@@ -76,6 +76,10 @@ internal static class LoraRunCost
 
     private static double Time(Action run)
     {
+        // One untimed Run first: each session has its own thread pool, and the first Run on a session after
+        // another session ran waits for its descheduled workers, which would favour whichever configuration
+        // follows another on the same session.
+        run();
         var clock = Stopwatch.StartNew();
         run();
         return clock.Elapsed.TotalMilliseconds;
