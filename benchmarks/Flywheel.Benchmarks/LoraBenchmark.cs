@@ -32,14 +32,13 @@ internal sealed class LoraBenchmark : IBenchmark
 
     public string Name => "lora";
 
-    public string Description => "multi-LoRA tok/s and ITL: adapters mixed in one Run vs base-only vs one adapter per Run [--requests N] [--rounds N] [--adapters N] [--rank R] [--mixes a,b] [--scale-context F] [--run-cost only] [--graph active|dense]";
+    public string Description => "multi-LoRA tok/s and ITL: adapters mixed in one Run vs base-only vs one adapter per Run [--requests N] [--rounds N] [--adapters N] [--rank R] [--mixes a,b] [--scale-context F] [--run-cost only]";
 
     public int Run(string[] args)
     {
         int requests = 22, rounds = 2, adapterCount = 10, rank = 16;
         var scale = 1.0;
         var runCostOnly = false;
-        var dense = false;
         var mixNames = Mixes.Select(m => m.Name).ToList();
         for (var i = 0; i + 1 < args.Length; i += 2)
         {
@@ -52,23 +51,19 @@ internal sealed class LoraBenchmark : IBenchmark
                 case "--mixes": mixNames = [.. args[i + 1].Split(',')]; break;
                 case "--scale-context": scale = double.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--run-cost": runCostOnly = args[i + 1] == "only"; break;
-                case "--graph": dense = args[i + 1] == "dense"; break;
                 default: Console.Error.WriteLine($"unknown option {args[i]}"); return 2;
             }
         }
 
         var plainDir = BenchModel.FolderOrDefault(null);
-        var activeDir = LoraFolder(dense: false);
-        var denseDir = LoraFolder(dense: true);
         using var plain = ModelFolder.Open(plainDir, loadMixed: false);
-        using var lora = ModelFolder.Open(dense ? denseDir : activeDir, loadMixed: false);
-        using var other = ModelFolder.Open(dense ? activeDir : denseDir, loadMixed: false);
+        using var lora = ModelFolder.Open(LoraFolder(), loadMixed: false);
         var loraDir = lora.Directory;
         var adapters = WriteAdapters(loraDir, adapterCount, rank, out var fileBytes, out var readSeconds);
         var context = lora.Config.ContextLength;
         if (runCostOnly)
         {
-            LoraRunCost.Print(plain, dense ? other : lora, dense ? lora : other, adapters, rank, [1, 8, requests], repeats: 20);
+            LoraRunCost.Print(plain, lora, adapters, rank, [1, 8, requests], repeats: 20);
             return 0;
         }
 
@@ -121,18 +116,19 @@ internal sealed class LoraBenchmark : IBenchmark
                 $"{fileBytes / adapters.Count / 1e6:F2} MB safetensors (F32), {engine.AdapterSlotBytes / 1e6:F2} MB of stacked buffer per slot ({adapterCount + 1} slots: {engine.AdapterSlotBytes * (adapterCount + 1) / 1e6:F1} MB)");
         }
 
-        LoraRunCost.Print(plain, dense ? other : lora, dense ? lora : other, adapters, rank, [1, 8, requests], repeats: 20);
+        LoraRunCost.Print(plain, lora, adapters, rank, [1, 8, requests], repeats: 20);
         return 0;
     }
 
-    /// <summary>The bench preset with --lora all (active-slot or dense graph), built on first use.</summary>
-    private static string LoraFolder(bool dense)
+    /// <summary>The bench preset with --lora all, built on first use.</summary>
+    private static string LoraFolder()
     {
-        var dir = Path.Combine(Path.GetTempPath(), dense ? "flywheel-bench-model-lora-dense" : "flywheel-bench-model-lora");
+        // A new name: folders built with the earlier [in, slots, rank] layout of A do not fit the engine.
+        var dir = Path.Combine(Path.GetTempPath(), "flywheel-bench-model-lora-v2");
         if (!File.Exists(Path.Combine(dir, "genai_config.json")))
         {
-            Console.WriteLine($"building the bench preset with --lora all ({(dense ? "dense" : "active-slot")} graph) into {dir}");
-            ModelFolderWriter.Write(dir, ModelBuilderOptions.Bench with { LoraTargets = LoraTargets.All, LoraDense = dense }, null, SyntheticTokenizer.Write);
+            Console.WriteLine($"building the bench preset with --lora all into {dir}");
+            ModelFolderWriter.Write(dir, ModelBuilderOptions.Bench with { LoraTargets = LoraTargets.All }, null, SyntheticTokenizer.Write);
         }
 
         return dir;

@@ -6,24 +6,30 @@ namespace Flywheel.Adapters;
 
 /// <summary>
 /// The engine-owned stacked LoRA buffers a LoRA-capable graph reads (<see cref="LoraGraphNames"/>): for every
-/// adapted (layer, target), A [in, slots, rank] and B [slots, rank, out] in native memory, each wrapped once
-/// in an OrtValue that stays bound for the life of the runner. Slot 0 stays zero (the base model); loading
-/// an adapter into slot i writes PEFT's lora_A.weight [r, in] transposed into A[:, i, :r] and
-/// scale * lora_B.weight [out, r] transposed into B[i, :r, :], and zeros the rest of the slot (a smaller rank,
-/// a target the adapter does not adapt).
+/// adapted (layer, target), A [slots, in, rank] and B [slots, rank, out] in native memory. Slot 0 stays zero
+/// (the base model); loading an adapter into slot i writes PEFT's lora_A.weight [r, in] transposed into
+/// A[i, :, :r] and scale * lora_B.weight [out, r] transposed into B[i, :r, :], and zeros the rest of the slot
+/// (a smaller rank, a target the adapter does not adapt).
 /// </summary>
 /// <remarks>
-/// Thread-safety: a Run reads only the slots its rows use (the graph gathers the Run's distinct slots), so
-/// <see cref="Write"/> and <see cref="Clear"/> may run on any thread for a slot that no submitted request
-/// holds; the caller (the engine's slot bookkeeping) guarantees that. Slots never overlap in memory.
+/// The graph multiplies by every slot it is given, so the runner binds views covering only slots
+/// 0 .. <see cref="BoundSlotCount"/> - 1 (the highest loaded slot and those below it; a slot is the outermost
+/// dimension, so such a view is a prefix of the buffer) and rebinds them only when that count changes.
+/// Thread-safety: <see cref="Write"/> may run on any thread for a slot that no submitted request holds, and
+/// raises <see cref="BoundSlotCount"/> only once the slot is written; a Run that still multiplies by a slot
+/// being written masks that slot's products to zero for every token (adapter weights are finite, checked by
+/// <see cref="Refusal"/>). <see cref="Clear"/> runs between Runs. The views are made on the runner's thread.
 /// </remarks>
 public sealed unsafe class AdapterSlots : IDisposable
 {
     private readonly Module[] _modules;
+    private readonly bool[] _written;
+    private volatile int _boundSlotCount = 1;
 
     private AdapterSlots(Module[] modules, int slotCount, int rank, int layerCount)
     {
         _modules = modules;
+        _written = new bool[slotCount];
         SlotCount = slotCount;
         Rank = rank;
         LayerCount = layerCount;
@@ -44,9 +50,24 @@ public sealed unsafe class AdapterSlots : IDisposable
     /// <summary>Bytes of A and B one slot holds (float32, zero-padded to <see cref="Rank"/>).</summary>
     public long BytesPerSlot => _modules.Sum(m => (long)(m.InCount + m.OutCount) * Rank * sizeof(float));
 
-    /// <summary>The graph inputs and their values, to bind once.</summary>
-    public IEnumerable<(string Name, OrtValue Value)> Inputs =>
-        _modules.SelectMany(m => new[] { (LoraGraphNames.A(m.Layer, m.Target), m.AValue), (LoraGraphNames.B(m.Layer, m.Target), m.BValue) });
+    /// <summary>Slots the graph needs bound: 1 + the highest slot holding an adapter (1: only the base).</summary>
+    public int BoundSlotCount => _boundSlotCount;
+
+    /// <summary>The graph input names: A then B of every module; <see cref="InputView"/> takes the same order.</summary>
+    public IEnumerable<string> InputNames =>
+        _modules.SelectMany(m => new[] { LoraGraphNames.A(m.Layer, m.Target), LoraGraphNames.B(m.Layer, m.Target) });
+
+    /// <summary>How many inputs <see cref="InputNames"/> lists.</summary>
+    public int InputCount => 2 * _modules.Length;
+
+    /// <summary>A view of input <paramref name="index"/> (of <see cref="InputNames"/>) covering slots 0 .. <paramref name="slotCount"/> - 1.</summary>
+    public OrtValue InputView(int index, int slotCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(slotCount, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(slotCount, SlotCount);
+        var m = _modules[index / 2];
+        return index % 2 == 0 ? m.AView(slotCount) : m.BView(slotCount);
+    }
 
     /// <summary>
     /// Buffers for the LoRA inputs of <paramref name="session"/> with <paramref name="slotCount"/> slots of
@@ -69,7 +90,13 @@ public sealed unsafe class AdapterSlots : IDisposable
                 if (session.InputMetadata.TryGetValue(LoraGraphNames.A(layer, target), out var a)
                     && session.InputMetadata.TryGetValue(LoraGraphNames.B(layer, target), out var b))
                 {
-                    modules.Add(new Module(layer, target, a.Dimensions[0], b.Dimensions[2], slotCount, rank));
+                    // A graph from before slots became the outer dimension has A [in, slots, rank].
+                    if (a.Dimensions.Length != 3 || a.Dimensions[1] < 1 || b.Dimensions.Length != 3 || b.Dimensions[2] < 1)
+                    {
+                        throw new InvalidDataException($"the model's LoRA input {LoraGraphNames.A(layer, target)} is not [slots, in, rank]: it was built by an older make-model; rebuild it with make-model --lora");
+                    }
+
+                    modules.Add(new Module(layer, target, a.Dimensions[1], b.Dimensions[2], slotCount, rank));
                 }
             }
         }
@@ -107,10 +134,30 @@ public sealed unsafe class AdapterSlots : IDisposable
                 {
                     return $"adapter '{adapter.Directory}': layer {layer} {LoraTargets.PeftName(target)} is [{w.InCount} -> {w.OutCount}], the model's is [{m.InCount} -> {m.OutCount}]";
                 }
+
+                // Every token multiplies by every bound slot and masks the others' products to zero: an
+                // infinite or NaN weight would turn 0 into NaN for rows on other adapters.
+                if (!IsFinite(w.A) || !IsFinite(w.B) || !double.IsFinite(w.Scale))
+                {
+                    return $"adapter '{adapter.Directory}': layer {layer} {LoraTargets.PeftName(target)} has a weight that is not a finite number";
+                }
             }
         }
 
         return null;
+    }
+
+    private static bool IsFinite(float[] values)
+    {
+        foreach (var v in values)
+        {
+            if (!float.IsFinite(v))
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     /// <summary>Copies <paramref name="adapter"/> (checked by <see cref="Refusal"/>) into <paramref name="slot"/>.</summary>
@@ -126,14 +173,26 @@ public sealed unsafe class AdapterSlots : IDisposable
                 m.Write(slot, w);
             }
         }
+
+        SetWritten(slot, true);
     }
 
     /// <summary>Zeros <paramref name="slot"/> (it then adds nothing).</summary>
     public void Clear(int slot)
     {
+        SetWritten(slot, false);
         foreach (var m in _modules)
         {
             m.Clear(slot);
+        }
+    }
+
+    private void SetWritten(int slot, bool written)
+    {
+        lock (_written)
+        {
+            _written[slot] = written;
+            _boundSlotCount = Array.LastIndexOf(_written, true) + 1 is var n && n > 1 ? n : 1;
         }
     }
 
@@ -148,19 +207,18 @@ public sealed unsafe class AdapterSlots : IDisposable
     /// <summary>One adapted projection's pair of buffers.</summary>
     private sealed class Module : IDisposable
     {
-        private readonly float* _a; // [in, slots, rank]
+        private readonly float* _a; // [slots, in, rank]
         private readonly float* _b; // [slots, rank, out]
-        private readonly int _slots, _rank;
+        private readonly int _rank;
+        private readonly OrtValue?[] _aViews, _bViews; // [slot count] views of the first slots, made on first use
 
         public Module(int layer, LoraTarget target, long inCount, long outCount, int slots, int rank)
         {
-            (Layer, Target, InCount, OutCount, _slots, _rank) = (layer, target, checked((int)inCount), checked((int)outCount), slots, rank);
-            var aCount = (nuint)((long)InCount * slots * rank);
-            var bCount = (nuint)((long)slots * rank * OutCount);
-            _a = (float*)NativeMemory.AllocZeroed(aCount, sizeof(float));
-            _b = (float*)NativeMemory.AllocZeroed(bCount, sizeof(float));
-            AValue = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, OrtElementType.Float, [InCount, slots, rank], (nint)_a, (long)aCount * sizeof(float));
-            BValue = OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, OrtElementType.Float, [slots, rank, OutCount], (nint)_b, (long)bCount * sizeof(float));
+            (Layer, Target, InCount, OutCount, _rank) = (layer, target, checked((int)inCount), checked((int)outCount), rank);
+            _a = (float*)NativeMemory.AllocZeroed((nuint)((long)slots * InCount * rank), sizeof(float));
+            _b = (float*)NativeMemory.AllocZeroed((nuint)((long)slots * rank * OutCount), sizeof(float));
+            _aViews = new OrtValue?[slots + 1];
+            _bViews = new OrtValue?[slots + 1];
         }
 
         public int Layer { get; }
@@ -171,16 +229,16 @@ public sealed unsafe class AdapterSlots : IDisposable
 
         public int OutCount { get; }
 
-        public OrtValue AValue { get; }
+        public OrtValue AView(int slots) => _aViews[slots] ??= View(_a, slots, InCount, _rank);
 
-        public OrtValue BValue { get; }
+        public OrtValue BView(int slots) => _bViews[slots] ??= View(_b, slots, _rank, OutCount);
 
         public void Write(int slot, LoraWeights w)
         {
-            // A[i, slot, j] = lora_A[j, i]; B[slot, j, o] = scale * lora_B[o, j].
+            // A[slot, i, j] = lora_A[j, i]; B[slot, j, o] = scale * lora_B[o, j].
             for (var i = 0; i < InCount; i++)
             {
-                var row = _a + (((long)i * _slots) + slot) * _rank;
+                var row = _a + ((((long)slot * InCount) + i) * _rank);
                 for (var j = 0; j < w.Rank; j++)
                 {
                     row[j] = w.A[(j * InCount) + i];
@@ -200,20 +258,25 @@ public sealed unsafe class AdapterSlots : IDisposable
 
         public void Clear(int slot)
         {
-            for (var i = 0; i < InCount; i++)
-            {
-                new Span<float>(_a + (((long)i * _slots) + slot) * _rank, _rank).Clear();
-            }
-
+            new Span<float>(_a + ((long)slot * InCount * _rank), InCount * _rank).Clear();
             new Span<float>(_b + ((long)slot * _rank * OutCount), _rank * OutCount).Clear();
         }
 
         public void Dispose()
         {
-            AValue.Dispose();
-            BValue.Dispose();
+            foreach (var v in _aViews.Concat(_bViews))
+            {
+                v?.Dispose();
+            }
+
             NativeMemory.Free(_a);
             NativeMemory.Free(_b);
+        }
+
+        private static OrtValue View(float* data, int slots, int rows, int columns)
+        {
+            var count = (long)slots * rows * columns;
+            return OrtValue.CreateTensorValueWithData(OrtMemoryInfo.DefaultInstance, OrtElementType.Float, [slots, rows, columns], (nint)data, count * sizeof(float));
         }
     }
 }

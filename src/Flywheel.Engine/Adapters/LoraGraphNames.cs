@@ -22,7 +22,7 @@ public static class LoraGraphNames
     public static bool IsLoraInput(string inputName) =>
         inputName is SlotIds or ChunkSlotIds || inputName.StartsWith("lora.", StringComparison.Ordinal);
 
-    /// <summary>float [in, slots, rank]: every slot's A (lora_A.weight transposed), zero-padded to the rank.</summary>
+    /// <summary>float [slots, in, rank]: every slot's A (lora_A.weight transposed), zero-padded to the rank.</summary>
     public static string A(int layer, LoraTarget target) => $"lora.{layer}.{LoraTargets.PeftName(target)}.A";
 
     /// <summary>float [slots, rank, out]: every slot's scale * B (lora_B.weight transposed), zero-padded to the rank.</summary>

@@ -6,8 +6,9 @@ using OrtElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
 namespace Flywheel.Execution;
 
 /// <summary>
-/// The LoRA inputs of a LoRA-capable graph: the stacked A/B buffers (<see cref="AdapterSlots"/>), bound once
-/// after the standard inputs, and each Run's per-row adapter slot ids, written into a buffer sized once.
+/// The LoRA inputs of a LoRA-capable graph: views of the stacked A/B buffers (<see cref="AdapterSlots"/>)
+/// covering the bound slots, rebound only when <see cref="AdapterSlots.BoundSlotCount"/> changes (a load or
+/// unload moved the highest loaded slot), and each Run's per-row adapter slot ids, written into a buffer sized once.
 /// </summary>
 public sealed unsafe partial class DecoderRunner
 {
@@ -17,6 +18,7 @@ public sealed unsafe partial class DecoderRunner
     private long* _chunkAdapterId;    // [1] the mixed Run's chunk's adapter slot
     private ViewCache<int>? _adapterIdViews;
     private OrtValue? _chunkAdapterIdView;
+    private int _graphSlots, _mixedGraphSlots; // slots each graph's A/B views cover (0: none bound yet)
 
     /// <summary>Whether the graph takes LoRA adapters (it has the inputs <see cref="LoraGraphNames"/> names).</summary>
     public bool HasLoraInputs => _adapters is not null;
@@ -43,10 +45,13 @@ public sealed unsafe partial class DecoderRunner
             inputs.Add(LoraGraphNames.ChunkSlotIds);
         }
 
-        inputs.AddRange(_adapters.Inputs.Select(i => i.Name));
+        inputs.AddRange(_adapters.InputNames);
     }
 
-    /// <summary>Binds the stacked buffers from input <paramref name="offset"/> on; they stay bound for the runner's life.</summary>
+    /// <summary>
+    /// Binds views of the stacked buffers from input <paramref name="offset"/> on when the bound slot count
+    /// changed since this graph's last bind; otherwise binds nothing.
+    /// </summary>
     private void BindLoraBuffers(BoundGraph graph, int offset)
     {
         if (_adapters is null)
@@ -54,10 +59,19 @@ public sealed unsafe partial class DecoderRunner
             return;
         }
 
-        foreach (var (_, value) in _adapters.Inputs)
+        ref var bound = ref graph == _mixedGraph ? ref _mixedGraphSlots : ref _graphSlots;
+        var slots = _adapters.BoundSlotCount;
+        if (slots == bound)
         {
-            graph.Bind(offset++, value, input: true);
+            return;
         }
+
+        for (var i = 0; i < _adapters.InputCount; i++)
+        {
+            graph.Bind(offset + i, _adapters.InputView(i, slots), input: true);
+        }
+
+        bound = slots;
     }
 
     /// <summary>Writes and binds a Run's adapter slot ids at input <paramref name="index"/> (mixed: the chunk's next).</summary>
@@ -96,6 +110,8 @@ public sealed unsafe partial class DecoderRunner
             *_chunkAdapterId = chunkSlot;
             graph.Bind(index + 1, _chunkAdapterIdView!, input: true);
         }
+
+        BindLoraBuffers(graph, index + (graph == _mixedGraph ? 2 : 1));
     }
 
     private void DisposeLora()

@@ -6,17 +6,17 @@ namespace Flywheel.Models.Building;
 
 /// <summary>
 /// The LoRA-capable graph (<see cref="ModelBuilderOptions.LoraTargets"/>): every adapted projection becomes
-/// y = x W + ((x A') * mask) B', where A' and B' are the adapters active in this Run, gathered from the
-/// engine's stacked buffers, and the mask keeps, for each token, only its own adapter's rank columns.
+/// y = x W + sum over slots s of ((x A[s]) * mask[s]) B[s], where A [slots, in, r] and B [slots, r, out] are the
+/// engine's stacked buffers and mask[s] keeps only the tokens whose adapter is slot s.
 /// </summary>
 /// <remarks>
-/// Each Run first finds its distinct adapter slots (Unique over the per-row slot ids, K of them) and gathers
-/// only those: A' [in, K * r] and B' [K * r, out]. One MatMul over every token then computes all K
-/// adapters' x A at once, the mask zeroes the columns of the adapters a token does not use, and a second
-/// MatMul adds each token's own (x A) B. A per-row Gather of A and B (BGMV done with stock ONNX operators)
-/// would copy an adapter's weights once per row, which costs more than the base weights themselves at a
-/// few dozen rows; this reads each active adapter once per Run, and a Run of base rows only (K = 1, slot 0,
-/// all zeros) adds r columns per projection. Scales are folded into B when an adapter is loaded.
+/// The engine binds views of the buffers that cover only slots 0 .. (highest loaded slot), so the cost
+/// follows the loaded set, and nothing is copied per Run: x A over every bound slot is one broadcast
+/// MatMul ([N, in] x [S, in, r] -> [S, N, r]); after the mask and a transpose of that small product to
+/// [N, S * r], one MatMul by B viewed as [S * r, out] (contiguous, no copy) adds each token's own delta.
+/// Slot 0 (the base) stays zero. The delta sits in the then-branch of an If on one flag per Run (any token
+/// on an adapter), so a Run of base rows only costs one If per projection. Scales are folded into B when an
+/// adapter is loaded.
 /// </remarks>
 public static partial class LlamaModelBuilder
 {
@@ -40,51 +40,52 @@ public static partial class LlamaModelBuilder
             foreach (var target in o.LoraTargets)
             {
                 var (inCount, outCount) = shape.Dimensions(target);
-                g.Inputs.Add(new OnnxValueInfo(LoraGraphNames.A(layer, target), TensorElementType.Float, [(long)inCount, LoraGraphNames.SlotDim, LoraGraphNames.RankDim]));
+                g.Inputs.Add(new OnnxValueInfo(LoraGraphNames.A(layer, target), TensorElementType.Float, [LoraGraphNames.SlotDim, (long)inCount, LoraGraphNames.RankDim]));
                 g.Inputs.Add(new OnnxValueInfo(LoraGraphNames.B(layer, target), TensorElementType.Float, [LoraGraphNames.SlotDim, LoraGraphNames.RankDim, (long)outCount]));
             }
         }
 
-        // Per token: its adapter slot (mixed: the decode rows', then the chunk's slot for each chunk token).
-        var ids = LoraGraphNames.SlotIds;
+        // Per token: its adapter slot [N] (mixed: the decode rows', then the chunk's slot for each chunk
+        // token; otherwise each row's slot repeated over the row's tokens).
+        g.Initializers.Add(OnnxTensor.FromInt64s("/lora/const_last_axis", [1], [-1]));
+        g.Initializers.Add(OnnxTensor.FromInt64s("/lora/const_flat", [1], [-1]));
+        string ids;
         if (mixed)
         {
             g.AddNode("Expand", [LoraGraphNames.ChunkSlotIds, "chunk_tokens"], ["/lora/chunk_token_slots"], "/lora/Expand_chunk");
             g.AddNode("Concat", [LoraGraphNames.SlotIds, "/lora/chunk_token_slots"], ["/lora/token_slots"], "/lora/Concat_slots", "", OnnxAttribute.Int("axis", 0));
+            g.Initializers.Add(OnnxTensor.FromInt64s(LoraLeadShape, [2], [0, -1]));
             ids = "/lora/token_slots";
-        }
-
-        // The Run's distinct slots [K] and the one-hot mask [N, (1,) K * r] shared by every projection.
-        g.Initializers.Add(OnnxTensor.FromInt64s("/lora/const_last_axis", [1], [-1]));
-        g.Initializers.Add(OnnxTensor.FromInt64s("/lora/const_mask_shape", mixed ? [2] : [3], mixed ? [0, -1] : [0, 1, -1]));
-        g.Initializers.Add(OnnxTensor.FromInt64s("/lora/const_in_flat", [2], [0, -1]));
-        if (o.LoraDense)
-        {
-            // Every slot is "active": 0 .. slots - 1.
-            g.Initializers.Add(OnnxTensor.FromInt64s("/lora/const_zero", [], [0]));
-            g.AddNode("Shape", [LoraGraphNames.A(0, o.LoraTargets[0])], ["/lora/slot_count_1d"], "/lora/Shape_slots", "", OnnxAttribute.Int("start", 1), OnnxAttribute.Int("end", 2));
-            g.AddNode("Squeeze", ["/lora/slot_count_1d"], ["/lora/slot_count"], "/lora/Squeeze_slots");
-            g.AddNode("Range", ["/lora/const_zero", "/lora/slot_count", "const_one"], [LoraActive], "/lora/Range_slots");
         }
         else
         {
-            g.AddNode("Unique", [ids], [LoraActive], "/lora/Unique", "", OnnxAttribute.Int("sorted", 1));
+            g.AddNode("Shape", ["input_ids"], ["/lora/rows_by_tokens"], "/lora/Shape_ids");
+            g.AddNode("Unsqueeze", [LoraGraphNames.SlotIds, "/lora/const_last_axis"], ["/lora/row_slots"], "/lora/Unsqueeze_rows");
+            g.AddNode("Expand", ["/lora/row_slots", "/lora/rows_by_tokens"], ["/lora/token_slots_2d"], "/lora/Expand_tokens");
+            g.AddNode("Reshape", ["/lora/token_slots_2d", "/lora/const_flat"], ["/lora/token_slots"], "/lora/Reshape_tokens");
+            g.AddNode("Concat", ["/lora/rows_by_tokens", "/lora/const_flat"], [LoraLeadShape], "/lora/Concat_lead", "", OnnxAttribute.Int("axis", 0));
+            ids = "/lora/token_slots";
         }
 
-        g.AddNode("Unsqueeze", [ids, "/lora/const_last_axis"], ["/lora/slots_column"], "/lora/Unsqueeze_slots");
-        g.AddNode("Equal", ["/lora/slots_column", LoraActive], ["/lora/onehot_bool"], "/lora/Equal");
+        // mask [S, N, 1]: 1 where token n is on bound slot s.
+        g.Initializers.Add(OnnxTensor.FromInt64s("/lora/const_zero", [], [0]));
+        g.Initializers.Add(OnnxTensor.FromInt64s("/lora/const_slot_axis", [1], [1]));
+        g.AddNode("Shape", [LoraGraphNames.A(0, o.LoraTargets[0])], ["/lora/slot_count_1d"], "/lora/Shape_slots", "", OnnxAttribute.Int("start", 0), OnnxAttribute.Int("end", 1));
+        g.AddNode("Squeeze", ["/lora/slot_count_1d"], ["/lora/slot_count"], "/lora/Squeeze_slots");
+        g.AddNode("Range", ["/lora/const_zero", "/lora/slot_count", "const_one"], ["/lora/bound_slots"], "/lora/Range_slots");
+        g.AddNode("Unsqueeze", ["/lora/bound_slots", "/lora/const_slot_axis"], ["/lora/slots_column"], "/lora/Unsqueeze_slots");
+        g.AddNode("Equal", ["/lora/slots_column", ids], ["/lora/onehot_bool"], "/lora/Equal");
         g.AddNode("Cast", ["/lora/onehot_bool"], ["/lora/onehot"], "/lora/Cast", "", OnnxAttribute.Int("to", (long)TensorElementType.Float));
-        g.AddNode("Unsqueeze", ["/lora/onehot", "/lora/const_last_axis"], ["/lora/onehot_3d"], "/lora/Unsqueeze_onehot");
-        var first = LoraGraphNames.A(0, o.LoraTargets[0]);
-        g.AddNode("Shape", [first], ["/lora/rank"], "/lora/Shape_rank", "", OnnxAttribute.Int("start", 2), OnnxAttribute.Int("end", 3));
-        g.AddNode("Shape", ["/lora/onehot"], ["/lora/onehot_shape"], "/lora/Shape_onehot");
-        g.AddNode("Concat", ["/lora/onehot_shape", "/lora/rank"], ["/lora/mask_expand_shape"], "/lora/Concat_shape", "", OnnxAttribute.Int("axis", 0));
-        g.AddNode("Expand", ["/lora/onehot_3d", "/lora/mask_expand_shape"], ["/lora/mask_3d"], "/lora/Expand_mask");
-        g.AddNode("Reshape", ["/lora/mask_3d", "/lora/const_mask_shape"], [LoraMask], "/lora/Reshape_mask");
+        g.AddNode("Unsqueeze", ["/lora/onehot", "/lora/const_last_axis"], [LoraMask], "/lora/Unsqueeze_mask");
+
+        // Whether any token of the Run uses an adapter: a Run of base rows only skips every LoRA branch.
+        g.AddNode("ReduceMax", [ids], ["/lora/max_slot"], "/lora/ReduceMax_slots", "", OnnxAttribute.Int("keepdims", 0));
+        g.AddNode("Greater", ["/lora/max_slot", "/lora/const_zero"], [LoraAny], "/lora/Greater_any");
     }
 
-    private const string LoraActive = "/lora/active_slots";
+    private const string LoraLeadShape = "/lora/lead_shape";
     private const string LoraMask = "/lora/mask";
+    private const string LoraAny = "/lora/any_adapter";
 
     /// <summary>
     /// If <paramref name="weight"/> is an adapted projection, writes its MatMul to a base output and adds the
@@ -98,27 +99,32 @@ public static partial class LlamaModelBuilder
         }
 
         var p = nodeName[..nodeName.LastIndexOf('/')] + "/lora";
-        var outShape = $"/lora/const_out_flat_{n}";
-        if (!g.Initializers.Any(t => t.Name == outShape))
-        {
-            g.Initializers.Add(OnnxTensor.FromInt64s(outShape, [2], [-1, n]));
-        }
+        var outShape = Constant(g, $"/lora/const_out_flat_{n}", [-1, n]);
+        var mixed = g.Inputs.Any(i => i.Name == LoraGraphNames.ChunkSlotIds);
 
+        // y = base, plus the delta only when the Run has adapter rows: a base-only Run runs the else-branch,
+        // which passes the base output through.
         MatMul(g, o with { LoraTargets = [] }, input, weight, k, n, $"{p}/base_output_0", nodeName);
-        var (a, b) = (LoraGraphNames.A(layer, target), LoraGraphNames.B(layer, target));
-        if (!o.LoraDense)
+        var then = new OnnxGraph { Name = $"{p}/then" };
+        var rows = input;
+        if (!mixed)
         {
-            g.AddNode("Gather", [a, LoraActive], [$"{p}/A_active"], $"{p}/Gather_A", "", OnnxAttribute.Int("axis", 1));
-            g.AddNode("Gather", [b, LoraActive], [$"{p}/B_active"], $"{p}/Gather_B", "", OnnxAttribute.Int("axis", 0));
-            (a, b) = ($"{p}/A_active", $"{p}/B_active");
+            rows = $"{p}/x_rows";
+            then.AddNode("Reshape", [input, Constant(g, $"/lora/const_rows_{k}", [-1, k])], [rows], $"{p}/Reshape_x");
         }
 
-        g.AddNode("Reshape", [a, "/lora/const_in_flat"], [$"{p}/A_flat"], $"{p}/Reshape_A");
-        g.AddNode("MatMul", [input, $"{p}/A_flat"], [$"{p}/xA"], $"{p}/MatMul_A");
-        g.AddNode("Mul", [$"{p}/xA", LoraMask], [$"{p}/xA_masked"], $"{p}/Mul_mask");
-        g.AddNode("Reshape", [b, outShape], [$"{p}/B_flat"], $"{p}/Reshape_B");
-        g.AddNode("MatMul", [$"{p}/xA_masked", $"{p}/B_flat"], [$"{p}/delta"], $"{p}/MatMul_B");
-        g.AddNode("Add", [$"{p}/base_output_0", $"{p}/delta"], [output], $"{p}/Add");
+        then.AddNode("MatMul", [rows, LoraGraphNames.A(layer, target)], [$"{p}/xA"], $"{p}/MatMul_A");
+        then.AddNode("Mul", [$"{p}/xA", LoraMask], [$"{p}/xA_masked"], $"{p}/Mul_mask");
+        then.AddNode("Transpose", [$"{p}/xA_masked"], [$"{p}/xA_by_token"], $"{p}/Transpose", "", OnnxAttribute.IntList("perm", 1, 0, 2));
+        then.AddNode("Reshape", [$"{p}/xA_by_token", LoraLeadShape], [$"{p}/xA_flat"], $"{p}/Reshape_xA");
+        then.AddNode("Reshape", [LoraGraphNames.B(layer, target), outShape], [$"{p}/B_flat"], $"{p}/Reshape_B");
+        then.AddNode("MatMul", [$"{p}/xA_flat", $"{p}/B_flat"], [$"{p}/delta"], $"{p}/MatMul_B");
+        then.AddNode("Add", [$"{p}/base_output_0", $"{p}/delta"], [$"{p}/with_lora"], $"{p}/Add");
+        then.Outputs.Add(BranchOutput($"{p}/with_lora", mixed ? 2 : 3));
+        var otherwise = new OnnxGraph { Name = $"{p}/else" };
+        otherwise.AddNode("Identity", [$"{p}/base_output_0"], [$"{p}/base_only"], $"{p}/Identity");
+        otherwise.Outputs.Add(BranchOutput($"{p}/base_only", mixed ? 2 : 3));
+        g.AddNode("If", [LoraAny], [output], $"{p}/If", "", OnnxAttribute.Graph("then_branch", then), OnnxAttribute.Graph("else_branch", otherwise));
         return true;
     }
 
@@ -133,6 +139,20 @@ public static partial class LlamaModelBuilder
             && int.TryParse(parts[2], System.Globalization.CultureInfo.InvariantCulture, out layer)
             && LoraTargets.TryParse(parts[4], out target);
     }
+
+    /// <summary>Adds the int64 initializer <paramref name="name"/> once; returns its name.</summary>
+    private static string Constant(OnnxGraph g, string name, long[] values)
+    {
+        if (!g.Initializers.Any(t => t.Name == name))
+        {
+            g.Initializers.Add(OnnxTensor.FromInt64s(name, [values.Length], values));
+        }
+
+        return name;
+    }
+
+    private static OnnxValueInfo BranchOutput(string name, int rank) =>
+        new(name, TensorElementType.Float, [.. Enumerable.Range(0, rank).Select(d => (OnnxDim)$"{name}_dim{d}")]);
 
     private static AdapterBaseShape ShapeOf(ModelBuilderOptions o) =>
         new(o.LayerCount, o.HiddenSize, o.HeadCount, o.KvHeadCount, o.HeadSize, o.IntermediateSize);

@@ -92,12 +92,6 @@ public sealed record ModelBuilderOptions
     /// </summary>
     public IReadOnlyList<Adapters.LoraTarget> LoraTargets { get; init; } = [];
 
-    /// <summary>
-    /// LoRA graph variant for comparison: multiply by every slot's A and B (no Gather of the Run's active
-    /// slots); compute grows with the slot count whatever the Run holds.
-    /// </summary>
-    public bool LoraDense { get; init; }
-
     /// <summary>Width of an attention head; null means hidden / heads (Qwen3 sets its own head_dim).</summary>
     public int? HeadDim { get; init; }
 

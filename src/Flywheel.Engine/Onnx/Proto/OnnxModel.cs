@@ -69,6 +69,7 @@ public enum OnnxAttributeType
     Int = 2,
     String = 3,
     Tensor = 4,
+    Graph = 5,
     Floats = 6,
     Ints = 7,
 }
@@ -96,6 +97,9 @@ public sealed class OnnxAttribute
 
     public long[] Ints { get; private init; } = [];
 
+    /// <summary>A subgraph (the branches of If), which may read any value of the enclosing graph by name.</summary>
+    public OnnxGraph? GraphValue { get; private init; }
+
     public float[] Floats { get; private init; } = [];
 
     public static OnnxAttribute Int(string name, long value) => new(name, OnnxAttributeType.Int) { IntValue = value };
@@ -105,6 +109,8 @@ public sealed class OnnxAttribute
     public static OnnxAttribute String(string name, string value) => new(name, OnnxAttributeType.String) { StringValue = value };
 
     public static OnnxAttribute Tensor(string name, OnnxTensor value) => new(name, OnnxAttributeType.Tensor) { TensorValue = value };
+
+    public static OnnxAttribute Graph(string name, OnnxGraph value) => new(name, OnnxAttributeType.Graph) { GraphValue = value };
 
     public static OnnxAttribute IntList(string name, params long[] values) => new(name, OnnxAttributeType.Ints) { Ints = values };
 

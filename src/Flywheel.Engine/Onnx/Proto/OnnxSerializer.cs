@@ -20,7 +20,7 @@ internal static class OnnxSerializer
     private const int NodeInput = 1, NodeOutput = 2, NodeName = 3, NodeOpType = 4, NodeAttribute = 5, NodeDomain = 7;
 
     // AttributeProto
-    private const int AttrName = 1, AttrF = 2, AttrI = 3, AttrS = 4, AttrT = 5, AttrFloats = 7, AttrInts = 8, AttrType = 20;
+    private const int AttrName = 1, AttrF = 2, AttrI = 3, AttrS = 4, AttrT = 5, AttrG = 6, AttrFloats = 7, AttrInts = 8, AttrType = 20;
 
     // TensorProto
     private const int TensorDims = 1, TensorElementTypeField = 2, TensorFloatData = 4, TensorInt32Data = 5, TensorInt64Data = 7, TensorName = 8, TensorRawData = 9, TensorExternalData = 13, TensorDataLocation = 14;
@@ -114,6 +114,7 @@ internal static class OnnxSerializer
             case OnnxAttributeType.Int: w.WriteVarint(AttrI, a.IntValue); break;
             case OnnxAttributeType.String: w.WriteString(AttrS, a.StringValue!); break;
             case OnnxAttributeType.Tensor: w.WriteMessage(AttrT, WriteTensor(a.TensorValue!)); break;
+            case OnnxAttributeType.Graph: w.WriteMessage(AttrG, WriteGraph(a.GraphValue!)); break;
             case OnnxAttributeType.Floats: w.WritePackedFloats(AttrFloats, a.Floats); break;
             case OnnxAttributeType.Ints: w.WritePackedVarints(AttrInts, a.Ints); break;
             default: throw new ArgumentOutOfRangeException(nameof(a), a.Type, "Unsupported attribute type.");
@@ -268,6 +269,7 @@ internal static class OnnxSerializer
         long i = 0;
         string? s = null;
         OnnxTensor? t = null;
+        OnnxGraph? g = null;
         List<long> ints = [];
         List<float> floats = [];
         var type = 0L;
@@ -281,6 +283,7 @@ internal static class OnnxSerializer
                 case AttrI: i = r.ReadVarint(); break;
                 case AttrS: s = r.ReadString(); break;
                 case AttrT: t = ReadTensor(r.ReadBytes()); break;
+                case AttrG: g = ReadGraph(r.ReadBytes()); break;
                 case AttrFloats: r.ReadFloats(floats); break;
                 case AttrInts: r.ReadInt64s(ints); break;
                 case AttrType: type = r.ReadVarint(); break;
@@ -294,6 +297,7 @@ internal static class OnnxSerializer
             OnnxAttributeType.Int => OnnxAttribute.Int(name, i),
             OnnxAttributeType.String => OnnxAttribute.String(name, s ?? ""),
             OnnxAttributeType.Tensor => OnnxAttribute.Tensor(name, t ?? throw new InvalidDataException($"Attribute '{name}' has no tensor.")),
+            OnnxAttributeType.Graph => OnnxAttribute.Graph(name, g ?? throw new InvalidDataException($"Attribute '{name}' has no graph.")),
             OnnxAttributeType.Floats => OnnxAttribute.FloatList(name, [.. floats]),
             OnnxAttributeType.Ints => OnnxAttribute.IntList(name, [.. ints]),
             _ => throw new InvalidDataException($"Attribute '{name}' has unsupported type {type}."),
