@@ -181,29 +181,11 @@ public sealed partial class LlmEngine
         {
             if (IsAdapterStale(running[i]))
             {
-                Finish(running[i], FinishReason.Abort, "the request's adapter was unloaded");
+                Finish(running[i], FinishReason.Abort, AdapterUnloadedError);
             }
         }
 
-        var waiting = _scheduler.Waiting;
-        for (var i = 0; i < waiting.Count;)
-        {
-            if (IsAdapterStale(waiting[i]))
-            {
-                var w = waiting[i];
-                _scheduler.RemoveWaitingAt(i);
-                EmitAdapterUnloaded(w);
-            }
-            else
-            {
-                i++;
-            }
-        }
-
-        _slots.Compact(_finished, running);
-        EmitFinished();
-        _waitingCount = waiting.Count;
-        PublishStats();
+        AbortWaitingAndPublish(IsAdapterStale, AdapterUnloadedError);
         while (_adapterUnloads.TryDequeue(out var unload))
         {
             _adapterSlots!.Clear(unload.Slot);
@@ -216,6 +198,8 @@ public sealed partial class LlmEngine
         }
     }
 
+    private const string AdapterUnloadedError = "the request's adapter was unloaded";
+
     private void EmitAdapterUnloaded(Sequence w) =>
-        Emit(w.Output, new FinishEvent(FinishReason.Abort, w.PromptLength, 0, 0, 0, Stopwatch.GetElapsedTime(w.ArrivalTimestamp).TotalSeconds, "the request's adapter was unloaded"));
+        Emit(w.Output, new FinishEvent(FinishReason.Abort, w.PromptLength, 0, 0, 0, Stopwatch.GetElapsedTime(w.ArrivalTimestamp).TotalSeconds, AdapterUnloadedError));
 }

@@ -80,14 +80,23 @@ public sealed partial class LlmEngine
             }
         }
 
+        AbortWaitingAndPublish(static w => w.Request.CancellationToken.IsCancellationRequested, error: null);
+    }
+
+    /// <summary>
+    /// Between steps, after running requests were finished: removes the waiting requests <paramref name="abort"/>
+    /// picks (each ends with Abort and <paramref name="error"/>), compacts the slots, emits and publishes the counts.
+    /// </summary>
+    private void AbortWaitingAndPublish(Func<Sequence, bool> abort, string? error)
+    {
         var waiting = _scheduler.Waiting;
         for (var i = 0; i < waiting.Count;)
         {
             var w = waiting[i];
-            if (w.Request.CancellationToken.IsCancellationRequested)
+            if (abort(w))
             {
                 _scheduler.RemoveWaitingAt(i);
-                Emit(w.Output, new FinishEvent(FinishReason.Abort, w.PromptLength, 0, 0, 0, Stopwatch.GetElapsedTime(w.ArrivalTimestamp).TotalSeconds));
+                Emit(w.Output, new FinishEvent(FinishReason.Abort, w.PromptLength, 0, 0, 0, Stopwatch.GetElapsedTime(w.ArrivalTimestamp).TotalSeconds, error));
             }
             else
             {
@@ -95,7 +104,7 @@ public sealed partial class LlmEngine
             }
         }
 
-        _slots.Compact(_finished, running);
+        _slots.Compact(_finished, _scheduler.Running);
         EmitFinished();
         _waitingCount = waiting.Count;
         PublishStats();
