@@ -179,7 +179,7 @@ internal sealed class LoraBenchmark : IBenchmark
             slots.AddRange(adapters.Select(a => engine.LoadAdapterAsync(a).GetAwaiter().GetResult()));
         }
 
-        Drain(engine, [engine.TrySubmit(new EngineRequest { PromptIds = prompts[0][..Math.Min(8, prompts[0].Length)], MaxTokens = 4, IgnoreEos = true, AdapterSlot = slots[^1] })]); // warm-up
+        EngineDrain.WaitAll([engine.TrySubmit(new EngineRequest { PromptIds = prompts[0][..Math.Min(8, prompts[0].Length)], MaxTokens = 4, IgnoreEos = true, AdapterSlot = slots[^1] })]); // warm-up
         var gaps = new List<double>();
         long decodeRuns = 0, decodeSteps = 0;
         engine.InterTokenLatency = gaps.Add;
@@ -191,27 +191,9 @@ internal sealed class LoraBenchmark : IBenchmark
             }
         };
         var clock = Stopwatch.StartNew();
-        Drain(engine, [.. prompts.Select((p, i) => engine.TrySubmit(new EngineRequest { PromptIds = p, MaxTokens = output, IgnoreEos = true, AdapterSlot = spread ? slots[i % slots.Count] : 0 }))]);
+        EngineDrain.WaitAll([.. prompts.Select((p, i) => engine.TrySubmit(new EngineRequest { PromptIds = p, MaxTokens = output, IgnoreEos = true, AdapterSlot = spread ? slots[i % slots.Count] : 0 }))]);
         var seconds = clock.Elapsed.TotalSeconds;
         engine.InterTokenLatency = null;
         return (seconds, BenchStats.Median(gaps), decodeSteps == 0 ? 0 : decodeRuns / (double)decodeSteps);
-    }
-
-    private static void Drain(LlmEngine engine, List<SubmitOutcome> outcomes)
-    {
-        foreach (var outcome in outcomes)
-        {
-            var events = outcome.Events ?? throw new InvalidOperationException($"the engine refused a request: {outcome.Error}");
-            while (events.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
-            {
-                while (events.TryRead(out var e))
-                {
-                    if (e is FinishEvent { Reason: not FinishReason.Length } f)
-                    {
-                        throw new InvalidOperationException($"request ended with {f.Reason}: {f.Error}");
-                    }
-                }
-            }
-        }
     }
 }

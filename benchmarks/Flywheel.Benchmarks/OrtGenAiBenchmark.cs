@@ -94,20 +94,7 @@ internal sealed class OrtGenAiBenchmark : IBenchmark
         using var engine = new LlmEngine(folder, new EngineOptions { MaxRunningRequests = Math.Max(16, prompts.Length), QueueCapacity = Math.Max(256, prompts.Length) });
         var clock = Stopwatch.StartNew();
         var outcomes = prompts.Select(p => engine.TrySubmit(new EngineRequest { PromptIds = p, MaxTokens = output, IgnoreEos = true })).ToList();
-        foreach (var outcome in outcomes)
-        {
-            var events = outcome.Events ?? throw new InvalidOperationException($"the engine refused a request: {outcome.Error}");
-            while (events.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
-            {
-                while (events.TryRead(out var e))
-                {
-                    if (e is FinishEvent { Reason: not FinishReason.Length } f)
-                    {
-                        throw new InvalidOperationException($"request ended with {f.Reason}: {f.Error}");
-                    }
-                }
-            }
-        }
+        EngineDrain.WaitAll(outcomes);
 
         return clock.Elapsed.TotalSeconds;
     }
