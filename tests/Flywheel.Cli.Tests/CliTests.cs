@@ -1,17 +1,10 @@
 using System.Text.Json;
-using Flywheel.Cli;
+using static Flywheel.Cli.Tests.CliRunner;
 
 namespace Flywheel.Cli.Tests;
 
 public sealed class CliTests
 {
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (stdout, stderr) = (new StringWriter(), new StringWriter());
-        var code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
-
     private static readonly Lazy<string> Model = new(() =>
     {
         var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", "cli-" + Environment.ProcessId);

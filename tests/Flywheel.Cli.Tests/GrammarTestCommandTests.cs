@@ -1,6 +1,6 @@
 using System.Text.Json;
-using Flywheel.Cli;
 using Flywheel.Tokenization;
+using static Flywheel.Cli.Tests.CliRunner;
 
 namespace Flywheel.Cli.Tests;
 
@@ -42,13 +42,6 @@ public sealed class GrammarTestCommandTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     private string Tokenizer => Path.Combine(_dir, "tok", "tokenizer.json");
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (stdout, stderr) = (new StringWriter(), new StringWriter());
-        var code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
 
     [Fact]
     public void WritesOneLinePerSchemaAndASummary()

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using Flywheel.Adapters;
-using Flywheel.Cli;
+using static Flywheel.Cli.Tests.CliRunner;
 
 namespace Flywheel.Cli.Tests;
 
@@ -14,13 +14,6 @@ public sealed class MakeAdapterCommandTests
         Assert.True(code == 0, err);
         return dir;
     });
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (stdout, stderr) = (new StringWriter(), new StringWriter());
-        var code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
 
     private static string NewDirectory() => Path.Combine(Path.GetTempPath(), "flywheel-tests", $"cli-adapter-{Environment.ProcessId}-{Guid.NewGuid():N}");
 

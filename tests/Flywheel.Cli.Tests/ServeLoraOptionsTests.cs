@@ -1,4 +1,4 @@
-using Flywheel.Cli;
+using static Flywheel.Cli.Tests.CliRunner;
 
 namespace Flywheel.Cli.Tests;
 
@@ -12,13 +12,6 @@ public sealed class ServeLoraOptionsTests
         Assert.True(code == 0, err);
         return dir;
     });
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var (stdout, stderr) = (new StringWriter(), new StringWriter());
-        var code = CliApp.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
 
     private static LoraArguments Parse(params string[] args)
     {
