@@ -50,16 +50,7 @@ internal static partial class ToolParameterParser
         foreach (var tool in tools.EnumerateArray())
         {
             var prefix = $"tools[{index++}].";
-            var tr = new RequestParameterReader(tool, prefix);
-            var type = tr.RequiredString("type");
-            if (type != "function")
-            {
-                throw OpenAiError.BadRequest($"{prefix}type must be 'function'; got '{type}'.", prefix + "type");
-            }
-
-            var function = tr.Object("function") ?? throw OpenAiError.BadRequest($"'{prefix}function' is required.", prefix + "function");
-            tr.EnsureNoUnknown();
-            var fr = new RequestParameterReader(function, prefix + "function.");
+            var fr = FunctionOf(new RequestParameterReader(tool, prefix), prefix);
             var name = fr.RequiredString("name");
             if (!FunctionName().IsMatch(name))
             {
@@ -164,15 +155,7 @@ internal static partial class ToolParameterParser
             var cp = $"{prefix}tool_calls[{index++}].";
             var cr = new RequestParameterReader(call, cp);
             var id = cr.RequiredString("id");
-            var type = cr.RequiredString("type");
-            if (type != "function")
-            {
-                throw OpenAiError.BadRequest($"{cp}type must be 'function'; got '{type}'.", cp + "type");
-            }
-
-            var function = cr.Object("function") ?? throw OpenAiError.BadRequest($"'{cp}function' is required.", cp + "function");
-            cr.EnsureNoUnknown();
-            var fr = new RequestParameterReader(function, cp + "function.");
+            var fr = FunctionOf(cr, cp);
             var name = fr.RequiredString("name");
             var arguments = fr.RequiredString("arguments");
             fr.EnsureNoUnknown();
@@ -199,5 +182,22 @@ internal static partial class ToolParameterParser
             throw OpenAiError.BadRequest(
                 $"{prefix}tool_call_id '{tool.ToolCallId}' does not answer a tool call of the preceding assistant message.", prefix + "tool_call_id");
         }
+    }
+
+    /// <summary>
+    /// The <c>function</c> object of a tool or a call, whose <c>type</c> must be "function"; nothing else may stand
+    /// beside the two (read through <paramref name="reader"/>, whose fields are named from <paramref name="prefix"/>).
+    /// </summary>
+    private static RequestParameterReader FunctionOf(RequestParameterReader reader, string prefix)
+    {
+        var type = reader.RequiredString("type");
+        if (type != "function")
+        {
+            throw OpenAiError.BadRequest($"{prefix}type must be 'function'; got '{type}'.", prefix + "type");
+        }
+
+        var function = reader.Object("function") ?? throw OpenAiError.BadRequest($"'{prefix}function' is required.", prefix + "function");
+        reader.EnsureNoUnknown();
+        return new RequestParameterReader(function, prefix + "function.");
     }
 }
