@@ -11,7 +11,8 @@ namespace Flywheel.Execution;
 /// LoRA adapters: the slots of the stacked buffers (<see cref="AdapterSlots"/>) and their life cycle.
 /// A slot is Free, Loading (being copied in), Loaded (requests may name it) or Unloading (its requests are
 /// being aborted). Loading copies on the caller's thread: no accepted request holds a slot that is not
-/// Loaded, and a Run reads only the slots its rows hold, so the copy cannot race a Run. Unloading first
+/// Loaded, so no row reads it; a Run that multiplies by every bound slot while the copy is under way masks
+/// that slot's (finite) products to zero for every row (see <see cref="AdapterSlots"/>). Unloading first
 /// makes the slot's requests stale (its generation moves on, so submissions are refused and queued ones are
 /// aborted when the engine takes them), then the engine thread aborts the running and waiting ones between
 /// steps and only then zeros the slot and frees it.
