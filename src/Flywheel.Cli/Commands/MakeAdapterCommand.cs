@@ -22,7 +22,7 @@ internal static class MakeAdapterCommand
         var model = args.Required("model");
         var output = args.Required("out");
         var rank = args.Int("rank", 1, 4096) ?? throw new UsageException("missing required option --rank");
-        var targets = ParseTargets(args.Required("targets"));
+        var targets = LoraTargetList.Parse(args.Required("targets"), "--targets");
         var seed = args.Int("seed") ?? throw new UsageException("missing required option --seed");
         var alpha = args.Double("alpha", 1e-6, 1e6) ?? 2.0 * rank;
         var rsLora = args.Flag("rslora");
@@ -56,35 +56,5 @@ internal static class MakeAdapterCommand
         input.Out.WriteLine($"wrote {Path.GetFullPath(output)}: LoRA r {rank}, alpha {alpha}, scale {config.Scale:G4}{(rsLora ? " (rsLoRA)" : "")}, " +
             $"{string.Join(",", targets.Select(LoraTargets.PeftName))} in {shape.LayerCount} layers, {dtype}, seed {seed}");
         return 0;
-    }
-
-    private static List<LoraTarget> ParseTargets(string text)
-    {
-        if (text == "all")
-        {
-            return [.. LoraTargets.All];
-        }
-
-        var targets = new List<LoraTarget>();
-        foreach (var name in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            if (!LoraTargets.TryParse(name, out var target))
-            {
-                throw new UsageException($"unknown target '{name}' (expected q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj or all)");
-            }
-
-            if (!targets.Contains(target))
-            {
-                targets.Add(target);
-            }
-        }
-
-        if (targets.Count == 0)
-        {
-            throw new UsageException("--targets names no projection");
-        }
-
-        targets.Sort();
-        return targets;
     }
 }

@@ -48,7 +48,7 @@ internal static class MakeModelCommand
             AccuracyLevel = args.Int("accuracy-level", 0, 4) ?? options.AccuracyLevel,
             Fp16Io = args.Flag("fp16-io"),
             ExternalData = args.Flag("external-data") ? true : null,
-            LoraTargets = ParseLoraTargets(args.String("lora")),
+            LoraTargets = args.String("lora") is { } lora ? LoraTargetList.Parse(lora, "--lora") : [],
         };
         args.EnsureAllUsed();
         try
@@ -71,36 +71,6 @@ internal static class MakeModelCommand
             $"vocab {used.VocabSize}, context {used.ContextLength}, {parameters / 1e6:F1}M parameters, seed {used.Seed}, {PrecisionText(used)}" +
             (used.WritesExternalData ? $", weights in {ModelFolderWriter.ExternalDataFileName}" : ""));
         return 0;
-    }
-
-    /// <summary>"all" or a comma-separated list of PEFT projection names; null: none.</summary>
-    internal static IReadOnlyList<Adapters.LoraTarget> ParseLoraTargets(string? text)
-    {
-        if (text is null)
-        {
-            return [];
-        }
-
-        if (text == "all")
-        {
-            return Adapters.LoraTargets.All;
-        }
-
-        var targets = new List<Adapters.LoraTarget>();
-        foreach (var name in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
-        {
-            if (!Adapters.LoraTargets.TryParse(name, out var target))
-            {
-                throw new UsageException($"--lora: unknown projection '{name}' (expected all or a list of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj)");
-            }
-
-            if (!targets.Contains(target))
-            {
-                targets.Add(target);
-            }
-        }
-
-        return targets.Count > 0 ? targets.Order().ToList() : throw new UsageException("--lora: name at least one projection, or all");
     }
 
     internal static ModelPrecision ParsePrecision(string? text) => text switch
