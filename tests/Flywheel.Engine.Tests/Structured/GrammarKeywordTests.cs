@@ -155,6 +155,29 @@ public sealed class GrammarKeywordTests
     }
 
     [Fact]
+    public void Unique_items_over_a_finite_domain()
+    {
+        Check("""{"type":"array","items":{"enum":["card","sepa_debit","ideal"]},"minItems":1,"uniqueItems":true}""",
+            ["[\"card\"]", "[\"ideal\",\"card\"]", "[\"card\", \"sepa_debit\",\"ideal\"]"],
+            ["[]", "[\"card\",\"card\"]", "[\"ideal\",\"card\",\"ideal\"]", "[\"card\",\"sepa_debit\",\"ideal\",\"card\"]", "[\"paypal\"]"]);
+        Check("""{"type":"array","items":{"type":"boolean"},"uniqueItems":true,"maxItems":5}""",
+            ["[]", "[true,false]", "[false]"], ["[true,true]", "[false,true,false]"]);
+        Check("""{"type":"array","items":{"enum":[1,2,3]},"uniqueItems":true,"minItems":2,"maxItems":2}""",
+            ["[1,2]", "[3,1]"], ["[1]", "[1,2,3]", "[2,2]"]);
+    }
+
+    [Fact]
+    public void Unique_items_compare_values_not_spellings()
+    {
+        // 1 and 1.0 are one value, as are objects with their keys in another order: one spelling each.
+        Check("""{"type":"array","items":{"enum":[1,1.0,{"a":1,"b":2},{"b":2,"a":1},null]},"uniqueItems":true}""",
+            ["[1,{\"a\":1,\"b\":2},null]", "[null,1]"],
+            ["[1,1]", "[1,1.0]", "[1.0]", "[{\"a\":1,\"b\":2},{\"a\":1,\"b\":2}]", "[{\"b\":2,\"a\":1}]"]);
+        Check("""{"$defs":{"c":{"anyOf":[{"const":"x"},{"enum":["y","x"]}]}},"type":"array","items":{"$ref":"#/$defs/c"},"uniqueItems":true}""",
+            ["[\"x\",\"y\"]", "[\"y\"]"], ["[\"x\",\"x\"]", "[\"y\",\"x\",\"y\"]"]);
+    }
+
+    [Fact]
     public void Boolean_schemas()
     {
         Check("true", ["1", "{\"a\":[true]}", "\"x\""], ["", "tru"]);

@@ -7,6 +7,11 @@ public sealed class SchemaRefusalTests
 {
     [Theory]
     [InlineData("""{"type":"array","uniqueItems":true}""", "uniqueItems", "#")]
+    [InlineData("""{"properties":{"tags":{"type":"array","items":{"type":"string"},"uniqueItems":true}}}""", "uniqueItems", "#/properties/tags")]
+    [InlineData("""{"type":"array","items":{"enum":["a","b"]},"minItems":3,"uniqueItems":true}""", "uniqueItems", "#")]
+    [InlineData("""{"type":"array","items":{"enum":[1,2,3,4,5,6,7,8,9,10,11,12,13]},"maxItems":2,"uniqueItems":true}""", "uniqueItems", "#")]
+    [InlineData("""{"type":"array","items":{"enum":[1,2,3,4,5,6,7,8,9,10,11]},"uniqueItems":true}""", "uniqueItems", "#")]
+    [InlineData("""{"type":"array","prefixItems":[{"type":"boolean"}],"items":{"type":"boolean"},"uniqueItems":true}""", "uniqueItems", "#")]
     [InlineData("""{"properties":{"a":{"not":{"type":"string","minLength":2}}}}""", "not", "#/properties/a")]
     [InlineData("""{"not":{"type":"integer"}}""", "not", "#")]
     [InlineData("""{"not":{"enum":[1,2]}}""", "not", "#")]
