@@ -69,6 +69,29 @@ public sealed class GrammarKeywordTests
     }
 
     [Fact]
+    public void Pattern_with_a_leading_negative_lookahead_is_does_not_start_with()
+    {
+        Check("""{"type":"string","pattern":"^(?!rpc\\.)"}""",
+            ["\"getUser\"", "\"rpc\"", "\"\"", "\"rpcx.a\"", "\"xrpc.a\"", "\"RPC.a\""], ["\"rpc.discover\"", "\"rpc.\""]);
+        Check("""{"type":"string","pattern":"^(?!foo|bar)[a-z]+$"}""",
+            ["\"baz\"", "\"fo\"", "\"xfoo\"", "\"ba\""], ["\"foo\"", "\"food\"", "\"barn\"", "\"\"", "\"baz1\""]);
+        Check("""{"type":"string","pattern":"^(?!a)(?![0-9]{2})"}""", ["\"b\"", "\"1a\"", "\"\""], ["\"ab\"", "\"12\""]);
+    }
+
+    [Fact]
+    public void Word_boundaries_decided_by_the_pattern()
+    {
+        Check("""{"type":"string","pattern":"^\\s*(SELECT|WITH)\\b"}""",
+            ["\"SELECT * FROM t\"", "\"  WITH x AS (1)\"", "\"SELECT\"", "\"SELECT(1)\"", "\"SELECT\\n1\"", "\"SELECTé\""],
+            ["\"SELECTED\"", "\"SELECT_1\"", "\"WITH2\"", "\"select 1\"", "\"x SELECT 1\""]);
+        Check("""{"type":"string","pattern":"\\bcat\\b"}""",
+            ["\"cat\"", "\"a cat!\"", "\"cat-dog\"", "\"concat cat\""], ["\"concat\"", "\"cats\"", "\"bobcat\"", "\"\""]);
+        Check("""{"type":"string","pattern":"^id\\b-[0-9]+$"}""", ["\"id-12\""], ["\"id12\"", "\"idx-1\""]);
+        Check("""{"type":"string","pattern":"^ab\\B[a-z0-9]"}""", ["\"abc\"", "\"ab1\""], ["\"ab\"", "\"ab-\""]);
+        Check("""{"type":"string","pattern":"^a\\b[a-z]|^z"}""", ["\"z\"", "\"za\""], ["\"ab\"", "\"a\""]);
+    }
+
+    [Fact]
     public void Formats()
     {
         Check("""{"type":"string","format":"date"}""", ["\"2024-02-29\"", "\"2023-12-31\"", "\"2000-02-29\""], ["\"2023-02-29\"", "\"1900-02-29\"", "\"2023-04-31\"", "\"2023-13-01\""]);
