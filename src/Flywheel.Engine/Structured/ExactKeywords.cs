@@ -46,6 +46,12 @@ internal sealed class ExactKeywords(string pointer)
     public static Regex UriSyntax { get; } =
         new(@"^[A-Za-z][A-Za-z0-9+.\-]*:(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*$", PatternOptions);
 
+    /// <summary><c>format: uri-reference</c>: RFC 3986 URI-reference syntax (NJsonSchema has no check for it and accepts anything).</summary>
+    public bool UriReference { get; set; }
+
+    /// <summary>The RFC 3986 URI-reference grammar of <see cref="StringFormats"/>, run on the non-backtracking engine.</summary>
+    public static Regex UriReferenceSyntax { get; } = new(EcmaPattern.ToDotNet(StringFormats.Pattern("uri-reference")), PatternOptions);
+
     public long? MinLength { get; set; }
 
     public long? MaxLength { get; set; }
@@ -105,7 +111,7 @@ internal sealed class ExactKeywords(string pointer)
     public NjSchema? AdditionalSchema { get; private set; }
 
     public bool IsEmpty =>
-        Pattern is null && !Uri && MinLength is null && MaxLength is null && Minimum is null && Maximum is null
+        Pattern is null && !Uri && !UriReference && MinLength is null && MaxLength is null && Minimum is null && Maximum is null
         && ExclusiveMinimum is null && ExclusiveMaximum is null && MultipleOf is null && !OwnsAdditional && PropertyNamesDefinition is null && UnevaluatedDefinition is null && ContainsDefinition is null;
 
     public bool HasNumberBounds => Minimum is not null || Maximum is not null || ExclusiveMinimum is not null || ExclusiveMaximum is not null || MultipleOf is not null;

@@ -100,6 +100,9 @@ public sealed class GrammarKeywordTests
         Check("""{"type":"string","format":"email"}""", ["\"a.b+c@example.com\""], ["\"a@b\"", "\"@x.com\"", "\"a..b@x.com\""]);
         Check("""{"type":"string","format":"uuid"}""", ["\"123e4567-e89b-12d3-a456-426614174000\""], ["\"123e4567e89b12d3a456426614174000\""]);
         Check("""{"type":"string","format":"ipv4"}""", ["\"192.168.0.1\"", "\"0.0.0.0\""], ["\"256.1.1.1\"", "\"01.1.1.1\"", "\"1.1.1\""]);
+        Check("""{"type":"string","format":"uri-reference"}""",
+            ["\"g:h\"", "\"../g?y#s\"", "\"\"", "\"//[::ffff:192.0.2.1]:80/x\"", "\"/problems/out-of-credit\""],
+            ["\"a b\"", "\"1x:y\"", "\"%zz\"", "\"http://h:p/\"", "\"#a#b\""]);
         Check("""{"type":"string","format":"ipv6"}""", ["\"::1\"", "\"2001:db8::8a2e:370:7334\"", "\"::\""], ["\"1:2:3:4:5:6:7:8:9\"", "\"1::2::3\""]);
         Check("""{"type":"string","format":"uri"}""", ["\"https://example.com/a/b?q=1#f\"", "\"http://x.org:8080\""], ["\"example.com\"", "\"http://x.org:99999\""]);
     }
