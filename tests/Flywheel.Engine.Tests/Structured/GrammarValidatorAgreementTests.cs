@@ -111,7 +111,8 @@ public sealed class GrammarValidatorAgreementTests
     /// <summary>
     /// The project's own cases (draft 2020-12, in the suite's layout) for the keywords compiled by
     /// rewriting: if/then/else, not, dependentRequired, dependentSchemas, propertyNames,
-    /// minProperties/maxProperties, multipleOf, anchors, oneOf under a sibling type. Every case must
+    /// minProperties/maxProperties, multipleOf, anchors, oneOf under a sibling type; and uniqueItems over
+    /// finite domains, lookahead and word-boundary patterns, format uri-reference. Every case must
     /// compile, and grammar, validator and the expected verdict must agree on every instance.
     /// </summary>
     [Fact]
