@@ -92,7 +92,7 @@ internal sealed class ExactKeywordValidator(IReadOnlyList<ExactKeywords> keyword
                 Fail(ValidationErrorKind.PatternMismatch);
             }
 
-            if (k.Uri && !ExactKeywords.UriSyntax.IsMatch(text))
+            if ((k.Uri && !ExactKeywords.UriSyntax.IsMatch(text)) || (k.UriReference && !ExactKeywords.UriReferenceSyntax.IsMatch(text)))
             {
                 Fail(ValidationErrorKind.UriExpected);
             }

@@ -37,7 +37,7 @@ internal sealed class ExactKeywords(string pointer)
     /// <summary>JSON pointer of the subschema (for messages).</summary>
     public string Pointer { get; } = pointer;
 
-    public Regex? Pattern { get; set; }
+    public PatternCheck? Pattern { get; set; }
 
     /// <summary><c>format: uri</c>: RFC 3986 absolute-URI syntax (NJsonSchema's own check accepts Windows UNC paths).</summary>
     public bool Uri { get; set; }
@@ -45,6 +45,12 @@ internal sealed class ExactKeywords(string pointer)
     /// <summary>RFC 3986: scheme ":" then only URI characters or percent-escapes (no spaces, no backslashes).</summary>
     public static Regex UriSyntax { get; } =
         new(@"^[A-Za-z][A-Za-z0-9+.\-]*:(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*$", PatternOptions);
+
+    /// <summary><c>format: uri-reference</c>: RFC 3986 URI-reference syntax (NJsonSchema has no check for it and accepts anything).</summary>
+    public bool UriReference { get; set; }
+
+    /// <summary>The RFC 3986 URI-reference grammar of <see cref="StringFormats"/>, run on the non-backtracking engine.</summary>
+    public static Regex UriReferenceSyntax { get; } = new(EcmaPattern.ToDotNet(StringFormats.Pattern("uri-reference")), PatternOptions);
 
     public long? MinLength { get; set; }
 
@@ -61,7 +67,7 @@ internal sealed class ExactKeywords(string pointer)
     public JsonDecimal? MultipleOf { get; set; }
 
     /// <summary>patternProperties: each pattern with the name of the definition its subschema was moved to.</summary>
-    public List<(Regex Pattern, string Definition)> PatternProperties { get; } = [];
+    public List<(PatternCheck Pattern, string Definition)> PatternProperties { get; } = [];
 
     /// <summary>Whether additionalProperties moved here too (it depends on patternProperties, so they move together).</summary>
     public bool OwnsAdditional { get; set; }
@@ -78,7 +84,7 @@ internal sealed class ExactKeywords(string pointer)
     public HashSet<string> EvaluatedNames { get; } = new(StringComparer.Ordinal);
 
     /// <summary>patternProperties patterns evaluated before unevaluatedProperties.</summary>
-    public List<Regex> EvaluatedPatterns { get; } = [];
+    public List<PatternCheck> EvaluatedPatterns { get; } = [];
 
     public NjSchema? UnevaluatedSchema { get; private set; }
 
@@ -105,7 +111,7 @@ internal sealed class ExactKeywords(string pointer)
     public NjSchema? AdditionalSchema { get; private set; }
 
     public bool IsEmpty =>
-        Pattern is null && !Uri && MinLength is null && MaxLength is null && Minimum is null && Maximum is null
+        Pattern is null && !Uri && !UriReference && MinLength is null && MaxLength is null && Minimum is null && Maximum is null
         && ExclusiveMinimum is null && ExclusiveMaximum is null && MultipleOf is null && !OwnsAdditional && PropertyNamesDefinition is null && UnevaluatedDefinition is null && ContainsDefinition is null;
 
     public bool HasNumberBounds => Minimum is not null || Maximum is not null || ExclusiveMinimum is not null || ExclusiveMaximum is not null || MultipleOf is not null;
@@ -132,16 +138,22 @@ internal sealed class ExactKeywords(string pointer)
     }
 
     /// <summary>
-    /// Compiles a pattern for the non-backtracking engine. Constructs it cannot run (backreferences,
+    /// Compiles a pattern for the non-backtracking engine, or, with a lookahead or word boundary, for
+    /// the automaton (<see cref="PatternCheck"/>). Constructs neither can run (backreferences, other
     /// lookarounds, atomic groups) are refused naming the keyword: a validation that may never end
     /// is not an option, and silently skipping the pattern would accept what the schema forbids.
     /// </summary>
-    public static Regex CompilePattern(string pattern, string keyword, string pointer)
+    public static PatternCheck CompilePattern(string pattern, string keyword, string pointer)
     {
         _ = AutomatonLimitSet; // the limit is in place before the engine reads it
+        if (PatternCheck.TryAutomaton(pattern, keyword, pointer) is { } automaton)
+        {
+            return automaton;
+        }
+
         try
         {
-            return new Regex(EcmaPattern.ToDotNet(pattern), PatternOptions);
+            return new PatternCheck(new Regex(EcmaPattern.ToDotNet(pattern), PatternOptions));
         }
         catch (NotSupportedException e)
         {

@@ -216,7 +216,7 @@ internal sealed partial class GrammarBuilder
 
         if (node.UniqueItems && (max is null || max > 1))
         {
-            throw new SchemaCompileException("uniqueItems", node.Pointer, "item uniqueness cannot be enforced by the grammar (only with maxItems <= 1)");
+            return UniqueBody(node, items, min, max, from);
         }
 
         var end = Nfa.AddState();

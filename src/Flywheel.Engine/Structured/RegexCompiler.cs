@@ -10,14 +10,13 @@ internal static class RegexCompiler
     /// <summary>DFA accepting exactly the strings (as UTF-8) in which the pattern finds a match.</summary>
     public static ByteDfa Compile(string pattern, string keyword, string pointer, CompileBudget? budget = null)
     {
-        var branches = RegexParser.ParseTopLevel(pattern, keyword, pointer);
-        if (branches is [(var onlyStart, RegexRepeat { Item: RegexSet onlyRun, Min: > 0 } onlyRep, var onlyEnd)] && !(onlyStart && onlyEnd))
-        {
-            // The whole pattern is one counted run (.{1000}): its automaton is built directly.
-            return ByteDfa.CountedRunSearch(onlyRun.Set, onlyRep.Min, onlyStart, onlyEnd, budget ?? CompileBudget.Unlimited);
-        }
+        var branches = RegexParser.ParseTopLevel(pattern, keyword, pointer, out var notPrefix);
+        var dfa = branches is [(var onlyStart, RegexRepeat { Item: RegexSet onlyRun, Min: > 0 } onlyRep, var onlyEnd)] && !(onlyStart && onlyEnd)
+            ? ByteDfa.CountedRunSearch(onlyRun.Set, onlyRep.Min, onlyStart, onlyEnd, budget ?? CompileBudget.Unlimited) // one counted run (.{1000}), built directly
+            : CompileBySubsets(branches, budget);
 
-        return CompileBySubsets(branches, budget);
+        // ^(?!L)R: the strings R finds that do not start with a match of L.
+        return notPrefix is null ? dfa : ByteDfa.Subtract(dfa, CompileBySubsets([(true, notPrefix, false)], budget), budget);
     }
 
     /// <summary>The search automaton by subset construction of its NFA (every pattern but a lone counted run).</summary>

@@ -19,8 +19,9 @@ internal sealed record RegexRepeat(RegexNode Item, int Min, int Max) : RegexNode
 /// negations, \t \n \r \v \f \0 \xHH \uHHHH), classes with ranges and negation, '.', groups
 /// (capturing, non-capturing, named), alternation, quantifiers (* + ? {n} {n,} {n,m}, lazy
 /// suffix ignored: it does not change the language). Anchors are handled by
-/// <see cref="RegexCompiler"/>. Lookaround, backreferences, word boundaries and flags-only syntax
-/// are refused with <see cref="SchemaCompileException"/>.
+/// <see cref="RegexCompiler"/>; a leading negative lookahead and word boundaries where the pattern
+/// decides them are resolved here (RegexParser.Assertions.cs). Other lookaround, backreferences and
+/// flags-only syntax are refused with <see cref="SchemaCompileException"/>.
 /// </summary>
 internal sealed partial class RegexParser
 {
@@ -51,24 +52,42 @@ internal sealed partial class RegexParser
         _pointer = pointer;
     }
 
-    /// <summary>Parses the pattern's top-level alternatives, each with its own ^ / $ anchors.</summary>
-    public static List<(bool Start, RegexNode Body, bool End)> ParseTopLevel(string pattern, string keyword, string pointer)
+    /// <summary>
+    /// Parses the pattern's top-level alternatives, each with its own ^ / $ anchors, with word
+    /// boundaries resolved. <paramref name="notPrefix"/> is the body of a leading negative lookahead
+    /// (the text must not start with a match of it), or null.
+    /// </summary>
+    public static List<(bool Start, RegexNode Body, bool End)> ParseTopLevel(string pattern, string keyword, string pointer, out RegexNode? notPrefix)
     {
         var parser = new RegexParser(pattern, keyword, pointer);
-        var branches = new List<(bool, RegexNode, bool)>();
+        var branches = new List<(bool Start, RegexNode Body, bool End)>();
+        notPrefix = null;
         while (true)
         {
             var start = parser.Eat('^');
+            if (start && parser.ParseLeadingLookaheads() is { } lookahead)
+            {
+                notPrefix = lookahead;
+            }
+
             var body = parser.ParseConcat(topLevel: true, out var end);
             branches.Add((start, body, end));
             if (parser._i >= parser._p.Length)
             {
-                return branches;
+                if (notPrefix is not null && branches.Count > 1)
+                {
+                    throw parser.Error("a lookahead is only supported in a pattern of one alternative");
+                }
+
+                return branches.Any(b => HasBoundary(b.Body)) ? parser.ResolveBoundaries(branches) : branches;
             }
 
             parser.Expect('|');
         }
     }
+
+    private static bool HasBoundary(RegexNode body) =>
+        body is RegexBoundary || (body is RegexConcat c && c.Items.Any(n => n is RegexBoundary));
 
     private SchemaCompileException Error(string why) =>
         new(_keyword, _pointer, $"pattern /{_p}/ at offset {_i}: {why}");
@@ -128,7 +147,13 @@ internal sealed partial class RegexParser
                 throw Error("'^' is only supported at the start of the pattern");
             }
 
-            items.Add(ParseQuantified(ParseAtom()));
+            var atom = ParseAtom();
+            if (atom is RegexBoundary && _i < _p.Length && _p[_i] is '*' or '+' or '?')
+            {
+                throw Error($"nothing to repeat before '{_p[_i]}'");
+            }
+
+            items.Add(atom is RegexBoundary ? atom : ParseQuantified(atom));
         }
 
         if (topLevel && _i < _p.Length && _p[_i] == ')')
@@ -231,7 +256,7 @@ internal sealed partial class RegexParser
                     }
                     else
                     {
-                        throw Error("lookaround and inline flags are not supported");
+                        throw Error("lookaround is only supported as a negative lookahead right after a leading '^'; inline flags are not supported");
                     }
                 }
 
@@ -250,6 +275,14 @@ internal sealed partial class RegexParser
             case '.':
                 _i++;
                 return new RegexSet(Dot);
+            case '\\' when _i + 1 < _p.Length && _p[_i + 1] is 'b' or 'B':
+                if (_groupDepth > 0)
+                {
+                    throw Error("word boundaries are only supported outside groups");
+                }
+
+                _i += 2;
+                return new RegexBoundary(_p[_i - 1] == 'B');
             case '\\':
                 _i++;
                 return new RegexSet(ParseEscape(inClass: false));

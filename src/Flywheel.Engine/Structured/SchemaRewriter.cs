@@ -165,6 +165,11 @@ internal sealed class SchemaRewriter(SchemaAnchors? anchors = null, JsonElement?
             s.Remove("format");
             k.Uri = true;
         }
+        else if (s["format"] is JsonValue r && r.GetValueKind() == JsonValueKind.String && r.GetValue<string>() == "uri-reference")
+        {
+            s.Remove("format");
+            k.UriReference = true;
+        }
 
         if (s.Remove("minLength", out var minLength))
         {

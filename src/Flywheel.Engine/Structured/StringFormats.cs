@@ -8,9 +8,11 @@ namespace Flywheel.Structured;
 /// hours 00-23, seconds 00-59, up to 7 fraction digits, offsets within ±14:00, upper-case Z),
 /// date-time (date "T" time), email (dot-atom local part @ dotted host name), uuid (8-4-4-4-12 hex),
 /// ipv4 (dotted quad, no leading zeros), ipv6 (RFC 4291 hex forms with "::", no embedded IPv4, no
-/// zone), uri (http/https URLs with a host name whose last label starts with a letter).
+/// zone), uri (http/https URLs with a host name whose last label starts with a letter),
+/// uri-reference (RFC 3986 URI-reference exactly: a URI of any scheme or a relative reference;
+/// StringFormats.UriReference.cs).
 /// </summary>
-internal static class StringFormats
+internal static partial class StringFormats
 {
     private const string Year = "(?:000[1-9]|00[1-9]\\d|0[1-9]\\d\\d|[1-9]\\d{3})";
     private const string LeapYear = "(?:\\d\\d(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)";
@@ -48,11 +50,15 @@ internal static class StringFormats
                    "|:(?:(?::" + H16 + "){1,7}|:))",
         ["uri"] = "https?://(?:" + Label + "\\.)*" + LastLabel + "(?::" + Port + ")?" +
                   "(?:/" + Pchar + "*)*(?:\\?(?:" + Pchar + "|[/?])*)?(?:#(?:" + Pchar + "|[/?])*)?",
+        ["uri-reference"] = UriReference,
     };
 
     private static readonly Dictionary<string, ByteDfa> Cache = new(StringComparer.Ordinal);
 
     public static IEnumerable<string> Supported => Patterns.Keys;
+
+    /// <summary>The anchored ECMA regex of <paramref name="format"/> (a supported one).</summary>
+    public static string Pattern(string format) => "^" + Patterns[format] + "$";
 
     /// <summary>DFA over the decoded string for <paramref name="format"/>; refuses unknown formats.</summary>
     public static ByteDfa Get(string format, string pointer)
@@ -67,7 +73,7 @@ internal static class StringFormats
         {
             if (!Cache.TryGetValue(format, out var dfa))
             {
-                dfa = RegexCompiler.Compile("^" + pattern + "$", "format", pointer);
+                dfa = RegexCompiler.Compile(Pattern(format), "format", pointer);
                 Cache[format] = dfa;
             }
 

@@ -69,6 +69,29 @@ public sealed class GrammarKeywordTests
     }
 
     [Fact]
+    public void Pattern_with_a_leading_negative_lookahead_is_does_not_start_with()
+    {
+        Check("""{"type":"string","pattern":"^(?!rpc\\.)"}""",
+            ["\"getUser\"", "\"rpc\"", "\"\"", "\"rpcx.a\"", "\"xrpc.a\"", "\"RPC.a\""], ["\"rpc.discover\"", "\"rpc.\""]);
+        Check("""{"type":"string","pattern":"^(?!foo|bar)[a-z]+$"}""",
+            ["\"baz\"", "\"fo\"", "\"xfoo\"", "\"ba\""], ["\"foo\"", "\"food\"", "\"barn\"", "\"\"", "\"baz1\""]);
+        Check("""{"type":"string","pattern":"^(?!a)(?![0-9]{2})"}""", ["\"b\"", "\"1a\"", "\"\""], ["\"ab\"", "\"12\""]);
+    }
+
+    [Fact]
+    public void Word_boundaries_decided_by_the_pattern()
+    {
+        Check("""{"type":"string","pattern":"^\\s*(SELECT|WITH)\\b"}""",
+            ["\"SELECT * FROM t\"", "\"  WITH x AS (1)\"", "\"SELECT\"", "\"SELECT(1)\"", "\"SELECT\\n1\"", "\"SELECTé\""],
+            ["\"SELECTED\"", "\"SELECT_1\"", "\"WITH2\"", "\"select 1\"", "\"x SELECT 1\""]);
+        Check("""{"type":"string","pattern":"\\bcat\\b"}""",
+            ["\"cat\"", "\"a cat!\"", "\"cat-dog\"", "\"concat cat\""], ["\"concat\"", "\"cats\"", "\"bobcat\"", "\"\""]);
+        Check("""{"type":"string","pattern":"^id\\b-[0-9]+$"}""", ["\"id-12\""], ["\"id12\"", "\"idx-1\""]);
+        Check("""{"type":"string","pattern":"^ab\\B[a-z0-9]"}""", ["\"abc\"", "\"ab1\""], ["\"ab\"", "\"ab-\""]);
+        Check("""{"type":"string","pattern":"^a\\b[a-z]|^z"}""", ["\"z\"", "\"za\""], ["\"ab\"", "\"a\""]);
+    }
+
+    [Fact]
     public void Formats()
     {
         Check("""{"type":"string","format":"date"}""", ["\"2024-02-29\"", "\"2023-12-31\"", "\"2000-02-29\""], ["\"2023-02-29\"", "\"1900-02-29\"", "\"2023-04-31\"", "\"2023-13-01\""]);
@@ -77,6 +100,9 @@ public sealed class GrammarKeywordTests
         Check("""{"type":"string","format":"email"}""", ["\"a.b+c@example.com\""], ["\"a@b\"", "\"@x.com\"", "\"a..b@x.com\""]);
         Check("""{"type":"string","format":"uuid"}""", ["\"123e4567-e89b-12d3-a456-426614174000\""], ["\"123e4567e89b12d3a456426614174000\""]);
         Check("""{"type":"string","format":"ipv4"}""", ["\"192.168.0.1\"", "\"0.0.0.0\""], ["\"256.1.1.1\"", "\"01.1.1.1\"", "\"1.1.1\""]);
+        Check("""{"type":"string","format":"uri-reference"}""",
+            ["\"g:h\"", "\"../g?y#s\"", "\"\"", "\"//[::ffff:192.0.2.1]:80/x\"", "\"/problems/out-of-credit\""],
+            ["\"a b\"", "\"1x:y\"", "\"%zz\"", "\"http://h:p/\"", "\"#a#b\""]);
         Check("""{"type":"string","format":"ipv6"}""", ["\"::1\"", "\"2001:db8::8a2e:370:7334\"", "\"::\""], ["\"1:2:3:4:5:6:7:8:9\"", "\"1::2::3\""]);
         Check("""{"type":"string","format":"uri"}""", ["\"https://example.com/a/b?q=1#f\"", "\"http://x.org:8080\""], ["\"example.com\"", "\"http://x.org:99999\""]);
     }
@@ -152,6 +178,29 @@ public sealed class GrammarKeywordTests
             ["{\"value\":1,\"children\":[{}]}", "{\"children\":[]}"]);
         Check("""{"definitions":{"list":{"anyOf":[{"type":"null"},{"type":"object","properties":{"next":{"$ref":"#/definitions/list"}},"required":["next"]}]}},"$ref":"#/definitions/list"}""",
             ["null", "{\"next\":{\"next\":null}}"], ["{}", "{\"next\":{}}"]);
+    }
+
+    [Fact]
+    public void Unique_items_over_a_finite_domain()
+    {
+        Check("""{"type":"array","items":{"enum":["card","sepa_debit","ideal"]},"minItems":1,"uniqueItems":true}""",
+            ["[\"card\"]", "[\"ideal\",\"card\"]", "[\"card\", \"sepa_debit\",\"ideal\"]"],
+            ["[]", "[\"card\",\"card\"]", "[\"ideal\",\"card\",\"ideal\"]", "[\"card\",\"sepa_debit\",\"ideal\",\"card\"]", "[\"paypal\"]"]);
+        Check("""{"type":"array","items":{"type":"boolean"},"uniqueItems":true,"maxItems":5}""",
+            ["[]", "[true,false]", "[false]"], ["[true,true]", "[false,true,false]"]);
+        Check("""{"type":"array","items":{"enum":[1,2,3]},"uniqueItems":true,"minItems":2,"maxItems":2}""",
+            ["[1,2]", "[3,1]"], ["[1]", "[1,2,3]", "[2,2]"]);
+    }
+
+    [Fact]
+    public void Unique_items_compare_values_not_spellings()
+    {
+        // 1 and 1.0 are one value, as are objects with their keys in another order: one spelling each.
+        Check("""{"type":"array","items":{"enum":[1,1.0,{"a":1,"b":2},{"b":2,"a":1},null]},"uniqueItems":true}""",
+            ["[1,{\"a\":1,\"b\":2},null]", "[null,1]"],
+            ["[1,1]", "[1,1.0]", "[1.0]", "[{\"a\":1,\"b\":2},{\"a\":1,\"b\":2}]", "[{\"b\":2,\"a\":1}]"]);
+        Check("""{"$defs":{"c":{"anyOf":[{"const":"x"},{"enum":["y","x"]}]}},"type":"array","items":{"$ref":"#/$defs/c"},"uniqueItems":true}""",
+            ["[\"x\",\"y\"]", "[\"y\"]"], ["[\"x\",\"x\"]", "[\"y\",\"x\",\"y\"]"]);
     }
 
     [Fact]

@@ -83,6 +83,7 @@ public sealed class GrammarValidatorAgreementTests
         ["patternProperties.json / multiple simultaneous patternProperties are validated"] = "a key matched by two overlapping patternProperties is not generated (undocumented in JsonSchemaGrammar)",
         ["maxLength.json / maxLength validation"] = "a string of supplementary-plane characters is refused below maxLength (undocumented in JsonSchemaGrammar)",
         ["optional/format.json / validation of URIs"] = "format uri generates http/https URLs only (StringFormats)",
+        ["uniqueItems.json / uniqueItems compares objects regardless of key order"] = "enum/const objects and arrays are generated in their compact spelling (the instance has spaces inside)",
         ["optional/format.json / validation of time strings"] = "format time is RFC 3339 full-time with an offset (StringFormats); draft 3's time has none",
     };
 
@@ -110,7 +111,8 @@ public sealed class GrammarValidatorAgreementTests
     /// <summary>
     /// The project's own cases (draft 2020-12, in the suite's layout) for the keywords compiled by
     /// rewriting: if/then/else, not, dependentRequired, dependentSchemas, propertyNames,
-    /// minProperties/maxProperties, multipleOf, anchors, oneOf under a sibling type. Every case must
+    /// minProperties/maxProperties, multipleOf, anchors, oneOf under a sibling type; and uniqueItems over
+    /// finite domains, lookahead and word-boundary patterns, format uri-reference. Every case must
     /// compile, and grammar, validator and the expected verdict must agree on every instance.
     /// </summary>
     [Fact]

@@ -94,6 +94,10 @@ public sealed class ValidatorHardeningTests
     [InlineData("^a.c$", "\"a\\rc\"", false)]
     [InlineData("^a\\\\.c", "\"a.cd\"", true)]
     [InlineData("^a\\\\.c", "\"abc\"", false)]
+    [InlineData("\\\\bcat\\\\b", "\"écat\"", true)]
+    [InlineData("\\\\bcat\\\\b", "\"concat\"", false)]
+    [InlineData("^(?!rpc\\\\.)", "\"rpc.x\"", false)]
+    [InlineData("^(?!rpc\\\\.)", "\"rpcx\"", true)]
     public void Patterns_mean_what_they_mean_in_ECMA_262(string pattern, string instance, bool valid)
     {
         var v = JsonSchemaValidator.Create("""{"pattern":""" + "\"" + pattern + "\"}");
@@ -104,6 +108,8 @@ public sealed class ValidatorHardeningTests
     [InlineData("(a)\\\\1", "pattern")]
     [InlineData("a(?=b)", "pattern")]
     [InlineData("(?<!a)b", "pattern")]
+    [InlineData("^(?=a)", "pattern")]
+    [InlineData("a\\\\b.*b", "pattern")]
     public void Patterns_that_need_backtracking_are_refused_naming_the_keyword(string pattern, string keyword)
     {
         var e = Assert.Throws<SchemaCompileException>(() => JsonSchemaValidator.Create("""{"properties":{"a":{"pattern":""" + "\"" + pattern + "\"}}}"));
