@@ -35,6 +35,8 @@ internal sealed class LlamaCallTrigger : ITokenConstraint
     private readonly bool _several;
     private readonly Action<double>? _maskSeconds;
     private readonly uint[] _scratch;
+    private readonly OpeningTokens _opening;
+    private readonly uint[] _whitespace;
     private Phase _phase;
     private int _tagMatched;            // Opening: bytes of the python tag written so far (after leading whitespace)
     private int _generated;
@@ -65,6 +67,9 @@ internal sealed class LlamaCallTrigger : ITokenConstraint
         _several = several;
         _maskSeconds = maskSeconds;
         _scratch = new uint[vocabulary.MaskLength];
+        // Built once per vocabulary (tens of ms on 128k tokens): here, on the request thread, not the engine's.
+        _opening = OpeningTokens.For(vocabulary);
+        _whitespace = WhitespaceTokens.For(vocabulary);
         _phase = mustCall ? Phase.CallExpected : Phase.Opening;
     }
 
@@ -106,12 +111,12 @@ internal sealed class LlamaCallTrigger : ITokenConstraint
         _grammar.ComputeMask(bitmask);
         if (AllowsWhitespace())
         {
-            Or(bitmask, WhitespaceTokens.For(_vocabulary));
+            Or(bitmask, _whitespace);
         }
 
         if (AllowsSeparator())
         {
-            Or(bitmask, OpeningTokens.For(_vocabulary).Separator);
+            Or(bitmask, _opening.Separator);
         }
 
         _maskSeconds?.Invoke(Stopwatch.GetElapsedTime(started).TotalSeconds);
@@ -123,7 +128,7 @@ internal sealed class LlamaCallTrigger : ITokenConstraint
         {
             Phase.Text => true,
             Phase.Opening => AcceptOpening(tokenId),
-            Phase.CallExpected when AllowsWhitespace() && MarkerTable.Has(WhitespaceTokens.For(_vocabulary), tokenId) => _whitespaceUsed = true,
+            Phase.CallExpected when AllowsWhitespace() && MarkerTable.Has(_whitespace, tokenId) => _whitespaceUsed = true,
             _ => AcceptInCall(tokenId),
         };
         if (accepted)
@@ -140,7 +145,7 @@ internal sealed class LlamaCallTrigger : ITokenConstraint
 
     private void OpeningMask(Span<uint> bitmask)
     {
-        var tokens = OpeningTokens.For(_vocabulary);
+        var tokens = _opening;
         // The tag's last token leaves _maxTokens - _generated - 1 for the call; a call's first token is its own.
         var roomAfterTag = _maxTokens - _generated - 1 >= _minimumCallTokens;
         var roomForCall = _maxTokens - _generated >= _minimumCallTokens;
@@ -228,7 +233,7 @@ internal sealed class LlamaCallTrigger : ITokenConstraint
         }
 
         // A complete call and, with parallel calls, ';' before the next one.
-        return AllowsSeparator() && MarkerTable.Has(OpeningTokens.For(_vocabulary).Separator, tokenId) && StartCall();
+        return AllowsSeparator() && MarkerTable.Has(_opening.Separator, tokenId) && StartCall();
     }
 
     private bool StartCall()
