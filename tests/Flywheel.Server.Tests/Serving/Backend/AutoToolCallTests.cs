@@ -2,8 +2,8 @@ using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Flywheel.Models.Building;
-using Flywheel.Sampling;
 using Flywheel.Scheduling;
+using Flywheel.Server.Tests.Testing;
 using Flywheel.Structured;
 
 namespace Flywheel.Server.Tests.Serving.Backend;
@@ -83,7 +83,7 @@ public sealed class AutoToolCallTests : IAsyncLifetime
     {
         int[] forced = [.. server.Tokenizer.Encode(marker), .. server.Tokenizer.Encode(then)];
         var attempts = 0;
-        server.Backend.WrapConstraint = inner => Interlocked.Increment(ref attempts) == 1 ? new Forcing(inner, forced, server.Tokenizer.VocabSize) : inner;
+        server.Backend.WrapConstraint = inner => Interlocked.Increment(ref attempts) == 1 ? new ForcedTokens(inner, forced, server.Tokenizer.VocabSize) : inner;
         var request = new JsonObject
         {
             ["model"] = server.Model.Name,
@@ -117,46 +117,5 @@ public sealed class AutoToolCallTests : IAsyncLifetime
         Assert.Equal("get_weather", function.GetProperty("name").GetString());
         Assert.Empty(Weather.Validate(function.GetProperty("arguments").GetString()!));
         return function;
-    }
-
-    /// <summary>Forces the first tokens (where <paramref name="inner"/>, if any, allows them), then leaves the choice to the model under <paramref name="inner"/>.</summary>
-    private sealed class Forcing(ITokenConstraint? inner, int[] forced, int vocabSize) : ITokenConstraint
-    {
-        private int _at;
-
-        public int MaskLength => inner?.MaskLength ?? (vocabSize + 31) / 32;
-
-        public bool IsFinished => inner?.IsFinished ?? false;
-
-        public void ComputeMask(Span<uint> bitmask)
-        {
-            if (inner is null)
-            {
-                bitmask.Fill(uint.MaxValue);
-            }
-            else
-            {
-                inner.ComputeMask(bitmask);
-            }
-
-            if (_at < forced.Length)
-            {
-                var token = forced[_at];
-                var kept = bitmask[token >> 5] & (1u << (token & 31));
-                bitmask.Clear();
-                bitmask[token >> 5] = kept;
-            }
-        }
-
-        public bool TryAccept(int tokenId)
-        {
-            if (inner is not null && !inner.TryAccept(tokenId))
-            {
-                return false;
-            }
-
-            _at++;
-            return true;
-        }
     }
 }
