@@ -57,7 +57,7 @@ internal sealed class ToolTriggerBenchmark : IBenchmark
     {
         var grammar = JsonSchemaGrammar.Compile(ToolCallSchema.Build(tools, several: false, argumentsKey: "parameters"), new JsonSchemaCompileOptions { MaxWhitespace = 0 });
         var clock = Stopwatch.StartNew();
-        _ = LlamaCallTrigger.OpeningTokens.For(vocab);
+        _ = LlamaOpeningTokens.For(vocab);
         Console.WriteLine($"llama opening-token table build: {clock.Elapsed.TotalMilliseconds:F1} ms (once per vocabulary)");
         var callTokens = Tokenize(vocab, grammar, Call.Replace("\"arguments\"", "\"parameters\"", StringComparison.Ordinal));
         var text = Enumerable.Range(0, vocab.Count).First(t => vocab.BytesOf(t).SequenceEqual("The"u8));

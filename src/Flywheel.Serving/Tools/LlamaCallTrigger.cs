@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Text;
 using Flywheel.Sampling;
 using Flywheel.Structured;
 
@@ -25,8 +24,6 @@ namespace Flywheel.Serving.Tools;
 /// </remarks>
 internal sealed class LlamaCallTrigger : ITokenConstraint
 {
-    private static readonly byte[] Tag = Encoding.UTF8.GetBytes(ToolCallParser.PythonTag);
-
     private readonly JsonSchemaGrammar _call;
     private readonly TokenVocabulary _vocabulary;
     private readonly int _pythonTagId;
@@ -35,7 +32,7 @@ internal sealed class LlamaCallTrigger : ITokenConstraint
     private readonly bool _several;
     private readonly Action<double>? _maskSeconds;
     private readonly uint[] _scratch;
-    private readonly OpeningTokens _opening;
+    private readonly LlamaOpeningTokens _opening;
     private readonly uint[] _whitespace;
     private Phase _phase;
     private int _tagMatched;            // Opening: bytes of the python tag written so far (after leading whitespace)
@@ -68,7 +65,7 @@ internal sealed class LlamaCallTrigger : ITokenConstraint
         _maskSeconds = maskSeconds;
         _scratch = new uint[vocabulary.MaskLength];
         // Built once per vocabulary (tens of ms on 128k tokens): here, on the request thread, not the engine's.
-        _opening = OpeningTokens.For(vocabulary);
+        _opening = LlamaOpeningTokens.For(vocabulary);
         _whitespace = WhitespaceTokens.For(vocabulary);
         _phase = mustCall ? Phase.CallExpected : Phase.Opening;
     }
@@ -154,8 +151,8 @@ internal sealed class LlamaCallTrigger : ITokenConstraint
             bitmask.Clear();
             for (var token = 0; token < _vocabulary.Count; token++)
             {
-                var kind = OpeningTokens.Classify(_vocabulary.BytesOf(token), _tagMatched, out _);
-                if (kind is TokenKind.Text or TokenKind.TagPart || (kind == TokenKind.TagEnd && roomAfterTag))
+                var kind = LlamaOpeningTokens.Classify(_vocabulary.BytesOf(token), _tagMatched, out _);
+                if (kind is LlamaTokenKind.Text or LlamaTokenKind.TagPart || (kind == LlamaTokenKind.TagEnd && roomAfterTag))
                 {
                     bitmask[token >> 5] |= 1u << (token & 31);
                 }
@@ -197,19 +194,19 @@ internal sealed class LlamaCallTrigger : ITokenConstraint
             return false;
         }
 
-        switch (OpeningTokens.Classify(_vocabulary.BytesOf(tokenId), _tagMatched, out var length))
+        switch (LlamaOpeningTokens.Classify(_vocabulary.BytesOf(tokenId), _tagMatched, out var length))
         {
-            case TokenKind.Whitespace:
+            case LlamaTokenKind.Whitespace:
                 return true;
-            case TokenKind.Text:
+            case LlamaTokenKind.Text:
                 _phase = Phase.Text;
                 return true;
-            case TokenKind.TagPart:
+            case LlamaTokenKind.TagPart:
                 _tagMatched += length;
                 return true;
-            case TokenKind.TagEnd:
+            case LlamaTokenKind.TagEnd:
                 return roomAfterTag && StartCall();
-            case TokenKind.Brace when _maxTokens - _generated >= _minimumCallTokens:
+            case LlamaTokenKind.Brace when _maxTokens - _generated >= _minimumCallTokens:
                 var grammar = new GrammarMatcher(_call, _vocabulary, _maxTokens - _generated);
                 if (!grammar.TryAccept(tokenId))
                 {
@@ -262,99 +259,6 @@ internal sealed class LlamaCallTrigger : ITokenConstraint
         for (var w = 0; w < bitmask.Length; w++)
         {
             bitmask[w] |= other[w];
-        }
-    }
-
-    /// <summary>What a token does at the opening of an answer.</summary>
-    internal enum TokenKind
-    {
-        Text,           // the answer is text
-        Whitespace,     // nothing yet (leading whitespace)
-        Brace,          // begins with '{': may open a call
-        TagPart,        // more of the python tag, not yet all of it
-        TagEnd,         // ends the python tag exactly
-        Overshoot,      // ends the python tag and runs on (never allowed)
-    }
-
-    /// <summary>How each token of a vocabulary opens an answer (before any byte of it), and the parallel-call separators.</summary>
-    internal sealed class OpeningTokens
-    {
-        private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<TokenVocabulary, OpeningTokens> Tables = new();
-        private static readonly System.Buffers.SearchValues<byte> Space = System.Buffers.SearchValues.Create(" \n\t\r"u8);
-
-        private OpeningTokens(TokenVocabulary vocabulary)
-        {
-            (Text, Whitespace, TagPart, TagEnd, Separator) = (New(), New(), New(), New(), New());
-            uint[] New() => new uint[vocabulary.MaskLength];
-            for (var token = 0; token < vocabulary.Count; token++)
-            {
-                var bytes = vocabulary.BytesOf(token);
-                var set = Classify(bytes, 0, out _) switch
-                {
-                    TokenKind.Text => Text,
-                    TokenKind.Whitespace => Whitespace,
-                    TokenKind.TagPart => TagPart,
-                    TokenKind.TagEnd => TagEnd,
-                    _ => null, // a brace is allowed only where the grammar allows it; an overshoot never
-                };
-                if (set is not null)
-                {
-                    set[token >> 5] |= 1u << (token & 31);
-                }
-
-                var semicolon = bytes.IndexOf((byte)';');
-                if (semicolon >= 0 && bytes.LastIndexOf((byte)';') == semicolon && !bytes[..semicolon].ContainsAnyExcept(Space) && !bytes[(semicolon + 1)..].ContainsAnyExcept(Space))
-                {
-                    Separator[token >> 5] |= 1u << (token & 31);
-                }
-            }
-        }
-
-        public uint[] Text { get; }
-
-        public uint[] Whitespace { get; }
-
-        public uint[] TagPart { get; }
-
-        public uint[] TagEnd { get; }
-
-        /// <summary>Tokens made of one <c>;</c> with optional whitespace around it.</summary>
-        public uint[] Separator { get; }
-
-        public static OpeningTokens For(TokenVocabulary vocabulary) => Tables.GetValue(vocabulary, static v => new OpeningTokens(v));
-
-        /// <summary>What <paramref name="bytes"/> do after <paramref name="tagMatched"/> bytes of the python tag; <paramref name="tagBytes"/> is how many tag bytes they add.</summary>
-        public static TokenKind Classify(ReadOnlySpan<byte> bytes, int tagMatched, out int tagBytes)
-        {
-            tagBytes = 0;
-            if (bytes.Length == 0)
-            {
-                return TokenKind.Text; // special tokens and end-of-sequence: no call
-            }
-
-            var rest = bytes;
-            if (tagMatched == 0)
-            {
-                rest = bytes.TrimStart(" \n\t\r"u8);
-                if (rest.Length == 0)
-                {
-                    return TokenKind.Whitespace;
-                }
-
-                if (rest[0] == (byte)'{')
-                {
-                    return TokenKind.Brace;
-                }
-            }
-
-            var tail = Tag.AsSpan(tagMatched);
-            if (tail.StartsWith(rest))
-            {
-                tagBytes = rest.Length;
-                return rest.Length == tail.Length ? TokenKind.TagEnd : TokenKind.TagPart;
-            }
-
-            return rest.StartsWith(tail) ? TokenKind.Overshoot : TokenKind.Text;
         }
     }
 }
