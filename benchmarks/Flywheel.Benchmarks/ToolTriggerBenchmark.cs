@@ -8,7 +8,9 @@ namespace Flywheel.Benchmarks;
 /// <summary>
 /// What tool_choice auto's constraint costs on a 128k vocabulary (Llama-3's when FLYWHEEL_TEST_ASSETS is set): the
 /// one-time marker table build, the mask of each free-text step (a copy of the marker's forbidden set), and the
-/// masks of the call once it is open (the call grammar's own), against the plain grammar's masks for the same call.
+/// masks of the call once it is open (the call grammar's own), against the plain grammar's masks for the same call;
+/// then the Llama-3 JSON trigger: its one-time opening-token table, the first step's mask (text, whitespace, the
+/// python tag's pieces and the call grammar's first mask), a text step's mask, and the in-call masks.
 /// </summary>
 internal sealed class ToolTriggerBenchmark : IBenchmark
 {
@@ -46,7 +48,58 @@ internal sealed class ToolTriggerBenchmark : IBenchmark
         Console.WriteLine($"free-text mask us p50/p99/max over {free.Count} steps: {Stats(free)}");
         Console.WriteLine($"in-call mask us p50/p99/max over {callTokens.Count} tokens, first call:  trigger {Stats(triggerCold)}, plain grammar {Stats(plainCold)}");
         Console.WriteLine($"in-call mask us p50/p99/max over {callTokens.Count} tokens, second call: trigger {Stats(triggerWarm)}, plain grammar {Stats(plainWarm)}");
+        RunLlama(vocab, tools);
         return 0;
+    }
+
+    /// <summary>The Llama-3 trigger: table build, first-step and text-step masks, and a call's masks (second answer, warm).</summary>
+    private static void RunLlama(TokenVocabulary vocab, ToolDefinition[] tools)
+    {
+        var grammar = JsonSchemaGrammar.Compile(ToolCallSchema.Build(tools, several: false, argumentsKey: "parameters"), new JsonSchemaCompileOptions { MaxWhitespace = 0 });
+        var clock = Stopwatch.StartNew();
+        _ = LlamaOpeningTokens.For(vocab);
+        Console.WriteLine($"llama opening-token table build: {clock.Elapsed.TotalMilliseconds:F1} ms (once per vocabulary)");
+        var callTokens = Tokenize(vocab, grammar, Call.Replace("\"arguments\"", "\"parameters\"", StringComparison.Ordinal));
+        var text = Enumerable.Range(0, vocab.Count).First(t => vocab.BytesOf(t).SequenceEqual("The"u8));
+        List<double> opening = [], textSteps = [], inCall = [];
+        var mask = new uint[vocab.MaskLength];
+        for (var answer = 0; answer < 200; answer++)
+        {
+            // Even answers are text (200 text steps each), odd ones the call.
+            var trigger = new LlamaCallTrigger(grammar, vocab, maxTokens: 4096);
+            var started = Stopwatch.GetTimestamp();
+            trigger.ComputeMask(mask);
+            opening.Add(Stopwatch.GetElapsedTime(started).TotalMicroseconds);
+            if (answer % 2 == 0)
+            {
+                trigger.TryAccept(text);
+                for (var step = 0; step < 200; step++)
+                {
+                    started = Stopwatch.GetTimestamp();
+                    trigger.ComputeMask(mask);
+                    textSteps.Add(Stopwatch.GetElapsedTime(started).TotalMicroseconds);
+                    trigger.TryAccept(text);
+                }
+            }
+            else
+            {
+                trigger.TryAccept(callTokens[0]);
+                var times = Replay(trigger, callTokens[1..]);
+                if (answer > 1)
+                {
+                    inCall.AddRange(times);
+                }
+
+                if (!trigger.IsFinished)
+                {
+                    throw new InvalidOperationException("the Llama call did not finish the answer");
+                }
+            }
+        }
+
+        Console.WriteLine($"llama first-step mask us p50/p99/max over {opening.Count} answers: {Stats(opening)}");
+        Console.WriteLine($"llama text-step mask us p50/p99/max over {textSteps.Count} steps: {Stats(textSteps)}");
+        Console.WriteLine($"llama in-call mask us p50/p99/max over {inCall.Count} tokens (warm calls): {Stats(inCall)}");
     }
 
     /// <summary>2,000 steps of free text, the marker, then the call: the free-text and in-call mask times.</summary>

@@ -41,8 +41,9 @@ internal sealed class EngineServer : IAsyncDisposable
     /// <param name="tokenizerJson">A real tokenizer.json to build with; null writes the synthetic tokenizer.</param>
     /// <param name="configure">Server settings to change (body limit, drain timeout) before it starts.</param>
     /// <param name="schemaOptions">Schema compile budget, pool and cache; null for the defaults.</param>
+    /// <param name="afterBuild">Changes the folder once it is written (e.g. its chat template), before it is opened.</param>
     public static async Task<EngineServer> StartAsync(string name, ModelBuilderOptions options, EngineOptions engine, string? tokenizerJson = null, Action<ServerOptions>? configure = null,
-        SchemaCompileOptions? schemaOptions = null)
+        SchemaCompileOptions? schemaOptions = null, Action<string>? afterBuild = null)
     {
         var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"{name}-{Environment.ProcessId}");
         // Test classes run in parallel and share folders by name: one writes, the others wait for it.
@@ -51,6 +52,7 @@ internal sealed class EngineServer : IAsyncDisposable
             if (!File.Exists(Path.Combine(dir, "genai_config.json")))
             {
                 ModelFolderWriter.Write(dir, options, tokenizerJson, SyntheticTokenizer.Write);
+                afterBuild?.Invoke(dir);
             }
         }
 

@@ -87,7 +87,7 @@ public sealed record ChatCompletion(
     [JsonPropertyName("object"), JsonPropertyOrder(-1)]
     public string Object => "chat.completion";
 
-    /// <summary>Only on response_format requests (non-streaming bodies, and the stream's finish chunk).</summary>
+    /// <summary>Only on response_format and tool-call requests (non-streaming bodies, and the stream's finish chunk).</summary>
     [JsonPropertyName("structured_output"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public StructuredOutputInfo? StructuredOutput { get; init; }
 }
@@ -102,7 +102,7 @@ public sealed record ChatCompletionChunk(
     [JsonPropertyName("object"), JsonPropertyOrder(-1)]
     public string Object => "chat.completion.chunk";
 
-    /// <summary>Only on response_format requests (non-streaming bodies, and the stream's finish chunk).</summary>
+    /// <summary>Only on response_format and tool-call requests (non-streaming bodies, and the stream's finish chunk).</summary>
     [JsonPropertyName("structured_output"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public StructuredOutputInfo? StructuredOutput { get; init; }
 
@@ -134,7 +134,7 @@ public sealed record TextCompletion(
     [JsonPropertyName("object"), JsonPropertyOrder(-1)]
     public string Object => "text_completion";
 
-    /// <summary>Only on response_format requests (non-streaming bodies, and the stream's finish chunk).</summary>
+    /// <summary>Only on response_format and tool-call requests (non-streaming bodies, and the stream's finish chunk).</summary>
     [JsonPropertyName("structured_output"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public StructuredOutputInfo? StructuredOutput { get; init; }
 
@@ -144,9 +144,10 @@ public sealed record TextCompletion(
 }
 
 /// <summary>
-/// Flywheel's report on a response_format request (an extension field, <c>structured_output</c>; OpenAI
-/// clients ignore it): whether the final text validated against the schema, how many repair turns it took,
-/// whether decoding was grammar-constrained, and the validator's errors when it did not validate.
+/// Flywheel's report on a response_format request, a forced tool call, or an auto answer that made or began a call
+/// (an extension field, <c>structured_output</c>; OpenAI clients ignore it): whether the final text validated
+/// against the schema, how many repair turns it took, whether decoding was grammar-constrained, and the
+/// validator's errors when it did not validate.
 /// </summary>
 public sealed record StructuredOutputInfo(
     [property: JsonPropertyName("valid")] bool Valid,

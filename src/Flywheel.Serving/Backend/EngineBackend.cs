@@ -33,6 +33,7 @@ public sealed class EngineBackend : IGenerationBackend, IMetricsSource, IDisposa
     private readonly UpdateTranslator _updates;
     private readonly StructuredOutput _structured;
     private readonly ToolCompiler _tools;
+    private readonly int? _pythonTagId; // Llama-3's <|python_tag|>, a special token (no bytes of its own)
 
     /// <param name="defaultMaxRepairs">Repair turns for response_format requests that do not set max_repairs.</param>
     /// <param name="schemaOptions">Budget, concurrency and cache bounds of response_format compiles (default: <see cref="SchemaCompileOptions"/>'s).</param>
@@ -58,6 +59,7 @@ public sealed class EngineBackend : IGenerationBackend, IMetricsSource, IDisposa
         Adapters = new AdapterRegistry(new EngineAdapterSlots(_engine, model.Directory), ModelId, _engine.SupportsAdapters ? options.MaxLoraCount : 0);
         AdapterMetrics.Register(Registry, model.Name, Adapters);
         _tools = new ToolCompiler(_formats, ToolCallFormats.Detect(tokenizer.ChatTemplate));
+        _pythonTagId = tokenizer.TokenToId(ToolCallParser.PythonTag) is { } tag && tokenizer.IsSpecial(tag) ? tag : null;
     }
 
     /// <summary>The adapters served over the model (none unless <see cref="EngineOptions.MaxLoraCount"/> is set and the model can run them).</summary>
@@ -76,6 +78,12 @@ public sealed class EngineBackend : IGenerationBackend, IMetricsSource, IDisposa
     internal Action<EngineRequest>? Submitting
     {
         set => _submitter.Submitting = value;
+    }
+
+    /// <summary>Test seam: wraps each generation's constraint (null when it has none) before it goes to the engine.</summary>
+    internal Func<Sampling.ITokenConstraint?, Sampling.ITokenConstraint?>? WrapConstraint
+    {
+        set => _submitter.WrapConstraint = value;
     }
 
     /// <summary>This backend's metrics (its own registry, not the process-wide default).</summary>
@@ -116,15 +124,18 @@ public sealed class EngineBackend : IGenerationBackend, IMetricsSource, IDisposa
     public SubmitResult TrySubmit(PreparedPrompt prompt, ApiRequest request, CancellationToken cancellationToken)
     {
         var state = (PromptState)prompt.State!;
-        var (attempt, refusal) = _submitter.Submit(state.Ids, prompt.MaxNewTokens, request, state.Format, cancellationToken, AutoConstraint(state.Tools, request.ParallelToolCalls));
+        var auto = AutoConstraint(state.Tools, request.ParallelToolCalls, mustCall: false);
+        var (attempt, refusal) = _submitter.Submit(state.Ids, prompt.MaxNewTokens, request, state.Format, cancellationToken, auto);
         if (attempt is null)
         {
             return refusal!;
         }
 
-        var updates = state.Format is null ? _updates.Translate(attempt, request, cancellationToken)
-            : request.Stream ? _structured.Validated(attempt, request, state.Format, cancellationToken)
-            : _structured.Repairing(attempt, request, state.Format, cancellationToken);
+        var updates = state.Format is not null
+            ? request.Stream ? _structured.Validated(attempt, request, state.Format, cancellationToken) : _structured.Repairing(attempt, request, state.Format, cancellationToken)
+            : auto is not null && !request.Stream
+                ? _structured.RepairingCalls(attempt, request, state.Tools!, AutoConstraint(state.Tools, request.ParallelToolCalls, mustCall: true)!, cancellationToken)
+                : _updates.Translate(attempt, request, cancellationToken);
         if (state.Tools is { Choice.Mode: not ToolChoiceMode.None } tools)
         {
             updates = ToolCallStream.Translate(updates, tools, cancellationToken);
@@ -134,13 +145,32 @@ public sealed class EngineBackend : IGenerationBackend, IMetricsSource, IDisposa
     }
 
     /// <summary>
-    /// tool_choice auto in the Hermes format: free text until the model opens a call, then the call's grammar, then
-    /// (with parallel tool calls) its closing tag and free text again (<see cref="ToolCallTrigger"/>). Llama-3 JSON calls are parsed after generation, unconstrained.
+    /// tool_choice auto: free text until the model starts a call in its family's format, then the call's grammar. Hermes:
+    /// the call opens with its tag, and (with parallel tool calls) its closing tag hands back to free text
+    /// (<see cref="ToolCallTrigger"/>). Llama-3: an answer opening with <c>{</c> or the python tag is calls, separated by
+    /// <c>;</c> with parallel tool calls (<see cref="LlamaCallTrigger"/>). With <paramref name="mustCall"/> (repair turns)
+    /// the answer is a call from its first token, and a budget too small for one refuses the repair.
     /// </summary>
-    private Func<int, Sampling.ITokenConstraint?>? AutoConstraint(ToolPlan? tools, bool several) =>
-        tools is { Call: { } call, Format: ToolCallFormat.HermesTags }
-            ? maxNewTokens => new ToolCallTrigger(call.Grammar, _formats.Vocabulary, maxNewTokens, several, _metrics.RecordGrammarMask)
-            : null;
+    private Func<int, Sampling.ITokenConstraint?>? AutoConstraint(ToolPlan? tools, bool several, bool mustCall)
+    {
+        if (tools is not { Choice.Mode: ToolChoiceMode.Auto, TriggerGrammar: { } grammar })
+        {
+            return null;
+        }
+
+        return maxNewTokens =>
+        {
+            if (mustCall && grammar.MinimumTokens(_formats.Vocabulary) is var minimum
+                && maxNewTokens < (minimum ?? int.MaxValue - ToolCallTrigger.MarkerTokens) + (tools.Format == ToolCallFormat.HermesTags ? ToolCallTrigger.MarkerTokens : 0))
+            {
+                throw new RequestRejectedException(RejectionReason.MaxTokensTooSmall, "no room left for a repaired tool call", "max_tokens");
+            }
+
+            return tools.Format == ToolCallFormat.HermesTags
+                ? new ToolCallTrigger(grammar, _formats.Vocabulary, maxNewTokens, several, _metrics.RecordGrammarMask, mustCall)
+                : new LlamaCallTrigger(grammar, _formats.Vocabulary, maxNewTokens, _pythonTagId, several, mustCall, _metrics.RecordGrammarMask);
+        };
+    }
 
     public void Dispose()
     {

@@ -23,6 +23,9 @@ internal sealed class EngineSubmitter(LlmEngine engine, FlywheelMetrics metrics,
     /// <summary>Test seam, set only by tests: sees every request just before it goes to the engine (e.g. its adapter slot).</summary>
     internal Action<EngineRequest>? Submitting { get; set; }
 
+    /// <summary>Test seam, set only by tests: wraps each generation's constraint (e.g. to steer a random-weight model into a call).</summary>
+    internal Func<ITokenConstraint?, ITokenConstraint?>? WrapConstraint { get; set; }
+
     /// <summary>Hands one generation to the engine: the attempt, or why it was refused (queue full, invalid).</summary>
     /// <param name="ids">The prompt's token ids.</param>
     /// <param name="maxNewTokens">The resolved completion budget.</param>
@@ -42,6 +45,7 @@ internal sealed class EngineSubmitter(LlmEngine engine, FlywheelMetrics metrics,
         }
 
         var constraint = format is not null && request.ConstrainedDecoding ? CreateConstraint(format, maxNewTokens) : tools?.Invoke(maxNewTokens);
+        constraint = WrapConstraint is { } wrap ? wrap(constraint) : constraint;
         // Aborted when the client goes away or the adapter's unload stops waiting; stopped (finish reason
         // Stop) when a stop string completes.
         var abort = adapter is null ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken)

@@ -63,8 +63,28 @@ public sealed class RepairLoop
         CancellationToken cancellationToken = default)
         where TAnswer : class
     {
-        ArgumentNullException.ThrowIfNull(messages);
         ArgumentNullException.ThrowIfNull(validator);
+        return await RunAsync(messages, validator.Validate, RepairPrompt, maxRepairs, generate, textOf, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The loop with its own judge and instruction: <paramref name="validate"/> lists an answer's errors (none = valid),
+    /// <paramref name="repairPrompt"/> writes the user turn that asks for a corrected answer. Otherwise as the overload
+    /// over a schema validator.
+    /// </summary>
+    public static async Task<RepairResult<TAnswer>> RunAsync<TAnswer>(
+        IReadOnlyList<ChatMessage> messages,
+        Func<string, IReadOnlyList<JsonValidationError>> validate,
+        Func<IReadOnlyList<JsonValidationError>, string> repairPrompt,
+        int maxRepairs,
+        Func<IReadOnlyList<ChatMessage>, CancellationToken, Task<TAnswer?>> generate,
+        Func<TAnswer, string?> textOf,
+        CancellationToken cancellationToken = default)
+        where TAnswer : class
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        ArgumentNullException.ThrowIfNull(validate);
+        ArgumentNullException.ThrowIfNull(repairPrompt);
         ArgumentNullException.ThrowIfNull(generate);
         ArgumentNullException.ThrowIfNull(textOf);
         ArgumentOutOfRangeException.ThrowIfNegative(maxRepairs);
@@ -87,7 +107,7 @@ public sealed class RepairLoop
                 return new RepairResult<TAnswer>(answer, false, repair, attempts);
             }
 
-            var errors = validator.Validate(text);
+            var errors = validate(text);
             attempts.Add(errors);
             if (errors.Count == 0 || repair == maxRepairs)
             {
@@ -95,14 +115,19 @@ public sealed class RepairLoop
             }
 
             conversation.Add(new ChatMessage("assistant", text));
-            conversation.Add(new ChatMessage("user", RepairPrompt(errors)));
+            conversation.Add(new ChatMessage("user", repairPrompt(errors)));
         }
     }
 
     /// <summary>The user turn asking for a corrected object.</summary>
-    public static string RepairPrompt(IReadOnlyList<JsonValidationError> errors)
+    public static string RepairPrompt(IReadOnlyList<JsonValidationError> errors) =>
+        RepairPrompt(errors, "The JSON object above", "Reply with the corrected JSON object only, no other text.");
+
+    /// <summary>The user turn asking for a corrected answer: <paramref name="subject"/> is invalid for these reasons; then <paramref name="instruction"/>.</summary>
+    public static string RepairPrompt(IReadOnlyList<JsonValidationError> errors, string subject, string instruction)
     {
-        var sb = new StringBuilder("The JSON object above is invalid for the following reasons:\n");
+        ArgumentNullException.ThrowIfNull(errors);
+        var sb = new StringBuilder(subject).Append(" is invalid for the following reasons:\n");
         foreach (var e in errors.Take(20))
         {
             sb.Append("- ").Append(e.Path).Append(": ").Append(e.Message).Append('\n');
@@ -113,7 +138,7 @@ public sealed class RepairLoop
             sb.Append("- (").Append(errors.Count - 20).Append(" more)\n");
         }
 
-        sb.Append("Reply with the corrected JSON object only, no other text.");
+        sb.Append(instruction);
         return sb.ToString();
     }
 }

@@ -3,6 +3,7 @@ using System.Text;
 using Flywheel.Sampling;
 using Flywheel.Serving.Metrics;
 using Flywheel.Serving.ResponseFormats;
+using Flywheel.Serving.Tools;
 using Flywheel.Structured;
 using Flywheel.Templates;
 
@@ -41,13 +42,26 @@ internal sealed class StructuredOutput(PromptEncoder prompts, EngineSubmitter su
     /// (queue full, context exhausted) ends the loop with the last answer and its errors; an attempt that
     /// fails or is aborted ends it with that outcome.
     /// </summary>
-    public async IAsyncEnumerable<GenerationUpdate> Repairing(Attempt first, ApiRequest request, CompiledFormat format, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public IAsyncEnumerable<GenerationUpdate> Repairing(Attempt first, ApiRequest request, CompiledFormat format, CancellationToken cancellationToken) =>
+        Repairing(first, request, new RepairRules(format.Validator.Validate, RepairLoop.RepairPrompt, format, null), cancellationToken);
+
+    /// <summary>
+    /// tool_choice auto, a whole response: as <see cref="Repairing(Attempt, ApiRequest, CompiledFormat, CancellationToken)"/>,
+    /// judged by <see cref="AutoCallCheck"/> (text is valid; a call must parse and validate). A repair turn asks for the
+    /// corrected call in the family's format and is generated under <paramref name="mustCall"/>, a constraint that
+    /// makes the answer a call (given the tokens it may generate; it throws <see cref="RequestRejectedException"/>
+    /// when a call cannot fit, which ends the repairs).
+    /// </summary>
+    public IAsyncEnumerable<GenerationUpdate> RepairingCalls(Attempt first, ApiRequest request, ToolPlan plan, Func<int, ITokenConstraint?> mustCall, CancellationToken cancellationToken) =>
+        Repairing(first, request, new RepairRules(text => AutoCallCheck.Errors(text, plan), errors => AutoCallCheck.RepairPrompt(errors, plan.Format), null, mustCall), cancellationToken);
+
+    private async IAsyncEnumerable<GenerationUpdate> Repairing(Attempt first, ApiRequest request, RepairRules rules, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         Attempt? pending = first;
         int promptTokens = 0, completionTokens = 0;
         async Task<Answer?> Generate(IReadOnlyList<ChatMessage> conversation, CancellationToken ct)
         {
-            var (current, attempt) = pending is { } p ? (request, p) : TrySubmitRepair(request, conversation, format, ct);
+            var (current, attempt) = pending is { } p ? (request, p) : TrySubmitRepair(request, conversation, rules, ct);
             pending = null;
             if (attempt is null)
             {
@@ -67,7 +81,7 @@ internal sealed class StructuredOutput(PromptEncoder prompts, EngineSubmitter su
 
         // The conversation the loop extends: chat's own turns, or the completions prompt as one user turn.
         IReadOnlyList<ChatMessage> start = request.IsChat ? request.Messages ?? [] : [new ChatMessage("user", request.Prompt ?? "")];
-        var result = await RepairLoop.RunAsync(start, format.Validator, request.MaxRepairs ?? defaultMaxRepairs, Generate,
+        var result = await RepairLoop.RunAsync(start, rules.Validate, rules.Prompt, request.MaxRepairs ?? defaultMaxRepairs, Generate,
             a => a.Finished.Reason is FinishReason.Stop or FinishReason.Length ? a.Text : null, cancellationToken).ConfigureAwait(false);
         foreach (var failed in result.AttemptErrors.Where(e => e.Count > 0))
         {
@@ -111,7 +125,7 @@ internal sealed class StructuredOutput(PromptEncoder prompts, EngineSubmitter su
     }
 
     /// <summary>The next attempt for the repair conversation, or (request, null) when it cannot run.</summary>
-    private (ApiRequest Request, Attempt? Attempt) TrySubmitRepair(ApiRequest request, IReadOnlyList<ChatMessage> conversation, CompiledFormat format, CancellationToken cancellationToken)
+    private (ApiRequest Request, Attempt? Attempt) TrySubmitRepair(ApiRequest request, IReadOnlyList<ChatMessage> conversation, RepairRules rules, CancellationToken cancellationToken)
     {
         // Completions have no turns: the original prompt, then each answer and instruction as plain text.
         var repaired = request.IsChat
@@ -120,7 +134,7 @@ internal sealed class StructuredOutput(PromptEncoder prompts, EngineSubmitter su
         try
         {
             var (ids, maxNewTokens) = prompts.Prepare(repaired);
-            return (repaired, submitter.Submit(ids, maxNewTokens, repaired, format, cancellationToken).Attempt);
+            return (repaired, submitter.Submit(ids, maxNewTokens, repaired, rules.Format, cancellationToken, rules.Constraint).Attempt);
         }
         catch (RequestRejectedException)
         {
@@ -138,6 +152,10 @@ internal sealed class StructuredOutput(PromptEncoder prompts, EngineSubmitter su
 
         return errors;
     }
+
+    /// <summary>What a repair loop judges by and how its repair turns are constrained: a response format's grammar, or a constraint of its own.</summary>
+    private sealed record RepairRules(
+        Func<string, IReadOnlyList<JsonValidationError>> Validate, Func<IReadOnlyList<JsonValidationError>, string> Prompt, CompiledFormat? Format, Func<int, ITokenConstraint?>? Constraint);
 
     /// <summary>One attempt read to its end: the deltas to replay, the finish event, the text.</summary>
     private sealed record Answer(List<TextDelta> Deltas, Finished Finished, string Text);

@@ -32,6 +32,23 @@ public static class ToolCallParser
         return calls is null ? new ParsedAnswer(text, []) : new ParsedAnswer(content, calls);
     }
 
+    /// <summary>
+    /// Whether <paramref name="text"/> begins a call in <paramref name="format"/>: it holds the opening tag (Hermes), or
+    /// its first non-whitespace output is <c>{</c> or the python tag (Llama-3). Such an answer is meant as calls, so one
+    /// that does not parse is a broken call, not text.
+    /// </summary>
+    public static bool StartsCall(string text, ToolCallFormat format)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        if (format == ToolCallFormat.HermesTags)
+        {
+            return text.Contains(OpenTag, StringComparison.Ordinal);
+        }
+
+        var body = text.TrimStart();
+        return body.StartsWith('{') || body.StartsWith(PythonTag, StringComparison.Ordinal);
+    }
+
     /// <summary>Each <c>&lt;tool_call&gt;…&lt;/tool_call&gt;</c> (the last may lack its closing tag when the answer ended there).</summary>
     private static List<(string, string)>? ParseHermes(string text, out string content)
     {

@@ -19,7 +19,10 @@ namespace Flywheel.Serving.Tools;
 public static class ToolCallSchema
 {
     /// <summary>The schema of an answer calling one of <paramref name="tools"/> (once, or one or more times when <paramref name="several"/>).</summary>
-    public static string Build(IReadOnlyList<ToolDefinition> tools, bool several)
+    /// <param name="tools">The functions that may be called.</param>
+    /// <param name="several">Whether the answer is an array of one or more calls rather than one call.</param>
+    /// <param name="argumentsKey">The member holding the arguments: <c>arguments</c> in the neutral form, <c>parameters</c> as Llama-3 writes a call.</param>
+    public static string Build(IReadOnlyList<ToolDefinition> tools, bool several, string argumentsKey = "arguments")
     {
         ArgumentNullException.ThrowIfNull(tools);
         if (tools.Count == 0)
@@ -56,9 +59,9 @@ public static class ToolCallSchema
                 ["properties"] = new JsonObject
                 {
                     ["name"] = new JsonObject { ["const"] = tools[i].Name },
-                    ["arguments"] = new JsonObject { ["$ref"] = "#/$defs/" + key },
+                    [argumentsKey] = new JsonObject { ["$ref"] = "#/$defs/" + key },
                 },
-                ["required"] = new JsonArray("name", "arguments"),
+                ["required"] = new JsonArray("name", argumentsKey),
                 ["additionalProperties"] = false,
             });
         }

@@ -1,6 +1,5 @@
 using System.Runtime.CompilerServices;
 using System.Text;
-using System.Text.Json;
 using Flywheel.Sampling;
 
 namespace Flywheel.Serving.Tools;
@@ -53,7 +52,13 @@ internal static class ToolCallStream
                             yield return new TextDelta(whole[released..], []);
                         }
 
-                        yield return finished;
+                        // auto: an answer that began a call and ended without a readable one is a broken call, said so.
+                        var broken = !forced && holding;
+                        yield return forced ? finished : finished with
+                        {
+                            Structured = broken ? Report([AutoCallCheck.Unreadable(plan.Format)], finished.Structured)
+                                : finished.Structured is { Repairs: > 0 } repaired ? repaired : null, // text, as the model chose: nothing to report
+                        };
                         break;
                     }
 
@@ -70,7 +75,7 @@ internal static class ToolCallStream
                         yield return new ToolCallDelta(i, null, null, made[i].Arguments);
                     }
 
-                    yield return finished with { ToolCalls = made, Structured = forced ? finished.Structured : Validate(plan, calls) };
+                    yield return finished with { ToolCalls = made, Structured = forced ? finished.Structured : Report(AutoCallCheck.Errors(calls, plan), finished.Structured) };
                     break;
                 default:
                     yield return update;
@@ -142,21 +147,10 @@ internal static class ToolCallStream
         return s.Length;
     }
 
-    /// <summary>auto: each parsed call checked against its function's schema (no repair: the answer was the model's free choice).</summary>
-    private static StructuredOutputReport? Validate(ToolPlan plan, IReadOnlyList<(string Name, string Arguments)> calls)
-    {
-        if (plan.Call is null)
-        {
-            return null;
-        }
-
-        var errors = new List<string>();
-        for (var i = 0; i < calls.Count; i++)
-        {
-            var neutral = $"{{\"name\":{JsonSerializer.Serialize(calls[i].Name)},\"arguments\":{calls[i].Arguments}}}";
-            errors.AddRange(plan.Call.Validator.Validate(neutral).Select(e => $"tool_calls[{i}]: {e}"));
-        }
-
-        return new StructuredOutputReport(errors.Count == 0, 0, false, errors.Count == 0 ? null : [.. errors.Take(20)]);
-    }
+    /// <summary>
+    /// auto: how the calls went (whole responses were repaired first, and <paramref name="before"/> counts the repair
+    /// turns; streams are only checked). Once a call starts, the trigger held it to its grammar.
+    /// </summary>
+    private static StructuredOutputReport Report(IReadOnlyList<Flywheel.Structured.JsonValidationError> errors, StructuredOutputReport? before) =>
+        new(errors.Count == 0, before?.Repairs ?? 0, true, errors.Count == 0 ? null : [.. errors.Take(20).Select(e => e.ToString())]);
 }

@@ -18,7 +18,8 @@ namespace Flywheel.Serving.Tools;
 /// Before the marker, tokens that would complete it and run past it in the same token are masked out, so a call
 /// always starts on a token boundary; and once too few tokens are left for the shortest call, tokens completing the
 /// marker are masked out too, so an opened call can always close within max_tokens. The closing tag is offered only
-/// while it fits in the tokens left. Created on the request thread, then used by the engine thread only.
+/// while it fits in the tokens left. A repair turn, which must be a call, starts with the marker written exactly
+/// (<c>mustCall</c>). Created on the request thread, then used by the engine thread only.
 /// </remarks>
 internal sealed class ToolCallTrigger : ITokenConstraint
 {
@@ -38,13 +39,16 @@ internal sealed class ToolCallTrigger : ITokenConstraint
     private bool _whitespaceUsed;
     private GrammarMatcher? _grammar;   // created at the first mask of a call, with the tokens then left
     private byte[]? _closeRest;         // while closing: the bytes of the closing tag still to write
+    private byte[]? _openRest;          // mustCall, before the call: the bytes of the marker still to write
 
     /// <param name="call">The grammar of one neutral-form call (ToolCallSchema.Build with several = false).</param>
     /// <param name="vocabulary">The model's vocabulary.</param>
     /// <param name="maxTokens">The most tokens the engine will generate (the request's resolved max_tokens).</param>
     /// <param name="several">Whether more than one call may follow (parallel_tool_calls).</param>
     /// <param name="maskSeconds">Called with each in-call mask's wall time, in seconds.</param>
-    public ToolCallTrigger(JsonSchemaGrammar call, TokenVocabulary vocabulary, int maxTokens, bool several = false, Action<double>? maskSeconds = null)
+    /// <param name="mustCall">Whether the answer must open with a call (a repair turn): the marker, then the call.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="mustCall"/> and the marker and shortest call may not fit <paramref name="maxTokens"/>.</exception>
+    public ToolCallTrigger(JsonSchemaGrammar call, TokenVocabulary vocabulary, int maxTokens, bool several = false, Action<double>? maskSeconds = null, bool mustCall = false)
     {
         _call = call;
         _vocabulary = vocabulary;
@@ -53,7 +57,16 @@ internal sealed class ToolCallTrigger : ITokenConstraint
         _maxTokens = maxTokens;
         _several = several;
         _maskSeconds = maskSeconds;
+        if (mustCall)
+        {
+            // At worst one token per byte of the marker before the call.
+            _openRest = Encoding.UTF8.GetBytes(ToolCallParser.OpenTag);
+            ArgumentOutOfRangeException.ThrowIfLessThan(maxTokens, MarkerTokens + Math.Min(_minimumCallTokens, int.MaxValue - MarkerTokens));
+        }
     }
+
+    /// <summary>The most tokens a forced (<c>mustCall</c>) answer spends before its call: the marker, a token per byte.</summary>
+    public static int MarkerTokens => ToolCallParser.OpenTag.Length;
 
     public int MaskLength => _vocabulary.MaskLength;
 
@@ -64,6 +77,12 @@ internal sealed class ToolCallTrigger : ITokenConstraint
 
     public void ComputeMask(Span<uint> bitmask)
     {
+        if (_openRest is not null)
+        {
+            Prefixes(bitmask, _openRest, null);
+            return;
+        }
+
         if (_closeRest is not null)
         {
             Prefixes(bitmask, _closeRest, null);
@@ -108,6 +127,20 @@ internal sealed class ToolCallTrigger : ITokenConstraint
 
     public bool TryAccept(int tokenId)
     {
+        if (_openRest is not null)
+        {
+            var bytes = _vocabulary.BytesOf(tokenId);
+            if (bytes.Length == 0 || !_openRest.AsSpan().StartsWith(bytes))
+            {
+                return false;
+            }
+
+            _openRest = _openRest.Length == bytes.Length ? null : _openRest[bytes.Length..];
+            _inCall = _openRest is null;
+            _generated++;
+            return true;
+        }
+
         if (_closeRest is not null)
         {
             var bytes = _vocabulary.BytesOf(tokenId);

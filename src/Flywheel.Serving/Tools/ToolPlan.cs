@@ -1,4 +1,5 @@
 using Flywheel.Serving.ResponseFormats;
+using Flywheel.Structured;
 
 namespace Flywheel.Serving.Tools;
 
@@ -11,7 +12,12 @@ namespace Flywheel.Serving.Tools;
 /// <param name="Format">How the family writes calls when it may also write text (auto).</param>
 /// <param name="Forced">required / named: the neutral-form answer's compiled schema; otherwise null.</param>
 /// <param name="Call">auto: the compiled schema of one neutral-form call to any tool, to validate parsed calls; otherwise null.</param>
-internal sealed record ToolPlan(ToolChoice Choice, ToolCallFormat Format, CompiledFormat? Forced, CompiledFormat? Call);
+/// <param name="FamilyCall">auto: the grammar of one call as the family writes it (Llama-3: <c>parameters</c> for <c>arguments</c>); null = <paramref name="Call"/>'s.</param>
+internal sealed record ToolPlan(ToolChoice Choice, ToolCallFormat Format, CompiledFormat? Forced, CompiledFormat? Call, CompiledFormat? FamilyCall = null)
+{
+    /// <summary>auto: the grammar the family's call trigger enforces once a call starts.</summary>
+    public JsonSchemaGrammar? TriggerGrammar => (FamilyCall ?? Call)?.Grammar;
+}
 
 /// <summary>
 /// Compiles a request's tools on the response_format compiler (same pool, cache and refusal memory). The schema of
@@ -33,9 +39,18 @@ internal sealed class ToolCompiler(ResponseFormatCompiler formats, ToolCallForma
 
         var call = await CompileCallsAsync(request.Tools, ToolCallSchema.Build(request.Tools, several: false), cancellationToken).ConfigureAwait(false);
         var choice = request.ToolChoice;
-        if (!choice.IsForced)
+        if (choice.Mode == ToolChoiceMode.None)
         {
-            return new ToolPlan(choice, family, null, choice.Mode == ToolChoiceMode.Auto ? call : null);
+            return new ToolPlan(choice, family, null, null);
+        }
+
+        if (choice.Mode == ToolChoiceMode.Auto)
+        {
+            // Llama-3 writes a call's arguments as "parameters": its trigger enforces that form (the validator reads either).
+            var familyCall = family == ToolCallFormat.Llama3Json
+                ? await CompileCallsAsync(request.Tools, ToolCallSchema.Build(request.Tools, several: false, argumentsKey: "parameters"), cancellationToken).ConfigureAwait(false)
+                : null;
+            return new ToolPlan(choice, family, null, call, familyCall);
         }
 
         var several = choice.Mode == ToolChoiceMode.Required && request.ParallelToolCalls;

@@ -6,7 +6,7 @@
 // Prints one JSON object with what the client parsed; the test checks it against the schemas.
 //
 // usage: node openai-tools.mjs <node_modules dir> <base url> <cases.json>
-// cases.json: { "model": id, "max_tokens": n, "tools": [OpenAI tool, ...], "refused_parameters": a schema the grammar refuses }
+// cases.json: { "model": id, "max_tokens": n, "auto_max_tokens": n, "tools": [OpenAI tool, ...], "refused_parameters": a schema the grammar refuses }
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -55,7 +55,10 @@ result.required = answer(await client.chat.completions.create({ ...base, tool_ch
 result.parallel = answer(await client.chat.completions.create({ ...base, tool_choice: 'required', parallel_tool_calls: true }));
 const named = { type: 'function', function: { name: tools[1].function.name } };
 result.named = answer(await client.chat.completions.create({ ...base, tool_choice: named }));
-result.auto = answer(await client.chat.completions.create({ ...base, tool_choice: 'auto' }));
+// auto: the test steers the model into opening a call (a random-weight model never does by itself); the server
+// must hold it to a valid call, whole and streamed.
+result.auto = answer(await client.chat.completions.create({ ...base, max_tokens: cases.auto_max_tokens, tool_choice: 'auto' }));
+result.auto_stream = await streamed({ ...base, max_tokens: cases.auto_max_tokens, tool_choice: 'auto' });
 result.none = answer(await client.chat.completions.create({ ...base, tool_choice: 'none' }));
 result.named_stream = await streamed({ ...base, tool_choice: named });
 result.parallel_stream = await streamed({ ...base, tool_choice: 'required' });

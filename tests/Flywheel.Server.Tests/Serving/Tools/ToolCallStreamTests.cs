@@ -90,6 +90,18 @@ public sealed class ToolCallStreamTests
         Assert.Contains(finished.Structured.Errors!, e => e.StartsWith("tool_calls[0]", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData(ToolCallFormat.HermesTags, "Sure. <tool_call>{\"name\":\"a\",\"argu")]
+    [InlineData(ToolCallFormat.Llama3Json, "{\"name\": \"a\", \"parameters\": {\"s\": ")]
+    public async Task Auto_reports_a_call_that_began_and_ended_unreadable_as_invalid(ToolCallFormat format, string answer)
+    {
+        var plan = new ToolPlan(ToolChoice.Auto, format, null, Compile(several: false));
+        var finished = Assert.IsType<Finished>((await Run(plan, answer))[^1]);
+        Assert.Null(finished.ToolCalls);
+        Assert.False(finished.Structured!.Valid);
+        Assert.Contains(finished.Structured.Errors!, e => e.StartsWith("tool_calls", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Held_text_that_opened_no_call_goes_out_at_the_end()
     {

@@ -1,0 +1,121 @@
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Flywheel.Models.Building;
+using Flywheel.Scheduling;
+using Flywheel.Server.Tests.Testing;
+using Flywheel.Structured;
+
+namespace Flywheel.Server.Tests.Serving.Backend;
+
+/// <summary>
+/// tool_choice auto end to end (HTTP, engine, ONNX Runtime, the tiny model). A random-weight model never starts a call
+/// by itself, so the first attempt's opening tokens are forced through the backend's constraint seam, on top of the
+/// server's own constraint (a forced token the server's constraint refuses ends the request in an error): from there
+/// the model writes on its own, under whatever the server enforces. Two families: the tiny model's template names no
+/// format (Hermes tags), and a copy whose template mentions the python tag (Llama-3 JSON calls).
+/// </summary>
+public sealed class AutoToolCallTests : IAsyncLifetime
+{
+    private const string WeatherSchema = """{"type":"object","properties":{"city":{"type":"string","maxLength":12},"unit":{"enum":["celsius","fahrenheit"]}},"required":["city","unit"],"additionalProperties":false}""";
+    private static readonly JsonSchemaValidator Weather = JsonSchemaValidator.Create(WeatherSchema);
+
+    private EngineServer _hermes = null!;
+    private EngineServer _llama = null!;
+
+    public async Task InitializeAsync()
+    {
+        var options = ModelBuilderOptions.Tiny with { VocabSize = 600, ContextLength = 1024 };
+        _hermes = await EngineServer.StartAsync("server-auto-hermes", options, new EngineOptions());
+        _llama = await EngineServer.StartAsync("server-auto-llama", options, new EngineOptions(), afterBuild: dir =>
+        {
+            // The synthetic template with a word of Llama 3.1's: the server reads calls as Llama-3 JSON.
+            var path = Path.Combine(dir, "tokenizer_config.json");
+            var config = JsonNode.Parse(File.ReadAllText(path))!;
+            config["chat_template"] = config["chat_template"]!.GetValue<string>() + "{# a call may follow <|python_tag|> #}";
+            File.WriteAllText(path, config.ToJsonString());
+        });
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _hermes.DisposeAsync();
+        await _llama.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_Llama3_answer_that_opens_with_a_brace_is_held_to_a_valid_call()
+    {
+        var body = await Ask(_llama, "{", stop: null);
+        var call = AssertCall(body);
+        Assert.Equal(0, body.GetProperty("structured_output").GetProperty("repairs").GetInt32());
+        Assert.Equal("get_weather", call.GetProperty("name").GetString());
+    }
+
+    [Theory]
+    [InlineData(false, "<tool_call>", "{\"name\":\"get_weather\",\"arguments\":{\"city\":\"Zqx")]
+    [InlineData(true, "", "{\"name\":\"get_weather\",\"parameters\":{\"city\":\"Zqx")]
+    public async Task A_call_cut_by_a_stop_string_is_repaired_into_a_valid_call(bool llama, string marker, string call)
+    {
+        var body = await Ask(llama ? _llama : _hermes, marker, stop: "Zqx", then: call);
+        AssertCall(body);
+        var report = body.GetProperty("structured_output");
+        Assert.True(report.GetProperty("valid").GetBoolean());
+        Assert.Equal(1, report.GetProperty("repairs").GetInt32());
+    }
+
+    [Fact]
+    public async Task A_call_that_repairs_cannot_mend_fails_clearly_instead_of_passing_as_text()
+    {
+        // Every call (the repairs' too) must write "parameters", where the stop string cuts it.
+        var body = await Ask(_llama, "{", stop: "parameters");
+        var choice = body.GetProperty("choices")[0];
+        Assert.NotEqual("tool_calls", choice.GetProperty("finish_reason").GetString());
+        Assert.False(choice.GetProperty("message").TryGetProperty("tool_calls", out var calls) && calls.ValueKind == JsonValueKind.Array);
+        var report = body.GetProperty("structured_output");
+        Assert.False(report.GetProperty("valid").GetBoolean());
+        Assert.Equal(2, report.GetProperty("repairs").GetInt32());
+        Assert.Contains(report.GetProperty("errors").EnumerateArray(), e => e.GetString()!.StartsWith("tool_calls", StringComparison.Ordinal));
+    }
+
+    /// <summary>One auto request whose first attempt is forced to begin with <paramref name="marker"/> then <paramref name="then"/> (each tokenized on its own).</summary>
+    private static async Task<JsonElement> Ask(EngineServer server, string marker, string? stop, string then = "")
+    {
+        int[] forced = [.. server.Tokenizer.Encode(marker), .. server.Tokenizer.Encode(then)];
+        var attempts = 0;
+        server.Backend.WrapConstraint = inner => Interlocked.Increment(ref attempts) == 1 ? new ForcedTokens(inner, forced, server.Tokenizer.VocabSize) : inner;
+        var request = new JsonObject
+        {
+            ["model"] = server.Model.Name,
+            ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "Weather in Paris?" }),
+            ["max_tokens"] = 160,
+            ["temperature"] = 0,
+            ["tool_choice"] = "auto",
+            ["tools"] = new JsonArray(new JsonObject
+            {
+                ["type"] = "function",
+                ["function"] = new JsonObject { ["name"] = "get_weather", ["parameters"] = JsonNode.Parse(WeatherSchema) },
+            }),
+        };
+        if (stop is not null)
+        {
+            request["stop"] = stop;
+        }
+
+        using var response = await server.Client.PostAsync("/v1/chat/completions", new StringContent(request.ToJsonString(), System.Text.Encoding.UTF8, "application/json"));
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    /// <summary>The answer is one call whose arguments validate; returns its function object.</summary>
+    private static JsonElement AssertCall(JsonElement body)
+    {
+        var choice = body.GetProperty("choices")[0];
+        Assert.True(choice.GetProperty("finish_reason").GetString() == "tool_calls", body.ToString());
+        var function = Assert.Single(choice.GetProperty("message").GetProperty("tool_calls").EnumerateArray()).GetProperty("function");
+        Assert.Equal("get_weather", function.GetProperty("name").GetString());
+        Assert.Empty(Weather.Validate(function.GetProperty("arguments").GetString()!));
+        return function;
+    }
+}
