@@ -50,6 +50,12 @@ internal sealed class ExactKeywordValidator(IReadOnlyList<ExactKeywords> keyword
                 }
             }
 
+            if (real is not JObject)
+            {
+                // NJsonSchema reports required properties missing from any instance; they apply to objects only.
+                errors.RemoveAll(e => e.Kind == ValidationErrorKind.PropertyRequired);
+            }
+
             if (schema.ExtensionData?.TryGetValue(ExactKeywords.ExtensionKey, out var index) == true)
             {
                 Check(real, keywords[Convert.ToInt32(index, CultureInfo.InvariantCulture)], schema, schemaType, propertyName, propertyPath, errors);

@@ -316,6 +316,15 @@ internal sealed class SchemaRewriter(SchemaAnchors? anchors = null, JsonElement?
             }
         }
 
+        // A count may be written with a zero fraction (1.0), which NJsonSchema refuses to load: it is that integer.
+        foreach (var count in (ReadOnlySpan<string>)["minItems", "maxItems", "minProperties", "maxProperties"])
+        {
+            if (s[count] is JsonValue c && c.GetValueKind() == JsonValueKind.Number && c.TryGetValue<decimal>(out var d) && d == decimal.Truncate(d) && d is >= 0 and <= int.MaxValue)
+            {
+                s[count] = (int)d;
+            }
+        }
+
         // NJsonSchema reads a zero maxItems/maxProperties as "no bound"; "not at least one" it checks.
         foreach (var (bound, type, least) in (ReadOnlySpan<(string, string, string)>)[("maxItems", "array", "minItems"), ("maxProperties", "object", "minProperties")])
         {
@@ -346,7 +355,7 @@ internal sealed class SchemaRewriter(SchemaAnchors? anchors = null, JsonElement?
                     s["allOf"] = Append(s["allOf"], new JsonObject
                     {
                         ["anyOf"] = new JsonArray(
-                            new JsonObject { ["not"] = new JsonObject { ["required"] = new JsonArray(name) } },
+                            new JsonObject { ["not"] = new JsonObject { ["type"] = "object", ["required"] = new JsonArray(name) } },
                             new JsonObject { ["allOf"] = new JsonArray(new JsonObject { ["required"] = new JsonArray(name) }, needs) }),
                     });
                 }

@@ -57,4 +57,34 @@ public sealed class ValidationTests
         Assert.Empty(JsonSchemaValidator.Create("""{"contains":{"type":"string"},"minContains":0}""").Validate("[1]"));
         Assert.Throws<SchemaCompileException>(() => JsonSchemaValidator.Create("""{"type":"array","unevaluatedItems":false}"""));
     }
+    [Fact]
+    public void Numbers_with_a_zero_fraction_are_integers()
+    {
+        // Since draft 6 an integer is a number with no fractional part, however it is written.
+        const string Draft = "\"$schema\":\"https://json-schema.org/draft/2020-12/schema\"";
+        var v = JsonSchemaValidator.Create($$"""{{{Draft}},"type":"integer","maximum":10}""");
+        Assert.Empty(v.Validate("1.0"));
+        Assert.Empty(v.Validate("1e1"));
+        Assert.Empty(v.Validate("-2.50e1"));
+        Assert.NotEmpty(v.Validate("1.5"));
+        Assert.NotEmpty(v.Validate("1.0e2"));
+        Assert.Empty(JsonSchemaValidator.Create($$"""{{{Draft}},"enum":[1]}""").Validate("1.0"));
+        Assert.NotEmpty(JsonSchemaValidator.Create($$"""{{{Draft}},"uniqueItems":true}""").Validate("[1,1.0]"));
+
+        // Drafts 3 and 4, and a schema naming no draft, keep integers written without a fraction.
+        Assert.NotEmpty(JsonSchemaValidator.Create("""{"type":"integer"}""").Validate("1.0"));
+        Assert.NotEmpty(JsonSchemaValidator.Create("""{"$schema":"http://json-schema.org/draft-04/schema#","type":"integer"}""").Validate("1.0"));
+    }
+
+    [Fact]
+    public void Counts_written_with_a_zero_fraction_load()
+    {
+        // The grammar reads 1.0 as the count 1; the validator must not refuse what the grammar compiles.
+        foreach (var (keyword, valid, invalid) in new[] { ("minItems", "[1]", "[]"), ("maxItems", "[1]", "[1,2]"), ("minProperties", """{"a":1}""", "{}"), ("maxProperties", """{"a":1}""", """{"a":1,"b":2}""") })
+        {
+            var v = JsonSchemaValidator.Create($$"""{"{{keyword}}":1.0}""");
+            Assert.Empty(v.Validate(valid));
+            Assert.NotEmpty(v.Validate(invalid));
+        }
+    }
 }
