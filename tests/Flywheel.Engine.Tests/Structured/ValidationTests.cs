@@ -87,4 +87,27 @@ public sealed class ValidationTests
             Assert.NotEmpty(v.Validate(invalid));
         }
     }
+    [Fact]
+    public void Enum_and_const_compare_JSON_values()
+    {
+        var o = JsonSchemaValidator.Create("""{"const":{"a":1,"b":[1,{"c":2,"d":3}]}}""");
+        Assert.Empty(o.Validate("""{"b":[1,{"d":3,"c":2}],"a":1}"""));
+        Assert.NotEmpty(o.Validate("""{"b":[{"d":3,"c":2},1],"a":1}"""));
+        Assert.NotEmpty(o.Validate("""{"a":1,"b":[1,{"c":2,"d":3}],"e":0}"""));
+        Assert.NotEmpty(JsonSchemaValidator.Create("""{"enum":["1"]}""").Validate("1"));
+        Assert.NotEmpty(JsonSchemaValidator.Create("""{"const":true}""").Validate("\"True\""));
+        Assert.NotEmpty(JsonSchemaValidator.Create("""{"const":null}""").Validate("\"\""));
+
+        // Numbers are equal by value; a float equals an integer only as far as a double tells them apart.
+        var n = JsonSchemaValidator.Create("""{"const":9007199254740992}""");
+        Assert.Empty(n.Validate("9007199254740992"));
+        Assert.Empty(n.Validate("9007199254740992.0"));
+        Assert.NotEmpty(n.Validate("9007199254740991.0"));
+        Assert.NotEmpty(n.Validate("9007199254740991"));
+        Assert.Empty(JsonSchemaValidator.Create("""{"const":-2.0}""").Validate("-2"));
+        Assert.NotEmpty(JsonSchemaValidator.Create("""{"const":-2.0}""").Validate("-2.00001"));
+        var big = JsonSchemaValidator.Create("""{"enum":[123456789012345678901234567890]}""");
+        Assert.Empty(big.Validate("123456789012345678901234567890"));
+        Assert.NotEmpty(big.Validate("123456789012345678901234567891"));
+    }
 }
