@@ -51,6 +51,16 @@ internal sealed class ExactKeywordValidator(IReadOnlyList<ExactKeywords> keyword
                 }
             }
 
+            if (schema.UniqueItems && real is JArray items)
+            {
+                // NJsonSchema compares items by their text too.
+                errors.RemoveAll(e => e.Kind == ValidationErrorKind.ItemsNotUnique);
+                if (JsonValueEquality.HasDuplicates(items))
+                {
+                    errors.Add(new ValidationError(ValidationErrorKind.ItemsNotUnique, propertyName, propertyPath, real, schema));
+                }
+            }
+
             if (real is not JObject)
             {
                 // NJsonSchema reports required properties missing from any instance; they apply to objects only.

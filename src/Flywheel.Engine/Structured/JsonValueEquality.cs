@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Numerics;
+using System.Runtime.InteropServices;
 using Newtonsoft.Json.Linq;
 
 namespace Flywheel.Structured;
@@ -8,13 +9,32 @@ namespace Flywheel.Structured;
 /// JSON Schema's equality for <c>enum</c> and <c>const</c>: same JSON type and value, objects
 /// regardless of member order, arrays item by item, numbers by value (1 equals 1.0). NJsonSchema
 /// compares the members' text instead, so the string "1" matched 1, "True" matched true and a
-/// reordered object matched nothing.
+/// reordered object matched nothing (and uniqueItems took {} and "{}" for duplicates, and two
+/// reordered objects for distinct).
 /// </summary>
 internal static class JsonValueEquality
 {
     /// <summary>Whether <paramref name="instance"/> equals one of <paramref name="members"/> (as NJsonSchema holds them).</summary>
     public static bool AnyEquals(IEnumerable<object?> members, JToken instance) =>
         members.Any(m => JsonEquals(m as JToken ?? (m is null ? JValue.CreateNull() : JToken.FromObject(m)), instance));
+
+    /// <summary>Whether two items of <paramref name="array"/> are equal (uniqueItems), in about linear time.</summary>
+    public static bool HasDuplicates(JArray array)
+    {
+        var seen = new Dictionary<int, List<JToken>>();
+        foreach (var item in array)
+        {
+            var bucket = CollectionsMarshal.GetValueRefOrAddDefault(seen, Hash(item), out _) ??= [];
+            if (bucket.Any(other => JsonEquals(other, item)))
+            {
+                return true;
+            }
+
+            bucket.Add(item);
+        }
+
+        return false;
+    }
 
     /// <summary>Whether two JSON values are equal in JSON Schema's sense.</summary>
     public static bool JsonEquals(JToken a, JToken b)
@@ -34,6 +54,16 @@ internal static class JsonValueEquality
         }
     }
 
+    /// <summary>A hash equal for equal values: member order ignored, numbers by their double value.</summary>
+    private static int Hash(JToken t) => t switch
+    {
+        JObject o => o.Properties().Aggregate(1, (h, p) => h ^ HashCode.Combine(p.Name, Hash(p.Value))),
+        JArray a => a.Aggregate(2, (h, item) => HashCode.Combine(h, Hash(item))),
+        JValue v when IsNumber(v) => ToDouble(v).GetHashCode(),
+        JValue v => HashCode.Combine(v.Type, v.Value),
+        _ => 0,
+    };
+
     private static bool IsNumber(JValue v) => v.Type is JTokenType.Integer or JTokenType.Float;
 
     private static bool NumberEquals(JValue x, JValue y)
@@ -45,8 +75,10 @@ internal static class JsonValueEquality
 
         // A float equals an integer as far as a double tells them apart (the suite's "up to 64-bit
         // representation limits"); an integer wider than a double is never equal to a float.
-        return Convert.ToDouble(x.Value, CultureInfo.InvariantCulture) == Convert.ToDouble(y.Value, CultureInfo.InvariantCulture);
+        return ToDouble(x) == ToDouble(y);
     }
+
+    private static double ToDouble(JValue v) => v.Value is BigInteger big ? (double)big : Convert.ToDouble(v.Value, CultureInfo.InvariantCulture);
 
     private static BigInteger Whole(JValue v) => v.Value switch
     {

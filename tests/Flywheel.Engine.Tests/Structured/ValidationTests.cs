@@ -110,4 +110,18 @@ public sealed class ValidationTests
         Assert.Empty(big.Validate("123456789012345678901234567890"));
         Assert.NotEmpty(big.Validate("123456789012345678901234567891"));
     }
+    [Fact]
+    public void UniqueItems_compares_JSON_values()
+    {
+        var u = JsonSchemaValidator.Create("""{"uniqueItems":true}""");
+        Assert.NotEmpty(u.Validate("""[{"a":1,"b":2},{"b":2,"a":1}]"""));
+        Assert.NotEmpty(u.Validate("""[[1,{"x":null}],[1,{"x":null}]]"""));
+        Assert.Empty(u.Validate("""[{},[1],true,null,1,"{}","1","true","null"]"""));
+        Assert.Empty(u.Validate("""[0,false,[0],[false],{"a":0},{"a":false}]"""));
+        Assert.Empty(u.Validate("""["a","b","A"]"""));
+        Assert.NotEmpty(u.Validate("""["a","b","a"]"""));
+        Assert.Empty(u.Validate("""[123456789012345678901234567890,1.5,123456789012345678901234567891]"""));
+        Assert.NotEmpty(u.Validate("""[123456789012345678901234567890,123456789012345678901234567890]"""));
+        Assert.NotEmpty(JsonSchemaValidator.Create("""{"enum":[1.5]}""").Validate("123456789012345678901234567890"));
+    }
 }
