@@ -40,14 +40,31 @@ internal sealed class ExactKeywordValidator(IReadOnlyList<ExactKeywords> keyword
             var real = _realOf.GetValueOrDefault(token) ?? token;
             var seen = StandIn(real);
             var errors = base.Validate(seen, schema, schemaType, propertyName, propertyPath) as List<ValidationError> ?? [];
-            if (!ReferenceEquals(seen, real) && schema.Enumeration.Count > 0)
+            if (schema.Enumeration.Count > 0)
             {
-                // The stand-in's enum verdict means nothing; judge the real value as NJsonSchema would.
-                errors.RemoveAll(e => e.Kind == ValidationErrorKind.NotInEnumeration && ReferenceEquals(e.Token, seen));
-                if (schema.Enumeration.All(v => v?.ToString() != real.ToString()))
+                // NJsonSchema compares enum members by their text (and a stand-in's verdict means
+                // nothing): judge the real value by JSON equality instead.
+                errors.RemoveAll(e => e.Kind == ValidationErrorKind.NotInEnumeration && (ReferenceEquals(e.Token, seen) || ReferenceEquals(e.Token, real)));
+                if (!JsonValueEquality.AnyEquals(schema.Enumeration, real))
                 {
                     errors.Add(new ValidationError(ValidationErrorKind.NotInEnumeration, propertyName, propertyPath, real, schema));
                 }
+            }
+
+            if (schema.UniqueItems && real is JArray items)
+            {
+                // NJsonSchema compares items by their text too.
+                errors.RemoveAll(e => e.Kind == ValidationErrorKind.ItemsNotUnique);
+                if (JsonValueEquality.HasDuplicates(items))
+                {
+                    errors.Add(new ValidationError(ValidationErrorKind.ItemsNotUnique, propertyName, propertyPath, real, schema));
+                }
+            }
+
+            if (real is not JObject)
+            {
+                // NJsonSchema reports required properties missing from any instance; they apply to objects only.
+                errors.RemoveAll(e => e.Kind == ValidationErrorKind.PropertyRequired);
             }
 
             if (schema.ExtensionData?.TryGetValue(ExactKeywords.ExtensionKey, out var index) == true)

@@ -25,10 +25,15 @@ internal static class JsonInstance
     /// <summary>Deepest nesting of arrays and objects the validator walks (System.Text.Json's default limit).</summary>
     public const int MaxDepth = 64;
 
-    /// <summary>Parses <paramref name="json"/>; number tokens' texts go into <paramref name="numbers"/>.</summary>
+    /// <summary>
+    /// Parses <paramref name="json"/>; number tokens' texts go into <paramref name="numbers"/>. With
+    /// <paramref name="integralIsInteger"/>, a number with no fractional part is an integer however
+    /// it is written (1.0, 1e2), as drafts 6 and later say; otherwise only one written without a
+    /// fraction or exponent is (drafts 3 and 4).
+    /// </summary>
     /// <exception cref="JsonException">Not valid JSON.</exception>
     /// <exception cref="InstanceNotJudgedException">Valid JSON the validator will not walk.</exception>
-    public static JToken Read(string json, Dictionary<JToken, string> numbers)
+    public static JToken Read(string json, Dictionary<JToken, string> numbers, bool integralIsInteger = false)
     {
         var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(json), new JsonReaderOptions { MaxDepth = MaxDepth + 1 });
         var open = new Stack<JContainer>();
@@ -60,7 +65,7 @@ internal static class JsonInstance
                     break;
                 case JsonTokenType.Number:
                     var text = Encoding.UTF8.GetString(reader.ValueSpan);
-                    value = Number(text);
+                    value = Number(text, integralIsInteger);
                     numbers[value] = text;
                     break;
                 case JsonTokenType.True or JsonTokenType.False:
@@ -115,7 +120,7 @@ internal static class JsonInstance
     /// Integers become long or BigInteger values (type integer, as NJsonSchema expects), other
     /// numbers doubles (their bounds are checked on the exact text, not on the double).
     /// </summary>
-    private static JValue Number(string text)
+    private static JValue Number(string text, bool integralIsInteger)
     {
         if (text.AsSpan().IndexOfAny('.', 'e', 'E') < 0)
         {
@@ -124,6 +129,49 @@ internal static class JsonInstance
                 : new JValue(BigInteger.Parse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture));
         }
 
-        return new JValue(double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture));
+        return integralIsInteger && IntegralValue(text) is { } whole
+            ? (whole >= long.MinValue && whole <= long.MaxValue ? new JValue((long)whole) : new JValue(whole))
+            : new JValue(double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture));
     }
+
+    /// <summary>
+    /// The integer a number written with a fraction or exponent stands for when it has no fractional
+    /// part (1.0, 1e2, -2.50e1): since draft 6 that is an integer, however it is written. Null when it
+    /// has one, or when it would have more than <see cref="MaxIntegralDigits"/> digits (then it stays a double).
+    /// </summary>
+    private static BigInteger? IntegralValue(string text)
+    {
+        var e = text.AsSpan().IndexOfAny('e', 'E');
+        var mantissa = e < 0 ? text.AsSpan() : text.AsSpan(0, e);
+        var exponent = 0;
+        if (e >= 0 && !int.TryParse(text.AsSpan(e + 1), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out exponent))
+        {
+            return null;
+        }
+
+        var negative = mantissa.StartsWith("-");
+        var unsigned = negative ? mantissa[1..] : mantissa;
+        var point = unsigned.IndexOf('.');
+        var digits = (point < 0 ? unsigned.ToString() : string.Concat(unsigned[..point], unsigned[(point + 1)..])).TrimEnd('0');
+        var integerDigits = point < 0 ? unsigned.Length : point;
+
+        // value = digits * 10^scale, the fraction's trailing zeros dropped first
+        long scale = (long)integerDigits - digits.Length + exponent;
+        digits = digits.TrimStart('0');
+        if (digits.Length == 0)
+        {
+            return BigInteger.Zero;
+        }
+
+        if (scale < 0 || scale + digits.Length > MaxIntegralDigits)
+        {
+            return null;
+        }
+
+        var value = BigInteger.Parse(digits, CultureInfo.InvariantCulture) * BigInteger.Pow(10, (int)scale);
+        return negative ? -value : value;
+    }
+
+    /// <summary>Most digits an integral number written with a fraction or exponent becomes an integer with (about a double's range).</summary>
+    private const int MaxIntegralDigits = 310;
 }

@@ -39,8 +39,10 @@ public sealed class JsonSchemaValidator
 {
     private readonly NjSchema _schema;
     private readonly IReadOnlyList<ExactKeywords> _keywords;
+    private readonly bool _integersMayHaveFraction;
 
-    private JsonSchemaValidator(NjSchema schema, IReadOnlyList<ExactKeywords> keywords) => (_schema, _keywords) = (schema, keywords);
+    private JsonSchemaValidator(NjSchema schema, IReadOnlyList<ExactKeywords> keywords, bool integersMayHaveFraction) =>
+        (_schema, _keywords, _integersMayHaveFraction) = (schema, keywords, integersMayHaveFraction);
 
     /// <summary>Builds a validator; throws <see cref="SchemaCompileException"/> for schemas it cannot check faithfully.</summary>
     public static JsonSchemaValidator Create(string schemaJson)
@@ -74,7 +76,7 @@ public sealed class JsonSchemaValidator
                 k.Resolve(schema);
             }
 
-            return new JsonSchemaValidator(schema, rewriter.Keywords);
+            return new JsonSchemaValidator(schema, rewriter.Keywords, IntegersMayHaveFraction(original));
         }
         catch (Exception e) when (e is not SchemaCompileException)
         {
@@ -92,7 +94,7 @@ public sealed class JsonSchemaValidator
         var numbers = new Dictionary<JToken, string>(ReferenceEqualityComparer.Instance);
         try
         {
-            var instance = JsonInstance.Read(json, numbers);
+            var instance = JsonInstance.Read(json, numbers, _integersMayHaveFraction);
             var errors = new List<JsonValidationError>();
             Flatten(new ExactKeywordValidator(_keywords, numbers).Validate(instance, _schema), errors);
             return errors;
@@ -111,6 +113,19 @@ public sealed class JsonSchemaValidator
             return [new JsonValidationError("#", $"the validator cannot judge this instance ({e.GetType().Name}: {e.Message})")];
         }
     }
+
+    /// <summary>
+    /// Whether 1.0 is an integer: since draft 6 an integer is any number with no fractional part;
+    /// drafts 3 and 4 (and a schema naming no draft, as most requests do) keep integers written
+    /// without a fraction or exponent, the form the grammar generates.
+    /// </summary>
+    private static bool IntegersMayHaveFraction(JsonElement root) =>
+        root.ValueKind == JsonValueKind.Object
+        && root.TryGetProperty("$schema", out var draft)
+        && draft.ValueKind == JsonValueKind.String
+        && draft.GetString() is { } uri
+        && (uri.Contains("draft-06", StringComparison.Ordinal) || uri.Contains("draft-07", StringComparison.Ordinal)
+            || uri.Contains("/draft/2019-09/", StringComparison.Ordinal) || uri.Contains("/draft/2020-12/", StringComparison.Ordinal));
 
     private static void Flatten(IEnumerable<ValidationError> source, List<JsonValidationError> into)
     {

@@ -55,6 +55,44 @@ internal sealed class SchemaRewriter(SchemaAnchors? anchors = null, JsonElement?
         return result;
     }
 
+    /// <summary>
+    /// A reference's JSON pointer into the rewritten document: <c>$defs</c> are served as
+    /// <c>definitions</c> and <c>prefixItems</c> as the array form of <c>items</c> at every level, so
+    /// their keyword segments are renamed (a property or definition that happens to bear such a name is not).
+    /// </summary>
+    internal static string RewritePointer(string pointer)
+    {
+        if (!pointer.StartsWith("#/", StringComparison.Ordinal))
+        {
+            return pointer;
+        }
+
+        var segments = pointer[2..].Split('/');
+        var keyword = true;
+        for (var i = 0; i < segments.Length; i++)
+        {
+            if (!keyword)
+            {
+                keyword = true;
+                continue;
+            }
+
+            var segment = segments[i];
+            segments[i] = segment switch
+            {
+                "$defs" => "definitions",
+                "prefixItems" => "items",
+                _ => segment,
+            };
+
+            // The next segment is a name or an index (not a keyword) after a map or list keyword.
+            var nextIsIndex = i + 1 < segments.Length && segments[i + 1].Length > 0 && segments[i + 1].All(char.IsAsciiDigit);
+            keyword = !(DefinitionMaps.Contains(segment) || SchemaMaps.Contains(segment) || SchemaLists.Contains(segment) || (segment == "items" && nextIsIndex));
+        }
+
+        return "#/" + string.Join('/', segments);
+    }
+
     /// <summary>Rewrites one subschema (and everything below it).</summary>
     private JsonNode? Rewrite(JsonNode? schema, string pointer)
     {
@@ -126,7 +164,7 @@ internal sealed class SchemaRewriter(SchemaAnchors? anchors = null, JsonElement?
                     break;
                 case "$ref" when value is JsonValue r && r.GetValueKind() == JsonValueKind.String:
                     var target = (anchors ?? SchemaAnchors.None).ToPointer(r.GetValue<string>());
-                    result[key] = target.Replace("#/$defs/", "#/definitions/", StringComparison.Ordinal);
+                    result[key] = RewritePointer(target);
                     break;
                 default:
                     result[key] = value?.DeepClone();
@@ -321,6 +359,15 @@ internal sealed class SchemaRewriter(SchemaAnchors? anchors = null, JsonElement?
             }
         }
 
+        // A count may be written with a zero fraction (1.0), which NJsonSchema refuses to load: it is that integer.
+        foreach (var count in (ReadOnlySpan<string>)["minItems", "maxItems", "minProperties", "maxProperties"])
+        {
+            if (s[count] is JsonValue c && c.GetValueKind() == JsonValueKind.Number && c.TryGetValue<decimal>(out var d) && d == decimal.Truncate(d) && d is >= 0 and <= int.MaxValue)
+            {
+                s[count] = (int)d;
+            }
+        }
+
         // NJsonSchema reads a zero maxItems/maxProperties as "no bound"; "not at least one" it checks.
         foreach (var (bound, type, least) in (ReadOnlySpan<(string, string, string)>)[("maxItems", "array", "minItems"), ("maxProperties", "object", "minProperties")])
         {
@@ -351,7 +398,7 @@ internal sealed class SchemaRewriter(SchemaAnchors? anchors = null, JsonElement?
                     s["allOf"] = Append(s["allOf"], new JsonObject
                     {
                         ["anyOf"] = new JsonArray(
-                            new JsonObject { ["not"] = new JsonObject { ["required"] = new JsonArray(name) } },
+                            new JsonObject { ["not"] = new JsonObject { ["type"] = "object", ["required"] = new JsonArray(name) } },
                             new JsonObject { ["allOf"] = new JsonArray(new JsonObject { ["required"] = new JsonArray(name) }, needs) }),
                     });
                 }

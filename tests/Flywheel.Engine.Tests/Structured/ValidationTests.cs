@@ -57,4 +57,71 @@ public sealed class ValidationTests
         Assert.Empty(JsonSchemaValidator.Create("""{"contains":{"type":"string"},"minContains":0}""").Validate("[1]"));
         Assert.Throws<SchemaCompileException>(() => JsonSchemaValidator.Create("""{"type":"array","unevaluatedItems":false}"""));
     }
+    [Fact]
+    public void Numbers_with_a_zero_fraction_are_integers()
+    {
+        // Since draft 6 an integer is a number with no fractional part, however it is written.
+        const string Draft = "\"$schema\":\"https://json-schema.org/draft/2020-12/schema\"";
+        var v = JsonSchemaValidator.Create($$"""{{{Draft}},"type":"integer","maximum":10}""");
+        Assert.Empty(v.Validate("1.0"));
+        Assert.Empty(v.Validate("1e1"));
+        Assert.Empty(v.Validate("-2.50e1"));
+        Assert.NotEmpty(v.Validate("1.5"));
+        Assert.NotEmpty(v.Validate("1.0e2"));
+        Assert.Empty(JsonSchemaValidator.Create($$"""{{{Draft}},"enum":[1]}""").Validate("1.0"));
+        Assert.NotEmpty(JsonSchemaValidator.Create($$"""{{{Draft}},"uniqueItems":true}""").Validate("[1,1.0]"));
+
+        // Drafts 3 and 4, and a schema naming no draft, keep integers written without a fraction.
+        Assert.NotEmpty(JsonSchemaValidator.Create("""{"type":"integer"}""").Validate("1.0"));
+        Assert.NotEmpty(JsonSchemaValidator.Create("""{"$schema":"http://json-schema.org/draft-04/schema#","type":"integer"}""").Validate("1.0"));
+    }
+
+    [Fact]
+    public void Counts_written_with_a_zero_fraction_load()
+    {
+        // The grammar reads 1.0 as the count 1; the validator must not refuse what the grammar compiles.
+        foreach (var (keyword, valid, invalid) in new[] { ("minItems", "[1]", "[]"), ("maxItems", "[1]", "[1,2]"), ("minProperties", """{"a":1}""", "{}"), ("maxProperties", """{"a":1}""", """{"a":1,"b":2}""") })
+        {
+            var v = JsonSchemaValidator.Create($$"""{"{{keyword}}":1.0}""");
+            Assert.Empty(v.Validate(valid));
+            Assert.NotEmpty(v.Validate(invalid));
+        }
+    }
+    [Fact]
+    public void Enum_and_const_compare_JSON_values()
+    {
+        var o = JsonSchemaValidator.Create("""{"const":{"a":1,"b":[1,{"c":2,"d":3}]}}""");
+        Assert.Empty(o.Validate("""{"b":[1,{"d":3,"c":2}],"a":1}"""));
+        Assert.NotEmpty(o.Validate("""{"b":[{"d":3,"c":2},1],"a":1}"""));
+        Assert.NotEmpty(o.Validate("""{"a":1,"b":[1,{"c":2,"d":3}],"e":0}"""));
+        Assert.NotEmpty(JsonSchemaValidator.Create("""{"enum":["1"]}""").Validate("1"));
+        Assert.NotEmpty(JsonSchemaValidator.Create("""{"const":true}""").Validate("\"True\""));
+        Assert.NotEmpty(JsonSchemaValidator.Create("""{"const":null}""").Validate("\"\""));
+
+        // Numbers are equal by value; a float equals an integer only as far as a double tells them apart.
+        var n = JsonSchemaValidator.Create("""{"const":9007199254740992}""");
+        Assert.Empty(n.Validate("9007199254740992"));
+        Assert.Empty(n.Validate("9007199254740992.0"));
+        Assert.NotEmpty(n.Validate("9007199254740991.0"));
+        Assert.NotEmpty(n.Validate("9007199254740991"));
+        Assert.Empty(JsonSchemaValidator.Create("""{"const":-2.0}""").Validate("-2"));
+        Assert.NotEmpty(JsonSchemaValidator.Create("""{"const":-2.0}""").Validate("-2.00001"));
+        var big = JsonSchemaValidator.Create("""{"enum":[123456789012345678901234567890]}""");
+        Assert.Empty(big.Validate("123456789012345678901234567890"));
+        Assert.NotEmpty(big.Validate("123456789012345678901234567891"));
+    }
+    [Fact]
+    public void UniqueItems_compares_JSON_values()
+    {
+        var u = JsonSchemaValidator.Create("""{"uniqueItems":true}""");
+        Assert.NotEmpty(u.Validate("""[{"a":1,"b":2},{"b":2,"a":1}]"""));
+        Assert.NotEmpty(u.Validate("""[[1,{"x":null}],[1,{"x":null}]]"""));
+        Assert.Empty(u.Validate("""[{},[1],true,null,1,"{}","1","true","null"]"""));
+        Assert.Empty(u.Validate("""[0,false,[0],[false],{"a":0},{"a":false}]"""));
+        Assert.Empty(u.Validate("""["a","b","A"]"""));
+        Assert.NotEmpty(u.Validate("""["a","b","a"]"""));
+        Assert.Empty(u.Validate("""[123456789012345678901234567890,1.5,123456789012345678901234567891]"""));
+        Assert.NotEmpty(u.Validate("""[123456789012345678901234567890,123456789012345678901234567890]"""));
+        Assert.NotEmpty(JsonSchemaValidator.Create("""{"enum":[1.5]}""").Validate("123456789012345678901234567890"));
+    }
 }
