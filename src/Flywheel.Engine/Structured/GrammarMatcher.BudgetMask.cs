@@ -9,7 +9,7 @@ namespace Flywheel.Structured;
 /// </summary>
 public sealed partial class GrammarMatcher
 {
-    private uint[]? _safe, _union, _pending;
+    private uint[]? _safe, _union, _pending, _drop;
 
     /// <summary>Clears the allowed tokens after which the bound exceeds the tokens left after them. End-of-sequence tokens stay (set only when complete).</summary>
     private void KeepTokensThatFit(Span<uint> bitmask)
@@ -128,42 +128,50 @@ public sealed partial class GrammarMatcher
     }
 
     /// <summary>
-    /// Clears the text tokens known not to fit without reading them. Where the only live
-    /// configuration (the final one reads no token) is in a plain state whose text region's least
-    /// bound exceeds <paramref name="limit"/>, no token of the region's text fits: it leaves that one
-    /// configuration in the region on the same stack. At the budget's edge inside a string (the bound
-    /// equal to the tokens left) that is all the text, which would otherwise be read token by token.
+    /// Clears the text tokens known not to fit without reading them. For a configuration in a plain
+    /// state whose text region's least bound exceeds <paramref name="limit"/>, no token of the region's
+    /// text fits: it leaves that configuration in the region on the same stack. A token is dropped when
+    /// that holds for every live configuration (the final one reads no token). At the budget's edge
+    /// inside a string (the bound equal to the tokens left) that is all the text, which would
+    /// otherwise be read token by token.
     /// </summary>
     private void DropTextTokensThatCannotFit(Span<uint> bitmask, long limit)
     {
-        var live = -1;
+        var drop = _drop ??= new uint[_vocab.MaskLength];
+        var any = false;
         for (var c = 0; c < _count; c++)
         {
-            if (_current[c] != PdaRunner.FinalNode)
+            var node = _current[c];
+            if (node == PdaRunner.FinalNode)
             {
-                if (live >= 0)
-                {
-                    return; // another configuration may read the same tokens and fit
-                }
+                continue;
+            }
 
-                live = _current[c];
+            var state = _runner.StateOf(node);
+            if (_budget!.TextRegionOf(_runner.Grammar, state) is not { } region)
+            {
+                return; // this configuration may read any token and fit
+            }
+
+            var stack = NodeBound(node) - _budget.Finish[state];
+            if (stack + region.MinBoundaryFinish <= limit)
+            {
+                return; // MinFinish is no larger: nothing is known not to fit from here
+            }
+
+            var mine = RegionTokens(region, boundaryOnly: stack + region.MinFinish <= limit);
+            if (any)
+            {
+                System.Numerics.Tensors.TensorPrimitives.BitwiseAnd(drop, mine, drop);
+            }
+            else
+            {
+                mine.CopyTo(drop, 0);
+                any = true;
             }
         }
 
-        var state = live < 0 ? -1 : _runner.StateOf(live);
-        if (state < 0 || _budget!.TextRegionOf(_runner.Grammar, state) is not { } region)
-        {
-            return;
-        }
-
-        var stack = NodeBound(live) - _budget.Finish[state];
-        if (stack + region.MinBoundaryFinish <= limit)
-        {
-            return; // MinFinish is no larger: nothing is known not to fit
-        }
-
-        var drop = RegionTokens(region, boundaryOnly: stack + region.MinFinish <= limit);
-        for (var w = 0; w < bitmask.Length; w++)
+        for (var w = 0; any && w < bitmask.Length; w++)
         {
             bitmask[w] &= ~drop[w];
         }
