@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text;
 using Flywheel.Structured;
 
 namespace Flywheel.Benchmarks;
