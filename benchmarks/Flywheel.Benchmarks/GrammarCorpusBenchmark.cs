@@ -1,5 +1,3 @@
-using System.Diagnostics;
-using System.Text;
 using Flywheel.Structured;
 
 namespace Flywheel.Benchmarks;
@@ -9,10 +7,12 @@ namespace Flywheel.Benchmarks;
 /// parameters, structured-output answers, configuration files, API payloads, written the way users
 /// write them): what share compiles into a grammar and yields valid documents, which keywords the
 /// rest are refused for, and the cost of what compiles. For each schema that compiles (grammar and
-/// validator both), a document is generated with a seeded random choice among the allowed tokens of
-/// the Llama-3 vocabulary under a token budget (the budget-aware mask closes it), timing every mask
-/// on a cold cache; the document must then pass the validator. A generated document the validator
-/// rejects is a soundness bug and is printed as such.
+/// validator both), documents are generated under a token budget (the budget-aware mask closes them)
+/// with two seeded token policies over the Llama-3 vocabulary (<see cref="GrammarCorpusWalk"/>: a
+/// uniformly random allowed token, the stress measure, and a frequent-token walk closer to a
+/// model's answers), timing every mask on a cold cache and reporting where the time goes
+/// (<see cref="GrammarCorpusReport"/>); every document must then pass the validator. A generated
+/// document the validator rejects is a soundness bug and is printed as such.
 /// </summary>
 internal sealed class GrammarCorpusBenchmark : IBenchmark
 {
@@ -30,8 +30,11 @@ internal sealed class GrammarCorpusBenchmark : IBenchmark
         var (vocab, source) = GrammarBenchmark.LoadVocabulary();
         Console.WriteLine($"corpus: {files.Count} schemas in {dir}; vocabulary: {vocab.Count} tokens ({source}); budget {TokenBudget} tokens");
         var refusedBy = new SortedDictionary<string, List<string>>(StringComparer.Ordinal);
-        var masks = new List<double>();
+        var masks = new List<MaskSample>();
+        var plain = new List<MaskSample>();
+        var (randomHash, frequentHash) = (14695981039346656037UL, 14695981039346656037UL);
         var compiles = new List<double>();
+        var compiled = new List<(string Name, string Schema, JsonSchemaValidator Validator)>();
         var (passing, invalid) = (0, 0);
         foreach (var file in files)
         {
@@ -53,8 +56,10 @@ internal sealed class GrammarCorpusBenchmark : IBenchmark
 
             var compileMs = BenchStats.Median(Enumerable.Range(0, CompileRepeats).Select(_ => JsonSchemaGrammar.Compile(schema).CompileMilliseconds).Prepend(grammar.CompileMilliseconds));
             compiles.Add(compileMs);
-            var (text, times) = Generate(grammar, vocab, new Random(name.GetHashCode(StringComparison.Ordinal) & 0x7fff));
+            var (text, times, hash) = GrammarCorpusWalk.Generate(name, grammar, vocab, TokenBudget, GrammarCorpusWalk.Policy.Random, new Random(Seed(name)));
             masks.AddRange(times);
+            randomHash = (randomHash ^ hash) * 1099511628211UL;
+            compiled.Add((name, schema, validator));
             var errors = validator.Validate(text);
             if (errors.Count == 0)
             {
@@ -67,9 +72,28 @@ internal sealed class GrammarCorpusBenchmark : IBenchmark
                 continue;
             }
 
-            Console.WriteLine($"  {name,-26} ok: {grammar.StateCount,6} states, compile {compileMs,7:F2} ms, {times.Count,4} tokens, cold mask mean {times.Average(),7:F1} us");
+            Console.WriteLine($"  {name,-26} ok: {grammar.StateCount,6} states, compile {compileMs,7:F2} ms, {times.Count,4} tokens, cold mask mean {times.Average(s => s.Microseconds),7:F1} us");
         }
 
+        // The frequent-token walks after all the random ones (each on a new grammar, so cold too), so
+        // the random walks see the shared region cache as they would alone.
+        var (plainTokens, plainInvalid) = (0, 0);
+        foreach (var (name, schema, validator) in compiled)
+        {
+            var (text, times, hash) = GrammarCorpusWalk.Generate(name, JsonSchemaGrammar.Compile(schema), vocab, TokenBudget, GrammarCorpusWalk.Policy.Frequent, new Random(Seed(name)));
+            plain.AddRange(times);
+            frequentHash = (frequentHash ^ hash) * 1099511628211UL;
+            plainTokens += times.Count;
+            if (validator.Validate(text) is { Count: > 0 } errors)
+            {
+                plainInvalid++;
+                Console.WriteLine($"  {name,-26} INVALID DOCUMENT of the frequent-token walk ({errors[0]}): {text}");
+            }
+        }
+
+        invalid += plainInvalid;
+        Console.WriteLine($"frequent-token walk: {compiled.Count} documents, {plainTokens} tokens, {plainInvalid} invalid; e.g. {compiled.FirstOrDefault().Name}: "
+            + (compiled.Count == 0 ? "" : GrammarCorpusWalk.Generate(compiled[0].Name, JsonSchemaGrammar.Compile(compiled[0].Schema), vocab, TokenBudget, GrammarCorpusWalk.Policy.Frequent, new Random(Seed(compiled[0].Name))).Text));
         Console.WriteLine();
         Console.WriteLine($"compiled and passing: {passing}/{files.Count} ({100.0 * passing / files.Count:F0}%); generated but invalid: {invalid}");
         foreach (var (keyword, names) in refusedBy.OrderByDescending(p => p.Value.Count))
@@ -79,52 +103,26 @@ internal sealed class GrammarCorpusBenchmark : IBenchmark
 
         if (masks.Count > 0)
         {
-            masks.Sort();
-            Console.WriteLine($"cold mask: mean {masks.Average():F1} us, p99 {masks[(int)(masks.Count * 0.99)]:F1} us, max {masks[^1]:F0} us over {masks.Count} masks");
             Console.WriteLine($"compile: median {BenchStats.Median(compiles):F2} ms, max {compiles.Max():F2} ms over {compiles.Count} schemas");
+            Console.WriteLine();
+            GrammarCorpusReport.Print("random walk (stress)", masks, randomHash);
+            Console.WriteLine();
+            GrammarCorpusReport.Print("frequent-token walk (closer to a model's answers)", plain, frequentHash);
         }
 
         return invalid == 0 ? 0 : 1;
     }
 
-    /// <summary>A random document the grammar allows, and the time of each mask (cold: a new grammar's caches).</summary>
-    private static (string Text, List<double> MaskMicroseconds) Generate(JsonSchemaGrammar grammar, TokenVocabulary vocab, Random rng)
+    /// <summary>A seed from the schema's name that is the same in every process (string hash codes are not).</summary>
+    private static int Seed(string name)
     {
-        var m = new GrammarMatcher(grammar, vocab, TokenBudget);
-        var mask = new uint[m.MaskLength];
-        var times = new List<double>();
-        var bytes = new List<byte>();
-        var allowed = new List<int>();
-        while (!m.IsTerminated)
+        var h = 2166136261u;
+        foreach (var c in name)
         {
-            var start = Stopwatch.GetTimestamp();
-            m.ComputeMask(mask);
-            times.Add(Stopwatch.GetElapsedTime(start).TotalMicroseconds);
-            allowed.Clear();
-            for (var w = 0; w < mask.Length; w++)
-            {
-                for (var bits = mask[w]; bits != 0; bits &= bits - 1)
-                {
-                    allowed.Add((w << 5) | System.Numerics.BitOperations.TrailingZeroCount(bits));
-                }
-            }
-
-            if (allowed.Count == 0)
-            {
-                break;
-            }
-
-            // Half the time prefer ending when the grammar allows it, so documents stay short.
-            var eos = allowed.FirstOrDefault(vocab.IsEos, -1);
-            var token = eos >= 0 && rng.Next(2) == 0 ? eos : allowed[rng.Next(allowed.Count)];
-            m.TryAccept(token);
-            if (!vocab.IsEos(token))
-            {
-                bytes.AddRange(vocab.BytesOf(token).ToArray());
-            }
+            h = (h ^ c) * 16777619u;
         }
 
-        return (Encoding.UTF8.GetString([.. bytes]), times);
+        return (int)(h & 0x7fffffff);
     }
 
     private static string FindCorpus()

@@ -1,77 +1,99 @@
 namespace Flywheel.Structured;
 
 /// <summary>
-/// Plain regions a string state reads text tokens in (<see cref="GrammarBudget.TextRegionFinish"/>):
-/// the near-the-budget masks keep such tokens as a bit-set operation when the region's bound fits.
+/// Plain regions a string state reads text tokens in (<see cref="GrammarBudget.TextRegionOf"/>):
+/// the near-the-budget masks keep such tokens as a bit-set operation when the region's bound fits,
+/// and drop them the same way when it cannot.
 /// </summary>
 internal sealed partial class GrammarBudget
 {
-    private int[]? _textRegionFinish;
+    private TextRegion?[]? _textRegions;
 
     /// <summary>
-    /// The text groups of <paramref name="state"/> that a token made of them only may be read with
-    /// (<see cref="CompiledGrammar.TextGroupsOf"/>, or when those are none the groups of runs up to
-    /// <see cref="ByteGroups.BoundDepth"/> bytes, <paramref name="bounded"/> then set: the token must
-    /// be that short), and the largest <see cref="Finish"/> over the plain states such tokens reach,
-    /// <paramref name="state"/> included; -1 when there are no such groups. Such a token leaves a
-    /// configuration at one of those states on the same stack, so its bound after is at most this
-    /// plus the stack's. The finish is worked out per state on first use (racing threads agree).
+    /// The text tokens <paramref name="state"/> reads within a plain region, and the finish values
+    /// of the states they can leave a configuration in; null when the state reads no text group.
+    /// <see cref="TextRegion.Groups"/> are <see cref="CompiledGrammar.TextGroupsOf"/>, or when those are
+    /// none the groups of runs up to <see cref="ByteGroups.BoundDepth"/> bytes (<see cref="TextRegion.Bounded"/>:
+    /// the token must be that short). A token made of them only leaves a configuration at one of the
+    /// region's plain states on the same stack, so its bound after lies between the region's least and
+    /// largest <see cref="Finish"/> plus the stack's. Tokens that end on a character boundary
+    /// (<see cref="CharacterEnds"/>) end in the region's boundary states only: inside a string the states
+    /// part-way through a multi-byte character need a few bytes more than the rest, and most tokens never
+    /// end there. Worked out per state on first use; racing threads agree.
     /// </summary>
-    public int TextRegionFinish(CompiledGrammar g, int state, out ulong groups, out bool bounded)
+    public TextRegion? TextRegionOf(CompiledGrammar g, int state)
     {
-        groups = 0;
-        bounded = false;
         if (g.Flags[state] != CompiledGrammar.FlagBytes)
         {
-            return -1;
+            return null;
         }
 
-        groups = g.TextGroupsOf(state);
+        var known = _textRegions ??= new TextRegion?[g.StateCount];
+        if (Volatile.Read(ref known[state]) is { } region)
+        {
+            return region.Groups == 0 ? null : region;
+        }
+
+        var (groups, bounded) = (g.TextGroupsOf(state), false);
         if (groups == 0)
         {
-            groups = g.BoundedTextGroupsOf(state);
-            bounded = true;
+            (groups, bounded) = (g.BoundedTextGroupsOf(state), true);
         }
 
-        if (groups == 0)
-        {
-            return -1;
-        }
-
-        var known = _textRegionFinish ??= NewUnknown(g.StateCount);
-        if (known[state] == int.MinValue)
-        {
-            known[state] = RegionFinish(g, state, groups, bounded ? ByteGroups.BoundDepth : int.MaxValue);
-        }
-
-        return known[state];
+        region = groups == 0 ? new TextRegion(0, false, -1, -1, -1, -1) : RegionFinish(g, state, groups, bounded);
+        Volatile.Write(ref known[state], region);
+        return region.Groups == 0 ? null : region;
     }
+
+    /// <summary>
+    /// A plain region's text (see <see cref="TextRegionOf"/>): its groups, whether its tokens must be short,
+    /// and the largest and least <see cref="Finish"/> over the states its tokens end in (all of them, and
+    /// those reached on a character boundary; the largest includes the state itself).
+    /// </summary>
+    internal sealed record TextRegion(ulong Groups, bool Bounded, int MaxFinish, int MaxBoundaryFinish, int MinFinish, int MinBoundaryFinish);
 
     /// <summary>
     /// Breadth first from <paramref name="state"/> over every byte that can be part of a run of
     /// <paramref name="groups"/> (any byte from 0x80 when multi-byte characters are among them), up
-    /// to <paramref name="depth"/> bytes, through plain states: more states than the runs reach, never fewer.
+    /// to <see cref="ByteGroups.BoundDepth"/> bytes when <paramref name="bounded"/>, through plain
+    /// states: more states than the runs reach, never fewer, so the largest finish is never too small
+    /// nor the least too large. Each state is visited with the run's <see cref="CharacterEnds"/>
+    /// position, so both are known over all states reached and over those reached on a boundary.
     /// </summary>
-    private int RegionFinish(CompiledGrammar g, int state, ulong groups, int depth)
+    private TextRegion RegionFinish(CompiledGrammar g, int state, ulong groups, bool bounded)
     {
+        var depth = bounded ? ByteGroups.BoundDepth : int.MaxValue;
         var bytes = Enumerable.Range(0, 256).Where(b => b < 0x80
             ? (ByteGroups.OfAscii((byte)b) & groups) != 0
             : (groups & ByteGroups.MultiByteChar) != 0).Select(b => (byte)b).ToArray();
-        var seen = new HashSet<int> { state };
-        var level = new List<int> { state };
-        var max = Finish[state];
+        var start = (state * CharacterEnds.Count) + CharacterEnds.Unknown;
+        var seen = new HashSet<int> { start };
+        var level = new List<int> { start };
+        var (max, maxBoundary, min, minBoundary) = (Finish[state], -1, Unbounded, Unbounded);
         for (var d = 0; d < depth && level.Count > 0; d++)
         {
             var next = new List<int>();
-            foreach (var s in level)
+            foreach (var pair in level)
             {
+                var (s, position) = Math.DivRem(pair, CharacterEnds.Count);
                 foreach (var b in bytes)
                 {
                     var to = g.Move(s, b);
-                    if (to >= 0 && g.Flags[to] == CompiledGrammar.FlagBytes && seen.Add(to))
+                    if (to < 0 || g.Flags[to] != CompiledGrammar.FlagBytes)
                     {
-                        max = Math.Max(max, Finish[to]);
-                        next.Add(to);
+                        continue;
+                    }
+
+                    var after = CharacterEnds.Next(position, b);
+                    if (seen.Add((to * CharacterEnds.Count) + after))
+                    {
+                        (max, min) = (Math.Max(max, Finish[to]), Math.Min(min, Finish[to]));
+                        if (after == CharacterEnds.Boundary)
+                        {
+                            (maxBoundary, minBoundary) = (Math.Max(maxBoundary, Finish[to]), Math.Min(minBoundary, Finish[to]));
+                        }
+
+                        next.Add((to * CharacterEnds.Count) + after);
                     }
                 }
             }
@@ -79,13 +101,6 @@ internal sealed partial class GrammarBudget
             level = next;
         }
 
-        return max;
-    }
-
-    private static int[] NewUnknown(int count)
-    {
-        var a = new int[count];
-        Array.Fill(a, int.MinValue);
-        return a;
+        return new TextRegion(groups, bounded, max, maxBoundary, min, minBoundary);
     }
 }

@@ -9,14 +9,20 @@ namespace Flywheel.Structured;
 /// </summary>
 public sealed partial class GrammarMatcher
 {
-    private uint[]? _safe, _union, _pending;
+    private uint[]? _safe, _union, _pending, _drop;
 
     /// <summary>Clears the allowed tokens after which the bound exceeds the tokens left after them. End-of-sequence tokens stay (set only when complete).</summary>
     private void KeepTokensThatFit(Span<uint> bitmask)
     {
         var limit = _remaining - 1L;
         var (_, max) = Bounds(_current, 0, _count);
+        DropTextTokensThatCannotFit(bitmask, limit);
         var pending = PendingInTrieOrder(bitmask, SafeTextTokens(limit), limit - max);
+        if (Profile is { } profile)
+        {
+            profile.Pending = (int)System.Numerics.Tensors.TensorPrimitives.PopCount<uint>(pending);
+        }
+
         var mark = _runner.NodeCount;
         _runner.EnsureSets(_count);
         _current.AsSpan(0, _count).CopyTo(_runner.Sets);
@@ -88,16 +94,51 @@ public sealed partial class GrammarMatcher
 
     /// <summary>
     /// The text tokens known to fit without reading them: for a configuration in a plain state whose
-    /// text region (see <see cref="GrammarBudget.TextRegionFinish"/>) keeps its bound within
+    /// text region (see <see cref="GrammarBudget.TextRegionOf"/>) keeps its bound within
     /// <paramref name="limit"/>, every text token made of the region's groups only (and short enough
     /// where the groups hold for short runs only). Inside a string that is most of the vocabulary.
+    /// Where only the region's states on a character boundary keep the bound within the limit (the
+    /// states part-way through a multi-byte character need more bytes to close), the tokens that end
+    /// on a boundary (<see cref="CharacterEnds"/>), which are nearly all of them.
     /// </summary>
     private uint[] SafeTextTokens(long limit)
     {
         var safe = _safe ??= new uint[_vocab.MaskLength];
         Array.Clear(safe);
-        var g = _runner.Grammar;
-        var trie = _vocab.Trie;
+        for (var c = 0; c < _count; c++)
+        {
+            var node = _current[c];
+            if (node == PdaRunner.FinalNode || _budget!.TextRegionOf(_runner.Grammar, _runner.StateOf(node)) is not { } region)
+            {
+                continue;
+            }
+
+            var stack = NodeBound(node) - _budget.Finish[_runner.StateOf(node)];
+            if (stack + region.MaxFinish <= limit)
+            {
+                System.Numerics.Tensors.TensorPrimitives.BitwiseOr(safe, RegionTokens(region, boundaryOnly: false), safe);
+            }
+            else if (stack + region.MaxBoundaryFinish <= limit)
+            {
+                System.Numerics.Tensors.TensorPrimitives.BitwiseOr(safe, RegionTokens(region, boundaryOnly: true), safe);
+            }
+        }
+
+        return safe;
+    }
+
+    /// <summary>
+    /// Clears the text tokens known not to fit without reading them. For a configuration in a plain
+    /// state whose text region's least bound exceeds <paramref name="limit"/>, no token of the region's
+    /// text fits: it leaves that configuration in the region on the same stack. A token is dropped when
+    /// that holds for every live configuration (the final one reads no token). At the budget's edge
+    /// inside a string (the bound equal to the tokens left) that is all the text, which would
+    /// otherwise be read token by token.
+    /// </summary>
+    private void DropTextTokensThatCannotFit(Span<uint> bitmask, long limit)
+    {
+        var drop = _drop ??= new uint[_vocab.MaskLength];
+        var any = false;
         for (var c = 0; c < _count; c++)
         {
             var node = _current[c];
@@ -107,30 +148,62 @@ public sealed partial class GrammarMatcher
             }
 
             var state = _runner.StateOf(node);
-            var region = _budget!.TextRegionFinish(g, state, out var groups, out var bounded);
-            if (region < 0 || NodeBound(node) - _budget.Finish[state] + region > limit)
+            if (_budget!.TextRegionOf(_runner.Grammar, state) is not { } region)
             {
-                continue;
+                return; // this configuration may read any token and fit
             }
 
-            // Text tokens with no byte of a group outside the region's: all text tokens less the union of the others'.
-            var union = _union ??= new uint[_vocab.MaskLength];
-            Array.Clear(union);
-            for (var missing = ByteGroups.Text & ~groups; missing != 0; missing &= missing - 1)
+            var stack = NodeBound(node) - _budget.Finish[state];
+            if (stack + region.MinBoundaryFinish <= limit)
             {
-                System.Numerics.Tensors.TensorPrimitives.BitwiseOr(union, trie.GroupTokens[System.Numerics.BitOperations.TrailingZeroCount(missing)], union);
+                return; // MinFinish is no larger: nothing is known not to fit from here
             }
 
-            System.Numerics.Tensors.TensorPrimitives.OnesComplement(union, union);
-            System.Numerics.Tensors.TensorPrimitives.BitwiseAnd(union, trie.TextTokens, union);
-            if (bounded)
+            var mine = RegionTokens(region, boundaryOnly: stack + region.MinFinish <= limit);
+            if (any)
             {
-                System.Numerics.Tensors.TensorPrimitives.BitwiseAnd(union, _vocab.ShortTokens, union);
+                System.Numerics.Tensors.TensorPrimitives.BitwiseAnd(drop, mine, drop);
             }
-
-            System.Numerics.Tensors.TensorPrimitives.BitwiseOr(safe, union, safe);
+            else
+            {
+                mine.CopyTo(drop, 0);
+                any = true;
+            }
         }
 
-        return safe;
+        for (var w = 0; any && w < bitmask.Length; w++)
+        {
+            bitmask[w] &= ~drop[w];
+        }
+    }
+
+    /// <summary>
+    /// The text tokens made of <paramref name="region"/>'s groups only (all text tokens less those
+    /// with a byte of another group), short enough where it is bounded, and ending on a character
+    /// boundary with <paramref name="boundaryOnly"/>. Written to scratch that the next call reuses.
+    /// </summary>
+    private uint[] RegionTokens(GrammarBudget.TextRegion region, bool boundaryOnly)
+    {
+        var trie = _vocab.Trie;
+        var union = _union ??= new uint[_vocab.MaskLength];
+        Array.Clear(union);
+        for (var missing = ByteGroups.Text & ~region.Groups; missing != 0; missing &= missing - 1)
+        {
+            System.Numerics.Tensors.TensorPrimitives.BitwiseOr(union, trie.GroupTokens[System.Numerics.BitOperations.TrailingZeroCount(missing)], union);
+        }
+
+        System.Numerics.Tensors.TensorPrimitives.OnesComplement(union, union);
+        System.Numerics.Tensors.TensorPrimitives.BitwiseAnd(union, trie.TextTokens, union);
+        if (region.Bounded)
+        {
+            System.Numerics.Tensors.TensorPrimitives.BitwiseAnd(union, _vocab.ShortTokens, union);
+        }
+
+        if (boundaryOnly)
+        {
+            System.Numerics.Tensors.TensorPrimitives.BitwiseAnd(union, _vocab.BoundaryTokens, union);
+        }
+
+        return union;
     }
 }

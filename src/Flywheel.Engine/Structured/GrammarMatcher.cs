@@ -110,6 +110,8 @@ public sealed partial class GrammarMatcher
             return;
         }
 
+        var profile = Profile;
+        profile?.Reset();
         var scratch = _count;
         for (var c = 0; c < _count; c++)
         {
@@ -124,14 +126,39 @@ public sealed partial class GrammarMatcher
                 continue;
             }
 
+            var t0 = profile is null ? 0 : MaskProfile.Now();
+            if (profile is not null && !_cache.Has(_runner.StateOf(node)))
+            {
+                profile.CacheMisses++;
+            }
+
             var entry = _cache.Get(_runner.StateOf(node), _runner, _walker, scratch);
             entry.OrInto(bitmask, _vocab.Count);
+            var t1 = profile is null ? 0 : MaskProfile.Now();
             ResolveUncertain(node, entry.Uncertain, scratch, bitmask);
+            if (profile is not null)
+            {
+                var t2 = MaskProfile.Now();
+                profile.Configurations++;
+                profile.Uncertain += entry.Uncertain.Length;
+                profile.CacheTicks += t1 - t0;
+                profile.ResolveTicks += t2 - t1;
+            }
         }
 
+        var t3 = profile is null ? 0 : MaskProfile.Now();
         if (_budget is not null && IsTight())
         {
             KeepTokensThatFit(bitmask);
+            if (profile is not null)
+            {
+                profile.Tight = true;
+            }
+        }
+
+        if (profile is not null)
+        {
+            profile.BudgetTicks = MaskProfile.Now() - t3;
         }
     }
 

@@ -41,6 +41,9 @@ internal sealed class MaskCache
     /// <summary>States whose entry has been computed (a warm-up measure).</summary>
     public int FilledCount => _entries.Count(e => e is not null);
 
+    /// <summary>Whether <paramref name="state"/>'s entry is kept now (a lookup would hit).</summary>
+    public bool Has(int state) => Volatile.Read(ref _entries[state]) is not null;
+
     /// <summary>The entry of <paramref name="state"/>, computing it with the caller's runner and walker on a miss.</summary>
     public Entry Get(int state, PdaRunner runner, TrieWalker walker, int scratchStart)
     {

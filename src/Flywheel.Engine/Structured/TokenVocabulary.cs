@@ -54,6 +54,25 @@ public sealed partial class TokenVocabulary
         return mask;
     }
 
+    /// <summary>Mask of the tokens that end on a character boundary (<see cref="CharacterEnds.EndsOnBoundary"/>), made on first use.</summary>
+    internal uint[] BoundaryTokens => _boundaryTokens ??= MakeBoundaryTokens();
+
+    private uint[]? _boundaryTokens;
+
+    private uint[] MakeBoundaryTokens()
+    {
+        var mask = new uint[MaskLength];
+        for (var id = 0; id < Count; id++)
+        {
+            if (CharacterEnds.EndsOnBoundary(BytesOf(id)))
+            {
+                mask[id >> 5] |= 1u << (id & 31);
+            }
+        }
+
+        return mask;
+    }
+
     private int[] MakeTriePosition()
     {
         var position = new int[Count];
