@@ -26,6 +26,7 @@ public sealed class HfImportLoraTests
     [Theory]
     [InlineData("LlamaForCausalLM", "F32", new[] { "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj" })]
     [InlineData("Qwen2ForCausalLM", "BF16", new[] { "q_proj", "v_proj", "down_proj" })]
+    [InlineData("Qwen3ForCausalLM", "F16", new[] { "q_proj", "k_proj", "o_proj", "up_proj" })]
     [InlineData("Phi3ForCausalLM", "BF16", new[] { "qkv_proj", "o_proj", "gate_up_proj", "down_proj" })]
     public void AnAdapterOnAnImportedCheckpointMatchesTheMergedReference(string architecture, string adapterDtype, string[] modules)
     {
@@ -33,7 +34,9 @@ public sealed class HfImportLoraTests
         var output = checkpoint.Dir + "-lora";
         HfImporter.Import(checkpoint.Dir, output, loraTargets: LoraTargets.All);
         var adapterDir = output + "-adapter";
-        var tensors = WriteAdapter(adapterDir, modules, adapterDtype, seed: architecture.Length);
+        // Qwen3's head_dim (32) makes q and o_proj's input 128 wide, not hidden (64).
+        var headSize = architecture == "Qwen3ForCausalLM" ? 32 : TinyCheckpoint.Hidden / TinyCheckpoint.Heads;
+        var tensors = WriteAdapter(adapterDir, modules, adapterDtype, headSize, seed: architecture.Length);
 
         var config = GenAiConfig.Load(Path.Combine(output, "genai_config.json"));
         var adapter = PeftAdapter.Load(adapterDir, AdapterBaseShape.FromModelFolder(output), maxRank: 8);
@@ -87,7 +90,7 @@ public sealed class HfImportLoraTests
     /// [out, r] per module and layer, a fused module's out being its parts' outputs together. Returns the tensors
     /// (values as stored) by key.
     /// </summary>
-    private static Dictionary<string, (float[] Values, long[] Shape)> WriteAdapter(string dir, string[] modules, string dtype, int seed)
+    private static Dictionary<string, (float[] Values, long[] Shape)> WriteAdapter(string dir, string[] modules, string dtype, int headSize, int seed)
     {
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "adapter_config.json"), JsonSerializer.Serialize(new Dictionary<string, object?>
@@ -108,7 +111,7 @@ public sealed class HfImportLoraTests
         {
             foreach (var module in modules)
             {
-                var (inCount, outCount) = Dimensions(module);
+                var (inCount, outCount) = Dimensions(module, headSize);
                 var block = module is "gate_proj" or "up_proj" or "down_proj" or "gate_up_proj" ? "mlp" : "self_attn";
                 var prefix = $"base_model.model.model.layers.{layer}.{block}.{module}";
                 foreach (var (half, shape, bound) in new[] { ("lora_A", new long[] { Rank, inCount }, 1 / Math.Sqrt(inCount)), ("lora_B", [outCount, Rank], 0.5 / Math.Sqrt(Rank)) })
@@ -117,7 +120,7 @@ public sealed class HfImportLoraTests
                     for (var i = 0; i < values.Length; i++)
                     {
                         var v = (float)(((random.NextDouble() * 2) - 1) * bound);
-                        values[i] = dtype == "BF16" ? Flywheel.Models.Import.SafetensorsWriter.RoundToBFloat16(v) : v;
+                        values[i] = dtype switch { "BF16" => Flywheel.Models.Import.SafetensorsWriter.RoundToBFloat16(v), "F16" => (float)(Half)v, _ => v };
                     }
 
                     written.Add(new($"{prefix}.{half}.weight", dtype, shape, values));
@@ -131,9 +134,9 @@ public sealed class HfImportLoraTests
     }
 
     /// <summary>(in, out) of a module of the tiny checkpoint; fused modules' out is their parts' together.</summary>
-    private static (int In, int Out) Dimensions(string module)
+    private static (int In, int Out) Dimensions(string module, int headSize)
     {
-        const int q = TinyCheckpoint.Hidden, kv = TinyCheckpoint.KvHeads * (TinyCheckpoint.Hidden / TinyCheckpoint.Heads), i = TinyCheckpoint.Intermediate;
+        int q = TinyCheckpoint.Heads * headSize, kv = TinyCheckpoint.KvHeads * headSize, i = TinyCheckpoint.Intermediate;
         return module switch
         {
             "q_proj" => (TinyCheckpoint.Hidden, q),
