@@ -2,7 +2,7 @@ using Flywheel.Adapters;
 
 namespace Flywheel.Cli;
 
-/// <summary>A list of projections on the command line (make-model --lora, make-adapter --targets).</summary>
+/// <summary>A list of projections on the command line (make-model and import --lora, make-adapter --targets).</summary>
 internal static class LoraTargetList
 {
     /// <summary>
