@@ -2,12 +2,13 @@ using Flywheel.Adapters;
 
 namespace Flywheel.Cli;
 
-/// <summary>A list of projections on the command line (make-model --lora, make-adapter --targets).</summary>
+/// <summary>A list of projections on the command line (make-model and import --lora, make-adapter --targets).</summary>
 internal static class LoraTargetList
 {
     /// <summary>
-    /// "all", or comma-separated PEFT projection names (q_proj ... down_proj), deduplicated, in layer order.
-    /// An unknown name, or none at all, is a <see cref="UsageException"/> naming <paramref name="option"/>.
+    /// "all", or comma-separated PEFT projection names (q_proj ... down_proj), deduplicated, in layer order; Phi-3's
+    /// fused qkv_proj and gate_up_proj stand for their parts (q, k, v and gate, up), the projections that take their
+    /// adapters. An unknown name, or none at all, is a <see cref="UsageException"/> naming <paramref name="option"/>.
     /// </summary>
     public static List<LoraTarget> Parse(string text, string option)
     {
@@ -19,15 +20,12 @@ internal static class LoraTargetList
         var targets = new List<LoraTarget>();
         foreach (var name in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
-            if (!LoraTargets.TryParse(name, out var target))
+            if (LoraModule.Find(name) is not { } module)
             {
-                throw new UsageException($"{option}: unknown projection '{name}' (expected all or a list of q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj)");
+                throw new UsageException($"{option}: unknown projection '{name}' (expected all or a list of {string.Join(", ", LoraModule.All.Select(m => m.Name))})");
             }
 
-            if (!targets.Contains(target))
-            {
-                targets.Add(target);
-            }
+            targets.AddRange(module.Parts.Where(t => !targets.Contains(t)));
         }
 
         if (targets.Count == 0)

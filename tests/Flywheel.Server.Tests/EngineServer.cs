@@ -56,6 +56,12 @@ internal sealed class EngineServer : IAsyncDisposable
             }
         }
 
+        return await StartFolderAsync(dir, engine, configure, schemaOptions);
+    }
+
+    /// <summary>Serves the model folder <paramref name="dir"/> as it is (one written by import, say).</summary>
+    public static async Task<EngineServer> StartFolderAsync(string dir, EngineOptions engine, Action<ServerOptions>? configure = null, SchemaCompileOptions? schemaOptions = null)
+    {
         var model = ModelFolder.Open(dir);
         var tokenizer = Tokenizer.Load(model.TokenizerPath);
         var backend = new EngineBackend(model, tokenizer, engine, schemaOptions: schemaOptions);

@@ -11,6 +11,7 @@ internal static class ImportCommand
         "import",
         "turn a Hugging Face checkpoint (config.json + safetensors) into an ORT GenAI model folder",
         "usage: flywheel import --from DIR --out DIR [--precision fp32|fp16|int4] [--block-size 32] [--accuracy-level 4] [--external-data]\n" +
+        "                       [--lora q_proj,k_proj,...|all] (the graph takes LoRA adapters on these projections)\n" +
         $"       architectures: {string.Join(", ", HfCheckpoint.Architectures.Keys)}",
         Run);
 
@@ -23,6 +24,7 @@ internal static class ImportCommand
         var blockSize = args.Int("block-size", 16, 4096) ?? 32;
         var accuracyLevel = args.Int("accuracy-level", 0, 4) ?? 4;
         bool? externalData = args.Flag("external-data") ? true : null;
+        var loraTargets = args.String("lora") is { } lora ? LoraTargetList.Parse(lora, "--lora") : [];
         args.EnsureAllUsed();
         if (!Directory.Exists(from))
         {
@@ -33,7 +35,7 @@ internal static class ImportCommand
         HfCheckpoint checkpoint;
         try
         {
-            checkpoint = HfImporter.Import(from, output, precision, blockSize, accuracyLevel, externalData);
+            checkpoint = HfImporter.Import(from, output, precision, blockSize, accuracyLevel, externalData, loraTargets);
         }
         catch (ModelConfigException e)
         {
@@ -44,7 +46,7 @@ internal static class ImportCommand
             throw new UsageException(e.Message);
         }
 
-        var o = checkpoint.Options with { Precision = precision, BlockSize = blockSize, AccuracyLevel = accuracyLevel };
+        var o = checkpoint.Options with { Precision = precision, BlockSize = blockSize, AccuracyLevel = accuracyLevel, LoraTargets = loraTargets };
         input.Out.WriteLine($"wrote {Path.GetFullPath(output)} from {checkpoint.Architecture}: {o.LayerCount} layers, hidden {o.HiddenSize}, heads {o.HeadCount}/{o.KvHeadCount} kv, " +
             $"vocab {o.VocabSize}, context {o.ContextLength}, rope theta {o.RopeTheta}, eos [{string.Join(", ", checkpoint.EosTokenIds)}], {MakeModelCommand.PrecisionText(o)} in {clock.Elapsed.TotalSeconds:F1} s");
         return 0;

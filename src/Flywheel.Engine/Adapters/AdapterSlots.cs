@@ -127,7 +127,7 @@ public sealed unsafe class AdapterSlots : IDisposable
                 var m = Array.Find(_modules, m => m.Layer == layer && m.Target == target);
                 if (m is null)
                 {
-                    return $"adapter '{adapter.Directory}' adapts {LoraTargets.PeftName(target)}, which the model's graph does not take adapters on (it was built with --lora {string.Join(',', Targets.Select(LoraTargets.PeftName))}; rebuild with make-model --lora all)";
+                    return $"adapter '{adapter.Directory}' adapts {LoraTargets.PeftName(target)}, which the model's graph does not take adapters on (it was built with --lora {string.Join(',', Targets.Select(LoraTargets.PeftName))}; rebuild it with --lora all, by make-model or import)";
                 }
 
                 if (w.InCount != m.InCount || w.OutCount != m.OutCount)

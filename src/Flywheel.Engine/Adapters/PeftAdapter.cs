@@ -7,7 +7,8 @@ namespace Flywheel.Adapters;
 /// <summary>
 /// A LoRA adapter read from a Hugging Face PEFT folder (adapter_config.json and adapter_model.safetensors)
 /// and checked against a base model's shape: every adapted (layer, target) has an A [r, in] and a B [out, r]
-/// that fit the base's projection, and the file holds nothing else. Any mismatch is a
+/// that fit the base's projection, and the file holds nothing else. Phi-3's fused qkv_proj and gate_up_proj
+/// adapters are split into their parts' adapters by rows of B (<see cref="LoraModule"/>). Any mismatch is a
 /// <see cref="ModelConfigException"/> naming the file and the field or tensor key.
 /// </summary>
 public sealed partial class PeftAdapter
@@ -58,44 +59,58 @@ public sealed partial class PeftAdapter
         }
 
         using var file = SafetensorsFile.Open(path);
-        var expected = new HashSet<(int, LoraTarget)>(layers.SelectMany(l => config.Targets.Select(t => (l, t))));
+        var expected = new HashSet<(int, LoraModule)>(layers.SelectMany(l => config.Modules.Select(m => (l, m))));
 
         // Pair every key with its module first, so that a stray key is named before any data is read.
-        var parts = new Dictionary<(int Layer, LoraTarget Target), (string? A, string? B)>();
+        var parts = new Dictionary<(int Layer, LoraModule Module), (string? A, string? B)>();
         foreach (var key in file.Tensors.Keys.Order(StringComparer.Ordinal))
         {
             var match = KeyPattern().Match(key);
-            if (!match.Success || !LoraTargets.TryParse(match.Groups["target"].Value, out var target))
+            if (!match.Success || LoraModule.Find(match.Groups["module"].Value) is not { } module)
             {
-                throw new ModelConfigException($"{path}: unexpected tensor '{key}' (expected only ...layers.N.self_attn|mlp.<target>.lora_A.weight and lora_B.weight).");
+                // A PEFT model's in-memory state_dict names the adapter (lora_A.default.weight); save_pretrained
+                // strips the name, so such a key means the file was written some other way.
+                var why = NamedAdapterPattern().IsMatch(key)
+                    ? "a key with an adapter name after lora_A/lora_B is a PEFT model's in-memory state_dict; PeftModel.save_pretrained writes ...lora_A.weight: save the adapter with it"
+                    : "expected only ...layers.N.self_attn|mlp.<module>.lora_A.weight and lora_B.weight";
+                throw new ModelConfigException($"{path}: unexpected tensor '{key}' ({why}).");
             }
 
             var layer = int.Parse(match.Groups["layer"].Value, System.Globalization.CultureInfo.InvariantCulture);
-            if (key != $"{LoraTargets.ModulePath(layer, target)}.{match.Groups["half"].Value}.weight")
+            if (key != $"{LoraTargets.ModulePath(layer, module)}.{match.Groups["half"].Value}.weight")
             {
-                throw new ModelConfigException($"{path}: unexpected tensor '{key}' ({LoraTargets.PeftName(target)} belongs under {(target >= LoraTarget.GateProj ? "mlp" : "self_attn")}).");
+                throw new ModelConfigException($"{path}: unexpected tensor '{key}' ({module.Name} belongs under {module.Block}).");
             }
 
-            if (!expected.Contains((layer, target)))
+            if (!expected.Contains((layer, module)))
             {
-                throw new ModelConfigException($"{path}: unexpected tensor '{key}': layer {layer} {LoraTargets.PeftName(target)} is not adapted by {configPath} (target_modules, layers_to_transform) or not in the base model ({baseShape.LayerCount} layers).");
+                throw new ModelConfigException($"{path}: unexpected tensor '{key}': layer {layer} {module.Name} is not adapted by {configPath} (target_modules, layers_to_transform) or not in the base model ({baseShape.LayerCount} layers).");
             }
 
-            parts.TryGetValue((layer, target), out var pair);
-            parts[(layer, target)] = match.Groups["half"].Value == "lora_A" ? (key, pair.B) : (pair.A, key);
+            parts.TryGetValue((layer, module), out var pair);
+            parts[(layer, module)] = match.Groups["half"].Value == "lora_A" ? (key, pair.B) : (pair.A, key);
         }
 
         var weights = new Dictionary<(int, LoraTarget), LoraWeights>();
-        foreach (var (layer, target) in expected.Order())
+        foreach (var (layer, module) in expected.OrderBy(e => e.Item1).ThenBy(e => e.Item2.Parts[0]))
         {
-            var prefix = LoraTargets.ModulePath(layer, target);
-            parts.TryGetValue((layer, target), out var pair);
-            var aKey = pair.A ?? throw new ModelConfigException($"{path}: missing tensor '{prefix}.lora_A.weight' ({configPath} adapts {LoraTargets.PeftName(target)} in layer {layer}).");
-            var bKey = pair.B ?? throw new ModelConfigException($"{path}: missing tensor '{prefix}.lora_B.weight' ({configPath} adapts {LoraTargets.PeftName(target)} in layer {layer}).");
-            var (inCount, outCount) = baseShape.Dimensions(target);
+            var prefix = LoraTargets.ModulePath(layer, module);
+            parts.TryGetValue((layer, module), out var pair);
+            var aKey = pair.A ?? throw new ModelConfigException($"{path}: missing tensor '{prefix}.lora_A.weight' ({configPath} adapts {module.Name} in layer {layer}).");
+            var bKey = pair.B ?? throw new ModelConfigException($"{path}: missing tensor '{prefix}.lora_B.weight' ({configPath} adapts {module.Name} in layer {layer}).");
+            var inCount = baseShape.Dimensions(module.Parts[0]).In;
+            var outCounts = module.Parts.Select(t => baseShape.Dimensions(t).Out).ToArray();
             CheckShape(path, file, aKey, config.Rank, inCount, "[r, in]");
-            CheckShape(path, file, bKey, outCount, config.Rank, "[out, r]");
-            weights[(layer, target)] = new LoraWeights(config.Rank, inCount, outCount, file.ReadFloats(aKey), file.ReadFloats(bKey), config.Scale);
+            CheckShape(path, file, bKey, outCounts.Sum(), config.Rank, module.IsFused ? $"[{string.Join(" + ", outCounts)}, r], the fused outputs stacked" : "[out, r]");
+            var (a, b) = (file.ReadFloats(aKey), file.ReadFloats(bKey));
+            var firstRow = 0;
+            for (var i = 0; i < module.Parts.Count; i++)
+            {
+                // A fused lora_B's rows are its parts' outputs in order; lora_A is shared (see LoraModule).
+                var rows = module.IsFused ? b.AsSpan(firstRow * config.Rank, outCounts[i] * config.Rank).ToArray() : b;
+                weights[(layer, module.Parts[i])] = new LoraWeights(config.Rank, inCount, outCounts[i], a, rows, config.Scale);
+                firstRow += outCounts[i];
+            }
         }
 
         return new PeftAdapter(directory, config, weights);
@@ -110,6 +125,9 @@ public sealed partial class PeftAdapter
         }
     }
 
-    [GeneratedRegex(@"^base_model\.model\.model\.layers\.(?<layer>\d{1,6})\.(self_attn|mlp)\.(?<target>[a-z_]+)\.(?<half>lora_A|lora_B)\.weight$")]
+    [GeneratedRegex(@"^base_model\.model\.model\.layers\.(?<layer>\d{1,6})\.(self_attn|mlp)\.(?<module>[a-z_]+)\.(?<half>lora_A|lora_B)\.weight$")]
     private static partial Regex KeyPattern();
+
+    [GeneratedRegex(@"\.lora_[AB]\.[^.]+\.weight$")]
+    private static partial Regex NamedAdapterPattern();
 }

@@ -6,7 +6,7 @@ namespace Flywheel.Adapters;
 
 /// <summary>
 /// The fields of a PEFT <c>adapter_config.json</c> that the engine serves: a plain LoRA (peft_type LORA) of
-/// one rank and alpha over some of a LLaMA layer's seven projections. Every field that would change what the
+/// one rank and alpha over some of a LLaMA layer's seven projections (or Phi-3's fused qkv_proj and gate_up_proj). Every field that would change what the
 /// adapter computes and is not supported (DoRA, LoRA biases, per-module ranks, extra trained modules,
 /// transposed weights) is refused by <see cref="Load"/> with the file and field named. Fields that only matter
 /// in training (lora_dropout, init_lora_weights) and fields of newer PEFT versions are ignored.
@@ -31,8 +31,20 @@ public sealed record PeftAdapterConfig
     /// <summary>Rank-stabilized LoRA: the scale divides by sqrt(r) instead of r.</summary>
     public bool UseRsLora { get; init; }
 
-    /// <summary>The adapted projections, without repeats.</summary>
+    /// <summary>The adapted projections of the graph, without repeats (a fused module's parts are listed one by one).</summary>
     public required IReadOnlyList<LoraTarget> Targets { get; init; }
+
+    /// <summary>
+    /// The adapted modules as target_modules names them, each with its own lora_A and lora_B: the projections, or
+    /// Phi-3's fused qkv_proj / gate_up_proj covering several of <see cref="Targets"/>. Defaults to one module per target.
+    /// </summary>
+    public IReadOnlyList<LoraModule> Modules
+    {
+        get => _modules ?? [.. Targets.Select(LoraModule.Of)];
+        init => _modules = value;
+    }
+
+    private readonly IReadOnlyList<LoraModule>? _modules;
 
     /// <summary>The layers adapted (layers_to_transform); null means every layer.</summary>
     public IReadOnlyList<int>? Layers { get; init; }
@@ -104,44 +116,53 @@ public sealed record PeftAdapterConfig
         RefuseNonEmpty(root, "exclude_modules", "is not supported (list the adapted modules in target_modules)", Bad);
         RefuseNonEmpty(root, "target_parameters", "adapts parameters rather than modules, which is not supported", Bad);
 
+        var modules = ReadModules(root, Bad);
         return new PeftAdapterConfig
         {
             Rank = rank,
             Alpha = alpha,
             UseRsLora = ReadBool(root, "use_rslora", Bad),
-            Targets = ReadTargets(root, Bad),
+            Modules = modules,
+            Targets = [.. modules.SelectMany(m => m.Parts).Order()],
             Layers = ReadLayers(root, Bad),
             BaseModelNameOrPath = root["base_model_name_or_path"] is JsonValue nv && nv.TryGetValue<string>(out var name) ? name : null,
         };
     }
 
-    private static IReadOnlyList<LoraTarget> ReadTargets(JsonObject root, Func<string, string, ModelConfigException> bad)
+    private static IReadOnlyList<LoraModule> ReadModules(JsonObject root, Func<string, string, ModelConfigException> bad)
     {
         // PEFT also takes a string, matched as a regular expression (or "all-linear"); only the list form is
         // read, so what is adapted never depends on regex semantics.
         if (root["target_modules"] is not JsonArray list || list.Count == 0)
         {
-            throw bad("target_modules", $"is {Describe(root["target_modules"])}; expected a non-empty list of module names (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj).");
+            throw bad("target_modules", $"is {Describe(root["target_modules"])}; expected a non-empty list of module names ({ModuleNames}).");
         }
 
-        var targets = new List<LoraTarget>();
+        var modules = new List<LoraModule>();
         foreach (var item in list)
         {
             var name = item is JsonValue v && v.TryGetValue<string>(out var n) ? n : null;
-            if (name is null || !LoraTargets.TryParse(name, out var target))
+            if (name is null || LoraModule.Find(name) is not { } module)
             {
-                throw bad("target_modules", $"names {Describe(item)}, which the base model has no LoRA-adaptable projection for (expected q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj or down_proj).");
+                throw bad("target_modules", $"names {Describe(item)}, which the base model has no LoRA-adaptable projection for (expected {ModuleNames}).");
             }
 
-            if (!targets.Contains(target))
+            // Phi-3's qkv_proj beside q_proj (say) would adapt one projection twice.
+            if (modules.FirstOrDefault(m => m != module && m.Parts.Intersect(module.Parts).Any()) is { } overlap)
             {
-                targets.Add(target);
+                throw bad("target_modules", $"names both {overlap.Name} and {module.Name}, which adapt the same projection.");
+            }
+
+            if (!modules.Contains(module))
+            {
+                modules.Add(module);
             }
         }
 
-        targets.Sort();
-        return targets;
+        return [.. modules.OrderBy(m => m.Parts[0])];
     }
+
+    private static string ModuleNames => string.Join(", ", LoraModule.All.Select(m => m.Name));
 
     private static IReadOnlyList<int>? ReadLayers(JsonObject root, Func<string, string, ModelConfigException> bad)
     {

@@ -133,7 +133,7 @@ public sealed partial class LlmEngine
         var layers = model.Config.Decoder.NumHiddenLayers;
         if (!model.Session.InputMetadata.ContainsKey(LoraGraphNames.SlotIds))
         {
-            return (null, $"the model's graph has no LoRA inputs ({model.Directory} was not written by 'flywheel make-model --lora'); adapters are not merged into a downloaded graph");
+            return (null, $"the model's graph has no LoRA inputs ({model.Directory} was not written by 'flywheel make-model --lora' or 'flywheel import --lora'); adapters are not merged into a downloaded graph");
         }
 
         if (options.MaxLoraCount == 0)

@@ -71,6 +71,7 @@ public sealed class PeftAdapterTests
     [InlineData("layer_replication", "[[0, 1]]")]
     [InlineData("target_modules", "[\"q_proj\", \"lm_head\"]")]
     [InlineData("target_modules", "\"all-linear\"")]
+    [InlineData("target_modules", "[\"qkv_proj\", \"v_proj\"]")]
     [InlineData("r", "0")]
     [InlineData("r", "65")]
     [InlineData("lora_alpha", "null")]
@@ -166,6 +167,68 @@ public sealed class PeftAdapterTests
         File.Delete(Path.Combine(dir, PeftAdapter.WeightsFileName));
         var e = Assert.Throws<ModelConfigException>(() => PeftAdapter.Load(dir, AdapterFolder.Shape, MaxRank));
         Assert.Contains(PeftAdapter.WeightsFileName, e.Message);
+    }
+
+    [Fact]
+    public void AKeyWithAnAdapterNameIsRefusedPointingToSavePretrained()
+    {
+        var dir = Rewrite(AdapterFolder.Config(targets: LoraTarget.QProj), tensors => tensors.Select(t => t with { Name = t.Name.Replace(".weight", ".default.weight", StringComparison.Ordinal) }));
+        var e = Assert.Throws<ModelConfigException>(() => PeftAdapter.Load(dir, AdapterFolder.Shape, MaxRank));
+        Assert.Contains("'base_model.model.model.layers.0.self_attn.q_proj.lora_A.default.weight'", e.Message);
+        Assert.Contains("save_pretrained", e.Message);
+    }
+
+    [Fact]
+    public void Phi3sFusedModulesReadAsTheirPartsWithASharedAAndTheRowsOfB()
+    {
+        // Tiny: q 64 rows, k and v 32 each; gate and up 128 each.
+        var dir = WriteFused(qkvRows: 128);
+        var adapter = PeftAdapter.Load(dir, AdapterFolder.Shape, MaxRank);
+        Assert.Equal([LoraTarget.QProj, LoraTarget.KProj, LoraTarget.VProj, LoraTarget.GateProj, LoraTarget.UpProj], adapter.Config.Targets);
+        using var file = SafetensorsFile.Open(Path.Combine(dir, PeftAdapter.WeightsFileName));
+        foreach (var (module, parts) in new[] { ("self_attn.qkv_proj", new[] { (LoraTarget.QProj, 64), (LoraTarget.KProj, 32), (LoraTarget.VProj, 32) }), ("mlp.gate_up_proj", [(LoraTarget.GateProj, 128), (LoraTarget.UpProj, 128)]) })
+        {
+            var a = file.ReadFloats($"base_model.model.model.layers.1.{module}.lora_A.weight");
+            var b = file.ReadFloats($"base_model.model.model.layers.1.{module}.lora_B.weight");
+            var row = 0;
+            foreach (var (target, rows) in parts)
+            {
+                Assert.True(adapter.TryGetWeights(1, target, out var w));
+                Assert.Equal((2, 64, rows), (w.Rank, w.InCount, w.OutCount));
+                Assert.Equal(a, w.A);
+                Assert.Equal(b.AsSpan(row * 2, rows * 2).ToArray(), w.B);
+                row += rows;
+            }
+        }
+    }
+
+    [Fact]
+    public void AFusedLoraBOfTheWrongHeightNamesItsParts()
+    {
+        var e = Assert.Throws<ModelConfigException>(() => PeftAdapter.Load(WriteFused(qkvRows: 96), AdapterFolder.Shape, MaxRank));
+        Assert.Contains("'base_model.model.model.layers.0.self_attn.qkv_proj.lora_B.weight' has shape [96, 2]", e.Message);
+        Assert.Contains("[64 + 32 + 32, r]", e.Message);
+    }
+
+    /// <summary>A rank-2 adapter on Phi-3's fused qkv_proj (lora_B <paramref name="qkvRows"/> high) and gate_up_proj.</summary>
+    private static string WriteFused(int qkvRows)
+    {
+        var dir = AdapterFolder.NewDirectory();
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, PeftAdapterConfig.FileName), "{\"peft_type\": \"LORA\", \"r\": 2, \"lora_alpha\": 4, \"target_modules\": [\"gate_up_proj\", \"qkv_proj\"]}");
+        var random = new Random(7);
+        SafetensorsWriter.Tensor Random(string key, long rows, long columns) =>
+            new(key, "F32", [rows, columns], Enumerable.Range(0, (int)(rows * columns)).Select(_ => (float)random.NextDouble()).ToArray());
+        var tensors = new List<SafetensorsWriter.Tensor>();
+        for (var layer = 0; layer < 2; layer++)
+        {
+            var p = $"base_model.model.model.layers.{layer}";
+            tensors.AddRange([Random($"{p}.self_attn.qkv_proj.lora_A.weight", 2, 64), Random($"{p}.self_attn.qkv_proj.lora_B.weight", qkvRows, 2)]);
+            tensors.AddRange([Random($"{p}.mlp.gate_up_proj.lora_A.weight", 2, 64), Random($"{p}.mlp.gate_up_proj.lora_B.weight", 256, 2)]);
+        }
+
+        SafetensorsWriter.Write(Path.Combine(dir, PeftAdapter.WeightsFileName), tensors);
+        return dir;
     }
 
     /// <summary>A written adapter whose tensors are passed through <paramref name="edit"/> (all stored F32).</summary>

@@ -150,7 +150,7 @@ public sealed record ModelBuilderOptions
         RopeScaling?.Validate();
         Check(AccuracyLevel is >= 0 and <= 4, $"accuracy level ({AccuracyLevel}) must be 0-4");
         // The LoRA path's stacked A/B inputs and its arithmetic are float32 (the engine's slot buffers are too).
-        Check(LoraTargets.Count == 0 || Precision != ModelPrecision.Fp16, "LoRA inputs (--lora) need fp32 or int4 weights; fp16 is not supported with them");
+        Check(LoraTargets.Count == 0 || Precision != ModelPrecision.Fp16, "--lora cannot be combined with --precision fp16: the LoRA inputs and their arithmetic are float32 (use --precision fp32 or int4 with --lora)");
     }
 
     private static void Check(bool ok, string message)
