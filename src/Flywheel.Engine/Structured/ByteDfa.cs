@@ -241,21 +241,46 @@ internal sealed partial class ByteDfa
         }
 
         Intern(0, 0);
+
+        // Rows are read whole, and a byte that moves both automata where the byte before did reuses its
+        // target: rows are a few runs of equal targets, and a dictionary hit per byte (256 per state of
+        // a maxLength counter times the UTF-8 automaton) was most of a string's compile. States are
+        // still numbered in the order their pairs first occur.
+        Span<int> rowA = stackalloc int[256];
+        Span<int> rowB = stackalloc int[256];
+        Span<int> row = stackalloc int[256];
         for (var i = 0; i < queue.Count; i++)
         {
             var (x, y) = queue[i];
+            a.CopyRow(x, rowA);
+            if (y >= 0)
+            {
+                b.CopyRow(y, rowB);
+            }
+            else
+            {
+                rowB.Fill(-1);
+            }
+
+            int lastX = int.MinValue, lastY = int.MinValue, lastTarget = -1;
             for (var c = 0; c < 256; c++)
             {
-                var nx = a.Next(x, (byte)c);
-                var ny = y >= 0 ? b.Next(y, (byte)c) : -1;
+                var (nx, ny) = (rowA[c], rowB[c]);
                 if (nx < 0 || (ny < 0 && !complete))
                 {
+                    row[c] = -1;
                     continue;
                 }
 
-                var target = Intern(nx, ny);
-                next.Row(i)[c] = target;
+                if (nx != lastX || ny != lastY)
+                {
+                    (lastX, lastY, lastTarget) = (nx, ny, Intern(nx, ny));
+                }
+
+                row[c] = lastTarget;
             }
+
+            row.CopyTo(next.Row(i)); // after the interning: a new row may move the chunk
         }
 
         return new ByteDfa(next.Chunks, [.. acc]).Trim();
@@ -273,14 +298,16 @@ internal sealed partial class ByteDfa
         var seenBy = new int[n];
         var counts = new int[n + 1];   // then: row starts (prefix sums)
         int[] predecessors = [], fill = [];
+        Span<int> row = stackalloc int[256]; // a row read whole, not byte by byte through Next
         for (var pass = 0; pass < 2; pass++)
         {
             Array.Fill(seenBy, -1);
             for (var s = 0; s < n; s++)
             {
+                CopyRow(s, row);
                 for (var c = 0; c < 256; c++)
                 {
-                    var t = Next(s, (byte)c);
+                    var t = row[c];
                     if (t >= 0 && seenBy[t] != s)
                     {
                         seenBy[t] = s;
@@ -355,11 +382,12 @@ internal sealed partial class ByteDfa
 
             acc[map[s]] = _accept[s];
             next.AddRow();
-            var row = next.Row(map[s]);
+            CopyRow(s, row);
+            var kept = next.Row(map[s]);
             for (var c = 0; c < 256; c++)
             {
-                var t = Next(s, (byte)c);
-                row[c] = t >= 0 && live[t] ? map[t] : -1;
+                var t = row[c];
+                kept[c] = t >= 0 && live[t] ? map[t] : -1;
             }
         }
 
