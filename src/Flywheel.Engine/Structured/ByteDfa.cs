@@ -14,7 +14,7 @@ internal sealed partial class ByteDfa
     // array had to be doubled and copied as the automaton grew (megabytes for a counted pattern of a
     // thousand characters, each copy a fresh large object for the collector); chunks stay put.
     private const int ChunkShift = 6;
-    private const int RowsPerChunk = 1 << ChunkShift; // 64 KB of ints: below the large-object size
+    internal const int RowsPerChunk = 1 << ChunkShift; // 64 KB of ints: below the large-object size
 
     private readonly int[][] _chunks;   // empty for a counter (CountedRun.cs)
     private readonly Counter? _counter; // rows computed from a template instead of stored
@@ -27,7 +27,9 @@ internal sealed partial class ByteDfa
     {
     }
 
-    private ByteDfa(int[][] chunks, bool[] accept)
+    /// <param name="chunks">Rows of 256 targets (-1 for no move), <see cref="RowsPerChunk"/> rows to a chunk (the last may be shorter).</param>
+    /// <param name="accept">[StateCount] whether each state accepts.</param>
+    internal ByteDfa(int[][] chunks, bool[] accept)
     {
         _chunks = chunks;
         _accept = accept;
