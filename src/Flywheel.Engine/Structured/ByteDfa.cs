@@ -160,9 +160,29 @@ internal sealed partial class ByteDfa
         // Per state, one closure per elementary byte interval of its edges, not per byte (EdgeRuns).
         var edges = new EdgeRuns(256);
         var key = new List<int>();
+        var bySeed = new Dictionary<int, int>(); // a lone seed -> the state of its closure
         for (var i = 0; i < sets.Count; i++)
         {
             budget.Tick();
+            if (TryDisjointEdges(nfa, sets[i], out var lone))
+            {
+                // Edges in byte order that share no byte (a literal, a character class: most states):
+                // each is its own interval with its target as the lone seed, so the grouping into
+                // intervals (a scan of all 256 bytes per state) is skipped; states come out in the
+                // same order either way.
+                foreach (var e in nfa.BytesOf(lone))
+                {
+                    if (!bySeed.TryGetValue(e.Target, out var target))
+                    {
+                        bySeed[e.Target] = target = Intern(nfa.ScratchClosure([e.Target], -1, activeOnly: false));
+                    }
+
+                    next.Row(i).Slice(e.Lo, e.Hi - e.Lo + 1).Fill(target);
+                }
+
+                continue;
+            }
+
             edges.Clear();
             foreach (var s in sets[i])
             {
@@ -186,6 +206,40 @@ internal sealed partial class ByteDfa
         }
 
         return new ByteDfa(next.Chunks, [.. acc]);
+    }
+
+    /// <summary>
+    /// Whether exactly one member of <paramref name="set"/> has byte edges (<paramref name="lone"/>)
+    /// and they are in ascending byte order with no byte in two of them.
+    /// </summary>
+    private static bool TryDisjointEdges(ByteNfa nfa, ReadOnlySpan<int> set, out int lone)
+    {
+        lone = -1;
+        foreach (var s in set)
+        {
+            if (!nfa.BytesOf(s).IsEmpty)
+            {
+                if (lone >= 0)
+                {
+                    return false;
+                }
+
+                lone = s;
+            }
+        }
+
+        var next = 0; // the first byte after the edges so far
+        foreach (var e in lone < 0 ? [] : nfa.BytesOf(lone))
+        {
+            if (e.Lo < next)
+            {
+                return false;
+            }
+
+            next = e.Hi + 1;
+        }
+
+        return lone >= 0;
     }
 
     private static ReadOnlySpan<int> SortedDistinct(List<int> values, List<int> scratch)

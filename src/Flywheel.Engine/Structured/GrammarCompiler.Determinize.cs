@@ -201,16 +201,17 @@ internal static partial class GrammarCompiler
         // all come next.)
         var edges = new EdgeRuns(classCount);
         var disjoint = new List<long>();
+        var calls = new List<long>(); // (rule, return target) packed, for grouping by rule
+        var returns = new List<int>();
         for (var i = 0; i < dfa.Count; i++)
         {
             nfa.Budget.Tick();
-            SortedDictionary<int, List<int>>? calls = null; // most states call nothing
+            calls.Clear();
             foreach (var s in sets[i])
             {
                 foreach (var call in nfa.CallsOf(s))
                 {
-                    calls ??= [];
-                    (calls.TryGetValue(call.Rule, out var list) ? list : calls[call.Rule] = []).Add(call.Target);
+                    calls.Add(((long)call.Rule << 32) | (uint)call.Target);
                 }
             }
 
@@ -263,16 +264,27 @@ internal static partial class GrammarCompiler
             }
 
             dfa.EndRow();
-            if (calls is null)
+            if (calls.Count == 0)
             {
-                dfa.Calls.Add(NoCalls);
+                dfa.Calls.Add(NoCalls); // most states call nothing
                 continue;
             }
 
-            var called = new List<(int Rule, int Target)>(calls.Count);
-            foreach (var (rule, returns) in calls)
+            // One call per rule, in rule order, returning to the closure of all its return targets
+            // (sorted packed pairs, not a sorted dictionary of lists per state).
+            var packed = CollectionsMarshal.AsSpan(calls);
+            packed.Sort();
+            var called = new List<(int Rule, int Target)>();
+            for (var k = 0; k < packed.Length;)
             {
-                called.Add((rule, Intern(nfa.ScratchClosure(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(returns), end, activeOnly: true))));
+                var rule = (int)(packed[k] >> 32);
+                returns.Clear();
+                for (; k < packed.Length && (int)(packed[k] >> 32) == rule; k++)
+                {
+                    returns.Add((int)(uint)packed[k]);
+                }
+
+                called.Add((rule, Intern(nfa.ScratchClosure(CollectionsMarshal.AsSpan(returns), end, activeOnly: true))));
             }
 
             dfa.Calls.Add(called);
