@@ -19,6 +19,7 @@ internal sealed partial class ByteDfa
     private readonly int[][] _chunks;   // empty for a counter (CountedRun.cs)
     private readonly Counter? _counter; // rows computed from a template instead of stored
     private readonly bool[] _accept;  // [StateCount]
+    private bool _trimmed;            // Trim() would give this automaton back (set once known)
 
     /// <param name="next">[StateCount * 256] targets, -1 for no move.</param>
     /// <param name="accept">[StateCount] whether each state accepts.</param>
@@ -64,7 +65,9 @@ internal sealed partial class ByteDfa
         {
             // After trimming, a start state that can still move or accepts is live.
             var t = Trim();
-            return !t._accept[0] && Enumerable.Range(0, 256).All(b => t.Next(0, (byte)b) < 0);
+            Span<int> row = stackalloc int[256];
+            t.CopyRow(0, row);
+            return !t._accept[0] && !row.ContainsAnyExcept(-1);
         }
     }
 
@@ -345,6 +348,11 @@ internal sealed partial class ByteDfa
     /// <summary>Removes states from which no accepting state is reachable (keeps state 0).</summary>
     public ByteDfa Trim()
     {
+        if (_trimmed)
+        {
+            return this; // a product is trimmed as it is made; IsEmpty trims again
+        }
+
         var n = StateCount;
         var live = new bool[n];
 
@@ -417,6 +425,7 @@ internal sealed partial class ByteDfa
 
         if (Array.TrueForAll(live, l => l))
         {
+            _trimmed = true;
             return this; // nothing to drop (a search pattern usually): no copy of every row
         }
 
@@ -447,7 +456,7 @@ internal sealed partial class ByteDfa
             }
         }
 
-        return new ByteDfa(next.Chunks, acc);
+        return new ByteDfa(next.Chunks, acc) { _trimmed = true };
     }
 
     /// <summary>Dense 256-entry rows (-1 filled) in the chunks of a <see cref="ByteDfa"/>: the first chunk doubles from 16 rows (most automata are small), later ones are full.</summary>
