@@ -14,11 +14,12 @@ internal sealed partial class ByteDfa
     // array had to be doubled and copied as the automaton grew (megabytes for a counted pattern of a
     // thousand characters, each copy a fresh large object for the collector); chunks stay put.
     private const int ChunkShift = 6;
-    private const int RowsPerChunk = 1 << ChunkShift; // 64 KB of ints: below the large-object size
+    internal const int RowsPerChunk = 1 << ChunkShift; // 64 KB of ints: below the large-object size
 
     private readonly int[][] _chunks;   // empty for a counter (CountedRun.cs)
     private readonly Counter? _counter; // rows computed from a template instead of stored
     private readonly bool[] _accept;  // [StateCount]
+    private bool _trimmed;            // Trim() would give this automaton back (set once known)
 
     /// <param name="next">[StateCount * 256] targets, -1 for no move.</param>
     /// <param name="accept">[StateCount] whether each state accepts.</param>
@@ -27,7 +28,9 @@ internal sealed partial class ByteDfa
     {
     }
 
-    private ByteDfa(int[][] chunks, bool[] accept)
+    /// <param name="chunks">Rows of 256 targets (-1 for no move), <see cref="RowsPerChunk"/> rows to a chunk (the last may be shorter).</param>
+    /// <param name="accept">[StateCount] whether each state accepts.</param>
+    internal ByteDfa(int[][] chunks, bool[] accept)
     {
         _chunks = chunks;
         _accept = accept;
@@ -62,7 +65,9 @@ internal sealed partial class ByteDfa
         {
             // After trimming, a start state that can still move or accepts is live.
             var t = Trim();
-            return !t._accept[0] && Enumerable.Range(0, 256).All(b => t.Next(0, (byte)b) < 0);
+            Span<int> row = stackalloc int[256];
+            t.CopyRow(0, row);
+            return !t._accept[0] && !row.ContainsAnyExcept(-1);
         }
     }
 
@@ -158,9 +163,29 @@ internal sealed partial class ByteDfa
         // Per state, one closure per elementary byte interval of its edges, not per byte (EdgeRuns).
         var edges = new EdgeRuns(256);
         var key = new List<int>();
+        var bySeed = new Dictionary<int, int>(); // a lone seed -> the state of its closure
         for (var i = 0; i < sets.Count; i++)
         {
             budget.Tick();
+            if (TryDisjointEdges(nfa, sets[i], out var lone))
+            {
+                // Edges in byte order that share no byte (a literal, a character class: most states):
+                // each is its own interval with its target as the lone seed, so the grouping into
+                // intervals (a scan of all 256 bytes per state) is skipped; states come out in the
+                // same order either way.
+                foreach (var e in nfa.BytesOf(lone))
+                {
+                    if (!bySeed.TryGetValue(e.Target, out var target))
+                    {
+                        bySeed[e.Target] = target = Intern(nfa.ScratchClosure([e.Target], -1, activeOnly: false));
+                    }
+
+                    next.Row(i).Slice(e.Lo, e.Hi - e.Lo + 1).Fill(target);
+                }
+
+                continue;
+            }
+
             edges.Clear();
             foreach (var s in sets[i])
             {
@@ -184,6 +209,40 @@ internal sealed partial class ByteDfa
         }
 
         return new ByteDfa(next.Chunks, [.. acc]);
+    }
+
+    /// <summary>
+    /// Whether exactly one member of <paramref name="set"/> has byte edges (<paramref name="lone"/>)
+    /// and they are in ascending byte order with no byte in two of them.
+    /// </summary>
+    private static bool TryDisjointEdges(ByteNfa nfa, ReadOnlySpan<int> set, out int lone)
+    {
+        lone = -1;
+        foreach (var s in set)
+        {
+            if (!nfa.BytesOf(s).IsEmpty)
+            {
+                if (lone >= 0)
+                {
+                    return false;
+                }
+
+                lone = s;
+            }
+        }
+
+        var next = 0; // the first byte after the edges so far
+        foreach (var e in lone < 0 ? [] : nfa.BytesOf(lone))
+        {
+            if (e.Lo < next)
+            {
+                return false;
+            }
+
+            next = e.Hi + 1;
+        }
+
+        return lone >= 0;
     }
 
     private static ReadOnlySpan<int> SortedDistinct(List<int> values, List<int> scratch)
@@ -241,21 +300,46 @@ internal sealed partial class ByteDfa
         }
 
         Intern(0, 0);
+
+        // Rows are read whole, and a byte that moves both automata where the byte before did reuses its
+        // target: rows are a few runs of equal targets, and a dictionary hit per byte (256 per state of
+        // a maxLength counter times the UTF-8 automaton) was most of a string's compile. States are
+        // still numbered in the order their pairs first occur.
+        Span<int> rowA = stackalloc int[256];
+        Span<int> rowB = stackalloc int[256];
+        Span<int> row = stackalloc int[256];
         for (var i = 0; i < queue.Count; i++)
         {
             var (x, y) = queue[i];
+            a.CopyRow(x, rowA);
+            if (y >= 0)
+            {
+                b.CopyRow(y, rowB);
+            }
+            else
+            {
+                rowB.Fill(-1);
+            }
+
+            int lastX = int.MinValue, lastY = int.MinValue, lastTarget = -1;
             for (var c = 0; c < 256; c++)
             {
-                var nx = a.Next(x, (byte)c);
-                var ny = y >= 0 ? b.Next(y, (byte)c) : -1;
+                var (nx, ny) = (rowA[c], rowB[c]);
                 if (nx < 0 || (ny < 0 && !complete))
                 {
+                    row[c] = -1;
                     continue;
                 }
 
-                var target = Intern(nx, ny);
-                next.Row(i)[c] = target;
+                if (nx != lastX || ny != lastY)
+                {
+                    (lastX, lastY, lastTarget) = (nx, ny, Intern(nx, ny));
+                }
+
+                row[c] = lastTarget;
             }
+
+            row.CopyTo(next.Row(i)); // after the interning: a new row may move the chunk
         }
 
         return new ByteDfa(next.Chunks, [.. acc]).Trim();
@@ -264,6 +348,11 @@ internal sealed partial class ByteDfa
     /// <summary>Removes states from which no accepting state is reachable (keeps state 0).</summary>
     public ByteDfa Trim()
     {
+        if (_trimmed)
+        {
+            return this; // a product is trimmed as it is made; IsEmpty trims again
+        }
+
         var n = StateCount;
         var live = new bool[n];
 
@@ -273,14 +362,16 @@ internal sealed partial class ByteDfa
         var seenBy = new int[n];
         var counts = new int[n + 1];   // then: row starts (prefix sums)
         int[] predecessors = [], fill = [];
+        Span<int> row = stackalloc int[256]; // a row read whole, not byte by byte through Next
         for (var pass = 0; pass < 2; pass++)
         {
             Array.Fill(seenBy, -1);
             for (var s = 0; s < n; s++)
             {
+                CopyRow(s, row);
                 for (var c = 0; c < 256; c++)
                 {
-                    var t = Next(s, (byte)c);
+                    var t = row[c];
                     if (t >= 0 && seenBy[t] != s)
                     {
                         seenBy[t] = s;
@@ -334,6 +425,7 @@ internal sealed partial class ByteDfa
 
         if (Array.TrueForAll(live, l => l))
         {
+            _trimmed = true;
             return this; // nothing to drop (a search pattern usually): no copy of every row
         }
 
@@ -355,15 +447,16 @@ internal sealed partial class ByteDfa
 
             acc[map[s]] = _accept[s];
             next.AddRow();
-            var row = next.Row(map[s]);
+            CopyRow(s, row);
+            var kept = next.Row(map[s]);
             for (var c = 0; c < 256; c++)
             {
-                var t = Next(s, (byte)c);
-                row[c] = t >= 0 && live[t] ? map[t] : -1;
+                var t = row[c];
+                kept[c] = t >= 0 && live[t] ? map[t] : -1;
             }
         }
 
-        return new ByteDfa(next.Chunks, acc);
+        return new ByteDfa(next.Chunks, acc) { _trimmed = true };
     }
 
     /// <summary>Dense 256-entry rows (-1 filled) in the chunks of a <see cref="ByteDfa"/>: the first chunk doubles from 16 rows (most automata are small), later ones are full.</summary>

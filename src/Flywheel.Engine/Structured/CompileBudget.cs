@@ -47,6 +47,18 @@ internal sealed class CompileBudget
 
     private bool _unlimited;
 
+    /// <summary>Determinized states counted so far (<see cref="AddState"/> calls).</summary>
+    public long StateCount => _states;
+
+    /// <summary>Counts <paramref name="count"/> states named by <paramref name="setSize"/> NFA states each, as that many <see cref="AddState"/> calls would.</summary>
+    public void AddStates(long count, int setSize)
+    {
+        for (var k = 0L; k < count; k++)
+        {
+            AddState(setSize);
+        }
+    }
+
     /// <summary>Counts one determinized state named by <paramref name="setSize"/> NFA states.</summary>
     /// <exception cref="SchemaCompileException">The state or set-entry limit is exceeded.</exception>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -264,7 +264,8 @@ internal sealed partial class GrammarBuilder
 
         foreach (var f in node.Formats)
         {
-            dfa = ByteDfa.Intersect(dfa, StringFormats.Get(f, node.Pointer), budget);
+            var format = StringFormats.Get(f, node.Pointer);
+            dfa = ReferenceEquals(dfa, StringAutomata.AnyText) ? StringAutomata.TextAnd(format, budget) : ByteDfa.Intersect(dfa, format, budget);
         }
 
         var excluded = node.NotEnum?.Where(v => v.ValueKind == JsonValueKind.String).Select(v => v.GetString()!).ToList() ?? [];

@@ -11,11 +11,13 @@ internal static partial class GrammarCompiler
         // Each state's row as runs (first symbol, length, local target): a state has a handful of
         // targets, and a dense row of every byte class (66 for a 2,000-property object) was 49 MB
         // there, next to the grammar's own table of the same size. Rows are written in state order,
-        // each into one chunk; chunks are never copied on growth.
-        private const int ChunkInts = 1 << 16;
+        // each into one chunk; chunks are never copied on growth. Chunks double from small up to
+        // ChunkInts: most rules have tens of states, and a full chunk (a 256 KB large object) for each
+        // rule was most of what a mid-sized schema's compile allocated, and of its collections.
+        private const int FirstChunkInts = 1 << 8, ChunkInts = 1 << 16;
         private readonly List<int[]> _chunks = [];
         private readonly List<(int Chunk, int Start, int Length)> _rows = [];
-        private int _used = ChunkInts;                          // ints used in the last chunk
+        private int _used;                                      // ints used in the last chunk
         private int[] _current = [];                           // the last chunk
         private int _rowStart;
 
@@ -38,10 +40,10 @@ internal static partial class GrammarCompiler
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void BeginRow()
         {
-            if (_used + (3 * width) > ChunkInts)
+            if (_used + (3 * width) > _current.Length)
             {
                 // A row has at most width runs: it always fits in what is left of a fresh chunk.
-                _current = new int[Math.Max(ChunkInts, 3 * width)];
+                _current = new int[Math.Max(Math.Clamp(_current.Length * 2, FirstChunkInts, ChunkInts), 3 * width)];
                 _chunks.Add(_current);
                 _used = 0;
             }
@@ -199,16 +201,17 @@ internal static partial class GrammarCompiler
         // all come next.)
         var edges = new EdgeRuns(classCount);
         var disjoint = new List<long>();
+        var calls = new List<long>(); // (rule, return target) packed, for grouping by rule
+        var returns = new List<int>();
         for (var i = 0; i < dfa.Count; i++)
         {
             nfa.Budget.Tick();
-            SortedDictionary<int, List<int>>? calls = null; // most states call nothing
+            calls.Clear();
             foreach (var s in sets[i])
             {
                 foreach (var call in nfa.CallsOf(s))
                 {
-                    calls ??= [];
-                    (calls.TryGetValue(call.Rule, out var list) ? list : calls[call.Rule] = []).Add(call.Target);
+                    calls.Add(((long)call.Rule << 32) | (uint)call.Target);
                 }
             }
 
@@ -261,16 +264,27 @@ internal static partial class GrammarCompiler
             }
 
             dfa.EndRow();
-            if (calls is null)
+            if (calls.Count == 0)
             {
-                dfa.Calls.Add(NoCalls);
+                dfa.Calls.Add(NoCalls); // most states call nothing
                 continue;
             }
 
-            var called = new List<(int Rule, int Target)>(calls.Count);
-            foreach (var (rule, returns) in calls)
+            // One call per rule, in rule order, returning to the closure of all its return targets
+            // (sorted packed pairs, not a sorted dictionary of lists per state).
+            var packed = CollectionsMarshal.AsSpan(calls);
+            packed.Sort();
+            var called = new List<(int Rule, int Target)>();
+            for (var k = 0; k < packed.Length;)
             {
-                called.Add((rule, Intern(nfa.ScratchClosure(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(returns), end, activeOnly: true))));
+                var rule = (int)(packed[k] >> 32);
+                returns.Clear();
+                for (; k < packed.Length && (int)(packed[k] >> 32) == rule; k++)
+                {
+                    returns.Add((int)(uint)packed[k]);
+                }
+
+                called.Add((rule, Intern(nfa.ScratchClosure(CollectionsMarshal.AsSpan(returns), end, activeOnly: true))));
             }
 
             dfa.Calls.Add(called);

@@ -66,9 +66,9 @@ internal static partial class GrammarCompiler
             throw new SchemaCompileException("(schema)", rules[0].Pointer, $"the grammar needs more than {MaxStates} states");
         }
 
-        // Not zeroed first: every entry is written here (the table of a big schema is tens of MB).
+        // Not zeroed first: every entry is written here (the table of a big schema is tens of MB),
+        // row by row (every state below total has one), so a row is filled while it is in the cache.
         var next = GC.AllocateUninitializedArray<int>(total * classCount);
-        Array.Fill(next, -1);
         var flags = new byte[total];
         var callOffsets = new int[total + 1];
         var callStarts = new List<int>();
@@ -83,13 +83,15 @@ internal static partial class GrammarCompiler
                     continue;
                 }
 
+                var row = next.AsSpan(g * classCount, classCount);
+                row.Fill(-1);
                 var runs = dfas[r].Runs(s);
                 for (var k = 0; k < runs.Length; k += 3)
                 {
                     var t = maps[r][runs[k + 2]];
                     if (t >= 0)
                     {
-                        next.AsSpan((g * classCount) + runs[k], runs[k + 1]).Fill(t);
+                        row.Slice(runs[k], runs[k + 1]).Fill(t);
                         flags[g] |= CompiledGrammar.FlagBytes;
                     }
                 }
