@@ -32,7 +32,7 @@ internal sealed class LoraBenchmark : IBenchmark
 
     public string Name => "lora";
 
-    public string Description => "multi-LoRA tok/s and ITL: adapters mixed in one Run vs base-only vs one adapter per Run [--requests N] [--rounds N] [--adapters N] [--rank R] [--mixes a,b] [--scale-context F] [--run-cost only|off] [--one-per-run off] [--preset bench|small] [--profile ROWS,TOKENS]";
+    public string Description => "multi-LoRA tok/s and ITL: adapters mixed in one Run vs base-only vs one adapter per Run [--requests N] [--rounds N] [--adapters N] [--rank R] [--mixes a,b] [--scale-context F] [--run-cost only|off] [--one-per-run off] [--preset bench|small] [--profile ROWS,TOKENS] [--compare OTHER_LORA_FOLDER [--shapes R,T;R,T] [--repeats N]]";
 
     public int Run(string[] args)
     {
@@ -43,6 +43,9 @@ internal sealed class LoraBenchmark : IBenchmark
         var onePerRun = true;
         var preset = "bench";
         (int Rows, int Tokens)? profile = null;
+        string? compare = null;
+        (int Rows, int Tokens)[] shapes = [(22, 1), (8, 1), (1, 64), (1, 128), (4, 32)];
+        var repeats = 20;
         var mixNames = Mixes.Select(m => m.Name).ToList();
         for (var i = 0; i + 1 < args.Length; i += 2)
         {
@@ -58,6 +61,9 @@ internal sealed class LoraBenchmark : IBenchmark
                 case "--one-per-run": onePerRun = args[i + 1] != "off"; break;
                 case "--preset": preset = args[i + 1]; break;
                 case "--profile": profile = LoraProfile.ParseShape(args[i + 1]); break;
+                case "--compare": compare = args[i + 1]; break;
+                case "--shapes": shapes = [.. args[i + 1].Split(';').Select(LoraProfile.ParseShape)]; break;
+                case "--repeats": repeats = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 default: Console.Error.WriteLine($"unknown option {args[i]}"); return 2;
             }
         }
@@ -71,6 +77,13 @@ internal sealed class LoraBenchmark : IBenchmark
         if (profile is { } shape)
         {
             LoraProfile.Print(plainDir, loraDir, adapters, rank, shape.Rows, shape.Tokens, repeats: 10);
+            return 0;
+        }
+
+        if (compare is not null)
+        {
+            using var other = ModelFolder.Open(compare, loadMixed: false);
+            LoraRunCost.Compare(plain, lora, other, adapters, rank, shapes, repeats);
             return 0;
         }
 
