@@ -32,13 +32,20 @@ internal sealed class LoraBenchmark : IBenchmark
 
     public string Name => "lora";
 
-    public string Description => "multi-LoRA tok/s and ITL: adapters mixed in one Run vs base-only vs one adapter per Run [--requests N] [--rounds N] [--adapters N] [--rank R] [--mixes a,b] [--scale-context F] [--run-cost only]";
+    public string Description => "multi-LoRA tok/s and ITL: adapters mixed in one Run vs base-only vs one adapter per Run [--requests N] [--rounds N] [--adapters N] [--rank R] [--mixes a,b] [--scale-context F] [--run-cost only|off] [--one-per-run off] [--preset bench|small] [--profile ROWS,TOKENS] [--compare OTHER_LORA_FOLDER [--shapes R,T;R,T] [--repeats N]]";
 
     public int Run(string[] args)
     {
         int requests = 22, rounds = 2, adapterCount = 10, rank = 16;
         var scale = 1.0;
         var runCostOnly = false;
+        var runCost = true;
+        var onePerRun = true;
+        var preset = "bench";
+        (int Rows, int Tokens)? profile = null;
+        string? compare = null;
+        (int Rows, int Tokens)[] shapes = [(22, 1), (8, 1), (1, 64), (1, 128), (4, 32)];
+        var repeats = 20;
         var mixNames = Mixes.Select(m => m.Name).ToList();
         for (var i = 0; i + 1 < args.Length; i += 2)
         {
@@ -50,24 +57,43 @@ internal sealed class LoraBenchmark : IBenchmark
                 case "--rank": rank = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 case "--mixes": mixNames = [.. args[i + 1].Split(',')]; break;
                 case "--scale-context": scale = double.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
-                case "--run-cost": runCostOnly = args[i + 1] == "only"; break;
+                case "--run-cost": (runCostOnly, runCost) = (args[i + 1] == "only", args[i + 1] != "off"); break;
+                case "--one-per-run": onePerRun = args[i + 1] != "off"; break;
+                case "--preset": preset = args[i + 1]; break;
+                case "--profile": profile = LoraProfile.ParseShape(args[i + 1]); break;
+                case "--compare": compare = args[i + 1]; break;
+                case "--shapes": shapes = [.. args[i + 1].Split(';').Select(LoraProfile.ParseShape)]; break;
+                case "--repeats": repeats = int.Parse(args[i + 1], CultureInfo.InvariantCulture); break;
                 default: Console.Error.WriteLine($"unknown option {args[i]}"); return 2;
             }
         }
 
-        var plainDir = BenchModel.FolderOrDefault(null);
+        var plainDir = preset == "bench" ? BenchModel.FolderOrDefault(null) : PresetFolder(preset, lora: false);
         using var plain = ModelFolder.Open(plainDir, loadMixed: false);
-        using var lora = ModelFolder.Open(LoraFolder(), loadMixed: false);
+        using var lora = ModelFolder.Open(PresetFolder(preset, lora: true), loadMixed: false);
         var loraDir = lora.Directory;
-        var adapters = WriteAdapters(loraDir, adapterCount, rank, out var fileBytes, out var readSeconds);
+        var adapters = WriteAdapters(loraDir, preset, adapterCount, rank, out var fileBytes, out var readSeconds);
         var context = lora.Config.ContextLength;
+        if (profile is { } shape)
+        {
+            LoraProfile.Print(plainDir, loraDir, adapters, rank, shape.Rows, shape.Tokens, repeats: 10);
+            return 0;
+        }
+
+        if (compare is not null)
+        {
+            using var other = ModelFolder.Open(compare, loadMixed: false);
+            LoraRunCost.Compare(plain, lora, other, adapters, rank, shapes, repeats);
+            return 0;
+        }
+
         if (runCostOnly)
         {
             LoraRunCost.Print(plain, lora, adapters, rank, [1, 8, requests], repeats: 20);
             return 0;
         }
 
-        Console.WriteLine($"bench preset, {adapterCount} adapters rank {rank} on all 7 projections, {requests} requests (request i on adapter i mod {adapterCount + 1}, 0 = base), {rounds} rounds, medians");
+        Console.WriteLine($"{preset} preset, {adapterCount} adapters rank {rank} on all 7 projections, {requests} requests (request i on adapter i mod {adapterCount + 1}, 0 = base), {rounds} rounds, medians");
 
         var options = new EngineOptions { MaxRunningRequests = requests, QueueCapacity = Math.Max(256, requests), MaxLoraCount = adapterCount, MaxLoraRank = rank };
         foreach (var (name, promptFraction, outputFraction) in Mixes.Where(m => mixNames.Contains(m.Name)))
@@ -78,7 +104,7 @@ internal sealed class LoraBenchmark : IBenchmark
             var results = Configs.Select(_ => (TokS: new List<double>(), Itl: new List<double>(), Runs: new List<double>())).ToArray();
             for (var r = 0; r < rounds; r++)
             {
-                for (var c = 0; c < Configs.Length; c++)
+                for (var c = 0; c < (onePerRun ? Configs.Length : 3); c++)
                 {
                     var folder = c == 0 ? plain : lora;
                     var o = c == 0 ? options with { MaxLoraCount = 0 } : options with { OneAdapterPerRun = c == 3 };
@@ -91,8 +117,8 @@ internal sealed class LoraBenchmark : IBenchmark
 
             Console.WriteLine($"\nmix {name}: prompt {prompt}, output {output}");
             Console.WriteLine($"{"configuration",-24} {"tok/s",8} {"ITL p50 ms",11} {"decode Runs/step",17}");
-            var medians = results.Select(x => (TokS: BenchStats.Median(x.TokS), Itl: BenchStats.Median(x.Itl), Runs: BenchStats.Median(x.Runs))).ToArray();
-            for (var c = 0; c < Configs.Length; c++)
+            var medians = results.Where(x => x.TokS.Count > 0).Select(x => (TokS: BenchStats.Median(x.TokS), Itl: BenchStats.Median(x.Itl), Runs: BenchStats.Median(x.Runs))).ToArray();
+            for (var c = 0; c < (onePerRun ? Configs.Length : 3); c++)
             {
                 Console.WriteLine($"{Configs[c],-24} {medians[c].TokS,8:F1} {medians[c].Itl * 1000,11:F1} {medians[c].Runs,17:F2}");
             }
@@ -100,7 +126,10 @@ internal sealed class LoraBenchmark : IBenchmark
             Console.WriteLine($"spread / LoRA graph base: tok/s {medians[2].TokS / medians[1].TokS:F3}, ITL p50 {medians[2].Itl / medians[1].Itl:F3}");
             Console.WriteLine($"spread / plain graph base: tok/s {medians[2].TokS / medians[0].TokS:F3}, ITL p50 {medians[2].Itl / medians[0].Itl:F3}");
             Console.WriteLine($"LoRA graph base / plain graph base (no adapter active): tok/s {medians[1].TokS / medians[0].TokS:F3}, ITL p50 {medians[1].Itl / medians[0].Itl:F3}");
-            Console.WriteLine($"one adapter per Run / mixed: tok/s {medians[3].TokS / medians[2].TokS:F3}, ITL p50 {medians[3].Itl / medians[2].Itl:F3}");
+            if (onePerRun)
+            {
+                Console.WriteLine($"one adapter per Run / mixed: tok/s {medians[3].TokS / medians[2].TokS:F3}, ITL p50 {medians[3].Itl / medians[2].Itl:F3}");
+            }
         }
 
         using (var engine = new LlmEngine(lora, options))
@@ -116,29 +145,33 @@ internal sealed class LoraBenchmark : IBenchmark
                 $"{fileBytes / adapters.Count / 1e6:F2} MB safetensors (F32), {engine.AdapterSlotBytes / 1e6:F2} MB of stacked buffer per slot ({adapterCount + 1} slots: {engine.AdapterSlotBytes * (adapterCount + 1) / 1e6:F1} MB)");
         }
 
-        LoraRunCost.Print(plain, lora, adapters, rank, [1, 8, requests], repeats: 20);
+        if (runCost)
+        {
+            LoraRunCost.Print(plain, lora, adapters, rank, [1, 8, requests], repeats: 20);
+        }
+
         return 0;
     }
 
-    /// <summary>The bench preset with --lora all, built on first use.</summary>
-    private static string LoraFolder()
+    /// <summary>The preset's folder, plain or with --lora all, built on first use.</summary>
+    private static string PresetFolder(string preset, bool lora)
     {
-        // A new name: folders built with the earlier [in, slots, rank] layout of A do not fit the engine.
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-bench-model-lora-v2");
+        // A new name per LoRA graph change: the folder is built once and reused, so an older graph would be measured.
+        var dir = Path.Combine(Path.GetTempPath(), (preset == "bench" ? "flywheel-bench-model" : $"flywheel-bench-model-{preset}") + (lora ? "-lora-v3" : ""));
         if (!File.Exists(Path.Combine(dir, "genai_config.json")))
         {
-            Console.WriteLine($"building the bench preset with --lora all into {dir}");
-            ModelFolderWriter.Write(dir, ModelBuilderOptions.Bench with { LoraTargets = LoraTargets.All }, null, SyntheticTokenizer.Write);
+            Console.WriteLine($"building the {preset} preset{(lora ? " with --lora all" : "")} into {dir}");
+            ModelFolderWriter.Write(dir, ModelBuilderOptions.Preset(preset) with { LoraTargets = lora ? LoraTargets.All : [] }, null, SyntheticTokenizer.Write);
         }
 
         return dir;
     }
 
     /// <summary>Random adapters written as PEFT folders and read back; returns them with file bytes and read seconds in total.</summary>
-    private static List<PeftAdapter> WriteAdapters(string modelDir, int count, int rank, out long fileBytes, out double readSeconds)
+    private static List<PeftAdapter> WriteAdapters(string modelDir, string preset, int count, int rank, out long fileBytes, out double readSeconds)
     {
         var shape = AdapterBaseShape.FromModelFolder(modelDir);
-        var root = Path.Combine(Path.GetTempPath(), $"flywheel-bench-adapters-r{rank}");
+        var root = Path.Combine(Path.GetTempPath(), preset == "bench" ? $"flywheel-bench-adapters-r{rank}" : $"flywheel-bench-adapters-{preset}-r{rank}");
         var config = new PeftAdapterConfig { Rank = rank, Alpha = 2 * rank, Targets = LoraTargets.All, BaseModelNameOrPath = "bench" };
         var adapters = new List<PeftAdapter>();
         (fileBytes, readSeconds) = (0, 0);

@@ -74,6 +74,56 @@ internal static class LoraRunCost
         }
     }
 
+    /// <summary>
+    /// Decode and prompt-chunk Runs, rows spread over every adapter, on the plain graph, this LoRA graph and
+    /// <paramref name="other"/> (another build's LoRA folder, e.g. an earlier form of the graph), interleaved in
+    /// one process so that load from other work falls on all three alike: a before/after of the graph itself.
+    /// </summary>
+    public static void Compare(ModelFolder plain, ModelFolder lora, ModelFolder other, List<PeftAdapter> adapters, int rank, (int Rows, int Tokens)[] shapes, int repeats)
+    {
+        var d = lora.Config.Decoder;
+        const int MaxRows = 22, MaxTokens = 128;
+        using var plainCache = new KvCache(d.NumHiddenLayers, MaxRows, d.NumKeyValueHeads, 256, d.HeadSize);
+        using var loraCache = new KvCache(d.NumHiddenLayers, MaxRows, d.NumKeyValueHeads, 256, d.HeadSize);
+        using var otherCache = new KvCache(d.NumHiddenLayers, MaxRows, d.NumKeyValueHeads, 256, d.HeadSize);
+        using var slots = AdapterSlots.ForSession(lora.Session, d.NumHiddenLayers, adapters.Count + 1, rank)!;
+        using var otherSlots = AdapterSlots.ForSession(other.Session, d.NumHiddenLayers, adapters.Count + 1, rank)!;
+        for (var i = 0; i < adapters.Count; i++)
+        {
+            slots.Write(i + 1, adapters[i]);
+            otherSlots.Write(i + 1, adapters[i]);
+        }
+
+        using var plainRunner = new DecoderRunner(plain.Session, plain.Config, plainCache, MaxRows * MaxTokens);
+        using var loraRunner = new DecoderRunner(lora.Session, lora.Config, loraCache, MaxRows * MaxTokens, adapters: slots);
+        using var otherRunner = new DecoderRunner(other.Session, other.Config, otherCache, MaxRows * MaxTokens, adapters: otherSlots);
+        Console.WriteLine($"\nRuns with rows spread over {adapters.Count} adapters and the base, ms: min / median of {repeats} (other LoRA graph: {other.Directory})");
+        Console.WriteLine($"{"rows x tokens",14} {"plain graph",16} {"this LoRA graph",16} {"other LoRA graph",16} {"this / other (min)",19}");
+        foreach (var (rows, tokens) in shapes)
+        {
+            var ids = new long[rows * tokens];
+            var past = Enumerable.Repeat(tokens == 1 ? 128 : 0, rows).ToArray();
+            var valid = Enumerable.Repeat(tokens, rows).ToArray();
+            var spread = Enumerable.Range(0, rows).Select(r => (r + (tokens == 1 ? 0 : 1)) % (adapters.Count + 1)).ToArray();
+            var times = new[] { new List<double>(), new List<double>(), new List<double>() };
+            for (var i = 0; i < repeats + 2; i++)
+            {
+                var a = Time(() => plainRunner.Run(0, rows, tokens, ids, past, valid));
+                var b = Time(() => loraRunner.Run(0, rows, tokens, ids, past, valid, spread));
+                var c = Time(() => otherRunner.Run(0, rows, tokens, ids, past, valid, spread));
+                if (i >= 2)
+                {
+                    times[0].Add(a);
+                    times[1].Add(b);
+                    times[2].Add(c);
+                }
+            }
+
+            string Cell(List<double> t) => $"{t.Min():F2} / {BenchStats.Median(t):F2}";
+            Console.WriteLine($"{$"{rows} x {tokens}",14} {Cell(times[0]),16} {Cell(times[1]),16} {Cell(times[2]),16} {times[1].Min() / times[2].Min(),19:F3}");
+        }
+    }
+
     private static double Time(Action run)
     {
         // One untimed Run first: each session has its own thread pool, and the first Run on a session after

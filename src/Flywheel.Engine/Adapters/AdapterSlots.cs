@@ -135,8 +135,8 @@ public sealed unsafe class AdapterSlots : IDisposable
                     return $"adapter '{adapter.Directory}': layer {layer} {LoraTargets.PeftName(target)} is [{w.InCount} -> {w.OutCount}], the model's is [{m.InCount} -> {m.OutCount}]";
                 }
 
-                // Every token multiplies by every bound slot and masks the others' products to zero: an
-                // infinite or NaN weight would turn 0 into NaN for rows on other adapters.
+                // Every decode token multiplies by every bound slot and masks the others' products to zero:
+                // an infinite or NaN weight would turn 0 into NaN for rows on other adapters.
                 if (!IsFinite(w.A) || !IsFinite(w.B) || !double.IsFinite(w.Scale))
                 {
                     return $"adapter '{adapter.Directory}': layer {layer} {LoraTargets.PeftName(target)} has a weight that is not a finite number";
