@@ -25,7 +25,7 @@ internal sealed partial class GrammarCompileBenchmark : IBenchmark
     public int Run(string[] args)
     {
         // Arguments: [corpus folder] [--only NAME-PART] [--repeats N] (a profiler wants one schema, many times).
-        var (dir, only, repeats) = (FindCorpus(), "", DefaultRepeats);
+        var (dir, only, repeats) = (GrammarCorpusBenchmark.FindCorpus(), "", DefaultRepeats);
         for (var a = 0; a < args.Length; a++)
         {
             if (args[a] == "--only")
@@ -172,20 +172,6 @@ internal sealed partial class GrammarCompileBenchmark : IBenchmark
     {
         const string path = "/proc/loadavg";
         return File.Exists(path) ? string.Join(' ', File.ReadAllText(path).Split(' ').Take(3)) : "n/a";
-    }
-
-    private static string FindCorpus()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-        {
-            var candidate = Path.Combine(d.FullName, "benchmarks", "Flywheel.Benchmarks", "corpus");
-            if (Directory.Exists(candidate))
-            {
-                return candidate;
-            }
-        }
-
-        throw new DirectoryNotFoundException("the schema corpus (benchmarks/Flywheel.Benchmarks/corpus); pass its folder as the first argument");
     }
 
     private static class Fnv

@@ -125,7 +125,8 @@ internal sealed class GrammarCorpusBenchmark : IBenchmark
         return (int)(h & 0x7fffffff);
     }
 
-    private static string FindCorpus()
+    /// <summary>The corpus folder, found upward from the benchmark's own folder.</summary>
+    internal static string FindCorpus()
     {
         for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
         {
