@@ -31,8 +31,8 @@ internal sealed class MaskCache
     private int _mark, _classCount;
 
     /// <summary>
-    /// A state whose plain states reach more than this many is given its own slot: the classes are
-    /// worked out for all of them at once, and past this size that costs more than the walks it saves.
+    /// A state reaching more plain states than this keeps its own slot: the classes are worked out
+    /// for all of them at once, and past this size that would cost more than the walks it saves.
     /// </summary>
     public const int MaxClassStates = 1 << 14;
 
@@ -93,21 +93,28 @@ internal sealed class MaskCache
             var n = Grammar.StateCount;
             _localOf ??= new int[n];
             _stamp ??= new int[n];
-            var (closure, complete) = TokenEquivalence.PlainClosure(Grammar, state, MaxClassStates, _localOf, _stamp, ++_mark);
-            if (!complete)
+            var (closure, depth, complete) = TokenEquivalence.PlainClosure(Grammar, state, MaxClassStates, _localOf, _stamp, ++_mark);
+            var maxTokenBytes = Vocabulary.Trie.MaxDepth;
+            if (!complete || depth <= maxTokenBytes)
             {
-                // Too large to refine: these states keep their own slots, and no later miss among them searches again.
+                // Too large to refine, or no plain state in it is more than a token's bytes away, so it
+                // holds no counted run long enough to have positions that read alike (position k of a
+                // run is k bytes from its start at least) and refining would cost more than it saves.
+                // These states keep their own slots, and no later miss among them searches again.
                 foreach (var s in closure)
                 {
-                    Volatile.Write(ref _slots[s], s);
+                    if (_slots[s] < 0)
+                    {
+                        Volatile.Write(ref _slots[s], s);
+                    }
                 }
 
-                return state;
+                return _slots[state];
             }
 
             // States labelled by an earlier region keep their slot: a slot only ever holds states
             // of one class of one refinement, so sharing stays exact (only some is given up).
-            var (classOf, count) = TokenEquivalence.Classes(Grammar, Vocabulary.Trie.MaxDepth, closure, _localOf);
+            var (classOf, count) = TokenEquivalence.Classes(Grammar, maxTokenBytes, closure, _localOf);
             var ids = new int[count];
             Array.Fill(ids, -1);
             for (var k = 0; k < closure.Count; k++)

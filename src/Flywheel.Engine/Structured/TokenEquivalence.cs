@@ -211,17 +211,25 @@ internal static class TokenEquivalence
 
     /// <summary>
     /// <paramref name="state"/> and the plain states it reaches through plain states, in breadth-first
-    /// order, with <paramref name="localOf"/> set for each; Complete false when there are more than
+    /// order, with <paramref name="localOf"/> set for each, and the most bytes any of them is from
+    /// <paramref name="state"/> at least; Complete false when there are more than
     /// <paramref name="maxStates"/> (the list then holds the first of them).
     /// </summary>
-    public static (List<int> States, bool Complete) PlainClosure(CompiledGrammar g, int state, int maxStates, int[] localOf, int[] stamp, int mark)
+    public static (List<int> States, int Depth, bool Complete) PlainClosure(CompiledGrammar g, int state, int maxStates, int[] localOf, int[] stamp, int mark)
     {
         var (c, next, flags) = (g.ClassCount, g.Next, g.Flags);
         var order = new List<int> { state };
         localOf[state] = 0;
         stamp[state] = mark;
+        var (depth, levelEnd) = (0, 1);
         for (var k = 0; k < order.Count; k++)
         {
+            if (k == levelEnd)
+            {
+                depth++;
+                levelEnd = order.Count;
+            }
+
             var row = order[k] * c;
             for (var x = 0; x < c; x++)
             {
@@ -230,7 +238,7 @@ internal static class TokenEquivalence
                 {
                     if (order.Count == maxStates)
                     {
-                        return (order, false);
+                        return (order, depth, false);
                     }
 
                     stamp[t] = mark;
@@ -240,7 +248,7 @@ internal static class TokenEquivalence
             }
         }
 
-        return (order, true);
+        return (order, depth, true);
     }
 
     /// <summary>For each state of the set, the (local) states with a byte move into it when it is plain (CSR: preds[start[t]..start[t+1]]).</summary>
