@@ -7,7 +7,9 @@ namespace Flywheel.Structured;
 /// using the same grammar and vocabulary. Thread-safe: entries are immutable and published with a
 /// compare-exchange; a race computes an entry twice, never wrongly. Bounded: entries are kept only
 /// within the vocabulary's <see cref="MaskCacheBudget"/> (count and bytes, shared by all grammars),
-/// which may also take them back; a state whose entry is not kept is simply walked again.
+/// which may also take them back; a state whose entry is not kept is simply walked again. States
+/// that read every token alike (<see cref="TokenEquivalence"/>: the positions of a long counted
+/// string, say) share one entry, worked out on the first lookup.
 /// </summary>
 internal sealed class MaskCache
 {
@@ -19,16 +21,35 @@ internal sealed class MaskCache
 
     private readonly MaskCacheBudget.Account _account;
 
+    private readonly bool _shareClasses;
+
+    // [StateCount]: each state's entry slot, -1 until worked out: the state itself (slots below
+    // StateCount), or StateCount + a class of equivalent states. Written under _slotGate only.
+    private readonly int[] _slots;
+    private readonly object _slotGate = new();
+    private int[]? _localOf, _stamp;
+    private int _mark, _classCount;
+
+    /// <summary>
+    /// A state reaching more plain states than this keeps its own slot: the classes are worked out
+    /// for all of them at once, and past this size that would cost more than the walks it saves.
+    /// </summary>
+    public const int MaxClassStates = 1 << 14;
+
     /// <summary>
     /// Creates an empty cache; with <paramref name="shareRegions"/> the walks inside plain regions
     /// are shared through the vocabulary's <see cref="RegionWalkCache"/> (off only to test that sharing changes nothing).
-    /// Entries count against <paramref name="budget"/>, by default the vocabulary's.
+    /// Entries count against <paramref name="budget"/>, by default the vocabulary's. With
+    /// <paramref name="shareClasses"/> equivalent states share one entry (off only to test that sharing changes nothing).
     /// </summary>
-    public MaskCache(CompiledGrammar grammar, TokenVocabulary vocabulary, bool shareRegions = true, MaskCacheBudget? budget = null)
+    public MaskCache(CompiledGrammar grammar, TokenVocabulary vocabulary, bool shareRegions = true, MaskCacheBudget? budget = null, bool shareClasses = true)
     {
+        _shareClasses = shareClasses;
         Grammar = grammar;
         Vocabulary = vocabulary;
-        _entries = new Entry?[grammar.StateCount];
+        _entries = new Entry?[2 * grammar.StateCount];
+        _slots = new int[grammar.StateCount];
+        Array.Fill(_slots, -1);
         _regions = shareRegions ? vocabulary.Regions : null;
         _budget = budget ?? vocabulary.MaskBudget;
         _account = new MaskCacheBudget.Account(this);
@@ -38,16 +59,87 @@ internal sealed class MaskCache
 
     public TokenVocabulary Vocabulary { get; }
 
-    /// <summary>States whose entry has been computed (a warm-up measure).</summary>
+    /// <summary>Entries kept (a warm-up measure; with sharing, one per class of states).</summary>
     public int FilledCount => _entries.Count(e => e is not null);
 
     /// <summary>Whether <paramref name="state"/>'s entry is kept now (a lookup would hit).</summary>
-    public bool Has(int state) => Volatile.Read(ref _entries[state]) is not null;
+    public bool Has(int state) => Volatile.Read(ref _entries[SlotOf(state)]) is not null;
+
+    /// <summary>
+    /// The entry slot of <paramref name="state"/>: its <see cref="TokenEquivalence"/> class, worked
+    /// out on first use for every state it reaches through plain states (a string's positions, say);
+    /// the state itself without sharing or where that region is too large.
+    /// </summary>
+    public int SlotOf(int state)
+    {
+        if (!_shareClasses)
+        {
+            return state;
+        }
+
+        var slot = Volatile.Read(ref _slots[state]);
+        return slot >= 0 ? slot : WorkOutSlots(state);
+    }
+
+    private int WorkOutSlots(int state)
+    {
+        lock (_slotGate)
+        {
+            if (_slots[state] >= 0)
+            {
+                return _slots[state];
+            }
+
+            var n = Grammar.StateCount;
+            _localOf ??= new int[n];
+            _stamp ??= new int[n];
+            var (closure, depth, complete) = TokenEquivalence.PlainClosure(Grammar, state, MaxClassStates, _localOf, _stamp, ++_mark);
+            var maxTokenBytes = Vocabulary.Trie.MaxDepth;
+            if (!complete || depth <= maxTokenBytes)
+            {
+                // Too large to refine, or no plain state in it is more than a token's bytes away, so it
+                // holds no counted run long enough to have positions that read alike (position k of a
+                // run is k bytes from its start at least) and refining would cost more than it saves.
+                // These states keep their own slots, and no later miss among them searches again.
+                foreach (var s in closure)
+                {
+                    if (_slots[s] < 0)
+                    {
+                        Volatile.Write(ref _slots[s], s);
+                    }
+                }
+
+                return _slots[state];
+            }
+
+            // States labelled by an earlier region keep their slot: a slot only ever holds states
+            // of one class of one refinement, so sharing stays exact (only some is given up).
+            var (classOf, count) = TokenEquivalence.Classes(Grammar, maxTokenBytes, closure, _localOf);
+            var ids = new int[count];
+            Array.Fill(ids, -1);
+            for (var k = 0; k < closure.Count; k++)
+            {
+                var s = closure[k];
+                if (_slots[s] < 0)
+                {
+                    if (ids[classOf[k]] < 0)
+                    {
+                        ids[classOf[k]] = n + _classCount++;
+                    }
+
+                    Volatile.Write(ref _slots[s], ids[classOf[k]]);
+                }
+            }
+
+            return _slots[state];
+        }
+    }
 
     /// <summary>The entry of <paramref name="state"/>, computing it with the caller's runner and walker on a miss.</summary>
     public Entry Get(int state, PdaRunner runner, TrieWalker walker, int scratchStart)
     {
-        var entry = Volatile.Read(ref _entries[state]);
+        var slot = SlotOf(state);
+        var entry = Volatile.Read(ref _entries[slot]);
         if (entry is not null)
         {
             return entry;
@@ -81,7 +173,7 @@ internal sealed class MaskCache
             return entry; // used for this step, not kept
         }
 
-        var winner = Interlocked.CompareExchange(ref _entries[state], entry, null);
+        var winner = Interlocked.CompareExchange(ref _entries[slot], entry, null);
         if (winner is not null)
         {
             _budget.Release(_account, 1, entry.ByteCount);

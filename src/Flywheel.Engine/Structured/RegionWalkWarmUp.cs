@@ -29,7 +29,7 @@ internal static class RegionWalkWarmUp
         {
             // Only the region walks are wanted; the warm-up grammars' own entries are not kept
             // (a budget of one byte holds none), so they take nothing from the vocabulary's budget.
-            var cache = new MaskCache(grammar, vocabulary, budget: new MaskCacheBudget(maxEntries: 1, maxBytes: 1));
+            var cache = new MaskCache(grammar, vocabulary, budget: new MaskCacheBudget(maxEntries: 1, maxBytes: 1), shareClasses: false);
             var runner = new PdaRunner(grammar);
             var walker = new TrieWalker(vocabulary.Trie);
             for (var state = 0; state < grammar.StateCount; state++)
