@@ -223,7 +223,7 @@ public sealed class EndToEndTests
     {
         await using var server = await ScriptedServer.StartAsync(Fast);
         using var run = await LoadGenRun.RunAsync("--url", server.Url, "--scenario", FixedScenario(8, 4),
-            "--concurrency", "2", "--warmup", "300ms", "--duration", "500ms");
+            "--concurrency", "2", "--warmup", "300ms", "--duration", "2s");
 
         Assert.True(run.ExitCode == 0, run.Error);
         var phase = run.Summary().GetProperty("phases")[0];
@@ -234,7 +234,9 @@ public sealed class EndToEndTests
         Assert.Equal(phase.GetProperty("requests").GetInt32(), rows.Count(r => r[2] == "0"));
         var starts = rows.Where(r => r[2] == "0").Select(r => double.Parse(r[3], CultureInfo.InvariantCulture)).ToList();
         Assert.True(starts.Min() >= 0.3);
-        Assert.True(starts.Max() < 0.8 + 0.5, $"last request sent at {starts.Max()} s");
+        // 2 s measured (not less): on a loaded machine the first requests, JIT and connections included, can
+        // hold both slots through a short window, and a run that measures nothing exits 1.
+        Assert.True(starts.Max() < 2.3 + 0.5, $"last request sent at {starts.Max()} s");
     }
 
     [Fact]
