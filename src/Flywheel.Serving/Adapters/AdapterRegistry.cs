@@ -13,6 +13,7 @@ public sealed class AdapterRegistry
 {
     private readonly IAdapterSlots _slots;
     private readonly string _baseModelId;
+    private readonly string? _unsupportedReason;
     private readonly Lock _lock = new();
     private readonly Dictionary<string, LoadedAdapter> _loaded = new(StringComparer.Ordinal);
     private readonly HashSet<string> _pending = new(StringComparer.Ordinal);
@@ -21,14 +22,17 @@ public sealed class AdapterRegistry
     /// <param name="slots">Where adapters go (the engine's slots).</param>
     /// <param name="baseModelId">The base model's name, which no adapter may take.</param>
     /// <param name="maxCount">Adapters resident at once (--max-loras); 0 = none can be loaded.</param>
-    public AdapterRegistry(IAdapterSlots slots, string baseModelId, int maxCount)
+    /// <param name="unsupportedReason">Why no adapter can be loaded when the model, not --max-loras, rules them out
+    /// (its graph has no LoRA inputs); loads are then refused with this message.</param>
+    public AdapterRegistry(IAdapterSlots slots, string baseModelId, int maxCount, string? unsupportedReason = null)
     {
         ArgumentNullException.ThrowIfNull(slots);
         ArgumentNullException.ThrowIfNull(baseModelId);
         ArgumentOutOfRangeException.ThrowIfNegative(maxCount);
         _slots = slots;
         _baseModelId = baseModelId;
-        MaxCount = maxCount;
+        MaxCount = unsupportedReason is null ? maxCount : 0;
+        _unsupportedReason = unsupportedReason;
     }
 
     /// <summary>Adapters resident at once (--max-loras).</summary>
@@ -85,7 +89,8 @@ public sealed class AdapterRegistry
         {
             if (MaxCount == 0)
             {
-                throw new AdapterRejectedException(AdapterRejection.Unsupported, "This server was started without adapter slots (--max-loras 0).");
+                throw new AdapterRejectedException(AdapterRejection.Unsupported,
+                    _unsupportedReason is null ? "This server was started without adapter slots (--max-loras 0)." : $"This model cannot take adapters: {_unsupportedReason}");
             }
 
             if (name == _baseModelId || _loaded.ContainsKey(name) || _pending.Contains(name))

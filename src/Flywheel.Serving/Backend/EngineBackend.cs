@@ -56,7 +56,8 @@ public sealed class EngineBackend : IGenerationBackend, IMetricsSource, IDisposa
         _updates = new UpdateTranslator(tokenizer);
         _structured = new StructuredOutput(_prompts, _submitter, _updates, _metrics, defaultMaxRepairs);
         // A model that cannot run adapters gets a registry without slots: every load is refused with the reason.
-        Adapters = new AdapterRegistry(new EngineAdapterSlots(_engine, model.Directory), ModelId, _engine.SupportsAdapters ? options.MaxLoraCount : 0);
+        Adapters = new AdapterRegistry(new EngineAdapterSlots(_engine, model.Directory), ModelId, options.MaxLoraCount,
+            options.MaxLoraCount > 0 ? _engine.AdapterUnsupportedReason : null);
         AdapterMetrics.Register(Registry, model.Name, Adapters);
         _tools = new ToolCompiler(_formats, ToolCallFormats.Detect(tokenizer.ChatTemplate));
         _pythonTagId = tokenizer.TokenToId(ToolCallParser.PythonTag) is { } tag && tokenizer.IsSpecial(tag) ? tag : null;

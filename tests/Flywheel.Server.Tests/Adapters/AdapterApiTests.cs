@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
+using System.Text.Json;
 using Flywheel.Models.Building;
 using Flywheel.Scheduling;
 using Flywheel.Server.Tests.Metrics;
@@ -106,7 +107,8 @@ public sealed class AdapterApiTests
     [Fact]
     public async Task WithoutAllowRuntimeLoraTheRoutesDoNotExist()
     {
-        await using var server = await EngineServer.StartAsync("server-lora", ModelBuilderOptions.Tiny with { VocabSize = 600 },
+        // Its own folder name: folders are shared by name, and this model has no LoRA inputs.
+        await using var server = await EngineServer.StartAsync("server-lora-plain", ModelBuilderOptions.Tiny with { VocabSize = 600 },
             new EngineOptions { MaxRunningRequests = 4, MaxBatchTokens = 64, MaxLoraCount = 2 });
         using var content = new StringContent("""{"lora_name":"a","lora_path":"/x"}""", System.Text.Encoding.UTF8, "application/json");
 
@@ -115,6 +117,21 @@ public sealed class AdapterApiTests
 
         Assert.Equal(HttpStatusCode.NotFound, load.StatusCode);
         Assert.Equal(HttpStatusCode.NotFound, unload.StatusCode);
+    }
+
+    [Fact]
+    public async Task ARuntimeLoadOnAModelWithoutLoraInputsSaysWhyNotMaxLoras()
+    {
+        await using var server = await EngineServer.StartAsync("server-lora-plain", ModelBuilderOptions.Tiny with { VocabSize = 600 },
+            new EngineOptions { MaxRunningRequests = 4, MaxBatchTokens = 64, MaxLoraCount = 2 }, configure: o => o.AllowRuntimeLora = true);
+        using var content = new StringContent("""{"lora_name":"a","lora_path":"/x"}""", System.Text.Encoding.UTF8, "application/json");
+
+        using var load = await server.Client.PostAsync("/v1/load_lora_adapter", content);
+
+        Assert.Equal(HttpStatusCode.BadRequest, load.StatusCode);
+        var message = JsonDocument.Parse(await load.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetProperty("message").GetString()!;
+        Assert.Contains("--lora", message, StringComparison.Ordinal);
+        Assert.DoesNotContain("--max-loras 0", message, StringComparison.Ordinal);
     }
 
     [Fact]
