@@ -161,7 +161,17 @@ internal sealed class LoraBenchmark : IBenchmark
         if (!File.Exists(Path.Combine(dir, "genai_config.json")))
         {
             Console.WriteLine($"building the {preset} preset{(lora ? " with --lora all" : "")} into {dir}");
-            ModelFolderWriter.Write(dir, ModelBuilderOptions.Preset(preset) with { LoraTargets = lora ? LoraTargets.All : [] }, null, SyntheticTokenizer.Write);
+            // The small preset's 128,256-token vocabulary is Llama-3's: the synthetic tokenizer stops at 66k.
+            var options = ModelBuilderOptions.Preset(preset) with { LoraTargets = lora ? LoraTargets.All : [] };
+            string? tokenizer = null;
+            if (preset != "bench")
+            {
+                var assets = Environment.GetEnvironmentVariable("FLYWHEEL_TEST_ASSETS")
+                    ?? throw new InvalidOperationException($"the {preset} preset needs Llama-3's tokenizer: export FLYWHEEL_TEST_ASSETS=$(bash build/fetch-test-assets.sh)");
+                tokenizer = Path.Combine(assets, "@lenml", "tokenizer-llama3", "models", "tokenizer.json");
+            }
+
+            ModelFolderWriter.Write(dir, options, tokenizer, SyntheticTokenizer.Write);
         }
 
         return dir;
