@@ -92,8 +92,7 @@ internal sealed class LlamaCallTrigger : ITokenConstraint
     {
         if (_phase == Phase.Text)
         {
-            bitmask.Fill(uint.MaxValue);
-            ClearPastVocabulary(bitmask);
+            TokenMasks.AllowAll(bitmask, _vocabulary.Count);
             return;
         }
 
@@ -108,12 +107,12 @@ internal sealed class LlamaCallTrigger : ITokenConstraint
         _grammar.ComputeMask(bitmask);
         if (AllowsWhitespace())
         {
-            Or(bitmask, _whitespace);
+            TokenMasks.Or(bitmask, _whitespace);
         }
 
         if (AllowsSeparator())
         {
-            Or(bitmask, _opening.Separator);
+            TokenMasks.Or(bitmask, _opening.Separator);
         }
 
         _maskSeconds?.Invoke(Stopwatch.GetElapsedTime(started).TotalSeconds);
@@ -177,7 +176,7 @@ internal sealed class LlamaCallTrigger : ITokenConstraint
         {
             // The tokens that open the call: those its grammar allows first (each begins with '{').
             new GrammarMatcher(_call, _vocabulary, _maxTokens - _generated).ComputeMask(_scratch);
-            Or(bitmask, _scratch);
+            TokenMasks.Or(bitmask, _scratch);
         }
     }
 
@@ -244,21 +243,4 @@ internal sealed class LlamaCallTrigger : ITokenConstraint
 
     // After a complete call, with parallel calls, when a further call fits after the separator.
     private bool AllowsSeparator() => _several && _phase == Phase.InCall && _grammar is { IsComplete: true, IsTerminated: false } && _maxTokens - _generated - 1 >= _minimumCallTokens;
-
-    private void ClearPastVocabulary(Span<uint> bitmask)
-    {
-        var last = _vocabulary.Count & 31;
-        if (last != 0)
-        {
-            bitmask[^1] = (1u << last) - 1; // no ids past the vocabulary
-        }
-    }
-
-    private static void Or(Span<uint> bitmask, uint[] other)
-    {
-        for (var w = 0; w < bitmask.Length; w++)
-        {
-            bitmask[w] |= other[w];
-        }
-    }
 }

@@ -96,7 +96,7 @@ internal sealed class ToolCallTrigger : ITokenConstraint
             _grammar.ComputeMask(bitmask);
             if (AllowsWhitespace())
             {
-                Or(bitmask, WhitespaceTokens.For(_vocabulary));
+                TokenMasks.Or(bitmask, WhitespaceTokens.For(_vocabulary));
             }
 
             if (AllowsClosing())
@@ -108,12 +108,7 @@ internal sealed class ToolCallTrigger : ITokenConstraint
             return;
         }
 
-        bitmask.Fill(uint.MaxValue);
-        var last = _vocabulary.Count & 31;
-        if (last != 0)
-        {
-            bitmask[^1] = (1u << last) - 1; // no ids past the vocabulary
-        }
+        TokenMasks.AllowAll(bitmask, _vocabulary.Count);
 
         var overshoots = _marker.Overshoots[_state];
         var completes = _marker.Completes[_state];
@@ -241,14 +236,6 @@ internal sealed class ToolCallTrigger : ITokenConstraint
             {
                 bitmask[token >> 5] |= 1u << (token & 31);
             }
-        }
-    }
-
-    private static void Or(Span<uint> bitmask, uint[] other)
-    {
-        for (var w = 0; w < bitmask.Length; w++)
-        {
-            bitmask[w] |= other[w];
         }
     }
 }
