@@ -143,10 +143,17 @@ public static class OpenAiRequestParser
             MaxRepairs = r.Int("max_repairs", 0, MaxRepairCount),
         };
         r.EnsureNoUnknown();
-        if (result.ResponseFormat.Kind == ResponseFormatKind.Text && (constrained is not null || result.MaxRepairs is not null || whitespace is not null))
+        // Tool calls (any tool_choice but none) are constrained, validated and repaired like a response_format
+        // answer, so the two switches apply to them; the whitespace mode does not (call grammars are compact).
+        var calls = result.ToolChoice.Mode != ToolChoiceMode.None;
+        var misplaced = result.ResponseFormat.Kind != ResponseFormatKind.Text ? null
+            : constrained is not null && !calls ? "constrained_decoding"
+            : result.MaxRepairs is not null && !calls ? "max_repairs"
+            : whitespace is not null ? "json_whitespace" : null;
+        if (misplaced is not null)
         {
-            var name = constrained is not null ? "constrained_decoding" : result.MaxRepairs is not null ? "max_repairs" : "json_whitespace";
-            throw OpenAiError.BadRequest($"'{name}' applies only with response_format json_object or json_schema.", name);
+            var where = misplaced == "json_whitespace" ? "" : ", or with tools and a tool_choice other than none";
+            throw OpenAiError.BadRequest($"'{misplaced}' applies only with response_format json_object or json_schema{where}.", misplaced);
         }
 
         return result;

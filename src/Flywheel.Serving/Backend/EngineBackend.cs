@@ -125,8 +125,11 @@ public sealed class EngineBackend : IGenerationBackend, IMetricsSource, IDisposa
     public SubmitResult TrySubmit(PreparedPrompt prompt, ApiRequest request, CancellationToken cancellationToken)
     {
         var state = (PromptState)prompt.State!;
-        var auto = AutoConstraint(state.Tools, request.ParallelToolCalls, mustCall: false);
-        var (attempt, refusal) = _submitter.Submit(state.Ids, prompt.MaxNewTokens, request, state.Format, cancellationToken, auto);
+        // constrained_decoding false turns the auto trigger off as it turns a format's grammar off: the model writes
+        // freely, and its calls are only parsed, validated and (whole responses) repaired.
+        var auto = state.Tools is { Choice.Mode: ToolChoiceMode.Auto, Call: not null } ? state.Tools : null;
+        var trigger = request.ConstrainedDecoding ? AutoConstraint(auto, request.ParallelToolCalls, mustCall: false) : null;
+        var (attempt, refusal) = _submitter.Submit(state.Ids, prompt.MaxNewTokens, request, state.Format, cancellationToken, trigger);
         if (attempt is null)
         {
             return refusal!;
@@ -135,11 +138,11 @@ public sealed class EngineBackend : IGenerationBackend, IMetricsSource, IDisposa
         var updates = state.Format is not null
             ? request.Stream ? _structured.Validated(attempt, request, state.Format, cancellationToken) : _structured.Repairing(attempt, request, state.Format, cancellationToken)
             : auto is not null && !request.Stream
-                ? _structured.RepairingCalls(attempt, request, state.Tools!, AutoConstraint(state.Tools, request.ParallelToolCalls, mustCall: true)!, cancellationToken)
+                ? _structured.RepairingCalls(attempt, request, auto, request.ConstrainedDecoding ? AutoConstraint(auto, request.ParallelToolCalls, mustCall: true) : null, cancellationToken)
                 : _updates.Translate(attempt, request, cancellationToken);
         if (state.Tools is { Choice.Mode: not ToolChoiceMode.None } tools)
         {
-            updates = ToolCallStream.Translate(updates, tools, cancellationToken);
+            updates = ToolCallStream.Translate(updates, tools, request.ConstrainedDecoding, cancellationToken);
         }
 
         return SubmitResult.Accepted(updates);

@@ -50,9 +50,9 @@ internal sealed class StructuredOutput(PromptEncoder prompts, EngineSubmitter su
     /// judged by <see cref="AutoCallCheck"/> (text is valid; a call must parse and validate). A repair turn asks for the
     /// corrected call in the family's format and is generated under <paramref name="mustCall"/>, a constraint that
     /// makes the answer a call (given the tokens it may generate; it throws <see cref="RequestRejectedException"/>
-    /// when a call cannot fit, which ends the repairs).
+    /// when a call cannot fit, which ends the repairs); null when decoding is unconstrained.
     /// </summary>
-    public IAsyncEnumerable<GenerationUpdate> RepairingCalls(Attempt first, ApiRequest request, ToolPlan plan, Func<int, ITokenConstraint?> mustCall, CancellationToken cancellationToken) =>
+    public IAsyncEnumerable<GenerationUpdate> RepairingCalls(Attempt first, ApiRequest request, ToolPlan plan, Func<int, ITokenConstraint?>? mustCall, CancellationToken cancellationToken) =>
         Repairing(first, request, new RepairRules(text => AutoCallCheck.Errors(text, plan), errors => AutoCallCheck.RepairPrompt(errors, plan.Format), null, mustCall), cancellationToken);
 
     private async IAsyncEnumerable<GenerationUpdate> Repairing(Attempt first, ApiRequest request, RepairRules rules, [EnumeratorCancellation] CancellationToken cancellationToken)

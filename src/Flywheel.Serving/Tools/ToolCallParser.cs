@@ -4,7 +4,7 @@ using System.Text.Json;
 namespace Flywheel.Serving.Tools;
 
 /// <summary>A finished answer split into its text content and the calls it made.</summary>
-/// <param name="Content">The text outside the calls (trimmed; empty when there is none).</param>
+/// <param name="Content">The text outside the calls, before, between and after them (trimmed; empty when there is none).</param>
 /// <param name="Calls">The calls, in order: function name and arguments as JSON text.</param>
 public sealed record ParsedAnswer(string Content, IReadOnlyList<(string Name, string Arguments)> Calls);
 
@@ -78,8 +78,14 @@ public static class ToolCallParser
                 break;
             }
 
+            // Text between or after calls is content as written; a gap of only whitespace is the calls' layout.
             var next = text.IndexOf(OpenTag, end + CloseTag.Length, StringComparison.Ordinal);
-            rest.Append(next < 0 ? text[(end + CloseTag.Length)..] : text[(end + CloseTag.Length)..next]);
+            var between = next < 0 ? text[(end + CloseTag.Length)..] : text[(end + CloseTag.Length)..next];
+            if (!string.IsNullOrWhiteSpace(between))
+            {
+                rest.Append(between);
+            }
+
             at = next;
         }
 

@@ -8,17 +8,21 @@ namespace Flywheel.Serving.Tools;
 /// Turns a request's text updates into tool calls. Under <c>required</c> or a named choice the whole answer is a
 /// grammar-enforced call in the neutral form (<see cref="ToolCallSchema"/>), so nothing of it is text. Under
 /// <c>auto</c> text streams as it comes until a call may be starting (the family's opening marker, or a Llama-3
-/// answer opening with a JSON object); from there the answer is held and parsed when it ends. Calls go out as
-/// <see cref="ToolCallDelta"/>s, the first piece of each with its id and name, then its arguments: forced calls as
-/// they are generated (<see cref="NeutralCallScanner"/>), auto's when the answer ends. The <see cref="Finished"/>
-/// event lists them. Held text keeps its tokens: they go out on empty deltas.
+/// answer opening with a JSON object); from there the answer is held and parsed when it ends, and the text it holds
+/// outside the calls goes out then as content. Calls go out as <see cref="ToolCallDelta"/>s, the first piece of each
+/// with its id and name, then its arguments: constrained forced calls as they are generated
+/// (<see cref="NeutralCallScanner"/>), the others when the answer ends. Only calls that validate are calls; the
+/// <see cref="Finished"/> event lists them. Held text keeps its tokens: they go out on empty deltas.
 /// </summary>
 internal static class ToolCallStream
 {
-    public static async IAsyncEnumerable<GenerationUpdate> Translate(IAsyncEnumerable<GenerationUpdate> updates, ToolPlan plan, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <param name="constrained">Whether the grammar held the calls (constrained_decoding): only then can a forced call stream as it is written.</param>
+    public static async IAsyncEnumerable<GenerationUpdate> Translate(IAsyncEnumerable<GenerationUpdate> updates, ToolPlan plan, bool constrained,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var forced = plan.Forced is not null;
-        var scanner = forced ? new NeutralCallScanner() : null;
+        // Unconstrained, a forced answer may be anything: it is held, and judged when it ends.
+        var scanner = forced && constrained ? new NeutralCallScanner() : null;
         var text = new StringBuilder();
         var released = 0; // characters of text already sent as TextDelta
         var holding = forced;
@@ -44,8 +48,12 @@ internal static class ToolCallStream
                     break;
                 case Finished { Reason: FinishReason.Stop or FinishReason.Length } finished:
                     var whole = text.ToString();
-                    var calls = forced ? ToolCallSchema.Parse(whole) : ToolCallParser.Parse(whole[released..], plan.Format).Calls;
-                    if (calls is not { Count: > 0 })
+                    var held = ToolCallParser.Parse(whole[released..], plan.Format);
+                    IReadOnlyList<(string Name, string Arguments)>? calls = forced ? ToolCallSchema.Parse(whole) : held.Calls;
+                    // A call that does not validate is never returned as a call (constrained, the grammar rules it out;
+                    // unconstrained, the model may write one): the answer is text, reported invalid with the errors.
+                    var errors = forced || calls is not { Count: > 0 } ? [] : AutoCallCheck.Errors(calls, plan);
+                    if (calls is not { Count: > 0 } || errors.Count > 0 || (forced && finished.Structured is { Valid: false }))
                     {
                         if (released < whole.Length)
                         {
@@ -56,10 +64,17 @@ internal static class ToolCallStream
                         var broken = !forced && holding;
                         yield return forced ? finished : finished with
                         {
-                            Structured = broken ? Report([AutoCallCheck.Unreadable(plan.Format)], finished.Structured)
+                            Structured = errors.Count > 0 ? Report(errors, finished.Structured, constrained)
+                                : broken ? Report([AutoCallCheck.Unreadable(plan.Format)], finished.Structured, constrained)
                                 : finished.Structured is { Repairs: > 0 } repaired ? repaired : null, // text, as the model chose: nothing to report
                         };
                         break;
+                    }
+
+                    // auto: what the model wrote around and after its calls is content too, sent before the calls.
+                    if (!forced && held.Content.Length > 0)
+                    {
+                        yield return new TextDelta(held.Content, []);
                     }
 
                     if (scanner is not null && Streamed(scanner, calls) is { } streamed)
@@ -75,7 +90,7 @@ internal static class ToolCallStream
                         yield return new ToolCallDelta(i, null, null, made[i].Arguments);
                     }
 
-                    yield return finished with { ToolCalls = made, Structured = forced ? finished.Structured : Report(AutoCallCheck.Errors(calls, plan), finished.Structured) };
+                    yield return finished with { ToolCalls = made, Structured = forced ? finished.Structured : Report([], finished.Structured, constrained) };
                     break;
                 default:
                     yield return update;
@@ -149,8 +164,8 @@ internal static class ToolCallStream
 
     /// <summary>
     /// auto: how the calls went (whole responses were repaired first, and <paramref name="before"/> counts the repair
-    /// turns; streams are only checked). Once a call starts, the trigger held it to its grammar.
+    /// turns; streams are only checked). Constrained, the trigger held each call to its grammar once it started.
     /// </summary>
-    private static StructuredOutputReport Report(IReadOnlyList<Flywheel.Structured.JsonValidationError> errors, StructuredOutputReport? before) =>
-        new(errors.Count == 0, before?.Repairs ?? 0, true, errors.Count == 0 ? null : [.. errors.Take(20).Select(e => e.ToString())]);
+    private static StructuredOutputReport Report(IReadOnlyList<Flywheel.Structured.JsonValidationError> errors, StructuredOutputReport? before, bool constrained) =>
+        new(errors.Count == 0, before?.Repairs ?? 0, constrained, errors.Count == 0 ? null : [.. errors.Take(20).Select(e => e.ToString())]);
 }

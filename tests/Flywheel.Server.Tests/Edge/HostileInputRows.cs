@@ -180,6 +180,10 @@ internal static class HostileInputRows
         Add("n zero", Chat, ChatWith(""","n":0"""), 400, null, "n");
         Add("logprobs over 20", Completions, PromptWith(""","logprobs":21"""), 400, null, "logprobs");
         Add("max_repairs over 5", Chat, ChatWith(""","response_format":{"type":"json_object"},"max_repairs":6"""), 400, null, "max_repairs");
+        const string tool = ""","tools":[{"type":"function","function":{"name":"f"}}]""";
+        Add("tool max_repairs over 5", Chat, ChatWith(tool + ""","max_repairs":6"""), 400, null, "max_repairs");
+        Add("tool max_repairs a string", Chat, ChatWith(tool + ""","tool_choice":"required","max_repairs":"1" """), 400, "invalid_type", "max_repairs");
+        Add("max_repairs beside tool_choice none", Chat, ChatWith(tool + ""","tool_choice":"none","max_repairs":1"""), 400, null, "max_repairs");
         Add("json_whitespace unknown", Chat, ChatWith(""","response_format":{"type":"json_object"},"json_whitespace":"none" """), 400, null, "json_whitespace");
 
         // Unknown and unsupported fields.

@@ -67,11 +67,29 @@ public sealed class ToolParameterParserTests
     [InlineData($"\"messages\":[{{\"role\":\"user\",\"content\":\"x\",\"tool_calls\":[]}}]", "messages[0].tool_calls")]
     [InlineData($"\"messages\":[{User},{{\"role\":\"assistant\",\"tool_calls\":[{{\"id\":\"c\",\"type\":\"function\",\"function\":{{\"name\":\"f\",\"arguments\":{{}}}}}}]}}]", "messages[1].tool_calls[0].function.arguments")]
     [InlineData($"\"messages\":[{User},{{\"role\":\"assistant\",\"tool_calls\":[{{\"type\":\"function\",\"function\":{{\"name\":\"f\",\"arguments\":\"{{}}\"}}}}]}}]", "messages[1].tool_calls[0].id")]
+    [InlineData($"\"messages\":[{User}],\"tools\":[{Weather}],\"max_repairs\":6", "max_repairs")]
+    [InlineData($"\"messages\":[{User}],\"tools\":[{Weather}],\"max_repairs\":-1", "max_repairs")]
+    [InlineData($"\"messages\":[{User}],\"tools\":[{Weather}],\"tool_choice\":\"required\",\"max_repairs\":\"2\"", "max_repairs")]
+    [InlineData($"\"messages\":[{User}],\"tools\":[{Weather}],\"tool_choice\":\"none\",\"max_repairs\":1", "max_repairs")]
+    [InlineData($"\"messages\":[{User}],\"tools\":[{Weather}],\"tool_choice\":\"none\",\"constrained_decoding\":false", "constrained_decoding")]
+    [InlineData($"\"messages\":[{User}],\"tools\":[{Weather}],\"constrained_decoding\":0", "constrained_decoding")]
+    [InlineData($"\"messages\":[{User}],\"tools\":[{Weather}],\"json_whitespace\":\"any\"", "json_whitespace")]
     public void Each_mistake_names_its_field(string fields, string param)
     {
         var e = Assert.Throws<OpenAiError>(() => Chat(fields));
         Assert.Equal(400, e.StatusCode);
         Assert.Equal(param, e.Param);
+    }
+
+    [Theory]
+    [InlineData("auto")]
+    [InlineData("required")]
+    [InlineData("{\"type\":\"function\",\"function\":{\"name\":\"get_weather\"}}")]
+    public void Repairs_and_constrained_decoding_apply_to_calls(string choice)
+    {
+        var request = Chat($"\"messages\":[{User}],\"tools\":[{Weather}],\"tool_choice\":{(choice.StartsWith('{') ? choice : $"\"{choice}\"")},\"max_repairs\":3,\"constrained_decoding\":false");
+        Assert.Equal(3, request.MaxRepairs);
+        Assert.False(request.ConstrainedDecoding);
     }
 
     [Fact]

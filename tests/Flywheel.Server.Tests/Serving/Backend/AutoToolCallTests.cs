@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Flywheel.Models.Building;
+using Flywheel.Sampling;
 using Flywheel.Scheduling;
 using Flywheel.Server.Tests.Testing;
 using Flywheel.Structured;
@@ -78,12 +79,146 @@ public sealed class AutoToolCallTests : IAsyncLifetime
         Assert.Contains(report.GetProperty("errors").EnumerateArray(), e => e.GetString()!.StartsWith("tool_calls", StringComparison.Ordinal));
     }
 
-    /// <summary>One auto request whose first attempt is forced to begin with <paramref name="marker"/> then <paramref name="then"/> (each tokenized on its own).</summary>
-    private static async Task<JsonElement> Ask(EngineServer server, string marker, string? stop, string then = "")
+    [Fact]
+    public async Task Max_repairs_bounds_the_repair_of_a_broken_call()
     {
-        int[] forced = [.. server.Tokenizer.Encode(marker), .. server.Tokenizer.Encode(then)];
+        var body = await Ask(_llama, "{", stop: "parameters", extra: new JsonObject { ["max_repairs"] = 1 });
+        var report = body.GetProperty("structured_output");
+        Assert.False(report.GetProperty("valid").GetBoolean());
+        Assert.Equal(1, report.GetProperty("repairs").GetInt32());
+    }
+
+    [Fact]
+    public async Task Without_constrained_decoding_the_trigger_is_off_and_a_valid_call_is_still_read()
+    {
+        ITokenConstraint? seen = new ForcedTokens(null, [], 1);
+        var body = await Ask(_hermes, "<tool_call>", stop: null, then: ValidCall, extra: new JsonObject { ["constrained_decoding"] = false },
+            after: ["\n</tool_call>"], seen: inner => seen = inner);
+        Assert.Null(seen); // no ToolCallTrigger: the model wrote freely
+        AssertCall(body);
+        var report = body.GetProperty("structured_output");
+        Assert.True(report.GetProperty("valid").GetBoolean(), body.ToString());
+        Assert.False(report.GetProperty("constrained").GetBoolean());
+    }
+
+    [Fact]
+    public async Task Without_constrained_decoding_an_invalid_call_comes_back_as_text_reported_invalid()
+    {
+        // "unit" is required: the grammar would have refused the closing brace; unconstrained, the call is written and fails validation.
+        var body = await Ask(_hermes, "<tool_call>", stop: null, then: """{"name":"get_weather","arguments":{"city":"Paris"}}""",
+            extra: new JsonObject { ["constrained_decoding"] = false, ["max_repairs"] = 0 }, after: ["\n</tool_call>"]);
+        var choice = body.GetProperty("choices")[0];
+        Assert.NotEqual("tool_calls", choice.GetProperty("finish_reason").GetString());
+        Assert.False(choice.GetProperty("message").TryGetProperty("tool_calls", out var calls) && calls.ValueKind == JsonValueKind.Array);
+        Assert.StartsWith("<tool_call>", choice.GetProperty("message").GetProperty("content").GetString());
+        var report = body.GetProperty("structured_output");
+        Assert.False(report.GetProperty("valid").GetBoolean());
+        Assert.False(report.GetProperty("constrained").GetBoolean());
+        Assert.Equal(0, report.GetProperty("repairs").GetInt32());
+        Assert.Contains(report.GetProperty("errors").EnumerateArray(), e => e.GetString()!.StartsWith("tool_calls[0]", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Without_constrained_decoding_a_required_call_is_only_validated()
+    {
+        ITokenConstraint? seen = new ForcedTokens(null, [], 1);
+        var body = await Ask(_hermes, "", stop: null, extra: new JsonObject { ["tool_choice"] = "required", ["constrained_decoding"] = false, ["max_repairs"] = 0 },
+            seen: inner => seen = inner);
+        Assert.Null(seen);
+        // Random weights, unmasked, write no call: the answer is text, reported invalid, never a made-up call.
+        var choice = body.GetProperty("choices")[0];
+        Assert.NotEqual("tool_calls", choice.GetProperty("finish_reason").GetString());
+        var report = body.GetProperty("structured_output");
+        Assert.False(report.GetProperty("valid").GetBoolean());
+        Assert.False(report.GetProperty("constrained").GetBoolean());
+        Assert.Equal(0, report.GetProperty("repairs").GetInt32());
+    }
+
+    [Fact]
+    public async Task Text_after_a_call_is_content_whole_and_streamed()
+    {
+        string[] after = ["\n</tool_call>", "\nDone."];
+        var whole = await Ask(_hermes, "<tool_call>", stop: null, then: ValidCall, after: after);
+        var call = AssertCall(whole);
+        var content = whole.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString();
+        Assert.True(content?.StartsWith("Done.", StringComparison.Ordinal), whole.ToString());
+
+        var (streamedContent, streamedCalls) = await AskStreamed(_hermes, "<tool_call>", ValidCall, after);
+        Assert.Equal(content, streamedContent);
+        var streamed = Assert.Single(streamedCalls);
+        Assert.Equal((call.GetProperty("name").GetString(), call.GetProperty("arguments").GetString()), (streamed.Name, streamed.Arguments));
+    }
+
+    private const string ValidCall = """{"name":"get_weather","arguments":{"city":"Paris","unit":"celsius"}}""";
+
+    /// <summary>
+    /// One auto request whose first attempt is forced to begin with <paramref name="marker"/>, <paramref name="then"/> and
+    /// each of <paramref name="after"/> (each tokenized on its own); <paramref name="seen"/> sees the server's own constraint.
+    /// </summary>
+    private static async Task<JsonElement> Ask(EngineServer server, string marker, string? stop, string then = "", JsonObject? extra = null,
+        string[]? after = null, Action<ITokenConstraint?>? seen = null)
+    {
+        using var response = await server.Client.PostAsync("/v1/chat/completions", Request(server, marker, stop, then, extra, after, seen));
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    /// <summary>As <see cref="Ask"/>, streamed: the content and the calls assembled from the chunks as a client does.</summary>
+    private static async Task<(string Content, List<(string Name, string Arguments)> Calls)> AskStreamed(EngineServer server, string marker, string then, string[] after)
+    {
+        using var response = await server.Client.PostAsync("/v1/chat/completions", Request(server, marker, null, then, new JsonObject { ["stream"] = true }, after, null));
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        var content = new System.Text.StringBuilder();
+        var calls = new List<(string Name, System.Text.StringBuilder Arguments)>();
+        foreach (var line in text.Split('\n'))
+        {
+            if (!line.StartsWith("data: {", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            using var chunk = JsonDocument.Parse(line["data: ".Length..]);
+            foreach (var choice in chunk.RootElement.GetProperty("choices").EnumerateArray())
+            {
+                var delta = choice.GetProperty("delta");
+                if (delta.TryGetProperty("content", out var piece) && piece.ValueKind == JsonValueKind.String)
+                {
+                    content.Append(piece.GetString());
+                }
+
+                foreach (var call in delta.TryGetProperty("tool_calls", out var pieces) ? pieces.EnumerateArray() : default)
+                {
+                    var index = call.GetProperty("index").GetInt32();
+                    var function = call.GetProperty("function");
+                    if (index == calls.Count)
+                    {
+                        calls.Add((function.GetProperty("name").GetString()!, new System.Text.StringBuilder()));
+                    }
+
+                    calls[index].Arguments.Append(function.GetProperty("arguments").GetString());
+                }
+            }
+        }
+
+        return (content.ToString(), [.. calls.Select(c => (c.Name, c.Arguments.ToString()))]);
+    }
+
+    private static StringContent Request(EngineServer server, string marker, string? stop, string then, JsonObject? extra, string[]? after, Action<ITokenConstraint?>? seen)
+    {
+        int[] forced = [.. server.Tokenizer.Encode(marker), .. server.Tokenizer.Encode(then), .. (after ?? []).SelectMany(a => server.Tokenizer.Encode(a))];
         var attempts = 0;
-        server.Backend.WrapConstraint = inner => Interlocked.Increment(ref attempts) == 1 ? new ForcedTokens(inner, forced, server.Tokenizer.VocabSize) : inner;
+        server.Backend.WrapConstraint = inner =>
+        {
+            if (Interlocked.Increment(ref attempts) != 1)
+            {
+                return inner;
+            }
+
+            seen?.Invoke(inner);
+            return new ForcedTokens(inner, forced, server.Tokenizer.VocabSize);
+        };
         var request = new JsonObject
         {
             ["model"] = server.Model.Name,
@@ -102,10 +237,12 @@ public sealed class AutoToolCallTests : IAsyncLifetime
             request["stop"] = stop;
         }
 
-        using var response = await server.Client.PostAsync("/v1/chat/completions", new StringContent(request.ToJsonString(), System.Text.Encoding.UTF8, "application/json"));
-        var text = await response.Content.ReadAsStringAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
-        return JsonDocument.Parse(text).RootElement.Clone();
+        foreach (var (key, value) in extra ?? [])
+        {
+            request[key] = value?.DeepClone();
+        }
+
+        return new StringContent(request.ToJsonString(), System.Text.Encoding.UTF8, "application/json");
     }
 
     /// <summary>The answer is one call whose arguments validate; returns its function object.</summary>

@@ -15,6 +15,16 @@ public sealed class ToolCallParserTests
     }
 
     [Fact]
+    public void Text_between_and_after_Hermes_calls_is_content()
+    {
+        var answer = ToolCallParser.Parse("Checking.\n<tool_call>\n{\"name\":\"a\",\"arguments\":{}}\n</tool_call>\n<tool_call>\n{\"name\":\"b\",\"arguments\":{}}\n</tool_call>\nBoth asked; more soon.\n", ToolCallFormat.HermesTags);
+        Assert.Equal(["a", "b"], answer.Calls.Select(c => c.Name));
+        Assert.Equal("Checking.\n\nBoth asked; more soon.", answer.Content);
+        answer = ToolCallParser.Parse("<tool_call>{\"name\":\"a\",\"arguments\":{}}</tool_call> then <tool_call>{\"name\":\"b\",\"arguments\":{}}</tool_call>", ToolCallFormat.HermesTags);
+        Assert.Equal("then", answer.Content);
+    }
+
+    [Fact]
     public void A_Hermes_call_that_ended_the_answer_needs_no_closing_tag()
     {
         var answer = ToolCallParser.Parse("<tool_call>\n{\"name\":\"a\",\"arguments\":{}}", ToolCallFormat.HermesTags);

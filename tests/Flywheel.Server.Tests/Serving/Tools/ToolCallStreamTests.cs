@@ -33,7 +33,7 @@ public sealed class ToolCallStreamTests
         }
 
         var updates = new List<GenerationUpdate>();
-        await foreach (var update in ToolCallStream.Translate(Updates(), plan, CancellationToken.None))
+        await foreach (var update in ToolCallStream.Translate(Updates(), plan, constrained: true, CancellationToken.None))
         {
             updates.Add(update);
         }
@@ -80,12 +80,16 @@ public sealed class ToolCallStreamTests
     }
 
     [Fact]
-    public async Task Auto_reports_a_call_its_schema_refuses()
+    public async Task Auto_returns_a_call_its_schema_refuses_as_text_reported_invalid()
     {
+        // Possible only unconstrained (the trigger's grammar rules it out); a call is returned only when it validates.
         var plan = new ToolPlan(ToolChoice.Auto, ToolCallFormat.HermesTags, null, Compile(several: false));
-        var updates = await Run(plan, "<tool_call>{\"name\": \"b\", \"arguments\": {\"extra\": 1}}</tool_call>");
+        const string answer = "<tool_call>{\"name\": \"b\", \"arguments\": {\"extra\": 1}}</tool_call>";
+        var updates = await Run(plan, answer);
         var finished = Assert.IsType<Finished>(updates[^1]);
-        Assert.Equal("b", Assert.Single(finished.ToolCalls!).Name);
+        Assert.Null(finished.ToolCalls);
+        Assert.Empty(updates.OfType<ToolCallDelta>());
+        Assert.Equal(answer, Text(updates));
         Assert.False(finished.Structured!.Valid);
         Assert.Contains(finished.Structured.Errors!, e => e.StartsWith("tool_calls[0]", StringComparison.Ordinal));
     }
@@ -100,6 +104,42 @@ public sealed class ToolCallStreamTests
         Assert.Null(finished.ToolCalls);
         Assert.False(finished.Structured!.Valid);
         Assert.Contains(finished.Structured.Errors!, e => e.StartsWith("tool_calls", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Auto_sends_the_text_after_a_call_as_content()
+    {
+        var plan = new ToolPlan(ToolChoice.Auto, ToolCallFormat.HermesTags, null, Compile(several: false));
+        var updates = await Run(plan, "Looking.\n<tool_call>\n{\"name\":\"b\",\"arguments\":{}}\n</tool_call>", "\nSent; ", "waiting.");
+        Assert.Equal("Looking.\nSent; waiting.", Text(updates));
+        Assert.Equal("b", Assert.Single(Assert.IsType<Finished>(updates[^1]).ToolCalls!).Name);
+    }
+
+    [Fact]
+    public async Task Unconstrained_forced_answers_are_held_and_judged_at_the_end()
+    {
+        var plan = new ToolPlan(ToolChoice.Required, ToolCallFormat.HermesTags, Compile(several: false), null);
+        var updates = new List<GenerationUpdate>();
+        await foreach (var update in ToolCallStream.Translate(Answer(), plan, constrained: false, CancellationToken.None))
+        {
+            updates.Add(update);
+        }
+
+        // Nothing streamed as a call while the text was written: it might not have been one.
+        Assert.Equal(3, updates.FindIndex(u => u is ToolCallDelta));
+        Assert.Equal("b", Assert.Single(Assert.IsType<Finished>(updates[^1]).ToolCalls!).Name);
+
+        static async IAsyncEnumerable<GenerationUpdate> Answer()
+        {
+            string[] chunks = ["{\"name\":\"b\",", "\"arguments\":", "{}}"];
+            foreach (var chunk in chunks)
+            {
+                await Task.Yield();
+                yield return new TextDelta(chunk, []);
+            }
+
+            yield return new Finished(FinishReason.Stop, 5, 3) { Structured = new StructuredOutputReport(true, 0, false, null) };
+        }
     }
 
     [Fact]
