@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Flywheel.Adapters;
 using Flywheel.Onnx;
 using Flywheel.Onnx.Proto;
@@ -81,9 +82,16 @@ public static partial class LlamaModelBuilder
     private const string LoraAny = "/lora/any_adapter";
     private const string LoraPerRow = "/lora/per_row";
 
+    /// <summary>An adapted projection whose base MatMul is written and whose delta waits for <see cref="FlushLora"/>.</summary>
+    private sealed record PendingLora(string Input, string Prefix, string Output, string A, string B, int N);
+
+    /// <summary>Per graph being built: adapted projections of one input, waiting for their shared If.</summary>
+    private static readonly ConditionalWeakTable<OnnxGraph, List<PendingLora>> LoraPending = new();
+
     /// <summary>
-    /// If <paramref name="weight"/> is an adapted projection, writes its MatMul to a base output and adds the
-    /// LoRA delta into <paramref name="output"/>; returns false (nothing written) for any other weight.
+    /// If <paramref name="weight"/> is an adapted projection, writes its MatMul to a base output and queues its
+    /// LoRA delta into <paramref name="output"/> (written by the next <see cref="FlushLora"/>); returns false
+    /// (nothing written) for any other weight.
     /// </summary>
     private static bool TryLoraMatMul(OnnxGraph g, ModelBuilderOptions o, string input, string weight, int k, int n, string output, string nodeName)
     {
@@ -93,55 +101,100 @@ public static partial class LlamaModelBuilder
         }
 
         var p = nodeName[..nodeName.LastIndexOf('/')] + "/lora";
-        var mixed = g.Inputs.Any(i => i.Name == LoraGraphNames.ChunkSlotIds);
-        var (a, b) = (LoraGraphNames.A(layer, target), LoraGraphNames.B(layer, target));
-
-        // y = base, plus the delta only when the Run has adapter rows: a base-only Run takes the else-branch,
-        // which passes the base output through.
         MatMul(g, o with { LoraTargets = [] }, input, weight, k, n, $"{p}/base_output_0", nodeName);
+        var pending = LoraPending.GetOrCreateValue(g);
+        if (pending.Count > 0 && pending[0].Input != input)
+        {
+            throw new InvalidOperationException($"adapted projections of '{pending[0].Input}' were not flushed before one of '{input}'");
+        }
+
+        pending.Add(new PendingLora(input, p, output, LoraGraphNames.A(layer, target), LoraGraphNames.B(layer, target), n));
+        return true;
+    }
+
+    /// <summary>
+    /// Writes the queued projections' outputs: y = base, plus the delta only when the Run has adapter rows (a
+    /// base-only Run takes an else-branch that passes the base outputs through). Projections of one input
+    /// (q/k/v, gate/up) share one If and one grouping of their rows.
+    /// </summary>
+    private static void FlushLora(OnnxGraph g)
+    {
+        if (!LoraPending.TryGetValue(g, out var pending) || pending.Count == 0)
+        {
+            return;
+        }
+
+        PendingLora[] group = [.. pending];
+        pending.Clear();
+        var (input, p) = (group[0].Input, group[0].Prefix);
+        var mixed = g.Inputs.Any(i => i.Name == LoraGraphNames.ChunkSlotIds);
         var rank = mixed ? 2 : 3;
+        string[] outputs = [.. group.Select(m => m.Output)];
         if (mixed)
         {
             // Decode rows (one token each, any adapters) multiply in groups by slot; the chunk's tokens all
             // belong to one sequence, so they multiply by its adapter only.
             var then = new OnnxGraph { Name = $"{p}/then" };
             then.AddNode("Split", [input, "split_sizes"], [$"{p}/x_decode", $"{p}/x_chunk"], $"{p}/Split", "", OnnxAttribute.Int("axis", 0));
-            var decode = GroupedDelta(g, then, $"{p}/decode", $"{p}/x_decode", a, b, [-1, n]);
-            var chunk = GatherDelta(then, $"{p}/chunk", $"{p}/x_chunk", LoraGraphNames.ChunkSlotIds, a, b);
-            then.AddNode("Reshape", [chunk, Constant(g, $"/lora/const_out_flat_{n}", [-1, n])], [$"{p}/chunk/delta_2d"], $"{p}/chunk/Reshape");
-            then.AddNode("Concat", [decode, $"{p}/chunk/delta_2d"], [$"{p}/delta"], $"{p}/Concat", "", OnnxAttribute.Int("axis", 0));
-            g.AddNode("If", [LoraAny], [output], $"{p}/If", "", OnnxAttribute.Graph("then_branch", WithDelta(then, $"{p}/base_output_0", p, $"{p}/delta", rank)), OnnxAttribute.Graph("else_branch", BaseOnly(p, rank)));
-            return true;
+            var groups = GroupedRows(then, $"{p}/decode", $"{p}/x_decode");
+            foreach (var m in group)
+            {
+                var decode = GroupedProduct(g, then, $"{m.Prefix}/decode", groups, m.A, m.B, [-1, m.N]);
+                var chunk = GatherDelta(then, $"{m.Prefix}/chunk", $"{p}/x_chunk", LoraGraphNames.ChunkSlotIds, m.A, m.B);
+                then.AddNode("Reshape", [chunk, Constant(g, $"/lora/const_out_flat_{m.N}", [-1, m.N])], [$"{m.Prefix}/chunk/delta_2d"], $"{m.Prefix}/chunk/Reshape");
+                then.AddNode("Concat", [decode, $"{m.Prefix}/chunk/delta_2d"], [$"{m.Prefix}/delta"], $"{m.Prefix}/Concat", "", OnnxAttribute.Int("axis", 0));
+                WithDelta(then, m, "", $"{m.Prefix}/delta", rank);
+            }
+
+            g.AddNode("If", [LoraAny], outputs, $"{p}/If", "", OnnxAttribute.Graph("then_branch", then), OnnxAttribute.Graph("else_branch", BaseOnly(p, group, rank)));
+            return;
         }
 
         // Rows of one token (decode) multiply in groups by slot, reading each adapter in place; rows of several
         // tokens (prompt chunks) by their row's adapter, gathered. Decode Runs with adapter rows take the outer
         // If's then-branch; chunk Runs and base-only Runs the inner If.
         var grouped = new OnnxGraph { Name = $"{p}/grouped" };
-        GroupedDelta(g, grouped, $"{p}/grouped", input, a, b, [-1, 1, n]);
+        var rows = GroupedRows(grouped, $"{p}/grouped", input);
         var perRow = new OnnxGraph { Name = $"{p}/per_row" };
-        GatherDelta(perRow, $"{p}/per_row", input, LoraGraphNames.SlotIds, a, b);
         var other = new OnnxGraph { Name = $"{p}/other" };
-        other.AddNode("If", [LoraAny], [$"{p}/other_output"], $"{p}/If_per_row", "", OnnxAttribute.Graph("then_branch", WithDelta(perRow, $"{p}/base_output_0", $"{p}/per_row", $"{p}/per_row/delta", rank)), OnnxAttribute.Graph("else_branch", BaseOnly(p, rank)));
-        other.Outputs.Add(BranchOutput($"{p}/other_output", rank));
-        g.AddNode("If", [LoraGroupedRun], [output], $"{p}/If", "", OnnxAttribute.Graph("then_branch", WithDelta(grouped, $"{p}/base_output_0", $"{p}/grouped", $"{p}/grouped/delta", rank)), OnnxAttribute.Graph("else_branch", other));
-        return true;
+        foreach (var m in group)
+        {
+            WithDelta(grouped, m, "/grouped", GroupedProduct(g, grouped, $"{m.Prefix}/grouped", rows, m.A, m.B, [-1, 1, m.N]), rank);
+            WithDelta(perRow, m, "/per_row", GatherDelta(perRow, $"{m.Prefix}/per_row", input, LoraGraphNames.SlotIds, m.A, m.B), rank);
+            other.Outputs.Add(BranchOutput($"{m.Prefix}/other_output", rank));
+        }
+
+        other.AddNode("If", [LoraAny], [.. group.Select(m => $"{m.Prefix}/other_output")], $"{p}/If_per_row", "", OnnxAttribute.Graph("then_branch", perRow), OnnxAttribute.Graph("else_branch", BaseOnly(p, group, rank)));
+        g.AddNode("If", [LoraGroupedRun], outputs, $"{p}/If", "", OnnxAttribute.Graph("then_branch", grouped), OnnxAttribute.Graph("else_branch", other));
     }
 
-    /// <summary>Ends <paramref name="branch"/> with <paramref name="baseOutput"/> plus <paramref name="delta"/> as its output.</summary>
-    private static OnnxGraph WithDelta(OnnxGraph branch, string baseOutput, string p, string delta, int rank)
+    /// <summary>Throws when a graph is finished with adapted projections whose outputs were never written.</summary>
+    private static void CheckLoraFlushed(OnnxGraph g)
     {
-        branch.AddNode("Add", [baseOutput, delta], [$"{p}/with_lora"], $"{p}/Add");
-        branch.Outputs.Add(BranchOutput($"{p}/with_lora", rank));
-        return branch;
+        if (LoraPending.TryGetValue(g, out var pending) && pending.Count > 0)
+        {
+            throw new InvalidOperationException($"the LoRA deltas of '{pending[0].Input}' were never written");
+        }
     }
 
-    /// <summary>A branch that passes the base output through.</summary>
-    private static OnnxGraph BaseOnly(string p, int rank)
+    /// <summary>Adds to <paramref name="branch"/> an output: <paramref name="m"/>'s base output plus <paramref name="delta"/>.</summary>
+    private static void WithDelta(OnnxGraph branch, PendingLora m, string form, string delta, int rank)
+    {
+        var sum = $"{m.Prefix}{form}/with_lora";
+        branch.AddNode("Add", [$"{m.Prefix}/base_output_0", delta], [sum], $"{m.Prefix}{form}/Add");
+        branch.Outputs.Add(BranchOutput(sum, rank));
+    }
+
+    /// <summary>A branch that passes the group's base outputs through.</summary>
+    private static OnnxGraph BaseOnly(string p, PendingLora[] group, int rank)
     {
         var otherwise = new OnnxGraph { Name = $"{p}/else" };
-        otherwise.AddNode("Identity", [$"{p}/base_output_0"], [$"{p}/base_only"], $"{p}/Identity");
-        otherwise.Outputs.Add(BranchOutput($"{p}/base_only", rank));
+        foreach (var m in group)
+        {
+            otherwise.AddNode("Identity", [$"{m.Prefix}/base_output_0"], [$"{m.Prefix}/base_only"], $"{m.Prefix}/Identity");
+            otherwise.Outputs.Add(BranchOutput($"{m.Prefix}/base_only", rank));
+        }
+
         return otherwise;
     }
 

@@ -70,16 +70,25 @@ public static partial class LlamaModelBuilder
     }
 
     /// <summary>
-    /// The delta of one-token rows <paramref name="rows"/> ([N, in], or [N, 1, in]) by group (see the type's
-    /// summary), into <paramref name="branch"/>, shaped <paramref name="rowShape"/> per row ([-1, out] or
-    /// [-1, 1, out]). Returns the delta's name.
+    /// One-token rows <paramref name="rows"/> ([N, in], or [N, 1, in]) gathered into their groups, [S, M, in],
+    /// into <paramref name="branch"/> (once per input, shared by the projections that read it). Returns the name.
     /// </summary>
-    private static string GroupedDelta(OnnxGraph g, OnnxGraph branch, string p, string rows, string a, string b, long[] rowShape)
+    private static string GroupedRows(OnnxGraph branch, string p, string rows)
     {
-        var shapeName = $"/lora/const_rows_{string.Join('_', rowShape.Select(d => d < 0 ? "any" : d.ToString(System.Globalization.CultureInfo.InvariantCulture)))}";
         branch.AddNode("Gather", [rows, LoraGroupRows], [$"{p}/x_groups_flat"], $"{p}/Gather_rows", "", OnnxAttribute.Int("axis", 0));
         branch.AddNode("Reshape", [$"{p}/x_groups_flat", LoraGroupShape], [$"{p}/x_groups"], $"{p}/Reshape_groups");
-        branch.AddNode("MatMul", [$"{p}/x_groups", a], [$"{p}/xA"], $"{p}/MatMul_A");
+        return $"{p}/x_groups";
+    }
+
+    /// <summary>
+    /// The delta of the grouped rows <paramref name="groups"/> (see the type's summary), into
+    /// <paramref name="branch"/>: each slot's A and B, then back to the rows, shaped <paramref name="rowShape"/>
+    /// per row ([-1, out] or [-1, 1, out]). Returns the delta's name.
+    /// </summary>
+    private static string GroupedProduct(OnnxGraph g, OnnxGraph branch, string p, string groups, string a, string b, long[] rowShape)
+    {
+        var shapeName = $"/lora/const_rows_{string.Join('_', rowShape.Select(d => d < 0 ? "any" : d.ToString(System.Globalization.CultureInfo.InvariantCulture)))}";
+        branch.AddNode("MatMul", [groups, a], [$"{p}/xA"], $"{p}/MatMul_A");
         branch.AddNode("MatMul", [$"{p}/xA", b], [$"{p}/xAB"], $"{p}/MatMul_B");
         branch.AddNode("Reshape", [$"{p}/xAB", Constant(g, shapeName, rowShape)], [$"{p}/xAB_rows"], $"{p}/Reshape_rows");
         branch.AddNode("Gather", [$"{p}/xAB_rows", LoraRowPositions], [$"{p}/delta"], $"{p}/Gather_positions", "", OnnxAttribute.Int("axis", 0));
