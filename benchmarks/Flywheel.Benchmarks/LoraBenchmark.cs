@@ -157,7 +157,7 @@ internal sealed class LoraBenchmark : IBenchmark
     private static string PresetFolder(string preset, bool lora)
     {
         // A new name per LoRA graph change: the folder is built once and reused, so an older graph would be measured.
-        var dir = Path.Combine(Path.GetTempPath(), (preset == "bench" ? "flywheel-bench-model" : $"flywheel-bench-model-{preset}") + (lora ? "-lora-v3" : ""));
+        var dir = Path.Combine(Path.GetTempPath(), (preset == "bench" ? "flywheel-bench-model" : $"flywheel-bench-model-{preset}") + (lora ? "-lora-v5" : ""));
         if (!File.Exists(Path.Combine(dir, "genai_config.json")))
         {
             Console.WriteLine($"building the {preset} preset{(lora ? " with --lora all" : "")} into {dir}");

@@ -12,13 +12,13 @@ namespace Flywheel.Adapters;
 /// (a smaller rank, a target the adapter does not adapt).
 /// </summary>
 /// <remarks>
-/// The graph multiplies by every slot it is given, so the runner binds views covering only slots
+/// The graph reads every slot it is given, so the runner binds views covering only slots
 /// 0 .. <see cref="BoundSlotCount"/> - 1 (the highest loaded slot and those below it; a slot is the outermost
 /// dimension, so such a view is a prefix of the buffer) and rebinds them only when that count changes.
 /// Thread-safety: <see cref="Write"/> may run on any thread for a slot that no submitted request holds, and
-/// raises <see cref="BoundSlotCount"/> only once the slot is written; a Run that still multiplies by a slot
-/// being written masks that slot's products to zero for every token (adapter weights are finite, checked by
-/// <see cref="Refusal"/>). <see cref="Clear"/> runs between Runs. The views are made on the runner's thread.
+/// raises <see cref="BoundSlotCount"/> only once the slot is written; a Run that still reads a slot being
+/// written holds no row on it, so whatever its group computes there is never gathered back into any row.
+/// <see cref="Clear"/> runs between Runs. The views are made on the runner's thread.
 /// </remarks>
 public sealed unsafe class AdapterSlots : IDisposable
 {
@@ -135,8 +135,7 @@ public sealed unsafe class AdapterSlots : IDisposable
                     return $"adapter '{adapter.Directory}': layer {layer} {LoraTargets.PeftName(target)} is [{w.InCount} -> {w.OutCount}], the model's is [{m.InCount} -> {m.OutCount}]";
                 }
 
-                // Every decode token multiplies by every bound slot and masks the others' products to zero:
-                // an infinite or NaN weight would turn 0 into NaN for rows on other adapters.
+                // An infinite or NaN weight would turn every output of the adapter's rows into NaN or infinity.
                 if (!IsFinite(w.A) || !IsFinite(w.B) || !double.IsFinite(w.Scale))
                 {
                     return $"adapter '{adapter.Directory}': layer {layer} {LoraTargets.PeftName(target)} has a weight that is not a finite number";

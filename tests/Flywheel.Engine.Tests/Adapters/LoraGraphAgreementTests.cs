@@ -172,7 +172,7 @@ public sealed class LoraGraphAgreementTests : IDisposable
     [Fact]
     public void AnAdapterWithANonFiniteWeightIsRefused()
     {
-        // Every decode token multiplies by every bound slot before the mask, and 0 times infinity is NaN.
+        // A non-finite weight would turn every output of its rows into NaN or infinity.
         var bad = PeftAdapter.Load(AdapterFolder.Write(AdapterFolder.Config(rank: 2), seed: 5, bScale: double.PositiveInfinity), AdapterFolder.Shape, maxRank: 8);
         Assert.Contains("not a finite number", _slots.Refusal(bad));
     }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Flywheel.Adapters;
 using Flywheel.Onnx;
 using Flywheel.Onnx.Proto;
@@ -13,14 +14,12 @@ namespace Flywheel.Models.Building;
 /// Two forms of the delta, each where it is cheaper. Tokens of a prompt chunk all belong to one sequence, so
 /// a row of several tokens (the chunk graph) or the mixed graph's chunk takes its own adapter: A and B are
 /// gathered by the row's slot and multiplied in two batched MatMuls (copying one adapter per row, a few
-/// hundred KB, against T tokens of work). Decode rows, one token each and usually of many adapters,
-/// multiply by every bound slot instead: x A over all slots is one broadcast MatMul ([N, in] x [S, in, r] ->
-/// [S, N, r]); a mask [S, N, 1] keeps each token's own slot; after a transpose of that small product to
-/// [N, S * r], one MatMul by B viewed as [S * r, out] (contiguous, no copy) adds the delta. That reads each
-/// bound adapter once per Run, where a per-row gather would copy it once per row. The engine binds views
-/// covering only slots 0 .. (highest loaded slot), so the cost follows the loaded set, and nothing is copied
-/// per Run. Everything sits in the then-branch of an If on one flag per Run (any row on an adapter), so a Run
-/// of base rows only costs one If per projection.
+/// hundred KB, against T tokens of work). Decode rows, one token each and usually of many adapters, are
+/// grouped by slot instead (LlamaModelBuilder.LoraGroups.cs): each group multiplies by its slot's A and B read
+/// in place, so no adapter is copied per Run and no row multiplies by an adapter that is not its own. The
+/// engine binds views covering only slots 0 .. (highest loaded slot), so the cost follows the loaded set.
+/// Everything sits in the then-branch of an If on one flag per Run (any row on an adapter), so a Run of base
+/// rows only costs one If per projection.
 /// </remarks>
 public static partial class LlamaModelBuilder
 {
@@ -49,55 +48,50 @@ public static partial class LlamaModelBuilder
             }
         }
 
-        // The slot of each token that multiplies by every bound slot, [N] (mixed: the decode rows'; otherwise
-        // each row's slot repeated over the row's tokens), and the slots of the whole Run (for the flag).
-        g.Initializers.Add(OnnxTensor.FromInt64s("/lora/const_last_axis", [1], [-1]));
-        g.Initializers.Add(OnnxTensor.FromInt64s("/lora/const_flat", [1], [-1]));
-        string ids, runSlots;
+        // The slots grouped (mixed: the decode rows'; otherwise every row's, used when rows are one token
+        // each), and the slots of the whole Run (for the flag).
+        string runSlots;
         if (mixed)
         {
             g.AddNode("Concat", [LoraGraphNames.SlotIds, LoraGraphNames.ChunkSlotIds], ["/lora/run_slots"], "/lora/Concat_slots", "", OnnxAttribute.Int("axis", 0));
-            g.Initializers.Add(OnnxTensor.FromInt64s(LoraLeadShape, [2], [0, -1]));
-            (ids, runSlots) = (LoraGraphNames.SlotIds, "/lora/run_slots");
+            runSlots = "/lora/run_slots";
         }
         else
         {
+            runSlots = LoraGraphNames.SlotIds;
             g.AddNode("Shape", ["input_ids"], ["/lora/rows_by_tokens"], "/lora/Shape_ids");
-            g.AddNode("Unsqueeze", [LoraGraphNames.SlotIds, "/lora/const_last_axis"], ["/lora/row_slots"], "/lora/Unsqueeze_rows");
-            g.AddNode("Expand", ["/lora/row_slots", "/lora/rows_by_tokens"], ["/lora/token_slots_2d"], "/lora/Expand_tokens");
-            g.AddNode("Reshape", ["/lora/token_slots_2d", "/lora/const_flat"], ["/lora/token_slots"], "/lora/Reshape_tokens");
-            g.AddNode("Concat", ["/lora/rows_by_tokens", "/lora/const_flat"], [LoraLeadShape], "/lora/Concat_lead", "", OnnxAttribute.Int("axis", 0));
-            (ids, runSlots) = ("/lora/token_slots", LoraGraphNames.SlotIds);
-
             // Rows of more than one token take their own adapter's A and B (see TryLoraMatMul).
             g.AddNode("Gather", ["/lora/rows_by_tokens", "const_one"], ["/lora/tokens_per_row"], "/lora/Gather_tokens", "", OnnxAttribute.Int("axis", 0));
             g.AddNode("Greater", ["/lora/tokens_per_row", "const_one"], [LoraPerRow], "/lora/Greater_per_row");
         }
 
-        // mask [S, N, 1]: 1 where token n is on bound slot s.
-        g.Initializers.Add(OnnxTensor.FromInt64s("/lora/const_zero", [], [0]));
-        g.Initializers.Add(OnnxTensor.FromInt64s("/lora/const_slot_axis", [1], [1]));
-        g.AddNode("Shape", [LoraGraphNames.A(0, o.LoraTargets[0])], ["/lora/slot_count_1d"], "/lora/Shape_slots", "", OnnxAttribute.Int("start", 0), OnnxAttribute.Int("end", 1));
-        g.AddNode("Squeeze", ["/lora/slot_count_1d"], ["/lora/slot_count"], "/lora/Squeeze_slots");
-        g.AddNode("Range", ["/lora/const_zero", "/lora/slot_count", "const_one"], ["/lora/bound_slots"], "/lora/Range_slots");
-        g.AddNode("Unsqueeze", ["/lora/bound_slots", "/lora/const_slot_axis"], ["/lora/slots_column"], "/lora/Unsqueeze_slots");
-        g.AddNode("Equal", ["/lora/slots_column", ids], ["/lora/onehot_bool"], "/lora/Equal");
-        g.AddNode("Cast", ["/lora/onehot_bool"], ["/lora/onehot"], "/lora/Cast", "", OnnxAttribute.Int("to", (long)TensorElementType.Float));
-        g.AddNode("Unsqueeze", ["/lora/onehot", "/lora/const_last_axis"], [LoraMask], "/lora/Unsqueeze_mask");
+        AddLoraGroups(g, o, LoraGraphNames.SlotIds);
 
         // Whether any row of the Run uses an adapter: a Run of base rows only skips every LoRA branch.
         g.AddNode("ReduceMax", [runSlots], ["/lora/max_slot"], "/lora/ReduceMax_slots", "", OnnxAttribute.Int("keepdims", 0));
         g.AddNode("Greater", ["/lora/max_slot", "/lora/const_zero"], [LoraAny], "/lora/Greater_any");
+        if (!mixed)
+        {
+            // A decode Run with adapter rows, the common case, passes through one If per projection.
+            g.AddNode("Not", [LoraPerRow], ["/lora/one_token_rows"], "/lora/Not_per_row");
+            g.AddNode("And", [LoraAny, "/lora/one_token_rows"], [LoraGroupedRun], "/lora/And_grouped");
+        }
     }
 
-    private const string LoraLeadShape = "/lora/lead_shape";
-    private const string LoraMask = "/lora/mask";
+    private const string LoraGroupedRun = "/lora/grouped_run";
     private const string LoraAny = "/lora/any_adapter";
     private const string LoraPerRow = "/lora/per_row";
 
+    /// <summary>An adapted projection whose base MatMul is written and whose delta waits for <see cref="FlushLora"/>.</summary>
+    private sealed record PendingLora(string Input, string Prefix, string Output, string A, string B, int N);
+
+    /// <summary>Per graph being built: adapted projections of one input, waiting for their shared If.</summary>
+    private static readonly ConditionalWeakTable<OnnxGraph, List<PendingLora>> LoraPending = new();
+
     /// <summary>
-    /// If <paramref name="weight"/> is an adapted projection, writes its MatMul to a base output and adds the
-    /// LoRA delta into <paramref name="output"/>; returns false (nothing written) for any other weight.
+    /// If <paramref name="weight"/> is an adapted projection, writes its MatMul to a base output and queues its
+    /// LoRA delta into <paramref name="output"/> (written by the next <see cref="FlushLora"/>); returns false
+    /// (nothing written) for any other weight.
     /// </summary>
     private static bool TryLoraMatMul(OnnxGraph g, ModelBuilderOptions o, string input, string weight, int k, int n, string output, string nodeName)
     {
@@ -107,62 +101,101 @@ public static partial class LlamaModelBuilder
         }
 
         var p = nodeName[..nodeName.LastIndexOf('/')] + "/lora";
-        var mixed = g.Inputs.Any(i => i.Name == LoraGraphNames.ChunkSlotIds);
-        var (a, b) = (LoraGraphNames.A(layer, target), LoraGraphNames.B(layer, target));
-
-        // y = base, plus the delta only when the Run has adapter rows: a base-only Run runs the else-branch,
-        // which passes the base output through.
         MatMul(g, o with { LoraTargets = [] }, input, weight, k, n, $"{p}/base_output_0", nodeName);
-        var then = new OnnxGraph { Name = $"{p}/then" };
-        string delta;
-        if (mixed)
+        var pending = LoraPending.GetOrCreateValue(g);
+        if (pending.Count > 0 && pending[0].Input != input)
         {
-            // Decode rows (one token each, any adapters) multiply by every bound slot; the chunk's tokens all
-            // belong to one sequence, so they multiply by its adapter only.
-            then.AddNode("Split", [input, "split_sizes"], [$"{p}/x_decode", $"{p}/x_chunk"], $"{p}/Split", "", OnnxAttribute.Int("axis", 0));
-            var decode = BroadcastDelta(g, then, $"{p}/decode", $"{p}/x_decode", a, b, n);
-            var chunk = GatherDelta(then, $"{p}/chunk", $"{p}/x_chunk", LoraGraphNames.ChunkSlotIds, a, b);
-            then.AddNode("Reshape", [chunk, Constant(g, $"/lora/const_out_flat_{n}", [-1, n])], [$"{p}/chunk/delta_2d"], $"{p}/chunk/Reshape");
-            delta = $"{p}/delta";
-            then.AddNode("Concat", [decode, $"{p}/chunk/delta_2d"], [delta], $"{p}/Concat", "", OnnxAttribute.Int("axis", 0));
-        }
-        else
-        {
-            // Rows of several tokens (prompt chunks) multiply by their row's adapter only; rows of one token
-            // (decode) by every bound slot, which reads each adapter once instead of once per row.
-            delta = $"{p}/delta";
-            var perRow = new OnnxGraph { Name = $"{p}/per_row" };
-            perRow.Outputs.Add(BranchOutput(GatherDelta(perRow, $"{p}/per_row", input, LoraGraphNames.SlotIds, a, b), 3));
-            var broadcast = new OnnxGraph { Name = $"{p}/broadcast" };
-            var rows = $"{p}/x_rows";
-            broadcast.AddNode("Reshape", [input, Constant(g, $"/lora/const_rows_{k}", [-1, k])], [rows], $"{p}/Reshape_x");
-            broadcast.Outputs.Add(BranchOutput(BroadcastDelta(g, broadcast, $"{p}/broadcast", rows, a, b, n), 3));
-            then.AddNode("If", [LoraPerRow], [delta], $"{p}/If_per_row", "", OnnxAttribute.Graph("then_branch", perRow), OnnxAttribute.Graph("else_branch", broadcast));
+            throw new InvalidOperationException($"adapted projections of '{pending[0].Input}' were not flushed before one of '{input}'");
         }
 
-        then.AddNode("Add", [$"{p}/base_output_0", delta], [$"{p}/with_lora"], $"{p}/Add");
-        then.Outputs.Add(BranchOutput($"{p}/with_lora", mixed ? 2 : 3));
-        var otherwise = new OnnxGraph { Name = $"{p}/else" };
-        otherwise.AddNode("Identity", [$"{p}/base_output_0"], [$"{p}/base_only"], $"{p}/Identity");
-        otherwise.Outputs.Add(BranchOutput($"{p}/base_only", mixed ? 2 : 3));
-        g.AddNode("If", [LoraAny], [output], $"{p}/If", "", OnnxAttribute.Graph("then_branch", then), OnnxAttribute.Graph("else_branch", otherwise));
+        pending.Add(new PendingLora(input, p, output, LoraGraphNames.A(layer, target), LoraGraphNames.B(layer, target), n));
         return true;
     }
 
     /// <summary>
-    /// Each token's delta over every bound slot, into <paramref name="branch"/>: x [N, in] times A [S, in, r] as
-    /// one broadcast MatMul -> [S, N, r], times the mask [S, N, 1], transposed to [N, S, r] and reshaped to the
-    /// lead shape ([.., S * r]), times B read in place as [S * r, out]. Returns the delta's name.
+    /// Writes the queued projections' outputs: y = base, plus the delta only when the Run has adapter rows (a
+    /// base-only Run takes an else-branch that passes the base outputs through). Projections of one input
+    /// (q/k/v, gate/up) share one If and one grouping of their rows.
     /// </summary>
-    private static string BroadcastDelta(OnnxGraph g, OnnxGraph branch, string p, string rows, string a, string b, int n)
+    private static void FlushLora(OnnxGraph g)
     {
-        branch.AddNode("MatMul", [rows, a], [$"{p}/xA"], $"{p}/MatMul_A");
-        branch.AddNode("Mul", [$"{p}/xA", LoraMask], [$"{p}/xA_masked"], $"{p}/Mul_mask");
-        branch.AddNode("Transpose", [$"{p}/xA_masked"], [$"{p}/xA_by_token"], $"{p}/Transpose", "", OnnxAttribute.IntList("perm", 1, 0, 2));
-        branch.AddNode("Reshape", [$"{p}/xA_by_token", LoraLeadShape], [$"{p}/xA_flat"], $"{p}/Reshape_xA");
-        branch.AddNode("Reshape", [b, Constant(g, $"/lora/const_out_flat_{n}", [-1, n])], [$"{p}/B_flat"], $"{p}/Reshape_B");
-        branch.AddNode("MatMul", [$"{p}/xA_flat", $"{p}/B_flat"], [$"{p}/delta"], $"{p}/MatMul_B");
-        return $"{p}/delta";
+        if (!LoraPending.TryGetValue(g, out var pending) || pending.Count == 0)
+        {
+            return;
+        }
+
+        PendingLora[] group = [.. pending];
+        pending.Clear();
+        var (input, p) = (group[0].Input, group[0].Prefix);
+        var mixed = g.Inputs.Any(i => i.Name == LoraGraphNames.ChunkSlotIds);
+        var rank = mixed ? 2 : 3;
+        string[] outputs = [.. group.Select(m => m.Output)];
+        if (mixed)
+        {
+            // Decode rows (one token each, any adapters) multiply in groups by slot; the chunk's tokens all
+            // belong to one sequence, so they multiply by its adapter only.
+            var then = new OnnxGraph { Name = $"{p}/then" };
+            then.AddNode("Split", [input, "split_sizes"], [$"{p}/x_decode", $"{p}/x_chunk"], $"{p}/Split", "", OnnxAttribute.Int("axis", 0));
+            var groups = GroupedRows(then, $"{p}/decode", $"{p}/x_decode");
+            foreach (var m in group)
+            {
+                var decode = GroupedProduct(g, then, $"{m.Prefix}/decode", groups, m.A, m.B, [-1, m.N]);
+                var chunk = GatherDelta(then, $"{m.Prefix}/chunk", $"{p}/x_chunk", LoraGraphNames.ChunkSlotIds, m.A, m.B);
+                then.AddNode("Reshape", [chunk, Constant(g, $"/lora/const_out_flat_{m.N}", [-1, m.N])], [$"{m.Prefix}/chunk/delta_2d"], $"{m.Prefix}/chunk/Reshape");
+                then.AddNode("Concat", [decode, $"{m.Prefix}/chunk/delta_2d"], [$"{m.Prefix}/delta"], $"{m.Prefix}/Concat", "", OnnxAttribute.Int("axis", 0));
+                WithDelta(then, m, "", $"{m.Prefix}/delta", rank);
+            }
+
+            g.AddNode("If", [LoraAny], outputs, $"{p}/If", "", OnnxAttribute.Graph("then_branch", then), OnnxAttribute.Graph("else_branch", BaseOnly(p, group, rank)));
+            return;
+        }
+
+        // Rows of one token (decode) multiply in groups by slot, reading each adapter in place; rows of several
+        // tokens (prompt chunks) by their row's adapter, gathered. Decode Runs with adapter rows take the outer
+        // If's then-branch; chunk Runs and base-only Runs the inner If.
+        var grouped = new OnnxGraph { Name = $"{p}/grouped" };
+        var rows = GroupedRows(grouped, $"{p}/grouped", input);
+        var perRow = new OnnxGraph { Name = $"{p}/per_row" };
+        var other = new OnnxGraph { Name = $"{p}/other" };
+        foreach (var m in group)
+        {
+            WithDelta(grouped, m, "/grouped", GroupedProduct(g, grouped, $"{m.Prefix}/grouped", rows, m.A, m.B, [-1, 1, m.N]), rank);
+            WithDelta(perRow, m, "/per_row", GatherDelta(perRow, $"{m.Prefix}/per_row", input, LoraGraphNames.SlotIds, m.A, m.B), rank);
+            other.Outputs.Add(BranchOutput($"{m.Prefix}/other_output", rank));
+        }
+
+        other.AddNode("If", [LoraAny], [.. group.Select(m => $"{m.Prefix}/other_output")], $"{p}/If_per_row", "", OnnxAttribute.Graph("then_branch", perRow), OnnxAttribute.Graph("else_branch", BaseOnly(p, group, rank)));
+        g.AddNode("If", [LoraGroupedRun], outputs, $"{p}/If", "", OnnxAttribute.Graph("then_branch", grouped), OnnxAttribute.Graph("else_branch", other));
+    }
+
+    /// <summary>Throws when a graph is finished with adapted projections whose outputs were never written.</summary>
+    private static void CheckLoraFlushed(OnnxGraph g)
+    {
+        if (LoraPending.TryGetValue(g, out var pending) && pending.Count > 0)
+        {
+            throw new InvalidOperationException($"the LoRA deltas of '{pending[0].Input}' were never written");
+        }
+    }
+
+    /// <summary>Adds to <paramref name="branch"/> an output: <paramref name="m"/>'s base output plus <paramref name="delta"/>.</summary>
+    private static void WithDelta(OnnxGraph branch, PendingLora m, string form, string delta, int rank)
+    {
+        var sum = $"{m.Prefix}{form}/with_lora";
+        branch.AddNode("Add", [$"{m.Prefix}/base_output_0", delta], [sum], $"{m.Prefix}{form}/Add");
+        branch.Outputs.Add(BranchOutput(sum, rank));
+    }
+
+    /// <summary>A branch that passes the group's base outputs through.</summary>
+    private static OnnxGraph BaseOnly(string p, PendingLora[] group, int rank)
+    {
+        var otherwise = new OnnxGraph { Name = $"{p}/else" };
+        foreach (var m in group)
+        {
+            otherwise.AddNode("Identity", [$"{m.Prefix}/base_output_0"], [$"{m.Prefix}/base_only"], $"{m.Prefix}/Identity");
+            otherwise.Outputs.Add(BranchOutput($"{m.Prefix}/base_only", rank));
+        }
+
+        return otherwise;
     }
 
     /// <summary>

@@ -65,24 +65,35 @@ public static partial class LlamaModelBuilder
     }
 
     /// <summary>
-    /// A q/k/v projection into <c>{prefix}/output_0</c>. With <see cref="ModelBuilderOptions.AttentionBias"/> an Add
-    /// of <c>...Add.bias</c> follows the MatMul (Qwen2); with <see cref="ModelBuilderOptions.QkNorm"/> q and k are
-    /// RMS-normalized per head (Qwen3): reshaped to [.., heads, headSize], SimplifiedLayerNormalization, and back.
+    /// The MatMul of a q/k/v projection (<see cref="ProjectionTail"/> writes the rest); returns its output's name.
+    /// With <see cref="ModelBuilderOptions.AttentionBias"/> or <see cref="ModelBuilderOptions.QkNorm"/> that is
+    /// an intermediate; otherwise <c>{prefix}/output_0</c>.
     /// </summary>
-    private static void BiasedMatMul(OnnxGraph g, ModelBuilderOptions o, ILlamaWeightSource w, string input, string weight, int k, int n, string prefix, int layer, bool mixed)
+    private static string ProjectionMatMul(OnnxGraph g, ModelBuilderOptions o, string input, string weight, int k, int n, string prefix, int layer)
     {
-        var norm = o.QkNorm && !prefix.EndsWith("v_proj", StringComparison.Ordinal) ? (prefix.EndsWith("q_proj", StringComparison.Ordinal) ? LlamaWeightNames.QNorm(layer) : LlamaWeightNames.KNorm(layer)) : null;
+        var output = o.AttentionBias ? $"{prefix}/MatMul/output_0" : QkNormOf(o, prefix, layer) is null ? $"{prefix}/output_0" : $"{prefix}/unnormed_0";
+        MatMul(g, o, input, weight, k, n, output, $"{prefix}/MatMul");
+        return output;
+    }
+
+    private static string? QkNormOf(ModelBuilderOptions o, string prefix, int layer) =>
+        o.QkNorm && !prefix.EndsWith("v_proj", StringComparison.Ordinal) ? (prefix.EndsWith("q_proj", StringComparison.Ordinal) ? LlamaWeightNames.QNorm(layer) : LlamaWeightNames.KNorm(layer)) : null;
+
+    /// <summary>
+    /// The rest of a q/k/v projection into <c>{prefix}/output_0</c>, from its MatMul's <paramref name="product"/>.
+    /// With <see cref="ModelBuilderOptions.AttentionBias"/> an Add of <c>...Add.bias</c> (Qwen2); with
+    /// <see cref="ModelBuilderOptions.QkNorm"/> q and k are RMS-normalized per head (Qwen3): reshaped to
+    /// [.., heads, headSize], SimplifiedLayerNormalization, and back.
+    /// </summary>
+    private static void ProjectionTail(OnnxGraph g, ModelBuilderOptions o, ILlamaWeightSource w, string product, string weight, int n, string prefix, int layer, bool mixed)
+    {
+        var norm = QkNormOf(o, prefix, layer);
         var output = norm is null ? $"{prefix}/output_0" : $"{prefix}/unnormed_0";
-        if (!o.AttentionBias)
-        {
-            MatMul(g, o, input, weight, k, n, output, $"{prefix}/MatMul");
-        }
-        else
+        if (o.AttentionBias)
         {
             var bias = LlamaWeightNames.BiasOf(weight);
             Add(g, o, bias, [n], w.Tensor(bias, n, 0.02));
-            MatMul(g, o, input, weight, k, n, $"{prefix}/MatMul/output_0", $"{prefix}/MatMul");
-            g.AddNode("Add", [$"{prefix}/MatMul/output_0", bias], [output], $"{prefix}/Add");
+            g.AddNode("Add", [product, bias], [output], $"{prefix}/Add");
         }
 
         if (norm is null)

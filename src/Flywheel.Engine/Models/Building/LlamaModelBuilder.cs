@@ -143,9 +143,12 @@ public static partial class LlamaModelBuilder
 
             RmsNorm(g, x, LlamaWeightNames.InputNorm(layer), $"{p}/input_layernorm", o.RmsNormEpsilon);
             var normed = $"{p}/input_layernorm/output_0";
-            foreach (var (proj, weight, dims) in new[] { ("q", LlamaWeightNames.Q(layer), qDim), ("k", LlamaWeightNames.K(layer), kvDim), ("v", LlamaWeightNames.V(layer), kvDim) })
+            var qkv = new[] { ("q", LlamaWeightNames.Q(layer), qDim), ("k", LlamaWeightNames.K(layer), kvDim), ("v", LlamaWeightNames.V(layer), kvDim) };
+            var products = qkv.Select(t => ProjectionMatMul(g, o, normed, t.Item2, h, t.Item3, $"{p}/attn/{t.Item1}_proj", layer)).ToArray();
+            FlushLora(g); // the LoRA deltas of q, k and v, in one If
+            for (var i = 0; i < qkv.Length; i++)
             {
-                BiasedMatMul(g, o, w, normed, weight, h, dims, $"{p}/attn/{proj}_proj", layer, mixed);
+                ProjectionTail(g, o, w, products[i], qkv[i].Item2, qkv[i].Item3, $"{p}/attn/{qkv[i].Item1}_proj", layer, mixed);
             }
 
             var attention = $"{p}/attn/GroupQueryAttention/output_0";
@@ -174,6 +177,7 @@ public static partial class LlamaModelBuilder
             }
 
             MatMul(g, o, attention, LlamaWeightNames.O(layer), qDim, h, $"{p}/attn/o_proj/output_0", $"{p}/attn/o_proj/MatMul");
+            FlushLora(g);
             g.AddNode("Add", [x, $"{p}/attn/o_proj/output_0"], [$"{p}/residual_attn/output_0"], $"{p}/residual_attn/Add");
             x = $"{p}/residual_attn/output_0";
 
@@ -181,10 +185,12 @@ public static partial class LlamaModelBuilder
             var normed2 = $"{p}/post_attention_layernorm/output_0";
             MatMul(g, o, normed2, LlamaWeightNames.Gate(layer), h, o.IntermediateSize, $"{p}/mlp/gate_proj/output_0", $"{p}/mlp/gate_proj/MatMul");
             MatMul(g, o, normed2, LlamaWeightNames.Up(layer), h, o.IntermediateSize, $"{p}/mlp/up_proj/output_0", $"{p}/mlp/up_proj/MatMul");
+            FlushLora(g); // gate and up in one If
             g.AddNode("Sigmoid", [$"{p}/mlp/gate_proj/output_0"], [$"{p}/mlp/act_fn/Sigmoid/output_0"], $"{p}/mlp/act_fn/Sigmoid");
             g.AddNode("Mul", [$"{p}/mlp/gate_proj/output_0", $"{p}/mlp/act_fn/Sigmoid/output_0"], [$"{p}/mlp/act_fn/Mul/output_0"], $"{p}/mlp/act_fn/Mul");
             g.AddNode("Mul", [$"{p}/mlp/act_fn/Mul/output_0", $"{p}/mlp/up_proj/output_0"], [$"{p}/mlp/Mul/output_0"], $"{p}/mlp/Mul");
             MatMul(g, o, $"{p}/mlp/Mul/output_0", LlamaWeightNames.Down(layer), o.IntermediateSize, h, $"{p}/mlp/down_proj/output_0", $"{p}/mlp/down_proj/MatMul");
+            FlushLora(g);
             g.AddNode("Add", [x, $"{p}/mlp/down_proj/output_0"], [$"{p}/residual_mlp/output_0"], $"{p}/residual_mlp/Add");
             x = $"{p}/residual_mlp/output_0";
         }
@@ -204,6 +210,7 @@ public static partial class LlamaModelBuilder
             MatMul(g, o, "/model/norm/output_0", LlamaWeightNames.LmHead, h, o.VocabSize, logits, "/lm_head/MatMul");
         }
 
+        CheckLoraFlushed(g);
         if (CastsAroundAttention(o))
         {
             g.AddNode("Cast", [logits], ["logits"], "/lm_head/Cast", "", OnnxAttribute.Int("to", (long)TensorElementType.Float16));
