@@ -24,8 +24,9 @@ public sealed record AdapterBaseShape(int LayerCount, int HiddenSize, int HeadCo
     /// <summary>
     /// The shape of the model folder <paramref name="modelDirectory"/>: genai_config.json gives all but the
     /// intermediate size, which ORT GenAI's config does not carry; it is read from layer 0's gate projection in
-    /// the graph (a MatMul weight [hidden, intermediate], or a MatMulNBits node's N). This loads the graph file,
-    /// so it is meant for load time, not for a request path. Throws <see cref="ModelConfigException"/>.
+    /// the graph (a MatMul weight [hidden, intermediate], or a MatMulNBits node's N). Only the graph's outline is
+    /// read (<see cref="OnnxGraphOutline"/>: the weights are seeked past, inline or in model.onnx.data), so this
+    /// costs milliseconds and little memory whatever the model's size. Throws <see cref="ModelConfigException"/>.
     /// </summary>
     public static AdapterBaseShape FromModelFolder(string modelDirectory)
     {
@@ -37,7 +38,16 @@ public sealed record AdapterBaseShape(int LayerCount, int HiddenSize, int HeadCo
             throw new ModelConfigException($"{modelPath}: file not found (needed for the base model's intermediate size).");
         }
 
-        var graph = OnnxModel.Load(modelPath).Graph;
+        OnnxGraphOutline graph;
+        try
+        {
+            graph = OnnxGraphOutline.Read(modelPath);
+        }
+        catch (InvalidDataException e)
+        {
+            throw new ModelConfigException($"{modelPath}: not a readable ONNX model ({e.Message})");
+        }
+
         var gate = LlamaWeightNames.Gate(0);
         int? intermediate = null;
         if (graph.Initializers.FirstOrDefault(t => t.Name == gate) is { Dims: [_, var n] })
