@@ -9,7 +9,8 @@ namespace Flywheel.Engine.Tests.Adapters;
 /// <summary>
 /// <see cref="AdapterBaseShape.FromModelFolder"/> on the folders users serve adapters over: made by make-model
 /// (fp32 inline, int4 with the weights in model.onnx.data) and imported from a checkpoint (Qwen3, whose head
-/// size is not hidden / heads). The intermediate size comes from the graph, the rest from genai_config.json.
+/// size is not hidden / heads; Phi-3, whose model.type marks its fused projections). The intermediate size comes
+/// from the graph, the rest from genai_config.json.
 /// </summary>
 public sealed class AdapterBaseShapeTests
 {
@@ -38,6 +39,17 @@ public sealed class AdapterBaseShapeTests
         Assert.Equal(
             new AdapterBaseShape(TinyCheckpoint.Layers, TinyCheckpoint.Hidden, TinyCheckpoint.Heads, TinyCheckpoint.KvHeads, HeadSize: 32, TinyCheckpoint.Intermediate),
             AdapterBaseShape.FromModelFolder(dir));
+    }
+
+    [Fact]
+    public void AnImportedPhi3FolderFusesItsProjections()
+    {
+        var checkpoint = TinyCheckpoint.Write("Phi3ForCausalLM", "BF16", sharded: false, tied: false);
+        var dir = checkpoint.Dir + "-onnx";
+        HfImporter.Import(checkpoint.Dir, dir, ModelPrecision.Int4, loraTargets: [LoraTarget.VProj]);
+        var shape = AdapterBaseShape.FromModelFolder(dir);
+        Assert.True(shape.FusesProjections);
+        Assert.Equal(new AdapterBaseShape(TinyCheckpoint.Layers, TinyCheckpoint.Hidden, TinyCheckpoint.Heads, TinyCheckpoint.KvHeads, TinyCheckpoint.Hidden / TinyCheckpoint.Heads, TinyCheckpoint.Intermediate) { FusesProjections = true }, shape);
     }
 
     [Fact]
