@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Flywheel.Adapters;
 using Flywheel.Models.Import;
 using Flywheel.Tokenization;
@@ -8,7 +9,7 @@ namespace Flywheel.Cli.Tests;
 
 /// <summary>
 /// <c>flywheel import --lora</c>: a Phi-3 checkpoint imported with LoRA inputs on its fused modules' parts takes an
-/// adapter made for the folder; fp16 with --lora is a usage error naming both flags. The numbers are checked in
+/// adapter made for the folder, written as PEFT writes Phi-3's (qkv_proj, not its parts); fp16 with --lora is a usage error naming both flags. The numbers are checked in
 /// the engine's HfImportLoraTests; this is the command line.
 /// </summary>
 public sealed class ImportLoraCommandTests
@@ -30,12 +31,40 @@ public sealed class ImportLoraCommandTests
         Assert.Contains(LoraGraphNames.SlotIds, inputs);
         Assert.Equal([LoraTarget.QProj, LoraTarget.KProj, LoraTarget.VProj, LoraTarget.OProj], LoraTargets.All.Where(t => inputs.Contains(LoraGraphNames.A(0, t))));
 
+        // The adapter make-adapter writes for it is in PEFT's form for Phi-3: the fused module, A shared, B's rows q, k, v.
         var adapter = NewDirectory("adapter");
-        (code, _, err) = Run("make-adapter", "--model", output, "--out", adapter, "--rank", "2", "--targets", "v_proj,o_proj", "--seed", "5");
+        (code, _, err) = Run("make-adapter", "--model", output, "--out", adapter, "--rank", "2", "--targets", "qkv_proj,o_proj", "--seed", "5");
         Assert.True(code == 0, err);
+        var config = JsonNode.Parse(File.ReadAllText(Path.Combine(adapter, PeftAdapterConfig.FileName)))!;
+        Assert.Equal(["qkv_proj", "o_proj"], config["target_modules"]!.AsArray().Select(n => (string?)n));
+        var kvRows = KvHeads * (Hidden / Heads);
+        using (var file = SafetensorsFile.Open(Path.Combine(adapter, PeftAdapter.WeightsFileName)))
+        {
+            const string Prefix = "base_model.model.model.layers.0.self_attn.";
+            Assert.Equal([$"{Prefix}o_proj.lora_A.weight", $"{Prefix}o_proj.lora_B.weight", $"{Prefix}qkv_proj.lora_A.weight", $"{Prefix}qkv_proj.lora_B.weight"], file.Tensors.Keys.Order(StringComparer.Ordinal));
+            Assert.Equal([2L, Hidden], file.Tensors[$"{Prefix}qkv_proj.lora_A.weight"].Shape);
+            Assert.Equal([Hidden + (2L * kvRows), 2], file.Tensors[$"{Prefix}qkv_proj.lora_B.weight"].Shape);
+        }
+
         var loaded = PeftAdapter.Load(adapter, AdapterBaseShape.FromModelFolder(output), maxRank: 8);
         Assert.True(loaded.TryGetWeights(0, LoraTarget.VProj, out var v));
-        Assert.Equal((Hidden, KvHeads * (Hidden / Heads)), (v.InCount, v.OutCount));
+        Assert.True(loaded.TryGetWeights(0, LoraTarget.QProj, out var q));
+        Assert.Equal((Hidden, kvRows), (v.InCount, v.OutCount));
+        Assert.Equal(q.A, v.A);
+    }
+
+    [Fact]
+    public void MakeAdapterOnAnInt4Phi3ImportRefusesPartOfAFusedModule()
+    {
+        // int4 with --lora imports (its numbers: the engine's HfImportInt4LoraTests).
+        var output = NewDirectory("onnx-part");
+        var (imported, stdout, importErr) = Run("import", "--from", WritePhi3Checkpoint(), "--out", output, "--precision", "int4", "--lora", "all");
+        Assert.True(imported == 0, importErr);
+        Assert.Contains("int4 (MatMulNBits, block 32, accuracy level 4), LoRA inputs on q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj", stdout);
+        var (code, _, err) = Run("make-adapter", "--model", output, "--out", NewDirectory("adapter-part"), "--rank", "2", "--targets", "v_proj,o_proj", "--seed", "5");
+        Assert.Equal(2, code);
+        Assert.Contains("v_proj", err);
+        Assert.Contains("qkv_proj", err);
     }
 
     [Fact]

@@ -12,6 +12,8 @@ internal static class MakeAdapterCommand
         "usage: flywheel make-adapter --model DIR --out DIR --rank R --targets q_proj,v_proj,... --seed N\n" +
         "                             [--alpha A] [--rslora] [--dtype F32|F16|BF16]\n" +
         "  targets: q_proj k_proj v_proj o_proj gate_proj up_proj down_proj, or 'all'; alpha defaults to 2 * rank.\n" +
+        "  On a Phi-3 base the adapter names qkv_proj and gate_up_proj as PEFT does (one A, B's rows per part); name\n" +
+        "  them (or all of their parts).\n" +
         "  lora_B is small and random, not zero as PEFT initializes it, so the adapter changes the model's outputs\n" +
         "  (a zero B would make every test of an applied adapter pass without applying it).",
         Run);
@@ -43,18 +45,30 @@ internal static class MakeAdapterCommand
             throw new CliException(e.Message, e);
         }
 
+        // On a base with fused projections (Phi-3) the adapter names qkv_proj and gate_up_proj, as PEFT writes it.
+        IReadOnlyList<LoraModule> modules;
+        try
+        {
+            modules = shape.ModulesFor(targets);
+        }
+        catch (ArgumentException e)
+        {
+            throw new UsageException($"--targets: {e.Message}");
+        }
+
         var config = new PeftAdapterConfig
         {
             Rank = rank,
             Alpha = alpha,
             UseRsLora = rsLora,
             Targets = targets,
+            Modules = modules,
             BaseModelNameOrPath = Path.GetFullPath(model),
         };
         var weights = PeftAdapterWriter.RandomWeights(shape, config, seed);
         PeftAdapterWriter.Write(output, config, weights, dtype);
         input.Out.WriteLine($"wrote {Path.GetFullPath(output)}: LoRA r {rank}, alpha {alpha}, scale {config.Scale:G4}{(rsLora ? " (rsLoRA)" : "")}, " +
-            $"{string.Join(",", targets.Select(LoraTargets.PeftName))} in {shape.LayerCount} layers, {dtype}, seed {seed}");
+            $"{string.Join(",", modules.Select(m => m.Name))} in {shape.LayerCount} layers, {dtype}, seed {seed}");
         return 0;
     }
 }

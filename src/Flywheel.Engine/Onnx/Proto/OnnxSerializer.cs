@@ -239,7 +239,7 @@ internal static class OnnxSerializer
         return graph;
     }
 
-    private static OnnxNode ReadNode(ReadOnlySpan<byte> bytes)
+    internal static OnnxNode ReadNode(ReadOnlySpan<byte> bytes)
     {
         List<string> inputs = [], outputs = [];
         List<OnnxAttribute> attributes = [];
@@ -372,7 +372,7 @@ internal static class OnnxSerializer
         return (key, value);
     }
 
-    private static OnnxValueInfo ReadValueInfo(ReadOnlySpan<byte> bytes)
+    internal static OnnxValueInfo ReadValueInfo(ReadOnlySpan<byte> bytes)
     {
         string name = "";
         var dataType = TensorElementType.Undefined;

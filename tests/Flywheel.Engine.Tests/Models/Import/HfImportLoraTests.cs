@@ -20,8 +20,8 @@ namespace Flywheel.Engine.Tests.Models.Import;
 public sealed class HfImportLoraTests
 {
     private const double Tolerance = 1e-4;
-    private const int Rank = 4;
-    private const double Alpha = 8;
+    internal const int Rank = 4;
+    internal const double Alpha = 8;
 
     [Theory]
     [InlineData("LlamaForCausalLM", "F32", new[] { "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj" })]
@@ -90,7 +90,7 @@ public sealed class HfImportLoraTests
     /// [out, r] per module and layer, a fused module's out being its parts' outputs together. Returns the tensors
     /// (values as stored) by key.
     /// </summary>
-    private static Dictionary<string, (float[] Values, long[] Shape)> WriteAdapter(string dir, string[] modules, string dtype, int headSize, int seed)
+    internal static Dictionary<string, (float[] Values, long[] Shape)> WriteAdapter(string dir, string[] modules, string dtype, int headSize, int seed)
     {
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "adapter_config.json"), JsonSerializer.Serialize(new Dictionary<string, object?>
@@ -154,7 +154,7 @@ public sealed class HfImportLoraTests
     /// The reference's weights (graph names, [in, out]) plus scale * (B A)^T of every adapted module: the delta
     /// [out, in] of a fused module is computed whole, and its rows go to the parts in order (q, k, v; gate, up).
     /// </summary>
-    private static Dictionary<string, double[]> Merge(Dictionary<string, double[]> weights, Dictionary<string, (float[] Values, long[] Shape)> tensors, double scale)
+    internal static Dictionary<string, double[]> Merge(Dictionary<string, double[]> weights, Dictionary<string, (float[] Values, long[] Shape)> tensors, double scale)
     {
         var merged = new Dictionary<string, double[]>(weights);
         foreach (var (key, (a, aShape)) in tensors.Where(t => t.Key.EndsWith(".lora_A.weight", StringComparison.Ordinal)))
@@ -204,7 +204,7 @@ public sealed class HfImportLoraTests
         return merged;
     }
 
-    private static double RelativeError(double[] expected, double[] actual)
+    internal static double RelativeError(double[] expected, double[] actual)
     {
         double maxDiff = 0, maxRef = 0;
         for (var i = 0; i < expected.Length; i++)

@@ -14,6 +14,13 @@ internal sealed partial class ReferenceModel
     public PeftAdapter? Adapter { get; init; }
 
     /// <summary>
+    /// Deltas by graph weight name ([in, out]) added unmerged: y += x delta with x as the projection receives it,
+    /// never rounded by <see cref="Int8ActivationBlock"/> (the LoRA graph's delta is float MatMuls beside the
+    /// int4 one). Null for none.
+    /// </summary>
+    public IReadOnlyDictionary<string, double[]>? Deltas { get; init; }
+
+    /// <summary>
     /// <paramref name="weights"/> (graph names, [in, out]) with the adapter folded in:
     /// W' = W + scale * (B A)^T, i.e. W'[i, j] += scale * sum_k B[j, k] A[k, i].
     /// </summary>
@@ -64,6 +71,24 @@ internal sealed partial class ReferenceModel
         LoraTarget.DownProj => LlamaWeightNames.Down(layer),
         _ => throw new ArgumentOutOfRangeException(nameof(target)),
     };
+
+    /// <summary>y += x delta for the <see cref="Deltas"/> entry of <paramref name="weight"/>, if any.</summary>
+    private void AddDelta(double[] y, double[] x, string weight)
+    {
+        if (Deltas is null || !Deltas.TryGetValue(weight, out var delta))
+        {
+            return;
+        }
+
+        Assert.Equal(x.Length * y.Length, delta.Length);
+        for (var i = 0; i < x.Length; i++)
+        {
+            for (var j = 0; j < y.Length; j++)
+            {
+                y[j] += x[i] * delta[(i * y.Length) + j];
+            }
+        }
+    }
 
     /// <summary>y += scale * B (A x): first the rank-r projection x A^T, then back up through B^T.</summary>
     private void AddLoraDelta(double[] y, double[] x, int layer, LoraTarget target)

@@ -119,11 +119,12 @@ internal sealed partial class ReferenceModel
         return MatVec(RmsNorm(x, _weights[LlamaWeightNames.FinalNorm]), _weights[LlamaWeightNames.LmHead], _vocab);
     }
 
-    /// <summary>x times a projection's weight, plus its bias where the model has one (Qwen2's q/k/v), plus the adapter's delta where it adapts the projection.</summary>
+    /// <summary>x times a projection's weight, plus its bias where the model has one (Qwen2's q/k/v), plus the adapter's delta where it adapts the projection, plus its <see cref="Deltas"/> entry.</summary>
     private double[] Project(double[] x, int layer, LoraTarget target, string weight, int outCount)
     {
         var y = MatVec(x, _weights[weight], outCount);
         AddLoraDelta(y, x, layer, target);
+        AddDelta(y, x, weight);
         if (_weights.TryGetValue(LlamaWeightNames.BiasOf(weight), out var bias))
         {
             Accumulate(y, bias);
