@@ -170,6 +170,16 @@ public sealed class LoraGraphAgreementTests : IDisposable
     }
 
     [Fact]
+    public void DecodeRowsGroupedBySlotMatchWhateverTheSpread()
+    {
+        // Several base rows (all read the zero group's one position), a slot with no rows (a group of padding
+        // only), and one slot holding every adapter row (the largest group pads the others to its size).
+        PrefillAndDecode([0, 2, 0, 2], "two base rows, two rows on one adapter");
+        PrefillAndDecode([3, 3, 3, 3], "every row on one adapter");
+        PrefillAndDecode([0, 0, 0, 1], "three base rows");
+    }
+
+    [Fact]
     public void AnAdapterWithANonFiniteWeightIsRefused()
     {
         // A non-finite weight would turn every output of its rows into NaN or infinity.
