@@ -32,7 +32,7 @@ internal sealed class LoraBenchmark : IBenchmark
 
     public string Name => "lora";
 
-    public string Description => "multi-LoRA tok/s and ITL: adapters mixed in one Run vs base-only vs one adapter per Run [--requests N] [--rounds N] [--adapters N] [--rank R] [--mixes a,b] [--scale-context F] [--run-cost only|off] [--one-per-run off] [--preset bench|small] [--profile ROWS,TOKENS] [--compare OTHER_LORA_FOLDER [--shapes R,T;R,T] [--repeats N]]";
+    public string Description => "multi-LoRA tok/s and ITL: adapters mixed in one Run vs base-only vs one adapter per Run [--requests N] [--rounds N] [--adapters N] [--rank R] [--mixes a,b] [--scale-context F] [--run-cost only|off] [--one-per-run off] [--preset bench|small] [--precision fp32|int4] [--profile ROWS,TOKENS] [--compare OTHER_LORA_FOLDER [--shapes R,T;R,T] [--repeats N]]";
 
     public int Run(string[] args)
     {
@@ -42,6 +42,7 @@ internal sealed class LoraBenchmark : IBenchmark
         var runCost = true;
         var onePerRun = true;
         var preset = "bench";
+        var int4 = false;
         (int Rows, int Tokens)? profile = null;
         string? compare = null;
         (int Rows, int Tokens)[] shapes = [(22, 1), (8, 1), (1, 64), (1, 128), (4, 32)];
@@ -60,6 +61,7 @@ internal sealed class LoraBenchmark : IBenchmark
                 case "--run-cost": (runCostOnly, runCost) = (args[i + 1] == "only", args[i + 1] != "off"); break;
                 case "--one-per-run": onePerRun = args[i + 1] != "off"; break;
                 case "--preset": preset = args[i + 1]; break;
+                case "--precision" when args[i + 1] is "fp32" or "int4": int4 = args[i + 1] == "int4"; break;
                 case "--profile": profile = LoraProfile.ParseShape(args[i + 1]); break;
                 case "--compare": compare = args[i + 1]; break;
                 case "--shapes": shapes = [.. args[i + 1].Split(';').Select(LoraProfile.ParseShape)]; break;
@@ -68,9 +70,9 @@ internal sealed class LoraBenchmark : IBenchmark
             }
         }
 
-        var plainDir = preset == "bench" ? BenchModel.FolderOrDefault(null) : PresetFolder(preset, lora: false);
+        var plainDir = preset == "bench" && !int4 ? BenchModel.FolderOrDefault(null) : PresetFolder(preset, lora: false, int4);
         using var plain = ModelFolder.Open(plainDir, loadMixed: false);
-        using var lora = ModelFolder.Open(PresetFolder(preset, lora: true), loadMixed: false);
+        using var lora = ModelFolder.Open(PresetFolder(preset, lora: true, int4), loadMixed: false);
         var loraDir = lora.Directory;
         var adapters = WriteAdapters(loraDir, preset, adapterCount, rank, out var fileBytes, out var readSeconds);
         var context = lora.Config.ContextLength;
@@ -153,16 +155,16 @@ internal sealed class LoraBenchmark : IBenchmark
         return 0;
     }
 
-    /// <summary>The preset's folder, plain or with --lora all, built on first use.</summary>
-    private static string PresetFolder(string preset, bool lora)
+    /// <summary>The preset's folder, plain or with --lora all, fp32 or int4 projections, built on first use.</summary>
+    private static string PresetFolder(string preset, bool lora, bool int4)
     {
         // A new name per LoRA graph change: the folder is built once and reused, so an older graph would be measured.
-        var dir = Path.Combine(Path.GetTempPath(), (preset == "bench" ? "flywheel-bench-model" : $"flywheel-bench-model-{preset}") + (lora ? "-lora-v5" : ""));
+        var dir = Path.Combine(Path.GetTempPath(), (preset == "bench" ? "flywheel-bench-model" : $"flywheel-bench-model-{preset}") + (int4 ? "-int4" : "") + (lora ? "-lora-v5" : ""));
         if (!File.Exists(Path.Combine(dir, "genai_config.json")))
         {
             Console.WriteLine($"building the {preset} preset{(lora ? " with --lora all" : "")} into {dir}");
             // The small preset's 128,256-token vocabulary is Llama-3's: the synthetic tokenizer stops at 66k.
-            var options = ModelBuilderOptions.Preset(preset) with { LoraTargets = lora ? LoraTargets.All : [] };
+            var options = ModelBuilderOptions.Preset(preset) with { LoraTargets = lora ? LoraTargets.All : [], Precision = int4 ? ModelPrecision.Int4 : ModelPrecision.Fp32 };
             string? tokenizer = null;
             if (preset != "bench")
             {
