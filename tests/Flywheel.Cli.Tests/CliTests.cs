@@ -7,7 +7,7 @@ public sealed class CliTests
 {
     private static readonly Lazy<string> Model = new(() =>
     {
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", "cli-" + Environment.ProcessId);
+        var dir = TestScratch.Path("cli-" + Environment.ProcessId);
         var (code, _, err) = Run("make-model", "--preset", "tiny", "--out", dir, "--vocab", "400", "--seed", "7");
         Assert.True(code == 0, err);
         return dir;
@@ -43,7 +43,7 @@ public sealed class CliTests
     [Fact]
     public void AnFp16FolderWithExternalDataIsWrittenAndGenerates()
     {
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"cli-fp16-{Guid.NewGuid():N}");
+        var dir = TestScratch.Path($"cli-fp16-{Guid.NewGuid():N}");
         var (code, stdout, err) = Run("make-model", "--preset", "tiny", "--out", dir, "--precision", "fp16", "--external-data");
         Assert.True(code == 0, err);
         Assert.Contains("fp16 (float16 weights, KV cache and logits), weights in model.onnx.data", stdout);
@@ -56,7 +56,7 @@ public sealed class CliTests
     [Fact]
     public void BenchWritesOneRecordPerMixAndPolicyWithItsOwnCeiling()
     {
-        var output = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"bench-{Guid.NewGuid():N}.json");
+        var output = TestScratch.Path($"bench-{Guid.NewGuid():N}.json");
         var (code, stdout, err) = Run("bench", "--model", Model.Value, "--mixes", "balanced,generation-heavy", "--policies", "flywheel,sequential",
             "--requests", "3", "--max-batch-tokens", "32", "--chunk-size", "16", "--max-running", "4", "--repeat", "2", "--out", output);
         Assert.True(code == 0, err);
@@ -98,7 +98,7 @@ public sealed class CliTests
     public void AnInt4FolderGeneratesThroughTheEngine()
     {
         // CPU int4 exports keep fp32 KV and logits, so the engine serves them as it serves fp32 folders.
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"cli-int4-{Environment.ProcessId}");
+        var dir = TestScratch.Path($"cli-int4-{Environment.ProcessId}");
         var (code, stdout, err) = Run("make-model", "--preset", "tiny", "--out", dir, "--vocab", "400", "--precision", "int4");
         Assert.True(code == 0, err);
         Assert.Contains("int4 (MatMulNBits, block 32, accuracy level 4)", stdout);
@@ -174,7 +174,7 @@ public sealed class CliTests
     [Fact]
     public void MakeModelWithFp16IoWritesAFolderThatGenerates()
     {
-        var dir = Path.Combine(Path.GetTempPath(), $"flywheel-fp16io-{Guid.NewGuid():N}");
+        var dir = TestScratch.Path($"fp16io-{Guid.NewGuid():N}");
         var made = Run("make-model", "--preset", "tiny", "--out", dir, "--fp16-io");
         Assert.Equal(0, made.Code);
         Assert.Contains("float16 KV cache and logits", made.Out);
@@ -186,7 +186,7 @@ public sealed class CliTests
     [Fact]
     public void MakeModelWithLoraWritesAGraphThatTakesAdaptersAndStillGenerates()
     {
-        var dir = Path.Combine(Path.GetTempPath(), $"flywheel-lora-{Guid.NewGuid():N}");
+        var dir = TestScratch.Path($"lora-{Guid.NewGuid():N}");
         var made = Run("make-model", "--preset", "tiny", "--out", dir, "--lora", "q_proj,down_proj");
         Assert.Equal(0, made.Code);
         Assert.Contains("LoRA inputs on q_proj,down_proj", made.Out);
@@ -211,7 +211,7 @@ public sealed class CliTests
         var ids = JsonSerializer.Deserialize<int[]>(stdout)!;
         Assert.NotEmpty(ids);
         Assert.All(ids, id => Assert.InRange(id, 0, 399));
-        var file = Path.Combine(Path.GetTempPath(), $"flywheel-text-{Guid.NewGuid():N}.txt");
+        var file = TestScratch.Path($"text-{Guid.NewGuid():N}.txt");
         File.WriteAllText(file, "hello world");
         Assert.Equal(stdout, Run("tokenize", "--tokenizer", tokenizer, "--text-file", file).Out);
     }

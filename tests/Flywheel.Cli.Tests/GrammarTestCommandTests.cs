@@ -7,7 +7,7 @@ namespace Flywheel.Cli.Tests;
 /// <summary><c>flywheel grammar test</c> on a small cases folder (both file layouts) and a synthetic byte-level tokenizer.</summary>
 public sealed class GrammarTestCommandTests : IDisposable
 {
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", "grammar-" + Guid.NewGuid().ToString("N"));
+    private readonly string _dir = TestScratch.Path("grammar-" + Guid.NewGuid().ToString("N"));
 
     public GrammarTestCommandTests()
     {

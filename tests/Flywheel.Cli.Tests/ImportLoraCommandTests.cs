@@ -16,7 +16,7 @@ public sealed class ImportLoraCommandTests
 {
     private const int Hidden = 32, Heads = 2, KvHeads = 1, Intermediate = 64, Vocab = 300, Layers = 1;
 
-    private static string NewDirectory(string what) => Path.Combine(Path.GetTempPath(), "flywheel-tests", $"cli-import-{what}-{Environment.ProcessId}-{Guid.NewGuid():N}");
+    private static string NewDirectory(string what) => TestScratch.Path($"cli-import-{what}-{Environment.ProcessId}-{Guid.NewGuid():N}");
 
     [Fact]
     public void APhi3ImportWithFusedLoraNamesTakesAnAdapterForItsParts()

@@ -21,7 +21,7 @@ public sealed class LoadGenAgainstServerTests
     [InlineData("structured")]
     public async Task EachMixRunsCleanlyAndCountsTokensExactly(string mix)
     {
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"loadgen-model-{Environment.ProcessId}");
+        var dir = TestScratch.Path($"loadgen-model-{Environment.ProcessId}");
         lock (typeof(LoadGenAgainstServerTests))
         {
             if (!File.Exists(Path.Combine(dir, "model.onnx")))
@@ -35,7 +35,7 @@ public sealed class LoadGenAgainstServerTests
         await using var app = FlywheelServer.Build(new ServerOptions { Port = 0, Output = TextWriter.Null, ConfigureLogging = l => l.ClearProviders() }, backend);
         await app.StartAsync();
         var url = FlywheelServer.ListeningUris(app).Single().ToString();
-        var output = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"loadgen-{mix}-{Guid.NewGuid():N}");
+        var output = TestScratch.Path($"loadgen-{mix}-{Guid.NewGuid():N}");
         var (stdout, stderr) = (new StringWriter(), new StringWriter());
         var code = await Task.Run(() => CliApp.Run(
             ["loadgen", "--url", url, "--mix", mix, "--requests", "6", "--concurrency", "3", "--max-context", "512",

@@ -9,13 +9,13 @@ public sealed class MakeAdapterCommandTests
 {
     private static readonly Lazy<string> Model = new(() =>
     {
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", "cli-adapter-base-" + Environment.ProcessId);
+        var dir = TestScratch.Path("cli-adapter-base-" + Environment.ProcessId);
         var (code, _, err) = Run("make-model", "--preset", "tiny", "--out", dir, "--vocab", "300", "--seed", "7");
         Assert.True(code == 0, err);
         return dir;
     });
 
-    private static string NewDirectory() => Path.Combine(Path.GetTempPath(), "flywheel-tests", $"cli-adapter-{Environment.ProcessId}-{Guid.NewGuid():N}");
+    private static string NewDirectory() => TestScratch.Path($"cli-adapter-{Environment.ProcessId}-{Guid.NewGuid():N}");
 
     [Fact]
     public void WritesAnAdapterThatLoadsForItsBase()

@@ -16,7 +16,7 @@ public sealed class SchemaRecursionTests : IDisposable
 {
     private static readonly int[] Depths = [10, 100, 1_000, 10_000, 100_000];
 
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", "recursion-" + Guid.NewGuid().ToString("N"));
+    private readonly string _dir = TestScratch.Path("recursion-" + Guid.NewGuid().ToString("N"));
 
     public SchemaRecursionTests() => SyntheticTokenizer.Write(Path.Combine(_dir, "tok"), 600);
 

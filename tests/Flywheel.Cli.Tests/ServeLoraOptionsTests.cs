@@ -7,7 +7,7 @@ public sealed class ServeLoraOptionsTests
 {
     private static readonly Lazy<string> Model = new(() =>
     {
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", "cli-lora-base-" + Environment.ProcessId);
+        var dir = TestScratch.Path("cli-lora-base-" + Environment.ProcessId);
         var (code, _, err) = Run("make-model", "--preset", "tiny", "--out", dir, "--vocab", "300", "--seed", "7", "--lora", "all");
         Assert.True(code == 0, err);
         return dir;
@@ -50,7 +50,7 @@ public sealed class ServeLoraOptionsTests
     [Fact]
     public void ABadAdapterStopsStartupNamingTheFileAndField()
     {
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"cli-lora-bad-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        var dir = TestScratch.Path($"cli-lora-bad-{Environment.ProcessId}-{Guid.NewGuid():N}");
         var (made, _, makeErr) = Run("make-adapter", "--model", Model.Value, "--out", dir, "--rank", "4", "--targets", "q_proj", "--seed", "1");
         Assert.True(made == 0, makeErr);
         var config = Path.Combine(dir, "adapter_config.json");

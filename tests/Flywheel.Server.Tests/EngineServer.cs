@@ -45,7 +45,7 @@ internal sealed class EngineServer : IAsyncDisposable
     public static async Task<EngineServer> StartAsync(string name, ModelBuilderOptions options, EngineOptions engine, string? tokenizerJson = null, Action<ServerOptions>? configure = null,
         SchemaCompileOptions? schemaOptions = null, Action<string>? afterBuild = null)
     {
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"{name}-{Environment.ProcessId}");
+        var dir = TestScratch.Path($"{name}-{Environment.ProcessId}");
         // Test classes run in parallel and share folders by name: one writes, the others wait for it.
         lock (BuildLock)
         {

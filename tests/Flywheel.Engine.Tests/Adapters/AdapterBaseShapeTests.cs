@@ -22,7 +22,7 @@ public sealed class AdapterBaseShapeTests
     [InlineData(ModelPrecision.Int4, true)]
     public void AMadeFolderGivesTheSizesItWasMadeWith(ModelPrecision precision, bool externalData)
     {
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"shape-{precision}-{externalData}-{Environment.ProcessId}");
+        var dir = TestScratch.Path($"shape-{precision}-{externalData}-{Environment.ProcessId}");
         ModelFolderWriter.Write(dir, Options with { Precision = precision, ExternalData = externalData, LoraTargets = [LoraTarget.UpProj] }, tokenizerJsonPath: null);
         Assert.Equal(externalData, File.Exists(Path.Combine(dir, ModelFolderWriter.ExternalDataFileName)));
 
@@ -55,7 +55,7 @@ public sealed class AdapterBaseShapeTests
     [Fact]
     public void AGraphWithoutTheGateWeightOrACutOffGraphIsAConfigError()
     {
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"shape-broken-{Environment.ProcessId}");
+        var dir = TestScratch.Path($"shape-broken-{Environment.ProcessId}");
         ModelFolderWriter.Write(dir, Options, tokenizerJsonPath: null);
         var model = Path.Combine(dir, "model.onnx");
         var bytes = File.ReadAllBytes(model);

@@ -20,7 +20,7 @@ internal static class AdapterFolder
     };
 
     public static string NewDirectory() =>
-        Path.Combine(Path.GetTempPath(), "flywheel-tests", $"adapter-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        TestScratch.Path($"adapter-{Environment.ProcessId}-{Guid.NewGuid():N}");
 
     /// <summary>Writes a random adapter (B scaled by <paramref name="bScale"/>; 0 gives PEFT's fresh, no-op adapter).</summary>
     public static string Write(PeftAdapterConfig config, int seed = 1, double bScale = 0.5, string dtype = "F32")

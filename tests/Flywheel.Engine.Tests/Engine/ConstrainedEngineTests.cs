@@ -27,7 +27,7 @@ public sealed class ConstrainedEngineTests : IDisposable
 
     private static readonly Lazy<string> TokenizerDir = new(() =>
     {
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", "constrained-tok-" + Environment.ProcessId);
+        var dir = TestScratch.Path("constrained-tok-" + Environment.ProcessId);
         SyntheticTokenizer.Write(dir, 300);
         return dir;
     });

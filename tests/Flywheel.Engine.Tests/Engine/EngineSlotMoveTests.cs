@@ -20,7 +20,7 @@ public sealed class EngineSlotMoveTests
     public async Task OutputsMatchSingleRequestGeneration(int requests, int maxRunning, int chunk)
     {
         using var model = ModelFolder.Open(TinyModel.Dir);
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", "slotmove-tok-" + Environment.ProcessId);
+        var dir = TestScratch.Path("slotmove-tok-" + Environment.ProcessId);
         Flywheel.Tokenization.SyntheticTokenizer.Write(dir, 300);
         using var gen = new TextGenerator(model, Flywheel.Tokenization.Tokenizer.Load(Path.Combine(dir, "tokenizer.json")));
         using var engine = new LlmEngine(model, new EngineOptions { MaxRunningRequests = maxRunning, MaxBatchTokens = 128, ChunkSize = chunk });
@@ -48,7 +48,7 @@ public sealed class EngineSlotMoveTests
         // Same-length prompts submitted together decode in lockstep, so the short ones finish in one step
         // and the slot table frees several decode slots at once, moving survivors into the holes.
         using var model = ModelFolder.Open(TinyModel.Dir);
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", "slotmove-tok-" + Environment.ProcessId);
+        var dir = TestScratch.Path("slotmove-tok-" + Environment.ProcessId);
         Flywheel.Tokenization.SyntheticTokenizer.Write(dir, 300);
         using var gen = new TextGenerator(model, Flywheel.Tokenization.Tokenizer.Load(Path.Combine(dir, "tokenizer.json")));
         using var engine = new LlmEngine(model, new EngineOptions { MaxRunningRequests = maxTokens.Length, MaxBatchTokens = 128 });

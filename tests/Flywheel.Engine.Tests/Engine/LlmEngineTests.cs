@@ -33,7 +33,7 @@ public sealed class LlmEngineTests : IDisposable
     // TextGenerator needs a tokenizer for its text; the ids do not depend on it.
     private static readonly Lazy<string> SyntheticTokenizerDir = new(() =>
     {
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", "engine-tok-" + Environment.ProcessId);
+        var dir = TestScratch.Path("engine-tok-" + Environment.ProcessId);
         Flywheel.Tokenization.SyntheticTokenizer.Write(dir, 300);
         return Path.Combine(dir, "tokenizer.json");
     });

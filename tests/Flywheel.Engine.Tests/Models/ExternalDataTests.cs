@@ -14,7 +14,7 @@ public sealed class ExternalDataTests
 {
     private static string Write(string name, ModelPrecision precision, bool external)
     {
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"{name}-{precision}-{Environment.ProcessId}");
+        var dir = TestScratch.Path($"{name}-{precision}-{Environment.ProcessId}");
         ModelFolderWriter.Write(dir, ModelBuilderOptions.Tiny with { Precision = precision, ExternalData = external }, tokenizerJsonPath: null, SyntheticTokenizer.Write);
         return dir;
     }

@@ -24,7 +24,7 @@ public sealed class Fp16IoTests
 
     private static string Write(string name, bool fp16)
     {
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"{name}-{Environment.ProcessId}");
+        var dir = TestScratch.Path($"{name}-{Environment.ProcessId}");
         ModelFolderWriter.Write(dir, ModelBuilderOptions.Tiny with { Fp16Io = fp16 }, tokenizerJsonPath: null, SyntheticTokenizer.Write);
         return dir;
     }
@@ -189,7 +189,7 @@ public sealed class Fp16IoTests
     public void LogitsOfATypeTheEngineCannotReadAreRefusedByName()
     {
         // The fp16 folder with its last Cast writing double logits: ONNX Runtime runs it, the engine refuses it.
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", "double-logits-" + Guid.NewGuid().ToString("N"));
+        var dir = TestScratch.Path("double-logits-" + Guid.NewGuid().ToString("N"));
         ModelFolderWriter.Write(dir, ModelBuilderOptions.Tiny with { Fp16Io = true }, tokenizerJsonPath: null, SyntheticTokenizer.Write);
         var path = Path.Combine(dir, "model.onnx");
         var model = Flywheel.Onnx.Proto.OnnxModel.Load(path);

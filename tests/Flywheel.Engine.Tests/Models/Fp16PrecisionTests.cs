@@ -20,7 +20,7 @@ public sealed class Fp16PrecisionTests(ITestOutputHelper output)
 {
     private static readonly Lazy<string> Dir = new(() =>
     {
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"fp16-{Environment.ProcessId}");
+        var dir = TestScratch.Path($"fp16-{Environment.ProcessId}");
         ModelFolderWriter.Write(dir, ModelBuilderOptions.Tiny with { Precision = ModelPrecision.Fp16 }, tokenizerJsonPath: null, SyntheticTokenizer.Write);
         return dir;
     });

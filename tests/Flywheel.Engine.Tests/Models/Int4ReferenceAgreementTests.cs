@@ -35,7 +35,7 @@ public sealed class Int4ReferenceAgreementTests(ITestOutputHelper output)
 
     private static string Write(int accuracyLevel)
     {
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"int4-acc{accuracyLevel}-{Environment.ProcessId}");
+        var dir = TestScratch.Path($"int4-acc{accuracyLevel}-{Environment.ProcessId}");
         ModelFolderWriter.Write(dir, ModelBuilderOptions.Tiny with { VocabSize = 300, ContextLength = 512, Precision = ModelPrecision.Int4, AccuracyLevel = accuracyLevel }, tokenizerJsonPath: null);
         return dir;
     }

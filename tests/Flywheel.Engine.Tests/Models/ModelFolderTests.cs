@@ -7,7 +7,7 @@ public sealed class ModelFolderTests
 {
     private static string CopyTiny(Action<JsonObject> editConfig)
     {
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", "folder-" + Guid.NewGuid().ToString("N"));
+        var dir = TestScratch.Path("folder-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(dir);
         foreach (var file in Directory.GetFiles(TinyModel.Dir))
         {

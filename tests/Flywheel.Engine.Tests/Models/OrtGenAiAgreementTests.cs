@@ -79,7 +79,7 @@ public sealed class OrtGenAiAgreementTests
     /// <summary>What <c>flywheel make-model --preset tiny [--tokenizer PATH] [--precision P]</c> writes.</summary>
     private static string Write(string name, string? tokenizerJson, ModelPrecision precision = ModelPrecision.Fp32, bool? externalData = null)
     {
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"genai-{name}-{Environment.ProcessId}");
+        var dir = TestScratch.Path($"genai-{name}-{Environment.ProcessId}");
         ModelFolderWriter.Write(dir, ModelBuilderOptions.Tiny with { Precision = precision, ExternalData = externalData }, tokenizerJson, SyntheticTokenizer.Write);
         return dir;
     }

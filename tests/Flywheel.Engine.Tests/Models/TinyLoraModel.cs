@@ -11,7 +11,7 @@ internal static class TinyLoraModel
 {
     private static readonly Lazy<string> Folder = new(() =>
     {
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", "tiny-lora-" + Environment.ProcessId);
+        var dir = TestScratch.Path("tiny-lora-" + Environment.ProcessId);
         ModelFolderWriter.Write(dir, ModelBuilderOptions.Tiny with { VocabSize = 300, LoraTargets = LoraTargets.All }, tokenizerJsonPath: null);
         return dir;
     });

@@ -8,7 +8,7 @@ internal static class TinyModel
 {
     private static readonly Lazy<string> Folder = new(() =>
     {
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", "tiny-" + Environment.ProcessId);
+        var dir = TestScratch.Path("tiny-" + Environment.ProcessId);
         ModelFolderWriter.Write(dir, ModelBuilderOptions.Tiny with { VocabSize = 300 }, tokenizerJsonPath: null);
         return dir;
     });

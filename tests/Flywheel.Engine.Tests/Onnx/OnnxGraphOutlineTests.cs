@@ -16,7 +16,7 @@ public sealed class OnnxGraphOutlineTests
 {
     private static string Write(string name, ModelBuilderOptions options)
     {
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"outline-{name}-{Environment.ProcessId}");
+        var dir = TestScratch.Path($"outline-{name}-{Environment.ProcessId}");
         ModelFolderWriter.Write(dir, options, tokenizerJsonPath: null);
         return dir;
     }
@@ -48,7 +48,7 @@ public sealed class OnnxGraphOutlineTests
     public void ACutOffModelFileIsAnError()
     {
         var source = Path.Combine(TinyLoraModel.Dir, "model.onnx");
-        var cut = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"outline-cut-{Environment.ProcessId}.onnx");
+        var cut = TestScratch.Path($"outline-cut-{Environment.ProcessId}.onnx");
         var bytes = File.ReadAllBytes(source);
         File.WriteAllBytes(cut, bytes.AsSpan(0, bytes.Length / 2).ToArray());
         Assert.Throws<InvalidDataException>(() => OnnxGraphOutline.Read(cut));

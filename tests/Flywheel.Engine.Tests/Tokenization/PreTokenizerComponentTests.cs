@@ -90,7 +90,7 @@ public sealed class PreTokenizerComponentTests
     [Fact]
     public void UnknownDecodersAreRefused()
     {
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"decoder-{Guid.NewGuid():N}");
+        var dir = TestScratch.Path($"decoder-{Guid.NewGuid():N}");
         Directory.CreateDirectory(dir);
         var path = Path.Combine(dir, "tokenizer.json");
         File.WriteAllText(path, """{"model": {"type": "BPE", "vocab": {"a": 0}, "merges": []}, "decoder": {"type": "Sequence", "decoders": [{"type": "WordPiece"}]}}""");

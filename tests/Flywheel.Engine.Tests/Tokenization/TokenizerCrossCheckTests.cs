@@ -12,7 +12,7 @@ public sealed class TokenizerCrossCheckTests
 {
     internal static (int[][] Plain, int[][] Special, string[] Decoded) Reference(string modelDir, string[] texts)
     {
-        var textsPath = Path.Combine(Path.GetTempPath(), $"flywheel-texts-{Guid.NewGuid():N}.json");
+        var textsPath = TestScratch.Path($"texts-{Guid.NewGuid():N}.json");
         File.WriteAllText(textsPath, JsonSerializer.Serialize(texts));
         try
         {
@@ -110,7 +110,7 @@ public sealed class SyntheticTokenizerTests
     [InlineData(2000)]
     public void SyntheticTokenizerLoadsHereAndInTheReference(int vocabSize)
     {
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"synthetic-{vocabSize}-{Guid.NewGuid():N}");
+        var dir = TestScratch.Path($"synthetic-{vocabSize}-{Guid.NewGuid():N}");
         SyntheticTokenizer.Write(dir, vocabSize);
         var tokenizer = Tokenizer.Load(Path.Combine(dir, "tokenizer.json"));
         Assert.Equal(vocabSize, tokenizer.VocabSize);
@@ -133,7 +133,7 @@ public sealed class SyntheticTokenizerTests
     [Fact]
     public void BadTokenizerFilesFailClearly()
     {
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"bad-{Guid.NewGuid():N}");
+        var dir = TestScratch.Path($"bad-{Guid.NewGuid():N}");
         Directory.CreateDirectory(dir);
         var path = Path.Combine(dir, "tokenizer.json");
         File.WriteAllText(path, """{"model": {"type": "WordPiece", "vocab": {}}}""");
@@ -148,7 +148,7 @@ public sealed class SyntheticTokenizerTests
     [Fact]
     public void SentencePieceStyleTokenizerRoundTrips()
     {
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"sp-{Guid.NewGuid():N}");
+        var dir = TestScratch.Path($"sp-{Guid.NewGuid():N}");
         Directory.CreateDirectory(dir);
         // Llama-2 style: Prepend + Replace normalizer, no pre-tokenizer, byte fallback for unknown characters.
         var vocab = new Dictionary<string, int> { ["<unk>"] = 0, ["<s>"] = 1, ["</s>"] = 2 };

@@ -15,7 +15,7 @@ internal sealed class LoadGenRun : IDisposable
 
     public static async Task<LoadGenRun> RunAsync(params string[] args)
     {
-        var run = new LoadGenRun(Path.Combine(Path.GetTempPath(), "flywheel-loadgen-tests", Guid.NewGuid().ToString("N")));
+        var run = new LoadGenRun(TestScratch.Path("loadgen-" + Guid.NewGuid().ToString("N")));
         var stdout = new StringWriter();
         var stderr = new StringWriter();
         var env = new LoadGenEnvironment { Out = stdout, Error = stderr, Interactive = false };

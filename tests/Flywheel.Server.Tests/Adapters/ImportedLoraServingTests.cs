@@ -20,7 +20,7 @@ public sealed class ImportedLoraServingTests
     [Fact]
     public async Task AnAdapterOnAnImportedCheckpointIsServedByName()
     {
-        var checkpoint = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"server-hf-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        var checkpoint = TestScratch.Path($"server-hf-{Environment.ProcessId}-{Guid.NewGuid():N}");
         WriteLlamaCheckpoint(checkpoint);
         var folder = checkpoint + "-onnx";
         HfImporter.Import(checkpoint, folder, loraTargets: [LoraTarget.QProj, LoraTarget.VProj, LoraTarget.DownProj]);

@@ -43,7 +43,7 @@ internal sealed class LoraServer : IAsyncDisposable
     /// <summary>Writes a random rank-4 adapter on q_proj and v_proj for this base into a new folder.</summary>
     public string WriteAdapter(int seed, int rank = 4, Action<string>? corrupt = null)
     {
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"lora-adapter-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        var dir = TestScratch.Path($"lora-adapter-{Environment.ProcessId}-{Guid.NewGuid():N}");
         var shape = AdapterBaseShape.FromModelFolder(Server.Model.Directory);
         var config = new PeftAdapterConfig { Rank = rank, Alpha = 2 * rank, Targets = [LoraTarget.QProj, LoraTarget.VProj] };
         PeftAdapterWriter.Write(dir, config, PeftAdapterWriter.RandomWeights(shape, config, seed));

@@ -29,7 +29,7 @@ public sealed class DashboardQueriesTests
         await using var engineServer = await EngineServer.StartAsync("dashboard", ModelBuilderOptions.Tiny with { VocabSize = 600 }, new EngineOptions { MaxRunningRequests = 4, MaxBatchTokens = 32, ChunkSize = 8 });
         var (model, server, client) = (engineServer.Model, engineServer.BaseUri, engineServer.Client);
 
-        var work = Path.Combine(Path.GetTempPath(), "flywheel-prometheus-" + Guid.NewGuid().ToString("N"));
+        var work = TestScratch.Path("prometheus-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(work);
         var port = FreePort();
         File.WriteAllText(Path.Combine(work, "prometheus.yml"),

@@ -120,7 +120,7 @@ public sealed class OpenAiClientTests
 
     private static JsonDocument RunClient(EngineServer server, object cases)
     {
-        var casesPath = Path.Combine(Path.GetTempPath(), $"flywheel-openai-{Guid.NewGuid():N}.json");
+        var casesPath = TestScratch.Path($"openai-{Guid.NewGuid():N}.json");
         File.WriteAllText(casesPath, JsonSerializer.Serialize(cases));
         try
         {

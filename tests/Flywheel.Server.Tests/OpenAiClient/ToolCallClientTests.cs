@@ -167,7 +167,7 @@ public sealed partial class ToolCallClientTests
 
     private static JsonDocument RunClient(EngineServer server, object cases)
     {
-        var casesPath = Path.Combine(Path.GetTempPath(), $"flywheel-openai-tools-{Guid.NewGuid():N}.json");
+        var casesPath = TestScratch.Path($"openai-tools-{Guid.NewGuid():N}.json");
         File.WriteAllText(casesPath, JsonSerializer.Serialize(cases));
         try
         {

@@ -28,7 +28,7 @@ internal sealed class TinyCheckpoint
     /// </summary>
     public static TinyCheckpoint Write(string architecture, string dtype, bool sharded, bool tied, Action<Dictionary<string, object?>>? editConfig = null, Dictionary<string, object>? ropeScaling = null)
     {
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", $"hf-{architecture}-{dtype}-{Guid.NewGuid():N}");
+        var dir = TestScratch.Path($"hf-{architecture}-{dtype}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(dir);
         SyntheticTokenizer.Write(dir, Vocab);
         var random = new Random(architecture.Length * 7919);

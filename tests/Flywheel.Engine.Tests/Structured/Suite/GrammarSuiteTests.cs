@@ -35,7 +35,7 @@ public sealed class GrammarSuiteTests
     [Fact]
     public void Tokenizer_vocabulary_pads_to_the_model_size_with_specials()
     {
-        var dir = Path.Combine(Path.GetTempPath(), "flywheel-tests", "vocab-" + Guid.NewGuid().ToString("N"));
+        var dir = TestScratch.Path("vocab-" + Guid.NewGuid().ToString("N"));
         SyntheticTokenizer.Write(dir, 300);
         try
         {

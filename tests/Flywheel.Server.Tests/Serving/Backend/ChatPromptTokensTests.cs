@@ -32,7 +32,7 @@ public sealed class ChatPromptTokensTests
         var assets = NodeModules();
         var tokenizerDir = Path.Combine(assets, "@lenml", $"tokenizer-{name}", "models");
 
-        var casesPath = Path.Combine(Path.GetTempPath(), $"flywheel-conv-{Guid.NewGuid():N}.json");
+        var casesPath = TestScratch.Path($"conv-{Guid.NewGuid():N}.json");
         File.WriteAllText(casesPath, JsonSerializer.Serialize(Conversations));
         var renderings = JsonSerializer.Deserialize<string[]>(Node(Script("Flywheel.Templates.Tests", "render-reference.mjs"), assets, tokenizerDir, casesPath))!;
         File.WriteAllText(casesPath, JsonSerializer.Serialize(renderings));
