@@ -29,6 +29,7 @@ public sealed partial class GrammarMatcher
         _prefixStart[0] = 0;
         _prefixCount[0] = _count;
         _prefixMark[0] = mark;
+        SetPlainLevel(0);
         var known = 0; // sets are valid for depths 0..known of the previous token
         var previous = -1;
         var order = _vocab.Trie.Tokens;
@@ -61,8 +62,16 @@ public sealed partial class GrammarMatcher
         var depth = ExtendPrefixes(bytes, Math.Min(shared, known));
 
         known = depth;
-        return depth == bytes.Length && _prefixCount[depth] > 0
-            && Bounds(_runner.Sets, _prefixStart[depth], _prefixCount[depth]).Min <= limit;
+        if (depth < bytes.Length || _prefixCount[depth] == 0)
+        {
+            return false;
+        }
+
+        // A plain level's bound: its stack's plus its state's finish (NodeBound, without a node).
+        var q = _prefixPlain[depth];
+        var min = q >= 0 ? Math.Min(_prefixStack[depth] + _budget!.Finish[q], GrammarBudget.Unbounded)
+            : Bounds(_runner.Sets, _prefixStart[depth], _prefixCount[depth]).Min;
+        return min <= limit;
     }
 
     /// <summary>

@@ -22,6 +22,9 @@ public sealed partial class GrammarMatcher
     private readonly int[] _prefixStart;  // ResolveUncertain: per depth, the set after that many bytes
     private readonly int[] _prefixCount;
     private readonly int[] _prefixMark;
+    private readonly int[] _prefixPlain;  // per depth: the state of a lone plain configuration (not in Sets), or -1
+    private readonly int[] _prefixParent; // per depth, with a plain state: its stack (a runner node)
+    private readonly long[] _prefixStack; // per depth, with a plain state and a budget: NodeBound of that stack
 
     /// <summary>Creates a matcher at the start of the document.</summary>
     public GrammarMatcher(JsonSchemaGrammar grammar, TokenVocabulary vocabulary)
@@ -32,7 +35,7 @@ public sealed partial class GrammarMatcher
         _cache = grammar.CacheFor(vocabulary);
         _runner = new PdaRunner(grammar.Compiled);
         _walker = new TrieWalker(vocabulary.Trie);
-        (_prefixStart, _prefixCount, _prefixMark) = PrefixScratch(vocabulary);
+        (_prefixStart, _prefixCount, _prefixMark, _prefixPlain, _prefixParent, _prefixStack) = PrefixScratch(vocabulary);
         _count = _runner.Start(0);
         _current = _runner.Sets[.._count];
     }
@@ -69,7 +72,7 @@ public sealed partial class GrammarMatcher
         _cache = other._cache;
         _runner = other._runner.Clone();
         _walker = new TrieWalker(other._vocab.Trie);
-        (_prefixStart, _prefixCount, _prefixMark) = PrefixScratch(other._vocab);
+        (_prefixStart, _prefixCount, _prefixMark, _prefixPlain, _prefixParent, _prefixStack) = PrefixScratch(other._vocab);
         _current = (int[])other._current.Clone();
         _count = other._count;
         IsTerminated = other.IsTerminated;
@@ -77,10 +80,10 @@ public sealed partial class GrammarMatcher
         _remaining = other._remaining;
     }
 
-    private static (int[], int[], int[]) PrefixScratch(TokenVocabulary vocabulary)
+    private static (int[], int[], int[], int[], int[], long[]) PrefixScratch(TokenVocabulary vocabulary)
     {
         var depth = vocabulary.Trie.MaxDepth + 2;
-        return (new int[depth], new int[depth], new int[depth]);
+        return (new int[depth], new int[depth], new int[depth], new int[depth], new int[depth], new long[depth]);
     }
 
     /// <summary>True when the tokens so far form a complete, valid document (end-of-sequence is allowed).</summary>
@@ -260,6 +263,7 @@ public sealed partial class GrammarMatcher
         _prefixStart[0] = scratch;
         _prefixCount[0] = 1;
         _prefixMark[0] = mark;
+        SetPlainLevel(0);
         var known = 0; // sets are valid for depths 0..known of the previous token
         var previous = ReadOnlySpan<byte>.Empty;
         foreach (var id in uncertain)
@@ -290,20 +294,77 @@ public sealed partial class GrammarMatcher
     /// configurations the shorter prefixes left (levels up to <paramref name="depth"/> are reused from the
     /// previous token in trie order); returns how deep it got: the length, or the level whose set died.
     /// </summary>
+    /// <remarks>
+    /// A level whose set is one configuration in a plain state (bytes only: no accept, no call) keeps
+    /// that state and its stack instead of a runner node, and the next byte is a table move where it
+    /// reaches a plain state again (inside a string, nearly every byte): the runner would leave the
+    /// same single configuration, only at the cost of a node. Such a level is turned into a node only
+    /// when its move needs the runner's closure.
+    /// </remarks>
     private int ExtendPrefixes(ReadOnlySpan<byte> bytes, int depth)
     {
+        var g = _runner.Grammar;
+        var next = g.Next;
+        var classOf = g.ClassOf;
+        var classCount = g.ClassCount;
+        var flags = g.Flags;
         while (depth < bytes.Length && _prefixCount[depth] > 0)
         {
-            _runner.NodeCount = _prefixMark[depth];
-            var dst = _prefixStart[depth] + _prefixCount[depth];
-            var count = _runner.Advance(_prefixStart[depth], _prefixCount[depth], bytes[depth], dst);
+            var q = _prefixPlain[depth];
+            var src = _prefixStart[depth];
+            if (q >= 0)
+            {
+                var to = next[(q * classCount) + classOf[bytes[depth]]];
+                if (to < 0 || flags[to] == CompiledGrammar.FlagBytes)
+                {
+                    depth++;
+                    _prefixStart[depth] = src + 1;
+                    _prefixCount[depth] = to < 0 ? 0 : 1;
+                    _prefixMark[depth] = _prefixMark[depth - 1];
+                    _prefixPlain[depth] = to;
+                    _prefixParent[depth] = _prefixParent[depth - 1];
+                    _prefixStack[depth] = _prefixStack[depth - 1];
+                    continue;
+                }
+
+                _runner.NodeCount = _prefixMark[depth];
+                _runner.EnsureSets(src + 1);
+                _runner.Sets[src] = _runner.NewNode(q, _prefixParent[depth]);
+            }
+            else
+            {
+                _runner.NodeCount = _prefixMark[depth];
+            }
+
+            var dst = src + _prefixCount[depth];
+            var count = _runner.Advance(src, _prefixCount[depth], bytes[depth], dst);
             depth++;
             _prefixStart[depth] = dst;
             _prefixCount[depth] = count;
             _prefixMark[depth] = _runner.NodeCount;
+            SetPlainLevel(depth);
         }
 
         return depth;
+    }
+
+    /// <summary>Marks prefix level <paramref name="depth"/> plain when its set (in Sets) is one configuration in a plain state.</summary>
+    private void SetPlainLevel(int depth)
+    {
+        _prefixPlain[depth] = -1;
+        if (_prefixCount[depth] != 1)
+        {
+            return;
+        }
+
+        var node = _runner.Sets[_prefixStart[depth]];
+        var state = _runner.StateOf(node);
+        if (state >= 0 && _runner.Grammar.Flags[state] == CompiledGrammar.FlagBytes)
+        {
+            _prefixPlain[depth] = state;
+            _prefixParent[depth] = _runner.ParentOf(node);
+            _prefixStack[depth] = _budget is null ? 0 : NodeBound(_prefixParent[depth]);
+        }
     }
 
     /// <summary>Advances the <paramref name="count"/> configurations at <paramref name="src"/> by each byte in turn; where they end and how many survive (0 = dead).</summary>
