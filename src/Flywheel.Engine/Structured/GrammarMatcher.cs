@@ -19,6 +19,7 @@ public sealed partial class GrammarMatcher
     private readonly TrieWalker _walker;
     private int[] _current;
     private int _count;
+    private MaskCache.Entry?[] _entries = new MaskCache.Entry?[4];
     private readonly int[] _prefixStart;  // ResolveUncertain: per depth, the set after that many bytes
     private readonly int[] _prefixCount;
     private readonly int[] _prefixMark;
@@ -136,6 +137,16 @@ public sealed partial class GrammarMatcher
             }
 
             var entry = _cache.Get(_runner.StateOf(node), _runner, _walker, scratch);
+            if (_budget is not null)
+            {
+                if (_entries.Length < _count)
+                {
+                    _entries = new MaskCache.Entry?[_count * 2];
+                }
+
+                _entries[c] = entry; // what each configuration can read, for the budget's mask
+            }
+
             entry.OrInto(bitmask, _vocab.Count);
             var t1 = profile is null ? 0 : MaskProfile.Now();
             ResolveUncertain(node, entry.Uncertain, scratch, bitmask);
