@@ -17,6 +17,8 @@ internal static class GrammarCorpusReport
 
         var total = samples.Sum(s => s.Microseconds);
         Console.WriteLine($"{label} cold mask: {Summary(samples)} over {samples.Count} masks; mask hash {maskHash:x16}");
+        var cpu = samples.Select(s => s.CpuMicroseconds).Order().ToList();
+        Console.WriteLine($"  thread CPU time (waits for a core left out): mean {cpu.Average():F1} us, p50 {Percentile(cpu, 0.5):F1} us, p99 {Percentile(cpu, 0.99):F1} us");
         Console.WriteLine($"  {"kind",-22} {"masks",6} {"share",6} {"mean us",9} {"p99 us",9} {"max us",8} {"time share",10}");
         foreach (var (name, pick) in new (string, Func<MaskSample, bool>)[]
         {

@@ -9,14 +9,14 @@ namespace Flywheel.Structured;
 /// </summary>
 public sealed partial class GrammarMatcher
 {
-    private uint[]? _safe, _union, _pending, _drop;
+    private uint[]? _safe, _pending, _drop, _readable, _dropped;
 
     /// <summary>Clears the allowed tokens after which the bound exceeds the tokens left after them. End-of-sequence tokens stay (set only when complete).</summary>
     private void KeepTokensThatFit(Span<uint> bitmask)
     {
         var limit = _remaining - 1L;
         var (_, max) = Bounds(_current, 0, _count);
-        DropTextTokensThatCannotFit(bitmask, limit);
+        DropTextTokensThatCannotFit(bitmask, limit, _entries);
         var pending = PendingInTrieOrder(bitmask, SafeTextTokens(limit), limit - max);
         if (Profile is { } profile)
         {
@@ -29,6 +29,7 @@ public sealed partial class GrammarMatcher
         _prefixStart[0] = 0;
         _prefixCount[0] = _count;
         _prefixMark[0] = mark;
+        SetPlainLevel(0);
         var known = 0; // sets are valid for depths 0..known of the previous token
         var previous = -1;
         var order = _vocab.Trie.Tokens;
@@ -61,16 +62,24 @@ public sealed partial class GrammarMatcher
         var depth = ExtendPrefixes(bytes, Math.Min(shared, known));
 
         known = depth;
-        return depth == bytes.Length && _prefixCount[depth] > 0
-            && Bounds(_runner.Sets, _prefixStart[depth], _prefixCount[depth]).Min <= limit;
+        if (depth < bytes.Length || _prefixCount[depth] == 0)
+        {
+            return false;
+        }
+
+        // A plain level's bound: its stack's plus its state's finish (NodeBound, without a node).
+        var q = _prefixPlain[depth];
+        var min = q >= 0 ? Math.Min(_prefixStack[depth] + _budget!.Finish[q], GrammarBudget.Unbounded)
+            : Bounds(_runner.Sets, _prefixStart[depth], _prefixCount[depth]).Min;
+        return min <= limit;
     }
 
     /// <summary>
-    /// The allowed tokens neither in <paramref name="safe"/> nor with a rise within
+    /// The allowed tokens neither in <paramref name="safe"/> (null: none) nor with a rise within
     /// <paramref name="room"/>, as a bit set over trie positions: read in order, they come in trie
     /// order at the cost of the set bits rather than of the vocabulary.
     /// </summary>
-    private uint[] PendingInTrieOrder(Span<uint> bitmask, uint[] safe, long room)
+    private uint[] PendingInTrieOrder(Span<uint> bitmask, uint[]? safe, long room)
     {
         var position = _vocab.TriePosition;
         var rise = _budget!.TokenRise;
@@ -78,11 +87,11 @@ public sealed partial class GrammarMatcher
         Array.Clear(pending);
         for (var w = 0; w < bitmask.Length; w++)
         {
-            for (var bits = bitmask[w] & ~safe[w]; bits != 0; bits &= bits - 1)
+            for (var bits = safe is null ? bitmask[w] : bitmask[w] & ~safe[w]; bits != 0; bits &= bits - 1)
             {
+                // Most allowed tokens have a rise within the room: test it before the trie position.
                 var id = (w << 5) + System.Numerics.BitOperations.TrailingZeroCount(bits);
-                var p = position[id];
-                if (p >= 0 && rise[id] > room)
+                if (rise[id] > room && position[id] is var p && p >= 0)
                 {
                     pending[p >> 5] |= 1u << (p & 31);
                 }
@@ -93,18 +102,19 @@ public sealed partial class GrammarMatcher
     }
 
     /// <summary>
-    /// The text tokens known to fit without reading them: for a configuration in a plain state whose
-    /// text region (see <see cref="GrammarBudget.TextRegionOf"/>) keeps its bound within
+    /// The text tokens known to fit without reading them (null: none): for a configuration in a plain
+    /// state whose text region (see <see cref="GrammarBudget.TextRegionOf"/>) keeps its bound within
     /// <paramref name="limit"/>, every text token made of the region's groups only (and short enough
     /// where the groups hold for short runs only). Inside a string that is most of the vocabulary.
     /// Where only the region's states on a character boundary keep the bound within the limit (the
     /// states part-way through a multi-byte character need more bytes to close), the tokens that end
-    /// on a boundary (<see cref="CharacterEnds"/>), which are nearly all of them.
+    /// on a boundary (<see cref="CharacterEnds"/>), which are nearly all of them. With one such
+    /// configuration the set is the vocabulary's shared one, not a copy.
     /// </summary>
-    private uint[] SafeTextTokens(long limit)
+    private uint[]? SafeTextTokens(long limit)
     {
-        var safe = _safe ??= new uint[_vocab.MaskLength];
-        Array.Clear(safe);
+        uint[]? first = null;
+        uint[]? union = null;
         for (var c = 0; c < _count; c++)
         {
             var node = _current[c];
@@ -114,96 +124,151 @@ public sealed partial class GrammarMatcher
             }
 
             var stack = NodeBound(node) - _budget.Finish[_runner.StateOf(node)];
+            uint[] mine;
             if (stack + region.MaxFinish <= limit)
             {
-                System.Numerics.Tensors.TensorPrimitives.BitwiseOr(safe, RegionTokens(region, boundaryOnly: false), safe);
+                mine = RegionTokens(region, boundaryOnly: false);
             }
             else if (stack + region.MaxBoundaryFinish <= limit)
             {
-                System.Numerics.Tensors.TensorPrimitives.BitwiseOr(safe, RegionTokens(region, boundaryOnly: true), safe);
+                mine = RegionTokens(region, boundaryOnly: true);
+            }
+            else
+            {
+                continue;
+            }
+
+            if (first is null)
+            {
+                first = mine;
+                continue;
+            }
+
+            if (union is null)
+            {
+                union = _safe ??= new uint[_vocab.MaskLength];
+                System.Numerics.Tensors.TensorPrimitives.BitwiseOr(first, mine, union);
+            }
+            else
+            {
+                System.Numerics.Tensors.TensorPrimitives.BitwiseOr(union, mine, union);
             }
         }
 
-        return safe;
+        return union ?? first;
     }
 
     /// <summary>
     /// Clears the text tokens known not to fit without reading them. For a configuration in a plain
     /// state whose text region's least bound exceeds <paramref name="limit"/>, no token of the region's
     /// text fits: it leaves that configuration in the region on the same stack. A token is dropped when
-    /// that holds for every live configuration (the final one reads no token). At the budget's edge
-    /// inside a string (the bound equal to the tokens left) that is all the text, which would
-    /// otherwise be read token by token.
+    /// no configuration both can read it (its state's cache entry, <paramref name="entries"/>, accepts
+    /// it or leaves it to the stack) and is not known to overflow with it; the final configuration
+    /// reads no token. At the budget's edge inside a string that is all the text, which would
+    /// otherwise be read token by token, also beside a configuration that reads a few tokens only
+    /// (the next bytes of a constant, say).
     /// </summary>
-    private void DropTextTokensThatCannotFit(Span<uint> bitmask, long limit)
+    private void DropTextTokensThatCannotFit(Span<uint> bitmask, long limit, MaskCache.Entry?[] entries)
     {
-        var drop = _drop ??= new uint[_vocab.MaskLength];
-        var any = false;
+        var (readers, regions, single) = (0, 0, -1);
         for (var c = 0; c < _count; c++)
         {
-            var node = _current[c];
-            if (node == PdaRunner.FinalNode)
+            if (_current[c] != PdaRunner.FinalNode)
+            {
+                readers++;
+                single = c;
+            }
+
+            if (DropOf(c, limit) is not null)
+            {
+                regions++;
+            }
+        }
+
+        if (regions == 0)
+        {
+            return; // nothing is known not to fit from here
+        }
+
+        if (readers == 1)
+        {
+            // One configuration reads tokens: its region's text is dropped whole.
+            AndNot(bitmask, DropOf(single, limit)!);
+            return;
+        }
+
+        // Several read tokens: keep what some configuration reads and does not drop.
+        var keep = _drop ??= new uint[_vocab.MaskLength];
+        var readable = _readable ??= new uint[_vocab.MaskLength];
+        var dropped = _dropped ??= new uint[_vocab.MaskLength];
+        Array.Clear(keep);
+        Array.Clear(dropped);
+        for (var c = 0; c < _count; c++)
+        {
+            if (_current[c] == PdaRunner.FinalNode)
             {
                 continue;
             }
 
-            var state = _runner.StateOf(node);
-            if (_budget!.TextRegionOf(_runner.Grammar, state) is not { } region)
+            Array.Clear(readable);
+            var entry = entries[c]!;
+            entry.OrInto(readable, _vocab.Count);
+            foreach (var id in entry.Uncertain)
             {
-                return; // this configuration may read any token and fit
+                readable[id >> 5] |= 1u << (id & 31);
             }
 
-            var stack = NodeBound(node) - _budget.Finish[state];
-            if (stack + region.MinBoundaryFinish <= limit)
+            if (DropOf(c, limit) is { } mine)
             {
-                return; // MinFinish is no larger: nothing is known not to fit from here
+                System.Numerics.Tensors.TensorPrimitives.BitwiseOr(dropped, mine, dropped);
+                AndNot(readable, mine);
             }
 
-            var mine = RegionTokens(region, boundaryOnly: stack + region.MinFinish <= limit);
-            if (any)
-            {
-                System.Numerics.Tensors.TensorPrimitives.BitwiseAnd(drop, mine, drop);
-            }
-            else
-            {
-                mine.CopyTo(drop, 0);
-                any = true;
-            }
+            System.Numerics.Tensors.TensorPrimitives.BitwiseOr(keep, readable, keep);
         }
 
-        for (var w = 0; any && w < bitmask.Length; w++)
+        // Dropped: text some configuration's region cannot fit, which no configuration keeps.
+        AndNot(dropped, keep);
+        AndNot(bitmask, dropped);
+    }
+
+    /// <summary>The text tokens configuration <paramref name="c"/> is known not to fit with (its region's, read-only), or null when none are known.</summary>
+    private uint[]? DropOf(int c, long limit)
+    {
+        var node = _current[c];
+        if (node == PdaRunner.FinalNode)
         {
-            bitmask[w] &= ~drop[w];
+            return null;
+        }
+
+        var state = _runner.StateOf(node);
+        if (_budget!.TextRegionOf(_runner.Grammar, state) is not { } region)
+        {
+            return null;
+        }
+
+        var stack = NodeBound(node) - _budget.Finish[state];
+        if (stack + region.MinBoundaryFinish <= limit)
+        {
+            return null; // MinFinish is no larger: nothing is known not to fit from here
+        }
+
+        return RegionTokens(region, boundaryOnly: stack + region.MinFinish <= limit);
+    }
+
+    /// <summary><paramref name="target"/> &amp;= ~<paramref name="clear"/>, word by word.</summary>
+    private static void AndNot(Span<uint> target, uint[] clear)
+    {
+        for (var w = 0; w < target.Length; w++)
+        {
+            target[w] &= ~clear[w];
         }
     }
 
     /// <summary>
-    /// The text tokens made of <paramref name="region"/>'s groups only (all text tokens less those
-    /// with a byte of another group), short enough where it is bounded, and ending on a character
-    /// boundary with <paramref name="boundaryOnly"/>. Written to scratch that the next call reuses.
+    /// The text tokens of <paramref name="region"/> (<see cref="TokenVocabulary.RegionText"/>), ending
+    /// on a character boundary with <paramref name="boundaryOnly"/>. Shared: read only.
     /// </summary>
-    private uint[] RegionTokens(GrammarBudget.TextRegion region, bool boundaryOnly)
-    {
-        var trie = _vocab.Trie;
-        var union = _union ??= new uint[_vocab.MaskLength];
-        Array.Clear(union);
-        for (var missing = ByteGroups.Text & ~region.Groups; missing != 0; missing &= missing - 1)
-        {
-            System.Numerics.Tensors.TensorPrimitives.BitwiseOr(union, trie.GroupTokens[System.Numerics.BitOperations.TrailingZeroCount(missing)], union);
-        }
-
-        System.Numerics.Tensors.TensorPrimitives.OnesComplement(union, union);
-        System.Numerics.Tensors.TensorPrimitives.BitwiseAnd(union, trie.TextTokens, union);
-        if (region.Bounded)
-        {
-            System.Numerics.Tensors.TensorPrimitives.BitwiseAnd(union, _vocab.ShortTokens, union);
-        }
-
-        if (boundaryOnly)
-        {
-            System.Numerics.Tensors.TensorPrimitives.BitwiseAnd(union, _vocab.BoundaryTokens, union);
-        }
-
-        return union;
-    }
+    private uint[] RegionTokens(GrammarBudget.TextRegion region, bool boundaryOnly) =>
+        _vocab.RegionText(region.Groups, region.Bounded, boundaryOnly);
 }

@@ -19,9 +19,13 @@ public sealed partial class GrammarMatcher
     private readonly TrieWalker _walker;
     private int[] _current;
     private int _count;
+    private MaskCache.Entry?[] _entries = new MaskCache.Entry?[4];
     private readonly int[] _prefixStart;  // ResolveUncertain: per depth, the set after that many bytes
     private readonly int[] _prefixCount;
     private readonly int[] _prefixMark;
+    private readonly int[] _prefixPlain;  // per depth: the state of a lone plain configuration (not in Sets), or -1
+    private readonly int[] _prefixParent; // per depth, with a plain state: its stack (a runner node)
+    private readonly long[] _prefixStack; // per depth, with a plain state and a budget: NodeBound of that stack
 
     /// <summary>Creates a matcher at the start of the document.</summary>
     public GrammarMatcher(JsonSchemaGrammar grammar, TokenVocabulary vocabulary)
@@ -32,7 +36,7 @@ public sealed partial class GrammarMatcher
         _cache = grammar.CacheFor(vocabulary);
         _runner = new PdaRunner(grammar.Compiled);
         _walker = new TrieWalker(vocabulary.Trie);
-        (_prefixStart, _prefixCount, _prefixMark) = PrefixScratch(vocabulary);
+        (_prefixStart, _prefixCount, _prefixMark, _prefixPlain, _prefixParent, _prefixStack) = PrefixScratch(vocabulary);
         _count = _runner.Start(0);
         _current = _runner.Sets[.._count];
     }
@@ -69,7 +73,7 @@ public sealed partial class GrammarMatcher
         _cache = other._cache;
         _runner = other._runner.Clone();
         _walker = new TrieWalker(other._vocab.Trie);
-        (_prefixStart, _prefixCount, _prefixMark) = PrefixScratch(other._vocab);
+        (_prefixStart, _prefixCount, _prefixMark, _prefixPlain, _prefixParent, _prefixStack) = PrefixScratch(other._vocab);
         _current = (int[])other._current.Clone();
         _count = other._count;
         IsTerminated = other.IsTerminated;
@@ -77,10 +81,10 @@ public sealed partial class GrammarMatcher
         _remaining = other._remaining;
     }
 
-    private static (int[], int[], int[]) PrefixScratch(TokenVocabulary vocabulary)
+    private static (int[], int[], int[], int[], int[], long[]) PrefixScratch(TokenVocabulary vocabulary)
     {
         var depth = vocabulary.Trie.MaxDepth + 2;
-        return (new int[depth], new int[depth], new int[depth]);
+        return (new int[depth], new int[depth], new int[depth], new int[depth], new int[depth], new long[depth]);
     }
 
     /// <summary>True when the tokens so far form a complete, valid document (end-of-sequence is allowed).</summary>
@@ -133,6 +137,16 @@ public sealed partial class GrammarMatcher
             }
 
             var entry = _cache.Get(_runner.StateOf(node), _runner, _walker, scratch);
+            if (_budget is not null)
+            {
+                if (_entries.Length < _count)
+                {
+                    _entries = new MaskCache.Entry?[_count * 2];
+                }
+
+                _entries[c] = entry; // what each configuration can read, for the budget's mask
+            }
+
             entry.OrInto(bitmask, _vocab.Count);
             var t1 = profile is null ? 0 : MaskProfile.Now();
             ResolveUncertain(node, entry.Uncertain, scratch, bitmask);
@@ -240,71 +254,6 @@ public sealed partial class GrammarMatcher
 
     /// <summary>An independent copy at the same position (for lookahead or rollback).</summary>
     public GrammarMatcher Clone() => new(this);
-
-    /// <summary>
-    /// Sets the bits of the <paramref name="uncertain"/> tokens that <paramref name="node"/>'s real
-    /// stack accepts. They come in trie order (the walk's), so each token goes on from the sets of
-    /// the prefix it shares with the one before rather than from the first byte: the same answers
-    /// as <see cref="Accepts"/> token by token, with most of the bytes read once.
-    /// </summary>
-    private void ResolveUncertain(int node, int[] uncertain, int scratch, Span<uint> bitmask)
-    {
-        if (uncertain.Length == 0)
-        {
-            return;
-        }
-
-        var mark = _runner.NodeCount;
-        _runner.EnsureSets(scratch + 1);
-        _runner.Sets[scratch] = node;
-        _prefixStart[0] = scratch;
-        _prefixCount[0] = 1;
-        _prefixMark[0] = mark;
-        var known = 0; // sets are valid for depths 0..known of the previous token
-        var previous = ReadOnlySpan<byte>.Empty;
-        foreach (var id in uncertain)
-        {
-            if ((bitmask[id >> 5] & (1u << (id & 31))) != 0)
-            {
-                continue;
-            }
-
-            var bytes = _vocab.BytesOf(id);
-            var depth = ExtendPrefixes(bytes, Math.Min(bytes.CommonPrefixLength(previous), known));
-
-            // Either every byte was read (depth == length) or a prefix died (its count is 0).
-            if (depth == bytes.Length && _prefixCount[depth] > 0)
-            {
-                bitmask[id >> 5] |= 1u << (id & 31);
-            }
-
-            known = depth;
-            previous = bytes;
-        }
-
-        _runner.NodeCount = mark;
-    }
-
-    /// <summary>
-    /// Reads <paramref name="bytes"/> from <paramref name="depth"/> on, one prefix level per byte, from the
-    /// configurations the shorter prefixes left (levels up to <paramref name="depth"/> are reused from the
-    /// previous token in trie order); returns how deep it got: the length, or the level whose set died.
-    /// </summary>
-    private int ExtendPrefixes(ReadOnlySpan<byte> bytes, int depth)
-    {
-        while (depth < bytes.Length && _prefixCount[depth] > 0)
-        {
-            _runner.NodeCount = _prefixMark[depth];
-            var dst = _prefixStart[depth] + _prefixCount[depth];
-            var count = _runner.Advance(_prefixStart[depth], _prefixCount[depth], bytes[depth], dst);
-            depth++;
-            _prefixStart[depth] = dst;
-            _prefixCount[depth] = count;
-            _prefixMark[depth] = _runner.NodeCount;
-        }
-
-        return depth;
-    }
 
     /// <summary>Advances the <paramref name="count"/> configurations at <paramref name="src"/> by each byte in turn; where they end and how many survive (0 = dead).</summary>
     private (int Src, int Count) Run(int src, int count, ReadOnlySpan<byte> bytes)

@@ -58,6 +58,46 @@ public sealed class BudgetEdgeTextTests
         }
     }
 
+    /// <summary>
+    /// Inside an item of an array that must contain "Python", after <c>["P</c> two configurations read
+    /// on: a plain string (whose text cannot fit in the tokens left: "Python" must still follow) and the
+    /// constant (which reads only "ython"). The string's text is dropped without reading it, but not
+    /// the tokens the constant reads: the mask agrees with reading every token, and keeps "ython".
+    /// </summary>
+    [Fact]
+    public void Beside_a_constant_a_string_that_cannot_fit_drops_its_text_but_not_the_constants_tokens()
+    {
+        const string schema = """{"type":"array","items":{"type":"string"},"contains":{"const":"Python"}}""";
+        var tokenizer = Tokenizer.Load(Path.Combine(TestAssets.TokenizerModelDir("llama3"), "tokenizer.json"));
+        var vocab = TokenVocabulary.FromTokenizer(tokenizer, [128001, 128009]);
+        var grammar = JsonSchemaGrammar.Compile(schema);
+        var minimum = grammar.MinimumTokens(vocab) ?? throw new InvalidOperationException("no minimum");
+        var matcher = new GrammarMatcher(grammar, vocab, minimum);
+        foreach (var piece in new[] { "[", "\"", "P" })
+        {
+            Assert.True(matcher.TryAccept(SingleToken(tokenizer, piece)), piece);
+        }
+
+        var mask = new uint[matcher.MaskLength];
+        matcher.ComputeMask(mask);
+        for (var id = 0; id < vocab.Count; id++)
+        {
+            var inMask = (mask[id >> 5] & (1u << (id & 31))) != 0;
+            Assert.True(inMask == matcher.IsAllowed(id), $"mask and IsAllowed disagree on {id} ({Encoding.UTF8.GetString(vocab.BytesOf(id))})");
+        }
+
+        var ython = SingleToken(tokenizer, "ython");
+        Assert.True((mask[ython >> 5] & (1u << (ython & 31))) != 0, "the constant's next token is kept");
+        Assert.False(matcher.IsAllowed(SingleToken(tokenizer, "x")), "plain text does not fit");
+    }
+
+    private static int SingleToken(Tokenizer tokenizer, string text)
+    {
+        var ids = tokenizer.Encode(text, addSpecialTokens: false);
+        Assert.Single(ids);
+        return ids[0];
+    }
+
     /// <summary>Half the time a token that ends part-way through a character (when one is allowed), else any token but end-of-sequence.</summary>
     private static int Choose(List<int> allowed, TokenVocabulary vocab, Random rng)
     {
