@@ -110,7 +110,7 @@ public sealed class CliTests
     [Fact]
     public void ImportOfAFolderWithoutAConfigNamesWhatIsMissing()
     {
-        var dir = Directory.CreateTempSubdirectory("flywheel-import-").FullName;
+        var dir = Directory.CreateDirectory(TestScratch.Path($"import-empty-{Guid.NewGuid():N}")).FullName;
         var (code, _, err) = Run("import", "--from", dir, "--out", dir + "-out");
         Assert.Equal(1, code);
         Assert.Contains("no config.json", err);

@@ -5,8 +5,9 @@ namespace Flywheel.Testing;
 
 /// <summary>
 /// Scratch paths for tests: <c>{temp}/flywheel-tests/{process id}/{name}</c>. A test process's folder is deleted
-/// when it exits, and folders left by processes that no longer run (a crash, a killed run) are deleted by the
-/// next test process that asks for a path, so repeated runs do not fill the disk with model folders.
+/// when it exits (best effort: a test host stopped before its exit handlers finish leaves it), and folders of
+/// processes that no longer run (a crash, a killed run, that) are deleted by the next test process that asks
+/// for a path, so repeated runs leave at most the last run's folders instead of filling the disk.
 /// </summary>
 internal static class TestScratch
 {
