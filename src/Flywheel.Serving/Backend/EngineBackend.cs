@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Flywheel.Execution;
 using Flywheel.Models;
 using Flywheel.Scheduling;
@@ -145,7 +146,26 @@ public sealed class EngineBackend : IGenerationBackend, IMetricsSource, IDisposa
             updates = ToolCallStream.Translate(updates, tools, request.ConstrainedDecoding, cancellationToken);
         }
 
+        if (auto is not null && request.Stream)
+        {
+            // A stream is never repaired, so no repair loop counts its broken call: the finish event's report does.
+            updates = CountFailedValidation(updates, cancellationToken);
+        }
+
         return SubmitResult.Accepted(updates);
+    }
+
+    private async IAsyncEnumerable<GenerationUpdate> CountFailedValidation(IAsyncEnumerable<GenerationUpdate> updates, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var update in updates.WithCancellation(cancellationToken).ConfigureAwait(false))
+        {
+            if (update is Finished { Structured.Valid: false })
+            {
+                _metrics.RecordValidationFailure();
+            }
+
+            yield return update;
+        }
     }
 
     /// <summary>

@@ -119,6 +119,27 @@ public sealed class AutoToolCallTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_invalid_call_counts_as_one_validation_failure_whole_and_streamed()
+    {
+        // Unconstrained, the call without the required "unit" is written and fails validation: once per answer.
+        const string invalid = """{"name":"get_weather","arguments":{"city":"Paris"}}""";
+        var extra = new JsonObject { ["constrained_decoding"] = false, ["max_repairs"] = 0 };
+        string[] after = ["\n</tool_call>"];
+        foreach (var stream in new[] { false, true })
+        {
+            var before = await _hermes.Client.GetStringAsync("/metrics");
+            extra["stream"] = stream;
+            using var response = await _hermes.Client.PostAsync("/v1/chat/completions", Request(_hermes, "<tool_call>", null, invalid, extra, after, null));
+            var text = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+            Assert.Contains("\"valid\":false", text);
+            var metrics = await _hermes.Client.GetStringAsync("/metrics");
+            const string failures = "flywheel_structured_validation_failures_total";
+            Assert.True(StructuredOutputTests.Counter(metrics, failures) - StructuredOutputTests.Counter(before, failures) == 1, $"stream: {stream}");
+        }
+    }
+
+    [Fact]
     public async Task Without_constrained_decoding_a_required_call_is_only_validated()
     {
         ITokenConstraint? seen = new ForcedTokens(null, [], 1);

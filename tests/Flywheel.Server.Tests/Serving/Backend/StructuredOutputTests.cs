@@ -190,7 +190,7 @@ public sealed class StructuredOutputTests : IAsyncLifetime
     private async Task<string> ScrapeAsync() => await _server.Client.GetStringAsync("/metrics");
 
     /// <summary>The value of a sample line whose name (before labels) is <paramref name="name"/>, 0 when absent.</summary>
-    private static double Counter(string exposition, string name) =>
+    internal static double Counter(string exposition, string name) =>
         exposition.Split('\n')
             .Where(l => l.StartsWith(name + "{", StringComparison.Ordinal) || l.StartsWith(name + " ", StringComparison.Ordinal))
             .Select(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture))
