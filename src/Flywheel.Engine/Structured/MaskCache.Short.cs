@@ -26,13 +26,12 @@ internal sealed partial class MaskCache
     private int _shortClassCount;
 
     /// <summary>
-    /// Labels the states of <paramref name="closure"/> (a plain region, with _localOf set) that have
-    /// no short slot yet by their class at <see cref="ShortTokenBytes"/>; like the full classes, a
-    /// slot holds states of one class of one refinement only.
+    /// Labels the states of <paramref name="closure"/> (a plain region) that have no short slot yet
+    /// by their class at <see cref="ShortTokenBytes"/> (<paramref name="classOf"/>, in closure order);
+    /// like the full classes, a slot holds states of one class of one refinement only.
     /// </summary>
-    private void AssignShortSlots(List<int> closure)
+    private void AssignShortSlots(List<int> closure, int[] classOf, int count)
     {
-        var (classOf, count) = TokenEquivalence.Classes(Grammar, ShortTokenBytes, closure, _localOf!);
         var ids = new int[count];
         Array.Fill(ids, -1);
         var baseSlot = 2 * Grammar.StateCount;

@@ -114,14 +114,16 @@ internal sealed partial class MaskCache
                 return _slots[state];
             }
 
-            if (closure.Count > StacklessRegion.MaxStates && Vocabulary.HasLongTokens)
-            {
-                AssignShortSlots(closure);
-            }
-
             // States labelled by an earlier region keep their slot: a slot only ever holds states
             // of one class of one refinement, so sharing stays exact (only some is given up).
-            var (classOf, count) = TokenEquivalence.Classes(Grammar, maxTokenBytes, closure, _localOf);
+            // A region too large for a shared region walk also gets short-token classes, from the same refinement.
+            var splitShort = closure.Count > StacklessRegion.MaxStates && Vocabulary.HasLongTokens;
+            var (classOf, count, shortClassOf, shortCount) = TokenEquivalence.Classes(Grammar, maxTokenBytes, closure, _localOf, splitShort ? ShortTokenBytes : 0);
+            if (shortClassOf is not null)
+            {
+                AssignShortSlots(closure, shortClassOf, shortCount);
+            }
+
             var ids = new int[count];
             Array.Fill(ids, -1);
             for (var k = 0; k < closure.Count; k++)

@@ -78,6 +78,25 @@ public sealed class TokenEquivalenceTests
     }
 
     [Fact]
+    public void Short_classes_from_one_refinement_equal_a_refinement_to_the_short_horizon()
+    {
+        foreach (var schema in CountedSchemas)
+        {
+            var grammar = JsonSchemaGrammar.Compile(schema).Compiled;
+            var all = Enumerable.Range(0, grammar.StateCount).ToArray();
+            var (_, _, shortClassOf, _) = TokenEquivalence.Classes(grammar, 128, all, all, MaskCache.ShortTokenBytes);
+            var (alone, _) = TokenEquivalence.Classes(grammar, MaskCache.ShortTokenBytes);
+            for (var s = 0; s < all.Length; s++)
+            {
+                for (var t = s + 1; t < Math.Min(all.Length, s + 40); t++)
+                {
+                    Assert.Equal(alone[s] == alone[t], shortClassOf![s] == shortClassOf[t]);
+                }
+            }
+        }
+    }
+
+    [Fact]
     public void Short_token_entries_equal_own_walks_near_the_cap_on_llama3_vocabulary()
     {
         var vocab = Vocabularies.Llama3;
