@@ -14,7 +14,7 @@ namespace Flywheel.Benchmarks;
 /// the compiled tables. The hash is what shows a change to the compiler kept every grammar the
 /// same: two builds that print the same hashes compiled the same automata, state for state.
 /// </summary>
-internal sealed partial class GrammarCompileBenchmark : IBenchmark
+internal sealed class GrammarCompileBenchmark : IBenchmark
 {
     private const int DefaultRepeats = 9;
 
@@ -82,9 +82,9 @@ internal sealed partial class GrammarCompileBenchmark : IBenchmark
             {
                 compiled = CompileInPhases(schema, times, i);
                 var before = GC.GetAllocatedBytesForCurrentThread();
-                var cpuBefore = ThreadCpuMilliseconds();
+                var cpuBefore = ThreadCpuClock.NowMicroseconds() / 1e3;
                 whole[i] = JsonSchemaGrammar.Compile(schema).CompileMilliseconds;
-                cpu[i] = ThreadCpuMilliseconds() - cpuBefore;
+                cpu[i] = ThreadCpuClock.NowMicroseconds() / 1e3 - cpuBefore;
                 allocated = GC.GetAllocatedBytesForCurrentThread() - before;
             }
 
@@ -144,28 +144,6 @@ internal sealed partial class GrammarCompileBenchmark : IBenchmark
         h = Fnv.Add(h, MemoryMarshal.AsBytes(g.CallOffsets.AsSpan()));
         h = Fnv.Add(h, MemoryMarshal.AsBytes(g.CallStarts.AsSpan()));
         return Fnv.Add(h, MemoryMarshal.AsBytes(g.CallReturns.AsSpan()));
-    }
-
-    /// <summary>
-    /// CPU time of the calling thread (Linux), in milliseconds: on a machine shared with other work, wall
-    /// time counts the time the compile waited for a core, CPU time does not. NaN elsewhere.
-    /// </summary>
-    private static double ThreadCpuMilliseconds()
-    {
-        const int ClockThreadCpuTimeId = 3;
-        return OperatingSystem.IsLinux() && ClockGetTime(ClockThreadCpuTimeId, out var ts) == 0
-            ? (ts.Seconds * 1e3) + (ts.Nanoseconds / 1e6)
-            : double.NaN;
-    }
-
-    [LibraryImport("libc", EntryPoint = "clock_gettime")]
-    private static partial int ClockGetTime(int clockId, out TimeSpec time);
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct TimeSpec
-    {
-        public long Seconds;
-        public long Nanoseconds;
     }
 
     private static string LoadAverage()
