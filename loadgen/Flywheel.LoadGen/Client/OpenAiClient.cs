@@ -122,6 +122,7 @@ internal sealed class OpenAiClient(HttpClient http, ServerAddress server, string
     {
         var text = await response.Content.ReadAsStringAsync(ct);
         var arrived = Stopwatch.GetTimestamp();
+        m.OnComplete(arrived);
         using var document = JsonDocument.Parse(text);
         if (ChunkReader.TryGetError(document.RootElement, out var error))
         {

@@ -12,6 +12,7 @@ internal sealed class RequestMeasurement(RequestPlan plan, long sentTimestamp)
 {
     private readonly List<double> _itlSeconds = [];
     private long _lastContentTimestamp;
+    private long? _completedTimestamp;
 
     public string? ErrorKind { get; private set; }
     public bool Failed => ErrorKind is not null;
@@ -48,6 +49,12 @@ internal sealed class RequestMeasurement(RequestPlan plan, long sentTimestamp)
         ContentChunkCount++;
     }
 
+    /// <summary>
+    /// The whole response had arrived at <paramref name="timestamp"/>: the request's end, so that what the client
+    /// does with the response afterwards (parsing it) counts in no latency.
+    /// </summary>
+    public void OnComplete(long timestamp) => _completedTimestamp = timestamp;
+
     /// <summary>Reads an OpenAI "usage" object when present.</summary>
     public void ReadUsage(JsonElement root)
     {
@@ -64,6 +71,7 @@ internal sealed class RequestMeasurement(RequestPlan plan, long sentTimestamp)
         }
     }
 
+    /// <summary>The request's record; it ended at <paramref name="endTimestamp"/> unless <see cref="OnComplete"/> said earlier.</summary>
     public RequestRecord ToRecord(int step, bool isWarmup, double startSeconds, long endTimestamp) => new()
     {
         Index = plan.Index,
@@ -82,7 +90,7 @@ internal sealed class RequestMeasurement(RequestPlan plan, long sentTimestamp)
         PromptTokens = PromptTokens,
         OutputTokens = CompletionTokens ?? ContentChunkCount,
         TtftSeconds = TtftSeconds,
-        E2eSeconds = Stopwatch.GetElapsedTime(sentTimestamp, endTimestamp).TotalSeconds,
+        E2eSeconds = Stopwatch.GetElapsedTime(sentTimestamp, _completedTimestamp ?? endTimestamp).TotalSeconds,
         ItlSeconds = _itlSeconds.ToArray(),
         ContentChunkCount = ContentChunkCount,
     };
