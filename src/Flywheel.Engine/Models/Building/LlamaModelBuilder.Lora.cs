@@ -18,8 +18,8 @@ namespace Flywheel.Models.Building;
 /// grouped by slot instead (LlamaModelBuilder.LoraGroups.cs): each group multiplies by its slot's A and B read
 /// in place, so no adapter is copied per Run and no row multiplies by an adapter that is not its own. The
 /// engine binds views covering only slots 0 .. (highest loaded slot), so the cost follows the loaded set.
-/// Everything sits in the then-branch of an If on one flag per Run (any row on an adapter), so a Run of base
-/// rows only costs one If per projection.
+/// Projections that read one input (q/k/v, gate/up) share one If and one grouping of their rows
+/// (<see cref="FlushLora"/>); a Run of base rows only takes the branch that passes the base outputs through.
 /// </remarks>
 public static partial class LlamaModelBuilder
 {
@@ -60,7 +60,7 @@ public static partial class LlamaModelBuilder
         {
             runSlots = LoraGraphNames.SlotIds;
             g.AddNode("Shape", ["input_ids"], ["/lora/rows_by_tokens"], "/lora/Shape_ids");
-            // Rows of more than one token take their own adapter's A and B (see TryLoraMatMul).
+            // Rows of more than one token take their own adapter's A and B (see FlushLora).
             g.AddNode("Gather", ["/lora/rows_by_tokens", "const_one"], ["/lora/tokens_per_row"], "/lora/Gather_tokens", "", OnnxAttribute.Int("axis", 0));
             g.AddNode("Greater", ["/lora/tokens_per_row", "const_one"], [LoraPerRow], "/lora/Greater_per_row");
         }
@@ -72,7 +72,7 @@ public static partial class LlamaModelBuilder
         g.AddNode("Greater", ["/lora/max_slot", "/lora/const_zero"], [LoraAny], "/lora/Greater_any");
         if (!mixed)
         {
-            // A decode Run with adapter rows, the common case, passes through one If per projection.
+            // A decode Run with adapter rows, the common case, passes one If per group of projections.
             g.AddNode("Not", [LoraPerRow], ["/lora/one_token_rows"], "/lora/Not_per_row");
             g.AddNode("And", [LoraAny, "/lora/one_token_rows"], [LoraGroupedRun], "/lora/And_grouped");
         }

@@ -33,26 +33,24 @@ public static partial class LlamaModelBuilder
     {
         const string q = "/lora/groups";
         g.Initializers.Add(OnnxTensor.FromInt64s("/lora/const_zero", [], [0]));
-        g.Initializers.Add(OnnxTensor.FromInt64s("/lora/const_slot_axis", [1], [1]));
+        g.Initializers.Add(OnnxTensor.FromInt64s("/lora/const_one_1d", [1], [1]));
         g.Initializers.Add(OnnxTensor.FromInt64s($"{q}/const_row_axis", [1], [0]));
-        g.Initializers.Add(OnnxTensor.FromInt64s($"{q}/const_one_1d", [1], [1]));
-        g.Initializers.Add(OnnxTensor.FromInt64s($"{q}/const_axis_1", [], [1]));
 
         // Bound slots as a column [S, 1]; which rows sit on which adapter slot (slot 0 excluded) [S, N].
         g.AddNode("Shape", [LoraGraphNames.A(0, o.LoraTargets[0])], ["/lora/slot_count_1d"], "/lora/Shape_slots", "", OnnxAttribute.Int("start", 0), OnnxAttribute.Int("end", 1));
         g.AddNode("Squeeze", ["/lora/slot_count_1d"], ["/lora/slot_count"], "/lora/Squeeze_slots");
         g.AddNode("Range", ["/lora/const_zero", "/lora/slot_count", "const_one"], ["/lora/bound_slots"], "/lora/Range_slots");
-        g.AddNode("Unsqueeze", ["/lora/bound_slots", "/lora/const_slot_axis"], ["/lora/slots_column"], "/lora/Unsqueeze_slots");
+        g.AddNode("Unsqueeze", ["/lora/bound_slots", "/lora/const_one_1d"], ["/lora/slots_column"], "/lora/Unsqueeze_slots");
         g.AddNode("Equal", ["/lora/slots_column", ids], [$"{q}/on_slot"], $"{q}/Equal");
         g.AddNode("Greater", ["/lora/slots_column", "/lora/const_zero"], [$"{q}/adapter_slot"], $"{q}/Greater_adapter");
         g.AddNode("And", [$"{q}/on_slot", $"{q}/adapter_slot"], [$"{q}/on_adapter_bool"], $"{q}/And");
         g.AddNode("Cast", [$"{q}/on_adapter_bool"], [$"{q}/on_adapter"], $"{q}/Cast", "", OnnxAttribute.Int("to", (long)TensorElementType.Int64));
 
         // M = the largest group (at least 1); each row's rank within its group; its position slot * M + rank.
-        g.AddNode("ReduceSum", [$"{q}/on_adapter", "/lora/const_slot_axis"], [$"{q}/group_sizes"], $"{q}/ReduceSum_sizes", "", OnnxAttribute.Int("keepdims", 0));
+        g.AddNode("ReduceSum", [$"{q}/on_adapter", "/lora/const_one_1d"], [$"{q}/group_sizes"], $"{q}/ReduceSum_sizes", "", OnnxAttribute.Int("keepdims", 0));
         g.AddNode("ReduceMax", [$"{q}/group_sizes"], [$"{q}/largest"], $"{q}/ReduceMax_sizes", "", OnnxAttribute.Int("keepdims", 1));
-        g.AddNode("Max", [$"{q}/largest", $"{q}/const_one_1d"], [$"{q}/group_size"], $"{q}/Max_one");
-        g.AddNode("CumSum", [$"{q}/on_adapter", $"{q}/const_axis_1"], [$"{q}/rank"], $"{q}/CumSum_rank", "", OnnxAttribute.Int("exclusive", 1));
+        g.AddNode("Max", [$"{q}/largest", "/lora/const_one_1d"], [$"{q}/group_size"], $"{q}/Max_one");
+        g.AddNode("CumSum", [$"{q}/on_adapter", "const_one"], [$"{q}/rank"], $"{q}/CumSum_rank", "", OnnxAttribute.Int("exclusive", 1));
         g.AddNode("Mul", ["/lora/slots_column", $"{q}/group_size"], [$"{q}/group_start"], $"{q}/Mul_start");
         g.AddNode("Add", [$"{q}/group_start", $"{q}/rank"], [$"{q}/position_any"], $"{q}/Add_rank");
         g.AddNode("Mul", [$"{q}/position_any", $"{q}/on_adapter"], [$"{q}/position_own"], $"{q}/Mul_own");
