@@ -1,11 +1,8 @@
 using Flywheel.Adapters;
 using Flywheel.Engine.Tests.Models.Reference;
-using Flywheel.Execution;
 using Flywheel.Models;
 using Flywheel.Models.Building;
 using Flywheel.Models.Import;
-using Flywheel.Onnx;
-using Microsoft.ML.OnnxRuntime;
 using Xunit.Abstractions;
 
 namespace Flywheel.Engine.Tests.Models.Import;
@@ -54,14 +51,8 @@ public sealed class HfImportInt4LoraTests(ITestOutputHelper output)
         var adapted = new ReferenceModel(quantized, config, TinyCheckpoint.Epsilon) { Int8ActivationBlock = int8Block, Deltas = deltas };
 
         var adapter = PeftAdapter.Load(adapterDir, AdapterBaseShape.FromModelFolder(folder), maxRank: 8);
-        using var options = OnnxEnvironment.CreateSessionOptions();
-        using var session = new InferenceSession(Path.Combine(folder, "model.onnx"), options);
-        var d = config.Decoder;
-        using var cache = new KvCache(d.NumHiddenLayers, 2, d.NumKeyValueHeads, config.ContextLength, d.HeadSize);
-        using var slots = AdapterSlots.ForSession(session, d.NumHiddenLayers, slotCount: 2, rank: 8)!;
-        Assert.Null(slots.Refusal(adapter));
-        slots.Write(1, adapter);
-        using var runner = new DecoderRunner(session, config, cache, maxTokensPerRun: 64, adapters: slots);
+        using var rows = new AdapterRowRunner(folder, config, adapter);
+        var runner = rows.Runner;
 
         // Row 0 on the adapter (slot 1), row 1 on the base (slot 0), the same tokens, in every Run.
         int[] prompt = [1, 40, 7, 300, 12, 99, 5];

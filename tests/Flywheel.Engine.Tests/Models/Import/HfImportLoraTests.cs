@@ -1,12 +1,9 @@
 using System.Text.Json;
 using Flywheel.Adapters;
 using Flywheel.Engine.Tests.Models.Reference;
-using Flywheel.Execution;
 using Flywheel.Models;
 using Flywheel.Models.Building;
 using Flywheel.Models.Import;
-using Flywheel.Onnx;
-using Microsoft.ML.OnnxRuntime;
 
 namespace Flywheel.Engine.Tests.Models.Import;
 
@@ -43,14 +40,8 @@ public sealed class HfImportLoraTests
         var baseReference = new ReferenceModel(checkpoint.ReferenceWeights, config, TinyCheckpoint.Epsilon);
         var adapted = new ReferenceModel(Merge(checkpoint.ReferenceWeights, tensors, Alpha / Rank), config, TinyCheckpoint.Epsilon);
 
-        using var options = OnnxEnvironment.CreateSessionOptions();
-        using var session = new InferenceSession(Path.Combine(output, "model.onnx"), options);
-        var d = config.Decoder;
-        using var cache = new KvCache(d.NumHiddenLayers, 2, d.NumKeyValueHeads, config.ContextLength, d.HeadSize);
-        using var slots = AdapterSlots.ForSession(session, d.NumHiddenLayers, slotCount: 2, rank: 8)!;
-        Assert.Null(slots.Refusal(adapter));
-        slots.Write(1, adapter);
-        using var runner = new DecoderRunner(session, config, cache, maxTokensPerRun: 64, adapters: slots);
+        using var rows = new AdapterRowRunner(output, config, adapter);
+        var runner = rows.Runner;
 
         // Row 0 on the adapter (slot 1), row 1 on the base (slot 0), the same prompt, in every Run.
         int[] prompt = [1, 40, 7, 300, 12, 99, 5];
