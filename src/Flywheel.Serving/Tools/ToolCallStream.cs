@@ -12,7 +12,8 @@ namespace Flywheel.Serving.Tools;
 /// outside the calls goes out then as content. Calls go out as <see cref="ToolCallDelta"/>s, the first piece of each
 /// with its id and name, then its arguments: constrained forced calls as they are generated
 /// (<see cref="NeutralCallScanner"/>), the others when the answer ends. Only calls that validate are calls; the
-/// <see cref="Finished"/> event lists them. Held text keeps its tokens: they go out on empty deltas.
+/// <see cref="Finished"/> event lists them. Held text keeps its tokens: they go out on empty deltas. A forced call
+/// cut short after its pieces went out (a stop string) ends as that partial call, never repeated as text.
 /// </summary>
 internal static class ToolCallStream
 {
@@ -55,7 +56,10 @@ internal static class ToolCallStream
                     var errors = forced || calls is not { Count: > 0 } ? [] : AutoCallCheck.Errors(calls, plan);
                     if (calls is not { Count: > 0 } || errors.Count > 0 || (forced && finished.Structured is { Valid: false }))
                     {
-                        if (released < whole.Length)
+                        // A forced call cut short (a stop string, the context's end) whose pieces already went out stays
+                        // that partial call, as OpenAI streams a call cut by max_tokens: its text is not sent again as content.
+                        var sentAsCall = scanner is { Calls.Count: > 0 };
+                        if (released < whole.Length && !sentAsCall)
                         {
                             yield return new TextDelta(whole[released..], []);
                         }

@@ -67,6 +67,17 @@ public sealed partial class ToolCallClientTests
         Assert.Equal(Calls(root.GetProperty("parallel"), ["get_weather", "get_time"]).Select(Signature), Calls(parallelStream, ["get_weather", "get_time"]).Select(Signature));
         AssertPieces(parallelStream.GetProperty("pieces"));
 
+        // A stop string cut the named call after its name went out: the partial call stays a call, finished by the stop,
+        // and its text is not sent again as content.
+        var cut = root.GetProperty("named_stream_cut");
+        Assert.Equal("stop", cut.GetProperty("finish_reason").GetString());
+        Assert.Equal(JsonValueKind.Null, cut.GetProperty("content").ValueKind);
+        var cutCall = Assert.Single(cut.GetProperty("tool_calls").EnumerateArray());
+        Assert.Equal("get_time", cutCall.GetProperty("function").GetProperty("name").GetString());
+        var cutArguments = cutCall.GetProperty("function").GetProperty("arguments").GetString()!;
+        Assert.StartsWith("{", cutArguments, StringComparison.Ordinal);
+        Assert.DoesNotContain("timezone", cutArguments, StringComparison.Ordinal);
+
         // runTools: the client ran get_time on the arguments it assembled and parsed, and sent the result back.
         var run = root.GetProperty("run_tools");
         var invoked = Assert.Single(run.GetProperty("invoked").EnumerateArray());

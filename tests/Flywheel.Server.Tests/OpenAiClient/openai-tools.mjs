@@ -62,6 +62,8 @@ result.auto_stream = await streamed({ ...base, max_tokens: cases.auto_max_tokens
 result.none = answer(await client.chat.completions.create({ ...base, tool_choice: 'none' }));
 result.named_stream = await streamed({ ...base, tool_choice: named });
 result.parallel_stream = await streamed({ ...base, tool_choice: 'required' });
+// Every get_time call writes its "timezone" key, where this stop string cuts it: the client keeps the partial call.
+result.named_stream_cut = await streamed({ ...base, tool_choice: named, stop: ['timezone'] });
 
 // The client's own tool loop, streaming: it assembles the call from the pieces, parses the arguments, runs the
 // function and sends its result back (a named choice: one call, then the loop stops).

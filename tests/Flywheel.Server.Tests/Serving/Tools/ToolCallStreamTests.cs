@@ -116,6 +116,33 @@ public sealed class ToolCallStreamTests
     }
 
     [Fact]
+    public async Task A_forced_call_cut_short_stays_a_partial_call_and_is_not_sent_again_as_text()
+    {
+        // A stop string (or the end of the context) cuts the call after its name and part of its arguments went out.
+        var plan = new ToolPlan(ToolChoice.Required, ToolCallFormat.HermesTags, Compile(several: false), null);
+        var updates = await Run(plan, "{\"name\":\"a\",", "\"arguments\":{\"s\":\"x", "y");
+
+        Assert.Equal("", Text(updates));
+        var pieces = updates.OfType<ToolCallDelta>().ToList();
+        Assert.Equal("a", pieces[0].Name);
+        Assert.Equal("{\"s\":\"xy", string.Concat(pieces.Select(p => p.Arguments)));
+        var finished = Assert.IsType<Finished>(updates[^1]);
+        Assert.Null(finished.ToolCalls);
+        Assert.Equal(FinishReason.Stop, finished.Reason);
+    }
+
+    [Fact]
+    public async Task A_forced_answer_cut_before_any_call_piece_goes_out_as_text()
+    {
+        var plan = new ToolPlan(ToolChoice.Required, ToolCallFormat.HermesTags, Compile(several: false), null);
+        var updates = await Run(plan, "{\"na", "me\":");
+
+        Assert.Equal("{\"name\":", Text(updates));
+        Assert.Empty(updates.OfType<ToolCallDelta>());
+        Assert.Null(Assert.IsType<Finished>(updates[^1]).ToolCalls);
+    }
+
+    [Fact]
     public async Task Unconstrained_forced_answers_are_held_and_judged_at_the_end()
     {
         var plan = new ToolPlan(ToolChoice.Required, ToolCallFormat.HermesTags, Compile(several: false), null);
