@@ -65,11 +65,14 @@ internal sealed partial class SchemaReader
 
     /// <summary>
     /// unevaluatedProperties where the evaluated properties are known statically (<see cref="UnevaluatedScope"/>):
-    /// they are the merged node's declared and pattern properties, so the keyword is its additionalProperties.
+    /// they are the merged node's declared and pattern properties, so the keyword is its additionalProperties. The
+    /// scope has checked that the node's anyOf branches (anyOf, oneOf, if/then/else, dependentSchemas) evaluate no
+    /// property, so that additionalProperties holds in every branch.
     /// </summary>
     private SchemaNode Unevaluated(SchemaNode merged, JsonElement schema, string pointer, SchemaNode unevaluated)
     {
-        if (UnevaluatedScope.Of(_root, schema, pointer, _anchors).All)
+        var scope = UnevaluatedScope.Of(_root, schema, pointer, _anchors);
+        if (scope.All)
         {
             return merged;
         }
@@ -80,18 +83,40 @@ internal sealed partial class SchemaReader
             merged = Resolve(target, pointer, requireBody: true)!;
         }
 
-        if (merged.Ref is not null || merged.AnyOf is not null)
+        if (merged.Ref is not null)
         {
             throw new SchemaCompileException("unevaluatedProperties", pointer, "only supported when the evaluated properties are known from the schema");
         }
 
-        if (merged.IsFalse || merged.AdditionalProperties is not null)
+        return Close(merged, scope, unevaluated, pointer);
+    }
+
+    /// <summary>
+    /// <paramref name="node"/> and its anyOf branches with the unevaluated schema as their additionalProperties. Members
+    /// they declare that no evaluating subschema names (an applicator that evaluates nothing, such as a double negation
+    /// or a dependent schema, merged in) are unevaluated all the same, so their schemas take it on too.
+    /// </summary>
+    private SchemaNode Close(SchemaNode node, UnevaluatedScope scope, SchemaNode unevaluated, string pointer)
+    {
+        if (node.IsFalse || node.AdditionalProperties is not null)
         {
-            return merged;
+            return node;
         }
 
-        var result = merged.ShallowCopy();
+        var unnamed = node.Properties.Where(p => !scope.Names.Contains(p.Key)).ToList();
+        if (node.PatternProperties.Any(p => !scope.Patterns.Contains(p.Key)) || (unnamed.Count > 0 && scope.Patterns.Count > 0))
+        {
+            throw new SchemaCompileException("unevaluatedProperties", pointer, "only supported when the evaluated properties are known from the schema");
+        }
+
+        var result = node.ShallowCopy();
+        result.Properties = [.. node.Properties.Select(p => scope.Names.Contains(p.Key) ? p : new(p.Key, Merger.Merge(p.Value, unevaluated, pointer)))];
         result.AdditionalProperties = unevaluated;
+        if (node.AnyOf is { } branches)
+        {
+            result.AnyOf = [.. branches.Select(b => Close(b, scope, unevaluated, pointer))];
+        }
+
         return result;
     }
 

@@ -8,13 +8,15 @@ namespace Flywheel.Structured;
 /// subschema and of every subschema applied in place with it for sure (<c>allOf</c>, <c>$ref</c>,
 /// <c>dependentRequired</c> adds none), or every property when one of them has
 /// <c>additionalProperties</c> or an <c>unevaluatedProperties</c> of its own. Applicators whose
-/// annotations depend on the instance (<c>anyOf</c>, <c>oneOf</c>, <c>not</c>, <c>if</c>/<c>then</c>/<c>else</c>,
-/// <c>dependentSchemas</c>, schema-valued <c>dependencies</c>) are refused: the grammar compiles this
-/// set as the merged node's additionalProperties, which is exact only without them.
+/// annotations depend on the instance (<c>anyOf</c>, <c>oneOf</c>, <c>if</c>/<c>then</c>/<c>else</c>,
+/// <c>dependentSchemas</c>, schema-valued <c>dependencies</c>) are refused unless none of their subschemas can
+/// evaluate a property (e.g. branches that only list <c>required</c>): the grammar compiles this set as the
+/// merged node's additionalProperties, which is exact only when it does not depend on the instance. <c>not</c>
+/// never adds to it: a negation keeps no annotations.
 /// </summary>
 internal sealed class UnevaluatedScope
 {
-    private static readonly string[] InstanceDependent = ["anyOf", "oneOf", "not", "if", "then", "else", "dependentSchemas"];
+    private static readonly string[] InstanceDependent = ["anyOf", "oneOf", "if", "then", "else", "dependentSchemas", "dependencies"];
 
     public HashSet<string> Names { get; } = new(StringComparer.Ordinal);
 
@@ -42,8 +44,7 @@ internal sealed class UnevaluatedScope
                 var v = member.Value;
                 switch (member.Name)
                 {
-                    case var k when InstanceDependent.Contains(k) || (k == "dependencies" && v.ValueKind == JsonValueKind.Object
-                        && v.EnumerateObject().Any(d => d.Value.ValueKind != JsonValueKind.Array)):
+                    case var k when InstanceDependent.Contains(k) && !Subschemas(k, v).All(sub => EvaluatesNone(root, sub, anchors, [])):
                         throw new SchemaCompileException("unevaluatedProperties", pointer,
                             $"only supported when the evaluated properties are known from the schema; '{k}' at '{item.Pointer}' makes them depend on the instance");
                     case "properties" when v.ValueKind == JsonValueKind.Object:
@@ -79,6 +80,51 @@ internal sealed class UnevaluatedScope
         }
 
         return scope;
+    }
+
+    /// <summary>The subschemas an in-place applicator applies (none for a dependencies entry that lists names).</summary>
+    private static IEnumerable<JsonElement> Subschemas(string keyword, JsonElement value) => keyword switch
+    {
+        "anyOf" or "oneOf" or "allOf" when value.ValueKind == JsonValueKind.Array => value.EnumerateArray(),
+        "dependentSchemas" or "dependencies" when value.ValueKind == JsonValueKind.Object =>
+            value.EnumerateObject().Select(d => d.Value).Where(d => d.ValueKind != JsonValueKind.Array),
+        "if" or "then" or "else" => [value],
+        _ => [],
+    };
+
+    private static readonly string[] InPlace = ["allOf", "anyOf", "oneOf", "if", "then", "else", "dependentSchemas", "dependencies"];
+
+    /// <summary>
+    /// True when <paramref name="schema"/> evaluates no property of the object it applies to, for any instance: it
+    /// names no properties, patterns or additional/unevaluated properties, and neither does anything it applies in
+    /// place (<c>not</c> aside, which keeps no annotations). Keywords it cannot follow count as evaluating.
+    /// </summary>
+    private static bool EvaluatesNone(JsonElement root, JsonElement schema, SchemaAnchors anchors, HashSet<string> seen)
+    {
+        if (schema.ValueKind != JsonValueKind.Object)
+        {
+            return true;
+        }
+
+        foreach (var member in schema.EnumerateObject())
+        {
+            var v = member.Value;
+            var none = member.Name switch
+            {
+                "properties" or "patternProperties" => v.ValueKind == JsonValueKind.Object && !v.EnumerateObject().Any(),
+                "additionalProperties" or "unevaluatedProperties" or "$dynamicRef" or "$recursiveRef" => false,
+                "$ref" => v.ValueKind == JsonValueKind.String && anchors.ToPointer(v.GetString()!) is var target
+                    && (!seen.Add(target) || EvaluatesNone(root, Locate(root, target, target), anchors, seen)),
+                var k when InPlace.Contains(k) => Subschemas(k, v).All(sub => EvaluatesNone(root, sub, anchors, seen)),
+                _ => true,
+            };
+            if (!none)
+            {
+                return false;
+            }
+        }
+
+        return true;
     }
 
     private static JsonElement Locate(JsonElement root, string pointer, string from)
