@@ -129,17 +129,34 @@ internal sealed class ExactKeywordValidator(IReadOnlyList<ExactKeywords> keyword
         {
             CheckNumber(Exact(token, propertyPath), k, Fail);
         }
-        else if (token is JArray array && k.ContainsSchema is { } contains)
+        else if (token is JArray array)
         {
-            var counted = array.Count(item => Validate(item, contains.ActualSchema, schemaType, propertyName, propertyPath).Count == 0);
-            if (counted < k.MinContains)
+            if (k.ContainsSchema is { } contains)
             {
-                Fail(ValidationErrorKind.TooFewItems);
+                var counted = array.Count(item => Validate(item, contains.ActualSchema, schemaType, propertyName, propertyPath).Count == 0);
+                if (counted < k.MinContains)
+                {
+                    Fail(ValidationErrorKind.TooFewItems);
+                }
+
+                if (counted > k.MaxContains)
+                {
+                    Fail(ValidationErrorKind.TooManyItems);
+                }
             }
 
-            if (counted > k.MaxContains)
+            if (k.UnevaluatedItemsSchema is { } unevaluated)
             {
-                Fail(ValidationErrorKind.TooManyItems);
+                for (var i = k.EvaluatedPrefix; i < array.Count; i++)
+                {
+                    var path = $"{propertyPath}[{i}]";
+                    var childErrors = Validate(array[i], unevaluated.ActualSchema, schemaType, propertyName, path);
+                    if (childErrors.Count > 0)
+                    {
+                        errors.Add(new ChildSchemaValidationError(ValidationErrorKind.AdditionalItemNotValid, propertyName, path,
+                            new Dictionary<NjSchema, ICollection<ValidationError>> { [unevaluated] = childErrors }, array[i], unevaluated));
+                    }
+                }
             }
         }
         else if (token is JObject obj)

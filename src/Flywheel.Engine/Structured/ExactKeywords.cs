@@ -88,6 +88,14 @@ internal sealed class ExactKeywords(string pointer)
 
     public NjSchema? UnevaluatedSchema { get; private set; }
 
+    /// <summary>unevaluatedItems: the definition its schema was moved to (items past <see cref="EvaluatedPrefix"/> must satisfy it).</summary>
+    public string? UnevaluatedItemsDefinition { get; set; }
+
+    /// <summary>How many leading items are evaluated before unevaluatedItems.</summary>
+    public int EvaluatedPrefix { get; set; }
+
+    public NjSchema? UnevaluatedItemsSchema { get; private set; }
+
     /// <summary>contains with minContains/maxContains: the definition its schema was moved to.</summary>
     public string? ContainsDefinition { get; set; }
 
@@ -112,7 +120,7 @@ internal sealed class ExactKeywords(string pointer)
 
     public bool IsEmpty =>
         Pattern is null && !Uri && !UriReference && MinLength is null && MaxLength is null && Minimum is null && Maximum is null
-        && ExclusiveMinimum is null && ExclusiveMaximum is null && MultipleOf is null && !OwnsAdditional && PropertyNamesDefinition is null && UnevaluatedDefinition is null && ContainsDefinition is null;
+        && ExclusiveMinimum is null && ExclusiveMaximum is null && MultipleOf is null && !OwnsAdditional && PropertyNamesDefinition is null && UnevaluatedDefinition is null && UnevaluatedItemsDefinition is null && ContainsDefinition is null;
 
     public bool HasNumberBounds => Minimum is not null || Maximum is not null || ExclusiveMinimum is not null || ExclusiveMaximum is not null || MultipleOf is not null;
 
@@ -123,6 +131,7 @@ internal sealed class ExactKeywords(string pointer)
         AdditionalSchema = AdditionalDefinition is null ? null : root.Definitions[AdditionalDefinition];
         PropertyNamesSchema = PropertyNamesDefinition is null ? null : root.Definitions[PropertyNamesDefinition];
         UnevaluatedSchema = UnevaluatedDefinition is null ? null : root.Definitions[UnevaluatedDefinition];
+        UnevaluatedItemsSchema = UnevaluatedItemsDefinition is null ? null : root.Definitions[UnevaluatedItemsDefinition];
         ContainsSchema = ContainsDefinition is null ? null : root.Definitions[ContainsDefinition];
     }
 

@@ -77,18 +77,55 @@ internal sealed partial class SchemaReader
             return merged;
         }
 
+        return Close(Body(merged, "unevaluatedProperties", pointer), scope, unevaluated, pointer);
+    }
+
+    /// <summary>The node a merged node's chain of references leads to.</summary>
+    private SchemaNode Body(SchemaNode merged, string keyword, string pointer)
+    {
         var seen = new HashSet<string>(StringComparer.Ordinal);
         while (merged.Ref is { } target && seen.Add(target))
         {
             merged = Resolve(target, pointer, requireBody: true)!;
         }
 
-        if (merged.Ref is not null)
+        return merged.Ref is null ? merged
+            : throw new SchemaCompileException(keyword, pointer, "only supported when what it applies beside is known from the schema");
+    }
+
+    /// <summary>
+    /// unevaluatedItems where the evaluated items are known statically (<see cref="UnevaluatedScope.OfItems"/>): the
+    /// first <see cref="UnevaluatedScope.Prefix"/> are, so the keyword is the merged node's items (and its branches').
+    /// </summary>
+    private SchemaNode UnevaluatedItems(SchemaNode merged, JsonElement schema, string pointer, SchemaNode unevaluated)
+    {
+        var scope = UnevaluatedScope.OfItems(_root, schema, pointer, _anchors);
+        return scope.All ? merged : CloseItems(Body(merged, "unevaluatedItems", pointer), scope.Prefix, unevaluated, pointer);
+    }
+
+    /// <summary>
+    /// <paramref name="node"/> and its anyOf branches with every item past the first <paramref name="prefix"/> held to
+    /// <paramref name="unevaluated"/> as well: the rest of the prefix and items (which the node has only from an
+    /// applicator that evaluates nothing, such as a negation, merged in) take it on too.
+    /// </summary>
+    private SchemaNode CloseItems(SchemaNode node, int prefix, SchemaNode unevaluated, string pointer)
+    {
+        if (node.IsFalse)
         {
-            throw new SchemaCompileException("unevaluatedProperties", pointer, "only supported when the evaluated properties are known from the schema");
+            return node;
         }
 
-        return Close(merged, scope, unevaluated, pointer);
+        // A node whose own prefix is shorter (a branch) leaves the evaluated positions to the items it has.
+        var positions = node.PrefixItems.Concat(Enumerable.Repeat(node.Items ?? SchemaNode.True(pointer), Math.Max(0, prefix - node.PrefixItems.Count)));
+        var result = node.ShallowCopy();
+        result.PrefixItems = [.. positions.Select((p, i) => i < prefix ? p : Merger.Merge(p, unevaluated, pointer))];
+        result.Items = node.Items is null ? unevaluated : Merger.Merge(node.Items, unevaluated, pointer);
+        if (node.AnyOf is { } branches)
+        {
+            result.AnyOf = [.. branches.Select(b => CloseItems(b, prefix, unevaluated, pointer))];
+        }
+
+        return result;
     }
 
     /// <summary>

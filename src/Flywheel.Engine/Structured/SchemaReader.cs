@@ -19,7 +19,6 @@ internal sealed partial class SchemaReader
 
     private static readonly Dictionary<string, string> Refused = new(StringComparer.Ordinal)
     {
-        ["unevaluatedItems"] = "unevaluated* keywords are not supported; use items",
         ["$dynamicRef"] = "dynamic references are not supported",
         ["$dynamicAnchor"] = "dynamic references are not supported",
         ["$recursiveRef"] = "dynamic references are not supported",
@@ -147,7 +146,7 @@ internal sealed partial class SchemaReader
         var draft4ExclusiveMin = false;
         var draft4ExclusiveMax = false;
         (List<SchemaNode> Branches, string At)? oneOf = null;
-        (JsonElement Schema, string At)? unevaluated = null;
+        (JsonElement Schema, string At)? unevaluated = null, unevaluatedItems = null;
         foreach (var kw in schema.EnumerateObject())
         {
             var at = pointer + "/" + Escape(kw.Name);
@@ -268,6 +267,9 @@ internal sealed partial class SchemaReader
                 case "unevaluatedProperties":
                     unevaluated = (v, at);
                     break;
+                case "unevaluatedItems":
+                    unevaluatedItems = (v, at);
+                    break;
                 case "contains":
                     node.Contains = Read(v, at);
                     break;
@@ -333,6 +335,7 @@ internal sealed partial class SchemaReader
         }
 
         var result = parts[0];
-        return unevaluated is var (u, uAt) ? Unevaluated(result, schema, pointer, Read(u, uAt)) : result;
+        result = unevaluated is var (u, uAt) ? Unevaluated(result, schema, pointer, Read(u, uAt)) : result;
+        return unevaluatedItems is var (ui, uiAt) ? UnevaluatedItems(result, schema, pointer, Read(ui, uiAt)) : result;
     }
 }

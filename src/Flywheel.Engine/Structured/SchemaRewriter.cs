@@ -15,14 +15,14 @@ internal sealed class SchemaRewriter(SchemaAnchors? anchors = null, JsonElement?
     private const string MovedPrefix = "x-flywheel-moved-";
 
     private static readonly string[] Unsupported =
-        ["unevaluatedItems", "$dynamicRef", "$recursiveRef"];
+        ["$dynamicRef", "$recursiveRef"];
 
     private static readonly string[] Dependencies = ["dependentRequired", "dependentSchemas", "dependencies"];
 
     private static readonly string[] SchemaMaps = ["properties", "patternProperties", "dependencies", "dependentSchemas", "dependentRequired"];
     private static readonly string[] DefinitionMaps = ["$defs", "definitions"];
     private static readonly string[] SchemaLists = ["allOf", "anyOf", "oneOf", "prefixItems"];
-    private static readonly string[] SchemaValues = ["not", "if", "then", "else", "contains", "propertyNames", "unevaluatedProperties"];
+    private static readonly string[] SchemaValues = ["not", "if", "then", "else", "contains", "propertyNames", "unevaluatedProperties", "unevaluatedItems"];
 
     private readonly List<ExactKeywords> _keywords = [];
     private readonly JsonObject _moved = [];
@@ -122,6 +122,13 @@ internal sealed class SchemaRewriter(SchemaAnchors? anchors = null, JsonElement?
             unevaluated = UnevaluatedScope.Of(root, Locate(root, pointer), pointer, anchors ?? SchemaAnchors.None);
         }
 
+        UnevaluatedScope? unevaluatedItems = null;
+        if (obj.ContainsKey("unevaluatedItems"))
+        {
+            var root = original ?? throw new SchemaCompileException("unevaluatedItems", pointer, "the validator needs the original document");
+            unevaluatedItems = UnevaluatedScope.OfItems(root, Locate(root, pointer), pointer, anchors ?? SchemaAnchors.None);
+        }
+
         var result = new JsonObject();
         foreach (var (key, value) in obj)
         {
@@ -172,16 +179,24 @@ internal sealed class SchemaRewriter(SchemaAnchors? anchors = null, JsonElement?
             }
         }
 
-        MoveExactKeywords(result, pointer, unevaluated);
+        MoveExactKeywords(result, pointer, unevaluated, unevaluatedItems);
         RewriteGaps(result);
         GuardSingleReferences(result);
         return result;
     }
 
     /// <summary>Moves the keywords NJsonSchema cannot check safely or exactly into an <see cref="ExactKeywords"/>.</summary>
-    private void MoveExactKeywords(JsonObject s, string pointer, UnevaluatedScope? unevaluated)
+    private void MoveExactKeywords(JsonObject s, string pointer, UnevaluatedScope? unevaluated, UnevaluatedScope? unevaluatedItems)
     {
         var k = new ExactKeywords(pointer);
+        if (s.Remove("unevaluatedItems", out var restItems) && unevaluatedItems is { All: false })
+        {
+            // NJsonSchema ignores it: checked here on the items past those evaluated before it.
+            k.UnevaluatedItemsDefinition = MovedPrefix + _moved.Count;
+            _moved[k.UnevaluatedItemsDefinition] = restItems?.DeepClone();
+            k.EvaluatedPrefix = unevaluatedItems.Prefix;
+        }
+
         if (s.Remove("unevaluatedProperties", out var rest) && unevaluated is { All: false })
         {
             // NJsonSchema ignores it: checked here against the names and patterns evaluated before it.

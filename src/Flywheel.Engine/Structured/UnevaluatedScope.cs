@@ -12,7 +12,10 @@ namespace Flywheel.Structured;
 /// <c>dependentSchemas</c>, schema-valued <c>dependencies</c>) are refused unless none of their subschemas can
 /// evaluate a property (e.g. branches that only list <c>required</c>): the grammar compiles this set as the
 /// merged node's additionalProperties, which is exact only when it does not depend on the instance. <c>not</c>
-/// never adds to it: a negation keeps no annotations.
+/// never adds to it: a negation keeps no annotations. For <c>unevaluatedItems</c> (<see cref="OfItems"/>) the
+/// same walk finds how many leading items are evaluated (the longest <c>prefixItems</c>, or draft-07 array
+/// <c>items</c>), or all of them (a schema <c>items</c>, <c>additionalItems</c> beside array items, a nested
+/// <c>unevaluatedItems</c>); <c>contains</c>, whose annotations depend on the instance, is refused there.
 /// </summary>
 internal sealed class UnevaluatedScope
 {
@@ -22,13 +25,26 @@ internal sealed class UnevaluatedScope
 
     public List<string> Patterns { get; } = [];
 
-    /// <summary>True when every property is evaluated before unevaluatedProperties (it then asserts nothing).</summary>
+    /// <summary>True when every property (or item) is evaluated before the keyword (it then asserts nothing).</summary>
     public bool All { get; private set; }
 
+    /// <summary>unevaluatedItems: how many leading items are evaluated (the rest must satisfy it).</summary>
+    public int Prefix { get; private set; }
+
+    private bool _items;
+
+    private string Keyword => _items ? "unevaluatedItems" : "unevaluatedProperties";
+
+    /// <summary>The items an unevaluatedItems in <paramref name="schema"/> treats as evaluated (see the type's summary).</summary>
+    public static UnevaluatedScope OfItems(JsonElement root, JsonElement schema, string pointer, SchemaAnchors anchors) =>
+        Walk(root, schema, pointer, anchors, new UnevaluatedScope { _items = true });
+
     /// <summary>Walks <paramref name="schema"/> (at <paramref name="pointer"/>) and what it applies in place.</summary>
-    public static UnevaluatedScope Of(JsonElement root, JsonElement schema, string pointer, SchemaAnchors anchors)
+    public static UnevaluatedScope Of(JsonElement root, JsonElement schema, string pointer, SchemaAnchors anchors) =>
+        Walk(root, schema, pointer, anchors, new UnevaluatedScope());
+
+    private static UnevaluatedScope Walk(JsonElement root, JsonElement schema, string pointer, SchemaAnchors anchors, UnevaluatedScope scope)
     {
-        var scope = new UnevaluatedScope();
         var seen = new HashSet<string>(StringComparer.Ordinal) { pointer };
         var pending = new Stack<(JsonElement Schema, string Pointer, bool Nested)>();
         pending.Push((schema, pointer, false));
@@ -44,19 +60,31 @@ internal sealed class UnevaluatedScope
                 var v = member.Value;
                 switch (member.Name)
                 {
-                    case var k when InstanceDependent.Contains(k) && !Subschemas(k, v).All(sub => EvaluatesNone(root, sub, anchors, [])):
-                        throw new SchemaCompileException("unevaluatedProperties", pointer,
-                            $"only supported when the evaluated properties are known from the schema; '{k}' at '{item.Pointer}' makes them depend on the instance");
-                    case "properties" when v.ValueKind == JsonValueKind.Object:
-                        scope.Names.UnionWith(v.EnumerateObject().Select(p => p.Name));
+                    case var k when InstanceDependent.Contains(k) && !Subschemas(k, v).All(sub => EvaluatesNone(root, sub, anchors, [], scope._items)):
+                        throw new SchemaCompileException(scope.Keyword, pointer,
+                            $"only supported when the evaluated {(scope._items ? "items" : "properties")} are known from the schema; '{k}' at '{item.Pointer}' makes them depend on the instance");
+                    case "contains" when scope._items:
+                        throw new SchemaCompileException("unevaluatedItems", pointer, $"only supported when the evaluated items are known from the schema; 'contains' at '{item.Pointer}' makes them depend on the instance");
+                    case "prefixItems" or "items" when scope._items && v.ValueKind == JsonValueKind.Array:
+                        scope.Prefix = Math.Max(scope.Prefix, v.GetArrayLength());
+                        scope.All |= member.Name == "items" && item.Schema.TryGetProperty("additionalItems", out _);
                         break;
-                    case "patternProperties" when v.ValueKind == JsonValueKind.Object:
-                        scope.Patterns.AddRange(v.EnumerateObject().Select(p => p.Name));
-                        break;
-                    case "additionalProperties":
+                    case "items" when scope._items:
                         scope.All = true;
                         break;
-                    case "unevaluatedProperties" when item.Nested:
+                    case "unevaluatedItems" when scope._items && item.Nested:
+                        scope.All = true;
+                        break;
+                    case "properties" when !scope._items && v.ValueKind == JsonValueKind.Object:
+                        scope.Names.UnionWith(v.EnumerateObject().Select(p => p.Name));
+                        break;
+                    case "patternProperties" when !scope._items && v.ValueKind == JsonValueKind.Object:
+                        scope.Patterns.AddRange(v.EnumerateObject().Select(p => p.Name));
+                        break;
+                    case "additionalProperties" when !scope._items:
+                        scope.All = true;
+                        break;
+                    case "unevaluatedProperties" when !scope._items && item.Nested:
                         scope.All = true;
                         break;
                     case "allOf" when v.ValueKind == JsonValueKind.Array:
@@ -95,11 +123,12 @@ internal sealed class UnevaluatedScope
     private static readonly string[] InPlace = ["allOf", "anyOf", "oneOf", "if", "then", "else", "dependentSchemas", "dependencies"];
 
     /// <summary>
-    /// True when <paramref name="schema"/> evaluates no property of the object it applies to, for any instance: it
-    /// names no properties, patterns or additional/unevaluated properties, and neither does anything it applies in
-    /// place (<c>not</c> aside, which keeps no annotations). Keywords it cannot follow count as evaluating.
+    /// True when <paramref name="schema"/> evaluates no property of the object it applies to (with
+    /// <paramref name="items"/>, no item of the array), for any instance: it has none of the keywords that evaluate
+    /// them, and neither does anything it applies in place (<c>not</c> aside, which keeps no annotations). Keywords
+    /// it cannot follow count as evaluating.
     /// </summary>
-    private static bool EvaluatesNone(JsonElement root, JsonElement schema, SchemaAnchors anchors, HashSet<string> seen)
+    private static bool EvaluatesNone(JsonElement root, JsonElement schema, SchemaAnchors anchors, HashSet<string> seen, bool items)
     {
         if (schema.ValueKind != JsonValueKind.Object)
         {
@@ -111,11 +140,13 @@ internal sealed class UnevaluatedScope
             var v = member.Value;
             var none = member.Name switch
             {
-                "properties" or "patternProperties" => v.ValueKind == JsonValueKind.Object && !v.EnumerateObject().Any(),
-                "additionalProperties" or "unevaluatedProperties" or "$dynamicRef" or "$recursiveRef" => false,
+                "properties" or "patternProperties" when !items => v.ValueKind == JsonValueKind.Object && !v.EnumerateObject().Any(),
+                "additionalProperties" or "unevaluatedProperties" when !items => false,
+                "prefixItems" or "items" or "additionalItems" or "unevaluatedItems" or "contains" when items => false,
+                "$dynamicRef" or "$recursiveRef" => false,
                 "$ref" => v.ValueKind == JsonValueKind.String && anchors.ToPointer(v.GetString()!) is var target
-                    && (!seen.Add(target) || EvaluatesNone(root, Locate(root, target, target), anchors, seen)),
-                var k when InPlace.Contains(k) => Subschemas(k, v).All(sub => EvaluatesNone(root, sub, anchors, seen)),
+                    && (!seen.Add(target) || EvaluatesNone(root, Locate(root, target, target), anchors, seen, items)),
+                var k when InPlace.Contains(k) => Subschemas(k, v).All(sub => EvaluatesNone(root, sub, anchors, seen, items)),
                 _ => true,
             };
             if (!none)

@@ -55,7 +55,8 @@ public sealed class ValidationTests
         Assert.NotEmpty(counted.Validate("""["a",1]"""));
         Assert.NotEmpty(counted.Validate("""["a","b","c","d"]"""));
         Assert.Empty(JsonSchemaValidator.Create("""{"contains":{"type":"string"},"minContains":0}""").Validate("[1]"));
-        Assert.Throws<SchemaCompileException>(() => JsonSchemaValidator.Create("""{"type":"array","unevaluatedItems":false}"""));
+        // unevaluatedItems beside contains: which items contains evaluates depends on the instance.
+        Assert.Throws<SchemaCompileException>(() => JsonSchemaValidator.Create("""{"type":"array","contains":{"type":"string"},"unevaluatedItems":false}"""));
     }
     [Fact]
     public void Numbers_with_a_zero_fraction_are_integers()
