@@ -60,7 +60,7 @@ internal sealed class UnevaluatedScope
                 var v = member.Value;
                 switch (member.Name)
                 {
-                    case var k when InstanceDependent.Contains(k) && !Subschemas(k, v).All(sub => EvaluatesNone(root, sub, anchors, [], scope._items)):
+                    case var k when InstanceDependent.Contains(k) && !Subschemas(k, v).All(sub => scope.EvaluatesNone(root, sub, anchors, scope._items)):
                         throw new SchemaCompileException(scope.Keyword, pointer,
                             $"only supported when the evaluated {(scope._items ? "items" : "properties")} are known from the schema; '{k}' at '{item.Pointer}' makes them depend on the instance");
                     case "contains" when scope._items:
@@ -99,7 +99,7 @@ internal sealed class UnevaluatedScope
                         var target = anchors.ToPointer(v.GetString()!);
                         if (seen.Add(target))
                         {
-                            pending.Push((Locate(root, target, pointer), target, true));
+                            pending.Push((scope.Follow(root, target, pointer), target, true));
                         }
 
                         break;
@@ -128,34 +128,79 @@ internal sealed class UnevaluatedScope
     /// them, and neither does anything it applies in place (<c>not</c> aside, which keeps no annotations). Keywords
     /// it cannot follow count as evaluating.
     /// </summary>
-    private static bool EvaluatesNone(JsonElement root, JsonElement schema, SchemaAnchors anchors, HashSet<string> seen, bool items)
+    private bool EvaluatesNone(JsonElement root, JsonElement schema, SchemaAnchors anchors, bool items)
     {
-        if (schema.ValueKind != JsonValueKind.Object)
+        // A worklist, not recursion: a chain of references can be as long as the document.
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var pending = new Stack<JsonElement>();
+        pending.Push(schema);
+        while (pending.TryPop(out var current))
         {
-            return true;
-        }
+            if (current.ValueKind != JsonValueKind.Object)
+            {
+                continue;
+            }
 
-        foreach (var member in schema.EnumerateObject())
-        {
-            var v = member.Value;
-            var none = member.Name switch
+            foreach (var member in current.EnumerateObject())
             {
-                "properties" or "patternProperties" when !items => v.ValueKind == JsonValueKind.Object && !v.EnumerateObject().Any(),
-                "additionalProperties" or "unevaluatedProperties" when !items => false,
-                "prefixItems" or "items" or "additionalItems" or "unevaluatedItems" or "contains" when items => false,
-                "$dynamicRef" or "$recursiveRef" => false,
-                "$ref" => v.ValueKind == JsonValueKind.String && anchors.ToPointer(v.GetString()!) is var target
-                    && (!seen.Add(target) || EvaluatesNone(root, Locate(root, target, target), anchors, seen, items)),
-                var k when InPlace.Contains(k) => Subschemas(k, v).All(sub => EvaluatesNone(root, sub, anchors, seen, items)),
-                _ => true,
-            };
-            if (!none)
-            {
-                return false;
+                var v = member.Value;
+                switch (member.Name)
+                {
+                    case "properties" or "patternProperties" when !items:
+                        if (v.ValueKind != JsonValueKind.Object || v.EnumerateObject().Any())
+                        {
+                            return false;
+                        }
+
+                        break;
+                    case "additionalProperties" or "unevaluatedProperties" when !items:
+                    case "prefixItems" or "items" or "additionalItems" or "unevaluatedItems" or "contains" when items:
+                    case "$dynamicRef" or "$recursiveRef":
+                        return false;
+                    case "$ref":
+                        if (v.ValueKind != JsonValueKind.String)
+                        {
+                            return false;
+                        }
+
+                        var target = anchors.ToPointer(v.GetString()!);
+                        if (seen.Add(target))
+                        {
+                            pending.Push(Follow(root, target, target));
+                        }
+
+                        break;
+                    case var k when InPlace.Contains(k):
+                        foreach (var sub in Subschemas(k, v))
+                        {
+                            pending.Push(sub);
+                        }
+
+                        break;
+                }
             }
         }
 
         return true;
+    }
+
+    /// <summary>References one walk may follow (the main walk and its checks of applicators together).</summary>
+    public const int MaxReferences = NestingGuard.MaxDepth;
+
+    private int _references;
+
+    /// <summary>
+    /// The subschema <paramref name="pointer"/> names, counted: finding one reads the document from its root, so a
+    /// walk that followed every link of a document-long chain of references would take time quadratic in its size.
+    /// </summary>
+    private JsonElement Follow(JsonElement root, string pointer, string from)
+    {
+        if (++_references > MaxReferences)
+        {
+            throw new SchemaCompileException(Keyword, from, $"working out what it leaves would follow more than {MaxReferences} references");
+        }
+
+        return Locate(root, pointer, from);
     }
 
     private static JsonElement Locate(JsonElement root, string pointer, string from)

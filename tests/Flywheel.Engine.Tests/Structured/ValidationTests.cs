@@ -8,6 +8,26 @@ public sealed class ValidationTests
         {"type":"object","properties":{"name":{"type":"string"},"age":{"type":"integer","minimum":0}},"required":["name","age"],"additionalProperties":false}
         """;
 
+    [Theory]
+    [InlineData("unevaluatedProperties", "{\"required\":[\"a\"]}")]
+    [InlineData("unevaluatedItems", "{\"minItems\":1}")]
+    public void A_long_reference_chain_beside_an_unevaluated_keyword_is_refused_not_walked(string keyword, string last)
+    {
+        // Whether the applicator's subschema evaluates anything is found by following the chain: followed to its end,
+        // 100,000 links overflowed the stack (recursion) and then took minutes (each link looked up from the root).
+        const int Links = 100_000;
+        var defs = string.Join(",", Enumerable.Range(0, Links).Select(i => $"\"d{i}\":{{\"$ref\":\"#/$defs/d{i + 1}\"}}"));
+        var schema = $"{{\"$defs\":{{{defs},\"d{Links}\":{last}}},\"anyOf\":[{{\"$ref\":\"#/$defs/d0\"}}],\"{keyword}\":false}}";
+        var refused = Assert.Throws<SchemaCompileException>(() => JsonSchemaValidator.Create(schema));
+        Assert.Equal(keyword, refused.Keyword);
+        Assert.Contains($"more than {UnevaluatedScope.MaxReferences} references", refused.Message, StringComparison.Ordinal);
+
+        // A chain within the limit is followed to its end: the last link only requires, so the keyword compiles.
+        var shortDefs = string.Join(",", Enumerable.Range(0, 100).Select(i => $"\"d{i}\":{{\"$ref\":\"#/$defs/d{i + 1}\"}}"));
+        var shortChain = $"{{\"$defs\":{{{shortDefs},\"d100\":{last}}},\"anyOf\":[{{\"$ref\":\"#/$defs/d0\"}}],\"{keyword}\":false}}";
+        Assert.NotNull(JsonSchemaValidator.Create(shortChain));
+    }
+
     [Fact]
     public void Reports_errors_with_paths()
     {
