@@ -209,6 +209,15 @@ internal sealed partial class SchemaMerger(SchemaReader reader)
         (r.Contains, r.MinContains, r.MaxContains) = a.Contains is not null ? (a.Contains, a.MinContains, a.MaxContains) : (b.Contains, b.MinContains, b.MaxContains);
     }
 
+    /// <summary>
+    /// A schema every value of member <paramref name="name"/> satisfies: its declaration, else additionalProperties
+    /// (only when no pattern could match the name instead), else any value.
+    /// </summary>
+    private static SchemaNode ValuesOf(SchemaNode s, string name) =>
+        s.Properties.FirstOrDefault(p => p.Key == name).Value
+        ?? (s.PatternProperties.Count == 0 ? s.AdditionalProperties : null)
+        ?? SchemaNode.True(s.Pointer);
+
     private static SchemaNode ItemAt(SchemaNode s, int i) =>
         i < s.PrefixItems.Count ? s.PrefixItems[i] : s.Items ?? SchemaNode.True(s.Pointer);
 
@@ -236,7 +245,7 @@ internal sealed partial class SchemaMerger(SchemaReader reader)
                 {
                     throw new SchemaCompileException("oneOf", pointer,
                         $"cannot prove branches {i} and {j} are mutually exclusive (give them different types, different const/enum values, " +
-                        "or a required property with different const values; or use anyOf if overlap is acceptable)");
+                        "a required property or a required leading item whose schemas share no value; or use anyOf if overlap is acceptable)");
                 }
             }
         }
@@ -309,10 +318,15 @@ internal sealed partial class SchemaMerger(SchemaReader reader)
             return MergeEnum(x.Enum, y.Enum)!.Count == 0;
         }
 
-        // Discriminator: objects only, with a required property whose allowed values differ.
-        return common == JsonTypes.Object && x.Required.Intersect(y.Required).Any(name =>
-            Expand(PropertyOf(x, name), pointer) is { Enum: { } ex } && Expand(PropertyOf(y, name), pointer) is { Enum: { } ey }
-            && MergeEnum(ex, ey)!.Count == 0);
+        // Discriminator: objects only, with a property both require whose schemas share no value; arrays only, with
+        // a position both require (within both minItems) whose schemas share no value. Each side's schema there is
+        // the declared one, which what else applies (patterns, contains) can only narrow.
+        return common switch
+        {
+            JsonTypes.Object => x.Required.Intersect(y.Required).Any(name => Disjoint(ValuesOf(x, name), ValuesOf(y, name), pointer)),
+            JsonTypes.Array => Enumerable.Range(0, Math.Min(x.MinItems, y.MinItems)).Any(i => Disjoint(ItemAt(x, i), ItemAt(y, i), pointer)),
+            _ => false,
+        };
     }
 
     private static JsonTypes TypesOf(SchemaNode s) =>

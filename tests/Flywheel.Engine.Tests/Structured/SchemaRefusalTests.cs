@@ -30,6 +30,7 @@ public sealed class SchemaRefusalTests
     [InlineData("""{"type":"array","contains":{"type":"string","minLength":2}}""", "contains", "#")]
     [InlineData("""{"type":"array","contains":{"type":"string"},"maxItems":3}""", "contains", "#")]
     [InlineData("""{"oneOf":[{"type":"string"},{"type":"string","maxLength":3}]}""", "oneOf", "#/oneOf")]
+    [InlineData("""{"type":"object","oneOf":[{"required":["kind"],"patternProperties":{"^k":{"type":"string"}},"additionalProperties":false},{"required":["kind"],"properties":{"kind":{"type":"integer"}}}]}""", "oneOf", "#/oneOf")]
     [InlineData("""{"type":"string","pattern":"(a)\\1"}""", "pattern", "#")]
     [InlineData("""{"type":"string","pattern":"a(?=b)"}""", "pattern", "#")]
     [InlineData("""{"type":"string","pattern":"(?!rpc)"}""", "pattern", "#")]
