@@ -77,6 +77,28 @@ public sealed class SchemaAbuseTests : IAsyncLifetime
         "{\"model\":\"" + _server.Model.Name + "\",\"messages\":[{\"role\":\"user\",\"content\":\"go\"}],\"max_tokens\":4," +
         "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"s\",\"schema\":" + schema + "}}}";
 
+    [Theory]
+    [InlineData("unevaluatedProperties", "{\"required\":[\"a\"]}")]
+    [InlineData("unevaluatedItems", "{\"minItems\":1}")]
+    public async Task A_reference_chain_beside_an_unevaluated_keyword_is_refused_not_followed(string keyword, string last)
+    {
+        // Whether anyOf evaluates anything beside the keyword is found through its chain of references: the
+        // server must answer with a 400 naming the limit, within budget and still running.
+        const int Links = 100_000;
+        var chain = string.Join(",", Enumerable.Range(0, Links).Select(i => $"\"d{i}\":{{\"$ref\":\"#/$defs/d{i + 1}\"}}"));
+        var schema = $"{{\"$defs\":{{{chain},\"d{Links}\":{last}}},\"anyOf\":[{{\"$ref\":\"#/$defs/d0\"}}],\"{keyword}\":false}}";
+        using var timeout = new CancellationTokenSource(Budget);
+        using var response = await _server.Client.PostAsync("/v1/chat/completions", new StringContent(Body(schema), System.Text.Encoding.UTF8, "application/json"), timeout.Token);
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{(int)response.StatusCode} {text}");
+        var error = JsonDocument.Parse(text).RootElement.GetProperty("error");
+        Assert.Equal("unsupported_schema", error.GetProperty("code").GetString());
+        Assert.Equal("response_format.json_schema.schema", error.GetProperty("param").GetString());
+        Assert.Contains("512", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        using var health = await _server.Client.GetAsync("/health/live");
+        Assert.True(health.IsSuccessStatusCode);
+    }
+
     [Fact]
     public async Task Health_answers_while_hostile_schemas_compile()
     {
