@@ -31,20 +31,55 @@ public sealed record PeftAdapterConfig
     /// <summary>Rank-stabilized LoRA: the scale divides by sqrt(r) instead of r.</summary>
     public bool UseRsLora { get; init; }
 
-    /// <summary>The adapted projections of the graph, without repeats (a fused module's parts are listed one by one).</summary>
-    public required IReadOnlyList<LoraTarget> Targets { get; init; }
+    /// <summary>
+    /// The adapted projections of the graph, without repeats (a fused module's parts are listed one by one). With
+    /// <see cref="Modules"/> set they must be exactly its parts.
+    /// </summary>
+    /// <exception cref="ArgumentException">They are not the parts of <see cref="Modules"/>.</exception>
+    public required IReadOnlyList<LoraTarget> Targets
+    {
+        get => _targets;
+        init
+        {
+            _targets = value;
+            CheckModules();
+        }
+    }
+
+    private readonly IReadOnlyList<LoraTarget> _targets = [];
 
     /// <summary>
     /// The adapted modules as target_modules names them, each with its own lora_A and lora_B: the projections, or
     /// Phi-3's fused qkv_proj / gate_up_proj covering several of <see cref="Targets"/>. Defaults to one module per target.
     /// </summary>
+    /// <exception cref="ArgumentException">Their parts are not <see cref="Targets"/>.</exception>
     public IReadOnlyList<LoraModule> Modules
     {
         get => _modules ?? [.. Targets.Select(LoraModule.Of)];
-        init => _modules = value;
+        init
+        {
+            _modules = value;
+            CheckModules();
+        }
     }
 
     private readonly IReadOnlyList<LoraModule>? _modules;
+
+    // Runs as either list is set (an initializer sets Targets, which is required, and maybe Modules, in either order).
+    private void CheckModules()
+    {
+        if (_modules is null || _targets.Count == 0)
+        {
+            return;
+        }
+
+        var parts = _modules.SelectMany(m => m.Parts).Order().ToList();
+        if (!parts.SequenceEqual(_targets.Order()))
+        {
+            throw new ArgumentException($"the modules ({string.Join(", ", _modules.Select(m => m.Name))}) cover " +
+                $"{string.Join(", ", parts.Select(LoraTargets.PeftName))}, not the targets {string.Join(", ", _targets.Select(LoraTargets.PeftName))}");
+        }
+    }
 
     /// <summary>The layers adapted (layers_to_transform); null means every layer.</summary>
     public IReadOnlyList<int>? Layers { get; init; }

@@ -70,6 +70,18 @@ public sealed class PeftAdapterWriterTests
     }
 
     [Fact]
+    public void TargetsThatAreNotTheModulesPartsAreRefused()
+    {
+        // The graph's projections and the file's modules are set apart; an adapter whose two lists disagree would
+        // load into slots for one and write tensors for the other.
+        var e = Assert.Throws<ArgumentException>(() => new PeftAdapterConfig { Rank = 2, Alpha = 4, Targets = [LoraTarget.QProj], Modules = [LoraModule.GateUpProj] });
+        Assert.Contains("gate_up_proj", e.Message);
+        var fine = new PeftAdapterConfig { Rank = 2, Alpha = 4, Targets = [LoraTarget.UpProj, LoraTarget.GateProj], Modules = [LoraModule.GateUpProj] };
+        Assert.Equal([LoraModule.GateUpProj], fine.Modules);
+        Assert.Throws<ArgumentException>(() => fine with { Targets = [LoraTarget.GateProj] });
+    }
+
+    [Fact]
     public void FusedPartsWithDifferentAsAreRefused()
     {
         var config = AdapterFolder.Config(rank: 2, alpha: 4, targets: [LoraTarget.GateProj, LoraTarget.UpProj]) with { Modules = [LoraModule.GateUpProj] };
