@@ -173,9 +173,6 @@ internal sealed partial class SchemaMerger(SchemaReader reader)
             : Merge(a.AdditionalProperties ?? SchemaNode.True(pointer), b.AdditionalProperties ?? SchemaNode.True(pointer), pointer);
     }
 
-    private static SchemaNode PropertyOf(SchemaNode s, string name) =>
-        s.Properties.FirstOrDefault(p => p.Key == name).Value ?? s.AdditionalProperties ?? SchemaNode.True(s.Pointer);
-
     private static SchemaNode PropertyOf(SchemaNode s, Dictionary<string, SchemaNode> byName, string name) =>
         byName.GetValueOrDefault(name) ?? s.AdditionalProperties ?? SchemaNode.True(s.Pointer);
 

@@ -114,20 +114,9 @@ internal sealed class SchemaRewriter(SchemaAnchors? anchors = null, JsonElement?
             }
         }
 
-        // unevaluatedProperties: which properties count as evaluated is read from the original document.
-        UnevaluatedScope? unevaluated = null;
-        if (obj.ContainsKey("unevaluatedProperties"))
-        {
-            var root = original ?? throw new SchemaCompileException("unevaluatedProperties", pointer, "the validator needs the original document");
-            unevaluated = UnevaluatedScope.Of(root, Locate(root, pointer), pointer, anchors ?? SchemaAnchors.None);
-        }
-
-        UnevaluatedScope? unevaluatedItems = null;
-        if (obj.ContainsKey("unevaluatedItems"))
-        {
-            var root = original ?? throw new SchemaCompileException("unevaluatedItems", pointer, "the validator needs the original document");
-            unevaluatedItems = UnevaluatedScope.OfItems(root, Locate(root, pointer), pointer, anchors ?? SchemaAnchors.None);
-        }
+        // unevaluatedProperties / unevaluatedItems: what counts as evaluated is read from the original document.
+        var unevaluated = ScopeOf(obj, "unevaluatedProperties", pointer, UnevaluatedScope.Of);
+        var unevaluatedItems = ScopeOf(obj, "unevaluatedItems", pointer, UnevaluatedScope.OfItems);
 
         var result = new JsonObject();
         foreach (var (key, value) in obj)
@@ -183,6 +172,18 @@ internal sealed class SchemaRewriter(SchemaAnchors? anchors = null, JsonElement?
         RewriteGaps(result);
         GuardSingleReferences(result);
         return result;
+    }
+
+    /// <summary>The scope of <paramref name="keyword"/> in <paramref name="obj"/> (at <paramref name="pointer"/>), or null without it.</summary>
+    private UnevaluatedScope? ScopeOf(JsonObject obj, string keyword, string pointer, Func<JsonElement, JsonElement, string, SchemaAnchors, UnevaluatedScope> walk)
+    {
+        if (!obj.ContainsKey(keyword))
+        {
+            return null;
+        }
+
+        var root = original ?? throw new SchemaCompileException(keyword, pointer, "the validator needs the original document");
+        return walk(root, Locate(root, pointer), pointer, anchors ?? SchemaAnchors.None);
     }
 
     /// <summary>Moves the keywords NJsonSchema cannot check safely or exactly into an <see cref="ExactKeywords"/>.</summary>

@@ -60,7 +60,7 @@ internal sealed class UnevaluatedScope
                 var v = member.Value;
                 switch (member.Name)
                 {
-                    case var k when InstanceDependent.Contains(k) && !Subschemas(k, v).All(sub => scope.EvaluatesNone(root, sub, anchors, scope._items)):
+                    case var k when InstanceDependent.Contains(k) && !Subschemas(k, v).All(sub => scope.EvaluatesNone(root, sub, anchors)):
                         throw new SchemaCompileException(scope.Keyword, pointer,
                             $"only supported when the evaluated {(scope._items ? "items" : "properties")} are known from the schema; '{k}' at '{item.Pointer}' makes them depend on the instance");
                     case "contains" when scope._items:
@@ -110,7 +110,7 @@ internal sealed class UnevaluatedScope
         return scope;
     }
 
-    /// <summary>The subschemas an in-place applicator applies (none for a dependencies entry that lists names).</summary>
+    /// <summary>The subschemas an in-place applicator applies (none for a dependencies entry that lists names, or for any other keyword).</summary>
     private static IEnumerable<JsonElement> Subschemas(string keyword, JsonElement value) => keyword switch
     {
         "anyOf" or "oneOf" or "allOf" when value.ValueKind == JsonValueKind.Array => value.EnumerateArray(),
@@ -120,15 +120,13 @@ internal sealed class UnevaluatedScope
         _ => [],
     };
 
-    private static readonly string[] InPlace = ["allOf", "anyOf", "oneOf", "if", "then", "else", "dependentSchemas", "dependencies"];
-
     /// <summary>
-    /// True when <paramref name="schema"/> evaluates no property of the object it applies to (with
-    /// <paramref name="items"/>, no item of the array), for any instance: it has none of the keywords that evaluate
+    /// True when <paramref name="schema"/> evaluates no property of the object it applies to (for unevaluatedItems,
+    /// no item of the array), for any instance: it has none of the keywords that evaluate
     /// them, and neither does anything it applies in place (<c>not</c> aside, which keeps no annotations). Keywords
     /// it cannot follow count as evaluating.
     /// </summary>
-    private bool EvaluatesNone(JsonElement root, JsonElement schema, SchemaAnchors anchors, bool items)
+    private bool EvaluatesNone(JsonElement root, JsonElement schema, SchemaAnchors anchors)
     {
         // A worklist, not recursion: a chain of references can be as long as the document.
         var seen = new HashSet<string>(StringComparer.Ordinal);
@@ -146,15 +144,15 @@ internal sealed class UnevaluatedScope
                 var v = member.Value;
                 switch (member.Name)
                 {
-                    case "properties" or "patternProperties" when !items:
+                    case "properties" or "patternProperties" when !_items:
                         if (v.ValueKind != JsonValueKind.Object || v.EnumerateObject().Any())
                         {
                             return false;
                         }
 
                         break;
-                    case "additionalProperties" or "unevaluatedProperties" when !items:
-                    case "prefixItems" or "items" or "additionalItems" or "unevaluatedItems" or "contains" when items:
+                    case "additionalProperties" or "unevaluatedProperties" when !_items:
+                    case "prefixItems" or "items" or "additionalItems" or "unevaluatedItems" or "contains" when _items:
                     case "$dynamicRef" or "$recursiveRef":
                         return false;
                     case "$ref":
@@ -170,8 +168,9 @@ internal sealed class UnevaluatedScope
                         }
 
                         break;
-                    case var k when InPlace.Contains(k):
-                        foreach (var sub in Subschemas(k, v))
+                    default:
+                        // What an in-place applicator applies (nothing, for any other keyword).
+                        foreach (var sub in Subschemas(member.Name, v))
                         {
                             pending.Push(sub);
                         }
