@@ -11,7 +11,7 @@ using Flywheel.Tokenization;
 namespace Flywheel.Benchmarks;
 
 /// <summary>
-/// Multi-LoRA serving on the bench preset: N requests spread over 10 adapters (rank 16, all seven projections)
+/// Multi-LoRA serving on a preset (bench by default; small and medium with --preset): N requests spread over 10 adapters (rank 16, all seven projections)
 /// and the base, against the same requests all on the base, for the balanced and generation-heavy mixes.
 /// Configurations, each on its own engine with default options: the plain graph (no LoRA inputs); the
 /// LoRA-capable graph with adapters loaded but every request on the base (the graph's cost with no adapter
@@ -32,7 +32,7 @@ internal sealed class LoraBenchmark : IBenchmark
 
     public string Name => "lora";
 
-    public string Description => "multi-LoRA tok/s and ITL: adapters mixed in one Run vs base-only vs one adapter per Run [--requests N] [--rounds N] [--adapters N] [--rank R] [--mixes a,b] [--scale-context F] [--run-cost only|off] [--one-per-run off] [--preset bench|small] [--precision fp32|int4] [--profile ROWS,TOKENS] [--compare OTHER_LORA_FOLDER [--shapes R,T;R,T] [--repeats N]]";
+    public string Description => "multi-LoRA tok/s and ITL: adapters mixed in one Run vs base-only vs one adapter per Run [--requests N] [--rounds N] [--adapters N] [--rank R] [--mixes a,b] [--scale-context F] [--run-cost only|off] [--one-per-run off] [--preset bench|small|medium] [--precision fp32|int4] [--profile ROWS,TOKENS] [--compare OTHER_LORA_FOLDER [--shapes R,T;R,T] [--repeats N]]";
 
     public int Run(string[] args)
     {

@@ -18,7 +18,7 @@ internal sealed class PrecisionBenchmark : IBenchmark
 {
     public string Name => "precision";
 
-    public string Description => "decode tokens/s and size: fp32 vs int4 vs fp16 of the bench preset [--tokens N] [--rounds N] [--preset tiny|bench|small]";
+    public string Description => "decode tokens/s and size: fp32 vs int4 vs fp16 of the bench preset [--tokens N] [--rounds N] [--preset tiny|bench|small|medium]";
 
     public int Run(string[] args)
     {

@@ -9,7 +9,7 @@ internal static class MakeModelCommand
     public static readonly CliApp.Command Definition = new(
         "make-model",
         "write an ORT GenAI model folder (LLaMA architecture, dummy weights)",
-        "usage: flywheel make-model --preset tiny|bench|small --out DIR [--tokenizer FILE] [--seed N]\n" +
+        "usage: flywheel make-model --preset tiny|bench|small|medium --out DIR [--tokenizer FILE] [--seed N]\n" +
         "                           [--precision fp32|fp16|int4] [--block-size 32] [--accuracy-level 4]\n" +
         "                           [--fp16-io] (float16 KV cache and logits over fp32 weights, the CUDA export's interface)\n" +
         "                           [--external-data] (weights in model.onnx.data; automatic above 256 MiB of weights)\n" +

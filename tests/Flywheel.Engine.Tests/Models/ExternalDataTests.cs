@@ -66,4 +66,14 @@ public sealed class ExternalDataTests
         Assert.True(ModelBuilderOptions.Small with { Precision = ModelPrecision.Int4 } is { WritesExternalData: true, WeightBytes: > 600_000_000 and < 900_000_000 });
         Assert.False(ModelBuilderOptions.Small with { ExternalData = false } is { WritesExternalData: true });
     }
+
+    [Fact]
+    public void TheMediumPresetIsLlama32OneBsShapeInSixGigabytes()
+    {
+        var medium = ModelBuilderOptions.Preset("medium");
+        medium.Validate();
+        Assert.True(medium is { LayerCount: 16, HiddenSize: 2048, HeadSize: 64, KvHeadCount: 8, IntermediateSize: 8192, VocabSize: 128256 });
+        Assert.True(medium is { WritesExternalData: true, WeightBytes: > 5_900_000_000 and < 6_100_000_000 });
+        Assert.Throws<ArgumentException>(() => ModelBuilderOptions.Preset("large"));
+    }
 }
