@@ -90,6 +90,12 @@ public sealed record PeftAdapterConfig
     /// <summary>The factor on B A: alpha / r, or alpha / sqrt(r) with rsLoRA (PEFT's LoraLayer.update_layer).</summary>
     public double Scale => UseRsLora ? Alpha / Math.Sqrt(Rank) : Alpha / Rank;
 
+    /// <summary>
+    /// Most bytes of adapter_config.json read (PEFT writes about 1 KB; rank and alpha patterns for every module of
+    /// a large model stay well under this).
+    /// </summary>
+    public const int MaxFileBytes = 1 << 20;
+
     /// <summary>Reads <paramref name="path"/>; throws <see cref="ModelConfigException"/> naming the file and field.</summary>
     public static PeftAdapterConfig Load(string path, int maxRank)
     {
@@ -101,7 +107,7 @@ public sealed record PeftAdapterConfig
         JsonObject root;
         try
         {
-            root = JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new ModelConfigException($"{path}: expected a JSON object.");
+            root = JsonNode.Parse(LocalFile.ReadText(path, MaxFileBytes, "1 MiB")) as JsonObject ?? throw new ModelConfigException($"{path}: expected a JSON object.");
         }
         catch (JsonException e)
         {

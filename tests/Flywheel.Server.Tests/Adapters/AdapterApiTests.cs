@@ -65,6 +65,40 @@ public sealed class AdapterApiTests
         }
     }
 
+    [Fact]
+    public async Task AFolderWhoseFilesLinkToADeviceIs400NamingTheFileAndTheServerGoesOn()
+    {
+        await using var lora = await StartAsync(maxLoras: 2);
+
+        // Weights linked to /dev/zero: mapping it failed inside the load, a 500 before.
+        var zero = lora.WriteAdapter(seed: 1, corrupt: dir =>
+        {
+            File.Delete(Path.Combine(dir, "adapter_model.safetensors"));
+            File.CreateSymbolicLink(Path.Combine(dir, "adapter_model.safetensors"), "/dev/zero");
+        });
+        var message = await AssertRefusedAsync(await lora.LoadAsync("zero", zero), HttpStatusCode.BadRequest, "invalid_adapter", "lora_path");
+        Assert.Contains(Path.Combine(zero, "adapter_model.safetensors"), message);
+
+        // The config linked to /dev/zero: read until memory ran out before; now refused unread.
+        var endless = lora.WriteAdapter(seed: 2, corrupt: dir =>
+        {
+            File.Delete(Path.Combine(dir, "adapter_config.json"));
+            File.CreateSymbolicLink(Path.Combine(dir, "adapter_config.json"), "/dev/zero");
+        });
+        message = await AssertRefusedAsync(await lora.LoadAsync("endless", endless), HttpStatusCode.BadRequest, "invalid_adapter", "lora_path");
+        Assert.Contains(Path.Combine(endless, "adapter_config.json"), message);
+
+        // The failed loads took no slot: both of the two still load, and the server serves them.
+        using (var a = await lora.LoadAsync("a", lora.WriteAdapter(seed: 3)))
+        using (var b = await lora.LoadAsync("b", lora.WriteAdapter(seed: 4)))
+        {
+            Assert.Equal((HttpStatusCode.OK, HttpStatusCode.OK), (a.StatusCode, b.StatusCode));
+        }
+
+        using var chat = await lora.ChatAsync("b");
+        Assert.Equal(HttpStatusCode.OK, chat.StatusCode);
+    }
+
     [Theory]
     [InlineData("""{"lora_path":"/x"}""", "lora_name", "missing_required_parameter")]
     [InlineData("""{"lora_name":7,"lora_path":"/x"}""", "lora_name", "invalid_type")]

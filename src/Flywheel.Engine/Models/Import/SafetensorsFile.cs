@@ -40,17 +40,40 @@ public sealed unsafe class SafetensorsFile : IDisposable
     /// <summary>Every tensor in the file by name (the __metadata__ entry left out).</summary>
     public IReadOnlyDictionary<string, SafetensorsEntry> Tensors { get; }
 
+    /// <summary>The largest JSON header the format allows (safetensors' own reader refuses longer ones).</summary>
+    public const int MaxHeaderBytes = 100_000_000;
+
     /// <summary>Maps <paramref name="path"/> and parses its header; throws <see cref="ModelConfigException"/> on a malformed file.</summary>
     public static SafetensorsFile Open(string path)
     {
-        var length = new FileInfo(path).Length;
+        // The length of what a link points at: FIFOs and devices report 0 and are refused here, unmapped.
+        var length = LocalFile.Length(path);
         if (length < 8)
         {
-            throw new ModelConfigException($"{path}: not a safetensors file (shorter than its 8-byte header length)");
+            throw new ModelConfigException($"{path}: not a safetensors file (shorter than its 8-byte header length; FIFOs and devices have none)");
         }
 
-        var map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
-        var view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+        MemoryMappedFile map;
+        MemoryMappedViewAccessor view;
+        try
+        {
+            map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            throw new ModelConfigException($"{path}: cannot be mapped: {e.Message}", e);
+        }
+
+        try
+        {
+            view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            map.Dispose();
+            throw new ModelConfigException($"{path}: cannot be mapped: {e.Message}", e);
+        }
+
         byte* pointer = null;
         view.SafeMemoryMappedViewHandle.AcquirePointer(ref pointer);
         pointer += view.PointerOffset;
@@ -62,7 +85,21 @@ public sealed unsafe class SafetensorsFile : IDisposable
                 throw new ModelConfigException($"{path}: header length {headerLength} does not fit the file ({length} bytes)");
             }
 
-            var tensors = ParseHeader(path, new ReadOnlySpan<byte>(pointer + 8, (int)headerLength), length - 8 - headerLength);
+            if (headerLength > MaxHeaderBytes)
+            {
+                throw new ModelConfigException($"{path}: header length {headerLength} is over the format's limit of {MaxHeaderBytes} bytes");
+            }
+
+            Dictionary<string, SafetensorsEntry> tensors;
+            try
+            {
+                tensors = ParseHeader(path, new ReadOnlySpan<byte>(pointer + 8, (int)headerLength), length - 8 - headerLength);
+            }
+            catch (System.Text.Json.JsonException e)
+            {
+                throw new ModelConfigException($"{path}: the header is not valid JSON: {e.Message}", e);
+            }
+
             return new SafetensorsFile(path, map, view, pointer, 8 + headerLength, tensors);
         }
         catch
@@ -133,6 +170,11 @@ public sealed unsafe class SafetensorsFile : IDisposable
     private static Dictionary<string, SafetensorsEntry> ParseHeader(string path, ReadOnlySpan<byte> header, long dataLength)
     {
         using var doc = JsonDocument.Parse(header.ToArray());
+        if (doc.RootElement.ValueKind != JsonValueKind.Object)
+        {
+            throw new ModelConfigException($"{path}: the header is not a JSON object");
+        }
+
         var tensors = new Dictionary<string, SafetensorsEntry>(StringComparer.Ordinal);
         foreach (var p in doc.RootElement.EnumerateObject())
         {
@@ -141,19 +183,55 @@ public sealed unsafe class SafetensorsFile : IDisposable
                 continue;
             }
 
-            var dtype = p.Value.GetProperty("dtype").GetString()!;
-            var shape = p.Value.GetProperty("shape").EnumerateArray().Select(d => d.GetInt64()).ToArray();
-            var offsets = p.Value.GetProperty("data_offsets").EnumerateArray().Select(d => d.GetInt64()).ToArray();
+            ModelConfigException Bad(string why) => new($"{path}: tensor '{p.Name}' {why}");
+            if (p.Value.ValueKind != JsonValueKind.Object
+                || !p.Value.TryGetProperty("dtype", out var dtypeValue) || dtypeValue.ValueKind != JsonValueKind.String)
+            {
+                throw Bad("has no dtype string (each entry is an object of dtype, shape and data_offsets)");
+            }
+
+            var dtype = dtypeValue.GetString()!;
+            var shape = Counts(p.Value, "shape") ?? throw Bad("has no shape of non-negative integers");
+            var offsets = Counts(p.Value, "data_offsets") is { Length: 2 } pair ? pair : throw Bad("has no data_offsets pair of non-negative integers");
+            long elements = 1;
+            foreach (var d in shape)
+            {
+                elements = d == 0 || elements <= long.MaxValue / d ? elements * d : throw Bad($"has a shape [{string.Join(", ", shape)}] too large to hold");
+            }
+
             var entry = new SafetensorsEntry(dtype, shape, offsets[0], offsets[1]);
             var size = ElementSize(dtype);
-            if (offsets.Length != 2 || entry.Begin < 0 || entry.End > dataLength || entry.End < entry.Begin || (size > 0 && entry.End - entry.Begin != entry.ElementCount * size))
+            if (entry.End > dataLength || entry.End < entry.Begin || (size > 0 && (elements > long.MaxValue / size || entry.End - entry.Begin != elements * size)))
             {
-                throw new ModelConfigException($"{path}: tensor '{p.Name}' has data_offsets [{string.Join(", ", offsets)}] that do not fit its {dtype} shape [{string.Join(", ", shape)}] or the file");
+                throw Bad($"has data_offsets [{string.Join(", ", offsets)}] that do not fit its {dtype} shape [{string.Join(", ", shape)}] or the file");
             }
 
             tensors[p.Name] = entry;
         }
 
         return tensors;
+    }
+
+    /// <summary>The array <paramref name="name"/> of <paramref name="entry"/> as non-negative integers, or null when it is not one.</summary>
+    private static long[]? Counts(JsonElement entry, string name)
+    {
+        if (!entry.TryGetProperty(name, out var array) || array.ValueKind != JsonValueKind.Array)
+        {
+            return null;
+        }
+
+        var values = new long[array.GetArrayLength()];
+        var i = 0;
+        foreach (var v in array.EnumerateArray())
+        {
+            if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out values[i]) || values[i] < 0)
+            {
+                return null;
+            }
+
+            i++;
+        }
+
+        return values;
     }
 }
