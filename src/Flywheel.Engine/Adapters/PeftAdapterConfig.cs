@@ -99,15 +99,10 @@ public sealed record PeftAdapterConfig
     /// <summary>Reads <paramref name="path"/>; throws <see cref="ModelConfigException"/> naming the file and field.</summary>
     public static PeftAdapterConfig Load(string path, int maxRank)
     {
-        if (!File.Exists(path))
-        {
-            throw new ModelConfigException($"{path}: file not found.");
-        }
-
         JsonObject root;
         try
         {
-            root = JsonNode.Parse(LocalFile.ReadText(path, MaxFileBytes, "1 MiB")) as JsonObject ?? throw new ModelConfigException($"{path}: expected a JSON object.");
+            root = JsonNode.Parse(LocalFile.ReadText(path, MaxFileBytes)) as JsonObject ?? throw new ModelConfigException($"{path}: expected a JSON object.");
         }
         catch (JsonException e)
         {

@@ -35,10 +35,10 @@ internal static class LocalFile
 
     /// <summary>
     /// The UTF-8 text of <paramref name="path"/>, refused unread when it reports no content or more than
-    /// <paramref name="maxBytes"/> (named as <paramref name="limit"/> in the message), and refused if it
-    /// turns out longer while read.
+    /// <paramref name="maxBytes"/>, and refused if it turns out longer while read. Throws
+    /// <see cref="ModelConfigException"/> for a missing file too.
     /// </summary>
-    public static string ReadText(string path, int maxBytes, string limit)
+    public static string ReadText(string path, int maxBytes)
     {
         var length = Length(path);
         if (length == 0)
@@ -48,6 +48,7 @@ internal static class LocalFile
 
         if (length > maxBytes)
         {
+            var limit = maxBytes % (1 << 20) == 0 ? $"{maxBytes >> 20} MiB" : $"{maxBytes} bytes";
             throw new ModelConfigException($"{path}: {length} bytes; at most {limit} is read.");
         }
 

@@ -53,24 +53,16 @@ public sealed unsafe class SafetensorsFile : IDisposable
             throw new ModelConfigException($"{path}: not a safetensors file (shorter than its 8-byte header length; FIFOs and devices have none)");
         }
 
-        MemoryMappedFile map;
+        MemoryMappedFile? map = null;
         MemoryMappedViewAccessor view;
         try
         {
             map = MemoryMappedFile.CreateFromFile(path, FileMode.Open, null, 0, MemoryMappedFileAccess.Read);
+            view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
         {
-            throw new ModelConfigException($"{path}: cannot be mapped: {e.Message}", e);
-        }
-
-        try
-        {
-            view = map.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            map.Dispose();
+            map?.Dispose();
             throw new ModelConfigException($"{path}: cannot be mapped: {e.Message}", e);
         }
 
