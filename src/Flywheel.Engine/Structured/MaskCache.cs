@@ -176,33 +176,27 @@ internal sealed partial class MaskCache
     /// </summary>
     private Entry WalkRegionOrSplit(int state, PdaRunner runner, TrieWalker walker, int scratchStart)
     {
-        var accepted = new uint[Vocabulary.MaskLength];
-        var uncertain = new List<int>();
         var shortSlot = _shareClasses ? Volatile.Read(ref _shortSlots[state]) : -1;
         if (_regions is not null && walker.Region.TryBuild(Grammar, state, out var key))
         {
             // Inside the region the walk is the same in every grammar; only the exits are ours.
-            if (!_regions.TryGet(key, out var walk))
+            var kept = _regions.TryGet(key, out var walk);
+            if (!kept)
             {
-                walk = _regions.Add(key, WalkRegion(state, runner, walker, scratchStart));
+                walk = _regions.Add(key, WalkRegion(state, runner, walker, scratchStart), out kept);
             }
 
-            walk.Inside.OrInto(accepted, Vocabulary.Count);
-            for (var k = 0; k < walk.FrontierNodes.Length; k++)
-            {
-                var from = walker.Region.States[walk.FrontierStates[k]];
-                walker.WalkSubtree(runner, from, walk.FrontierNodes[k], scratchStart, accepted, uncertain);
-            }
+            return WalkFrontier(walk, kept, runner, walker, scratchStart);
         }
-        else if (shortSlot >= 0)
+
+        if (shortSlot >= 0)
         {
             return WalkSplit(state, shortSlot, runner, scratchStart);
         }
-        else
-        {
-            walker.Walk(runner, state, scratchStart, accepted, uncertain);
-        }
 
+        var accepted = new uint[Vocabulary.MaskLength];
+        var uncertain = new List<int>();
+        walker.Walk(runner, state, scratchStart, accepted, uncertain);
         return Entry.Create(accepted, Vocabulary.Count, uncertain);
     }
 
@@ -220,141 +214,5 @@ internal sealed partial class MaskCache
         }
 
         return (entries, bytes);
-    }
-
-    private RegionWalkCache.Walk WalkRegion(int state, PdaRunner runner, TrieWalker walker, int scratchStart)
-    {
-        var inside = new uint[Vocabulary.MaskLength];
-        walker.WalkInside(runner, state, scratchStart, inside);
-        var frontier = walker.Frontier;
-        var nodes = new int[frontier.Count];
-        var states = new int[frontier.Count];
-        for (var k = 0; k < frontier.Count; k++)
-        {
-            nodes[k] = frontier[k].Node;
-            states[k] = walker.Region.LocalOf(frontier[k].State);
-        }
-
-        return new RegionWalkCache.Walk(Entry.Create(inside, Vocabulary.Count, []), nodes, states);
-    }
-
-    /// <summary>Accepted tokens in the smallest of three forms, plus the uncertain ones.</summary>
-    internal sealed class Entry
-    {
-        private uint[]? _bits;
-        private int[]? _accepted;
-        private int[]? _rejected;
-        private Entry? _short; // the shared entry of the short tokens, when this one holds the long tokens only
-
-        public int[] Uncertain { get; private init; } = [];
-
-        /// <summary>Estimated memory held: the object and its arrays, with their headers.</summary>
-        public long ByteCount { get; private set; }
-
-        public static Entry Create(uint[] bits, int vocabSize, List<int> uncertain)
-        {
-            var entry = CreateUnsized(bits, vocabSize, uncertain);
-            entry.ByteCount = 48 + ArrayBytes(entry._bits) + ArrayBytes(entry._accepted) + ArrayBytes(entry._rejected) + ArrayBytes(entry.Uncertain);
-            return entry;
-        }
-
-        /// <summary>
-        /// An entry for the tokens of <paramref name="shortEntry"/> (the short ones) and those of
-        /// <paramref name="longBits"/> (the long ones, a disjoint set); it counts the short entry's
-        /// bytes only when that entry is not kept on its own (<paramref name="shortKept"/>).
-        /// </summary>
-        public static Entry Create(Entry shortEntry, bool shortKept, uint[] longBits, int vocabSize, List<int> longUncertain)
-        {
-            longUncertain.AddRange(shortEntry.Uncertain); // the two token sets are disjoint
-            var entry = CreateUnsized(longBits, vocabSize, longUncertain);
-            entry._short = shortEntry;
-            entry.ByteCount = 48 + ArrayBytes(entry._bits) + ArrayBytes(entry._accepted) + ArrayBytes(entry._rejected) + ArrayBytes(entry.Uncertain)
-                + (shortKept ? 0 : shortEntry.ByteCount);
-            return entry;
-        }
-
-        private static long ArrayBytes<T>(T[]? array) where T : unmanaged =>
-            array is null ? 0 : 24 + ((long)array.Length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>());
-
-        private static Entry CreateUnsized(uint[] bits, int vocabSize, List<int> uncertain)
-        {
-            var count = (int)System.Numerics.Tensors.TensorPrimitives.PopCount<uint>(bits);
-
-            var entry = new Entry { Uncertain = [.. uncertain.Distinct()] };
-            var listLimit = bits.Length; // a list of ints beats the bitmask below one int per 32 tokens
-            if (count <= listLimit)
-            {
-                entry._accepted = Ids(bits, vocabSize, set: true, count);
-            }
-            else if (vocabSize - count <= listLimit)
-            {
-                entry._rejected = Ids(bits, vocabSize, set: false, vocabSize - count);
-            }
-            else
-            {
-                entry._bits = bits;
-            }
-
-            return entry;
-        }
-
-        /// <summary>The ids whose bit is <paramref name="set"/>, ascending, visiting set bits only.</summary>
-        private static int[] Ids(uint[] bits, int vocabSize, bool set, int count)
-        {
-            var ids = new int[count];
-            var k = 0;
-            for (var w = 0; w < bits.Length; w++)
-            {
-                var word = set ? bits[w] : ~bits[w];
-                if ((w + 1) * 32 > vocabSize)
-                {
-                    word &= (1u << (vocabSize & 31)) - 1; // no ids past the vocabulary
-                }
-
-                while (word != 0)
-                {
-                    ids[k++] = (w * 32) + System.Numerics.BitOperations.TrailingZeroCount(word);
-                    word &= word - 1;
-                }
-            }
-
-            return ids;
-        }
-
-        /// <summary>ORs the accepted tokens into <paramref name="mask"/> (bits past the vocabulary stay clear).</summary>
-        public void OrInto(Span<uint> mask, int vocabSize)
-        {
-            _short?.OrInto(mask, vocabSize);
-            if (_bits is not null)
-            {
-                System.Numerics.Tensors.TensorPrimitives.BitwiseOr(mask, _bits, mask);
-            }
-            else if (_accepted is not null)
-            {
-                foreach (var id in _accepted)
-                {
-                    mask[id >> 5] |= 1u << (id & 31);
-                }
-            }
-            else
-            {
-                // Every token but the rejected ones (sorted ascending), without clearing bits
-                // that another configuration already set.
-                var r = 0;
-                var rejected = _rejected!;
-                for (var w = 0; w < mask.Length; w++)
-                {
-                    var rej = 0u;
-                    while (r < rejected.Length && (rejected[r] >> 5) == w)
-                    {
-                        rej |= 1u << (rejected[r] & 31);
-                        r++;
-                    }
-
-                    var valid = (w + 1) * 32 <= vocabSize ? uint.MaxValue : (1u << (vocabSize & 31)) - 1;
-                    mask[w] |= valid & ~rej;
-                }
-            }
-        }
     }
 }

@@ -41,8 +41,15 @@ internal sealed class RegionWalkCache
     public bool TryGet(RegionKey key, out Walk walk) => _walks.TryGetValue(key, out walk!);
 
     /// <summary>Keeps <paramref name="walk"/> when the bounds allow; returns the walk kept for the key (another thread's, on a race) or this one.</summary>
-    public Walk Add(RegionKey key, Walk walk)
+    public Walk Add(RegionKey key, Walk walk) => Add(key, walk, out _);
+
+    /// <summary>
+    /// Like <see cref="Add(RegionKey, Walk)"/>; <paramref name="kept"/> says whether the walk returned
+    /// is held by the cache (for good: it never evicts), so an entry built on it need not count its bytes.
+    /// </summary>
+    public Walk Add(RegionKey key, Walk walk, out bool kept)
     {
+        kept = false;
         var bytes = key.ByteCount + walk.ByteCount + 64; // + the dictionary node
         if (_walks.Count >= MaxEntries)
         {
@@ -56,13 +63,14 @@ internal sealed class RegionWalkCache
             return walk;
         }
 
-        var kept = _walks.GetOrAdd(key, walk);
-        if (!ReferenceEquals(kept, walk))
+        var winner = _walks.GetOrAdd(key, walk);
+        if (!ReferenceEquals(winner, walk))
         {
             Interlocked.Add(ref _byteCount, -bytes);
         }
 
-        return kept;
+        kept = true;
+        return winner;
     }
 
     /// <summary>One region's walk: tokens accepted inside it, and the (trie node, local state) pairs where it exits.</summary>

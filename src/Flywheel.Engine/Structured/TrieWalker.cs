@@ -69,6 +69,32 @@ internal sealed class TrieWalker
     /// <summary>Scratch for <see cref="MaskCache"/>: (trie node, state before its byte) where a region walk exits.</summary>
     public List<(int Node, int State)> Frontier { get; } = [];
 
+    private uint[]? _scratchMask;
+    private bool _scratchTaken;
+
+    /// <summary>
+    /// Scratch for <see cref="MaskCache"/>: a clear mask of <paramref name="length"/> words, to be
+    /// handed back clear with <see cref="ReturnScratchMask"/>. A miss walks into it rather than into
+    /// a new 16 KB array; one never handed back (an exception part-way) is cleared on the next take.
+    /// </summary>
+    public uint[] TakeScratchMask(int length)
+    {
+        if (_scratchMask is null || _scratchMask.Length != length)
+        {
+            _scratchMask = new uint[length];
+        }
+        else if (_scratchTaken)
+        {
+            Array.Clear(_scratchMask);
+        }
+
+        _scratchTaken = true;
+        return _scratchMask;
+    }
+
+    /// <summary>Hands back the mask of <see cref="TakeScratchMask"/>; the caller has cleared every bit it set.</summary>
+    public void ReturnScratchMask() => _scratchTaken = false;
+
     /// <summary>
     /// Sets a bit in <paramref name="accepted"/> for every token that can be consumed from
     /// <paramref name="state"/> whatever the stack below; adds the tokens that pop below the state's

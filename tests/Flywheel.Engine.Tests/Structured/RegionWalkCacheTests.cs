@@ -37,6 +37,22 @@ public sealed class RegionWalkCacheTests
         }
     }
 
+    [Fact]
+    public void A_scratch_mask_not_handed_back_is_clear_on_the_next_take()
+    {
+        // A miss that throws part-way leaves its bits in the walker's scratch mask; the next miss
+        // must not read them as accepted tokens.
+        var walker = new TrieWalker(Vocabularies.Synthetic.Vocab.Trie);
+        var first = walker.TakeScratchMask(8);
+        first[3] = 0x10;
+        var second = walker.TakeScratchMask(8);
+        Assert.All(second, word => Assert.Equal(0u, word));
+        second[5] = 1;
+        second[5] = 0;
+        walker.ReturnScratchMask();
+        Assert.Same(second, walker.TakeScratchMask(8));
+    }
+
     private static IEnumerable<CompiledGrammar> Grammars() =>
         TokenMaskTests.Schemas.Concat(ExtraSchemas).Select(s => JsonSchemaGrammar.Compile(s).Compiled)
             .Append(JsonSchemaGrammar.AnyJsonObject().Compiled);
