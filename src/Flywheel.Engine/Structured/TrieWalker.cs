@@ -142,6 +142,7 @@ internal sealed class TrieWalker
         var boundedGroups = g.BoundedTextGroups;
         var height = t.Height;
         var skipText = _skipText;
+        var text = ByteGroups.Text;
         var root = depthOf[first] - 1;
         var mark = runner.NodeCount;
         var exitByte = frontier is null ? -1 : StacklessRegion.ExitByte;
@@ -203,8 +204,6 @@ internal sealed class TrieWalker
                 // state's move keeps that stack, so only fast[] needs writing. From the root the
                 // stack is the unknown one below the state; below a runner step it is whatever
                 // that step left when it left exactly one configuration.
-                var groups = skipText ? TextGroupsAt(g, textGroups, q) : 0;
-
                 if (inRoot[d - 1] && (subtreeGroups[i] & ~rootGroups) == 0)
                 {
                     // Every token below is text of the root's groups: set at the start.
@@ -212,8 +211,12 @@ internal sealed class TrieWalker
                     continue;
                 }
 
-                if ((subtreeGroups[i] & ~groups) == 0
-                    || (skipText && height[i] <= ByteGroups.BoundDepth && (subtreeGroups[i] & ~BoundedTextGroupsAt(g, boundedGroups, q)) == 0))
+                // A state reads text groups only, so only a subtree of text can be taken whole: q's
+                // groups (on first use, a search of every state its text reaches) are looked up for
+                // such a subtree alone. A frontier subtree (the closing quote on) never is one.
+                if (skipText && (subtreeGroups[i] & ~text) == 0
+                    && ((subtreeGroups[i] & ~TextGroupsAt(g, textGroups, q)) == 0
+                        || (height[i] <= ByteGroups.BoundDepth && (subtreeGroups[i] & ~BoundedTextGroupsAt(g, boundedGroups, q)) == 0)))
                 {
                     // Every token below is text of q's groups, which q reads without leaving
                     // plain states: all accepted, none leaves the region (text has no exit byte).
