@@ -94,6 +94,27 @@ internal sealed partial class MaskCache
             return entry;
         }
 
+        /// <summary>
+        /// The ids set in <paramref name="bits"/>, clearing it; null (bits left set) when there are
+        /// more than it has words (a list would be larger than the mask).
+        /// </summary>
+        public static int[]? TakeIds(uint[] bits, int vocabSize)
+        {
+            var count = (int)System.Numerics.Tensors.TensorPrimitives.PopCount<uint>(bits);
+            if (count > bits.Length)
+            {
+                return null;
+            }
+
+            var ids = count == 0 ? [] : Ids(bits, vocabSize, set: true, count);
+            if (count > 0)
+            {
+                Array.Clear(bits);
+            }
+
+            return ids;
+        }
+
         /// <summary>The ids whose bit is <paramref name="set"/>, ascending, visiting set bits only.</summary>
         private static int[] Ids(uint[] bits, int vocabSize, bool set, int count)
         {

@@ -52,42 +52,66 @@ internal sealed partial class MaskCache
         }
 
         // A subtree walk sets bits of the tokens below its node only (frontier subtrees are
-        // disjoint): gather them from there, clearing the scratch as we go, not from the whole mask.
+        // disjoint): where those are fewer than the mask's bits, gather them from there, clearing
+        // the scratch as we go; else (a walk that pruned most of a large subtree, say) from the mask.
         var trie = walker.Trie;
+        var tokenStart = trie.TokenStart;
+        var skip = trie.Skip;
+        var below = 0;
+        foreach (var node in frontierNodes)
+        {
+            below += tokenStart[skip[node]] - tokenStart[node];
+        }
+
+        var ids = below <= 2 * accepted.Length ? GatherBelow(frontierNodes, trie, accepted) : Entry.TakeIds(accepted, Vocabulary.Count);
+        if (ids is not null)
+        {
+            walker.ReturnScratchMask();
+            return Entry.Create(walk.Inside, kept, ids, uncertain);
+        }
+
+        // More frontier tokens than a mask has words: one mask of both parts, as a plain walk
+        // makes, so a hit ORs one array rather than two.
+        var bits = new uint[Vocabulary.MaskLength];
+        walk.Inside.OrInto(bits, Vocabulary.Count);
+        System.Numerics.Tensors.TensorPrimitives.BitwiseOr(bits, accepted, bits);
+        Array.Clear(accepted);
+        walker.ReturnScratchMask();
+        return Entry.Create(bits, Vocabulary.Count, uncertain);
+    }
+
+    /// <summary>
+    /// The tokens below <paramref name="nodes"/> set in <paramref name="accepted"/>, clearing their
+    /// bits; null (bits left set) when there are more than the mask has words.
+    /// </summary>
+    private static int[]? GatherBelow(int[] nodes, TokenTrie trie, uint[] accepted)
+    {
         var tokens = trie.Tokens;
         var tokenStart = trie.TokenStart;
         var skip = trie.Skip;
         var ids = new List<int>();
-        foreach (var node in frontierNodes)
+        foreach (var node in nodes)
         {
             for (var k = tokenStart[node]; k < tokenStart[skip[node]]; k++)
             {
                 var id = tokens[k];
-                ref var word = ref accepted[id >> 5];
-                var bit = 1u << (id & 31);
-                if ((word & bit) != 0)
+                if ((accepted[id >> 5] & (1u << (id & 31))) != 0)
                 {
                     ids.Add(id);
-                    word &= ~bit;
                 }
             }
         }
 
-        walker.ReturnScratchMask();
-        if (ids.Count > Vocabulary.MaskLength)
+        if (ids.Count > accepted.Length)
         {
-            // More frontier tokens than a mask has words: one mask of both parts, as a plain walk
-            // makes, so a hit ORs one array rather than two.
-            var bits = new uint[Vocabulary.MaskLength];
-            walk.Inside.OrInto(bits, Vocabulary.Count);
-            foreach (var id in ids)
-            {
-                bits[id >> 5] |= 1u << (id & 31);
-            }
-
-            return Entry.Create(bits, Vocabulary.Count, uncertain);
+            return null;
         }
 
-        return Entry.Create(walk.Inside, kept, [.. ids], uncertain);
+        foreach (var id in ids)
+        {
+            accepted[id >> 5] &= ~(1u << (id & 31));
+        }
+
+        return [.. ids];
     }
 }
