@@ -20,6 +20,7 @@ internal sealed partial class GrammarBudget
         Minimum = minimum;
         TokenRise = tokenRise;
         TokenSlack = tokenRise.Length == 0 ? 0 : Math.Max(0, tokenRise.Max());
+        WordRise = WordRiseOf(tokenRise);
     }
 
     /// <summary>[StateCount]: fewest single-byte tokens from the state to the end of its rule, or <see cref="Unbounded"/>.</summary>
@@ -33,6 +34,9 @@ internal sealed partial class GrammarBudget
 
     /// <summary>Most any one token can add to a configuration's bound, or <see cref="Unbounded"/>.</summary>
     public int TokenSlack { get; }
+
+    /// <summary>[mask words]: the largest <see cref="TokenRise"/> of the 32 tokens of each mask word (<see cref="NoToken"/> for none).</summary>
+    public int[] WordRise { get; }
 
     public static GrammarBudget Compute(CompiledGrammar g, TokenVocabulary vocabulary)
     {

@@ -239,7 +239,7 @@ internal sealed partial class MaskCache
     }
 
     /// <summary>Accepted tokens in the smallest of three forms, plus the uncertain ones.</summary>
-    internal sealed class Entry
+    internal sealed partial class Entry
     {
         private uint[]? _bits;
         private int[]? _accepted;

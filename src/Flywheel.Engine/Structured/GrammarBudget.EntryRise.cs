@@ -1,0 +1,67 @@
+namespace Flywheel.Structured;
+
+/// <summary>
+/// The largest <see cref="TokenRise"/> over the tokens one cache entry can accept: a configuration
+/// reads no other tokens, so its bound after any token it reads is at most its bound plus that
+/// rise, most often far below the largest rise over the whole vocabulary.
+/// </summary>
+internal sealed partial class GrammarBudget
+{
+    /// <summary>Returned by <see cref="MaxRiseOf"/> when the entry accepts no token outside the text left out.</summary>
+    public const int NoToken = int.MinValue;
+
+    /// <summary>
+    /// The largest rise over the tokens <paramref name="entry"/> accepts or leaves to the stack, less
+    /// those in <paramref name="outside"/> (the text of the set <paramref name="key"/> names; null
+    /// when none), or <see cref="NoToken"/>. Remembered on the entry; <paramref name="scratch"/>
+    /// (<paramref name="vocabulary"/>'s mask length) is overwritten when it is worked out.
+    /// </summary>
+    public int MaxRiseOf(MaskCache.Entry entry, MaskCache.RiseKey key, uint[]? outside, TokenVocabulary vocabulary, uint[] scratch)
+    {
+        if (entry.TryGetMaxRise(TokenRise, key, out var known))
+        {
+            return known;
+        }
+
+        Array.Clear(scratch);
+        entry.OrInto(scratch, vocabulary.Count);
+        foreach (var id in entry.Uncertain)
+        {
+            scratch[id >> 5] |= 1u << (id & 31);
+        }
+
+        // Per word of 32 tokens its largest rise: a word is read bit by bit only when it could raise the maximum.
+        var wordRise = WordRise;
+        var rise = TokenRise;
+        var max = NoToken;
+        for (var w = 0; w < scratch.Length; w++)
+        {
+            var bits = outside is null ? scratch[w] : scratch[w] & ~outside[w];
+            if (bits == 0 || wordRise[w] <= max)
+            {
+                continue;
+            }
+
+            for (; bits != 0; bits &= bits - 1)
+            {
+                max = Math.Max(max, rise[(w << 5) + System.Numerics.BitOperations.TrailingZeroCount(bits)]);
+            }
+        }
+
+        entry.RememberMaxRise(TokenRise, key, max);
+        return max;
+    }
+
+    /// <summary>Per word of 32 token ids (a mask word), the largest <see cref="TokenRise"/> among them.</summary>
+    private static int[] WordRiseOf(int[] rise)
+    {
+        var wordRise = new int[(rise.Length + 31) / 32];
+        Array.Fill(wordRise, NoToken);
+        for (var id = 0; id < rise.Length; id++)
+        {
+            wordRise[id >> 5] = Math.Max(wordRise[id >> 5], rise[id]);
+        }
+
+        return wordRise;
+    }
+}
