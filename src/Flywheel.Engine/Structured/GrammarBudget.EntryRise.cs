@@ -52,6 +52,20 @@ internal sealed partial class GrammarBudget
         return max;
     }
 
+    /// <summary>The least rise <see cref="ClampedRise"/> tells apart (a token's rise is at least minus its length).</summary>
+    public const int ClampLow = -64;
+
+    private static byte[] ClampedRiseOf(int[] rise)
+    {
+        var clamped = new byte[(rise.Length + 31) / 32 * 32];
+        for (var id = 0; id < rise.Length; id++)
+        {
+            clamped[id] = (byte)(Math.Clamp(rise[id], ClampLow, ClampLow + 255) - ClampLow);
+        }
+
+        return clamped;
+    }
+
     /// <summary>Per word of 32 token ids (a mask word), the largest <see cref="TokenRise"/> among them.</summary>
     private static int[] WordRiseOf(int[] rise)
     {

@@ -1,3 +1,7 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
 namespace Flywheel.Structured;
 
 /// <summary>
@@ -37,7 +41,7 @@ public sealed partial class GrammarMatcher
         {
             for (var bits = pending[w]; bits != 0; bits &= bits - 1)
             {
-                var id = order[(w << 5) + System.Numerics.BitOperations.TrailingZeroCount(bits)];
+                var id = order[(w << 5) + BitOperations.TrailingZeroCount(bits)];
                 if (!FitsAfterPrefix(id, previous, ref known, limit))
                 {
                     bitmask[id >> 5] &= ~(1u << (id & 31));
@@ -85,12 +89,38 @@ public sealed partial class GrammarMatcher
         var rise = _budget!.TokenRise;
         var pending = _pending ??= new uint[(_vocab.Trie.Tokens.Length + 31) / 32];
         Array.Clear(pending);
+        if (Vector256.IsHardwareAccelerated && room >= GrammarBudget.ClampLow && room < GrammarBudget.ClampLow + 255)
+        {
+            // 32 rises compared at once, as bytes (exact in this range of rooms): only the bits left are visited.
+            ref var clamped = ref MemoryMarshal.GetArrayDataReference(_budget.ClampedRise);
+            var threshold = Vector256.Create((byte)(room - GrammarBudget.ClampLow));
+            for (var w = 0; w < bitmask.Length; w++)
+            {
+                var bits = safe is null ? bitmask[w] : bitmask[w] & ~safe[w];
+                if (bits == 0)
+                {
+                    continue;
+                }
+
+                bits &= Vector256.GreaterThan(Vector256.LoadUnsafe(ref clamped, (nuint)w << 5), threshold).ExtractMostSignificantBits();
+                for (; bits != 0; bits &= bits - 1)
+                {
+                    if (position[(w << 5) + BitOperations.TrailingZeroCount(bits)] is var p && p >= 0)
+                    {
+                        pending[p >> 5] |= 1u << (p & 31);
+                    }
+                }
+            }
+
+            return pending;
+        }
+
         for (var w = 0; w < bitmask.Length; w++)
         {
             for (var bits = safe is null ? bitmask[w] : bitmask[w] & ~safe[w]; bits != 0; bits &= bits - 1)
             {
                 // Most allowed tokens have a rise within the room: test it before the trie position.
-                var id = (w << 5) + System.Numerics.BitOperations.TrailingZeroCount(bits);
+                var id = (w << 5) + BitOperations.TrailingZeroCount(bits);
                 if (rise[id] > room && position[id] is var p && p >= 0)
                 {
                     pending[p >> 5] |= 1u << (p & 31);
