@@ -46,6 +46,11 @@ internal sealed partial class GrammarBudget
             {
                 max = Math.Max(max, rise[(w << 5) + System.Numerics.BitOperations.TrailingZeroCount(bits)]);
             }
+
+            if (max >= TokenSlack)
+            {
+                break; // the largest rise of all (TokenSlack is no smaller, and equal when any rise is positive)
+            }
         }
 
         entry.RememberMaxRise(TokenRise, key, max);
