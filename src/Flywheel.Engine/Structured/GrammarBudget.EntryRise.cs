@@ -13,47 +13,16 @@ internal sealed partial class GrammarBudget
     /// <summary>
     /// The largest rise over the tokens <paramref name="entry"/> accepts or leaves to the stack, less
     /// those in <paramref name="outside"/> (the text of the set <paramref name="key"/> names; null
-    /// when none), or <see cref="NoToken"/>. Remembered on the entry; <paramref name="scratch"/>
-    /// (<paramref name="vocabulary"/>'s mask length) is overwritten when it is worked out.
+    /// when none), or <see cref="NoToken"/>. Remembered on the entry.
     /// </summary>
-    public int MaxRiseOf(MaskCache.Entry entry, MaskCache.RiseKey key, uint[]? outside, TokenVocabulary vocabulary, uint[] scratch)
+    public int MaxRiseOf(MaskCache.Entry entry, MaskCache.RiseKey key, uint[]? outside)
     {
-        if (entry.TryGetMaxRise(TokenRise, key, out var known))
+        if (!entry.TryGetMaxRise(TokenRise, key, out var max))
         {
-            return known;
+            max = entry.MaxRise(TokenRise, WordRise, outside, NoToken, TokenSlack);
+            entry.RememberMaxRise(TokenRise, key, max);
         }
 
-        Array.Clear(scratch);
-        entry.OrInto(scratch, vocabulary.Count);
-        foreach (var id in entry.Uncertain)
-        {
-            scratch[id >> 5] |= 1u << (id & 31);
-        }
-
-        // Per word of 32 tokens its largest rise: a word is read bit by bit only when it could raise the maximum.
-        var wordRise = WordRise;
-        var rise = TokenRise;
-        var max = NoToken;
-        for (var w = 0; w < scratch.Length; w++)
-        {
-            var bits = outside is null ? scratch[w] : scratch[w] & ~outside[w];
-            if (bits == 0 || wordRise[w] <= max)
-            {
-                continue;
-            }
-
-            for (; bits != 0; bits &= bits - 1)
-            {
-                max = Math.Max(max, rise[(w << 5) + System.Numerics.BitOperations.TrailingZeroCount(bits)]);
-            }
-
-            if (max >= TokenSlack)
-            {
-                break; // the largest rise of all (TokenSlack is no smaller, and equal when any rise is positive)
-            }
-        }
-
-        entry.RememberMaxRise(TokenRise, key, max);
         return max;
     }
 

@@ -12,7 +12,6 @@ public sealed partial class GrammarMatcher
 {
     private GrammarBudget? _budget;
     private int _remaining;
-    private uint[]? _riseScratch;
 
     /// <summary>Tokens left of the budget, or null for a matcher without one.</summary>
     public int? TokensLeft => _budget is null ? null : _remaining;
@@ -98,7 +97,7 @@ public sealed partial class GrammarMatcher
 
         // The region's text set is fetched only when the entry's rise is worked out (once per entry and set).
         var rise = entry.TryGetMaxRise(_budget.TokenRise, key, out var known) ? known
-            : _budget.MaxRiseOf(entry, key, region is null ? null : RegionTokens(region, key.BoundaryOnly), _vocab, _riseScratch ??= new uint[_vocab.MaskLength]);
+            : _budget.MaxRiseOf(entry, key, region is null ? null : RegionTokens(region, key.BoundaryOnly));
         return Math.Max(text, rise == GrammarBudget.NoToken ? long.MinValue : bound + rise);
     }
 

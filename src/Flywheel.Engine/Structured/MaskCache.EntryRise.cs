@@ -54,6 +54,65 @@ internal sealed partial class MaskCache
             }
         }
 
+        /// <summary>
+        /// The largest of <paramref name="rise"/> over the tokens this entry accepts or leaves to the
+        /// stack, less those in <paramref name="outside"/> (null: none), or <paramref name="none"/>;
+        /// read from the entry's own form, without a mask. <paramref name="wordRise"/> holds each mask
+        /// word's largest rise, so a word is read bit by bit only when it could raise the result; the
+        /// reading stops at <paramref name="ceiling"/>, the largest rise of all (or above it).
+        /// </summary>
+        public int MaxRise(int[] rise, int[] wordRise, uint[]? outside, int none, int ceiling)
+        {
+            var max = _short?.MaxRise(rise, wordRise, outside, none, ceiling) ?? none;
+            foreach (var id in Uncertain)
+            {
+                max = Math.Max(max, Outside(id) ? none : rise[id]);
+            }
+
+            if (_accepted is not null)
+            {
+                foreach (var id in _accepted)
+                {
+                    max = Math.Max(max, Outside(id) ? none : rise[id]);
+                }
+
+                return max;
+            }
+
+            var r = 0;
+            for (var w = 0; w < wordRise.Length && max < ceiling; w++)
+            {
+                uint bits;
+                if (_bits is not null)
+                {
+                    bits = _bits[w];
+                }
+                else
+                {
+                    // Every token but the rejected ones (sorted ascending).
+                    bits = (w + 1) * 32 <= rise.Length ? uint.MaxValue : (1u << (rise.Length & 31)) - 1;
+                    for (; r < _rejected!.Length && (_rejected[r] >> 5) == w; r++)
+                    {
+                        bits &= ~(1u << (_rejected[r] & 31));
+                    }
+                }
+
+                if (outside is not null)
+                {
+                    bits &= ~outside[w];
+                }
+
+                for (; bits != 0 && wordRise[w] > max; bits &= bits - 1)
+                {
+                    max = Math.Max(max, rise[(w << 5) + System.Numerics.BitOperations.TrailingZeroCount(bits)]);
+                }
+            }
+
+            return max;
+
+            bool Outside(int id) => outside is not null && (outside[id >> 5] & (1u << (id & 31))) != 0;
+        }
+
         private sealed record RiseMemo(int[] Rise, (RiseKey Key, int Max)[] Values);
     }
 
