@@ -20,6 +20,8 @@ internal sealed partial class GrammarBudget
         Minimum = minimum;
         TokenRise = tokenRise;
         TokenSlack = tokenRise.Length == 0 ? 0 : Math.Max(0, tokenRise.Max());
+        WordRise = WordRiseOf(tokenRise);
+        ClampedRise = ClampedRiseOf(tokenRise);
     }
 
     /// <summary>[StateCount]: fewest single-byte tokens from the state to the end of its rule, or <see cref="Unbounded"/>.</summary>
@@ -33,6 +35,17 @@ internal sealed partial class GrammarBudget
 
     /// <summary>Most any one token can add to a configuration's bound, or <see cref="Unbounded"/>.</summary>
     public int TokenSlack { get; }
+
+    /// <summary>
+    /// [mask words * 32]: <see cref="TokenRise"/> clamped to [<see cref="ClampLow"/>, <see cref="ClampLow"/> + 255]
+    /// less <see cref="ClampLow"/>, one byte per token (0 past the vocabulary): for a room r with
+    /// <see cref="ClampLow"/> &lt;= r &lt; <see cref="ClampLow"/> + 255, rise &gt; r exactly when this byte
+    /// exceeds r - <see cref="ClampLow"/>, so 32 tokens are compared at once (see GrammarMatcher.BudgetMask.cs).
+    /// </summary>
+    public byte[] ClampedRise { get; }
+
+    /// <summary>[mask words]: the largest <see cref="TokenRise"/> of the 32 tokens of each mask word (<see cref="NoToken"/> for none).</summary>
+    public int[] WordRise { get; }
 
     public static GrammarBudget Compute(CompiledGrammar g, TokenVocabulary vocabulary)
     {

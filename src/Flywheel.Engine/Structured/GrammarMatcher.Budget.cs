@@ -45,6 +45,62 @@ public sealed partial class GrammarMatcher
         return max + _budget!.TokenSlack > _remaining - 1L;
     }
 
+    /// <summary>
+    /// The mask's tight test: <see cref="IsTight()"/>, and then whether some configuration could be
+    /// left past the tokens left by a token it reads. A configuration reads only tokens of its
+    /// state's cache entry (<paramref name="entries"/>: accepted, or left to the stack), so its bound
+    /// after one is at most its bound plus the largest rise over that entry, which is remembered on
+    /// the entry; in a string region whose text keeps the bound within the limit (as
+    /// <see cref="SafeTextTokens"/> finds), that text is bounded by the region's finish instead, and
+    /// only the other tokens (a closing quote and what follows it) count by their rise. When no
+    /// configuration can be left past the limit, every allowed token fits and the mask is the one
+    /// without a budget, whatever the slack over the whole vocabulary.
+    /// </summary>
+    private bool IsTight(MaskCache.Entry?[] entries)
+    {
+        if (!IsTight())
+        {
+            return false;
+        }
+
+        var limit = _remaining - 1L;
+        for (var c = 0; c < _count; c++)
+        {
+            if (_current[c] != PdaRunner.FinalNode && MostAfterAnyToken(c, entries[c]!, limit) > limit)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The most configuration <paramref name="c"/>'s bound can be after any token it reads (see <see cref="IsTight(MaskCache.Entry?[])"/>).</summary>
+    private long MostAfterAnyToken(int c, MaskCache.Entry entry, long limit)
+    {
+        var node = _current[c];
+        var state = _runner.StateOf(node);
+        var bound = NodeBound(node);
+        var (text, key, region) = (long.MinValue, default(MaskCache.RiseKey), default(GrammarBudget.TextRegion));
+        if (_budget!.TextRegionOf(_runner.Grammar, state) is { } r)
+        {
+            var stack = bound - _budget.Finish[state];
+            if (stack + r.MaxFinish <= limit)
+            {
+                (text, key, region) = (stack + r.MaxFinish, new MaskCache.RiseKey(r.Groups, r.Bounded, false), r);
+            }
+            else if (stack + r.MaxBoundaryFinish <= limit)
+            {
+                (text, key, region) = (stack + r.MaxBoundaryFinish, new MaskCache.RiseKey(r.Groups, r.Bounded, true), r);
+            }
+        }
+
+        // The region's text set is fetched only when the entry's rise is worked out (once per entry and set).
+        var rise = entry.TryGetMaxRise(_budget.TokenRise, key, out var known) ? known
+            : _budget.MaxRiseOf(entry, key, region is null ? null : RegionTokens(region, key.BoundaryOnly));
+        return Math.Max(text, rise == GrammarBudget.NoToken ? long.MinValue : bound + rise);
+    }
+
     /// <summary>Least and greatest bound over the configurations in <paramref name="nodes"/>[start..start+count).</summary>
     private (long Min, long Max) Bounds(int[] nodes, int start, int count)
     {

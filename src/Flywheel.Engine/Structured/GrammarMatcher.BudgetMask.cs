@@ -1,3 +1,7 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
 namespace Flywheel.Structured;
 
 /// <summary>
@@ -31,19 +35,22 @@ public sealed partial class GrammarMatcher
         _prefixMark[0] = mark;
         SetPlainLevel(0);
         var known = 0; // sets are valid for depths 0..known of the previous token
-        var previous = -1;
+        var previous = ReadOnlySpan<byte>.Empty;
         var order = _vocab.Trie.Tokens;
+        var bytesAt = _vocab.InTrieOrder;
         for (var w = 0; w < pending.Length; w++)
         {
             for (var bits = pending[w]; bits != 0; bits &= bits - 1)
             {
-                var id = order[(w << 5) + System.Numerics.BitOperations.TrailingZeroCount(bits)];
-                if (!FitsAfterPrefix(id, previous, ref known, limit))
+                var p = (w << 5) + BitOperations.TrailingZeroCount(bits);
+                var bytes = bytesAt.At(p);
+                if (!FitsAfterPrefix(bytes, previous, ref known, limit))
                 {
+                    var id = order[p];
                     bitmask[id >> 5] &= ~(1u << (id & 31));
                 }
 
-                previous = id;
+                previous = bytes;
             }
         }
 
@@ -51,14 +58,13 @@ public sealed partial class GrammarMatcher
     }
 
     /// <summary>
-    /// Reads token <paramref name="id"/> on from the sets of the prefix it shares with
-    /// <paramref name="previous"/> (valid up to depth <paramref name="known"/>, which it updates),
+    /// Reads a token's <paramref name="bytes"/> on from the sets of the prefix it shares with the
+    /// <paramref name="previous"/> token's (valid up to depth <paramref name="known"/>, which it updates),
     /// as ResolveUncertain does; true if it survives with its bound within <paramref name="limit"/>.
     /// </summary>
-    private bool FitsAfterPrefix(int id, int previous, ref int known, long limit)
+    private bool FitsAfterPrefix(ReadOnlySpan<byte> bytes, ReadOnlySpan<byte> previous, ref int known, long limit)
     {
-        var bytes = _vocab.BytesOf(id);
-        var shared = previous < 0 ? 0 : bytes.CommonPrefixLength(_vocab.BytesOf(previous));
+        var shared = bytes.CommonPrefixLength(previous);
         var depth = ExtendPrefixes(bytes, Math.Min(shared, known));
 
         known = depth;
@@ -85,12 +91,38 @@ public sealed partial class GrammarMatcher
         var rise = _budget!.TokenRise;
         var pending = _pending ??= new uint[(_vocab.Trie.Tokens.Length + 31) / 32];
         Array.Clear(pending);
+        if (Vector256.IsHardwareAccelerated && room >= GrammarBudget.ClampLow && room < GrammarBudget.ClampLow + 255)
+        {
+            // 32 rises compared at once, as bytes (exact in this range of rooms): only the bits left are visited.
+            ref var clamped = ref MemoryMarshal.GetArrayDataReference(_budget.ClampedRise);
+            var threshold = Vector256.Create((byte)(room - GrammarBudget.ClampLow));
+            for (var w = 0; w < bitmask.Length; w++)
+            {
+                var bits = safe is null ? bitmask[w] : bitmask[w] & ~safe[w];
+                if (bits == 0)
+                {
+                    continue;
+                }
+
+                bits &= Vector256.GreaterThan(Vector256.LoadUnsafe(ref clamped, (nuint)w << 5), threshold).ExtractMostSignificantBits();
+                for (; bits != 0; bits &= bits - 1)
+                {
+                    if (position[(w << 5) + BitOperations.TrailingZeroCount(bits)] is var p && p >= 0)
+                    {
+                        pending[p >> 5] |= 1u << (p & 31);
+                    }
+                }
+            }
+
+            return pending;
+        }
+
         for (var w = 0; w < bitmask.Length; w++)
         {
             for (var bits = safe is null ? bitmask[w] : bitmask[w] & ~safe[w]; bits != 0; bits &= bits - 1)
             {
                 // Most allowed tokens have a rise within the room: test it before the trie position.
-                var id = (w << 5) + System.Numerics.BitOperations.TrailingZeroCount(bits);
+                var id = (w << 5) + BitOperations.TrailingZeroCount(bits);
                 if (rise[id] > room && position[id] is var p && p >= 0)
                 {
                     pending[p >> 5] |= 1u << (p & 31);

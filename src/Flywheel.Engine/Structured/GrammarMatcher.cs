@@ -161,7 +161,7 @@ public sealed partial class GrammarMatcher
         }
 
         var t3 = profile is null ? 0 : MaskProfile.Now();
-        if (_budget is not null && IsTight())
+        if (_budget is not null && IsTight(_entries))
         {
             KeepTokensThatFit(bitmask);
             if (profile is not null)

@@ -4,7 +4,7 @@ namespace Flywheel.Structured;
 internal sealed partial class MaskCache
 {
     /// <summary>Accepted tokens in the smallest of three forms, plus the uncertain ones.</summary>
-    internal sealed class Entry
+    internal sealed partial class Entry
     {
         private uint[]? _bits;
         private int[]? _accepted;

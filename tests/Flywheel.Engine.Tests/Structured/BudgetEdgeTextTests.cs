@@ -9,7 +9,10 @@ namespace Flywheel.Engine.Tests.Structured;
 /// bit sets (by the region's finish over all its states, or over those on a character boundary)
 /// instead of reading them: on Llama-3's vocabulary, walks that often stop part-way through a
 /// multi-byte character must get masks that agree with <see cref="GrammarMatcher.IsAllowed"/>
-/// (which reads the token) on every third token, and still close valid.
+/// (which reads the token) on every third token, and still close valid. The pattern strings read no
+/// escapes, so near the edge only their text and the closing quote are read: there the mask's tight
+/// test (per configuration, with the region's text bounded by its finish and the rest by its rise)
+/// decides alone whether their text is checked at all.
 /// </summary>
 public sealed class BudgetEdgeTextTests
 {
@@ -18,6 +21,8 @@ public sealed class BudgetEdgeTextTests
         """{"type":"string"}""",
         """{"type":"object","properties":{"a":{"type":"string"},"b":{"type":"string","maxLength":6}},"required":["a","b"],"additionalProperties":false}""",
         """{"type":"array","items":{"anyOf":[{"type":"string","minLength":2},{"type":"object","properties":{"k":{"type":"string"}},"required":["k"]}]},"minItems":2}""",
+        """{"type":"string","pattern":"^[a-z]+$"}""",
+        """{"type":"object","properties":{"id":{"type":"string","pattern":"^[a-z0-9]{3,}$"},"n":{"type":"integer"}},"required":["id","n"]}""",
     };
 
     [Theory]
