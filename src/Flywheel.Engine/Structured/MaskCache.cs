@@ -181,21 +181,12 @@ internal sealed partial class MaskCache
         var shortSlot = _shareClasses ? Volatile.Read(ref _shortSlots[state]) : -1;
         if (_regions is not null && walker.Region.TryBuild(Grammar, state, out var key))
         {
-            // Inside the region the walk is the same in every grammar; only the exits are ours.
-            if (!_regions.TryGet(key, out var walk))
-            {
-                walk = _regions.Add(key, WalkRegion(state, runner, walker, scratchStart));
-            }
-
-            walk.Inside.OrInto(accepted, Vocabulary.Count);
-            for (var k = 0; k < walk.FrontierNodes.Length; k++)
-            {
-                var from = walker.Region.States[walk.FrontierStates[k]];
-                walker.WalkSubtree(runner, from, walk.FrontierNodes[k], scratchStart, accepted, uncertain);
-            }
+            WalkThroughRegion(_regions, key, state, runner, walker, scratchStart, accepted, uncertain);
         }
-        else if (shortSlot >= 0)
+        else if (shortSlot >= 0 || (_regions is not null && Vocabulary.HasLongTokens))
         {
+            // A region too large to share whole (a long counted string): its short tokens are
+            // walked through the far smaller region a short token can reach.
             return WalkSplit(state, shortSlot, runner, scratchStart);
         }
         else
@@ -204,6 +195,27 @@ internal sealed partial class MaskCache
         }
 
         return Entry.Create(accepted, Vocabulary.Count, uncertain);
+    }
+
+    /// <summary>
+    /// ORs into <paramref name="accepted"/> the tokens of <paramref name="walker"/>'s trie accepted from
+    /// <paramref name="state"/>, whose region (just built by the walker) has <paramref name="key"/>:
+    /// the region's part from <paramref name="regions"/> (walked and kept there on a miss), the exits walked here.
+    /// </summary>
+    private void WalkThroughRegion(RegionWalkCache regions, RegionKey key, int state, PdaRunner runner, TrieWalker walker, int scratchStart, uint[] accepted, List<int> uncertain)
+    {
+        // Inside the region the walk is the same in every grammar; only the exits are ours.
+        if (!regions.TryGet(key, out var walk))
+        {
+            walk = regions.Add(key, WalkRegion(state, runner, walker, scratchStart));
+        }
+
+        walk.Inside.OrInto(accepted, Vocabulary.Count);
+        for (var k = 0; k < walk.FrontierNodes.Length; k++)
+        {
+            var from = walker.Region.States[walk.FrontierStates[k]];
+            walker.WalkSubtree(runner, from, walk.FrontierNodes[k], scratchStart, accepted, uncertain);
+        }
     }
 
     /// <summary>Forgets every entry (the budget calls this to make room); returns how many entries and bytes were dropped.</summary>
