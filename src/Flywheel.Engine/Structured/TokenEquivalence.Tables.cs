@@ -11,7 +11,7 @@ internal static partial class TokenEquivalence
     /// </summary>
     public static (List<int> States, int Depth, bool Complete) PlainClosure(CompiledGrammar g, int state, int maxStates, int[] localOf, int[] stamp, int mark)
     {
-        var (c, next, flags) = (g.ClassCount, g.Next, g.Flags);
+        var (c, next, flags, exit) = (g.ClassCount, g.Next, g.Flags, ExitClassOf(g));
         var order = new List<int> { state };
         localOf[state] = 0;
         stamp[state] = mark;
@@ -28,7 +28,7 @@ internal static partial class TokenEquivalence
             for (var x = 0; x < c; x++)
             {
                 var t = next[row + x];
-                if (t >= 0 && flags[t] == CompiledGrammar.FlagBytes && stamp[t] != mark)
+                if (t >= 0 && flags[t] == CompiledGrammar.FlagBytes && x != exit && stamp[t] != mark)
                 {
                     if (order.Count == maxStates)
                     {
@@ -45,10 +45,25 @@ internal static partial class TokenEquivalence
         return (order, depth, true);
     }
 
+    /// <summary>
+    /// The byte class of <see cref="StacklessRegion.ExitByte"/>, whose moves a state's plain closure
+    /// does not follow: the quote that ends a string leads into the rest of the document, which would
+    /// otherwise join every string's closure to the whole grammar's.
+    /// </summary>
+    private static int ExitClassOf(CompiledGrammar g) => g.ClassOf[StacklessRegion.ExitByte];
+
+    /// <summary>
+    /// Whether <paramref name="t"/> is one of <paramref name="states"/> (<paramref name="localOf"/> may
+    /// hold anything for others): a quote's move into the set (an escaped quote inside a string)
+    /// is compared by label like any other, one out of it by identity.
+    /// </summary>
+    private static bool IsMember(int t, IReadOnlyList<int> states, int[] localOf) =>
+        (uint)localOf[t] < (uint)states.Count && states[localOf[t]] == t;
+
     /// <summary>For each state of the set, the (local) states with a byte move into it when it is plain (CSR: preds[start[t]..start[t+1]]).</summary>
     private static (int[] Start, int[] Preds) PlainPredecessors(CompiledGrammar g, IReadOnlyList<int> states, int[] localOf)
     {
-        var (n, c, next, flags) = (states.Count, g.ClassCount, g.Next, g.Flags);
+        var (n, c, next, flags, exit) = (states.Count, g.ClassCount, g.Next, g.Flags, ExitClassOf(g));
         var start = new int[n + 1];
         for (var k = 0; k < n; k++)
         {
@@ -56,7 +71,7 @@ internal static partial class TokenEquivalence
             for (var x = 0; x < c; x++)
             {
                 var t = next[row + x];
-                if (t >= 0 && flags[t] == CompiledGrammar.FlagBytes)
+                if (t >= 0 && flags[t] == CompiledGrammar.FlagBytes && (x != exit || IsMember(t, states, localOf)))
                 {
                     start[localOf[t] + 1]++;
                 }
@@ -76,7 +91,7 @@ internal static partial class TokenEquivalence
             for (var x = 0; x < c; x++)
             {
                 var t = next[row + x];
-                if (t >= 0 && flags[t] == CompiledGrammar.FlagBytes)
+                if (t >= 0 && flags[t] == CompiledGrammar.FlagBytes && (x != exit || IsMember(t, states, localOf)))
                 {
                     preds[fill[localOf[t]]++] = k;
                 }
@@ -155,6 +170,7 @@ internal static partial class TokenEquivalence
         private readonly int[] _next = g.Next;
         private readonly byte[] _flags = g.Flags;
         private readonly int _classCount = g.ClassCount;
+        private readonly int _exit = ExitClassOf(g);
 
         public bool Equals(int x, int y)
         {
@@ -166,7 +182,7 @@ internal static partial class TokenEquivalence
             var (rx, ry) = (states[x] * _classCount, states[y] * _classCount);
             for (var k = 0; k < _classCount; k++)
             {
-                if (Code(_next[rx + k]) != Code(_next[ry + k]))
+                if (Code(k, _next[rx + k]) != Code(k, _next[ry + k]))
                 {
                     return false;
                 }
@@ -182,12 +198,13 @@ internal static partial class TokenEquivalence
             var row = states[s] * _classCount;
             for (var k = 0; k < _classCount; k++)
             {
-                hash.Add(Code(_next[row + k]));
+                hash.Add(Code(k, _next[row + k]));
             }
 
             return hash.ToHashCode();
         }
 
-        private int Code(int t) => t < 0 ? -1 : _flags[t] == CompiledGrammar.FlagBytes ? -2 - label[localOf[t]] : t;
+        private int Code(int x, int t) =>
+            t < 0 ? -1 : _flags[t] == CompiledGrammar.FlagBytes && (x != _exit || IsMember(t, states, localOf)) ? -2 - label[localOf[t]] : t;
     }
 }

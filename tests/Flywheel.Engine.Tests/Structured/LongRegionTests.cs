@@ -61,6 +61,25 @@ public sealed class LongRegionTests
         Assert.True(keys.Count < built / 4, $"{keys.Count} distinct keys for {built} regions");
     }
 
+    [Fact]
+    public void A_plain_closure_ends_at_the_quote_that_closes_its_string()
+    {
+        // Nothing is called here, so through the quotes every state reaches the whole document's;
+        // each string's own closure is what the positions of its counted run are refined over.
+        var grammar = JsonSchemaGrammar.Compile("""{"type":"object","properties":{"a":{"type":"string","maxLength":300},"b":{"type":"string","maxLength":300}},"required":["a","b"]}""").Compiled;
+        var (localOf, stamp) = (new int[grammar.StateCount], new int[grammar.StateCount]);
+        var (largest, deepest) = (0, 0);
+        for (var state = 0; state < grammar.StateCount; state++)
+        {
+            var (closure, depth, complete) = TokenEquivalence.PlainClosure(grammar, state, grammar.StateCount, localOf, stamp, state + 1);
+            Assert.True(complete);
+            (largest, deepest) = (Math.Max(largest, closure.Count), Math.Max(deepest, depth));
+        }
+
+        Assert.True(largest < grammar.StateCount * 2 / 3, $"largest closure {largest} of {grammar.StateCount} states");
+        Assert.True(deepest >= 300, $"a string's positions are still one closure (depth {deepest})");
+    }
+
     [Theory]
     [InlineData(false)]
     [InlineData(true)]
