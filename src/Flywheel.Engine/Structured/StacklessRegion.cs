@@ -36,6 +36,10 @@ internal sealed class StacklessRegion
     private int _stamp;
     private readonly List<int> _code = [];
 
+    // The grammar whose segment starts _segments holds (see SegmentStarts).
+    private CompiledGrammar? _segmentsOf;
+    private int[] _segments = [];
+
     /// <summary>
     /// Creates a region builder for walks of tokens of at most <paramref name="maxDepth"/> bytes:
     /// states further from the root than that are never reached by such a walk, so they are left out.
@@ -129,7 +133,7 @@ internal sealed class StacklessRegion
     /// or <see cref="Exit"/>) pairs, a new run wherever that changes. Worked out once per state and
     /// kept in the grammar: a state is met by the region builds of many roots.
     /// </summary>
-    private static int[] RunsOf(CompiledGrammar g, int state)
+    private int[] RunsOf(CompiledGrammar g, int state)
     {
         var cache = g.RegionRuns;
         if (cache[state] is { } known)
@@ -140,7 +144,7 @@ internal sealed class StacklessRegion
         var runs = new List<int>();
         var row = state * g.ClassCount;
         var previous = int.MinValue;
-        for (var b = 0; b < 256; b++)
+        foreach (var b in SegmentStarts(g))
         {
             var to = g.Next[row + g.ClassOf[b]];
             var code = to < 0 ? Dead : g.Flags[to] != CompiledGrammar.FlagBytes || b == ExitByte ? Exit : to;
@@ -155,6 +159,30 @@ internal sealed class StacklessRegion
         int[] result = [.. runs];
         cache[state] = result; // a race stores equal runs twice
         return result;
+    }
+
+    /// <summary>
+    /// The bytes where a run may start in <paramref name="g"/>: where the byte class changes, and at
+    /// <see cref="ExitByte"/> and the byte after it. Every byte of a segment moves alike, so a state's
+    /// runs are read from one byte per segment (a few dozen) instead of all 256.
+    /// </summary>
+    private int[] SegmentStarts(CompiledGrammar g)
+    {
+        if (!ReferenceEquals(_segmentsOf, g))
+        {
+            var starts = new List<int>();
+            for (var b = 0; b < 256; b++)
+            {
+                if (b == 0 || g.ClassOf[b] != g.ClassOf[b - 1] || b == ExitByte || b == ExitByte + 1)
+                {
+                    starts.Add(b);
+                }
+            }
+
+            (_segments, _segmentsOf) = ([.. starts], g);
+        }
+
+        return _segments;
     }
 
     /// <summary>Local index of a region state (one the walk passed through).</summary>
