@@ -161,28 +161,101 @@ internal static partial class TokenEquivalence
     }
 
     /// <summary>
-    /// Compares states by their label and their moves' codes under the current labels (dead, the
-    /// target state when it is not plain, else the target's label), read from the tables, so no
-    /// signature is stored: the labels do not change while a round's groups are formed.
+    /// Each state's moves with the plain targets left open: an id per distinct pattern (per byte class:
+    /// dead, the target itself when it is not plain or not in the set, else the first class moving to
+    /// the same plain target), and the distinct plain targets (local) in class order, as CSR
+    /// (targets[start[s]..start[s+1]]). A state's signature in a round is its label, its pattern and
+    /// its targets' labels: worked out once here, a round then reads a few labels per state instead
+    /// of its whole row.
     /// </summary>
-    private sealed class SignatureComparer(CompiledGrammar g, int[] label, IReadOnlyList<int> states, int[] localOf) : IEqualityComparer<int>
+    private static (int[] PatternOf, int[] Start, int[] Targets) Patterns(CompiledGrammar g, IReadOnlyList<int> states, int[] localOf)
     {
-        private readonly int[] _next = g.Next;
-        private readonly byte[] _flags = g.Flags;
-        private readonly int _classCount = g.ClassCount;
-        private readonly int _exit = ExitClassOf(g);
+        var (n, c, next, flags, exit) = (states.Count, g.ClassCount, g.Next, g.Flags, ExitClassOf(g));
+        var rows = new int[n * c];
+        var start = new int[n + 1];
+        var targets = new List<int>();
+        var firstClass = new int[n]; // per local target: the first class of the current state moving to it, valid where owner[t] == s + 1
+        var owner = new int[n];
+        for (var s = 0; s < n; s++)
+        {
+            var row = states[s] * c;
+            for (var x = 0; x < c; x++)
+            {
+                var t = next[row + x];
+                int code;
+                if (t < 0)
+                {
+                    code = -1;
+                }
+                else if (flags[t] == CompiledGrammar.FlagBytes && (x != exit || IsMember(t, states, localOf)))
+                {
+                    var local = localOf[t];
+                    if (owner[local] != s + 1)
+                    {
+                        owner[local] = s + 1;
+                        firstClass[local] = x;
+                        targets.Add(local);
+                    }
 
+                    code = -2 - firstClass[local];
+                }
+                else
+                {
+                    code = t;
+                }
+
+                rows[(s * c) + x] = code;
+            }
+
+            start[s + 1] = targets.Count;
+        }
+
+        var ids = new Dictionary<int, int>(new RowComparer(rows, c));
+        var patternOf = new int[n];
+        for (var s = 0; s < n; s++)
+        {
+            if (!ids.TryGetValue(s, out var id))
+            {
+                id = ids.Count;
+                ids.Add(s, id);
+            }
+
+            patternOf[s] = id;
+        }
+
+        return (patternOf, start, [.. targets]);
+    }
+
+    /// <summary>Compares the rows of a flat [n, width] table by content.</summary>
+    private sealed class RowComparer(int[] rows, int width) : IEqualityComparer<int>
+    {
+        public bool Equals(int x, int y) => rows.AsSpan(x * width, width).SequenceEqual(rows.AsSpan(y * width, width));
+
+        public int GetHashCode(int s)
+        {
+            var hash = new HashCode();
+            hash.AddBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(rows.AsSpan(s * width, width)));
+            return hash.ToHashCode();
+        }
+    }
+
+    /// <summary>
+    /// Compares states by their label, their move pattern and their plain targets' labels under the
+    /// current labels (see <see cref="Patterns"/>), so no signature is stored: the labels do not
+    /// change while a round's groups are formed. States with equal patterns have as many targets.
+    /// </summary>
+    private sealed class SignatureComparer(int[] label, int[] patternOf, int[] start, int[] targets) : IEqualityComparer<int>
+    {
         public bool Equals(int x, int y)
         {
-            if (label[x] != label[y])
+            if (label[x] != label[y] || patternOf[x] != patternOf[y])
             {
                 return false;
             }
 
-            var (rx, ry) = (states[x] * _classCount, states[y] * _classCount);
-            for (var k = 0; k < _classCount; k++)
+            for (int i = start[x], j = start[y]; i < start[x + 1]; i++, j++)
             {
-                if (Code(k, _next[rx + k]) != Code(k, _next[ry + k]))
+                if (label[targets[i]] != label[targets[j]])
                 {
                     return false;
                 }
@@ -195,16 +268,13 @@ internal static partial class TokenEquivalence
         {
             var hash = new HashCode();
             hash.Add(label[s]);
-            var row = states[s] * _classCount;
-            for (var k = 0; k < _classCount; k++)
+            hash.Add(patternOf[s]);
+            for (var i = start[s]; i < start[s + 1]; i++)
             {
-                hash.Add(Code(k, _next[row + k]));
+                hash.Add(label[targets[i]]);
             }
 
             return hash.ToHashCode();
         }
-
-        private int Code(int x, int t) =>
-            t < 0 ? -1 : _flags[t] == CompiledGrammar.FlagBytes && (x != _exit || IsMember(t, states, localOf)) ? -2 - label[localOf[t]] : t;
     }
 }
