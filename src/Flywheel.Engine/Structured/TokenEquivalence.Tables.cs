@@ -60,22 +60,16 @@ internal static partial class TokenEquivalence
     private static bool IsMember(int t, IReadOnlyList<int> states, int[] localOf) =>
         (uint)localOf[t] < (uint)states.Count && states[localOf[t]] == t;
 
-    /// <summary>For each state of the set, the (local) states with a byte move into it when it is plain (CSR: preds[start[t]..start[t+1]]).</summary>
-    private static (int[] Start, int[] Preds) PlainPredecessors(CompiledGrammar g, IReadOnlyList<int> states, int[] localOf)
+    /// <summary>
+    /// For each state of the set, the (local) states with a move into it (CSR: preds[start[t]..start[t+1]]),
+    /// from each state's distinct plain targets (targets[targetStart[s]..targetStart[s+1]], see <see cref="Patterns"/>).
+    /// </summary>
+    private static (int[] Start, int[] Preds) Predecessors(int n, int[] targetStart, int[] targets)
     {
-        var (n, c, next, flags, exit) = (states.Count, g.ClassCount, g.Next, g.Flags, ExitClassOf(g));
         var start = new int[n + 1];
-        for (var k = 0; k < n; k++)
+        foreach (var t in targets)
         {
-            var row = states[k] * c;
-            for (var x = 0; x < c; x++)
-            {
-                var t = next[row + x];
-                if (t >= 0 && flags[t] == CompiledGrammar.FlagBytes && (x != exit || IsMember(t, states, localOf)))
-                {
-                    start[localOf[t] + 1]++;
-                }
-            }
+            start[t + 1]++;
         }
 
         for (var t = 0; t < n; t++)
@@ -85,16 +79,11 @@ internal static partial class TokenEquivalence
 
         var preds = new int[start[n]];
         var fill = (int[])start.Clone();
-        for (var k = 0; k < n; k++)
+        for (var s = 0; s < n; s++)
         {
-            var row = states[k] * c;
-            for (var x = 0; x < c; x++)
+            for (var i = targetStart[s]; i < targetStart[s + 1]; i++)
             {
-                var t = next[row + x];
-                if (t >= 0 && flags[t] == CompiledGrammar.FlagBytes && (x != exit || IsMember(t, states, localOf)))
-                {
-                    preds[fill[localOf[t]]++] = k;
-                }
+                preds[fill[targets[i]]++] = s;
             }
         }
 

@@ -90,7 +90,8 @@ internal static partial class TokenEquivalence
         int[]? shortLabel = null;
         var shortCount = 0;
         var n = states.Count;
-        var (predStart, preds) = PlainPredecessors(g, states, localOf);
+        var (patternOf, targetStart, targets) = Patterns(g, states, localOf);
+        var (predStart, preds) = Predecessors(n, targetStart, targets);
         var label = new int[n]; // ≡0: one class
         var classes = new ClassLists(n);
         var labelCount = 1;
@@ -101,7 +102,6 @@ internal static partial class TokenEquivalence
             affected.Add(s);
         }
 
-        var (patternOf, targetStart, targets) = Patterns(g, states, localOf);
         var comparer = new SignatureComparer(label, patternOf, targetStart, targets);
         var groups = new Dictionary<int, int>(comparer);
         var groupOld = new List<int>();
