@@ -9,6 +9,22 @@ namespace Flywheel.Structured;
 /// </summary>
 internal sealed partial class MaskCache
 {
+    /// <summary>
+    /// The entry of <paramref name="state"/>, whose region (just built by the walker) has <paramref name="key"/>:
+    /// the region's part from <paramref name="regions"/> (walked and kept there on a miss), the exits walked here.
+    /// </summary>
+    private Entry WalkThroughRegion(RegionWalkCache regions, RegionKey key, int state, PdaRunner runner, TrieWalker walker, int scratchStart)
+    {
+        // Inside the region the walk is the same in every grammar; only the exits are ours.
+        var kept = regions.TryGet(key, out var walk);
+        if (!kept)
+        {
+            walk = regions.Add(key, WalkRegion(state, runner, walker, scratchStart), out kept);
+        }
+
+        return WalkFrontier(walk, kept, runner, walker, scratchStart);
+    }
+
     /// <summary>Walks the region of <paramref name="state"/> (whose <see cref="StacklessRegion"/> the walker holds) up to its exits.</summary>
     private RegionWalkCache.Walk WalkRegion(int state, PdaRunner runner, TrieWalker walker, int scratchStart)
     {

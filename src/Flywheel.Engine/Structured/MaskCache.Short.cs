@@ -50,16 +50,18 @@ internal sealed partial class MaskCache
         }
     }
 
-    /// <summary>The entry of <paramref name="state"/> from its class's short-token entry (walked on a miss) and a walk of the long tokens.</summary>
+    /// <summary>
+    /// The entry of <paramref name="state"/> from its short-token part (its class's entry where it has
+    /// a <paramref name="shortSlot"/>, else -1, and that entry is kept; walked otherwise) and a walk of the long tokens.
+    /// </summary>
     private Entry WalkSplit(int state, int shortSlot, PdaRunner runner, int scratchStart)
     {
-        var shortEntry = Volatile.Read(ref _entries[shortSlot]);
-        var shortKept = true;
+        var shortEntry = shortSlot >= 0 ? Volatile.Read(ref _entries[shortSlot]) : null;
+        var shortKept = shortEntry is not null;
         if (shortEntry is null)
         {
-            WalkTrie(ref t_shortWalker, Vocabulary.ShortTrie, state, runner, scratchStart, out var shortBits, out var shortUncertain);
-            shortEntry = Entry.Create(shortBits, Vocabulary.Count, shortUncertain);
-            shortKept = _budget.TryReserve(_account, shortEntry.ByteCount);
+            shortEntry = WalkShort(state, runner, scratchStart);
+            shortKept = shortSlot >= 0 && _budget.TryReserve(_account, shortEntry.ByteCount);
             if (shortKept && Interlocked.CompareExchange(ref _entries[shortSlot], shortEntry, null) is { } winner)
             {
                 _budget.Release(_account, 1, shortEntry.ByteCount);
@@ -67,18 +69,39 @@ internal sealed partial class MaskCache
             }
         }
 
-        WalkTrie(ref t_longWalker, Vocabulary.LongTrie, state, runner, scratchStart, out var longBits, out var longUncertain);
+        var longWalker = WalkerFor(ref t_longWalker, Vocabulary.LongTrie);
+        var longBits = new uint[Vocabulary.MaskLength];
+        var longUncertain = new List<int>();
+        longWalker?.Walk(runner, state, scratchStart, longBits, longUncertain);
         return Entry.Create(shortEntry, shortKept, longBits, Vocabulary.Count, longUncertain);
     }
 
-    /// <summary>Walks <paramref name="trie"/> from <paramref name="state"/> with this thread's walker for it (nothing when it holds no token).</summary>
-    private void WalkTrie(ref TrieWalker? cached, TokenTrie trie, int state, PdaRunner runner, int scratchStart, out uint[] accepted, out List<int> uncertain)
+    /// <summary>
+    /// The short tokens' part of <paramref name="state"/>'s entry. The region a short token can reach
+    /// is small even inside a long counted string (<see cref="StacklessRegion"/> leaves out what lies
+    /// further), and equal for its positions far from the cap in every grammar, so that walk is shared
+    /// through the vocabulary's <see cref="TokenVocabulary.ShortRegions"/>.
+    /// </summary>
+    private Entry WalkShort(int state, PdaRunner runner, int scratchStart)
     {
-        accepted = new uint[Vocabulary.MaskLength];
-        uncertain = [];
+        var walker = WalkerFor(ref t_shortWalker, Vocabulary.ShortTrie);
+        if (walker is not null && _regions is not null && walker.Region.TryBuild(Grammar, state, out var key))
+        {
+            return WalkThroughRegion(Vocabulary.ShortRegions, key, state, runner, walker, scratchStart);
+        }
+
+        var accepted = new uint[Vocabulary.MaskLength];
+        var uncertain = new List<int>();
+        walker?.Walk(runner, state, scratchStart, accepted, uncertain);
+        return Entry.Create(accepted, Vocabulary.Count, uncertain);
+    }
+
+    /// <summary>This thread's walker over <paramref name="trie"/> (null when it holds no token).</summary>
+    private static TrieWalker? WalkerFor(ref TrieWalker? cached, TokenTrie trie)
+    {
         if (trie.NodeCount <= 1)
         {
-            return;
+            return null;
         }
 
         if (cached is null || !ReferenceEquals(cached.Trie, trie))
@@ -86,6 +109,6 @@ internal sealed partial class MaskCache
             cached = new TrieWalker(trie);
         }
 
-        cached.Walk(runner, state, scratchStart, accepted, uncertain);
+        return cached;
     }
 }

@@ -179,18 +179,13 @@ internal sealed partial class MaskCache
         var shortSlot = _shareClasses ? Volatile.Read(ref _shortSlots[state]) : -1;
         if (_regions is not null && walker.Region.TryBuild(Grammar, state, out var key))
         {
-            // Inside the region the walk is the same in every grammar; only the exits are ours.
-            var kept = _regions.TryGet(key, out var walk);
-            if (!kept)
-            {
-                walk = _regions.Add(key, WalkRegion(state, runner, walker, scratchStart), out kept);
-            }
-
-            return WalkFrontier(walk, kept, runner, walker, scratchStart);
+            return WalkThroughRegion(_regions, key, state, runner, walker, scratchStart);
         }
 
-        if (shortSlot >= 0)
+        if (shortSlot >= 0 || (_regions is not null && Vocabulary.HasLongTokens))
         {
+            // A region too large to share whole (a long counted string): its short tokens are
+            // walked through the far smaller region a short token can reach.
             return WalkSplit(state, shortSlot, runner, scratchStart);
         }
 

@@ -8,6 +8,12 @@ namespace Flywheel.Structured;
 /// walk the same trie prefixes to the same places whatever grammar they come from: inside a
 /// string with no length bound, say, in every schema. Not thread-safe; reuse one per walker.
 /// </summary>
+/// <remarks>
+/// A walk of tokens of at most maxDepth bytes never moves on from a state maxDepth bytes from the
+/// root, and never reaches one further away, so the key leaves them out (codes them "beyond"): two
+/// roots whose regions agree that far walk alike. The positions of a long counted string further
+/// than that from its cap and its minimum thus share one key, in every grammar.
+/// </remarks>
 internal sealed class StacklessRegion
 {
     /// <summary>Regions with more states are not shared (their keys would cost more than they save).</summary>
@@ -19,7 +25,9 @@ internal sealed class StacklessRegion
     /// </summary>
     public const byte ExitByte = (byte)'"';
 
-    private const int Dead = -1, Exit = -2, RowEnd = 256;
+    private const int Dead = -1, Exit = -2, Beyond = -3, RowEnd = 256;
+
+    private readonly int _maxDepth;
 
     // Local index per grammar state, valid where _localStamp holds the current build's stamp
     // (a region is built on every mask-cache miss: no dictionary to clear and fill each time).
@@ -27,6 +35,19 @@ internal sealed class StacklessRegion
     private int[] _localStamp = [];
     private int _stamp;
     private readonly List<int> _code = [];
+
+    // The grammar whose segment starts _segments holds (see SegmentStarts).
+    private CompiledGrammar? _segmentsOf;
+    private int[] _segments = [];
+
+    /// <summary>
+    /// Creates a region builder for walks of tokens of at most <paramref name="maxDepth"/> bytes:
+    /// states further from the root than that are never reached by such a walk, so they are left out.
+    /// </summary>
+    public StacklessRegion(int maxDepth = int.MaxValue)
+    {
+        _maxDepth = maxDepth;
+    }
 
     /// <summary>Region states, local index -> grammar state; [0] is the root.</summary>
     public List<int> States { get; } = [];
@@ -46,8 +67,20 @@ internal sealed class StacklessRegion
         States.Add(state);
         _localOf[state] = 0;
         _localStamp[state] = stamp;
+        // States[..layerEnd] lie at distance `depth` or less from the root; a state first met from the
+        // last layer a token can leave (maxDepth - 1) is coded Beyond: a walk may step onto it with
+        // a token's last byte but never moves on from it, so what follows it plays no part.
+        var depth = 0;
+        var layerEnd = 1;
         for (var k = 0; k < States.Count; k++)
         {
+            if (k == layerEnd)
+            {
+                depth++;
+                layerEnd = States.Count;
+            }
+
+            var last = depth >= _maxDepth - 1;
             var runs = RunsOf(g, States[k]);
             var previous = int.MinValue;
             for (var r = 0; r < runs.Length; r += 2)
@@ -61,6 +94,10 @@ internal sealed class StacklessRegion
                 else if (_localStamp[to] == stamp)
                 {
                     code = _localOf[to];
+                }
+                else if (last)
+                {
+                    code = Beyond;
                 }
                 else
                 {
@@ -96,7 +133,7 @@ internal sealed class StacklessRegion
     /// or <see cref="Exit"/>) pairs, a new run wherever that changes. Worked out once per state and
     /// kept in the grammar: a state is met by the region builds of many roots.
     /// </summary>
-    private static int[] RunsOf(CompiledGrammar g, int state)
+    private int[] RunsOf(CompiledGrammar g, int state)
     {
         var cache = g.RegionRuns;
         if (cache[state] is { } known)
@@ -107,7 +144,7 @@ internal sealed class StacklessRegion
         var runs = new List<int>();
         var row = state * g.ClassCount;
         var previous = int.MinValue;
-        for (var b = 0; b < 256; b++)
+        foreach (var b in SegmentStarts(g))
         {
             var to = g.Next[row + g.ClassOf[b]];
             var code = to < 0 ? Dead : g.Flags[to] != CompiledGrammar.FlagBytes || b == ExitByte ? Exit : to;
@@ -122,6 +159,30 @@ internal sealed class StacklessRegion
         int[] result = [.. runs];
         cache[state] = result; // a race stores equal runs twice
         return result;
+    }
+
+    /// <summary>
+    /// The bytes where a run may start in <paramref name="g"/>: where the byte class changes, and at
+    /// <see cref="ExitByte"/> and the byte after it. Every byte of a segment moves alike, so a state's
+    /// runs are read from one byte per segment (a few dozen) instead of all 256.
+    /// </summary>
+    private int[] SegmentStarts(CompiledGrammar g)
+    {
+        if (!ReferenceEquals(_segmentsOf, g))
+        {
+            var starts = new List<int>();
+            for (var b = 0; b < 256; b++)
+            {
+                if (b == 0 || g.ClassOf[b] != g.ClassOf[b - 1] || b == ExitByte || b == ExitByte + 1)
+                {
+                    starts.Add(b);
+                }
+            }
+
+            (_segments, _segmentsOf) = ([.. starts], g);
+        }
+
+        return _segments;
     }
 
     /// <summary>Local index of a region state (one the walk passed through).</summary>

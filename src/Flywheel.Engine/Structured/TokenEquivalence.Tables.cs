@@ -11,7 +11,7 @@ internal static partial class TokenEquivalence
     /// </summary>
     public static (List<int> States, int Depth, bool Complete) PlainClosure(CompiledGrammar g, int state, int maxStates, int[] localOf, int[] stamp, int mark)
     {
-        var (c, next, flags) = (g.ClassCount, g.Next, g.Flags);
+        var (c, next, flags, exit) = (g.ClassCount, g.Next, g.Flags, ExitClassOf(g));
         var order = new List<int> { state };
         localOf[state] = 0;
         stamp[state] = mark;
@@ -28,7 +28,7 @@ internal static partial class TokenEquivalence
             for (var x = 0; x < c; x++)
             {
                 var t = next[row + x];
-                if (t >= 0 && flags[t] == CompiledGrammar.FlagBytes && stamp[t] != mark)
+                if (t >= 0 && flags[t] == CompiledGrammar.FlagBytes && x != exit && stamp[t] != mark)
                 {
                     if (order.Count == maxStates)
                     {
@@ -45,22 +45,31 @@ internal static partial class TokenEquivalence
         return (order, depth, true);
     }
 
-    /// <summary>For each state of the set, the (local) states with a byte move into it when it is plain (CSR: preds[start[t]..start[t+1]]).</summary>
-    private static (int[] Start, int[] Preds) PlainPredecessors(CompiledGrammar g, IReadOnlyList<int> states, int[] localOf)
+    /// <summary>
+    /// The byte class of <see cref="StacklessRegion.ExitByte"/>, whose moves a state's plain closure
+    /// does not follow: the quote that ends a string leads into the rest of the document, which would
+    /// otherwise join every string's closure to the whole grammar's.
+    /// </summary>
+    private static int ExitClassOf(CompiledGrammar g) => g.ClassOf[StacklessRegion.ExitByte];
+
+    /// <summary>
+    /// Whether <paramref name="t"/> is one of <paramref name="states"/> (<paramref name="localOf"/> may
+    /// hold anything for others): a quote's move into the set (an escaped quote inside a string)
+    /// is compared by label like any other, one out of it by identity.
+    /// </summary>
+    private static bool IsMember(int t, IReadOnlyList<int> states, int[] localOf) =>
+        (uint)localOf[t] < (uint)states.Count && states[localOf[t]] == t;
+
+    /// <summary>
+    /// For each state of the set, the (local) states with a move into it (CSR: preds[start[t]..start[t+1]]),
+    /// from each state's distinct plain targets (targets[targetStart[s]..targetStart[s+1]], see <see cref="Patterns"/>).
+    /// </summary>
+    private static (int[] Start, int[] Preds) Predecessors(int n, int[] targetStart, int[] targets)
     {
-        var (n, c, next, flags) = (states.Count, g.ClassCount, g.Next, g.Flags);
         var start = new int[n + 1];
-        for (var k = 0; k < n; k++)
+        foreach (var t in targets)
         {
-            var row = states[k] * c;
-            for (var x = 0; x < c; x++)
-            {
-                var t = next[row + x];
-                if (t >= 0 && flags[t] == CompiledGrammar.FlagBytes)
-                {
-                    start[localOf[t] + 1]++;
-                }
-            }
+            start[t + 1]++;
         }
 
         for (var t = 0; t < n; t++)
@@ -70,16 +79,11 @@ internal static partial class TokenEquivalence
 
         var preds = new int[start[n]];
         var fill = (int[])start.Clone();
-        for (var k = 0; k < n; k++)
+        for (var s = 0; s < n; s++)
         {
-            var row = states[k] * c;
-            for (var x = 0; x < c; x++)
+            for (var i = targetStart[s]; i < targetStart[s + 1]; i++)
             {
-                var t = next[row + x];
-                if (t >= 0 && flags[t] == CompiledGrammar.FlagBytes)
-                {
-                    preds[fill[localOf[t]]++] = k;
-                }
+                preds[fill[targets[i]]++] = s;
             }
         }
 
@@ -146,27 +150,101 @@ internal static partial class TokenEquivalence
     }
 
     /// <summary>
-    /// Compares states by their label and their moves' codes under the current labels (dead, the
-    /// target state when it is not plain, else the target's label), read from the tables, so no
-    /// signature is stored: the labels do not change while a round's groups are formed.
+    /// Each state's moves with the plain targets left open: an id per distinct pattern (per byte class:
+    /// dead, the target itself when it is not plain or not in the set, else the first class moving to
+    /// the same plain target), and the distinct plain targets (local) in class order, as CSR
+    /// (targets[start[s]..start[s+1]]). A state's signature in a round is its label, its pattern and
+    /// its targets' labels: worked out once here, a round then reads a few labels per state instead
+    /// of its whole row.
     /// </summary>
-    private sealed class SignatureComparer(CompiledGrammar g, int[] label, IReadOnlyList<int> states, int[] localOf) : IEqualityComparer<int>
+    private static (int[] PatternOf, int[] Start, int[] Targets) Patterns(CompiledGrammar g, IReadOnlyList<int> states, int[] localOf)
     {
-        private readonly int[] _next = g.Next;
-        private readonly byte[] _flags = g.Flags;
-        private readonly int _classCount = g.ClassCount;
+        var (n, c, next, flags, exit) = (states.Count, g.ClassCount, g.Next, g.Flags, ExitClassOf(g));
+        var rows = new int[n * c];
+        var start = new int[n + 1];
+        var targets = new List<int>();
+        var firstClass = new int[n]; // per local target: the first class of the current state moving to it, valid where owner[t] == s + 1
+        var owner = new int[n];
+        for (var s = 0; s < n; s++)
+        {
+            var row = states[s] * c;
+            for (var x = 0; x < c; x++)
+            {
+                var t = next[row + x];
+                int code;
+                if (t < 0)
+                {
+                    code = -1;
+                }
+                else if (flags[t] == CompiledGrammar.FlagBytes && (x != exit || IsMember(t, states, localOf)))
+                {
+                    var local = localOf[t];
+                    if (owner[local] != s + 1)
+                    {
+                        owner[local] = s + 1;
+                        firstClass[local] = x;
+                        targets.Add(local);
+                    }
 
+                    code = -2 - firstClass[local];
+                }
+                else
+                {
+                    code = t;
+                }
+
+                rows[(s * c) + x] = code;
+            }
+
+            start[s + 1] = targets.Count;
+        }
+
+        var ids = new Dictionary<int, int>(new RowComparer(rows, c));
+        var patternOf = new int[n];
+        for (var s = 0; s < n; s++)
+        {
+            if (!ids.TryGetValue(s, out var id))
+            {
+                id = ids.Count;
+                ids.Add(s, id);
+            }
+
+            patternOf[s] = id;
+        }
+
+        return (patternOf, start, [.. targets]);
+    }
+
+    /// <summary>Compares the rows of a flat [n, width] table by content.</summary>
+    private sealed class RowComparer(int[] rows, int width) : IEqualityComparer<int>
+    {
+        public bool Equals(int x, int y) => rows.AsSpan(x * width, width).SequenceEqual(rows.AsSpan(y * width, width));
+
+        public int GetHashCode(int s)
+        {
+            var hash = new HashCode();
+            hash.AddBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(rows.AsSpan(s * width, width)));
+            return hash.ToHashCode();
+        }
+    }
+
+    /// <summary>
+    /// Compares states by their label, their move pattern and their plain targets' labels under the
+    /// current labels (see <see cref="Patterns"/>), so no signature is stored: the labels do not
+    /// change while a round's groups are formed. States with equal patterns have as many targets.
+    /// </summary>
+    private sealed class SignatureComparer(int[] label, int[] patternOf, int[] start, int[] targets) : IEqualityComparer<int>
+    {
         public bool Equals(int x, int y)
         {
-            if (label[x] != label[y])
+            if (label[x] != label[y] || patternOf[x] != patternOf[y])
             {
                 return false;
             }
 
-            var (rx, ry) = (states[x] * _classCount, states[y] * _classCount);
-            for (var k = 0; k < _classCount; k++)
+            for (int i = start[x], j = start[y]; i < start[x + 1]; i++, j++)
             {
-                if (Code(_next[rx + k]) != Code(_next[ry + k]))
+                if (label[targets[i]] != label[targets[j]])
                 {
                     return false;
                 }
@@ -179,15 +257,13 @@ internal static partial class TokenEquivalence
         {
             var hash = new HashCode();
             hash.Add(label[s]);
-            var row = states[s] * _classCount;
-            for (var k = 0; k < _classCount; k++)
+            hash.Add(patternOf[s]);
+            for (var i = start[s]; i < start[s + 1]; i++)
             {
-                hash.Add(Code(_next[row + k]));
+                hash.Add(label[targets[i]]);
             }
 
             return hash.ToHashCode();
         }
-
-        private int Code(int t) => t < 0 ? -1 : _flags[t] == CompiledGrammar.FlagBytes ? -2 - label[localOf[t]] : t;
     }
 }

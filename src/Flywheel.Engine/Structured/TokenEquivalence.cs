@@ -11,10 +11,13 @@ namespace Flywheel.Structured;
 /// <para>
 /// A state is <i>plain</i> when its only flag is <see cref="CompiledGrammar.FlagBytes"/>: reading a
 /// byte into it keeps the configuration's stack and does nothing else. Write p ≡k q when for every
-/// byte class the moves of p and q are both dead, or lead to the same state that is not plain, or
-/// lead to plain states p', q' with p' ≡(k-1) q' (≡0 holds for all states). This is a
-/// Moore-style refinement bounded to k rounds, in which states that are not plain are told apart
-/// by identity.
+/// byte class the moves of p and q are both dead, or lead to the same state that is not plain or
+/// not in the refined set, or lead to plain states p', q' of the set with p' ≡(k-1) q' (≡0 holds
+/// for all states). This is a Moore-style refinement bounded to k rounds, in which states that are
+/// not plain are told apart by identity. The set is a state's plain closure without the moves on
+/// the class of <see cref="StacklessRegion.ExitByte"/>: a string's states form a region of their own
+/// rather than joining, through the quote that ends it, the rest of the document (the whole grammar,
+/// where nothing is called), and its escaped quotes still land inside.
 /// </para>
 /// <para>
 /// Claim: if p ≡L q then reading any byte string w with |w| ≤ L from the single configuration
@@ -23,8 +26,8 @@ namespace Flywheel.Structured;
 /// induction on the bytes read: after j &lt; |w| bytes that only visited plain states the two sets
 /// are {(pj, base)} and {(qj, base)} with pj ≡(L-j) qj and no pop yet (a plain state neither
 /// accepts nor calls). On the next byte, since L - j ≥ 1, either both moves are dead (the prefix
-/// and every token below it die alike, with no pop before), or both reach the same state x that is
-/// not plain on the same stack (base): from there the closures, calls, pops and every later byte
+/// and every token below it die alike, with no pop before), or both reach the same state x
+/// on the same stack (base): from there the closures, calls, pops and every later byte
 /// are computed from the same (state, stack) pairs, so the rest of the run is the same run; or
 /// both reach plain states equivalent at level L - j - 1 and the induction goes on. After all of w
 /// in plain states both sets are single, alive, and never popped. A cache entry is exactly, per
@@ -40,7 +43,11 @@ namespace Flywheel.Structured;
 /// class whose every member was recomputed keeps its id for one of its groups. A counted run
 /// relabels a few states per round (the positions one step further from its ends), so the cost
 /// is one pass over the move table plus little per round; it stops early when a round relabels
-/// nothing (the partition is then final for every later round).
+/// nothing (the partition is then final for every later round). A signature also holds which
+/// classes move to the same plain state (the pattern), so a round reads one label per distinct
+/// target rather than one per class; that tells apart a little more than ≡k does (states whose
+/// equivalent targets are distinct states in one and one state in the other), which is still sound,
+/// and never the positions of a counted run, whose patterns are all alike.
 /// </para>
 /// </remarks>
 internal static partial class TokenEquivalence
@@ -56,8 +63,9 @@ internal static partial class TokenEquivalence
     }
 
     /// <summary>
-    /// The classes of <paramref name="states"/> alone, a set closed under moves into plain states
-    /// (a state's class depends only on the plain states it reaches); <paramref name="localOf"/>
+    /// The classes of <paramref name="states"/> alone, a set closed under moves into plain states on
+    /// bytes other than the quote (a state's class depends only on the plain states it reaches; a
+    /// quote's move out of the set is compared by identity); <paramref name="localOf"/>
     /// maps each of them to its index in <paramref name="states"/>, and the classes come in that order.
     /// </summary>
     public static (int[] ClassOf, int ClassCount) Classes(CompiledGrammar g, int maxTokenBytes, IReadOnlyList<int> states, int[] localOf)
@@ -82,7 +90,8 @@ internal static partial class TokenEquivalence
         int[]? shortLabel = null;
         var shortCount = 0;
         var n = states.Count;
-        var (predStart, preds) = PlainPredecessors(g, states, localOf);
+        var (patternOf, targetStart, targets) = Patterns(g, states, localOf);
+        var (predStart, preds) = Predecessors(n, targetStart, targets);
         var label = new int[n]; // ≡0: one class
         var classes = new ClassLists(n);
         var labelCount = 1;
@@ -93,7 +102,8 @@ internal static partial class TokenEquivalence
             affected.Add(s);
         }
 
-        var groups = new Dictionary<int, int>(new SignatureComparer(g, label, states, localOf));
+        var comparer = new SignatureComparer(label, patternOf, targetStart, targets);
+        var groups = new Dictionary<int, int>(comparer);
         var groupOld = new List<int>();
         var groupSize = new List<int>();
         var groupNew = new List<int>();
@@ -112,6 +122,12 @@ internal static partial class TokenEquivalence
             round++;
 
             // Signatures from the labels of the round before; nothing is relabelled until all are read.
+            // (Clearing costs the table's capacity: after the first round, which reads every state, a small one.)
+            if (round == 2)
+            {
+                groups = new Dictionary<int, int>(comparer);
+            }
+
             groups.Clear();
             groupOld.Clear();
             groupSize.Clear();

@@ -14,6 +14,13 @@ public sealed partial class TokenVocabulary
     /// <summary>The trie of the tokens longer than <see cref="MaskCache.ShortTokenBytes"/> bytes, made on first use.</summary>
     internal TokenTrie LongTrie => _longTrie ??= BuildTrie(longTokens: true);
 
+    /// <summary>
+    /// Region walks over <see cref="ShortTrie"/>, shared by all grammars on this vocabulary (see
+    /// <see cref="MaskCache"/>'s short-token split); a quarter of <see cref="Regions"/>' byte bound, as
+    /// a short walk's region is small and its mask holds the short tokens only.
+    /// </summary>
+    internal RegionWalkCache ShortRegions { get; } = new(maxBytes: RegionWalkCache.DefaultMaxBytes / 4);
+
     /// <summary>Builds the split tries now when some token is long, so no first mask pays for them.</summary>
     private void BuildSplitTries()
     {

@@ -52,6 +52,7 @@ internal sealed class TrieWalker
         _popped = new bool[depth];
         _inRoot = new bool[depth];
         _union = new uint[trie.TextTokens.Length];
+        Region = new StacklessRegion(trie.MaxDepth);
     }
 
     /// <summary>
@@ -64,7 +65,7 @@ internal sealed class TrieWalker
     public TokenTrie Trie => _trie;
 
     /// <summary>Scratch for <see cref="MaskCache"/>: the region of the state being walked.</summary>
-    public StacklessRegion Region { get; } = new();
+    public StacklessRegion Region { get; }
 
     /// <summary>Scratch for <see cref="MaskCache"/>: (trie node, state before its byte) where a region walk exits.</summary>
     public List<(int Node, int State)> Frontier { get; } = [];
