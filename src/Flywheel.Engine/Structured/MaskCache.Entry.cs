@@ -120,8 +120,17 @@ internal sealed partial class MaskCache
         {
             var ids = new int[count];
             var k = 0;
+            ref var first = ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(bits);
+            var skipTo = set ? bits.Length - System.Runtime.Intrinsics.Vector256<uint>.Count : 0;
             for (var w = 0; w < bits.Length; w++)
             {
+                // A region's or a frontier's few hundred tokens leave most words clear: pass runs
+                // of clear words a vector at a time (the last, partial word is never passed this way).
+                while (w < skipTo && System.Runtime.Intrinsics.Vector256.LoadUnsafe(ref first, (nuint)w) == System.Runtime.Intrinsics.Vector256<uint>.Zero)
+                {
+                    w += System.Runtime.Intrinsics.Vector256<uint>.Count;
+                }
+
                 var word = set ? bits[w] : ~bits[w];
                 if ((w + 1) * 32 > vocabSize)
                 {
