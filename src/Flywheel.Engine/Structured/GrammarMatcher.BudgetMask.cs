@@ -89,7 +89,6 @@ public sealed partial class GrammarMatcher
     {
         var position = _vocab.TriePosition;
         var rise = _budget!.TokenRise;
-        var wordRise = _budget.WordRise;
         var pending = _pending ??= new uint[(_vocab.Trie.Tokens.Length + 31) / 32];
         Array.Clear(pending);
         if (Vector256.IsHardwareAccelerated && room >= GrammarBudget.ClampLow && room < GrammarBudget.ClampLow + 255)
@@ -99,8 +98,7 @@ public sealed partial class GrammarMatcher
             var threshold = Vector256.Create((byte)(room - GrammarBudget.ClampLow));
             for (var w = 0; w < bitmask.Length; w++)
             {
-                // A word whose largest rise fits holds no pending token (most words, even inside a string).
-                var bits = wordRise[w] <= room ? 0 : safe is null ? bitmask[w] : bitmask[w] & ~safe[w];
+                var bits = safe is null ? bitmask[w] : bitmask[w] & ~safe[w];
                 if (bits == 0)
                 {
                     continue;
@@ -121,7 +119,7 @@ public sealed partial class GrammarMatcher
 
         for (var w = 0; w < bitmask.Length; w++)
         {
-            for (var bits = wordRise[w] <= room ? 0 : safe is null ? bitmask[w] : bitmask[w] & ~safe[w]; bits != 0; bits &= bits - 1)
+            for (var bits = safe is null ? bitmask[w] : bitmask[w] & ~safe[w]; bits != 0; bits &= bits - 1)
             {
                 // Most allowed tokens have a rise within the room: test it before the trie position.
                 var id = (w << 5) + BitOperations.TrailingZeroCount(bits);
