@@ -63,16 +63,15 @@ internal sealed partial class GrammarBudget
     private TextRegion RegionFinish(CompiledGrammar g, int state, ulong groups, bool bounded)
     {
         var depth = bounded ? ByteGroups.BoundDepth : int.MaxValue;
-        var bytes = Enumerable.Range(0, 256).Where(b => b < 0x80
-            ? (ByteGroups.OfAscii((byte)b) & groups) != 0
-            : (groups & ByteGroups.MultiByteChar) != 0).Select(b => (byte)b).ToArray();
+        var bytes = RepresentativeBytes(g, groups);
         var start = (state * CharacterEnds.Count) + CharacterEnds.Unknown;
         var seen = new HashSet<int> { start };
         var level = new List<int> { start };
+        var next = new List<int>();
         var (max, maxBoundary, min, minBoundary) = (Finish[state], -1, Unbounded, Unbounded);
         for (var d = 0; d < depth && level.Count > 0; d++)
         {
-            var next = new List<int>();
+            next.Clear();
             foreach (var pair in level)
             {
                 var (s, position) = Math.DivRem(pair, CharacterEnds.Count);
@@ -98,9 +97,45 @@ internal sealed partial class GrammarBudget
                 }
             }
 
-            level = next;
+            (level, next) = (next, level);
         }
 
         return new TextRegion(groups, bounded, max, maxBoundary, min, minBoundary);
     }
+
+    /// <summary>
+    /// The bytes of <paramref name="groups"/> (see <see cref="RegionFinish"/>), one for each pair of
+    /// byte class and <see cref="CharacterEnds"/> kind: a move depends on the byte's class only and
+    /// the position after it on its kind only (ASCII, continuation, 2-, 3-, 4-byte lead, other), so
+    /// the others reach the same pairs again. Typically a few dozen bytes instead of over two hundred.
+    /// </summary>
+    private static byte[] RepresentativeBytes(CompiledGrammar g, ulong groups)
+    {
+        Span<byte> picked = stackalloc byte[256];
+        Span<bool> seen = stackalloc bool[256 * 6];
+        var count = 0;
+        for (var b = 0; b < 256; b++)
+        {
+            var inGroups = b < 0x80 ? (ByteGroups.OfAscii((byte)b) & groups) != 0 : (groups & ByteGroups.MultiByteChar) != 0;
+            var pair = (g.ClassOf[b] * 6) + KindOf((byte)b);
+            if (inGroups && !seen[pair])
+            {
+                seen[pair] = true;
+                picked[count++] = (byte)b;
+            }
+        }
+
+        return picked[..count].ToArray();
+    }
+
+    /// <summary>The byte ranges <see cref="CharacterEnds.Next"/> tells apart, whatever the position.</summary>
+    private static int KindOf(byte b) => b switch
+    {
+        < 0x80 => 0,
+        < 0xC0 => 1,
+        < 0xE0 => 2,
+        < 0xF0 => 3,
+        < 0xF8 => 4,
+        _ => 5,
+    };
 }

@@ -22,10 +22,6 @@ public sealed partial class GrammarMatcher
         var (_, max) = Bounds(_current, 0, _count);
         DropTextTokensThatCannotFit(bitmask, limit, _entries);
         var pending = PendingInTrieOrder(bitmask, SafeTextTokens(limit), limit - max);
-        if (Profile is { } profile)
-        {
-            profile.Pending = (int)System.Numerics.Tensors.TensorPrimitives.PopCount<uint>(pending);
-        }
 
         var mark = _runner.NodeCount;
         _runner.EnsureSets(_count);
@@ -38,6 +34,7 @@ public sealed partial class GrammarMatcher
         var previous = ReadOnlySpan<byte>.Empty;
         var order = _vocab.Trie.Tokens;
         var bytesAt = _vocab.InTrieOrder;
+        var read = 0;
         for (var w = 0; w < pending.Length; w++)
         {
             for (var bits = pending[w]; bits != 0; bits &= bits - 1)
@@ -51,10 +48,15 @@ public sealed partial class GrammarMatcher
                 }
 
                 previous = bytes;
+                read++;
             }
         }
 
         _runner.NodeCount = mark;
+        if (Profile is { } profile)
+        {
+            profile.Pending = read;
+        }
     }
 
     /// <summary>
