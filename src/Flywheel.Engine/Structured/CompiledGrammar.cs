@@ -160,8 +160,12 @@ internal sealed class CompiledGrammar
         var level = new ulong[order.Count];
         var next = new ulong[order.Count];
         Array.Fill(level, ByteGroups.Text);
-        for (var depth = 1; depth <= ByteGroups.BoundDepth; depth++)
+
+        // A level equal to the one before is a fixpoint: every later level is computed from it alike.
+        var changed = true;
+        for (var depth = 1; depth <= ByteGroups.BoundDepth && changed; depth++)
         {
+            changed = false;
             for (var k = 0; k < order.Count; k++)
             {
                 var from = order[k];
@@ -176,6 +180,7 @@ internal sealed class CompiledGrammar
                 }
 
                 next[k] = g;
+                changed |= g != level[k];
             }
 
             (level, next) = (next, level);
