@@ -111,8 +111,7 @@ internal static class ByteGroups
             }
         }
 
-        var current = new List<int>();
-        var after = new List<int>();
+        var (current, after) = g.TextMoveScratch;
         var forms = g.MultiByteFormClasses;
         for (var f = 0; f < forms.Length; f++)
         {

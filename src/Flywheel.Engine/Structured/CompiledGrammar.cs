@@ -66,6 +66,9 @@ internal sealed class CompiledGrammar
     /// <summary>Scratch of <see cref="ByteGroups.TextMoves"/>, used under the text-groups lock only.</summary>
     internal Dictionary<long, int[]?> ContinuationMemo { get; } = [];
 
+    /// <summary>Scratch state lists of <see cref="ByteGroups.TextMoves"/>, used under the text-groups lock only.</summary>
+    internal (List<int> Current, List<int> After) TextMoveScratch { get; } = ([], []);
+
     public int Move(int state, byte b) => Next[(state * ClassCount) + ClassOf[b]];
 
     /// <summary>Marks a <see cref="TextGroups"/> entry not worked out yet (a real one never holds <see cref="ByteGroups.Other"/>).</summary>
@@ -92,7 +95,19 @@ internal sealed class CompiledGrammar
 
     private ulong[]? _boundedTextGroups;
     private ulong[]? _localGroups;
-    private List<(ulong Group, int Target)>[]? _textMoves;
+
+    // Each state's text moves (ByteGroups.TextMoves) once worked out, all in one growing pair of
+    // arrays: state s's are at [_moveStart[s], _moveEnd[s]), and _moveEnd[s] == 0 until then (a
+    // worked-out state's end is past its start, which is at least 1). Under the lock only; no
+    // object per state, because a string-heavy grammar meets tens of thousands of them.
+    private int[]? _moveStart, _moveEnd;
+    private ulong[] _moveGroups = [];
+    private int[] _moveTargets = [];
+    private int _moveCount = 1;
+    private readonly List<(ulong Group, int Target)> _movesScratch = [];
+    private readonly List<int> _order = [];
+    private int[]? _reachStamp;
+    private int _reachMark;
 
     /// <summary>
     /// <see cref="TextGroups"/>[<paramref name="state"/>], worked out on first use together with the
@@ -113,8 +128,10 @@ internal sealed class CompiledGrammar
             for (var k = order.Count - 1; k >= 0; k--)
             {
                 var g = groups[k];
-                foreach (var (group, to) in _textMoves![order[k]])
+                var from = order[k];
+                for (var m = _moveStart![from]; m < _moveEnd![from]; m++)
                 {
+                    var (group, to) = (_moveGroups[m], _moveTargets[m]);
                     if ((group & g) != 0)
                     {
                         g = Narrow(g, group, known[to] != TextGroupsUnknown ? known[to] : groups[index[to]]);
@@ -143,13 +160,19 @@ internal sealed class CompiledGrammar
         var level = new ulong[order.Count];
         var next = new ulong[order.Count];
         Array.Fill(level, ByteGroups.Text);
-        for (var depth = 1; depth <= ByteGroups.BoundDepth; depth++)
+
+        // A level equal to the one before is a fixpoint: every later level is computed from it alike.
+        var changed = true;
+        for (var depth = 1; depth <= ByteGroups.BoundDepth && changed; depth++)
         {
+            changed = false;
             for (var k = 0; k < order.Count; k++)
             {
-                var g = _localGroups![order[k]];
-                foreach (var (group, to) in _textMoves![order[k]])
+                var from = order[k];
+                var g = _localGroups![from];
+                for (var m = _moveStart![from]; m < _moveEnd![from]; m++)
                 {
+                    var (group, to) = (_moveGroups[m], _moveTargets[m]);
                     if ((group & g) != 0)
                     {
                         g = Narrow(g, group, known[to] != TextGroupsUnknown ? known[to] : level[index[to]]);
@@ -157,6 +180,7 @@ internal sealed class CompiledGrammar
                 }
 
                 next[k] = g;
+                changed |= g != level[k];
             }
 
             (level, next) = (next, level);
@@ -249,28 +273,56 @@ internal sealed class CompiledGrammar
     private List<int> Reachable(int state, ulong[] known)
     {
         _localGroups ??= new ulong[StateCount];
-        _textMoves ??= new List<(ulong Group, int Target)>[StateCount];
-        var order = new List<int> { state };
-        var seen = new HashSet<int> { state };
+        _moveStart ??= new int[StateCount];
+        _moveEnd ??= new int[StateCount];
+        _reachStamp ??= new int[StateCount];
+        var mark = ++_reachMark;
+        var order = _order;
+        order.Clear();
+        order.Add(state);
+        _reachStamp[state] = mark;
         for (var k = 0; k < order.Count; k++)
         {
             var s = order[k];
-            if (_textMoves[s] is null)
+            if (_moveEnd[s] == 0)
             {
-                var list = new List<(ulong Group, int Target)>();
-                _localGroups[s] = ByteGroups.TextMoves(this, s, list);
-                _textMoves[s] = list;
+                AddTextMoves(s);
             }
 
-            foreach (var (_, to) in _textMoves[s])
+            for (var m = _moveStart[s]; m < _moveEnd[s]; m++)
             {
-                if (known[to] == TextGroupsUnknown && seen.Add(to))
+                var to = _moveTargets[m];
+                if (known[to] == TextGroupsUnknown && _reachStamp[to] != mark)
                 {
+                    _reachStamp[to] = mark;
                     order.Add(to);
                 }
             }
         }
 
         return order;
+    }
+
+    /// <summary>Works out <paramref name="state"/>'s local groups and text moves and appends the moves to the shared arrays. Under the lock.</summary>
+    private void AddTextMoves(int state)
+    {
+        var list = _movesScratch;
+        list.Clear();
+        _localGroups![state] = ByteGroups.TextMoves(this, state, list);
+        if (_moveCount + list.Count > _moveTargets.Length)
+        {
+            var size = Math.Max(2 * _moveTargets.Length, _moveCount + list.Count + 64);
+            Array.Resize(ref _moveTargets, size);
+            Array.Resize(ref _moveGroups, size);
+        }
+
+        _moveStart![state] = _moveCount;
+        foreach (var (group, to) in list)
+        {
+            _moveGroups[_moveCount] = group;
+            _moveTargets[_moveCount++] = to;
+        }
+
+        _moveEnd![state] = _moveCount;
     }
 }

@@ -40,6 +40,9 @@ internal sealed class StacklessRegion
     private CompiledGrammar? _segmentsOf;
     private int[] _segments = [];
 
+    // Scratch of RunsOf: a state's runs before they are copied into an array of their own.
+    private int[] _runScratch = [];
+
     /// <summary>
     /// Creates a region builder for walks of tokens of at most <paramref name="maxDepth"/> bytes:
     /// states further from the root than that are never reached by such a walk, so they are left out.
@@ -141,22 +144,29 @@ internal sealed class StacklessRegion
             return known;
         }
 
-        var runs = new List<int>();
-        var row = state * g.ClassCount;
-        var previous = int.MinValue;
-        foreach (var b in SegmentStarts(g))
+        var segments = SegmentStarts(g);
+        if (_runScratch.Length < 2 * segments.Length)
         {
-            var to = g.Next[row + g.ClassOf[b]];
-            var code = to < 0 ? Dead : g.Flags[to] != CompiledGrammar.FlagBytes || b == ExitByte ? Exit : to;
+            _runScratch = new int[2 * segments.Length];
+        }
+
+        var runs = _runScratch;
+        var count = 0;
+        var (row, next, classOf, flags) = (state * g.ClassCount, g.Next, g.ClassOf, g.Flags);
+        var previous = int.MinValue;
+        foreach (var b in segments)
+        {
+            var to = next[row + classOf[b]];
+            var code = to < 0 ? Dead : flags[to] != CompiledGrammar.FlagBytes || b == ExitByte ? Exit : to;
             if (code != previous)
             {
-                runs.Add(b);
-                runs.Add(code);
+                runs[count++] = b;
+                runs[count++] = code;
                 previous = code;
             }
         }
 
-        int[] result = [.. runs];
+        var result = runs.AsSpan(0, count).ToArray();
         cache[state] = result; // a race stores equal runs twice
         return result;
     }

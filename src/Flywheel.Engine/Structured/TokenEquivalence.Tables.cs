@@ -160,7 +160,12 @@ internal static partial class TokenEquivalence
     private static (int[] PatternOf, int[] Start, int[] Targets) Patterns(CompiledGrammar g, IReadOnlyList<int> states, int[] localOf)
     {
         var (n, c, next, flags, exit) = (states.Count, g.ClassCount, g.Next, g.Flags, ExitClassOf(g));
-        var rows = new int[n * c];
+
+        // Rows are kept as runs ((first class, code) where the code changes, as CSR): equal rows have
+        // equal runs, and a string's state has a handful of runs where its row has a code per class,
+        // so the set's table is small (a full [n, c] copy of a closure of thousands of states is megabytes).
+        var runs = new List<int>(4 * n);
+        var runStart = new int[n + 1];
         var start = new int[n + 1];
         var targets = new List<int>();
         var firstClass = new int[n]; // per local target: the first class of the current state moving to it, valid where owner[t] == s + 1
@@ -168,6 +173,7 @@ internal static partial class TokenEquivalence
         for (var s = 0; s < n; s++)
         {
             var row = states[s] * c;
+            var previous = int.MinValue;
             for (var x = 0; x < c; x++)
             {
                 var t = next[row + x];
@@ -193,13 +199,19 @@ internal static partial class TokenEquivalence
                     code = t;
                 }
 
-                rows[(s * c) + x] = code;
+                if (code != previous)
+                {
+                    runs.Add(x);
+                    runs.Add(code);
+                    previous = code;
+                }
             }
 
             start[s + 1] = targets.Count;
+            runStart[s + 1] = runs.Count;
         }
 
-        var ids = new Dictionary<int, int>(new RowComparer(rows, c));
+        var ids = new Dictionary<int, int>(new RunsComparer(runs, runStart));
         var patternOf = new int[n];
         for (var s = 0; s < n; s++)
         {
@@ -215,17 +227,20 @@ internal static partial class TokenEquivalence
         return (patternOf, start, [.. targets]);
     }
 
-    /// <summary>Compares the rows of a flat [n, width] table by content.</summary>
-    private sealed class RowComparer(int[] rows, int width) : IEqualityComparer<int>
+    /// <summary>Compares the states' rows by their runs (CSR: runs[start[s]..start[s+1]]).</summary>
+    private sealed class RunsComparer(List<int> runs, int[] start) : IEqualityComparer<int>
     {
-        public bool Equals(int x, int y) => rows.AsSpan(x * width, width).SequenceEqual(rows.AsSpan(y * width, width));
+        public bool Equals(int x, int y) => Row(x).SequenceEqual(Row(y));
 
         public int GetHashCode(int s)
         {
             var hash = new HashCode();
-            hash.AddBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(rows.AsSpan(s * width, width)));
+            hash.AddBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(Row(s)));
             return hash.ToHashCode();
         }
+
+        private ReadOnlySpan<int> Row(int s) =>
+            System.Runtime.InteropServices.CollectionsMarshal.AsSpan(runs)[start[s]..start[s + 1]];
     }
 
     /// <summary>
