@@ -95,8 +95,8 @@ public sealed class CacheBoundsTests
                     }
 
                     var (runner, walker) = runners[g];
-                    var expected = Describe(reference[g].Get(state, runner, walker, 0), vocab);
-                    Assert.Equal(expected, Describe(bounded[g].Get(state, runner, walker, 0), vocab));
+                    var expected = MaskEntries.Describe(reference[g].Get(state, runner, walker, 0), vocab);
+                    Assert.Equal(expected, MaskEntries.Describe(bounded[g].Get(state, runner, walker, 0), vocab));
                     checkBound(budget);
                     visited++;
                 }
@@ -120,12 +120,5 @@ public sealed class CacheBoundsTests
         }
 
         Assert.Equal(8, budget.EntryCount);
-    }
-
-    private static string Describe(MaskCache.Entry entry, TokenVocabulary vocab)
-    {
-        var mask = new uint[vocab.MaskLength];
-        entry.OrInto(mask, vocab.Count);
-        return string.Join(',', mask) + "|" + string.Join(',', entry.Uncertain.Order());
     }
 }

@@ -66,17 +66,10 @@ public sealed class RegionWalkCacheTests
         var walker = new TrieWalker(vocab.Trie);
         foreach (var state in states)
         {
-            var expected = Describe(plain.Get(state, runner, walker, 0), vocab);
-            Assert.Equal(expected, Describe(shared.Get(state, runner, walker, 0), vocab));
-            Assert.Equal(expected, Describe(sharedAgain.Get(state, runner, walker, 0), vocab));
+            var expected = MaskEntries.Describe(plain.Get(state, runner, walker, 0), vocab);
+            Assert.Equal(expected, MaskEntries.Describe(shared.Get(state, runner, walker, 0), vocab));
+            Assert.Equal(expected, MaskEntries.Describe(sharedAgain.Get(state, runner, walker, 0), vocab));
             Assert.Equal(2, runner.NodeCount); // the walks leave the node pool as they found it
         }
-    }
-
-    private static string Describe(MaskCache.Entry entry, TokenVocabulary vocab)
-    {
-        var mask = new uint[vocab.MaskLength];
-        entry.OrInto(mask, vocab.Count);
-        return string.Join(',', mask) + "|" + string.Join(',', entry.Uncertain.Order());
     }
 }

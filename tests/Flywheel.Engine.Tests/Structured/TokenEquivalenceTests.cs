@@ -130,15 +130,8 @@ public sealed class TokenEquivalenceTests
         var walker = new TrieWalker(vocab.Trie);
         foreach (var state in states.OrderBy(_ => rng.Next()).ToList())
         {
-            var expected = Describe(own.Get(state, runner, walker, 0), vocab);
-            Assert.Equal(expected, Describe(shared.Get(state, runner, walker, 0), vocab));
+            var expected = MaskEntries.Describe(own.Get(state, runner, walker, 0), vocab);
+            Assert.Equal(expected, MaskEntries.Describe(shared.Get(state, runner, walker, 0), vocab));
         }
-    }
-
-    private static string Describe(MaskCache.Entry entry, TokenVocabulary vocab)
-    {
-        var mask = new uint[vocab.MaskLength];
-        entry.OrInto(mask, vocab.Count);
-        return string.Join(',', mask) + "|" + string.Join(',', entry.Uncertain.Order());
     }
 }

@@ -188,8 +188,8 @@ public sealed class WalkShortcutTests
             var runner = new PdaRunner(grammar);
             for (var state = 0; state < grammar.StateCount; state++)
             {
-                var expected = Describe(coldCache.Get(state, runner, new TrieWalker(cold.Trie), 0), cold);
-                Assert.Equal(expected, Describe(warmCache.Get(state, runner, new TrieWalker(warm.Trie), 0), warm));
+                var expected = MaskEntries.Describe(coldCache.Get(state, runner, new TrieWalker(cold.Trie), 0), cold);
+                Assert.Equal(expected, MaskEntries.Describe(warmCache.Get(state, runner, new TrieWalker(warm.Trie), 0), warm));
             }
         }
     }
@@ -251,12 +251,5 @@ public sealed class WalkShortcutTests
         var uncertain = new List<int>();
         walker.Walk(runner, state, 0, accepted, uncertain);
         return string.Join(',', accepted) + "|" + string.Join(',', uncertain.Distinct().Order());
-    }
-
-    private static string Describe(MaskCache.Entry entry, TokenVocabulary vocab)
-    {
-        var mask = new uint[vocab.MaskLength];
-        entry.OrInto(mask, vocab.Count);
-        return string.Join(',', mask) + "|" + string.Join(',', entry.Uncertain.Order());
     }
 }
