@@ -160,6 +160,7 @@ internal sealed class CompiledGrammar
         var level = new ulong[order.Count];
         var next = new ulong[order.Count];
         Array.Fill(level, ByteGroups.Text);
+        var levels = new List<ulong[]> { level };
 
         // A level equal to the one before is a fixpoint: every later level is computed from it alike.
         var changed = true;
@@ -183,11 +184,59 @@ internal sealed class CompiledGrammar
                 changed |= g != level[k];
             }
 
-            (level, next) = (next, level);
+            // Fresh arrays: every level is kept for KeepLevels.
+            (level, next) = (next, new ulong[order.Count]);
+            levels.Add(level);
         }
 
+        KeepLevels(order, levels);
         return level;
     });
+
+    /// <summary>
+    /// Per state, its bounded groups by run length (entry h: runs of at most h bytes, h up to
+    /// <see cref="ByteGroups.BoundDepth"/>), kept only for states whose short runs read more than
+    /// <see cref="BoundedTextGroups"/> (the last positions of a bounded repeat, where a 16-byte
+    /// run dies but most tokens are shorter): 136 bytes for each such state its text search reached,
+    /// plus 8 bytes a state for the index, made when the first such state is met.
+    /// </summary>
+    private ulong[]?[]? _levelGroups;
+
+    /// <summary>
+    /// Groups of <see cref="ByteGroups.Text"/> such that any run of at most <paramref name="length"/>
+    /// (1 to <see cref="ByteGroups.BoundDepth"/>) bytes of them, read from <paramref name="state"/>,
+    /// keeps it in plain states and alive; 0 when none are kept beyond <see cref="BoundedTextGroups"/>.
+    /// Only after <see cref="BoundedTextGroupsOf"/> has worked the state out (0 before: sound).
+    /// </summary>
+    public ulong ShortRunGroupsOf(int state, int length) =>
+        Volatile.Read(ref _levelGroups) is { } all && all[state] is { } levels ? levels[length] : 0;
+
+    /// <summary>Keeps the levels of the states in <paramref name="order"/> whose short runs read more than their last level. Under the lock.</summary>
+    private void KeepLevels(List<int> order, List<ulong[]> levels)
+    {
+        var last = levels[^1];
+        for (var k = 0; k < order.Count; k++)
+        {
+            // Level 0 (all of Text) holds for every state and is never asked for.
+            if (levels.Skip(1).All(l => l[k] == last[k]))
+            {
+                continue;
+            }
+
+            var kept = new ulong[ByteGroups.BoundDepth + 1];
+            for (var depth = 0; depth <= ByteGroups.BoundDepth; depth++)
+            {
+                kept[depth] = levels[Math.Min(depth, levels.Count - 1)][k];
+            }
+
+            if (_levelGroups is null)
+            {
+                Volatile.Write(ref _levelGroups, new ulong[]?[StateCount]);
+            }
+
+            _levelGroups![order[k]] = kept;
+        }
+    }
 
     /// <summary>A [StateCount] array of <see cref="TextGroupsUnknown"/>, made once and published in <paramref name="field"/>.</summary>
     private ulong[] UnknownGroups(ref ulong[]? field)

@@ -239,10 +239,13 @@ internal sealed class TrieWalker
 
                 // A state reads text groups only, so only a subtree of text can be taken whole: q's
                 // groups (on first use, a search of every state its text reaches) are looked up for
-                // such a subtree alone. A frontier subtree (the closing quote on) never is one.
+                // such a subtree alone. A frontier subtree (the closing quote on) never is one. Near
+                // the end of a bounded repeat no group holds for 16 bytes, but most subtrees are
+                // shorter: their groups for runs of the subtree's height decide.
                 if (skipText && (subtreeGroups[i] & ~text) == 0
                     && ((subtreeGroups[i] & ~TextGroupsAt(g, textGroups, q)) == 0
-                        || (height[i] <= ByteGroups.BoundDepth && (subtreeGroups[i] & ~BoundedTextGroupsAt(g, boundedGroups, q)) == 0)))
+                        || (height[i] <= ByteGroups.BoundDepth && ((subtreeGroups[i] & ~BoundedTextGroupsAt(g, boundedGroups, q)) == 0
+                            || (subtreeGroups[i] & ~g.ShortRunGroupsOf(q, height[i])) == 0))))
                 {
                     // Every token below is text of q's groups, which q reads without leaving
                     // plain states: all accepted, none leaves the region (text has no exit byte).
@@ -402,7 +405,8 @@ internal sealed class TrieWalker
 
         if (_skipText && (c.SubtreeGroups & ~ByteGroups.Text) == 0
             && ((c.SubtreeGroups & ~TextGroupsAt(g, g.TextGroups, state)) == 0
-                || (c.Height <= ByteGroups.BoundDepth && (c.SubtreeGroups & ~BoundedTextGroupsAt(g, g.BoundedTextGroups, state)) == 0)))
+                || (c.Height <= ByteGroups.BoundDepth && ((c.SubtreeGroups & ~BoundedTextGroupsAt(g, g.BoundedTextGroups, state)) == 0
+                    || (c.SubtreeGroups & ~g.ShortRunGroupsOf(state, c.Height)) == 0))))
         {
             return false; // taken whole below
         }

