@@ -7,22 +7,19 @@ namespace Flywheel.Structured;
 /// </summary>
 internal sealed partial class GrammarBudget
 {
-    /// <summary>Returned by <see cref="MaxRiseOf"/> when the entry accepts no token outside the text left out.</summary>
+    /// <summary>Returned by <see cref="RememberMaxRiseOf"/> when the entry accepts no token outside the text left out.</summary>
     public const int NoToken = int.MinValue;
 
     /// <summary>
-    /// The largest rise over the tokens <paramref name="entry"/> accepts or leaves to the stack, less
-    /// those in <paramref name="outside"/> (the text of the set <paramref name="key"/> names; null
-    /// when none), or <see cref="NoToken"/>. Remembered on the entry.
+    /// Works out the largest rise over the tokens <paramref name="entry"/> accepts or leaves to the
+    /// stack, less those in <paramref name="outside"/> (the text of the set <paramref name="key"/> names;
+    /// null when none), or <see cref="NoToken"/>, and remembers it on the entry, where the caller
+    /// looks first (<see cref="MaskCache.Entry.TryGetMaxRise"/>).
     /// </summary>
-    public int MaxRiseOf(MaskCache.Entry entry, MaskCache.RiseKey key, uint[]? outside)
+    public int RememberMaxRiseOf(MaskCache.Entry entry, MaskCache.RiseKey key, uint[]? outside)
     {
-        if (!entry.TryGetMaxRise(TokenRise, key, out var max))
-        {
-            max = entry.MaxRise(TokenRise, WordRise, outside, NoToken, TokenSlack);
-            entry.RememberMaxRise(TokenRise, key, max);
-        }
-
+        var max = entry.MaxRise(TokenRise, WordRise, outside, NoToken, TokenSlack);
+        entry.RememberMaxRise(TokenRise, key, max);
         return max;
     }
 

@@ -50,7 +50,20 @@ internal sealed partial class GrammarBudget
     /// and the largest and least <see cref="Finish"/> over the states its tokens end in (all of them, and
     /// those reached on a character boundary; the largest includes the state itself).
     /// </summary>
-    internal sealed record TextRegion(ulong Groups, bool Bounded, int MaxFinish, int MaxBoundaryFinish, int MinFinish, int MinBoundaryFinish);
+    internal sealed record TextRegion(ulong Groups, bool Bounded, int MaxFinish, int MaxBoundaryFinish, int MinFinish, int MinBoundaryFinish)
+    {
+        /// <summary>
+        /// Whether this region's text keeps a configuration's bound within <paramref name="limit"/>, its
+        /// stack below the region's frame needing <paramref name="stack"/>: all of it, or (with
+        /// <paramref name="boundaryOnly"/>) the tokens ending on a character boundary; <paramref name="most"/>
+        /// is the largest bound after such text.
+        /// </summary>
+        public bool TryFit(long stack, long limit, out bool boundaryOnly, out long most)
+        {
+            (boundaryOnly, most) = stack + MaxFinish <= limit ? (false, stack + MaxFinish) : (true, stack + MaxBoundaryFinish);
+            return most <= limit;
+        }
+    }
 
     /// <summary>
     /// Breadth first from <paramref name="state"/> over every byte that can be part of a run of

@@ -82,22 +82,15 @@ public sealed partial class GrammarMatcher
         var state = _runner.StateOf(node);
         var bound = NodeBound(node);
         var (text, key, region) = (long.MinValue, default(MaskCache.RiseKey), default(GrammarBudget.TextRegion));
-        if (_budget!.TextRegionOf(_runner.Grammar, state) is { } r)
+        if (_budget!.TextRegionOf(_runner.Grammar, state) is { } r
+            && r.TryFit(bound - _budget.Finish[state], limit, out var boundaryOnly, out var most))
         {
-            var stack = bound - _budget.Finish[state];
-            if (stack + r.MaxFinish <= limit)
-            {
-                (text, key, region) = (stack + r.MaxFinish, new MaskCache.RiseKey(r.Groups, r.Bounded, false), r);
-            }
-            else if (stack + r.MaxBoundaryFinish <= limit)
-            {
-                (text, key, region) = (stack + r.MaxBoundaryFinish, new MaskCache.RiseKey(r.Groups, r.Bounded, true), r);
-            }
+            (text, key, region) = (most, new MaskCache.RiseKey(r.Groups, r.Bounded, boundaryOnly), r);
         }
 
         // The region's text set is fetched only when the entry's rise is worked out (once per entry and set).
         var rise = entry.TryGetMaxRise(_budget.TokenRise, key, out var known) ? known
-            : _budget.MaxRiseOf(entry, key, region is null ? null : RegionTokens(region, key.BoundaryOnly));
+            : _budget.RememberMaxRiseOf(entry, key, region is null ? null : RegionTokens(region, key.BoundaryOnly));
         return Math.Max(text, rise == GrammarBudget.NoToken ? long.MinValue : bound + rise);
     }
 

@@ -157,20 +157,12 @@ public sealed partial class GrammarMatcher
                 continue;
             }
 
-            var stack = NodeBound(node) - _budget.Finish[_runner.StateOf(node)];
-            uint[] mine;
-            if (stack + region.MaxFinish <= limit)
-            {
-                mine = RegionTokens(region, boundaryOnly: false);
-            }
-            else if (stack + region.MaxBoundaryFinish <= limit)
-            {
-                mine = RegionTokens(region, boundaryOnly: true);
-            }
-            else
+            if (!region.TryFit(NodeBound(node) - _budget.Finish[_runner.StateOf(node)], limit, out var boundaryOnly, out _))
             {
                 continue;
             }
+
+            var mine = RegionTokens(region, boundaryOnly);
 
             if (first is null)
             {

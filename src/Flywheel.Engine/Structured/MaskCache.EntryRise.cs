@@ -16,7 +16,7 @@ internal sealed partial class MaskCache
 
         /// <summary>
         /// The largest rise remembered for <paramref name="outside"/> under the rise table
-        /// <paramref name="rise"/> (see <see cref="GrammarBudget.MaxRiseOf"/>); false when none is.
+        /// <paramref name="rise"/> (see <see cref="GrammarBudget.RememberMaxRiseOf"/>); false when none is.
         /// </summary>
         public bool TryGetMaxRise(int[] rise, RiseKey outside, out int value)
         {

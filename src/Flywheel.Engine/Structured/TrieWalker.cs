@@ -144,10 +144,8 @@ internal sealed class TrieWalker
         var tokens = t.Tokens;
         var subtreeGroups = t.SubtreeGroups;
         var textGroups = g.TextGroups;
-        var boundedGroups = g.BoundedTextGroups;
         var height = t.Height;
         var skipText = _skipText;
-        var text = ByteGroups.Text;
         var root = depthOf[first] - 1;
         var mark = runner.NodeCount;
         var exitByte = frontier is null ? -1 : StacklessRegion.ExitByte;
@@ -237,15 +235,7 @@ internal sealed class TrieWalker
                     continue;
                 }
 
-                // A state reads text groups only, so only a subtree of text can be taken whole: q's
-                // groups (on first use, a search of every state its text reaches) are looked up for
-                // such a subtree alone. A frontier subtree (the closing quote on) never is one. Near
-                // the end of a bounded repeat no group holds for 16 bytes, but most subtrees are
-                // shorter: their groups for runs of the subtree's height decide.
-                if (skipText && (subtreeGroups[i] & ~text) == 0
-                    && ((subtreeGroups[i] & ~TextGroupsAt(g, textGroups, q)) == 0
-                        || (height[i] <= ByteGroups.BoundDepth && ((subtreeGroups[i] & ~BoundedTextGroupsAt(g, boundedGroups, q)) == 0
-                            || (subtreeGroups[i] & ~g.ShortRunGroupsOf(q, height[i])) == 0))))
+                if (skipText && ReadsWhole(g, q, subtreeGroups[i], height[i]))
                 {
                     // Every token below is text of q's groups, which q reads without leaving
                     // plain states: all accepted, none leaves the region (text has no exit byte).
@@ -403,16 +393,28 @@ internal sealed class TrieWalker
             return true;
         }
 
-        if (_skipText && (c.SubtreeGroups & ~ByteGroups.Text) == 0
-            && ((c.SubtreeGroups & ~TextGroupsAt(g, g.TextGroups, state)) == 0
-                || (c.Height <= ByteGroups.BoundDepth && ((c.SubtreeGroups & ~BoundedTextGroupsAt(g, g.BoundedTextGroups, state)) == 0
-                    || (c.SubtreeGroups & ~g.ShortRunGroupsOf(state, c.Height)) == 0))))
+        if (_skipText && ReadsWhole(g, state, c.SubtreeGroups, c.Height))
         {
             return false; // taken whole below
         }
 
         return g.Next[(state * g.ClassCount) + g.ClassOf[c.Label]] < 0;
     }
+
+    /// <summary>
+    /// Whether plain state <paramref name="q"/> reads every token of a subtree with these groups and
+    /// <paramref name="height"/> without leaving plain states. A state reads text groups only, so only
+    /// a subtree of text can be taken whole: q's groups (on first use, a search of every state its
+    /// text reaches) are looked up for such a subtree alone, and a frontier subtree (the closing quote
+    /// on) never is one. Near the end of a bounded repeat no group holds for 16 bytes, but most
+    /// subtrees are shorter: their groups for runs of the subtree's height decide.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static bool ReadsWhole(CompiledGrammar g, int q, ulong subtreeGroups, int height) =>
+        (subtreeGroups & ~ByteGroups.Text) == 0
+        && ((subtreeGroups & ~TextGroupsAt(g, g.TextGroups, q)) == 0
+            || (height <= ByteGroups.BoundDepth && ((subtreeGroups & ~BoundedTextGroupsAt(g, g.BoundedTextGroups, q)) == 0
+                || (subtreeGroups & ~g.ShortRunGroupsOf(q, height)) == 0)));
 
     /// <summary>ORs into <paramref name="accepted"/> the text tokens holding no byte of the groups <paramref name="missing"/>.</summary>
     private void SetTextTokensOf(ulong missing, Span<uint> accepted)
