@@ -9,21 +9,34 @@ namespace Flywheel.Structured;
 /// plain region, so the walk sets them without reading a byte. Inside a JSON string that is almost
 /// the whole vocabulary. The groups only decide what may be skipped, never what is accepted.
 /// </summary>
-internal static class ByteGroups
+internal static partial class ByteGroups
 {
     /// <summary>
-    /// What is never text: bytes 0x00-0x1F, and any byte from 0x80 that is not part of a complete
-    /// <see cref="MultiByteChar"/> (a token may end or start mid-character).
+    /// What is never text: bytes 0x00-0x1F, the quote and the backslash (a string's exit and its
+    /// escapes), and any byte from 0x80 that is not part of a <see cref="MultiByteChar"/> or an
+    /// <see cref="AstralChar"/> (a token that starts mid-character, or an invalid byte).
     /// </summary>
     public const ulong Other = 1ul << 0;
 
-    /// <summary>A complete UTF-8 encoding of a code point from U+0080 (no overlong forms, no surrogates, up to U+10FFFF).</summary>
+    /// <summary>
+    /// A complete two- or three-byte UTF-8 encoding (a code point from U+0080 to U+FFFF, no overlong
+    /// forms, no surrogates), or at a token's end the first bytes of one: a state that reads every
+    /// such character through plain states (see <see cref="TextMoves"/>) reads those first bytes so too.
+    /// </summary>
     public const ulong MultiByteChar = 1ul << 3;
+
+    /// <summary>
+    /// Like <see cref="MultiByteChar"/> for the four-byte encodings (U+10000 to U+10FFFF). Apart
+    /// because a string with a maximum length reads the Basic Multilingual Plane only (see
+    /// <see cref="StringAutomata.Length"/>): it still reads all other text, and takes its subtrees whole.
+    /// </summary>
+    public const ulong AstralChar = 1ul << AstralBit;
 
     // Groups 1 and 2: digits and upper-case letters. Groups 4..29: the lower-case letters, one each
     // (a key or pattern that forbids one letter leaves the other 25 safe, and lower-case letters are
-    // most of the vocabulary's text). Groups 30..63: the other ASCII bytes from 0x20, one each.
-    private const int FirstLower = 4, FirstSingle = 30;
+    // most of the vocabulary's text). Groups 30..61: the other ASCII bytes from 0x20, one each,
+    // but the quote and the backslash (never text, so in Other). Group 62: AstralChar; 63 is free.
+    private const int FirstLower = 4, FirstSingle = 30, AstralBit = 62;
 
     /// <summary>Run length that <see cref="CompiledGrammar.BoundedTextGroups"/> hold for: longer than most tokens.</summary>
     public const int BoundDepth = 16;
@@ -38,19 +51,6 @@ internal static class ByteGroups
     /// the backslash (escapes), and every complete multi-byte character.
     /// </summary>
     public static readonly ulong Text = BuildText();
-
-    /// <summary>Byte ranges of every multi-byte UTF-8 form: the lead byte's range, then each continuation's.</summary>
-    private static readonly (byte Lo, byte Hi)[][] MultiByteForms =
-    [
-        [(0xC2, 0xDF), (0x80, 0xBF)],
-        [(0xE0, 0xE0), (0xA0, 0xBF), (0x80, 0xBF)],
-        [(0xE1, 0xEC), (0x80, 0xBF), (0x80, 0xBF)],
-        [(0xED, 0xED), (0x80, 0x9F), (0x80, 0xBF)],
-        [(0xEE, 0xEF), (0x80, 0xBF), (0x80, 0xBF)],
-        [(0xF0, 0xF0), (0x90, 0xBF), (0x80, 0xBF), (0x80, 0xBF)],
-        [(0xF1, 0xF3), (0x80, 0xBF), (0x80, 0xBF), (0x80, 0xBF)],
-        [(0xF4, 0xF4), (0x80, 0x8F), (0x80, 0xBF), (0x80, 0xBF)],
-    ];
 
     /// <summary>
     /// The groups of <paramref name="bytes"/>[k..] for every k, into <paramref name="suffixGroups"/>
@@ -69,11 +69,19 @@ internal static class ByteGroups
                 group = 1ul << AsciiGroup[b];
                 length = 1;
             }
+            else if (CharLength(bytes[k..]) is var complete && complete > 0)
+            {
+                (group, length) = (complete == 4 ? AstralChar : MultiByteChar, complete);
+            }
+            else if (CharStartLength(bytes[k..]) is var started && started > 0)
+            {
+                // The token ends part-way through a character: a state that reads every complete
+                // character of its kind through plain states reads these first bytes of one as well.
+                (group, length) = (started == 4 ? AstralChar : MultiByteChar, bytes.Length - k);
+            }
             else
             {
-                length = CharLength(bytes[k..]);
-                group = length > 0 ? MultiByteChar : Other;
-                length = Math.Max(length, 1);
+                (group, length) = (Other, 1);
             }
 
             suffixGroups[k] = group | (k + length < bytes.Length ? suffixGroups[k + length] : 0);
@@ -115,67 +123,24 @@ internal static class ByteGroups
         var forms = g.MultiByteFormClasses;
         for (var f = 0; f < forms.Length; f++)
         {
-            current.Clear();
-            current.Add(state);
-            var form = forms[f];
-            for (var k = 0; k < form.Length; k++)
+            var group = GroupOfForm(f);
+            if ((local & group) == 0)
             {
-                after.Clear();
-                if (k > 0 && MultiByteForms[f][k] == (0x80, 0xBF))
-                {
-                    // The rest are whole continuation ranges: where they lead from each state is
-                    // shared by every form and state that reaches it.
-                    foreach (var s in current)
-                    {
-                        var ends = Continuations(g, s, form.Length - k, form[k]);
-                        if (ends is null)
-                        {
-                            local &= ~MultiByteChar;
-                            goto Done;
-                        }
+                continue; // an earlier form of the group failed
+            }
 
-                        foreach (var end in ends)
-                        {
-                            if (!after.Contains(end))
-                            {
-                                after.Add(end);
-                            }
-                        }
-                    }
-
-                    (current, after) = (after, current);
-                    break;
-                }
-
-                foreach (var s in current)
-                {
-                    var from = s * g.ClassCount;
-                    foreach (var c in form[k])
-                    {
-                        var to = g.Next[from + c];
-                        if (to < 0 || g.Flags[to] != CompiledGrammar.FlagBytes)
-                        {
-                            local &= ~MultiByteChar;
-                            goto Done;
-                        }
-
-                        if (!after.Contains(to))
-                        {
-                            after.Add(to);
-                        }
-                    }
-                }
-
-                (current, after) = (after, current);
+            if (!FollowForm(g, state, f, forms[f], ref current, ref after))
+            {
+                local &= ~group;
+                continue;
             }
 
             foreach (var end in current)
             {
-                AddMove(moves, first, MultiByteChar, end);
+                AddMove(moves, first, group, end);
             }
         }
 
-    Done:
         for (var k = moves.Count - 1; k >= first; k--)
         {
             var kept = moves[k].Group & local;
@@ -192,57 +157,6 @@ internal static class ByteGroups
         return local;
     }
 
-    /// <summary>
-    /// The states <paramref name="count"/> continuation bytes (any of 0x80-0xBF, byte classes
-    /// <paramref name="classes"/>) lead to from <paramref name="state"/> through plain states, or
-    /// null if some lead elsewhere; memoized in the grammar (callers hold its text-groups lock).
-    /// </summary>
-    private static int[]? Continuations(CompiledGrammar g, int state, int count, byte[] classes)
-    {
-        if (count == 0)
-        {
-            return [state];
-        }
-
-        var memo = g.ContinuationMemo;
-        var key = ((long)state * 8) + count;
-        if (memo.TryGetValue(key, out var known))
-        {
-            return known;
-        }
-
-        var ends = new List<int>();
-        var from = state * g.ClassCount;
-        int[]? result = null;
-        foreach (var c in classes)
-        {
-            var to = g.Next[from + c];
-            if (to < 0 || g.Flags[to] != CompiledGrammar.FlagBytes)
-            {
-                goto Store;
-            }
-
-            var rest = Continuations(g, to, count - 1, classes);
-            if (rest is null)
-            {
-                goto Store;
-            }
-
-            foreach (var end in rest)
-            {
-                if (!ends.Contains(end))
-                {
-                    ends.Add(end);
-                }
-            }
-        }
-
-        result = [.. ends];
-    Store:
-        memo[key] = result;
-        return result;
-    }
-
     private static void AddMove(List<(ulong Group, int Target)> moves, int first, ulong group, int to)
     {
         for (var k = moves.Count - 1; k >= first; k--)
@@ -255,39 +169,6 @@ internal static class ByteGroups
         }
 
         moves.Add((group, to));
-    }
-
-    /// <summary>
-    /// Per multi-byte form, per byte of it, the distinct byte classes of <paramref name="classOf"/>
-    /// in that byte's range: what <see cref="TextMoves"/> follows instead of every byte.
-    /// </summary>
-    public static byte[][][] FormClasses(byte[] classOf)
-    {
-        var forms = new byte[MultiByteForms.Length][][];
-        var seen = new bool[256];
-        var classes = new List<byte>();
-        for (var f = 0; f < forms.Length; f++)
-        {
-            var form = MultiByteForms[f];
-            forms[f] = new byte[form.Length][];
-            for (var k = 0; k < form.Length; k++)
-            {
-                classes.Clear();
-                for (int b = form[k].Lo; b <= form[k].Hi; b++)
-                {
-                    if (!seen[classOf[b]])
-                    {
-                        seen[classOf[b]] = true;
-                        classes.Add(classOf[b]);
-                    }
-                }
-
-                classes.ForEach(c => seen[c] = false);
-                forms[f][k] = [.. classes];
-            }
-        }
-
-        return forms;
     }
 
     /// <summary>
@@ -321,35 +202,6 @@ internal static class ByteGroups
     /// <summary>The group of an ASCII byte (one below 0x80).</summary>
     public static ulong OfAscii(byte b) => 1ul << AsciiGroup[b];
 
-    /// <summary>Length of the complete multi-byte character at the start of <paramref name="bytes"/>, or 0 if there is none.</summary>
-    private static int CharLength(ReadOnlySpan<byte> bytes)
-    {
-        foreach (var form in MultiByteForms)
-        {
-            if (bytes[0] < form[0].Lo || bytes[0] > form[0].Hi)
-            {
-                continue;
-            }
-
-            if (bytes.Length < form.Length)
-            {
-                return 0;
-            }
-
-            for (var k = 1; k < form.Length; k++)
-            {
-                if (bytes[k] < form[k].Lo || bytes[k] > form[k].Hi)
-                {
-                    return 0;
-                }
-            }
-
-            return form.Length;
-        }
-
-        return 0;
-    }
-
     private static byte[] BuildAsciiGroups()
     {
         var groups = new byte[0x80];
@@ -358,7 +210,7 @@ internal static class ByteGroups
         {
             groups[b] = b switch
             {
-                < 0x20 => 0,
+                < 0x20 or StacklessRegion.ExitByte or '\\' => 0,
                 >= '0' and <= '9' => 1,
                 >= 'A' and <= 'Z' => 2,
                 >= 'a' and <= 'z' => (byte)(FirstLower + b - 'a'),
@@ -366,9 +218,9 @@ internal static class ByteGroups
             };
         }
 
-        if (next != Count)
+        if (next != AstralBit)
         {
-            throw new InvalidOperationException("the single-byte groups must fill the set exactly");
+            throw new InvalidOperationException("the single-byte groups must end where the astral group starts");
         }
 
         return groups;
@@ -376,7 +228,7 @@ internal static class ByteGroups
 
     private static ulong BuildText()
     {
-        var text = MultiByteChar;
+        var text = MultiByteChar | AstralChar;
         for (var b = 0x20; b < 0x80; b++)
         {
             if (b != StacklessRegion.ExitByte && b != '\\')

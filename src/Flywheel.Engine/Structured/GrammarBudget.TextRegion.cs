@@ -129,7 +129,7 @@ internal sealed partial class GrammarBudget
         var count = 0;
         for (var b = 0; b < 256; b++)
         {
-            var inGroups = b < 0x80 ? (ByteGroups.OfAscii((byte)b) & groups) != 0 : (groups & ByteGroups.MultiByteChar) != 0;
+            var inGroups = b < 0x80 ? (ByteGroups.OfAscii((byte)b) & groups) != 0 : (groups & (ByteGroups.MultiByteChar | ByteGroups.AstralChar)) != 0;
             var pair = (g.ClassOf[b] * 6) + KindOf((byte)b);
             if (inGroups && !seen[pair])
             {

@@ -261,7 +261,7 @@ public sealed class WalkShortcutTests
         TokenMaskTests.Schemas.Concat(StringSchemas).Select(s => JsonSchemaGrammar.Compile(s).Compiled)
             .Append(JsonSchemaGrammar.AnyJsonObject().Compiled);
 
-    private static void AssertSameWalks(CompiledGrammar grammar, TokenVocabulary vocab, IEnumerable<int> states)
+    internal static void AssertSameWalks(CompiledGrammar grammar, TokenVocabulary vocab, IEnumerable<int> states)
     {
         var runner = new PdaRunner(grammar);
         var shortcut = new TrieWalker(vocab.Trie);
