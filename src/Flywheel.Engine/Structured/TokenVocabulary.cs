@@ -165,7 +165,11 @@ internal sealed class TokenTrie
     /// <summary>[NodeCount]: the <see cref="ByteGroups"/> of the rest of every token below node i, from node i's own byte on.</summary>
     public required ulong[] SubtreeGroups { get; init; }
 
-    /// <summary>[NodeCount]: the longest rest of a token below node i, from node i's own byte on, in bytes (at most 255).</summary>
+    /// <summary>
+    /// [NodeCount]: the longest rest of a token below node i, from node i's own byte on, in moves
+    /// (see <see cref="ByteGroups.OfSuffixes(ReadOnlySpan{byte}, Span{ulong}, Span{int})"/>: a
+    /// multi-byte character is one; at most 255): what bounded text groups, which hold for runs of moves, are compared with.
+    /// </summary>
     public required byte[] Height { get; init; }
 
     /// <summary>[NodeCount]: every token below node i is <see cref="ByteGroups.Text"/> from its first byte on.</summary>
@@ -234,6 +238,7 @@ internal sealed class TokenTrie
         }
 
         var suffixGroups = new ulong[64];
+        var suffixMoves = new int[64];
         var tokenNode = new int[ids.Length];
         var path = new List<int> { 0 };   // path[d] = node at depth d on the current branch
         var prev = ReadOnlySpan<byte>.Empty;
@@ -256,14 +261,15 @@ internal sealed class TokenTrie
             if (suffixGroups.Length < bytes.Length)
             {
                 suffixGroups = new ulong[bytes.Length * 2];
+                suffixMoves = new int[bytes.Length * 2];
             }
 
-            ByteGroups.OfSuffixes(bytes, suffixGroups);
+            ByteGroups.OfSuffixes(bytes, suffixGroups, suffixMoves);
             var text = (suffixGroups[0] & ~ByteGroups.Text) == 0;
             for (var d = 0; d < bytes.Length; d++)
             {
                 groups[path[d + 1]] |= suffixGroups[d];
-                height[path[d + 1]] = (byte)Math.Max(height[path[d + 1]], Math.Min(bytes.Length - d, 255));
+                height[path[d + 1]] = (byte)Math.Max(height[path[d + 1]], Math.Min(suffixMoves[d], 255));
                 notText[path[d + 1]] |= !text;
             }
 
