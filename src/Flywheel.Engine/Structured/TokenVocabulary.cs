@@ -137,6 +137,7 @@ public sealed partial class TokenVocabulary
         {
             RegionWalkWarmUp.Run(vocabulary);
             vocabulary.BuildSplitTries();
+            MaskPathWarmUp.Run(vocabulary);
         }
 
         return vocabulary;
