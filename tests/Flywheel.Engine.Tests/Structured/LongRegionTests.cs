@@ -113,19 +113,11 @@ public sealed class LongRegionTests
         }
     }
 
-    private static void AssertSameEntries(CompiledGrammar grammar, TokenVocabulary vocab, IEnumerable<int> states)
-    {
-        var plain = new MaskCache(grammar, vocab, shareRegions: false, shareClasses: false);
-        var regionsOnly = new MaskCache(grammar, vocab, shareClasses: false);
-        var shared = new MaskCache(grammar, vocab);
-        var runner = new PdaRunner(grammar);
-        var walker = new TrieWalker(vocab.Trie);
-        foreach (var state in states)
-        {
-            var expected = MaskEntries.Describe(plain.Get(state, runner, walker, 0), vocab);
-            Assert.Equal(expected, MaskEntries.Describe(regionsOnly.Get(state, runner, walker, 0), vocab));
-            Assert.Equal(expected, MaskEntries.Describe(shared.Get(state, runner, walker, 0), vocab));
-            Assert.Equal(2, runner.NodeCount); // the walks leave the node pool as they found it
-        }
-    }
+    private static void AssertSameEntries(CompiledGrammar grammar, TokenVocabulary vocab, IEnumerable<int> states) =>
+        MaskEntries.AssertAgree(
+            vocab,
+            states,
+            new MaskCache(grammar, vocab, shareRegions: false, shareClasses: false),
+            new MaskCache(grammar, vocab, shareClasses: false),
+            new MaskCache(grammar, vocab));
 }

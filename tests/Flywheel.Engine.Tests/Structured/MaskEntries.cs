@@ -11,4 +11,25 @@ internal static class MaskEntries
         entry.OrInto(mask, vocab.Count);
         return string.Join(',', mask) + "|" + string.Join(',', entry.Uncertain.Order());
     }
+
+    /// <summary>
+    /// Gets each of <paramref name="states"/>' entries from <paramref name="expected"/> and then from each of
+    /// <paramref name="others"/> (caches of one grammar that share differently), in that order; all must be
+    /// equal, and every walk must leave the runner's node pool as it found it.
+    /// </summary>
+    public static void AssertAgree(TokenVocabulary vocab, IEnumerable<int> states, MaskCache expected, params MaskCache[] others)
+    {
+        var runner = new PdaRunner(expected.Grammar);
+        var walker = new TrieWalker(vocab.Trie);
+        foreach (var state in states)
+        {
+            var described = Describe(expected.Get(state, runner, walker, 0), vocab);
+            foreach (var other in others)
+            {
+                Assert.Equal(described, Describe(other.Get(state, runner, walker, 0), vocab));
+            }
+
+            Assert.Equal(2, runner.NodeCount); // the walks leave the node pool as they found it
+        }
+    }
 }

@@ -122,16 +122,6 @@ public sealed class TokenEquivalenceTests
     /// Gets every state's entry from a sharing cache (in shuffled order, so a class's entry comes
     /// from whichever member is met first) and from one that does not share; they must be equal.
     /// </summary>
-    private static void AssertSameEntries(CompiledGrammar grammar, TokenVocabulary vocab, List<int> states, Random rng)
-    {
-        var own = new MaskCache(grammar, vocab, shareClasses: false);
-        var shared = new MaskCache(grammar, vocab);
-        var runner = new PdaRunner(grammar);
-        var walker = new TrieWalker(vocab.Trie);
-        foreach (var state in states.OrderBy(_ => rng.Next()).ToList())
-        {
-            var expected = MaskEntries.Describe(own.Get(state, runner, walker, 0), vocab);
-            Assert.Equal(expected, MaskEntries.Describe(shared.Get(state, runner, walker, 0), vocab));
-        }
-    }
+    private static void AssertSameEntries(CompiledGrammar grammar, TokenVocabulary vocab, List<int> states, Random rng) =>
+        MaskEntries.AssertAgree(vocab, states.OrderBy(_ => rng.Next()).ToList(), new MaskCache(grammar, vocab, shareClasses: false), new MaskCache(grammar, vocab));
 }
