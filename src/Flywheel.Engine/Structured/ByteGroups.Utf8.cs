@@ -164,8 +164,13 @@ internal static partial class ByteGroups
         return forms;
     }
 
-    /// <summary>Length of the complete multi-byte character at the start of <paramref name="bytes"/>, or 0 if there is none.</summary>
-    private static int CharLength(ReadOnlySpan<byte> bytes)
+    /// <summary>
+    /// The multi-byte form whose lead byte starts <paramref name="bytes"/>: its length, and how many of
+    /// <paramref name="bytes"/> match it from the start (at most its length); (0, 0) when no form's lead
+    /// byte does. Matched equal to Length is a complete character; matched equal to all of a shorter
+    /// <paramref name="bytes"/>, the first bytes of one.
+    /// </summary>
+    private static (int Length, int Matched) FormAt(ReadOnlySpan<byte> bytes)
     {
         foreach (var form in MultiByteForms)
         {
@@ -174,48 +179,16 @@ internal static partial class ByteGroups
                 continue;
             }
 
-            if (bytes.Length < form.Length)
-            {
-                return 0;
-            }
-
-            for (var k = 1; k < form.Length; k++)
-            {
-                if (bytes[k] < form[k].Lo || bytes[k] > form[k].Hi)
-                {
-                    return 0;
-                }
-            }
-
-            return form.Length;
-        }
-
-        return 0;
-    }
-
-    /// <summary>The length of the multi-byte character <paramref name="bytes"/> are the first bytes of, not all of them; 0 if none.</summary>
-    private static int CharStartLength(ReadOnlySpan<byte> bytes)
-    {
-        foreach (var form in MultiByteForms)
-        {
-            if (bytes.Length >= form.Length || bytes[0] < form[0].Lo || bytes[0] > form[0].Hi)
-            {
-                continue;
-            }
-
             var k = 1;
-            while (k < bytes.Length && bytes[k] >= form[k].Lo && bytes[k] <= form[k].Hi)
+            while (k < form.Length && k < bytes.Length && bytes[k] >= form[k].Lo && bytes[k] <= form[k].Hi)
             {
                 k++;
             }
 
-            if (k == bytes.Length)
-            {
-                return form.Length;
-            }
+            return (form.Length, k);
         }
 
-        return 0;
+        return (0, 0);
     }
 
     /// <summary>The group of the characters of multi-byte form <paramref name="f"/>.</summary>

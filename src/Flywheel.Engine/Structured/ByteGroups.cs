@@ -78,15 +78,11 @@ internal static partial class ByteGroups
                 group = 1ul << AsciiGroup[b];
                 length = 1;
             }
-            else if (CharLength(bytes[k..]) is var complete && complete > 0)
+            else if (FormAt(bytes[k..]) is var (form, matched) && form > 0 && (matched == form || k + matched == bytes.Length))
             {
-                (group, length) = (complete == 4 ? AstralChar : MultiByteChar, complete);
-            }
-            else if (CharStartLength(bytes[k..]) is var started && started > 0)
-            {
-                // The token ends part-way through a character: a state that reads every complete
-                // character of its kind through plain states reads these first bytes of one as well.
-                (group, length) = (started == 4 ? AstralChar : MultiByteChar, bytes.Length - k);
+                // A complete character, or the token ends part-way through one: a state that reads every
+                // complete character of its kind through plain states reads these first bytes of one as well.
+                (group, length) = (form == 4 ? AstralChar : MultiByteChar, matched);
             }
             else
             {

@@ -87,7 +87,8 @@ internal sealed class CompiledGrammar
 
     /// <summary>
     /// [StateCount]: like <see cref="TextGroups"/> but only for runs of at most
-    /// <see cref="ByteGroups.BoundDepth"/> bytes (or <see cref="TextGroupsUnknown"/>): inside a
+    /// <see cref="ByteGroups.BoundDepth"/> moves (a move reads an ASCII byte or a whole multi-byte
+    /// character, see <see cref="ByteGroups.TextMoves"/>) (or <see cref="TextGroupsUnknown"/>): inside a
     /// bounded repeat, such as a host-name label of up to 63 characters, no group holds for every
     /// run, but most hold for the length of any token. See <see cref="BoundedTextGroupsOf"/>.
     /// </summary>
@@ -151,7 +152,7 @@ internal sealed class CompiledGrammar
 
     /// <summary>
     /// <see cref="BoundedTextGroups"/>[<paramref name="state"/>], worked out on first use together
-    /// with the states its text reaches: level k holds the groups any run of up to k bytes of them
+    /// with the states its text reaches: level k holds the groups any run of up to k moves of them
     /// keeps in plain states and alive (level 0 all of Text), each state's level k narrowed from its
     /// moves' level k - 1 as in <see cref="TextGroupsOf"/>; a state already known stands for every level.
     /// </summary>
@@ -194,9 +195,9 @@ internal sealed class CompiledGrammar
     });
 
     /// <summary>
-    /// Per state, its bounded groups by run length (entry h: runs of at most h bytes, h up to
+    /// Per state, its bounded groups by run length (entry h: runs of at most h moves, h up to
     /// <see cref="ByteGroups.BoundDepth"/>), kept only for states whose short runs read more than
-    /// <see cref="BoundedTextGroups"/> (the last positions of a bounded repeat, where a 16-byte
+    /// <see cref="BoundedTextGroups"/> (the last positions of a bounded repeat, where a 16-move
     /// run dies but most tokens are shorter): 136 bytes for each such state its text search reached,
     /// plus 8 bytes a state for the index, made when the first such state is met.
     /// </summary>
@@ -204,7 +205,7 @@ internal sealed class CompiledGrammar
 
     /// <summary>
     /// Groups of <see cref="ByteGroups.Text"/> such that any run of at most <paramref name="length"/>
-    /// (1 to <see cref="ByteGroups.BoundDepth"/>) bytes of them, read from <paramref name="state"/>,
+    /// (1 to <see cref="ByteGroups.BoundDepth"/>) moves of them, read from <paramref name="state"/>,
     /// keeps it in plain states and alive; 0 when none are kept beyond <see cref="BoundedTextGroups"/>.
     /// Only after <see cref="BoundedTextGroupsOf"/> has worked the state out (0 before: sound).
     /// </summary>

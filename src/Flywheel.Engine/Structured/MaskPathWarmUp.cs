@@ -54,12 +54,7 @@ internal static class MaskPathWarmUp
     /// <summary>A uniformly chosen set bit of <paramref name="mask"/>, or null when none is set.</summary>
     private static int? PickAllowed(uint[] mask, Random rng)
     {
-        var count = 0;
-        foreach (var word in mask)
-        {
-            count += BitOperations.PopCount(word);
-        }
-
+        var count = (int)System.Numerics.Tensors.TensorPrimitives.PopCount<uint>(mask);
         if (count == 0)
         {
             return null;

@@ -406,8 +406,8 @@ internal sealed class TrieWalker
     /// <paramref name="height"/> without leaving plain states. A state reads text groups only, so only
     /// a subtree of text can be taken whole: q's groups (on first use, a search of every state its
     /// text reaches) are looked up for such a subtree alone, and a frontier subtree (the closing quote
-    /// on) never is one. Near the end of a bounded repeat no group holds for 16 bytes, but most
-    /// subtrees are shorter: their groups for runs of the subtree's height decide.
+    /// on) never is one. Near the end of a bounded repeat no group holds for 16 moves, but most
+    /// subtrees are shorter: their groups for runs of the subtree's height (in moves) decide.
     /// </summary>
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private static bool ReadsWhole(CompiledGrammar g, int q, ulong subtreeGroups, int height) =>
