@@ -219,7 +219,13 @@ internal sealed class CompiledGrammar
         for (var k = 0; k < order.Count; k++)
         {
             // Level 0 (all of Text) holds for every state and is never asked for.
-            if (levels.Skip(1).All(l => l[k] == last[k]))
+            var differs = false;
+            for (var depth = 1; depth < levels.Count - 1 && !differs; depth++)
+            {
+                differs = levels[depth][k] != last[k];
+            }
+
+            if (!differs)
             {
                 continue;
             }
