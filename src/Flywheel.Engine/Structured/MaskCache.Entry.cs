@@ -164,23 +164,31 @@ internal sealed partial class MaskCache
             }
             else
             {
-                // Every token but the rejected ones (sorted ascending), without clearing bits
-                // that another configuration already set.
+                // Every token but the rejected ones, without clearing bits that another
+                // configuration already set.
                 var r = 0;
-                var rejected = _rejected!;
                 for (var w = 0; w < mask.Length; w++)
                 {
-                    var rej = 0u;
-                    while (r < rejected.Length && (rejected[r] >> 5) == w)
-                    {
-                        rej |= 1u << (rejected[r] & 31);
-                        r++;
-                    }
-
-                    var valid = (w + 1) * 32 <= vocabSize ? uint.MaxValue : (1u << (vocabSize & 31)) - 1;
-                    mask[w] |= valid & ~rej;
+                    mask[w] |= AllButRejected(w, ref r, vocabSize);
                 }
             }
+        }
+
+        /// <summary>
+        /// Word <paramref name="w"/> of an entry held as its rejected tokens: every token of the vocabulary
+        /// but those. <paramref name="r"/> is the cursor into the rejected ids (sorted ascending), moved past
+        /// the word's; words are asked for in order.
+        /// </summary>
+        private uint AllButRejected(int w, ref int r, int vocabSize)
+        {
+            var rejected = _rejected!;
+            var word = (w + 1) * 32 <= vocabSize ? uint.MaxValue : (1u << (vocabSize & 31)) - 1;
+            for (; r < rejected.Length && (rejected[r] >> 5) == w; r++)
+            {
+                word &= ~(1u << (rejected[r] & 31));
+            }
+
+            return word;
         }
     }
 }

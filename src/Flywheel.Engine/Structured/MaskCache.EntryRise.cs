@@ -82,21 +82,7 @@ internal sealed partial class MaskCache
             var r = 0;
             for (var w = 0; w < wordRise.Length && max < ceiling; w++)
             {
-                uint bits;
-                if (_bits is not null)
-                {
-                    bits = _bits[w];
-                }
-                else
-                {
-                    // Every token but the rejected ones (sorted ascending).
-                    bits = (w + 1) * 32 <= rise.Length ? uint.MaxValue : (1u << (rise.Length & 31)) - 1;
-                    for (; r < _rejected!.Length && (_rejected[r] >> 5) == w; r++)
-                    {
-                        bits &= ~(1u << (_rejected[r] & 31));
-                    }
-                }
-
+                var bits = _bits is not null ? _bits[w] : AllButRejected(w, ref r, rise.Length);
                 if (outside is not null)
                 {
                     bits &= ~outside[w];
