@@ -55,16 +55,10 @@ internal static partial class ByteGroups
     /// <summary>
     /// The groups of <paramref name="bytes"/>[k..] for every k, into <paramref name="suffixGroups"/>
     /// (same length): ASCII bytes by their group, multi-byte characters (or their first bytes at the
-    /// end) as <see cref="MultiByteChar"/> or <see cref="AstralChar"/>, anything else from 0x80 as <see cref="Other"/>.
-    /// </summary>
-    public static void OfSuffixes(ReadOnlySpan<byte> bytes, Span<ulong> suffixGroups) =>
-        OfSuffixes(bytes, suffixGroups, stackalloc int[bytes.Length]);
-
-    /// <summary>
-    /// Like <see cref="OfSuffixes(ReadOnlySpan{byte}, Span{ulong})"/>, with the number of moves
-    /// (<see cref="TextMoves"/>: an ASCII byte, a whole character, an Other byte) of each suffix in
-    /// <paramref name="suffixMoves"/>: runs of text are bounded in moves, which are fewer than bytes
-    /// wherever the text holds multi-byte characters.
+    /// end) as <see cref="MultiByteChar"/> or <see cref="AstralChar"/>, anything else from 0x80 as
+    /// <see cref="Other"/>; and the number of moves (<see cref="TextMoves"/>: an ASCII byte, a whole
+    /// character, an Other byte) of each suffix into <paramref name="suffixMoves"/>: runs of text are
+    /// bounded in moves, which are fewer than bytes wherever the text holds multi-byte characters.
     /// </summary>
     public static void OfSuffixes(ReadOnlySpan<byte> bytes, Span<ulong> suffixGroups, Span<int> suffixMoves)
     {

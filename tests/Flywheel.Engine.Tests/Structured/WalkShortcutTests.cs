@@ -156,6 +156,7 @@ public sealed class WalkShortcutTests
         }
 
         var suffixes = new ulong[1024];
+        var moves = new int[1024];
         for (var id = 0; id < vocab.Count; id++)
         {
             var bytes = vocab.BytesOf(id);
@@ -164,7 +165,7 @@ public sealed class WalkShortcutTests
                 continue;
             }
 
-            ByteGroups.OfSuffixes(bytes, suffixes);
+            ByteGroups.OfSuffixes(bytes, suffixes, moves);
             for (var g = 0; g < ByteGroups.Count; g++)
             {
                 if ((suffixes[0] & (1ul << g)) != 0)
