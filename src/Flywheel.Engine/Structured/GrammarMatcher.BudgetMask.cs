@@ -95,11 +95,32 @@ public sealed partial class GrammarMatcher
         Array.Clear(pending);
         if (Vector256.IsHardwareAccelerated && room >= GrammarBudget.ClampLow && room < GrammarBudget.ClampLow + 255)
         {
-            // 32 rises compared at once, as bytes (exact in this range of rooms): only the bits left are visited.
+            // 32 rises compared at once, as bytes (exact in this range of rooms): only the bits left
+            // are visited. Near the end the allowed tokens not known safe are few (a closing quote
+            // and the punctuation after it, or a short constant), so blocks of 8 words with none of
+            // them are passed a vector at a time.
             ref var clamped = ref MemoryMarshal.GetArrayDataReference(_budget.ClampedRise);
+            ref var allowed = ref MemoryMarshal.GetReference(bitmask);
+            ref var known = ref safe is null ? ref allowed : ref MemoryMarshal.GetArrayDataReference(safe);
             var threshold = Vector256.Create((byte)(room - GrammarBudget.ClampLow));
-            for (var w = 0; w < bitmask.Length; w++)
+            var w = 0;
+            for (; w < bitmask.Length; w++)
             {
+                if ((w & 7) == 0 && w + 8 <= bitmask.Length)
+                {
+                    var block = Vector256.LoadUnsafe(ref allowed, (nuint)w);
+                    if (safe is not null)
+                    {
+                        block = Vector256.AndNot(block, Vector256.LoadUnsafe(ref known, (nuint)w));
+                    }
+
+                    if (block == Vector256<uint>.Zero)
+                    {
+                        w += 7;
+                        continue;
+                    }
+                }
+
                 var bits = safe is null ? bitmask[w] : bitmask[w] & ~safe[w];
                 if (bits == 0)
                 {
