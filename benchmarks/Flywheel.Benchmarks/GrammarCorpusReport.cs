@@ -40,6 +40,19 @@ internal static class GrammarCorpusReport
 
         var (cache, resolve, budget) = (samples.Sum(s => s.CacheMicroseconds), samples.Sum(s => s.ResolveMicroseconds), samples.Sum(s => s.BudgetMicroseconds));
         Console.WriteLine($"  by phase: cache lookups and misses {100 * cache / total:F0}%, ResolveUncertain {100 * resolve / total:F0}%, budget filtering {100 * budget / total:F0}%, rest {100 * (total - cache - resolve - budget) / total:F0}%");
+        var tight = samples.Where(s => s.Tight).ToList();
+        if (tight.Count > 0)
+        {
+            // Where the budget filtering goes: the tight masks by how many tokens they read one by one.
+            var buckets = new[] { (0, 100), (100, 1_000), (1_000, 10_000), (10_000, int.MaxValue) }
+                .Select(b => (Range: b, Masks: tight.Where(s => s.Pending >= b.Item1 && s.Pending < b.Item2).ToList()))
+                .Where(b => b.Masks.Count > 0)
+                .Select(b => $"{(b.Range.Item2 == int.MaxValue ? $">= {b.Range.Item1}" : $"< {b.Range.Item2}")}: {b.Masks.Count} masks, "
+                    + $"budget {b.Masks.Average(s => s.BudgetMicroseconds):F1} us each, tight test {b.Masks.Average(s => s.TightTestMicroseconds):F1} of it "
+                    + $"({100 * b.Masks.Sum(s => s.BudgetMicroseconds) / total:F0}% of the time)");
+            Console.WriteLine($"  tight masks by tokens the budget read ({tight.Sum(s => (long)s.Pending)} in all): {string.Join("; ", buckets)}");
+        }
+
         Console.WriteLine("  slowest masks (us: cache / resolve / budget):");
         foreach (var s in samples.OrderByDescending(s => s.Microseconds).Take(8))
         {

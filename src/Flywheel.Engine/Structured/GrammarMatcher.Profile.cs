@@ -33,11 +33,14 @@ internal sealed class MaskProfile
     /// <summary>Stopwatch ticks in the tight test and KeepTokensThatFit.</summary>
     public long BudgetTicks { get; set; }
 
+    /// <summary>Stopwatch ticks in the tight test alone (part of <see cref="BudgetTicks"/>).</summary>
+    public long TightTestTicks { get; set; }
+
     public void Reset()
     {
         Tight = false;
         CacheMisses = Configurations = Uncertain = Pending = 0;
-        CacheTicks = ResolveTicks = BudgetTicks = 0;
+        CacheTicks = ResolveTicks = BudgetTicks = TightTestTicks = 0;
     }
 
     public static long Now() => Stopwatch.GetTimestamp();

@@ -161,7 +161,13 @@ public sealed partial class GrammarMatcher
         }
 
         var t3 = profile is null ? 0 : MaskProfile.Now();
-        if (_budget is not null && IsTight(_entries))
+        var tight = _budget is not null && IsTight(_entries);
+        if (profile is not null)
+        {
+            profile.TightTestTicks = MaskProfile.Now() - t3;
+        }
+
+        if (tight)
         {
             KeepTokensThatFit(bitmask);
             if (profile is not null)
