@@ -35,8 +35,15 @@ public sealed partial class GrammarMatcher
         var order = _vocab.Trie.Tokens;
         var bytesAt = _vocab.InTrieOrder;
         var read = 0;
+        ref var pendingWords = ref MemoryMarshal.GetArrayDataReference(pending);
         for (var w = 0; w < pending.Length; w++)
         {
+            if ((w & 7) == 0 && w + 8 <= pending.Length && Vector256.LoadUnsafe(ref pendingWords, (nuint)w) == Vector256<uint>.Zero)
+            {
+                w += 7; // most masks read few tokens: pass 8 clear words at once
+                continue;
+            }
+
             for (var bits = pending[w]; bits != 0; bits &= bits - 1)
             {
                 var p = (w << 5) + BitOperations.TrailingZeroCount(bits);
