@@ -71,22 +71,27 @@ internal sealed class CompiledGrammar
 
     public int Move(int state, byte b) => Next[(state * ClassCount) + ClassOf[b]];
 
-    /// <summary>Marks a <see cref="TextGroups"/> entry not worked out yet (a real one never holds <see cref="ByteGroups.Other"/>).</summary>
-    public const ulong TextGroupsUnknown = ulong.MaxValue;
+    /// <summary>
+    /// Marks a <see cref="TextGroups"/> entry not worked out yet. Entries hold the complement of the
+    /// groups, which is never 0 (groups never hold <see cref="ByteGroups.Other"/>), so a new array is
+    /// all unknown as allocated: a 200k-state grammar's walks meet a few thousand of its states, and
+    /// filling the whole array with a marker wrote (and faulted in) every page of it.
+    /// </summary>
+    public const ulong TextGroupsUnknown = 0;
 
     private readonly object _textGroupsLock = new();
     private ulong[]? _textGroups;
 
     /// <summary>
-    /// [StateCount]: per state, <see cref="ByteGroups"/> of <see cref="ByteGroups.Text"/> such that
-    /// any run of bytes from them, read from the state, keeps it in plain states and alive (inside
-    /// an unconstrained JSON string: all of Text), or <see cref="TextGroupsUnknown"/> until
+    /// [StateCount]: per state, the complement of the <see cref="ByteGroups"/> of <see cref="ByteGroups.Text"/>
+    /// such that any run of bytes from them, read from the state, keeps it in plain states and alive
+    /// (inside an unconstrained JSON string: all of Text), or <see cref="TextGroupsUnknown"/> until
     /// <see cref="TextGroupsOf"/> works it out. Filled on use because a grammar's walks meet few of its states.
     /// </summary>
     public ulong[] TextGroups => UnknownGroups(ref _textGroups);
 
     /// <summary>
-    /// [StateCount]: like <see cref="TextGroups"/> but only for runs of at most
+    /// [StateCount]: like <see cref="TextGroups"/> (complements too) but only for runs of at most
     /// <see cref="ByteGroups.BoundDepth"/> moves (a move reads an ASCII byte or a whole multi-byte
     /// character, see <see cref="ByteGroups.TextMoves"/>) (or <see cref="TextGroupsUnknown"/>): inside a
     /// bounded repeat, such as a host-name label of up to 63 characters, no group holds for every
@@ -135,7 +140,7 @@ internal sealed class CompiledGrammar
                     var (group, to) = (_moveGroups[m], _moveTargets[m]);
                     if ((group & g) != 0)
                     {
-                        g = Narrow(g, group, known[to] != TextGroupsUnknown ? known[to] : groups[index[to]]);
+                        g = Narrow(g, group, known[to] != TextGroupsUnknown ? ~known[to] : groups[index[to]]);
                     }
                 }
 
@@ -177,7 +182,7 @@ internal sealed class CompiledGrammar
                     var (group, to) = (_moveGroups[m], _moveTargets[m]);
                     if ((group & g) != 0)
                     {
-                        g = Narrow(g, group, known[to] != TextGroupsUnknown ? known[to] : level[index[to]]);
+                        g = Narrow(g, group, known[to] != TextGroupsUnknown ? ~known[to] : level[index[to]]);
                     }
                 }
 
@@ -254,25 +259,25 @@ internal sealed class CompiledGrammar
         }
 
         groups = new ulong[StateCount];
-        Array.Fill(groups, TextGroupsUnknown);
         return Interlocked.CompareExchange(ref field, groups, null) ?? groups;
     }
 
     /// <summary>
-    /// known[<paramref name="state"/>], worked out on first use under the text-groups lock together with
-    /// the states its text reaches: <paramref name="solve"/> gets those states (breadth first from
-    /// <paramref name="state"/>), their positions and <paramref name="known"/>, and returns their groups in that order.
+    /// The groups <paramref name="known"/> holds the complement of for <paramref name="state"/>, worked
+    /// out on first use under the text-groups lock together with the states its text reaches:
+    /// <paramref name="solve"/> gets those states (breadth first from <paramref name="state"/>), their
+    /// positions and <paramref name="known"/>, and returns their groups in that order.
     /// </summary>
     private ulong GroupsOf(int state, ulong[] known, Func<List<int>, int[], ulong[], ulong[]> solve)
     {
         if (known[state] != TextGroupsUnknown)
         {
-            return known[state];
+            return ~known[state];
         }
 
         if (Flags[state] != FlagBytes)
         {
-            known[state] = 0; // reads nothing without leaving plain states: sound on its own
+            known[state] = ~0ul; // reads nothing without leaving plain states: sound on its own
             return 0;
         }
 
@@ -280,17 +285,17 @@ internal sealed class CompiledGrammar
         {
             if (known[state] != TextGroupsUnknown)
             {
-                return known[state];
+                return ~known[state];
             }
 
             var order = Reachable(state, known);
             var groups = solve(order, IndexOf(order), known);
             for (var k = 0; k < order.Count; k++)
             {
-                known[order[k]] = groups[k];
+                known[order[k]] = ~groups[k];
             }
 
-            return known[state];
+            return ~known[state];
         }
     }
 

@@ -443,12 +443,12 @@ internal sealed class TrieWalker
     private static ulong BoundedTextGroupsAt(CompiledGrammar g, ulong[] boundedGroups, int state)
     {
         var groups = boundedGroups[state];
-        return groups == CompiledGrammar.TextGroupsUnknown ? g.BoundedTextGroupsOf(state) : groups;
+        return groups == CompiledGrammar.TextGroupsUnknown ? g.BoundedTextGroupsOf(state) : ~groups; // held as complements
     }
 
     private static ulong TextGroupsAt(CompiledGrammar g, ulong[] textGroups, int state)
     {
         var groups = textGroups[state];
-        return groups == CompiledGrammar.TextGroupsUnknown ? g.TextGroupsOf(state) : groups;
+        return groups == CompiledGrammar.TextGroupsUnknown ? g.TextGroupsOf(state) : ~groups; // held as complements
     }
 }
