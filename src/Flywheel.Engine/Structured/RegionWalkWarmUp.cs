@@ -21,10 +21,19 @@ internal static class RegionWalkWarmUp
         """{"type":"string","minLength":1}""",
     ];
 
+    /// <summary>
+    /// A string with a cap further away than the longest token. Each of its positions within that
+    /// distance of the cap has a region of its own (one character fewer each), and the same one in
+    /// every grammar whose string reads the same characters up to a cap: every <c>maxLength</c> meets
+    /// them, one new position at each step of the answer.
+    /// </summary>
+    private static string CountedString(TokenVocabulary vocabulary) =>
+        $$"""{"type":"string","maxLength":{{vocabulary.Trie.MaxDepth + 1}}}""";
+
     /// <summary>Walks every state of the warm-up grammars on <paramref name="vocabulary"/>, filling its region cache.</summary>
     public static void Run(TokenVocabulary vocabulary)
     {
-        var grammars = Schemas.Select(s => JsonSchemaGrammar.Compile(s).Compiled).Prepend(JsonSchemaGrammar.AnyJsonObject().Compiled);
+        var grammars = Schemas.Append(CountedString(vocabulary)).Select(s => JsonSchemaGrammar.Compile(s).Compiled).Prepend(JsonSchemaGrammar.AnyJsonObject().Compiled);
         foreach (var grammar in grammars)
         {
             // Only the region walks are wanted; the warm-up grammars' own entries are not kept
@@ -34,7 +43,11 @@ internal static class RegionWalkWarmUp
             var walker = new TrieWalker(vocabulary.Trie);
             for (var state = 0; state < grammar.StateCount; state++)
             {
-                cache.Get(state, runner, walker, 0);
+                // A region too large to share is walked anew by every grammar that meets it: not here.
+                if (walker.Region.TryBuild(grammar, state, out _))
+                {
+                    cache.Get(state, runner, walker, 0);
+                }
             }
         }
     }
