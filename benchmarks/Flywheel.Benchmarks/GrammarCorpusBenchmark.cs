@@ -30,7 +30,7 @@ internal sealed class GrammarCorpusBenchmark : IBenchmark
         var loading = System.Diagnostics.Stopwatch.StartNew();
         var (vocab, source) = GrammarBenchmark.LoadVocabulary();
         Console.WriteLine($"corpus: {files.Count} schemas in {dir}; vocabulary: {vocab.Count} tokens ({source}, loaded in {loading.ElapsedMilliseconds} ms "
-            + "with its region and mask-path warm-up, as a server does at startup); budget {TokenBudget} tokens");
+            + $"with its region and mask-path warm-up, as a server does at startup); budget {TokenBudget} tokens");
         var refusedBy = new SortedDictionary<string, List<string>>(StringComparer.Ordinal);
         var masks = new List<MaskSample>();
         var plain = new List<MaskSample>();
