@@ -25,10 +25,14 @@ internal static class RegionWalkWarmUp
     /// A string with a cap further away than the longest token. Each of its positions within that
     /// distance of the cap has a region of its own (one character fewer each), and the same one in
     /// every grammar whose string reads the same characters up to a cap: every <c>maxLength</c> meets
-    /// them, one new position at each step of the answer.
+    /// them, one new position at each step of the answer. A vocabulary with tokens longer than
+    /// <see cref="MaxCountedWarmUp"/> bytes has the positions past that walked by the requests that meet them.
     /// </summary>
     private static string CountedString(TokenVocabulary vocabulary) =>
-        $$"""{"type":"string","maxLength":{{vocabulary.Trie.MaxDepth + 1}}}""";
+        $$"""{"type":"string","maxLength":{{Math.Min(vocabulary.Trie.MaxDepth, MaxCountedWarmUp) + 1}}}""";
+
+    /// <summary>The farthest distance from the cap whose positions <see cref="CountedString"/> walks (startup stays short).</summary>
+    private const int MaxCountedWarmUp = 512;
 
     /// <summary>Walks every state of the warm-up grammars on <paramref name="vocabulary"/>, filling its region cache.</summary>
     public static void Run(TokenVocabulary vocabulary)
