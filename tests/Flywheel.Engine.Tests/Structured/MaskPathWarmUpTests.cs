@@ -19,8 +19,7 @@ public sealed class MaskPathWarmUpTests
     public void Warmed_vocabulary_gives_the_budget_masks_of_a_cold_one()
     {
         var warm = Vocabularies.Synthetic.Vocab;
-        var tokens = Enumerable.Range(0, warm.Count).Select(t => (byte[]?)warm.BytesOf(t).ToArray()).ToList();
-        var cold = TokenVocabulary.Create(tokens, [.. warm.EosTokenIds], warmRegions: false);
+        var cold = Vocabularies.Cold(warm);
         Assert.True(warm.ShortRegions.Count + warm.Regions.Count > cold.ShortRegions.Count + cold.Regions.Count, "creation runs the mask paths");
         var tight = 0;
         foreach (var schema in Schemas)

@@ -16,8 +16,7 @@ public sealed class RegionWalkWarmUpTests
     public void Every_position_of_a_counted_string_finds_its_region_walked(int cap)
     {
         var warm = Vocabularies.Synthetic.Vocab;
-        var tokens = Enumerable.Range(0, warm.Count).Select(t => (byte[]?)warm.BytesOf(t).ToArray()).ToList();
-        var cold = TokenVocabulary.Create(tokens, [.. warm.EosTokenIds], warmRegions: false);
+        var cold = Vocabularies.Cold(warm);
         var grammar = JsonSchemaGrammar.Compile($$"""{"type":"string","maxLength":{{cap}}}""").Compiled;
         var region = new TrieWalker(warm.Trie).Region;
         var (shared, walked, walkedCold) = (0, 0, 0);

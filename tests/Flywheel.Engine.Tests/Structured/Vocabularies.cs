@@ -16,6 +16,13 @@ internal static class Vocabularies
     /// <summary>Llama-3's 128,256 tokens, or null when the test assets cannot be installed.</summary>
     public static TokenVocabulary? Llama3 => Llama3Lazy.Value;
 
+    /// <summary>A new vocabulary of <paramref name="warm"/>'s tokens and end tokens, made without its warm-ups (empty caches).</summary>
+    public static TokenVocabulary Cold(TokenVocabulary warm)
+    {
+        var tokens = Enumerable.Range(0, warm.Count).Select(t => (byte[]?)warm.BytesOf(t).ToArray()).ToList();
+        return TokenVocabulary.Create(tokens, [.. warm.EosTokenIds], warmRegions: false);
+    }
+
     /// <summary>All 256 single bytes, JSON-ish multi-byte pieces (some splitting UTF-8 sequences), two specials and an eos.</summary>
     private static (TokenVocabulary, int) BuildSynthetic()
     {

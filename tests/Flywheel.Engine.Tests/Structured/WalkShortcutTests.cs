@@ -201,8 +201,7 @@ public sealed class WalkShortcutTests
     public void Warmed_region_cache_gives_the_entries_of_a_cold_one()
     {
         var warm = Vocabularies.Synthetic.Vocab;
-        var tokens = Enumerable.Range(0, warm.Count).Select(t => (byte[]?)warm.BytesOf(t).ToArray()).ToList();
-        var cold = TokenVocabulary.Create(tokens, [.. warm.EosTokenIds], warmRegions: false);
+        var cold = Vocabularies.Cold(warm);
         Assert.True(warm.Regions.Count > 0, "creation warms the region cache");
         Assert.Equal(0, cold.Regions.Count);
         foreach (var grammar in Grammars())
