@@ -35,12 +35,11 @@ public sealed partial class GrammarMatcher
         var order = _vocab.Trie.Tokens;
         var bytesAt = _vocab.InTrieOrder;
         var read = 0;
-        ref var pendingWords = ref MemoryMarshal.GetArrayDataReference(pending);
         for (var w = 0; w < pending.Length; w++)
         {
-            if ((w & 7) == 0 && w + 8 <= pending.Length && Vector256.LoadUnsafe(ref pendingWords, (nuint)w) == Vector256<uint>.Zero)
+            if (ClearBlockAt(pending, null, w))
             {
-                w += 7; // most masks read few tokens: pass 8 clear words at once
+                w += 7; // most masks read few tokens
                 continue;
             }
 
@@ -107,25 +106,13 @@ public sealed partial class GrammarMatcher
             // and the punctuation after it, or a short constant), so blocks of 8 words with none of
             // them are passed a vector at a time.
             ref var clamped = ref MemoryMarshal.GetArrayDataReference(_budget.ClampedRise);
-            ref var allowed = ref MemoryMarshal.GetReference(bitmask);
-            ref var known = ref safe is null ? ref allowed : ref MemoryMarshal.GetArrayDataReference(safe);
             var threshold = Vector256.Create((byte)(room - GrammarBudget.ClampLow));
-            var w = 0;
-            for (; w < bitmask.Length; w++)
+            for (var w = 0; w < bitmask.Length; w++)
             {
-                if ((w & 7) == 0 && w + 8 <= bitmask.Length)
+                if (ClearBlockAt(bitmask, safe, w))
                 {
-                    var block = Vector256.LoadUnsafe(ref allowed, (nuint)w);
-                    if (safe is not null)
-                    {
-                        block = Vector256.AndNot(block, Vector256.LoadUnsafe(ref known, (nuint)w));
-                    }
-
-                    if (block == Vector256<uint>.Zero)
-                    {
-                        w += 7;
-                        continue;
-                    }
+                    w += 7;
+                    continue;
                 }
 
                 var bits = safe is null ? bitmask[w] : bitmask[w] & ~safe[w];
@@ -161,6 +148,28 @@ public sealed partial class GrammarMatcher
         }
 
         return pending;
+    }
+
+    /// <summary>
+    /// Whether word <paramref name="w"/> starts a block of 8 words of <paramref name="words"/> with no
+    /// bit outside <paramref name="except"/> (null: none), which a scan then passes at once: a vector
+    /// compare in place of 8 word reads.
+    /// </summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static bool ClearBlockAt(ReadOnlySpan<uint> words, uint[]? except, int w)
+    {
+        if ((w & 7) != 0 || w + 8 > words.Length)
+        {
+            return false;
+        }
+
+        var block = Vector256.LoadUnsafe(ref MemoryMarshal.GetReference(words), (nuint)w);
+        if (except is not null)
+        {
+            block = Vector256.AndNot(block, Vector256.LoadUnsafe(ref MemoryMarshal.GetArrayDataReference(except), (nuint)w));
+        }
+
+        return block == Vector256<uint>.Zero;
     }
 
     /// <summary>
