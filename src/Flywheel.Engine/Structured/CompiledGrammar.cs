@@ -88,7 +88,7 @@ internal sealed class CompiledGrammar
     /// (inside an unconstrained JSON string: all of Text), or <see cref="TextGroupsUnknown"/> until
     /// <see cref="TextGroupsOf"/> works it out. Filled on use because a grammar's walks meet few of its states.
     /// </summary>
-    public ulong[] TextGroups => UnknownGroups(ref _textGroups);
+    private ulong[] TextGroups => UnknownGroups(ref _textGroups);
 
     /// <summary>
     /// [StateCount]: like <see cref="TextGroups"/> (complements too) but only for runs of at most
@@ -97,7 +97,7 @@ internal sealed class CompiledGrammar
     /// bounded repeat, such as a host-name label of up to 63 characters, no group holds for every
     /// run, but most hold for the length of any token. See <see cref="BoundedTextGroupsOf"/>.
     /// </summary>
-    public ulong[] BoundedTextGroups => UnknownGroups(ref _boundedTextGroups);
+    private ulong[] BoundedTextGroups => UnknownGroups(ref _boundedTextGroups);
 
     private ulong[]? _boundedTextGroups;
     private ulong[]? _localGroups;
@@ -122,7 +122,7 @@ internal sealed class CompiledGrammar
     /// move's group or the groups the target lacks (whichever loses fewer); what is left holds for
     /// every run. Under a lock: entries are only sound together, so one thread works them out at a time.
     /// </summary>
-    public ulong TextGroupsOf(int state) => GroupsOf(state, TextGroups, (order, index, known) =>
+    public ulong TextGroupsOf(int state) => TryHeld(TextGroups, state, out var held) ? held : GroupsOf(state, TextGroups, (order, index, known) =>
     {
         var groups = order.Select(s => _localGroups![s]).ToArray();
 
@@ -140,7 +140,7 @@ internal sealed class CompiledGrammar
                     var (group, to) = (_moveGroups[m], _moveTargets[m]);
                     if ((group & g) != 0)
                     {
-                        g = Narrow(g, group, known[to] != TextGroupsUnknown ? ~known[to] : groups[index[to]]);
+                        g = Narrow(g, group, TryHeld(known, to, out var held) ? held : groups[index[to]]);
                     }
                 }
 
@@ -161,7 +161,7 @@ internal sealed class CompiledGrammar
     /// keeps in plain states and alive (level 0 all of Text), each state's level k narrowed from its
     /// moves' level k - 1 as in <see cref="TextGroupsOf"/>; a state already known stands for every level.
     /// </summary>
-    public ulong BoundedTextGroupsOf(int state) => GroupsOf(state, BoundedTextGroups, (order, index, known) =>
+    public ulong BoundedTextGroupsOf(int state) => TryHeld(BoundedTextGroups, state, out var held) ? held : GroupsOf(state, BoundedTextGroups, (order, index, known) =>
     {
         var level = new ulong[order.Count];
         var next = new ulong[order.Count];
@@ -182,7 +182,7 @@ internal sealed class CompiledGrammar
                     var (group, to) = (_moveGroups[m], _moveTargets[m]);
                     if ((group & g) != 0)
                     {
-                        g = Narrow(g, group, known[to] != TextGroupsUnknown ? ~known[to] : level[index[to]]);
+                        g = Narrow(g, group, TryHeld(known, to, out var held) ? held : level[index[to]]);
                     }
                 }
 
@@ -270,33 +270,36 @@ internal sealed class CompiledGrammar
     /// </summary>
     private ulong GroupsOf(int state, ulong[] known, Func<List<int>, int[], ulong[], ulong[]> solve)
     {
-        if (known[state] != TextGroupsUnknown)
-        {
-            return ~known[state];
-        }
-
         if (Flags[state] != FlagBytes)
         {
-            known[state] = ~0ul; // reads nothing without leaving plain states: sound on its own
+            known[state] = ~0ul; // reads nothing without leaving plain states (sound on its own); held as its complement
             return 0;
         }
 
         lock (_textGroupsLock)
         {
-            if (known[state] != TextGroupsUnknown)
+            if (TryHeld(known, state, out var held))
             {
-                return ~known[state];
+                return held;
             }
 
             var order = Reachable(state, known);
             var groups = solve(order, IndexOf(order), known);
             for (var k = 0; k < order.Count; k++)
             {
-                known[order[k]] = ~groups[k];
+                known[order[k]] = ~groups[k]; // held as complements: see TextGroupsUnknown
             }
 
-            return ~known[state];
+            return groups[0]; // order[0] is the state itself
         }
+    }
+
+    /// <summary>The groups <paramref name="known"/> holds for <paramref name="state"/> (as their complement), if it holds them yet.</summary>
+    private static bool TryHeld(ulong[] known, int state, out ulong groups)
+    {
+        var held = known[state];
+        groups = ~held;
+        return held != TextGroupsUnknown;
     }
 
     /// <summary>

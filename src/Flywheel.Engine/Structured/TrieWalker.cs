@@ -143,7 +143,6 @@ internal sealed class TrieWalker
         var tokenStart = t.TokenStart;
         var tokens = t.Tokens;
         var subtreeGroups = t.SubtreeGroups;
-        var textGroups = g.TextGroups;
         var height = t.Height;
         var skipText = _skipText;
         var root = depthOf[first] - 1;
@@ -170,7 +169,7 @@ internal sealed class TrieWalker
         var rootGroups = 0ul;
         if (skipText && first == 1 && end == t.NodeCount)
         {
-            var groups = TextGroupsAt(g, textGroups, state);
+            var groups = g.TextGroupsOf(state);
             var missing = ByteGroups.Text & ~groups;
             if (missing == 0)
             {
@@ -412,8 +411,8 @@ internal sealed class TrieWalker
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
     private static bool ReadsWhole(CompiledGrammar g, int q, ulong subtreeGroups, int height) =>
         (subtreeGroups & ~ByteGroups.Text) == 0
-        && ((subtreeGroups & ~TextGroupsAt(g, g.TextGroups, q)) == 0
-            || (height <= ByteGroups.BoundDepth && ((subtreeGroups & ~BoundedTextGroupsAt(g, g.BoundedTextGroups, q)) == 0
+        && ((subtreeGroups & ~g.TextGroupsOf(q)) == 0
+            || (height <= ByteGroups.BoundDepth && ((subtreeGroups & ~g.BoundedTextGroupsOf(q)) == 0
                 || (subtreeGroups & ~g.ShortRunGroupsOf(q, height)) == 0)));
 
     /// <summary>ORs into <paramref name="accepted"/> the text tokens holding no byte of the groups <paramref name="missing"/>.</summary>
@@ -438,17 +437,5 @@ internal sealed class TrieWalker
         System.Numerics.Tensors.TensorPrimitives.OnesComplement(union, union);
         System.Numerics.Tensors.TensorPrimitives.BitwiseAnd(union, _trie.TextTokens, union);
         System.Numerics.Tensors.TensorPrimitives.BitwiseOr(accepted, union, accepted);
-    }
-
-    private static ulong BoundedTextGroupsAt(CompiledGrammar g, ulong[] boundedGroups, int state)
-    {
-        var groups = boundedGroups[state];
-        return groups == CompiledGrammar.TextGroupsUnknown ? g.BoundedTextGroupsOf(state) : ~groups; // held as complements
-    }
-
-    private static ulong TextGroupsAt(CompiledGrammar g, ulong[] textGroups, int state)
-    {
-        var groups = textGroups[state];
-        return groups == CompiledGrammar.TextGroupsUnknown ? g.TextGroupsOf(state) : ~groups; // held as complements
     }
 }
