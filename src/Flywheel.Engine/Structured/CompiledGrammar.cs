@@ -140,7 +140,7 @@ internal sealed class CompiledGrammar
                     var (group, to) = (_moveGroups[m], _moveTargets[m]);
                     if ((group & g) != 0)
                     {
-                        g = Narrow(g, group, TryHeld(known, to, out var held) ? held : groups[index[to]]);
+                        g = Narrow(g, group, TryHeld(known, to, out var targetGroups) ? targetGroups : groups[index[to]]);
                     }
                 }
 
@@ -182,7 +182,7 @@ internal sealed class CompiledGrammar
                     var (group, to) = (_moveGroups[m], _moveTargets[m]);
                     if ((group & g) != 0)
                     {
-                        g = Narrow(g, group, TryHeld(known, to, out var held) ? held : level[index[to]]);
+                        g = Narrow(g, group, TryHeld(known, to, out var targetGroups) ? targetGroups : level[index[to]]);
                     }
                 }
 
