@@ -3,8 +3,8 @@ namespace Flywheel.Structured;
 /// <summary>
 /// Fills a new vocabulary's <see cref="RegionWalkCache"/> with the region walks that almost every JSON
 /// grammar meets: the inside of a string (with and without constraints' short-escape form), the
-/// start of a value after whitespace, numbers, literals, and the whitespace and punctuation around
-/// object members and array items. The first visit of such a region walks the whole token trie
+/// start of a value after whitespace, numbers, literals, the whitespace and punctuation around
+/// object members and array items, and the positions of a string near its <c>maxLength</c>. The first visit of such a region walks the whole token trie
 /// (a string's inside accepts nearly every token), which otherwise lands on the first request of
 /// every schema shape; done here it is paid once per vocabulary, and it also runs the walk code
 /// before any request does. Walks are the same whichever grammar computes them (see
@@ -34,7 +34,7 @@ internal static class RegionWalkWarmUp
     /// <summary>The farthest distance from the cap whose positions <see cref="CountedString"/> walks (startup stays short).</summary>
     private const int MaxCountedWarmUp = 512;
 
-    /// <summary>Walks every state of the warm-up grammars on <paramref name="vocabulary"/>, filling its region cache.</summary>
+    /// <summary>Walks the states of the warm-up grammars whose region is small enough to share on <paramref name="vocabulary"/>, filling its region cache.</summary>
     public static void Run(TokenVocabulary vocabulary)
     {
         var grammars = Schemas.Append(CountedString(vocabulary)).Select(s => JsonSchemaGrammar.Compile(s).Compiled).Prepend(JsonSchemaGrammar.AnyJsonObject().Compiled);
