@@ -25,7 +25,7 @@ internal sealed class GrammarCompileBenchmark : IBenchmark
     public int Run(string[] args)
     {
         // Arguments: [corpus folder] [--only NAME-PART] [--repeats N] (a profiler wants one schema, many times).
-        var (dir, only, repeats) = (GrammarCorpusBenchmark.FindCorpus(), "", DefaultRepeats);
+        var (dir, only, repeats) = ((string?)null, "", DefaultRepeats);
         for (var a = 0; a < args.Length; a++)
         {
             if (args[a] == "--only")
@@ -42,6 +42,7 @@ internal sealed class GrammarCompileBenchmark : IBenchmark
             }
         }
 
+        dir ??= GrammarCorpusBenchmark.FindCorpus(); // only without a folder given: a build copied out has no corpus above it
         var files = Directory.GetFiles(dir, "*.json").Where(f => Path.GetFileName(f).Contains(only, StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToList();
         Console.WriteLine($"corpus: {files.Count} schemas in {dir}; {repeats} compiles per schema (medians); load average {LoadAverage()}");
         Console.WriteLine($"  {"schema",-26} {"states",7} {"parse",7} {"read",7} {"nfa",7} {"dfa",7} {"total",7} {"whole",7} {"cpu",7} {"KB",8}  tables");
