@@ -358,45 +358,41 @@ internal sealed partial class ByteDfa
 
         // Predecessors in compressed rows, each edge s -> t once however many bytes it takes (a row
         // of 256 bytes usually has a handful of distinct targets; a list entry per byte cost
-        // megabytes on automata of thousands of states).
+        // megabytes on automata of thousands of states). The rows are read once, for the distinct
+        // edges, which are then laid out by target (reading every row twice, to count and then to
+        // fill, was most of the time of a trim).
         var seenBy = new int[n];
+        Array.Fill(seenBy, -1);
         var counts = new int[n + 1];   // then: row starts (prefix sums)
-        int[] predecessors = [], fill = [];
+        var edges = new List<long>();  // (target, source) packed
         Span<int> row = stackalloc int[256]; // a row read whole, not byte by byte through Next
-        for (var pass = 0; pass < 2; pass++)
+        for (var s = 0; s < n; s++)
         {
-            Array.Fill(seenBy, -1);
-            for (var s = 0; s < n; s++)
+            CopyRow(s, row);
+            var last = -1;
+            foreach (var t in row)
             {
-                CopyRow(s, row);
-                for (var c = 0; c < 256; c++)
+                if (t != last && t >= 0 && seenBy[t] != s)
                 {
-                    var t = row[c];
-                    if (t >= 0 && seenBy[t] != s)
-                    {
-                        seenBy[t] = s;
-                        if (pass == 0)
-                        {
-                            counts[t + 1]++;
-                        }
-                        else
-                        {
-                            predecessors[fill[t]++] = s;
-                        }
-                    }
-                }
-            }
-
-            if (pass == 0)
-            {
-                for (var t = 0; t < n; t++)
-                {
-                    counts[t + 1] += counts[t];
+                    seenBy[t] = s;
+                    counts[t + 1]++;
+                    edges.Add(((long)t << 32) | (uint)s);
                 }
 
-                predecessors = new int[counts[n]];
-                fill = counts[..n];
+                last = t;
             }
+        }
+
+        for (var t = 0; t < n; t++)
+        {
+            counts[t + 1] += counts[t];
+        }
+
+        var predecessors = new int[counts[n]];
+        var fill = counts[..n];
+        foreach (var e in edges)
+        {
+            predecessors[fill[(int)(e >> 32)]++] = (int)e;
         }
 
         var stack = new Stack<int>();
