@@ -223,8 +223,21 @@ internal sealed class ByteNfa
         }
 
         Budget.Tick();
-        var stamp = ++_visitStamp;
         _closure.Clear();
+        if (seeds.Length == 1 && EpsOf(seeds[0]).IsEmpty)
+        {
+            // A state without epsilons is its own closure (most seeds of a determinization are such a
+            // state of a string, a number or a literal): no walk, no stamp, no sort.
+            var s = seeds[0];
+            if (!activeOnly || s == end || !BytesOf(s).IsEmpty || !CallsOf(s).IsEmpty)
+            {
+                _closure.Add(s);
+            }
+
+            return CollectionsMarshal.AsSpan(_closure);
+        }
+
+        var stamp = ++_visitStamp;
         foreach (var s in seeds)
         {
             if (_visited[s] != stamp)
