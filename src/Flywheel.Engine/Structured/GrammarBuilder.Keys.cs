@@ -134,7 +134,7 @@ internal sealed partial class GrammarBuilder
     private List<(ByteDfa? Key, SchemaNode Schema)> TailKeys(List<(ByteDfa Dfa, SchemaNode Schema)> patterns, List<string> names, SchemaNode additional, ByteDfa? keyNames)
     {
         var result = new List<(ByteDfa?, SchemaNode)>();
-        var excludedNames = names.Count > 0 ? StringAutomata.Literals(names, Nfa.Budget) : null;
+        ByteDfa? excludedNames = null; // the declared names' trie, made when a key needs it
         for (var i = -1; i < patterns.Count; i++)
         {
             var schema = i < 0 ? additional : patterns[i].Schema;
@@ -143,21 +143,30 @@ internal sealed partial class GrammarBuilder
                 continue;
             }
 
-            if (excludedNames is null && patterns.Count == 0 && keyNames is null)
+            if (names.Count == 0 && patterns.Count == 0 && keyNames is null)
             {
                 result.Add((null, schema));
                 continue;
             }
 
-            var key = i < 0 ? StringAutomata.AnyText : ByteDfa.Intersect(StringAutomata.AnyText, patterns[i].Dfa, Nfa.Budget);
-            if (keyNames is not null)
+            ByteDfa key;
+            if (i < 0 && keyNames is null && names.Count > 0)
             {
-                key = ByteDfa.Intersect(key, keyNames, Nfa.Budget);
+                key = StringAutomata.TextExcept(names, Nfa.Budget); // any key but a declared name, made directly
             }
-
-            if (excludedNames is not null)
+            else
             {
-                key = ByteDfa.Subtract(key, excludedNames, Nfa.Budget);
+                key = i < 0 ? StringAutomata.AnyText : ByteDfa.Intersect(StringAutomata.AnyText, patterns[i].Dfa, Nfa.Budget);
+                if (keyNames is not null)
+                {
+                    key = ByteDfa.Intersect(key, keyNames, Nfa.Budget);
+                }
+
+                if (names.Count > 0)
+                {
+                    excludedNames ??= StringAutomata.Literals(names, Nfa.Budget);
+                    key = ByteDfa.Subtract(key, excludedNames, Nfa.Budget);
+                }
             }
 
             for (var j = 0; j < patterns.Count; j++)

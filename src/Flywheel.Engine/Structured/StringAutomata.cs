@@ -81,18 +81,194 @@ internal static class StringAutomata
         return entry.Text;
     }
 
-    /// <summary>Exactly the given texts (UTF-8).</summary>
+    /// <summary>
+    /// Exactly the given texts (UTF-8): their trie, made directly from the sorted texts (a node is a
+    /// run of them sharing a prefix), its states numbered breadth first in byte order. The budget is
+    /// charged as for an automaton of one chain of states per text made deterministic. (Building that
+    /// automaton and determinizing it was most of the cost of an object's property names, which every
+    /// object with declared properties and other members allowed needs.)
+    /// </summary>
     public static ByteDfa Literals(IEnumerable<string> texts, CompileBudget? budget = null)
     {
-        var nfa = new ByteNfa(budget);
-        var start = nfa.AddState();
-        var end = nfa.AddState();
-        foreach (var t in texts)
+        budget ??= CompileBudget.Unlimited;
+        var keys = texts.Select(Encoding.UTF8.GetBytes).ToList();
+        var bytes = keys.Sum(t => t.Length);
+        for (var k = -2; k < bytes; k++)
         {
-            nfa.AddEps(nfa.Literal(start, Encoding.UTF8.GetBytes(t)), end);
+            budget.AddNfaState(); // a start, an end, and a state per byte
         }
 
-        return ByteDfa.FromNfa(nfa, start, end).Trim();
+        keys.Sort((a, b) => a.AsSpan().SequenceCompareTo(b));
+
+        // One node per distinct prefix: each text adds the bytes past what it shares with the one
+        // before it. Rows go straight into the automaton's chunks (one array of every row was a large
+        // object for a hundred property names, and slower than the determinization it replaces).
+        var count = 1;
+        for (var k = 0; k < keys.Count; k++)
+        {
+            count += keys[k].Length - (k == 0 ? 0 : keys[k].AsSpan().CommonPrefixLength(keys[k - 1]));
+        }
+
+        var chunks = new int[(count + ByteDfa.RowsPerChunk - 1) / ByteDfa.RowsPerChunk][];
+        for (var c = 0; c < chunks.Length; c++)
+        {
+            chunks[c] = new int[Math.Min(count - (c * ByteDfa.RowsPerChunk), ByteDfa.RowsPerChunk) << 8];
+            chunks[c].AsSpan().Fill(-1);
+        }
+
+        var accept = new bool[count];
+        var nodes = new List<(int Depth, int Lo, int Hi)>(count) { (0, 0, keys.Count) };
+        for (var i = 0; i < nodes.Count; i++)
+        {
+            budget.Tick();
+            var (depth, lo, hi) = nodes[i];
+            budget.AddState(Math.Max(hi - lo, 1));
+            var row = chunks[i / ByteDfa.RowsPerChunk].AsSpan((i % ByteDfa.RowsPerChunk) << 8, 256);
+            var k = lo;
+            for (; k < hi && keys[k].Length == depth; k++)
+            {
+                // Texts that end here (copies of one text) sort first in the run.
+            }
+
+            accept[i] = k > lo;
+            while (k < hi)
+            {
+                var b = keys[k][depth];
+                var end = k;
+                for (; end < hi && keys[end][depth] == b; end++)
+                {
+                }
+
+                row[b] = nodes.Count;
+                nodes.Add((depth + 1, k, end));
+                k = end;
+            }
+        }
+
+        return new ByteDfa(chunks, accept).Trim();
+    }
+
+    // AnyText's rows as runs of one target (first byte, last byte, target), read once for the process.
+    private static readonly Lazy<(byte Lo, byte Hi, int To)[][]> AnyTextRuns = new(() =>
+    {
+        var runs = new (byte, byte, int)[AnyText.StateCount][];
+        for (var s = 0; s < runs.Length; s++)
+        {
+            var list = new List<(byte, byte, int)>();
+            AnyText.ForEachRange(s, (lo, hi, to) => list.Add((lo, hi, to)));
+            runs[s] = [.. list];
+        }
+
+        return runs;
+    });
+
+    /// <summary>
+    /// Any text but the given ones: <c>ByteDfa.Subtract(AnyText, Literals(texts))</c>, the keys an object
+    /// allows besides its declared names, made directly. A state is a trie node of the texts read so
+    /// far (with the one state of <see cref="AnyText"/> its bytes lead to) or, once the text has left
+    /// the trie, a state of <see cref="AnyText"/> alone; each row is AnyText's row as runs with the
+    /// node's children laid over it. States are numbered as the product numbers them (breadth first,
+    /// in byte order), and the budget is charged as for the trie and the product. (The product read
+    /// and compared both automata's 256 bytes for every state, and was most of the cost of an object
+    /// with declared properties and other members allowed.)
+    /// </summary>
+    public static ByteDfa TextExcept(IEnumerable<string> texts, CompileBudget? budget = null)
+    {
+        budget ??= CompileBudget.Unlimited;
+        var keys = texts.Select(Encoding.UTF8.GetBytes).ToList();
+        var bytes = keys.Sum(t => t.Length);
+        for (var k = -2; k < bytes; k++)
+        {
+            budget.AddNfaState(); // as for the trie's automaton: a start, an end, and a state per byte
+        }
+
+        keys.Sort((a, b) => a.AsSpan().SequenceCompareTo(b));
+        var text = AnyText;
+        var textRuns = AnyTextRuns.Value;
+        var outside = new int[text.StateCount]; // the state of an AnyText state once outside the trie
+        Array.Fill(outside, -1);
+        var states = new List<(int X, int Depth, int Lo, int Hi)> { (0, 0, 0, keys.Count) }; // Depth -1: outside
+        var chunks = new List<int[]>();
+        var accept = new List<bool>();
+        var children = new List<(byte Byte, int Lo, int Hi)>();
+        for (var i = 0; i < states.Count; i++)
+        {
+            budget.Tick();
+            var (x, depth, lo, hi) = states[i];
+            if (i % ByteDfa.RowsPerChunk == 0)
+            {
+                chunks.Add(new int[ByteDfa.RowsPerChunk << 8]);
+            }
+
+            var row = chunks[^1].AsSpan((i % ByteDfa.RowsPerChunk) << 8, 256);
+            row.Fill(-1);
+            children.Clear();
+            var ends = false;
+            if (depth >= 0)
+            {
+                budget.AddState(Math.Max(hi - lo, 1)); // the trie's state
+                var k = lo;
+                for (; k < hi && keys[k].Length == depth; k++)
+                {
+                    ends = true; // texts that end here (copies of one text) sort first in the run
+                }
+
+                while (k < hi)
+                {
+                    var b = keys[k][depth];
+                    var end = k;
+                    for (; end < hi && keys[end][depth] == b; end++)
+                    {
+                    }
+
+                    children.Add((b, k, end));
+                    k = end;
+                }
+            }
+
+            budget.AddState(2); // the product's state
+            accept.Add(text.IsAccepting(x) && !ends);
+            var next = 0; // the first child not laid over yet
+            foreach (var (runLo, runHi, to) in textRuns[x])
+            {
+                for (var b = (int)runLo; b <= runHi;)
+                {
+                    if (next < children.Count && children[next].Byte == b)
+                    {
+                        var (_, childLo, childHi) = children[next++];
+                        row[b] = states.Count;
+                        states.Add((to, depth + 1, childLo, childHi));
+                        b++;
+                        continue;
+                    }
+
+                    var stop = next < children.Count && children[next].Byte <= runHi ? children[next].Byte : runHi + 1;
+                    if (outside[to] < 0)
+                    {
+                        outside[to] = states.Count;
+                        states.Add((to, -1, 0, 0));
+                    }
+
+                    row[b..stop].Fill(outside[to]);
+                    b = stop;
+                }
+            }
+
+            if (next < children.Count)
+            {
+                throw new InvalidOperationException("a text is not well-formed UTF-8");
+            }
+        }
+
+        var last = states.Count % ByteDfa.RowsPerChunk;
+        if (last > 0)
+        {
+            var tail = chunks[^1];
+            Array.Resize(ref tail, last << 8);
+            chunks[^1] = tail;
+        }
+
+        return new ByteDfa([.. chunks], [.. accept]).Trim();
     }
 
     /// <summary>
