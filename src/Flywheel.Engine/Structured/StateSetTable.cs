@@ -1,5 +1,5 @@
+using System.Numerics;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
 namespace Flywheel.Structured;
 
@@ -97,10 +97,23 @@ internal sealed class StateSetTable
         }
     }
 
+    /// <summary>
+    /// A multiply-rotate hash of the members with a final mix (the slot is the hash's low bits). Most
+    /// sets hold one to three states: HashCode's byte-wise input and finalization cost more than the
+    /// lookup itself there.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Hash(ReadOnlySpan<int> set)
     {
-        var h = new HashCode();
-        h.AddBytes(MemoryMarshal.AsBytes(set));
-        return h.ToHashCode() & int.MaxValue;
+        var h = (uint)set.Length * 0x9E3779B9u;
+        foreach (var v in set)
+        {
+            h = BitOperations.RotateLeft((h ^ (uint)v) * 0x85EBCA6Bu, 13);
+        }
+
+        h ^= h >> 16;
+        h *= 0xC2B2AE35u;
+        h ^= h >> 15;
+        return (int)(h & int.MaxValue);
     }
 }
