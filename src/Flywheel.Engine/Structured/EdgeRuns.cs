@@ -13,6 +13,7 @@ internal sealed class EdgeRuns(int width)
 {
     private readonly Dictionary<(int Lo, int Hi), List<int>> _byRange = [];
     private readonly List<((int Lo, int Hi) Range, List<int> Targets)> _used = []; // the ranges this state's edges use
+    private readonly int _width = width;
     private readonly bool[] _isCut = new bool[width + 1];
     private readonly List<int> _seeds = [];
     private (int Lo, int Hi) _lastRange;
@@ -57,35 +58,60 @@ internal sealed class EdgeRuns(int width)
     /// <summary>
     /// The elementary runs that lead somewhere: first symbol, number of symbols, and the NFA targets of
     /// every edge covering the run (unsorted, with repeats; valid until the next step of the enumeration).
+    /// A struct enumeration: determinization enumerates the runs of every state whose edges overlap,
+    /// and an iterator object per state was garbage and a call through an interface per run.
     /// </summary>
-    public IEnumerable<(int Start, int Length, List<int> Seeds)> Runs()
-    {
-        var start = -1;
-        for (var cut = 0; cut <= width; cut++)
-        {
-            if (!_isCut[cut])
-            {
-                continue;
-            }
+    public RunList Runs() => new(this);
 
-            if (start >= 0)
+    /// <summary>See <see cref="Runs"/>.</summary>
+    public readonly struct RunList(EdgeRuns owner)
+    {
+        public RunEnumerator GetEnumerator() => new(owner);
+    }
+
+    /// <summary>See <see cref="Runs"/>.</summary>
+    public struct RunEnumerator(EdgeRuns owner)
+    {
+        private int _cut;
+        private int _start = -1;
+
+        public (int Start, int Length, List<int> Seeds) Current { get; private set; }
+
+        public bool MoveNext()
+        {
+            for (; _cut <= owner._width; _cut++)
             {
-                _seeds.Clear();
-                foreach (var ((lo, hi), targets) in _used)
+                if (!owner._isCut[_cut])
+                {
+                    continue;
+                }
+
+                var (start, cut) = (_start, _cut);
+                _start = cut;
+                if (start < 0)
+                {
+                    continue;
+                }
+
+                var seeds = owner._seeds;
+                seeds.Clear();
+                foreach (var ((lo, hi), targets) in owner._used)
                 {
                     if (lo <= start && hi >= cut - 1)
                     {
-                        _seeds.AddRange(targets);
+                        seeds.AddRange(targets);
                     }
                 }
 
-                if (_seeds.Count > 0)
+                if (seeds.Count > 0)
                 {
-                    yield return (start, cut - start, _seeds);
+                    _cut++;
+                    Current = (start, cut - start, seeds);
+                    return true;
                 }
             }
 
-            start = cut;
+            return false;
         }
     }
 }

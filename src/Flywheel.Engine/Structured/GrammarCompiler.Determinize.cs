@@ -166,9 +166,16 @@ internal static partial class GrammarCompiler
         var key = new List<int>();
         int FromSeeds(List<int> seeds)
         {
-            if (seeds.Count == 1 || seeds.TrueForAll(t => t == seeds[0]))
+            var first = seeds[0];
+            var alike = true;
+            foreach (var t in seeds)
             {
-                return FromSeed(seeds[0]);
+                alike &= t == first;
+            }
+
+            if (alike)
+            {
+                return FromSeed(first); // one seed, maybe repeated (no delegate, no closure per call)
             }
 
             key.Clear();
