@@ -377,12 +377,35 @@ internal static class StringAutomata
 
     private static int Either(ByteNfa nfa, int from, char a, char b) => CharsIn(nfa, from, $"{a}{b}");
 
+    /// <summary>
+    /// One step on any of <paramref name="chars"/> (ASCII), as ranges of consecutive bytes: an edge per
+    /// character made the hex digits of every \uXXXX escape 22 edges, and split each of them into a
+    /// byte class of its own in every grammar with a string.
+    /// </summary>
     private static int CharsIn(ByteNfa nfa, int from, string chars)
     {
         var to = nfa.AddState();
+        Span<bool> has = stackalloc bool[128];
         foreach (var c in chars)
         {
-            nfa.AddBytes(from, (byte)c, (byte)c, to);
+            has[c] = true;
+        }
+
+        for (var lo = 0; lo < 128; lo++)
+        {
+            if (!has[lo])
+            {
+                continue;
+            }
+
+            var hi = lo;
+            while (hi + 1 < 128 && has[hi + 1])
+            {
+                hi++;
+            }
+
+            nfa.AddBytes(from, (byte)lo, (byte)hi, to);
+            lo = hi;
         }
 
         return to;
