@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace Flywheel.Structured;
 
 /// <summary>
@@ -271,28 +272,51 @@ internal sealed partial class ByteDfa
     public static ByteDfa Subtract(ByteDfa a, ByteDfa b, CompileBudget? budget = null) =>
         Product(a, b, (x, y) => x && !y, complete: true, budget ?? CompileBudget.Unlimited);
 
+    /// <summary>Products of at most this many state pairs keep their pairs' ids in a flat table (below the large-object size).</summary>
+    private const int FlatPairs = 1 << 14;
+
     private static ByteDfa Product(ByteDfa a, ByteDfa b, Func<bool, bool, bool> accept, bool complete, CompileBudget budget)
     {
         // With complete = true a missing move of b means "b is dead", which must keep going.
-        var ids = new Dictionary<(int, int), int>();
+        // A pair's id (plus one) in a flat table over every pair when that is small (most products:
+        // a string's automaton with a format or a pattern of tens of states), else in a dictionary.
+        var width = b.StateCount + 1; // y = -1 (b dead) too
+        var flat = (long)a.StateCount * width <= FlatPairs ? new int[a.StateCount * width] : null;
+        var ids = flat is null ? new Dictionary<(int, int), int>() : null;
         var queue = new List<(int A, int B)>();
         var next = new GrowableRows();
         var acc = new List<bool>();
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         int Intern(int x, int y)
         {
-            if (ids.TryGetValue((x, y), out var id))
+            if (flat is not null)
             {
-                return id;
+                if (flat[(x * width) + y + 1] is var known and > 0)
+                {
+                    return known - 1;
+                }
+            }
+            else if (ids!.TryGetValue((x, y), out var found))
+            {
+                return found;
             }
 
-            id = queue.Count;
+            var id = queue.Count;
             if (id >= MaxStates)
             {
                 throw new SchemaCompileException("pattern", "#", $"the automaton needs more than {MaxStates} states");
             }
 
             budget.AddState(2);
-            ids[(x, y)] = id;
+            if (flat is not null)
+            {
+                flat[(x * width) + y + 1] = id + 1;
+            }
+            else
+            {
+                ids![(x, y)] = id;
+            }
+
             queue.Add((x, y));
             acc.Add(accept(a._accept[x], y >= 0 && b._accept[y]));
             next.AddRow();
@@ -463,6 +487,7 @@ internal sealed partial class ByteDfa
 
         public int[][] Chunks => [.. _chunks];
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public void AddRow()
         {
             var chunk = _count >> ChunkShift;

@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
 namespace Flywheel.Structured;
 
 /// <summary>
@@ -20,6 +23,7 @@ internal sealed class EdgeRuns(int width)
     private List<int>? _last;
 
     /// <summary>Forgets the previous state's edges (the lists are kept for reuse).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Clear()
     {
         foreach (var (_, list) in _used)
@@ -33,6 +37,7 @@ internal sealed class EdgeRuns(int width)
     }
 
     /// <summary>An edge on symbols <paramref name="lo"/>..<paramref name="hi"/> (inclusive) to NFA state <paramref name="target"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Add(int lo, int hi, int target)
     {
         var range = (lo, hi);
@@ -77,6 +82,7 @@ internal sealed class EdgeRuns(int width)
 
         public (int Start, int Length, List<int> Seeds) Current { get; private set; }
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public bool MoveNext()
         {
             for (; _cut <= owner._width; _cut++)
@@ -99,7 +105,7 @@ internal sealed class EdgeRuns(int width)
                 {
                     if (lo <= start && hi >= cut - 1)
                     {
-                        seeds.AddRange(targets);
+                        seeds.AddRange(CollectionsMarshal.AsSpan(targets));
                     }
                 }
 

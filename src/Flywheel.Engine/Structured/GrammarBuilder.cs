@@ -233,6 +233,7 @@ internal sealed partial class GrammarBuilder
     }
 
     /// <summary>Decoded-content DFA of a string schema: length, patterns and formats intersected (once per node: an enum checks each value against it).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private ByteDfa DecodedString(SchemaNode node)
     {
         if (!_decodedStrings.TryGetValue(node, out var dfa))

@@ -34,6 +34,7 @@ internal static partial class GrammarCompiler
             return _chunks[chunk].AsSpan(start, length);
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void AddState(bool accept) => Accept.Add(accept);
 
         /// <summary>Starts the row of the next state in order (state <c>_rows.Count</c>).</summary>
@@ -60,6 +61,7 @@ internal static partial class GrammarCompiler
             chunk[_used++] = target;
         }
 
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public void EndRow() => _rows.Add((_chunks.Count - 1, _rowStart, _used - _rowStart));
     }
 
@@ -179,7 +181,7 @@ internal static partial class GrammarCompiler
             }
 
             key.Clear();
-            key.AddRange(seeds);
+            key.AddRange(CollectionsMarshal.AsSpan(seeds));
             var span = CollectionsMarshal.AsSpan(key);
             span.Sort();
             var distinct = 1;

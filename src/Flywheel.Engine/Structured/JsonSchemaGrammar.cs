@@ -89,6 +89,7 @@ public sealed class JsonSchemaGrammar
     /// <see cref="JsonSchemaCompileOptions.MaxStates"/> or <see cref="JsonSchemaCompileOptions.CompileTimeout"/>;
     /// throws <see cref="OperationCanceledException"/> soon after <paramref name="cancellationToken"/> is cancelled.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static JsonSchemaGrammar Compile(string schemaJson, JsonSchemaCompileOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(schemaJson);

@@ -1,3 +1,6 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+
 namespace Flywheel.Structured;
 
 /// <summary>
@@ -48,6 +51,7 @@ internal static partial class NumberAutomata
     }
 
     /// <summary>DFA of plain decimals (or integers) v with lower &lt;(=) v &lt;(=) upper.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static ByteDfa Bounded(Bound? lower, Bound? upper, bool integerOnly)
     {
         var nfa = new ByteNfa();
@@ -98,7 +102,8 @@ internal static partial class NumberAutomata
                 id = keys.Count;
                 ids[k] = id;
                 keys.Add(k);
-                next.AddRange(Enumerable.Repeat(-1, 256));
+                CollectionsMarshal.SetCount(next, next.Count + 256);
+                CollectionsMarshal.AsSpan(next)[^256..].Fill(-1);
                 var (cl, ch) = (Final(k, k.CmpLo, lo), Final(k, k.CmpHi, hi));
                 accept.Add(k.Phase is PhaseZero or PhaseInt or PhaseFrac
                     && (cl > 0 || (cl == 0 && !lower.Exclusive))

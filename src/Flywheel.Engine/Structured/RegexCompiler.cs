@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace Flywheel.Structured;
 
 /// <summary>
@@ -8,6 +9,7 @@ namespace Flywheel.Structured;
 internal static class RegexCompiler
 {
     /// <summary>DFA accepting exactly the strings (as UTF-8) in which the pattern finds a match.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static ByteDfa Compile(string pattern, string keyword, string pointer, CompileBudget? budget = null)
     {
         var branches = RegexParser.ParseTopLevel(pattern, keyword, pointer, out var notPrefix);
@@ -55,6 +57,7 @@ internal static class RegexCompiler
     }
 
     /// <summary>DFA accepting exactly the UTF-8 strings that fully match <paramref name="node"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static ByteDfa CompileFull(RegexNode node)
     {
         var nfa = new ByteNfa();

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 
 namespace Flywheel.Structured;
@@ -53,6 +54,7 @@ internal sealed partial class SchemaMerger(SchemaReader reader)
         };
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public SchemaNode Merge(SchemaNode a, SchemaNode b, string pointer)
     {
         if (a.IsFalse || b.IsTrivial)

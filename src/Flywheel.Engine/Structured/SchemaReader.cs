@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 
 namespace Flywheel.Structured;
@@ -56,6 +57,7 @@ internal sealed partial class SchemaReader
     /// While that node is itself still being read (a recursive reference), returns null, or throws
     /// when <paramref name="requireBody"/> says the caller needs the body now (merging).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public SchemaNode? Resolve(string pointer, string from, bool requireBody)
     {
         if (_byPointer.TryGetValue(pointer, out var node))
@@ -111,6 +113,7 @@ internal sealed partial class SchemaReader
     }
 
     /// <summary>Reads one schema (object or boolean) at <paramref name="pointer"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public SchemaNode Read(JsonElement schema, string pointer)
     {
         Guard.Enter("(schema)", pointer);

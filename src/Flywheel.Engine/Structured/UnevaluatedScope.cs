@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 
 namespace Flywheel.Structured;
@@ -40,6 +41,7 @@ internal sealed class UnevaluatedScope
         Walk(root, schema, pointer, anchors, new UnevaluatedScope { _items = true });
 
     /// <summary>Walks <paramref name="schema"/> (at <paramref name="pointer"/>) and what it applies in place.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static UnevaluatedScope Of(JsonElement root, JsonElement schema, string pointer, SchemaAnchors anchors) =>
         Walk(root, schema, pointer, anchors, new UnevaluatedScope());
 
