@@ -46,6 +46,29 @@ internal sealed partial class ByteDfa
 
     public bool IsAccepting(int state) => _accept[state];
 
+    /// <summary>The 256 targets of <paramref name="state"/>: the stored row itself, or <paramref name="scratch"/> filled for a counter.</summary>
+    internal ReadOnlySpan<int> RowOf(int state, Span<int> scratch)
+    {
+        if (_counter is { } counter)
+        {
+            counter.FillRow(state, scratch);
+            return scratch;
+        }
+
+        return Row(state);
+    }
+
+    /// <summary>
+    /// Where the run of equal targets at <paramref name="from"/> in <paramref name="row"/> ends (the first
+    /// byte after it, at most 256). Rows are a few long runs; finding their ends with a vector search,
+    /// not byte by byte, is what the loops over whole rows (product, trim, lifting to JSON) share.
+    /// </summary>
+    internal static int RunEnd(ReadOnlySpan<int> row, int from)
+    {
+        var length = row[from..].IndexOfAnyExcept(row[from]);
+        return length < 0 ? row.Length : from + length;
+    }
+
     /// <summary>Writes the 256 targets of <paramref name="state"/> (-1: no move) into <paramref name="row"/>.</summary>
     public void CopyRow(int state, Span<int> row)
     {
@@ -329,38 +352,38 @@ internal sealed partial class ByteDfa
         // target: rows are a few runs of equal targets, and a dictionary hit per byte (256 per state of
         // a maxLength counter times the UTF-8 automaton) was most of a string's compile. States are
         // still numbered in the order their pairs first occur.
-        Span<int> rowA = stackalloc int[256];
-        Span<int> rowB = stackalloc int[256];
+        Span<int> scratchA = stackalloc int[256];
+        Span<int> scratchB = stackalloc int[256];
+        Span<int> dead = stackalloc int[256];
+        dead.Fill(-1);
         Span<int> row = stackalloc int[256];
         for (var i = 0; i < queue.Count; i++)
         {
             var (x, y) = queue[i];
-            a.CopyRow(x, rowA);
-            if (y >= 0)
-            {
-                b.CopyRow(y, rowB);
-            }
-            else
-            {
-                rowB.Fill(-1);
-            }
+            var rowA = a.RowOf(x, scratchA);
+            var rowB = y >= 0 ? b.RowOf(y, scratchB) : dead;
 
+            // Byte by byte in runs where both rows keep their targets (pairs are interned in byte order).
             int lastX = int.MinValue, lastY = int.MinValue, lastTarget = -1;
-            for (var c = 0; c < 256; c++)
+            for (var c = 0; c < 256;)
             {
+                var end = Math.Min(RunEnd(rowA, c), RunEnd(rowB, c));
                 var (nx, ny) = (rowA[c], rowB[c]);
                 if (nx < 0 || (ny < 0 && !complete))
                 {
-                    row[c] = -1;
-                    continue;
+                    row[c..end].Fill(-1);
                 }
-
-                if (nx != lastX || ny != lastY)
+                else
                 {
-                    (lastX, lastY, lastTarget) = (nx, ny, Intern(nx, ny));
+                    if (nx != lastX || ny != lastY)
+                    {
+                        (lastX, lastY, lastTarget) = (nx, ny, Intern(nx, ny));
+                    }
+
+                    row[c..end].Fill(lastTarget);
                 }
 
-                row[c] = lastTarget;
+                c = end;
             }
 
             row.CopyTo(next.Row(i)); // after the interning: a new row may move the chunk
@@ -389,21 +412,19 @@ internal sealed partial class ByteDfa
         Array.Fill(seenBy, -1);
         var counts = new int[n + 1];   // then: row starts (prefix sums)
         var edges = new List<long>();  // (target, source) packed
-        Span<int> row = stackalloc int[256]; // a row read whole, not byte by byte through Next
+        Span<int> scratch = stackalloc int[256]; // a row read whole (in runs), not byte by byte through Next
         for (var s = 0; s < n; s++)
         {
-            CopyRow(s, row);
-            var last = -1;
-            foreach (var t in row)
+            var row = RowOf(s, scratch);
+            for (var c = 0; c < 256; c = RunEnd(row, c))
             {
-                if (t != last && t >= 0 && seenBy[t] != s)
+                var t = row[c];
+                if (t >= 0 && seenBy[t] != s)
                 {
                     seenBy[t] = s;
                     counts[t + 1]++;
                     edges.Add(((long)t << 32) | (uint)s);
                 }
-
-                last = t;
             }
         }
 
@@ -467,12 +488,13 @@ internal sealed partial class ByteDfa
 
             acc[map[s]] = _accept[s];
             next.AddRow();
-            CopyRow(s, row);
+            var row = RowOf(s, scratch);
             var kept = next.Row(map[s]);
-            for (var c = 0; c < 256; c++)
+            for (var c = 0; c < 256;)
             {
-                var t = row[c];
-                kept[c] = t >= 0 && live[t] ? map[t] : -1;
+                var (t, end) = (row[c], RunEnd(row, c));
+                kept[c..end].Fill(t >= 0 && live[t] ? map[t] : -1);
+                c = end;
             }
         }
 

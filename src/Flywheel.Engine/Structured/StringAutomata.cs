@@ -287,29 +287,30 @@ internal static class StringAutomata
 
         ReadOnlySpan<byte> escapeLetters = "\"\\/bfnrt"u8;
         ReadOnlySpan<byte> escapeValues = "\"\\/\b\f\n\r\t"u8;
-        Span<int> row = stackalloc int[256];
+        Span<int> scratch = stackalloc int[256];
         for (var d = 0; d < plain.Length; d++)
         {
             // Literal bytes as ranges (runs of bytes with the same target): one edge per byte
-            // made a long pattern's string a few hundred edges per state. The row is read once, not
-            // byte by byte through the automaton's lookup.
-            decoded.CopyRow(d, row);
-            var runStart = -1;
-            var runTarget = -1;
-            for (var b = 0x20; b <= 256; b++)
+            // made a long pattern's string a few hundred edges per state. The row is read once, in
+            // runs found by a vector search, not byte by byte; the quote and the backslash (never
+            // literal) end a run.
+            var row = decoded.RowOf(d, scratch);
+            for (var b = 0x20; b < 256;)
             {
-                var t = b < 256 && b != '"' && b != '\\' ? row[b] : -1;
-                if (runStart >= 0 && t != runTarget)
+                if (b is '"' or '\\')
                 {
-                    nfa.AddBytes(plain[d], (byte)runStart, (byte)(b - 1), plain[runTarget]);
-                    runStart = -1;
+                    b++;
+                    continue;
                 }
 
-                if (t >= 0 && runStart < 0)
+                var stop = ByteDfa.RunEnd(row, b);
+                stop = b < '"' && stop > '"' ? '"' : b < '\\' && stop > '\\' ? '\\' : stop;
+                if (row[b] >= 0)
                 {
-                    runStart = b;
-                    runTarget = t;
+                    nfa.AddBytes(plain[d], (byte)b, (byte)(stop - 1), plain[row[b]]);
                 }
+
+                b = stop;
             }
 
             var escape = -1;
