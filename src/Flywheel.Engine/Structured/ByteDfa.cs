@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+
 namespace Flywheel.Structured;
 
 /// <summary>
@@ -363,7 +364,7 @@ internal sealed partial class ByteDfa
             var rowA = a.RowOf(x, scratchA);
             var rowB = y >= 0 ? b.RowOf(y, scratchB) : dead;
 
-            // Byte by byte in runs where both rows keep their targets (pairs are interned in byte order).
+            // A run at a time where both rows keep their targets (pairs are still interned in byte order).
             int lastX = int.MinValue, lastY = int.MinValue, lastTarget = -1;
             for (var c = 0; c < 256;)
             {

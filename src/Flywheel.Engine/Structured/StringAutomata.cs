@@ -85,8 +85,7 @@ internal static class StringAutomata
     /// Exactly the given texts (UTF-8): their trie, made directly from the sorted texts (a node is a
     /// run of them sharing a prefix), its states numbered breadth first in byte order. The budget is
     /// charged as for an automaton of one chain of states per text made deterministic. (Building that
-    /// automaton and determinizing it was most of the cost of an object's property names, which every
-    /// object with declared properties and other members allowed needs.)
+    /// automaton and determinizing it took about 1.5 times as long for fourteen property names.)
     /// </summary>
     public static ByteDfa Literals(IEnumerable<string> texts, CompileBudget? budget = null)
     {
@@ -169,8 +168,8 @@ internal static class StringAutomata
     /// the trie, a state of <see cref="AnyText"/> alone; each row is AnyText's row as runs with the
     /// node's children laid over it. States are numbered as the product numbers them (breadth first,
     /// in byte order), and the budget is charged as for the trie and the product. (The product read
-    /// and compared both automata's 256 bytes for every state, and was most of the cost of an object
-    /// with declared properties and other members allowed.)
+    /// and compared both automata's 256 bytes for every state: with the trie made first, about three
+    /// times as long for fourteen property names.)
     /// </summary>
     public static ByteDfa TextExcept(IEnumerable<string> texts, CompileBudget? budget = null)
     {
