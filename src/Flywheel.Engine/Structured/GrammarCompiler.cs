@@ -64,7 +64,7 @@ internal static partial class GrammarCompiler
             }
 
             var co = Live(dfas[r], productive);
-            var reach = Reachable(dfas[r], productive, co);
+            var reach = search.Reachable(dfas[r], productive, co);
             for (var s = 0; s < co.Length; s++)
             {
                 maps[r][s] = co[s] && reach[s] ? total++ : -1;
@@ -158,23 +158,41 @@ internal static partial class GrammarCompiler
         return (classOf, id + 1);
     }
 
-    /// <summary>Whether a rule's start reaches an accepting state (bytes and calls of productive rules), searched depth first with a stamp per search.</summary>
+    /// <summary>
+    /// Depth-first searches of a rule from its start over byte moves and calls of productive rules,
+    /// with a stamp per search: whether an accepting state is reached (stopping at the first), or
+    /// which live states are.
+    /// </summary>
     private sealed class DfaSearch(int states)
     {
         private readonly int[] _seen = new int[states];
         private readonly Stack<int> _pending = new();
         private int _stamp;
 
+        public bool CanFinish(RuleDfa dfa, bool[] productive) => Walk(dfa, productive, null, null);
+
+        /// <summary>The states reachable from the start through states of <paramref name="live"/>.</summary>
+        public bool[] Reachable(RuleDfa dfa, bool[] productive, bool[] live)
+        {
+            var reached = new bool[dfa.Count];
+            Walk(dfa, productive, live, reached);
+            return reached;
+        }
+
+        /// <summary>With <paramref name="reached"/>, marks every state met; without, stops at the first accepting one.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public bool CanFinish(RuleDfa dfa, bool[] productive)
+        private bool Walk(RuleDfa dfa, bool[] productive, bool[]? live, bool[]? reached)
         {
             var stamp = ++_stamp;
             _pending.Clear();
-            _seen[0] = stamp;
-            _pending.Push(0);
+            Visit(0);
             while (_pending.TryPop(out var s))
             {
-                if (dfa.Accept[s])
+                if (reached is not null)
+                {
+                    reached[s] = true;
+                }
+                else if (dfa.Accept[s])
                 {
                     return true;
                 }
@@ -198,7 +216,7 @@ internal static partial class GrammarCompiler
 
             void Visit(int t)
             {
-                if (_seen[t] != stamp)
+                if (_seen[t] != stamp && (live is null || live[t]))
                 {
                     _seen[t] = stamp;
                     _pending.Push(t);
@@ -249,47 +267,6 @@ internal static partial class GrammarCompiler
         }
 
         return live;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static bool[] Reachable(RuleDfa dfa, bool[] productive, bool[] live)
-    {
-        var seen = new bool[dfa.Count];
-        var stack = new Stack<int>();
-        if (live[0])
-        {
-            seen[0] = true;
-            stack.Push(0);
-        }
-
-        while (stack.Count > 0)
-        {
-            var s = stack.Pop();
-            var runs = dfa.Runs(s);
-            for (var k = 2; k < runs.Length; k += 3)
-            {
-                Visit(runs[k]);
-            }
-
-            foreach (var (rule, target) in dfa.Calls[s])
-            {
-                if (productive[rule])
-                {
-                    Visit(target);
-                }
-            }
-        }
-
-        return seen;
-
-        void Visit(int t)
-        {
-            if (live[t] && !seen[t])
-            {
-                seen[t] = true;
-                stack.Push(t);
-            }
-        }
     }
 
     private static void RefuseLeftRecursion(List<RuleDfa> dfas, IReadOnlyList<(int Start, int End, string Pointer)> rules)

@@ -36,13 +36,13 @@ public sealed class DirectAutomataTests
             }
 
             var name = $"[{string.Join(", ", texts)}]";
-            AssertSameAutomaton(Determinized(texts), StringAutomata.Literals(texts), name);
+            Automata.AssertSame(Determinized(texts), StringAutomata.Literals(texts), name);
 
             // Any text but these: the product of AnyText and the trie, and as many states charged.
-            var productBudget = Unlimited();
+            var productBudget = Automata.Unlimited();
             var product = ByteDfa.Subtract(StringAutomata.AnyText, StringAutomata.Literals(texts, productBudget), productBudget);
-            var directBudget = Unlimited();
-            AssertSameAutomaton(product, StringAutomata.TextExcept(texts, directBudget), name);
+            var directBudget = Automata.Unlimited();
+            Automata.AssertSame(product, StringAutomata.TextExcept(texts, directBudget), name);
             Assert.Equal(productBudget.StateCount, directBudget.StateCount);
         }
     }
@@ -80,9 +80,6 @@ public sealed class DirectAutomataTests
         }
     }
 
-    private static CompileBudget Unlimited() =>
-        new(int.MaxValue / CompileBudget.NfaStatesPerState, Timeout.InfiniteTimeSpan, CancellationToken.None);
-
     private static ByteDfa Determinized(IEnumerable<string> texts)
     {
         var nfa = new ByteNfa();
@@ -94,18 +91,5 @@ public sealed class DirectAutomataTests
         }
 
         return ByteDfa.FromNfa(nfa, start, end).Trim();
-    }
-
-    private static void AssertSameAutomaton(ByteDfa expected, ByteDfa actual, string name)
-    {
-        Assert.Equal(expected.StateCount, actual.StateCount);
-        var (rowE, rowA) = (new int[256], new int[256]);
-        for (var s = 0; s < expected.StateCount; s++)
-        {
-            expected.CopyRow(s, rowE);
-            actual.CopyRow(s, rowA);
-            Assert.True(rowE.AsSpan().SequenceEqual(rowA), $"{name}: row {s}");
-            Assert.Equal(expected.IsAccepting(s), actual.IsAccepting(s));
-        }
     }
 }

@@ -14,15 +14,15 @@ public sealed class FormatTextTests
         foreach (var name in StringFormats.Supported)
         {
             var format = StringFormats.Get(name, "#");
-            var freshBudget = Unlimited();
+            var freshBudget = Automata.Unlimited();
             var fresh = ByteDfa.Intersect(StringAutomata.AnyText, format, freshBudget);
             for (var use = 0; use < 2; use++) // the first use makes it, the second finds it
             {
-                var budget = Unlimited();
+                var budget = Automata.Unlimited();
                 var kept = StringAutomata.TextAnd(format, budget);
                 Assert.True(freshBudget.StateCount > 0, name);
                 Assert.Equal(freshBudget.StateCount, budget.StateCount);
-                AssertSameAutomaton(fresh, kept, name);
+                Automata.AssertSame(fresh, kept, name);
             }
         }
     }
@@ -31,25 +31,9 @@ public sealed class FormatTextTests
     public void Kept_product_still_refuses_a_compile_over_its_state_limit()
     {
         var format = StringFormats.Get("date-time", "#");
-        var needed = Unlimited();
+        var needed = Automata.Unlimited();
         StringAutomata.TextAnd(format, needed);
         var tight = new CompileBudget((int)needed.StateCount - 1, Timeout.InfiniteTimeSpan, CancellationToken.None);
         Assert.Throws<SchemaCompileException>(() => StringAutomata.TextAnd(format, tight));
-    }
-
-    private static CompileBudget Unlimited() =>
-        new(int.MaxValue / CompileBudget.NfaStatesPerState, Timeout.InfiniteTimeSpan, CancellationToken.None);
-
-    private static void AssertSameAutomaton(ByteDfa expected, ByteDfa actual, string name)
-    {
-        Assert.Equal(expected.StateCount, actual.StateCount);
-        var (rowE, rowA) = (new int[256], new int[256]);
-        for (var s = 0; s < expected.StateCount; s++)
-        {
-            expected.CopyRow(s, rowE);
-            actual.CopyRow(s, rowA);
-            Assert.True(rowE.AsSpan().SequenceEqual(rowA), $"{name}: row {s}");
-            Assert.Equal(expected.IsAccepting(s), actual.IsAccepting(s));
-        }
     }
 }
