@@ -503,7 +503,7 @@ internal sealed partial class ByteDfa
     }
 
     /// <summary>Dense 256-entry rows (-1 filled) in the chunks of a <see cref="ByteDfa"/>: the first chunk doubles from 16 rows (most automata are small), later ones are full.</summary>
-    private sealed class GrowableRows
+    internal sealed class GrowableRows
     {
         private readonly List<int[]> _chunks = [new int[16 << 8]];
         private int _count;

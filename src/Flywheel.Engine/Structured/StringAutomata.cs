@@ -90,61 +90,76 @@ internal static class StringAutomata
     public static ByteDfa Literals(IEnumerable<string> texts, CompileBudget? budget = null)
     {
         budget ??= CompileBudget.Unlimited;
-        var keys = texts.Select(Encoding.UTF8.GetBytes).ToList();
-        var bytes = keys.Sum(t => t.Length);
-        for (var k = -2; k < bytes; k++)
-        {
-            budget.AddNfaState(); // a start, an end, and a state per byte
-        }
-
-        keys.Sort((a, b) => a.AsSpan().SequenceCompareTo(b));
-
-        // One node per distinct prefix: each text adds the bytes past what it shares with the one
-        // before it. Rows go straight into the automaton's chunks (one array of every row was a large
-        // object for a hundred property names, and slower than the determinization it replaces).
-        var count = 1;
-        for (var k = 0; k < keys.Count; k++)
-        {
-            count += keys[k].Length - (k == 0 ? 0 : keys[k].AsSpan().CommonPrefixLength(keys[k - 1]));
-        }
-
-        var chunks = new int[(count + ByteDfa.RowsPerChunk - 1) / ByteDfa.RowsPerChunk][];
-        for (var c = 0; c < chunks.Length; c++)
-        {
-            chunks[c] = new int[Math.Min(count - (c * ByteDfa.RowsPerChunk), ByteDfa.RowsPerChunk) << 8];
-            chunks[c].AsSpan().Fill(-1);
-        }
-
-        var accept = new bool[count];
-        var nodes = new List<(int Depth, int Lo, int Hi)>(count) { (0, 0, keys.Count) };
+        var keys = SortedTexts(texts, budget);
+        var rows = new ByteDfa.GrowableRows();
+        var accept = new List<bool>();
+        var nodes = new List<(int Depth, int Lo, int Hi)> { (0, 0, keys.Count) };
+        var children = new List<(byte Byte, int Lo, int Hi)>();
         for (var i = 0; i < nodes.Count; i++)
         {
             budget.Tick();
             var (depth, lo, hi) = nodes[i];
             budget.AddState(Math.Max(hi - lo, 1));
-            var row = chunks[i / ByteDfa.RowsPerChunk].AsSpan((i % ByteDfa.RowsPerChunk) << 8, 256);
-            var k = lo;
-            for (; k < hi && keys[k].Length == depth; k++)
+            accept.Add(TrieNode(keys, depth, lo, hi, children));
+            rows.AddRow();
+            var row = rows.Row(i); // after the row is added: a new row may move the chunk
+            foreach (var (b, childLo, childHi) in children)
             {
-                // Texts that end here (copies of one text) sort first in the run.
-            }
-
-            accept[i] = k > lo;
-            while (k < hi)
-            {
-                var b = keys[k][depth];
-                var end = k;
-                for (; end < hi && keys[end][depth] == b; end++)
-                {
-                }
-
                 row[b] = nodes.Count;
-                nodes.Add((depth + 1, k, end));
-                k = end;
+                nodes.Add((depth + 1, childLo, childHi));
             }
         }
 
-        return new ByteDfa(chunks, accept).Trim();
+        return new ByteDfa(rows.Chunks, [.. accept]).Trim();
+    }
+
+    /// <summary>
+    /// The texts in UTF-8, sorted bytewise (so a trie node is a run of them), with the budget charged as
+    /// for an automaton of one chain of states per text: a start, an end, and a state per byte.
+    /// </summary>
+    private static List<byte[]> SortedTexts(IEnumerable<string> texts, CompileBudget budget)
+    {
+        var keys = texts.Select(Encoding.UTF8.GetBytes).ToList();
+        var bytes = keys.Sum(t => t.Length);
+        for (var k = -2; k < bytes; k++)
+        {
+            budget.AddNfaState();
+        }
+
+        keys.Sort((a, b) => a.AsSpan().SequenceCompareTo(b));
+        return keys;
+    }
+
+    /// <summary>
+    /// The trie node of the sorted <paramref name="keys"/>[<paramref name="lo"/>..<paramref name="hi"/>),
+    /// which share their first <paramref name="depth"/> bytes: its children (a byte, and the run of keys
+    /// with that byte next) in byte order into <paramref name="children"/>, and whether a text ends here
+    /// (such texts, copies of one, sort first in the run).
+    /// </summary>
+    private static bool TrieNode(List<byte[]> keys, int depth, int lo, int hi, List<(byte Byte, int Lo, int Hi)> children)
+    {
+        children.Clear();
+        var k = lo;
+        while (k < hi && keys[k].Length == depth)
+        {
+            k++;
+        }
+
+        var ends = k > lo;
+        while (k < hi)
+        {
+            var b = keys[k][depth];
+            var end = k;
+            while (end < hi && keys[end][depth] == b)
+            {
+                end++;
+            }
+
+            children.Add((b, k, end));
+            k = end;
+        }
+
+        return ends;
     }
 
     // AnyText's rows as runs of one target (first byte, last byte, target), read once for the process.
@@ -174,59 +189,31 @@ internal static class StringAutomata
     public static ByteDfa TextExcept(IEnumerable<string> texts, CompileBudget? budget = null)
     {
         budget ??= CompileBudget.Unlimited;
-        var keys = texts.Select(Encoding.UTF8.GetBytes).ToList();
-        var bytes = keys.Sum(t => t.Length);
-        for (var k = -2; k < bytes; k++)
-        {
-            budget.AddNfaState(); // as for the trie's automaton: a start, an end, and a state per byte
-        }
-
-        keys.Sort((a, b) => a.AsSpan().SequenceCompareTo(b));
+        var keys = SortedTexts(texts, budget);
         var text = AnyText;
         var textRuns = AnyTextRuns.Value;
         var outside = new int[text.StateCount]; // the state of an AnyText state once outside the trie
         Array.Fill(outside, -1);
         var states = new List<(int X, int Depth, int Lo, int Hi)> { (0, 0, 0, keys.Count) }; // Depth -1: outside
-        var chunks = new List<int[]>();
+        var rows = new ByteDfa.GrowableRows();
         var accept = new List<bool>();
         var children = new List<(byte Byte, int Lo, int Hi)>();
         for (var i = 0; i < states.Count; i++)
         {
             budget.Tick();
             var (x, depth, lo, hi) = states[i];
-            if (i % ByteDfa.RowsPerChunk == 0)
-            {
-                chunks.Add(new int[ByteDfa.RowsPerChunk << 8]);
-            }
-
-            var row = chunks[^1].AsSpan((i % ByteDfa.RowsPerChunk) << 8, 256);
-            row.Fill(-1);
-            children.Clear();
             var ends = false;
+            children.Clear();
             if (depth >= 0)
             {
                 budget.AddState(Math.Max(hi - lo, 1)); // the trie's state
-                var k = lo;
-                for (; k < hi && keys[k].Length == depth; k++)
-                {
-                    ends = true; // texts that end here (copies of one text) sort first in the run
-                }
-
-                while (k < hi)
-                {
-                    var b = keys[k][depth];
-                    var end = k;
-                    for (; end < hi && keys[end][depth] == b; end++)
-                    {
-                    }
-
-                    children.Add((b, k, end));
-                    k = end;
-                }
+                ends = TrieNode(keys, depth, lo, hi, children);
             }
 
             budget.AddState(2); // the product's state
             accept.Add(text.IsAccepting(x) && !ends);
+            rows.AddRow();
+            var row = rows.Row(i); // after the row is added: a new row may move the chunk
             var next = 0; // the first child not laid over yet
             foreach (var (runLo, runHi, to) in textRuns[x])
             {
@@ -259,15 +246,7 @@ internal static class StringAutomata
             }
         }
 
-        var last = states.Count % ByteDfa.RowsPerChunk;
-        if (last > 0)
-        {
-            var tail = chunks[^1];
-            Array.Resize(ref tail, last << 8);
-            chunks[^1] = tail;
-        }
-
-        return new ByteDfa([.. chunks], [.. accept]).Trim();
+        return new ByteDfa(rows.Chunks, [.. accept]).Trim();
     }
 
     /// <summary>
