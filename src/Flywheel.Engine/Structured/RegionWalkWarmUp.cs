@@ -4,10 +4,10 @@ namespace Flywheel.Structured;
 /// Fills a new vocabulary's <see cref="RegionWalkCache"/> with the region walks that almost every JSON
 /// grammar meets: the inside of a string (with and without constraints' short-escape form), the
 /// start of a value after whitespace, numbers, literals, the whitespace and punctuation around
-/// object members and array items, and the positions of a string near its <c>maxLength</c>. The first visit of such a region walks the whole token trie
-/// (a string's inside accepts nearly every token), which otherwise lands on the first request of
-/// every schema shape; done here it is paid once per vocabulary, and it also runs the walk code
-/// before any request does. Walks are the same whichever grammar computes them (see
+/// object members and array items, and the positions of a string near its <c>maxLength</c>. The
+/// first visit of such a region walks the whole token trie (a string's inside accepts nearly every
+/// token), which otherwise lands on the first request of every schema shape; done here it is paid
+/// once per vocabulary, and it also runs the walk code before any request does. Walks are the same whichever grammar computes them (see
 /// <see cref="StacklessRegion"/>), so warming changes no mask, only when the work happens.
 /// </summary>
 internal static class RegionWalkWarmUp

@@ -168,8 +168,8 @@ internal sealed class TokenTrie
 
     /// <summary>
     /// [NodeCount]: the longest rest of a token below node i, from node i's own byte on, in moves
-    /// (see <see cref="ByteGroups.OfSuffixes"/>: a
-    /// multi-byte character is one; at most 255): what bounded text groups, which hold for runs of moves, are compared with.
+    /// (see <see cref="ByteGroups.OfSuffixes"/>: a multi-byte character is one; at most 255): what
+    /// bounded text groups, which hold for runs of moves, are compared with.
     /// </summary>
     public required byte[] Height { get; init; }
 
