@@ -114,24 +114,17 @@ internal sealed partial class ByteDfa
     /// <summary>Calls <paramref name="edge"/> once per maximal byte range with the same target.</summary>
     public void ForEachRange(int state, Action<byte, byte, int> edge)
     {
-        Span<int> row = stackalloc int[256];
-        CopyRow(state, row);
-        var b = 0;
-        while (b < 256)
+        Span<int> scratch = stackalloc int[256];
+        var row = RowOf(state, scratch);
+        for (var b = 0; b < 256;)
         {
-            var to = row[b];
-            var end = b;
-            while (end + 1 < 256 && row[end + 1] == to)
-            {
-                end++;
-            }
-
+            var (to, end) = (row[b], RunEnd(row, b));
             if (to >= 0)
             {
-                edge((byte)b, (byte)end, to);
+                edge((byte)b, (byte)(end - 1), to);
             }
 
-            b = end + 1;
+            b = end;
         }
     }
 
